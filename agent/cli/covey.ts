@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// The `covey` command. Subcommands arrive with the parts they drive (the agent, the simulator);
+// this file only wires them to commander.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { describeQuorum, formatQuorum } from './quorum.ts';
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+    return n;
+  };
+}
+
+export function buildCli(): Command {
+  const program = new Command('covey')
+    .description('Covey: an edge agent runtime for autonomous device swarms')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  program
+    .command('quorum')
+    .description('show the quorum sizes and fault tolerance of a voter configuration (PROTOCOL.md §1)')
+    .requiredOption('--voters <n>', 'number of voters (3, 5 or 7 are usual)', positiveInt('--voters'))
+    .option('--f <f>', 'crashes to tolerate (default: the most n allows)', positiveInt('--f'))
+    .option('--e <e>', 'crashes beyond the coordinator under which the fast path still works', positiveInt('--e'))
+    .option('--json', 'print JSON')
+    .action((opts: { voters: number; f?: number; e?: number; json?: boolean }) => {
+      try {
+        const q = describeQuorum({ voters: opts.voters, f: opts.f, e: opts.e });
+        process.stdout.write((opts.json ? JSON.stringify(q) : formatQuorum(q)) + '\n');
+      } catch (err) {
+        process.stderr.write(`covey quorum: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+      }
+    });
+
+  return program;
+}
+
+if (import.meta.main) await buildCli().parseAsync(process.argv);

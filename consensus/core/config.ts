@@ -1,0 +1,69 @@
+// Replica configuration: quorum parameters plus the limits and timeouts of PROTOCOL.md §9/§12.
+// Every limit is a named constant with its unit (STYLE.md).
+
+import { quorums, type Quorums } from './quorum.ts';
+
+export interface ReplicaOptions {
+  readonly self: number;
+  readonly n: number;
+  readonly f: number;
+  readonly e: number;
+  /** Most client commands in one payload (§12 batching). 1 disables batching. */
+  readonly batchCommandsMax?: number;
+  /** Own instances in flight before new commands wait to be batched (adaptive batch size). */
+  readonly pipelineInstancesMax?: number;
+  /** Most commands queued for batching; beyond it a submit is refused with an error (back-pressure). */
+  readonly submitQueueCommandsMax?: number;
+  /** How often the driver should tick the replica. */
+  readonly tickMs?: number;
+  /** How long the coordinator waits for a fast quorum of matching answers before the slow path. */
+  readonly fastPathTimeoutMs?: number;
+  /** How long a coordinator or recoverer waits for answers before retransmitting. */
+  readonly retransmitMs?: number;
+  /** First recovery timeout for a pending id; doubles per attempt up to the max (§9, §12). */
+  readonly recoveryTimeoutMs?: number;
+  readonly recoveryTimeoutMaxMs?: number;
+  /** Send the executed watermark every this many ticks (§12 bounded dependencies). */
+  readonly watermarkEveryTicks?: number;
+}
+
+export interface ReplicaConfig extends Quorums {
+  readonly self: number;
+  readonly batchCommandsMax: number;
+  readonly pipelineInstancesMax: number;
+  readonly submitQueueCommandsMax: number;
+  readonly tickMs: number;
+  readonly fastPathTimeoutMs: number;
+  readonly retransmitMs: number;
+  readonly recoveryTimeoutMs: number;
+  readonly recoveryTimeoutMaxMs: number;
+  readonly watermarkEveryTicks: number;
+}
+
+export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
+  const q = quorums(o);
+  if (!Number.isInteger(o.self) || o.self < 0 || o.self >= o.n) {
+    throw new RangeError(`replica config: self must be a replica id in 0..${o.n - 1}, got ${o.self}`);
+  }
+  const c: ReplicaConfig = {
+    ...q,
+    self: o.self,
+    batchCommandsMax: o.batchCommandsMax ?? 100,
+    pipelineInstancesMax: o.pipelineInstancesMax ?? 4,
+    submitQueueCommandsMax: o.submitQueueCommandsMax ?? 100_000,
+    tickMs: o.tickMs ?? 10,
+    fastPathTimeoutMs: o.fastPathTimeoutMs ?? 50,
+    retransmitMs: o.retransmitMs ?? 200,
+    recoveryTimeoutMs: o.recoveryTimeoutMs ?? 1000,
+    recoveryTimeoutMaxMs: o.recoveryTimeoutMaxMs ?? 16_000,
+    watermarkEveryTicks: o.watermarkEveryTicks ?? 10,
+  };
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`replica config: ${k} must be a non-negative integer, got ${v}`);
+  }
+  if (c.batchCommandsMax < 1) throw new RangeError('replica config: batchCommandsMax must be at least 1');
+  if (c.pipelineInstancesMax < 1) throw new RangeError('replica config: pipelineInstancesMax must be at least 1');
+  if (c.tickMs < 1) throw new RangeError('replica config: tickMs must be at least 1');
+  if (c.recoveryTimeoutMaxMs < c.recoveryTimeoutMs) throw new RangeError('replica config: recoveryTimeoutMaxMs must be ≥ recoveryTimeoutMs');
+  return c;
+}

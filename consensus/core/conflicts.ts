@@ -1,0 +1,53 @@
+// Key-level interference (PROTOCOL.md §2 ⋈, §12): two payloads conflict when some pair of their
+// commands touches a common key and at least one of the pair writes it. Nop conflicts with
+// everything (the conservative choice of §2); ⊥ conflicts with nothing.
+
+import { commandAccess } from '../statemachine/commands.ts';
+import { NOP, type Batch, type Payload } from './types.ts';
+
+/** key → true when some command of the batch writes it. */
+export type Footprint = ReadonlyMap<string, boolean>;
+
+// A batch is immutable once made, so its footprint is computed once. WeakMap keeps the cache from
+// holding batches alive.
+const footprints = new WeakMap<Batch, Footprint>();
+
+export function footprint(b: Batch): Footprint {
+  let fp = footprints.get(b);
+  if (fp === undefined) {
+    const m = new Map<string, boolean>();
+    for (const c of b.commands) {
+      const a = commandAccess(c);
+      m.set(a.key, (m.get(a.key) ?? false) || a.write);
+    }
+    fp = m;
+    footprints.set(b, fp);
+  }
+  return fp;
+}
+
+export function footprintsConflict(a: Footprint, b: Footprint): boolean {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  for (const [key, write] of small) {
+    const other = large.get(key);
+    if (other !== undefined && (write || other)) return true;
+  }
+  return false;
+}
+
+export function payloadsConflict(a: Payload | null, b: Payload | null): boolean {
+  if (a === null || b === null) return false;
+  if (a === NOP || b === NOP) return true;
+  return footprintsConflict(footprint(a), footprint(b));
+}
+
+export function payloadsEqual(a: Payload | null, b: Payload | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a === NOP || b === NOP) return false;
+  if (a.commands.length !== b.commands.length) return false;
+  for (let i = 0; i < a.commands.length; i++) {
+    const x = a.commands[i], y = b.commands[i];
+    if (x !== y && JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,36 @@
+// Quorum sizes (PROTOCOL.md §1): slow, Accept and recovery quorums have n−f processes; the fast
+// quorum has n−e, counting the coordinator. The paper requires n ≥ max(2e+f−1, 2f+1), e ≤ f.
+
+import { replicasMax } from './ids.ts';
+
+export interface QuorumConfig {
+  readonly n: number;
+  readonly f: number;
+  readonly e: number;
+}
+
+export interface Quorums extends QuorumConfig {
+  readonly slowQuorumSize: number;
+  readonly fastQuorumSize: number;
+}
+
+/** Returns the quorum sizes, or throws naming the bound that (n, f, e) breaks. */
+export function quorums(cfg: QuorumConfig): Quorums {
+  const { n, f, e } = cfg;
+  for (const [name, v] of Object.entries({ n, f, e })) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`quorum config: ${name} must be a non-negative integer, got ${v}`);
+  }
+  if (n < 1 || n > replicasMax) throw new RangeError(`quorum config: n must be between 1 and ${replicasMax}, got ${n}`);
+  if (f < 1) throw new RangeError(`quorum config: f must be at least 1 (got ${f}); a group that tolerates no crash needs no consensus`);
+  if (e > f) throw new RangeError(`quorum config: e (${e}) must not exceed f (${f})`);
+  if (n < 2 * f + 1) throw new RangeError(`quorum config: n=${n} tolerates at most f=${Math.floor((n - 1) / 2)} crashes (n ≥ 2f+1), got f=${f}`);
+  if (n < 2 * e + f - 1) throw new RangeError(`quorum config: n=${n} is below 2e+f−1=${2 * e + f - 1}; lower e (fast-path fault tolerance)`);
+  return { n, f, e, slowQuorumSize: n - f, fastQuorumSize: n - e };
+}
+
+/** The usual configuration for n voters: f = ⌊(n−1)/2⌋ and the largest e the bound allows. */
+export function defaultQuorumConfig(n: number): QuorumConfig {
+  const f = Math.floor((n - 1) / 2);
+  const e = Math.min(f, Math.floor((n - f + 1) / 2));
+  return { n, f, e };
+}

@@ -1,0 +1,718 @@
+// The EPaxos* replica: a pure state machine fed events, returning what to persist and send
+// (PROTOCOL.md; etcd raft's Step/Ready). No clock, timer, randomness or I/O: time and entropy
+// arrive in tick events, messages arrive validated, and effects leave through `takeReady()`.
+//
+// Handlers cite the lines of the paper's figures (PROTOCOL.md §5, §6). Covey's additions (§12)
+// are marked "Covey:".
+
+import { replicaConfig, type ReplicaConfig, type ReplicaOptions } from './config.ts';
+import { ConflictIndex } from './conflict-index.ts';
+import { payloadsConflict, payloadsEqual } from './conflicts.ts';
+import { depsEqual, depsUnion, emptyDeps, floorAtLeast, makeDeps, maxFloor } from './deps.ts';
+import { Executor } from './execution.ts';
+import { ballotOwner, initCoord, instanceId, instanceSeq, nextBallot, type Ballot, type InstanceId, type ReplicaId } from './ids.ts';
+import { decideAfterValidate, decideRecovery, decideWhileWaiting, validateAnswer } from './recovery.ts';
+import {
+  NOP, type Accept, type AcceptOK, type Batch, type ClientReply, type Commit, type Deps, type Envelope, type Event,
+  type ExecutedCommand, type Instance, type InstanceRecord, type Message, type Payload, type Phase, type PersistRecord,
+  type PreAccept, type PreAcceptOK, type Ready, type Recover, type RecoverOK, type StoredState, type Validate,
+  type ValidateOK, type Waiting, type Watermark,
+} from './types.ts';
+import type { Command, CommandResult } from '../statemachine/commands.ts';
+
+/** What the replica applies committed commands to (consensus/statemachine). Must be deterministic. */
+export interface StateMachine {
+  apply(command: Command): CommandResult;
+}
+
+/**
+ * How many missing ids one Watermark may put on the recovery track. A replica further behind
+ * catches up over several exchanges (and, once snapshots exist, by state transfer).
+ */
+const catchUpIdsPerWatermarkMax = 256;
+
+/** The coordinator's or recoverer's work in progress on one id, at ballot `b`. */
+type Lead =
+  | { kind: 'preaccept'; b: 0; startedMs: number; sentMs: number; replies: Map<ReplicaId, Deps>; matching: number }
+  | { kind: 'accept'; b: Ballot; sentMs: number; oks: Set<ReplicaId> }
+  | { kind: 'recover'; b: Ballot; sentMs: number; oks: Map<ReplicaId, RecoverOK> }
+  | { kind: 'validate'; b: Ballot; sentMs: number; q: Set<ReplicaId>; cmd: Batch; dep: Deps; rmax: number; oks: Map<ReplicaId, ValidateOK> }
+  | { kind: 'waiting'; b: Ballot; sentMs: number; q: Set<ReplicaId>; cmd: Batch; dep: Deps; rmax: number; I: InstanceId[] };
+
+/** A known, uncommitted id and when this replica will try to recover it (§9, §12 recovery policy). */
+interface PendingId {
+  attempt: number;
+  deadlineMs: number;
+}
+
+export interface ReplicaStats {
+  proposed: number;
+  fastCommits: number;
+  slowCommits: number;
+  recoveriesStarted: number;
+  recoveredAsNop: number;
+  committed: number;
+  applied: number;
+  /** A Commit contradicted a committed value: must stay 0 (INV1). */
+  agreementViolations: number;
+}
+
+export class Replica {
+  readonly cfg: ReplicaConfig;
+  readonly stats: ReplicaStats = {
+    proposed: 0, fastCommits: 0, slowCommits: 0, recoveriesStarted: 0, recoveredAsNop: 0, committed: 0, applied: 0, agreementViolations: 0,
+  };
+  private readonly sm: StateMachine;
+  private readonly instances = new Map<InstanceId, Instance>();
+  private readonly index: ConflictIndex;
+  private readonly executor: Executor;
+  private readonly leads = new Map<InstanceId, Lead>();
+  /** Own ids proposed since this incarnation started: their clients are waiting here. */
+  private readonly ownProposals = new Map<InstanceId, Batch>();
+  private readonly queue: Command[] = [];
+  private readonly pending = new Map<InstanceId, PendingId>();
+  /** Largest k of any Waiting(id, k) received (line 74). */
+  private readonly waitingK = new Map<InstanceId, number>();
+  private nextSeq = 1;
+  private nowMs = 0;
+  private entropy = 0;
+  private ticks = 0;
+
+  // Covey §12 bounded dependencies: per coordinator, the contiguous prefix of seqs applied here,
+  // the seqs applied above it, and what each peer last reported.
+  private readonly appliedPrefix: number[];
+  private readonly appliedAbove: Set<number>[];
+  private readonly peerPrefix: number[][];
+  /** Per coordinator, the seq up to which peers' reports have been checked for ids missing here. */
+  private readonly caughtUpTo: number[];
+  /** The floor this replica puts on the dependency sets it proposes. */
+  private proposalFloor: readonly number[];
+
+  // The Ready being assembled.
+  private readonly dirty = new Map<InstanceId, Instance>();
+  private appliedRecords: PersistRecord[] = [];
+  private messages: Envelope[] = [];
+  private executed: ExecutedCommand[] = [];
+  private replies: ClientReply[] = [];
+  private tickRequested: number | null = null;
+
+  constructor(options: ReplicaOptions, stateMachine: StateMachine) {
+    this.cfg = replicaConfig(options);
+    this.sm = stateMachine;
+    const n = this.cfg.n;
+    this.index = new ConflictIndex(n);
+    this.executor = new Executor({ committed: (id) => { const i = this.instances.get(id); return i?.phase === 'COMMITTED' ? i : undefined; } });
+    this.appliedPrefix = new Array<number>(n).fill(0);
+    this.appliedAbove = Array.from({ length: n }, () => new Set<number>());
+    this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+    this.caughtUpTo = new Array<number>(n).fill(0);
+    this.proposalFloor = new Array<number>(n).fill(0);
+    this.tickRequested = this.cfg.tickMs;
+  }
+
+  /**
+   * Rebuild a replica after a restart from what its storage kept. The state machine is rebuilt by
+   * replaying the execution log; nothing is re-sent and no client is answered twice.
+   */
+  static restore(options: ReplicaOptions, stored: StoredState, stateMachine: StateMachine): Replica {
+    const r = new Replica(options, stateMachine);
+    for (const rec of stored.instances) {
+      const inst: Instance = { ...rec };
+      r.instances.set(inst.id, inst);
+      r.index.add(inst.id, inst.initCmd, null);
+      r.index.add(inst.id, inst.cmd, inst.initCmd);
+      if (initCoord(inst.id) === r.cfg.self) r.nextSeq = Math.max(r.nextSeq, instanceSeq(inst.id) + 1);
+    }
+    for (const id of stored.applied) {
+      const inst = r.instances.get(id);
+      if (inst === undefined || inst.phase !== 'COMMITTED') throw new Error(`storage corrupt: applied ${id} is not a committed instance`);
+      if (inst.cmd !== NOP) for (const c of (inst.cmd as Batch).commands) r.sm.apply(c);
+      r.executor.markApplied(id);
+      r.advanceWatermark(id);
+    }
+    for (const inst of r.instances.values()) {
+      if (inst.phase !== 'COMMITTED') r.trackPending(inst.id);
+      else if (!r.executor.isApplied(inst.id)) r.execute(inst.id);
+    }
+    return r;
+  }
+
+  // ---- driver API ---------------------------------------------------------------------------
+
+  step(ev: Event): void {
+    switch (ev.type) {
+      case 'message': this.receive(ev.from, ev.msg); break;
+      case 'submit': this.submit(ev.command); break;
+      case 'tick': this.tick(ev.nowMs, ev.entropy); break;
+      case 'recover': this.startRecovery(ev.id); break;
+    }
+  }
+
+  /** Everything the steps since the last call produced; see `Ready` for the order to honour. */
+  takeReady(): Ready {
+    const persist: PersistRecord[] = [];
+    for (const inst of this.dirty.values()) persist.push({ kind: 'instance', instance: recordOf(inst) });
+    for (const rec of this.appliedRecords) persist.push(rec);
+    const ready: Ready = { persist, messages: this.messages, executed: this.executed, replies: this.replies, tickMs: this.tickRequested };
+    this.dirty.clear();
+    this.appliedRecords = [];
+    this.messages = [];
+    this.executed = [];
+    this.replies = [];
+    this.tickRequested = null;
+    return ready;
+  }
+
+  get self(): ReplicaId {
+    return this.cfg.self;
+  }
+
+  /** Read-only view for checkers and status pages. */
+  instance(id: InstanceId): Readonly<Instance> | undefined {
+    return this.instances.get(id);
+  }
+
+  instanceIds(): IterableIterator<InstanceId> {
+    return this.instances.keys();
+  }
+
+  isApplied(id: InstanceId): boolean {
+    return this.executor.isApplied(id);
+  }
+
+  /** Ids known here and not yet committed. */
+  pendingIds(): InstanceId[] {
+    return [...this.pending.keys()];
+  }
+
+  queuedCommands(): number {
+    return this.queue.length;
+  }
+
+  executedWatermark(): readonly number[] {
+    return this.appliedPrefix;
+  }
+
+  // ---- submission and batching (§5 lines 8–10, Covey §12) ---------------------------------
+
+  private submit(command: Command): void {
+    if (this.queue.length >= this.cfg.submitQueueCommandsMax) {
+      this.replies.push({
+        clientId: command.clientId, requestId: command.requestId,
+        result: { ok: false, error: `overloaded: ${this.queue.length} commands already queued at replica ${this.self}; retry later or at another voter` },
+      });
+      return;
+    }
+    this.queue.push(command);
+    this.proposeQueued();
+  }
+
+  /**
+   * Adaptive batching: while fewer than pipelineInstancesMax own instances are in flight, queued
+   * commands leave at once (a batch of one under light load); once the pipeline is full they wait
+   * and leave together, up to batchCommandsMax, when an instance completes.
+   */
+  private proposeQueued(): void {
+    while (this.queue.length > 0 && this.ownProposals.size < this.cfg.pipelineInstancesMax) {
+      const commands = this.queue.splice(0, this.cfg.batchCommandsMax);
+      this.propose({ commands });
+    }
+  }
+
+  private propose(batch: Batch): void {
+    const id = instanceId(this.nextSeq++, this.self);
+    const dep = this.dependencies(id, batch, this.proposalFloor, []); // line 10
+    this.ownProposals.set(id, batch);
+    this.stats.proposed++;
+    this.leads.set(id, { kind: 'preaccept', b: 0, startedMs: this.nowMs, sentMs: this.nowMs, replies: new Map(), matching: 0 });
+    this.trackPending(id);
+    this.broadcast({ type: 'PreAccept', id, cmd: batch, dep });
+  }
+
+  /** {id' ≠ id | cmd[id'] ⋈ c} above `floor`, plus `extra` (lines 10 and 16). */
+  private dependencies(id: InstanceId, c: Batch, floor: readonly number[], extra: readonly InstanceId[]): Deps {
+    const found: InstanceId[] = [...extra];
+    this.index.candidates(c, floor, (other) => {
+      if (other === id) return;
+      const inst = this.instances.get(other);
+      if (inst !== undefined && payloadsConflict(inst.cmd, c)) found.push(other);
+    });
+    return makeDeps(found, floor);
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+
+  private receive(from: ReplicaId, msg: Message): void {
+    switch (msg.type) {
+      case 'PreAccept': return this.onPreAccept(from, msg);
+      case 'PreAcceptOK': return this.onPreAcceptOK(from, msg);
+      case 'Accept': return this.onAccept(from, msg);
+      case 'AcceptOK': return this.onAcceptOK(from, msg);
+      case 'Commit': return this.onCommit(msg);
+      case 'Recover': return this.onRecover(from, msg);
+      case 'RecoverOK': return this.onRecoverOK(from, msg);
+      case 'Validate': return this.onValidate(from, msg);
+      case 'ValidateOK': return this.onValidateOK(from, msg);
+      case 'Waiting': return this.onWaiting(msg);
+      case 'Watermark': return this.onWatermark(from, msg);
+    }
+  }
+
+  /** Lines 11–18. */
+  private onPreAccept(from: ReplicaId, m: PreAccept): void {
+    const inst = this.getOrCreate(m.id);
+    if (this.answerIfCommitted(from, inst)) return;
+    if (inst.bal !== 0 || inst.phase !== 'INITIAL') {
+      // Covey: a retransmitted PreAccept whose answer was lost gets the same answer again.
+      if (inst.bal === 0 && inst.phase === 'PREACCEPTED' && payloadsEqual(inst.initCmd, m.cmd)) {
+        this.send(from, { type: 'PreAcceptOK', id: m.id, dep: inst.dep });
+      }
+      return;
+    }
+    const previous = inst.cmd;
+    inst.cmd = m.cmd;
+    inst.initCmd = m.cmd;
+    inst.initDep = m.dep;
+    if (from === this.self) {
+      inst.dep = m.dep; // the coordinator computed D from this very state a moment ago (line 10)
+    } else if (this.index.completeAbove(m.dep.floor)) {
+      inst.dep = this.dependencies(m.id, m.cmd, m.dep.floor, m.dep.ids); // line 16
+    } else {
+      // Covey: this replica already forgot ids the coordinator's floor still asks about; they are
+      // executed everywhere, so raise the floor to its own instead of naming them.
+      const floor = maxFloor(m.dep.floor, this.index.floor);
+      inst.dep = this.dependencies(m.id, m.cmd, floor, m.dep.ids);
+    }
+    inst.phase = 'PREACCEPTED';
+    this.index.add(m.id, m.cmd, previous);
+    this.markDirty(inst);
+    this.trackPending(m.id);
+    this.send(from, { type: 'PreAcceptOK', id: m.id, dep: inst.dep }); // line 18
+  }
+
+  /** Lines 19–25. */
+  private onPreAcceptOK(from: ReplicaId, m: PreAcceptOK): void {
+    const lead = this.leads.get(m.id);
+    const inst = this.instances.get(m.id);
+    if (lead?.kind !== 'preaccept' || inst === undefined) return;
+    if (inst.bal !== 0 || inst.phase !== 'PREACCEPTED') { this.leads.delete(m.id); return; }
+    if (lead.replies.has(from)) return;
+    lead.replies.set(from, m.dep);
+    if (depsEqual(m.dep, inst.initDep)) lead.matching++;
+    this.decidePreAccept(inst, lead, false);
+  }
+
+  private decidePreAccept(inst: Instance, lead: Extract<Lead, { kind: 'preaccept' }>, timedOut: boolean): void {
+    const { n, e, slowQuorumSize, fastQuorumSize } = this.cfg;
+    if (lead.matching >= fastQuorumSize) { // line 22: fast path, D = initDep
+      this.stats.fastCommits++;
+      this.startCommit(0, inst.id, inst.cmd!, inst.initDep);
+      return;
+    }
+    const replies = lead.replies.size;
+    if (replies < slowQuorumSize) return;
+    // Practical policy of §5: go slow once a fast quorum of matching answers is impossible or late.
+    const fastImpossible = replies - lead.matching > e || replies === n;
+    if (!fastImpossible && !timedOut) return;
+    let dep = inst.initDep;
+    for (const d of lead.replies.values()) dep = depsUnion(dep, d); // line 21
+    this.stats.slowCommits++;
+    this.startAccept(0, inst.id, inst.cmd!, dep); // line 24
+  }
+
+  private startAccept(b: Ballot, id: InstanceId, cmd: Payload, dep: Deps): void {
+    this.leads.set(id, { kind: 'accept', b, sentMs: this.nowMs, oks: new Set() });
+    this.broadcast({ type: 'Accept', b, id, cmd, dep });
+  }
+
+  private startCommit(b: Ballot, id: InstanceId, cmd: Payload, dep: Deps): void {
+    this.leads.delete(id);
+    this.broadcast({ type: 'Commit', b, id, cmd, dep });
+  }
+
+  /** Lines 26–33. */
+  private onAccept(from: ReplicaId, m: Accept): void {
+    const inst = this.getOrCreate(m.id);
+    // Covey: a COMMITTED process answers with the Commit instead of stepping back to ACCEPTED
+    // (it may already have executed the command); this also closes the §9 liveness gap.
+    if (this.answerIfCommitted(from, inst)) return;
+    if (inst.bal > m.b) return;
+    if (inst.bal === m.b && inst.abal === m.b && inst.phase === 'ACCEPTED') {
+      this.send(from, { type: 'AcceptOK', b: m.b, id: m.id }); // Covey: duplicate, same answer
+      return;
+    }
+    const previous = inst.cmd;
+    inst.bal = m.b;
+    inst.abal = m.b;
+    inst.cmd = m.cmd;
+    inst.dep = m.dep;
+    inst.phase = 'ACCEPTED';
+    this.index.add(m.id, m.cmd, previous);
+    this.markDirty(inst);
+    this.trackPending(m.id);
+    this.send(from, { type: 'AcceptOK', b: m.b, id: m.id });
+  }
+
+  /** Lines 34–36. */
+  private onAcceptOK(from: ReplicaId, m: AcceptOK): void {
+    const lead = this.leads.get(m.id);
+    const inst = this.instances.get(m.id);
+    if (lead?.kind !== 'accept' || lead.b !== m.b || inst === undefined) return;
+    if (inst.bal !== m.b || inst.phase !== 'ACCEPTED') { this.leads.delete(m.id); return; }
+    lead.oks.add(from);
+    if (lead.oks.size >= this.cfg.slowQuorumSize) this.startCommit(m.b, m.id, inst.cmd!, inst.dep);
+  }
+
+  /**
+   * Lines 37–42. Covey: the paper adopts a Commit only at the ballot joined (bal = b). A Commit
+   * carries the decided value (INV7), so under message loss this replica also learns it when it
+   * has moved to another ballot; it raises bal and abal to at least b, keeping abal ≤ bal (INV3).
+   */
+  private onCommit(m: Commit): void {
+    const inst = this.getOrCreate(m.id);
+    if (inst.phase === 'COMMITTED') {
+      if (!payloadsEqual(inst.cmd, m.cmd) || !depsEqual(inst.dep, m.dep)) this.stats.agreementViolations++;
+      return;
+    }
+    const previous = inst.cmd;
+    inst.bal = Math.max(inst.bal, m.b);
+    inst.abal = Math.max(inst.abal, m.b);
+    inst.cmd = m.cmd;
+    inst.dep = m.dep;
+    inst.phase = 'COMMITTED';
+    this.index.add(m.id, m.cmd, previous);
+    this.markDirty(inst);
+    this.pending.delete(m.id);
+    this.leads.delete(m.id);
+    this.stats.committed++;
+    this.onCommitted(inst);
+  }
+
+  /** Lines 46–49. */
+  private onRecover(from: ReplicaId, m: Recover): void {
+    const inst = this.getOrCreate(m.id);
+    if (this.answerIfCommitted(from, inst)) return;
+    if (inst.bal > m.b || (inst.bal === m.b && inst.abal === m.b)) return;
+    if (inst.bal < m.b) {
+      inst.bal = m.b;
+      this.markDirty(inst);
+    } // else: a retransmitted Recover at the ballot already joined; nothing was accepted at it yet
+    this.trackPending(m.id);
+    this.send(from, {
+      type: 'RecoverOK', b: m.b, id: m.id, abal: inst.abal, cmd: inst.cmd, dep: inst.dep, initDep: inst.initDep, phase: inst.phase,
+    });
+  }
+
+  /** Lines 50–80, and 76–79 for late answers while waiting. */
+  private onRecoverOK(from: ReplicaId, m: RecoverOK): void {
+    const lead = this.leads.get(m.id);
+    const inst = this.instances.get(m.id);
+    if (lead === undefined || lead.b !== m.b || lead.kind === 'preaccept' || inst === undefined) return;
+    if (inst.bal !== m.b) { this.leads.delete(m.id); return; } // line 50 guard: another recovery took over
+    if (m.phase === 'COMMITTED') { this.startCommit(m.b, m.id, m.cmd!, m.dep); return; } // line 54 / 76
+    if (lead.kind === 'recover') {
+      if (lead.oks.has(from)) return;
+      lead.oks.set(from, m);
+      if (lead.oks.size === this.cfg.slowQuorumSize) this.decideRecovered(inst, lead);
+      return;
+    }
+    if (lead.kind === 'waiting' && !lead.q.has(from)) { // lines 76–79
+      if (m.phase === 'ACCEPTED') this.startAccept(m.b, m.id, m.cmd!, m.dep);
+      else if (from === initCoord(m.id)) this.acceptNop(m.b, m.id);
+    }
+  }
+
+  private decideRecovered(inst: Instance, lead: Extract<Lead, { kind: 'recover' }>): void {
+    const d = decideRecovery(inst.id, lead.oks, this.cfg);
+    switch (d.kind) {
+      case 'commit': return this.startCommit(lead.b, inst.id, d.cmd, d.dep);
+      case 'accept':
+        if (d.cmd === NOP) this.stats.recoveredAsNop++;
+        return this.startAccept(lead.b, inst.id, d.cmd, d.dep);
+      case 'validate': { // lines 60–62
+        const q = new Set(lead.oks.keys());
+        this.leads.set(inst.id, { kind: 'validate', b: lead.b, sentMs: this.nowMs, q, cmd: d.cmd, dep: d.dep, rmax: d.rmax, oks: new Map() });
+        const msg: Validate = { type: 'Validate', b: lead.b, id: inst.id, cmd: d.cmd, dep: d.dep };
+        for (const r of q) if (r !== this.self) this.send(r, msg);
+        if (q.has(this.self)) this.send(this.self, msg);
+      }
+    }
+  }
+
+  /** Lines 81–87. */
+  private onValidate(from: ReplicaId, m: Validate): void {
+    const inst = this.getOrCreate(m.id);
+    if (this.answerIfCommitted(from, inst)) return;
+    if (inst.bal !== m.b) return;
+    const previous = inst.cmd;
+    inst.cmd = m.cmd;
+    inst.initCmd = m.cmd;
+    inst.initDep = m.dep;
+    this.index.add(m.id, m.cmd, previous);
+    this.markDirty(inst);
+    const I = validateAnswer(m.id, m.cmd, m.dep, this.validateCandidates(m.cmd, m.dep));
+    this.send(from, { type: 'ValidateOK', b: m.b, id: m.id, I });
+  }
+
+  private validateCandidates(c: Batch, D: Deps): Instance[] {
+    if (!this.index.completeAbove(D.floor)) return [...this.instances.values()]; // rare: full scan
+    const seen = new Set<InstanceId>();
+    const out: Instance[] = [];
+    const add = (id: InstanceId): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const inst = this.instances.get(id);
+      if (inst !== undefined) out.push(inst);
+    };
+    this.index.candidates(c, D.floor, add);
+    return out;
+  }
+
+  /** Lines 60–67: ValidateOK from all of Q. */
+  private onValidateOK(from: ReplicaId, m: ValidateOK): void {
+    const lead = this.leads.get(m.id);
+    const inst = this.instances.get(m.id);
+    if (lead?.kind !== 'validate' || lead.b !== m.b || inst === undefined || !lead.q.has(from)) return;
+    if (inst.bal !== m.b) { this.leads.delete(m.id); return; }
+    lead.oks.set(from, m);
+    if (lead.oks.size < lead.q.size) return;
+    const I = new Map<InstanceId, Set<Phase>>();
+    for (const ok of lead.oks.values()) {
+      for (const [other, phase] of ok.I) {
+        let s = I.get(other);
+        if (s === undefined) I.set(other, (s = new Set()));
+        s.add(phase);
+      }
+    }
+    const verdict = decideAfterValidate(I, lead.q, lead.rmax, this.cfg);
+    if (verdict === 'accept-original') return this.startAccept(lead.b, m.id, lead.cmd, lead.dep); // line 64
+    if (verdict === 'accept-nop') return this.acceptNop(lead.b, m.id); // line 66
+    const ids = [...I.keys()].sort((a, b) => a - b);
+    this.leads.set(m.id, { kind: 'waiting', b: lead.b, sentMs: this.nowMs, q: lead.q, cmd: lead.cmd, dep: lead.dep, rmax: lead.rmax, I: ids });
+    // The commands in I must themselves be recovered for this wait to end (§9).
+    for (const other of ids) this.trackPending(other);
+    this.broadcast({ type: 'Waiting', id: m.id, k: lead.rmax }); // line 68
+  }
+
+  /** Line 74 needs these records; Waiting has no ballot, so any record for an id counts. */
+  private onWaiting(m: Waiting): void {
+    if (m.k > (this.waitingK.get(m.id) ?? -1)) this.waitingK.set(m.id, m.k);
+    this.recheckWaiting();
+  }
+
+  /** Lines 69–75, re-judged whenever local state that they read changes. */
+  private recheckWaiting(): void {
+    for (const [id, lead] of this.leads) {
+      if (lead.kind !== 'waiting') continue;
+      const inst = this.instances.get(id);
+      if (inst === undefined || inst.bal !== lead.b) { this.leads.delete(id); continue; }
+      const verdict = decideWhileWaiting(id, lead.I, (o) => this.instances.get(o), (o) => this.waitingK.get(o) ?? -1, this.cfg);
+      if (verdict === 'accept-original') this.startAccept(lead.b, id, lead.cmd, lead.dep);
+      else if (verdict === 'accept-nop') this.acceptNop(lead.b, id);
+    }
+  }
+
+  private acceptNop(b: Ballot, id: InstanceId): void {
+    this.stats.recoveredAsNop++;
+    this.startAccept(b, id, NOP, emptyDeps(this.cfg.n));
+  }
+
+  /** Covey §12: any process holding a COMMITTED id answers a message about it with the Commit. */
+  private answerIfCommitted(to: ReplicaId, inst: Instance): boolean {
+    if (inst.phase !== 'COMMITTED') return false;
+    if (to !== this.self) this.send(to, { type: 'Commit', b: inst.abal, id: inst.id, cmd: inst.cmd!, dep: inst.dep });
+    return true;
+  }
+
+  /**
+   * Covey §12: record a peer's executed watermark. It also tells this replica which ids exist: one
+   * that missed an instance entirely (it was down, every message lost) learns of it here, tracks it
+   * as pending, and its recovery is answered with the Commit by those that hold it.
+   */
+  private onWatermark(from: ReplicaId, m: Watermark): void {
+    const known = this.peerPrefix[from];
+    for (let c = 0; c < known.length; c++) {
+      if (m.executed[c] > known[c]) known[c] = m.executed[c];
+      const from = Math.max(this.caughtUpTo[c], this.appliedPrefix[c]);
+      const to = Math.min(m.executed[c], from + catchUpIdsPerWatermarkMax);
+      for (let s = from + 1; s <= to; s++) {
+        const id = instanceId(s, c);
+        if (this.instances.get(id)?.phase !== 'COMMITTED') this.trackPending(id);
+      }
+      if (to > this.caughtUpTo[c]) this.caughtUpTo[c] = to;
+    }
+  }
+
+  // ---- recovery trigger, retransmission, watermarks (§9, Covey §12) ------------------------
+
+  private tick(nowMs: number, entropy: number): void {
+    this.nowMs = Math.max(this.nowMs, nowMs);
+    this.entropy = entropy >>> 0;
+    this.ticks++;
+    this.tickRequested = this.cfg.tickMs;
+    for (const [id, lead] of [...this.leads]) this.tickLead(id, lead);
+    for (const id of this.executor.missing()) this.trackPending(id);
+    for (const [id, p] of [...this.pending]) {
+      if (p.deadlineMs > this.nowMs) continue;
+      const inst = this.instances.get(id);
+      if (inst?.phase === 'COMMITTED') { this.pending.delete(id); continue; }
+      p.attempt++;
+      p.deadlineMs = this.nowMs + this.recoveryDelayMs(id, p.attempt);
+      this.startRecovery(id);
+    }
+    if (this.ticks % this.cfg.watermarkEveryTicks === 0) this.exchangeWatermarks();
+    this.proposeQueued();
+  }
+
+  private tickLead(id: InstanceId, lead: Lead): void {
+    const inst = this.instances.get(id);
+    if (inst === undefined || inst.phase === 'COMMITTED' || inst.bal !== lead.b) { this.leads.delete(id); return; }
+    if (lead.kind === 'preaccept' && this.nowMs - lead.startedMs >= this.cfg.fastPathTimeoutMs) {
+      this.decidePreAccept(inst, lead, true);
+      if (this.leads.get(id) !== lead) return;
+    }
+    if (this.nowMs - lead.sentMs < this.cfg.retransmitMs) return;
+    lead.sentMs = this.nowMs;
+    // Covey §12 lossy channels: retransmit to the processes that have not answered.
+    switch (lead.kind) {
+      case 'preaccept':
+        return this.sendToSilent(lead.replies, { type: 'PreAccept', id, cmd: inst.initCmd as Batch, dep: inst.initDep });
+      case 'accept':
+        return this.sendToSilent(lead.oks, { type: 'Accept', b: lead.b, id, cmd: inst.cmd!, dep: inst.dep });
+      case 'recover':
+        return this.sendToSilent(lead.oks, { type: 'Recover', b: lead.b, id });
+      case 'validate':
+        for (const r of lead.q) if (!lead.oks.has(r)) this.send(r, { type: 'Validate', b: lead.b, id, cmd: lead.cmd, dep: lead.dep });
+        return;
+      case 'waiting':
+        return this.broadcastToOthers({ type: 'Waiting', id, k: lead.rmax });
+    }
+  }
+
+  private sendToSilent(answered: { has(r: ReplicaId): boolean }, msg: Message): void {
+    for (let r = 0; r < this.cfg.n; r++) if (r !== this.self && !answered.has(r)) this.send(r, msg);
+  }
+
+  /** Line 43–45: recover(id) at a ballot this replica owns above bal[id]. */
+  private startRecovery(id: InstanceId): void {
+    const inst = this.getOrCreate(id);
+    if (inst.phase === 'COMMITTED') return;
+    const b = nextBallot(inst.bal, this.self, this.cfg.n);
+    if (ballotOwner(b, this.cfg.n, id) !== this.self) throw new Error(`assertion: ballot ${b} not owned by ${this.self}`);
+    this.stats.recoveriesStarted++;
+    this.leads.set(id, { kind: 'recover', b, sentMs: this.nowMs, oks: new Map() });
+    this.broadcast({ type: 'Recover', b, id });
+  }
+
+  /** Randomised, growing recovery timeout: base·2^attempt, capped, plus up to half again. */
+  private recoveryDelayMs(id: InstanceId, attempt: number): number {
+    const base = Math.min(this.cfg.recoveryTimeoutMaxMs, this.cfg.recoveryTimeoutMs * 2 ** Math.min(attempt, 20));
+    return base + (mix32(this.entropy, id) % (Math.floor(base / 2) + 1));
+  }
+
+  private trackPending(id: InstanceId): void {
+    if (this.pending.has(id)) return;
+    if (this.instances.get(id)?.phase === 'COMMITTED') return;
+    this.pending.set(id, { attempt: 0, deadlineMs: this.nowMs + this.recoveryDelayMs(id, 0) });
+  }
+
+  private exchangeWatermarks(): void {
+    this.broadcastToOthers({ type: 'Watermark', executed: [...this.appliedPrefix] });
+    // Every voter has applied everything at or below the element-wise minimum of the reports.
+    const n = this.cfg.n;
+    const global = [...this.appliedPrefix];
+    for (let r = 0; r < n; r++) {
+      if (r === this.self) continue;
+      for (let c = 0; c < n; c++) global[c] = Math.min(global[c], this.peerPrefix[r][c]);
+    }
+    // The index forgets one exchange behind what proposals use, so a PreAccept made with a
+    // slightly older floor than ours still finds every id it asks about (line 16 stays exact).
+    this.index.prune(this.proposalFloor);
+    if (!floorAtLeast(this.proposalFloor, global)) this.proposalFloor = maxFloor(this.proposalFloor, global);
+  }
+
+  private advanceWatermark(id: InstanceId): void {
+    const c = initCoord(id), s = instanceSeq(id);
+    const above = this.appliedAbove[c];
+    if (s !== this.appliedPrefix[c] + 1) { above.add(s); return; }
+    let p = s;
+    while (above.delete(p + 1)) p++;
+    this.appliedPrefix[c] = p;
+  }
+
+  // ---- execution (§7) -----------------------------------------------------------------------
+
+  private onCommitted(inst: Instance): void {
+    const own = this.ownProposals.get(inst.id);
+    if (own !== undefined && inst.cmd === NOP) {
+      // Covey: recovery replaced our command by Nop; propose it again. The client request ids make
+      // the second proposal take effect once even if the first had been executed elsewhere.
+      this.ownProposals.delete(inst.id);
+      this.queue.unshift(...own.commands);
+    }
+    this.execute(inst.id);
+    this.recheckWaiting();
+    this.proposeQueued();
+  }
+
+  private execute(id: InstanceId): void {
+    for (const ready of this.executor.onCommit(id)) {
+      const inst = this.instances.get(ready)!;
+      const own = this.ownProposals.get(ready);
+      if (inst.cmd !== NOP) {
+        for (const command of (inst.cmd as Batch).commands) {
+          const result = this.sm.apply(command);
+          this.executed.push({ id: ready, command, result });
+          if (own !== undefined) this.replies.push({ clientId: command.clientId, requestId: command.requestId, result });
+        }
+      }
+      this.ownProposals.delete(ready);
+      this.appliedRecords.push({ kind: 'applied', id: ready });
+      this.advanceWatermark(ready);
+      this.stats.applied++;
+    }
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------------
+
+  private getOrCreate(id: InstanceId): Instance {
+    let inst = this.instances.get(id);
+    if (inst === undefined) {
+      const none = emptyDeps(this.cfg.n);
+      inst = { id, bal: 0, abal: 0, phase: 'INITIAL', cmd: null, dep: none, initCmd: null, initDep: none };
+      this.instances.set(id, inst);
+    }
+    return inst;
+  }
+
+  private markDirty(inst: Instance): void {
+    this.dirty.set(inst.id, inst);
+  }
+
+  /** "Send to all" includes the sender, which applies its own handler at once (PROTOCOL.md §4). */
+  private broadcast(msg: Message): void {
+    this.broadcastToOthers(msg);
+    this.receive(this.self, msg);
+  }
+
+  private broadcastToOthers(msg: Message): void {
+    for (let r = 0; r < this.cfg.n; r++) if (r !== this.self) this.messages.push({ from: this.self, to: r, msg });
+  }
+
+  private send(to: ReplicaId, msg: Message): void {
+    if (to === this.self) this.receive(this.self, msg);
+    else this.messages.push({ from: this.self, to, msg });
+  }
+}
+
+function recordOf(inst: Instance): InstanceRecord {
+  return { id: inst.id, bal: inst.bal, abal: inst.abal, phase: inst.phase, cmd: inst.cmd, dep: inst.dep, initCmd: inst.initCmd, initDep: inst.initDep };
+}
+
+/** A 32-bit mix of the driver's entropy and an id: jitter without a random source. */
+function mix32(entropy: number, id: number): number {
+  let h = (entropy ^ (id >>> 0) ^ Math.floor(id / 4294967296)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}

@@ -1,0 +1,131 @@
+// The EPaxos* replica's data: instance state (PROTOCOL.md §3), payloads, dependency sets, wire
+// messages (§4), the events a driver feeds in and the effects (`Ready`) it gets back.
+
+import type { Ballot, InstanceId, ReplicaId } from './ids.ts';
+import type { Command, CommandResult } from '../statemachine/commands.ts';
+
+export type Phase = 'INITIAL' | 'PREACCEPTED' | 'ACCEPTED' | 'COMMITTED';
+
+/** A batch of client commands (§12: a payload is a batch), executed as one unit in order. */
+export interface Batch {
+  readonly commands: readonly Command[];
+}
+/** Recovery's placeholder for a command it gave up on; never executed (§2). */
+export const NOP = 'NOP' as const;
+export type Nop = typeof NOP;
+export type Payload = Batch | Nop;
+
+/**
+ * A dependency set. `ids` are explicit; `floor[c]` says "and every conflicting id of coordinator c
+ * with seq ≤ floor[c]". Those ids were executed by every voter when the set was made (§12,
+ * bounded dependencies), so naming them is unnecessary. Canonical form: `ids` is sorted
+ * ascending, holds no id at or below the floor, and `floor.length === n`.
+ */
+export interface Deps {
+  readonly ids: readonly InstanceId[];
+  readonly floor: readonly number[];
+}
+
+/** Per-process, per-identifier state (§3). `null` payload is ⊥. */
+export interface Instance {
+  readonly id: InstanceId;
+  bal: Ballot;
+  abal: Ballot;
+  phase: Phase;
+  cmd: Payload | null;
+  dep: Deps;
+  initCmd: Payload | null;
+  initDep: Deps;
+}
+
+export type InstanceRecord = Readonly<Instance>;
+
+// ---- messages (§4) -------------------------------------------------------------------------
+
+export interface PreAccept { readonly type: 'PreAccept'; readonly id: InstanceId; readonly cmd: Batch; readonly dep: Deps }
+export interface PreAcceptOK { readonly type: 'PreAcceptOK'; readonly id: InstanceId; readonly dep: Deps }
+export interface Accept { readonly type: 'Accept'; readonly b: Ballot; readonly id: InstanceId; readonly cmd: Payload; readonly dep: Deps }
+export interface AcceptOK { readonly type: 'AcceptOK'; readonly b: Ballot; readonly id: InstanceId }
+export interface Commit { readonly type: 'Commit'; readonly b: Ballot; readonly id: InstanceId; readonly cmd: Payload; readonly dep: Deps }
+export interface Recover { readonly type: 'Recover'; readonly b: Ballot; readonly id: InstanceId }
+export interface RecoverOK {
+  readonly type: 'RecoverOK'; readonly b: Ballot; readonly id: InstanceId;
+  readonly abal: Ballot; readonly cmd: Payload | null; readonly dep: Deps; readonly initDep: Deps; readonly phase: Phase;
+}
+export interface Validate { readonly type: 'Validate'; readonly b: Ballot; readonly id: InstanceId; readonly cmd: Batch; readonly dep: Deps }
+export interface ValidateOK { readonly type: 'ValidateOK'; readonly b: Ballot; readonly id: InstanceId; readonly I: readonly (readonly [InstanceId, Phase])[] }
+export interface Waiting { readonly type: 'Waiting'; readonly id: InstanceId; readonly k: number }
+/** Covey §12: a voter's executed watermark, seq per coordinator, for bounded dependencies. */
+export interface Watermark { readonly type: 'Watermark'; readonly executed: readonly number[] }
+
+export type Message =
+  | PreAccept | PreAcceptOK | Accept | AcceptOK | Commit
+  | Recover | RecoverOK | Validate | ValidateOK | Waiting | Watermark;
+
+export type MessageType = Message['type'];
+
+export interface Envelope {
+  readonly from: ReplicaId;
+  readonly to: ReplicaId;
+  readonly msg: Message;
+}
+
+// ---- events in ------------------------------------------------------------------------------
+
+export type Event =
+  /** A message from a peer, already validated (see validate.ts). */
+  | { readonly type: 'message'; readonly from: ReplicaId; readonly msg: Message }
+  /** A client submits a command at this replica. */
+  | { readonly type: 'submit'; readonly command: Command }
+  /**
+   * The periodic tick timer fired. `nowMs` is the driver's clock (virtual in the simulator);
+   * `entropy` is a random 32-bit integer the driver drew, so the core can jitter recovery
+   * timeouts without a random source of its own.
+   */
+  | { readonly type: 'tick'; readonly nowMs: number; readonly entropy: number }
+  /**
+   * Recover `id` now (line 43) instead of waiting for its timeout: membership reports its
+   * coordinator dead and execution is blocked on it (§12 recovery policy), or a test says so.
+   */
+  | { readonly type: 'recover'; readonly id: InstanceId };
+
+// ---- effects out ----------------------------------------------------------------------------
+
+export type PersistRecord =
+  | { readonly kind: 'instance'; readonly instance: InstanceRecord }
+  /** The execution log: this replica applied `id` (executed it, or skipped it as a Nop). */
+  | { readonly kind: 'applied'; readonly id: InstanceId };
+
+export interface ExecutedCommand {
+  readonly id: InstanceId;
+  readonly command: Command;
+  readonly result: CommandResult;
+}
+
+export interface ClientReply {
+  readonly clientId: string;
+  readonly requestId: number;
+  readonly result: CommandResult;
+}
+
+/**
+ * What one or more steps produced, in the order the driver must honour it (etcd raft's Ready):
+ * 1. make `persist` durable (one group commit),
+ * 2. then send `messages` — they may expose the state just persisted,
+ * 3. then deliver `replies` to clients and hand `executed` to observers.
+ * `tickMs`, when set, asks for the next tick event after that many milliseconds.
+ */
+export interface Ready {
+  readonly persist: PersistRecord[];
+  readonly messages: Envelope[];
+  readonly executed: ExecutedCommand[];
+  readonly replies: ClientReply[];
+  readonly tickMs: number | null;
+}
+
+/** What a restarting replica is given back from its storage. */
+export interface StoredState {
+  readonly instances: readonly InstanceRecord[];
+  /** The execution log, in the order the ids were applied. */
+  readonly applied: readonly InstanceId[];
+}

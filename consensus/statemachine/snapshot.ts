@@ -1,0 +1,158 @@
+// The snapshot format of the state machine, and its validation.
+//
+// A snapshot may come from disk or from another agent, so parsing trusts nothing: every field is
+// checked and the first problem is thrown with its path. Maps are stored as arrays of pairs rather
+// than objects so that a key such as "__proto__" stays data. Entries are sorted with plain code
+// unit comparison (never localeCompare, which depends on the host's locale) so that equal states
+// give identical JSON on every replica.
+
+import type { CommandResult, TaskStatus, TaskView } from './commands.ts';
+import { freezeResult, freezeView } from './results.ts';
+import type { Task } from './tasks.ts';
+
+export const snapshotVersion = 1;
+
+export interface MachineSnapshot {
+  readonly version: typeof snapshotVersion;
+  /** [key, value], sorted by key. */
+  readonly kv: readonly (readonly [string, string])[];
+  /** Sorted by taskId. */
+  readonly tasks: readonly TaskView[];
+  /** [clientId, [[requestId, result], ...] sorted by requestId], sorted by clientId. */
+  readonly clients: readonly (readonly [string, readonly (readonly [number, CommandResult])[]])[];
+}
+
+export interface MachineState {
+  kv: Map<string, string>;
+  tasks: Map<string, Task>;
+  clients: Map<string, Map<number, CommandResult>>;
+}
+
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function toSnapshot(s: MachineState): MachineSnapshot {
+  const byKey = <T>(a: readonly [string, T], b: readonly [string, T]) => compareStrings(a[0], b[0]);
+  return {
+    version: snapshotVersion,
+    kv: [...s.kv].sort(byKey),
+    tasks: [...s.tasks.values()].map(freezeView).sort((a, b) => compareStrings(a.taskId, b.taskId)),
+    clients: [...s.clients]
+      .map(([id, seen]) => [id, [...seen].sort((a, b) => a[0] - b[0])] as const)
+      .sort(byKey),
+  };
+}
+
+/** Parses a snapshot, throwing an Error that names the first malformed field. */
+export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
+  const s = record(x, 'snapshot');
+  if (s.version !== snapshotVersion) bad('snapshot.version', `must be ${snapshotVersion}`, s.version);
+  const state: MachineState = { kv: new Map(), tasks: new Map(), clients: new Map() };
+  array(s.kv, 'snapshot.kv').forEach((e, i) => {
+    const [k, v] = pair(e, `snapshot.kv[${i}]`);
+    unique(state.kv, string(k, `snapshot.kv[${i}][0]`), `snapshot.kv[${i}]`);
+    state.kv.set(k as string, string(v, `snapshot.kv[${i}][1]`));
+  });
+  array(s.tasks, 'snapshot.tasks').forEach((e, i) => {
+    const t = task(e, `snapshot.tasks[${i}]`);
+    unique(state.tasks, t.taskId, `snapshot.tasks[${i}]`);
+    state.tasks.set(t.taskId, { ...t });
+  });
+  array(s.clients, 'snapshot.clients').forEach((e, i) => {
+    const path = `snapshot.clients[${i}]`;
+    const [id, list] = pair(e, path);
+    unique(state.clients, string(id, `${path}[0]`), path);
+    const entries = array(list, `${path}[1]`);
+    if (entries.length > rememberedMax) bad(`${path}[1]`, `must hold at most ${rememberedMax} requests`, entries.length);
+    if (entries.length === 0) return; // the machine never keeps an empty table; don't create one
+    const seen = new Map<number, CommandResult>();
+    entries.forEach((r, j) => {
+      const [rid, res] = pair(r, `${path}[1][${j}]`);
+      if (!isNat(rid)) bad(`${path}[1][${j}][0]`, 'must be a non-negative safe integer', rid);
+      unique(seen, rid, `${path}[1][${j}]`);
+      seen.set(rid, result(res, `${path}[1][${j}][1]`));
+    });
+    state.clients.set(id as string, seen);
+  });
+  return state;
+}
+
+/** A non-negative safe integer: request ids, tokens, timestamps. */
+export function isNat(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function task(x: unknown, path: string): TaskView {
+  const t = record(x, path);
+  const status = t.status as TaskStatus;
+  if (status !== 'open' && status !== 'claimed' && status !== 'done') bad(`${path}.status`, "must be 'open', 'claimed' or 'done'", t.status);
+  const v: TaskView = {
+    taskId: string(t.taskId, `${path}.taskId`),
+    spec: string(t.spec, `${path}.spec`),
+    status,
+    owner: t.owner === null ? null : string(t.owner, `${path}.owner`),
+    token: count(t.token, `${path}.token`),
+    leaseExpiresMs: count(t.leaseExpiresMs, `${path}.leaseExpiresMs`),
+    result: t.result === null ? null : string(t.result, `${path}.result`),
+  };
+  // The invariants apply maintains; a snapshot breaking them was not written by this machine.
+  if (status === 'open' && (v.owner !== null || v.leaseExpiresMs !== 0)) bad(path, 'is open but has an owner or a lease', x);
+  if (status !== 'open' && (v.owner === null || v.token === 0)) bad(path, `is ${status} but has no owner or token`, x);
+  if (status === 'done' && v.leaseExpiresMs !== 0) bad(path, 'is done but has a lease', x);
+  if ((status === 'done') !== (v.result !== null)) bad(`${path}.result`, 'must be set exactly when the task is done', v.result);
+  return freezeView(v);
+}
+
+function result(x: unknown, path: string): CommandResult {
+  const r = record(x, path);
+  for (const k of Object.keys(r)) {
+    if (!['ok', 'error', 'value', 'swapped', 'task'].includes(k)) bad(path, `has unexpected field ${JSON.stringify(k)}`, x);
+  }
+  const t = r.task === undefined ? undefined : task(r.task, `${path}.task`);
+  if (r.ok === false) {
+    if (r.value !== undefined || r.swapped !== undefined) bad(path, 'is a failure with a value or swapped field', x);
+    return freezeResult({ ok: false, error: string(r.error, `${path}.error`), task: t });
+  }
+  if (r.ok !== true) bad(`${path}.ok`, 'must be a boolean', r.ok);
+  if (r.error !== undefined) bad(`${path}.error`, 'must be absent on success', r.error);
+  const value = r.value === undefined || r.value === null ? r.value : string(r.value, `${path}.value`);
+  if (r.swapped !== undefined && typeof r.swapped !== 'boolean') bad(`${path}.swapped`, 'must be a boolean', r.swapped);
+  return freezeResult({ ok: true, value, swapped: r.swapped as boolean | undefined, task: t });
+}
+
+function bad(path: string, what: string, got: unknown): never {
+  let shown: string;
+  try { shown = JSON.stringify(got) ?? String(got); } catch { shown = String(got); }
+  if (shown.length > 80) shown = shown.slice(0, 77) + '...';
+  throw new Error(`malformed state machine snapshot: ${path} ${what} (got ${shown})`);
+}
+
+function record(x: unknown, path: string): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) bad(path, 'must be an object', x);
+  return x as Record<string, unknown>;
+}
+
+function array(x: unknown, path: string): unknown[] {
+  if (!Array.isArray(x)) bad(path, 'must be an array', x);
+  return x as unknown[];
+}
+
+function pair(x: unknown, path: string): [unknown, unknown] {
+  if (!Array.isArray(x) || x.length !== 2) bad(path, 'must be a pair [a, b]', x);
+  return x as [unknown, unknown];
+}
+
+function string(x: unknown, path: string): string {
+  if (typeof x !== 'string') bad(path, 'must be a string', x);
+  return x as string;
+}
+
+function count(x: unknown, path: string): number {
+  if (!isNat(x)) bad(path, 'must be a non-negative safe integer', x);
+  return x as number;
+}
+
+function unique<K>(m: Map<K, unknown>, k: K, path: string): void {
+  if (m.has(k)) bad(path, 'repeats an earlier entry', k);
+}

@@ -1,0 +1,225 @@
+// An in-memory group of replicas with a fully controllable network, for unit tests, property
+// tests and the core benchmark. It plays the driver's part exactly as DESIGN.md asks: after each
+// step it persists the Ready (durable at once), then releases its messages, then its replies.
+// A crash drops whatever a replica had not yet handed over; a restart rebuilds it from storage.
+
+import { Replica, type StateMachine } from '../core/replica.ts';
+import type { ReplicaOptions } from '../core/config.ts';
+import type { InstanceId, ReplicaId } from '../core/ids.ts';
+import type { Batch, ClientReply, Deps, Envelope, Event, Payload, Ready } from '../core/types.ts';
+import { MemoryStorage } from '../storage/memory.ts';
+import { CoveyStateMachine } from '../statemachine/machine.ts';
+import {
+  checkAgreementAndVisibility, checkExecution, checkLocalState, checkMessages, ownershipViolation, type ReplicaView,
+} from './invariants.ts';
+import type { Command } from '../statemachine/commands.ts';
+
+export interface ClusterOptions extends Omit<ReplicaOptions, 'self'> {
+  /** Makes each replica's state machine; defaults to Covey's key-value store and task board. */
+  readonly stateMachine?: () => StateMachine;
+}
+
+/** Ghost state for the invariants: what the protocol said, not what a replica holds. */
+export interface Ghost {
+  /** payload(id) and D0(id): the coordinator's PreAccept (INV5). */
+  readonly proposals: Map<InstanceId, { cmd: Batch; dep: Deps }>;
+  /** Every (c, D) sent in an Accept or Commit, per id and ballot (INV6, INV7). */
+  readonly accepts: Map<InstanceId, Map<number, { cmd: Payload; dep: Deps }[]>>;
+  readonly commits: Map<InstanceId, { b: number; cmd: Payload; dep: Deps }[]>;
+  /** Senders of ballot-carrying messages that must come from the ballot's owner (INV6). */
+  readonly wrongOwner: string[];
+}
+
+export class Cluster {
+  readonly n: number;
+  readonly replicas: Replica[] = [];
+  readonly storages: MemoryStorage[] = [];
+  readonly machines: StateMachine[] = [];
+  readonly up: boolean[] = [];
+  /** Messages in flight, in the order they were sent. */
+  network: Envelope[] = [];
+  readonly replies: ClientReply[][] = [];
+  readonly ghost: Ghost = { proposals: new Map(), accepts: new Map(), commits: new Map(), wrongOwner: [] };
+  private readonly options: ClusterOptions;
+  nowMs = 0;
+
+  constructor(options: ClusterOptions) {
+    this.options = options;
+    this.n = options.n;
+    for (let r = 0; r < this.n; r++) {
+      this.storages.push(new MemoryStorage());
+      this.machines.push(this.makeStateMachine());
+      this.replicas.push(new Replica({ ...options, self: r }, this.machines[r]));
+      this.up.push(true);
+      this.replies.push([]);
+    }
+  }
+
+  private makeStateMachine(): StateMachine {
+    return this.options.stateMachine?.() ?? new CoveyStateMachine();
+  }
+
+  /** Feed one event to replica r and honour its Ready: persist, then send, then reply. */
+  step(r: ReplicaId, ev: Event): void {
+    if (!this.up[r]) throw new Error(`replica ${r} is down`);
+    const replica = this.replicas[r];
+    replica.step(ev);
+    this.honour(r, replica.takeReady());
+  }
+
+  private honour(r: ReplicaId, ready: Ready): void {
+    this.storages[r].appendSync(ready.persist);
+    for (const env of ready.messages) this.observe(env);
+    for (const env of ready.messages) this.network.push(env);
+    for (const reply of ready.replies) this.replies[r].push(reply);
+  }
+
+  private observe(env: Envelope): void {
+    const m = env.msg;
+    const wrong = ownershipViolation(env, this.n);
+    if (wrong !== null) this.ghost.wrongOwner.push(wrong);
+    if (m.type === 'PreAccept' && !this.ghost.proposals.has(m.id)) this.ghost.proposals.set(m.id, { cmd: m.cmd, dep: m.dep });
+    if (m.type === 'Accept') {
+      let byBallot = this.ghost.accepts.get(m.id);
+      if (byBallot === undefined) this.ghost.accepts.set(m.id, (byBallot = new Map()));
+      const list = byBallot.get(m.b) ?? [];
+      list.push({ cmd: m.cmd, dep: m.dep });
+      byBallot.set(m.b, list);
+    }
+    if (m.type === 'Commit') {
+      const list = this.ghost.commits.get(m.id) ?? [];
+      list.push({ b: m.b, cmd: m.cmd, dep: m.dep });
+      this.ghost.commits.set(m.id, list);
+    }
+  }
+
+  submit(r: ReplicaId, command: Command): void {
+    this.step(r, { type: 'submit', command });
+  }
+
+  tick(r: ReplicaId, entropy = 0): void {
+    this.step(r, { type: 'tick', nowMs: this.nowMs, entropy });
+  }
+
+  recover(r: ReplicaId, id: InstanceId): void {
+    this.step(r, { type: 'recover', id });
+  }
+
+  /** Index of the first message in flight that matches, or throws naming what was expected. */
+  find(pred: (e: Envelope) => boolean, what = 'a matching message'): number {
+    const i = this.network.findIndex(pred);
+    if (i < 0) throw new Error(`no ${what} in flight: ${this.network.map((e) => `${e.msg.type} ${e.from}→${e.to}`).join(', ')}`);
+    return i;
+  }
+
+  /** Deliver the first message of `type` from `from` to `to` (either may be omitted). */
+  deliverMsg(type: Envelope['msg']['type'], from?: ReplicaId, to?: ReplicaId): Envelope {
+    const i = this.find((e) => e.msg.type === type && (from === undefined || e.from === from) && (to === undefined || e.to === to), `${type} ${from ?? '*'}→${to ?? '*'}`);
+    const env = this.network[i];
+    this.deliver(i);
+    return env;
+  }
+
+  /** Drop every message in flight that matches. */
+  dropWhere(pred: (e: Envelope) => boolean): number {
+    const before = this.network.length;
+    this.network = this.network.filter((e) => !pred(e));
+    return before - this.network.length;
+  }
+
+  /** Advance time and tick every live replica. */
+  tickAll(advanceMs: number, entropy = 0): void {
+    this.nowMs += advanceMs;
+    for (let r = 0; r < this.n; r++) if (this.up[r]) this.tick(r, entropy + r);
+  }
+
+  /** Deliver the i-th message in flight (to a down replica it is lost). */
+  deliver(i: number): void {
+    const [env] = this.network.splice(i, 1);
+    if (env === undefined) throw new Error(`no message ${i} in flight`);
+    if (!this.up[env.to]) return;
+    this.step(env.to, { type: 'message', from: env.from, msg: env.msg });
+  }
+
+  drop(i: number): void {
+    this.network.splice(i, 1);
+  }
+
+  duplicate(i: number): void {
+    this.network.push(this.network[i]);
+  }
+
+  /** Crash: everything not yet persisted is gone (here: nothing between steps), messages to it are lost. */
+  crash(r: ReplicaId): void {
+    this.up[r] = false;
+    this.network = this.network.filter((e) => e.to !== r);
+  }
+
+  restart(r: ReplicaId): void {
+    this.machines[r] = this.makeStateMachine();
+    const replica = Replica.restore({ ...this.options, self: r }, this.storages[r].loadSync(), this.machines[r]);
+    this.replicas[r] = replica;
+    this.up[r] = true;
+    this.honour(r, replica.takeReady());
+  }
+
+  /** What each replica holds: its live state, or what a down replica's storage would give back. */
+  views(): ReplicaView[] {
+    return this.replicas.map((rep, r) => {
+      if (this.up[r]) return rep;
+      const stored = new Map(this.storages[r].loadSync().instances.map((i) => [i.id, i]));
+      return { self: r, instance: (id: InstanceId) => stored.get(id), instanceIds: () => stored.keys() };
+    });
+  }
+
+  /** INV1–INV8 of PROTOCOL.md §8 over the whole group; empty when all hold. */
+  violations(): string[] {
+    const views = this.views();
+    return [
+      ...checkAgreementAndVisibility(views),
+      ...checkLocalState(views, this.ghost),
+      ...checkMessages(this.ghost),
+      ...checkExecution(views, this.storages.map((s) => s.appliedLog())),
+      ...this.replicas.filter((r) => r.stats.agreementViolations > 0).map((r) => `INV1: replica ${r.self} received a Commit contradicting its committed value`),
+    ];
+  }
+
+  /** Deliver messages in order until none is left or `maxSteps` deliveries were made. */
+  runUntilQuiet(maxSteps = 1_000_000): number {
+    let steps = 0;
+    while (this.network.length > 0 && steps < maxSteps) {
+      this.deliver(0);
+      steps++;
+    }
+    return steps;
+  }
+
+  /**
+   * Heal: deliver everything and keep ticking (so recovery and retransmission run) until every
+   * known id is committed and applied at every live replica, or give up after `maxRounds`.
+   */
+  settle(maxRounds = 200, tickMs = 100): boolean {
+    for (let round = 0; round < maxRounds; round++) {
+      this.runUntilQuiet();
+      if (this.allSettled()) return true;
+      this.tickAll(tickMs, round * 7919);
+    }
+    this.runUntilQuiet();
+    return this.allSettled();
+  }
+
+  /** Every id any live replica knows is committed and applied everywhere live, and no queue waits. */
+  allSettled(): boolean {
+    const ids = new Set<InstanceId>();
+    for (let r = 0; r < this.n; r++) if (this.up[r]) for (const id of this.replicas[r].instanceIds()) ids.add(id);
+    for (let r = 0; r < this.n; r++) {
+      if (!this.up[r]) continue;
+      const rep = this.replicas[r];
+      if (rep.queuedCommands() > 0) return false;
+      for (const id of ids) {
+        if (rep.instance(id)?.phase !== 'COMMITTED' || !rep.isApplied(id)) return false;
+      }
+    }
+    return true;
+  }
+}
