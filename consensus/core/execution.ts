@@ -5,8 +5,12 @@
 // commit would cost O(history); instead, when an id commits we run Tarjan's algorithm from it over
 // committed-but-unapplied ids. A component is applied only if nothing it reaches is uncommitted:
 // exactly the components of G reachable from the root, emitted in the order Tarjan finishes them,
-// which is dependency-first. Components that reach a missing id are remembered as blocked on it
-// and retried when it commits.
+// which is dependency-first.
+//
+// A component that cannot be applied is parked on one direct dependency that stops it (an
+// uncommitted id, or a node itself parked) and retried only when that dependency is applied. So a
+// chain that commits in reverse order costs O(length), not O(length²): each node is retried once
+// per dependency that held it, never once per commit anywhere below it.
 
 import { belowFloor } from './deps.ts';
 import type { InstanceId } from './ids.ts';
@@ -17,11 +21,18 @@ export interface ExecutionSource {
   committed(id: InstanceId): Instance | undefined;
 }
 
+interface Frame {
+  readonly id: InstanceId;
+  readonly deps: readonly InstanceId[];
+  readonly floor: readonly number[];
+  next: number;
+}
+
 export class Executor {
   private readonly applied = new Set<InstanceId>();
-  /** node → an uncommitted id it reaches; valid while that id stays uncommitted. */
-  private readonly blockedOn = new Map<InstanceId, InstanceId>();
-  /** missing id → nodes blocked on it, to retry when it commits. */
+  /** Nodes found unable to run, each with the direct dependency it is parked on. */
+  private readonly parkedOn = new Map<InstanceId, InstanceId>();
+  /** dependency → nodes parked on it, retried once it is applied. */
   private readonly waiters = new Map<InstanceId, InstanceId[]>();
   private readonly source: ExecutionSource;
 
@@ -40,25 +51,39 @@ export class Executor {
 
   /** Ids that block execution (dependencies not committed here), for the recovery trigger. */
   missing(): InstanceId[] {
-    return [...this.waiters.keys()].filter((m) => this.source.committed(m) === undefined);
+    const out: InstanceId[] = [];
+    for (const id of this.waiters.keys()) if (this.source.committed(id) === undefined) out.push(id);
+    return out;
   }
 
   /**
-   * `id` just committed: returns the ids now applicable, in execution order. The caller applies
-   * each (state machine or Nop skip) and must call `markApplied` for each one.
+   * `id` just committed: returns the ids now applicable, in execution order (each one is already
+   * recorded as applied; the caller applies it to the state machine or skips it as a Nop).
    */
   onCommit(id: InstanceId): InstanceId[] {
     const order: InstanceId[] = [];
     const roots = [id];
-    const woken = this.waiters.get(id);
-    if (woken !== undefined) {
-      this.waiters.delete(id);
-      roots.push(...woken);
-    }
-    for (const root of roots) {
-      if (!this.applied.has(root) && this.source.committed(root) !== undefined) this.run(root, order);
+    for (let i = 0; i < roots.length; i++) {
+      const root = roots[i];
+      if (this.applied.has(root) || this.source.committed(root) === undefined) continue;
+      const before = order.length;
+      this.run(root, order);
+      for (let j = before; j < order.length; j++) {
+        const woken = this.waiters.get(order[j]);
+        if (woken === undefined) continue;
+        this.waiters.delete(order[j]);
+        for (const w of woken) if (this.parkedOn.get(w) === order[j]) roots.push(w);
+      }
     }
     return order;
+  }
+
+  private park(node: InstanceId, on: InstanceId): void {
+    if (this.parkedOn.get(node) === on) return;
+    this.parkedOn.set(node, on);
+    const list = this.waiters.get(on);
+    if (list === undefined) this.waiters.set(on, [node]);
+    else list.push(node);
   }
 
   // Iterative Tarjan: dependency chains under contention are long enough to overflow the stack.
@@ -66,9 +91,12 @@ export class Executor {
     const index = new Map<InstanceId, number>();
     const low = new Map<InstanceId, number>();
     const onStack = new Set<InstanceId>();
-    const bad = new Map<InstanceId, InstanceId>(); // node → a missing id it reaches
+    /** Nodes of this run whose component cannot be applied. */
+    const stuck = new Set<InstanceId>();
+    /** node → the first direct dependency outside its component that stops it. */
+    const stopper = new Map<InstanceId, InstanceId>();
     const stack: InstanceId[] = [];
-    const frames: { id: InstanceId; deps: readonly InstanceId[]; floor: readonly number[]; next: number }[] = [];
+    const frames: Frame[] = [];
     let counter = 0;
 
     const push = (v: InstanceId): void => {
@@ -80,6 +108,9 @@ export class Executor {
       onStack.add(v);
       frames.push({ id: v, deps: inst.dep.ids, floor: inst.dep.floor, next: 0 });
     };
+    const stop = (v: InstanceId, w: InstanceId): void => {
+      if (!stopper.has(v)) stopper.set(v, w);
+    };
     push(root);
 
     while (frames.length > 0) {
@@ -89,58 +120,49 @@ export class Executor {
         const w = frame.deps[frame.next++];
         // Ids at or below the floor were applied by every voter before the set was made.
         if (belowFloor(w, frame.floor) || this.applied.has(w)) continue;
-        const known = this.blockedOn.get(w);
-        if (known !== undefined && this.source.committed(known) === undefined) {
-          if (!bad.has(v)) bad.set(v, known);
-          continue;
-        }
-        if (this.source.committed(w) === undefined) {
-          if (!bad.has(v)) bad.set(v, w);
-          continue;
-        }
+        if (this.source.committed(w) === undefined) { this.park(v, w); stop(v, w); continue; }
         if (!index.has(w)) {
+          // Still parked and what holds it is still not applied: do not walk it again.
+          const on = this.parkedOn.get(w);
+          if (on !== undefined && !this.applied.has(on) && !index.has(on) && this.source.committed(on) === undefined) {
+            stop(v, w);
+            continue;
+          }
           push(w);
         } else if (onStack.has(w)) {
           low.set(v, Math.min(low.get(v)!, index.get(w)!));
-        } else {
-          const m = bad.get(w); // w's component is finished; inherit its verdict
-          if (m !== undefined && !bad.has(v)) bad.set(v, m);
+        } else if (stuck.has(w)) {
+          stop(v, w); // w's component finished this run and cannot be applied
         }
         continue;
       }
-      // All of v's edges explored.
       frames.pop();
-      if (frames.length > 0) {
-        const parent = frames[frames.length - 1].id;
-        low.set(parent, Math.min(low.get(parent)!, low.get(v)!));
-        const m = bad.get(v);
-        if (m !== undefined && !bad.has(parent)) bad.set(parent, m);
-      }
-      if (low.get(v) !== index.get(v)) continue;
+      const parent = frames.length > 0 ? frames[frames.length - 1].id : undefined;
+      if (parent !== undefined) low.set(parent, Math.min(low.get(parent)!, low.get(v)!));
+      if (low.get(v) !== index.get(v)) continue; // v belongs to a component still open below
       // v is the root of a component: pop it.
       const component: InstanceId[] = [];
-      let missing: InstanceId | undefined;
       for (;;) {
         const w = stack.pop()!;
         onStack.delete(w);
         component.push(w);
-        missing ??= bad.get(w);
         if (w === v) break;
       }
-      if (missing !== undefined) {
+      let blocked = false;
+      for (const w of component) if (stopper.has(w)) { blocked = true; break; }
+      if (blocked) {
         for (const w of component) {
-          bad.set(w, missing);
-          this.blockedOn.set(w, missing);
+          stuck.add(w);
+          const s = stopper.get(w);
+          if (s !== undefined) this.park(w, s);
         }
-        const list = this.waiters.get(missing);
-        if (list === undefined) this.waiters.set(missing, component);
-        else list.push(...component);
+        if (parent !== undefined) stop(parent, v); // the edge parent → v leads into a stuck component
         continue;
       }
       component.sort((a, b) => a - b); // §7 step 3: increasing identifier order
       for (const w of component) {
         this.applied.add(w);
-        this.blockedOn.delete(w);
+        this.parkedOn.delete(w);
         order.push(w);
       }
     }

@@ -31,6 +31,9 @@ export interface StateMachine {
  */
 const catchUpIdsPerWatermarkMax = 256;
 
+/** How many watermark exchanges the conflict index lags behind the floor proposals carry. */
+const indexFloorLagExchanges = 8;
+
 /** The coordinator's or recoverer's work in progress on one id, at ballot `b`. */
 type Lead =
   | { kind: 'preaccept'; b: 0; startedMs: number; sentMs: number; replies: Map<ReplicaId, Deps>; matching: number }
@@ -67,6 +70,8 @@ export class Replica {
   private readonly index: ConflictIndex;
   private readonly executor: Executor;
   private readonly leads = new Map<InstanceId, Lead>();
+  /** Ids whose recovery waits (lines 67–79); re-judged when local state changes. */
+  private readonly waitingLeads = new Set<InstanceId>();
   /** Own ids proposed since this incarnation started: their clients are waiting here. */
   private readonly ownProposals = new Map<InstanceId, Batch>();
   private readonly queue: Command[] = [];
@@ -87,6 +92,8 @@ export class Replica {
   private readonly caughtUpTo: number[];
   /** The floor this replica puts on the dependency sets it proposes. */
   private proposalFloor: readonly number[];
+  /** Proposal floors of the last exchanges; the index forgets only below the oldest. */
+  private readonly floorHistory: (readonly number[])[] = [];
 
   // The Ready being assembled.
   private readonly dirty = new Map<InstanceId, Instance>();
@@ -95,6 +102,8 @@ export class Replica {
   private executed: ExecutedCommand[] = [];
   private replies: ClientReply[] = [];
   private tickRequested: number | null = null;
+  /** ∅, shared: Deps values are never mutated. */
+  private readonly noDeps: Deps;
 
   constructor(options: ReplicaOptions, stateMachine: StateMachine) {
     this.cfg = replicaConfig(options);
@@ -107,6 +116,7 @@ export class Replica {
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
     this.caughtUpTo = new Array<number>(n).fill(0);
     this.proposalFloor = new Array<number>(n).fill(0);
+    this.noDeps = emptyDeps(n);
     this.tickRequested = this.cfg.tickMs;
   }
 
@@ -489,6 +499,7 @@ export class Replica {
     if (verdict === 'accept-nop') return this.acceptNop(lead.b, m.id); // line 66
     const ids = [...I.keys()].sort((a, b) => a - b);
     this.leads.set(m.id, { kind: 'waiting', b: lead.b, sentMs: this.nowMs, q: lead.q, cmd: lead.cmd, dep: lead.dep, rmax: lead.rmax, I: ids });
+    this.waitingLeads.add(m.id);
     // The commands in I must themselves be recovered for this wait to end (§9).
     for (const other of ids) this.trackPending(other);
     this.broadcast({ type: 'Waiting', id: m.id, k: lead.rmax }); // line 68
@@ -502,10 +513,12 @@ export class Replica {
 
   /** Lines 69–75, re-judged whenever local state that they read changes. */
   private recheckWaiting(): void {
-    for (const [id, lead] of this.leads) {
-      if (lead.kind !== 'waiting') continue;
+    if (this.waitingLeads.size === 0) return;
+    for (const id of [...this.waitingLeads]) {
+      const lead = this.leads.get(id);
+      if (lead?.kind !== 'waiting') { this.waitingLeads.delete(id); continue; }
       const inst = this.instances.get(id);
-      if (inst === undefined || inst.bal !== lead.b) { this.leads.delete(id); continue; }
+      if (inst === undefined || inst.bal !== lead.b) { this.leads.delete(id); this.waitingLeads.delete(id); continue; }
       const verdict = decideWhileWaiting(id, lead.I, (o) => this.instances.get(o), (o) => this.waitingK.get(o) ?? -1, this.cfg);
       if (verdict === 'accept-original') this.startAccept(lead.b, id, lead.cmd, lead.dep);
       else if (verdict === 'accept-nop') this.acceptNop(lead.b, id);
@@ -550,10 +563,12 @@ export class Replica {
     this.entropy = entropy >>> 0;
     this.ticks++;
     this.tickRequested = this.cfg.tickMs;
-    for (const [id, lead] of [...this.leads]) this.tickLead(id, lead);
+    for (const [id, lead] of this.leads) this.tickLead(id, lead);
     for (const id of this.executor.missing()) this.trackPending(id);
-    for (const [id, p] of [...this.pending]) {
-      if (p.deadlineMs > this.nowMs) continue;
+    const due: InstanceId[] = [];
+    for (const [id, p] of this.pending) if (p.deadlineMs <= this.nowMs) due.push(id);
+    for (const id of due) {
+      const p = this.pending.get(id)!;
       const inst = this.instances.get(id);
       if (inst?.phase === 'COMMITTED') { this.pending.delete(id); continue; }
       p.attempt++;
@@ -625,10 +640,12 @@ export class Replica {
       if (r === this.self) continue;
       for (let c = 0; c < n; c++) global[c] = Math.min(global[c], this.peerPrefix[r][c]);
     }
-    // The index forgets one exchange behind what proposals use, so a PreAccept made with a
-    // slightly older floor than ours still finds every id it asks about (line 16 stays exact).
-    this.index.prune(this.proposalFloor);
+    // The index forgets several exchanges behind what proposals use, so a PreAccept made with an
+    // older floor than ours (the coordinator heard fewer reports) still finds every id it asks
+    // about: line 16 stays exact and the answer matches the fast path.
     if (!floorAtLeast(this.proposalFloor, global)) this.proposalFloor = maxFloor(this.proposalFloor, global);
+    this.floorHistory.push(this.proposalFloor);
+    if (this.floorHistory.length > indexFloorLagExchanges) this.index.prune(this.floorHistory.shift()!);
   }
 
   private advanceWatermark(id: InstanceId): void {
@@ -678,7 +695,7 @@ export class Replica {
   private getOrCreate(id: InstanceId): Instance {
     let inst = this.instances.get(id);
     if (inst === undefined) {
-      const none = emptyDeps(this.cfg.n);
+      const none = this.noDeps;
       inst = { id, bal: 0, abal: 0, phase: 'INITIAL', cmd: null, dep: none, initCmd: null, initDep: none };
       this.instances.set(id, inst);
     }

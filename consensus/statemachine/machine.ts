@@ -44,7 +44,7 @@ export class CoveyStateMachine implements StateMachine {
     if (seen !== undefined && seen.size >= requestsRememberedPerClient) {
       // Ids below the smallest remembered one may have been applied and forgotten; applying such
       // an id again could repeat its effect, so it is refused instead.
-      const oldest = smallest(seen);
+      const oldest = orderOf(seen)[0];
       if (c.requestId < oldest) {
         return freezeResult({
           ok: false,
@@ -124,17 +124,36 @@ export class CoveyStateMachine implements StateMachine {
   #remember(clientId: string, requestId: number, result: CommandResult): void {
     let seen = this.#clients.get(clientId);
     if (seen === undefined) this.#clients.set(clientId, (seen = new Map()));
+    const order = orderOf(seen); // before the set: a lazily built order must not see the new id
     seen.set(requestId, result);
+    insertSorted(order, requestId);
     // Evict by smallest id, not by insertion: ids may commit out of order, and "everything below
     // the smallest remembered id is forgotten" is what makes the too-old check above sound.
-    if (seen.size > requestsRememberedPerClient) seen.delete(smallest(seen));
+    if (seen.size > requestsRememberedPerClient) seen.delete(order.shift()!);
   }
 }
 
-function smallest(seen: Map<number, CommandResult>): number {
-  let min = Infinity;
-  for (const id of seen.keys()) if (id < min) min = id; // order-independent: a minimum
-  return min;
+// The remembered ids of each client in ascending order, kept beside its map so finding the
+// smallest is O(1) on the apply path (a scan of 128 ids per command showed in bench:core).
+const orders = new WeakMap<Map<number, CommandResult>, number[]>();
+
+function orderOf(seen: Map<number, CommandResult>): number[] {
+  let order = orders.get(seen);
+  if (order === undefined) {
+    order = [...seen.keys()].sort((a, b) => a - b);
+    orders.set(seen, order);
+  }
+  return order;
+}
+
+function insertSorted(a: number[], x: number): void {
+  let i = a.length;
+  if (i > 0 && a[i - 1] > x) { // out of order: find the place (rare: ids mostly grow)
+    let lo = 0, hi = a.length;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid] < x) lo = mid + 1; else hi = mid; }
+    i = lo;
+  }
+  a.splice(i, 0, x);
 }
 
 function envelopeError(c: Command): string | null {
