@@ -22,10 +22,15 @@ class FakeSource implements ExecutionSource {
   }
 }
 
+/** What the replica does over one commit and the next tick: onCommit, then flush. */
+function step(ex: Executor, id: InstanceId): InstanceId[] {
+  return [...ex.onCommit(id), ...ex.flush()];
+}
+
 /** Commit in the source, tell the executor, mark what it returns applied (as the replica does). */
 function commit(src: FakeSource, ex: Executor, id: InstanceId, deps: InstanceId[], floor?: number[]): InstanceId[] {
   src.commit(id, deps, floor);
-  const out = ex.onCommit(id);
+  const out = step(ex, id);
   for (const x of out) ex.markApplied(x);
   return out;
 }
@@ -40,10 +45,10 @@ describe('Executor', () => {
     src.commit(a, []);
     src.commit(b, [a]);
     src.commit(c, [b]);
-    assert.deepEqual(ex.onCommit(c), [a, b, c]);
+    assert.deepEqual(step(ex, c), [a, b, c]);
     assert.equal(ex.isApplied(a), true);
     assert.equal(ex.isApplied(c), true);
-    assert.deepEqual(ex.onCommit(c), [], 'nothing twice');
+    assert.deepEqual(step(ex, c), [], 'nothing twice');
   });
 
   test('commits in dependency order execute one by one', () => {
@@ -75,7 +80,7 @@ describe('Executor', () => {
     src.commit(d, [e, c]);
     src.commit(e, [d]);
     src.commit(a, [d]);
-    assert.deepEqual(ex.onCommit(a), [b, c, d, e, a]);
+    assert.deepEqual(step(ex, a), [b, c, d, e, a]);
   });
 
   test('a component blocked on an uncommitted dependency waits, and runs once it commits', () => {
@@ -111,7 +116,7 @@ describe('Executor', () => {
     src.commit(b, [], [1, 0, 0]);
     // makeDeps drops a; build the instance by hand so a stays in ids with the covering floor
     src.insts.set(b, { ...src.insts.get(b)!, dep: { ids: [a], floor: [1, 0, 0] } });
-    assert.deepEqual(ex.onCommit(b), [b]);
+    assert.deepEqual(step(ex, b), [b]);
     assert.deepEqual(ex.missing(), []);
     // same with the floor one lower: a blocks
     const src2 = new FakeSource();
@@ -143,7 +148,7 @@ describe('Executor', () => {
     const src = new FakeSource();
     const ids = Array.from({ length: len }, (_, i) => instanceId(i + 1, i % 3));
     for (let i = 0; i < len; i++) src.commit(ids[i], i === 0 ? [] : [ids[i - 1]]);
-    const order = new Executor(src).onCommit(ids[len - 1]);
+    const order = step(new Executor(src), ids[len - 1]);
     assert.equal(order.length, len);
     assert.deepEqual(order, ids);
   });
@@ -153,7 +158,7 @@ describe('Executor', () => {
     const src = new FakeSource();
     const ids = Array.from({ length: len }, (_, i) => instanceId(i + 1, 0));
     for (let i = 0; i < len; i++) src.commit(ids[i], [ids[(i + len - 1) % len]]);
-    const order = new Executor(src).onCommit(ids[12_345]);
+    const order = step(new Executor(src), ids[12_345]);
     assert.equal(order.length, len);
     assert.deepEqual(order, ids);
   });
@@ -168,7 +173,7 @@ describe('Executor', () => {
     const order: InstanceId[] = [];
     for (let i = len - 1; i >= 0; i--) {
       src.commit(ids[i], i === 0 ? [] : [ids[i - 1]]);
-      for (const x of ex.onCommit(ids[i])) { ex.markApplied(x); order.push(x); }
+      for (const x of step(ex, ids[i])) { ex.markApplied(x); order.push(x); }
     }
     assert.deepEqual(order, ids, 'correct order all the same');
     assert.ok(lookups <= 50 * len, `${lookups} committed() lookups for a chain of ${len}`);

@@ -1,16 +1,20 @@
-// Execution (PROTOCOL.md §7, Fig. 1 lines 1–7), incremental.
+// Execution (PROTOCOL.md §7, Fig. 1 lines 1–7), incremental and batched.
 //
 // Fig. 1 executes the largest dependency-closed set G of committed ids, component by component in
-// dependency-first order, increasing id inside a component. Recomputing G from scratch on every
-// commit would cost O(history); instead, when an id commits we run Tarjan's algorithm from it over
-// committed-but-unapplied ids. A component is applied only if nothing it reaches is uncommitted:
-// exactly the components of G reachable from the root, emitted in the order Tarjan finishes them,
-// which is dependency-first.
+// dependency-first order, increasing id inside a component. Recomputing G on every commit would
+// cost O(history), so:
 //
-// A component that cannot be applied is parked on one direct dependency that stops it (an
-// uncommitted id, or a node itself parked) and retried only when that dependency is applied. So a
-// chain that commits in reverse order costs O(length), not O(length²): each node is retried once
-// per dependency that held it, never once per commit anywhere below it.
+// - A committed id whose dependencies are all applied is a component of its own in G (nothing
+//   unapplied reaches it... it reaches nothing unapplied), so it is applied at once. Applying it
+//   wakes the ids parked on it, which are tried the same way. This is the common case.
+// - Any other id is deferred. `flush()` (called once per tick: TigerBeetle's "batch work per
+//   turn") runs Tarjan's algorithm from all deferred ids together over committed-but-unapplied
+//   ids and applies each component that reaches nothing uncommitted, in the order Tarjan finishes
+//   them, which is dependency-first. Under contention, where commits arrive out of order and
+//   dependency sets are large, a stuck region is walked once per tick, not once per commit.
+// - A component that still cannot run is parked on a direct dependency that stops it and is tried
+//   again when that dependency is applied; one parked behind an id that is still uncommitted is
+//   not walked again until then.
 
 import { belowFloor } from './deps.ts';
 import type { InstanceId } from './ids.ts';
@@ -21,6 +25,9 @@ export interface ExecutionSource {
   committed(id: InstanceId): Instance | undefined;
 }
 
+/** How far `heldOutside` follows a chain of parkings before it gives up and walks. */
+const parkChainHopsMax = 64;
+
 interface Frame {
   readonly id: InstanceId;
   readonly deps: readonly InstanceId[];
@@ -30,9 +37,11 @@ interface Frame {
 
 export class Executor {
   private readonly applied = new Set<InstanceId>();
+  /** Committed ids that could not be applied on sight; `flush` resolves them. */
+  private deferred = new Set<InstanceId>();
   /** Nodes found unable to run, each with the direct dependency it is parked on. */
   private readonly parkedOn = new Map<InstanceId, InstanceId>();
-  /** dependency → nodes parked on it, retried once it is applied. */
+  /** dependency → nodes parked on it, tried again once it is applied. */
   private readonly waiters = new Map<InstanceId, InstanceId[]>();
   private readonly source: ExecutionSource;
 
@@ -49,6 +58,11 @@ export class Executor {
     this.applied.add(id);
   }
 
+  /** Is there deferred work for `flush`? */
+  get hasDeferred(): boolean {
+    return this.deferred.size > 0;
+  }
+
   /** Ids that block execution (dependencies not committed here), for the recovery trigger. */
   missing(): InstanceId[] {
     const out: InstanceId[] = [];
@@ -57,25 +71,75 @@ export class Executor {
   }
 
   /**
-   * `id` just committed: returns the ids now applicable, in execution order (each one is already
-   * recorded as applied; the caller applies it to the state machine or skips it as a Nop).
+   * `id` just committed: returns the ids now applied, in execution order (each is recorded as
+   * applied; the caller applies it to the state machine, or skips it as a Nop).
    */
   onCommit(id: InstanceId): InstanceId[] {
     const order: InstanceId[] = [];
-    const roots = [id];
-    for (let i = 0; i < roots.length; i++) {
-      const root = roots[i];
-      if (this.applied.has(root) || this.source.committed(root) === undefined) continue;
+    this.tryApply([id], order);
+    return order;
+  }
+
+  /** Resolve everything deferred (components, and ids behind them): once per tick. */
+  flush(): InstanceId[] {
+    const order: InstanceId[] = [];
+    if (this.deferred.size === 0) return order;
+    const roots = [...this.deferred];
+    this.deferred = new Set();
+    const walk = new Walk();
+    for (const root of roots) {
+      if (this.applied.has(root) || walk.index.has(root) || this.source.committed(root) === undefined) continue;
       const before = order.length;
-      this.run(root, order);
-      for (let j = before; j < order.length; j++) {
-        const woken = this.waiters.get(order[j]);
-        if (woken === undefined) continue;
-        this.waiters.delete(order[j]);
-        for (const w of woken) if (this.parkedOn.get(w) === order[j]) roots.push(w);
-      }
+      this.run(root, walk, order);
+      this.wake(order, before);
     }
     return order;
+  }
+
+  /** Apply each id whose dependencies are all applied; defer the others. Cascades through wakes. */
+  private tryApply(queue: InstanceId[], order: InstanceId[]): void {
+    for (let i = 0; i < queue.length; i++) {
+      const id = queue[i];
+      if (this.applied.has(id)) continue;
+      const inst = this.source.committed(id);
+      if (inst === undefined) continue;
+      const blocker = this.firstUnapplied(inst);
+      if (blocker !== undefined) {
+        this.park(id, blocker);
+        this.deferred.add(id);
+        continue;
+      }
+      this.applied.add(id);
+      this.parkedOn.delete(id);
+      this.deferred.delete(id);
+      order.push(id);
+      const woken = this.waiters.get(id);
+      if (woken === undefined) continue;
+      this.waiters.delete(id);
+      for (const w of woken) if (this.parkedOn.get(w) === id) queue.push(w);
+    }
+  }
+
+  private firstUnapplied(inst: Instance): InstanceId | undefined {
+    const deps = inst.dep.ids, floor = inst.dep.floor;
+    for (let i = 0; i < deps.length; i++) {
+      const d = deps[i];
+      // Ids at or below the floor were applied by every voter before the set was made.
+      if (!this.applied.has(d) && !belowFloor(d, floor)) return d;
+    }
+    return undefined;
+  }
+
+  /** After a run applied order[from..]: try the ids parked on what was applied. */
+  private wake(order: InstanceId[], from: number): void {
+    const queue: InstanceId[] = [];
+    for (let j = from; j < order.length; j++) {
+      const woken = this.waiters.get(order[j]);
+      if (woken === undefined) continue;
+      this.waiters.delete(order[j]);
+      for (const w of woken) if (this.parkedOn.get(w) === order[j]) queue.push(w);
+    }
+    if (queue.length > 0) this.tryApply(queue, order);
   }
 
   private park(node: InstanceId, on: InstanceId): void {
@@ -86,24 +150,38 @@ export class Executor {
     else list.push(node);
   }
 
-  // Iterative Tarjan: dependency chains under contention are long enough to overflow the stack.
-  private run(root: InstanceId, order: InstanceId[]): void {
-    const index = new Map<InstanceId, number>();
-    const low = new Map<InstanceId, number>();
-    const onStack = new Set<InstanceId>();
-    /** Nodes of this run whose component cannot be applied. */
-    const stuck = new Set<InstanceId>();
-    /** node → the first direct dependency outside its component that stops it. */
-    const stopper = new Map<InstanceId, InstanceId>();
-    const stack: InstanceId[] = [];
-    const frames: Frame[] = [];
-    let counter = 0;
+  /**
+   * Is `w` parked behind an id that is still uncommitted and not reached by this walk? Follows the
+   * chain of parkings; if it ends at such an id, nothing this walk applies can free `w`, so its
+   * stuck subgraph is not walked again. A chain that reaches this walk, an applied id, or runs too
+   * long proves nothing, and `w` is walked.
+   */
+  private heldOutside(w: InstanceId, walk: Walk): boolean {
+    const chain: InstanceId[] = [];
+    let at = this.parkedOn.get(w);
+    for (let hops = 0; at !== undefined && hops < parkChainHopsMax; hops++) {
+      if (this.applied.has(at) || walk.index.has(at)) return false;
+      if (this.source.committed(at) === undefined) {
+        // Path compression: "cannot be applied before `at` is" holds along the whole chain.
+        for (const node of chain) this.park(node, at);
+        if (chain.length > 0) this.park(w, at);
+        return true;
+      }
+      chain.push(at);
+      at = this.parkedOn.get(at);
+    }
+    return false;
+  }
 
+  // Iterative Tarjan: dependency chains under contention are long enough to overflow the stack.
+  private run(root: InstanceId, walk: Walk, order: InstanceId[]): void {
+    const { index, low, onStack, stuck, stopper, stack } = walk;
+    const frames: Frame[] = [];
     const push = (v: InstanceId): void => {
       const inst = this.source.committed(v)!;
-      index.set(v, counter);
-      low.set(v, counter);
-      counter++;
+      index.set(v, walk.counter);
+      low.set(v, walk.counter);
+      walk.counter++;
       stack.push(v);
       onStack.add(v);
       frames.push({ id: v, deps: inst.dep.ids, floor: inst.dep.floor, next: 0 });
@@ -118,21 +196,15 @@ export class Executor {
       const v = frame.id;
       if (frame.next < frame.deps.length) {
         const w = frame.deps[frame.next++];
-        // Ids at or below the floor were applied by every voter before the set was made.
         if (belowFloor(w, frame.floor) || this.applied.has(w)) continue;
         if (this.source.committed(w) === undefined) { this.park(v, w); stop(v, w); continue; }
         if (!index.has(w)) {
-          // Still parked and what holds it is still not applied: do not walk it again.
-          const on = this.parkedOn.get(w);
-          if (on !== undefined && !this.applied.has(on) && !index.has(on) && this.source.committed(on) === undefined) {
-            stop(v, w);
-            continue;
-          }
+          if (this.heldOutside(w, walk)) { stop(v, w); continue; }
           push(w);
         } else if (onStack.has(w)) {
           low.set(v, Math.min(low.get(v)!, index.get(w)!));
         } else if (stuck.has(w)) {
-          stop(v, w); // w's component finished this run and cannot be applied
+          stop(v, w); // w's component finished in this walk and cannot be applied
         }
         continue;
       }
@@ -140,7 +212,6 @@ export class Executor {
       const parent = frames.length > 0 ? frames[frames.length - 1].id : undefined;
       if (parent !== undefined) low.set(parent, Math.min(low.get(parent)!, low.get(v)!));
       if (low.get(v) !== index.get(v)) continue; // v belongs to a component still open below
-      // v is the root of a component: pop it.
       const component: InstanceId[] = [];
       for (;;) {
         const w = stack.pop()!;
@@ -148,13 +219,14 @@ export class Executor {
         component.push(w);
         if (w === v) break;
       }
-      let blocked = false;
-      for (const w of component) if (stopper.has(w)) { blocked = true; break; }
-      if (blocked) {
+      let held: InstanceId | undefined;
+      for (const w of component) if ((held = stopper.get(w)) !== undefined) break;
+      if (held !== undefined) {
+        // Members reach each other, so each waits for what holds any of them: park every one, on
+        // its own blocker where it has one, else on the component's.
         for (const w of component) {
           stuck.add(w);
-          const s = stopper.get(w);
-          if (s !== undefined) this.park(w, s);
+          this.park(w, stopper.get(w) ?? held);
         }
         if (parent !== undefined) stop(parent, v); // the edge parent → v leads into a stuck component
         continue;
@@ -167,4 +239,17 @@ export class Executor {
       }
     }
   }
+}
+
+/** Tarjan's bookkeeping, shared by all roots of one flush so no node is walked twice in it. */
+class Walk {
+  readonly index = new Map<InstanceId, number>();
+  readonly low = new Map<InstanceId, number>();
+  readonly onStack = new Set<InstanceId>();
+  /** Nodes whose component cannot be applied in this walk. */
+  readonly stuck = new Set<InstanceId>();
+  /** node → the first direct dependency outside its component that stops it. */
+  readonly stopper = new Map<InstanceId, InstanceId>();
+  readonly stack: InstanceId[] = [];
+  counter = 0;
 }

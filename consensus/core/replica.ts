@@ -144,6 +144,7 @@ export class Replica {
       if (inst.phase !== 'COMMITTED') r.trackPending(inst.id);
       else if (!r.executor.isApplied(inst.id)) r.execute(inst.id);
     }
+    r.flushExecution();
     return r;
   }
 
@@ -575,6 +576,7 @@ export class Replica {
       p.deadlineMs = this.nowMs + this.recoveryDelayMs(id, p.attempt);
       this.startRecovery(id);
     }
+    this.flushExecution();
     if (this.ticks % this.cfg.watermarkEveryTicks === 0) this.exchangeWatermarks();
     this.proposeQueued();
   }
@@ -673,7 +675,19 @@ export class Replica {
   }
 
   private execute(id: InstanceId): void {
-    for (const ready of this.executor.onCommit(id)) {
+    this.applyInOrder(this.executor.onCommit(id));
+  }
+
+  /** Resolve execution deferred behind cycles and out-of-order commits (once per tick). */
+  private flushExecution(): void {
+    if (!this.executor.hasDeferred) return;
+    this.applyInOrder(this.executor.flush());
+    this.recheckWaiting();
+    this.proposeQueued();
+  }
+
+  private applyInOrder(order: readonly InstanceId[]): void {
+    for (const ready of order) {
       const inst = this.instances.get(ready)!;
       const own = this.ownProposals.get(ready);
       if (inst.cmd !== NOP) {
