@@ -332,7 +332,7 @@ describe('Commit', () => {
     assert.deepEqual(s.cmd, c);
     assert.ok(ready.persist.some((p) => p.kind === 'instance' && p.instance.phase === 'COMMITTED'));
     assert.ok(ready.persist.some((p) => p.kind === 'applied' && p.id === id));
-    assert.deepEqual(ready.executed.map((x) => [x.id, x.result]), [[id, { ok: true }]]);
+    assert.deepEqual(ready.executed.map((x) => [x.id, x.results]), [[id, [{ ok: true }]]]);
     assert.equal(r.isApplied(id), true);
     assert.deepEqual(ready.replies, [], 'only the coordinator answers the client');
   });

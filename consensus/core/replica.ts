@@ -14,7 +14,7 @@ import { ballotOwner, initCoord, instanceId, instanceSeq, nextBallot, type Ballo
 import { decideAfterValidate, decideRecovery, decideWhileWaiting, validateAnswer } from './recovery.ts';
 import {
   NOP, type Accept, type AcceptOK, type Batch, type ClientReply, type Commit, type Deps, type Envelope, type Event,
-  type ExecutedCommand, type Instance, type InstanceRecord, type Message, type Payload, type Phase, type PersistRecord,
+  type ExecutedBatch, type Instance, type InstanceRecord, type Message, type Payload, type Phase, type PersistRecord,
   type PreAccept, type PreAcceptOK, type Ready, type Recover, type RecoverOK, type StoredState, type Validate,
   type ValidateOK, type Waiting, type Watermark,
 } from './types.ts';
@@ -99,7 +99,7 @@ export class Replica {
   private readonly dirty = new Map<InstanceId, Instance>();
   private appliedRecords: PersistRecord[] = [];
   private messages: Envelope[] = [];
-  private executed: ExecutedCommand[] = [];
+  private executed: ExecutedBatch[] = [];
   private replies: ClientReply[] = [];
   private tickRequested: number | null = null;
   /** ∅, shared: Deps values are never mutated. */
@@ -232,7 +232,7 @@ export class Replica {
 
   private propose(batch: Batch): void {
     const id = instanceId(this.nextSeq++, this.self);
-    const dep = this.dependencies(id, batch, this.proposalFloor, []); // line 10
+    const dep = this.dependencies(id, batch, this.proposalFloor, [], true); // line 10
     this.ownProposals.set(id, batch);
     this.stats.proposed++;
     this.leads.set(id, { kind: 'preaccept', b: 0, startedMs: this.nowMs, sentMs: this.nowMs, replies: new Map(), matching: 0 });
@@ -240,14 +240,19 @@ export class Replica {
     this.broadcast({ type: 'PreAccept', id, cmd: batch, dep });
   }
 
-  /** {id' ≠ id | cmd[id'] ⋈ c} above `floor`, plus `extra` (lines 10 and 16). */
-  private dependencies(id: InstanceId, c: Batch, floor: readonly number[], extra: readonly InstanceId[]): Deps {
+  /**
+   * {id' ≠ id | cmd[id'] ⋈ c} above `floor`, plus `extra` (lines 10 and 16). With `index` set,
+   * `id` is also entered in the conflict index under c's keys, in the same pass.
+   */
+  private dependencies(id: InstanceId, c: Batch, floor: readonly number[], extra: readonly InstanceId[], index = false): Deps {
     const found: InstanceId[] = [...extra];
-    this.index.candidates(c, floor, (other) => {
+    const visit = (other: InstanceId): void => {
       if (other === id) return;
       const inst = this.instances.get(other);
       if (inst !== undefined && payloadsConflict(inst.cmd, c)) found.push(other);
-    });
+    };
+    if (index) this.index.collectAndAdd(id, c, floor, visit);
+    else this.index.candidates(c, floor, visit);
     return makeDeps(found, floor);
   }
 
@@ -287,15 +292,15 @@ export class Replica {
     if (from === this.self) {
       inst.dep = m.dep; // the coordinator computed D from this very state a moment ago (line 10)
     } else if (this.index.completeAbove(m.dep.floor)) {
-      inst.dep = this.dependencies(m.id, m.cmd, m.dep.floor, m.dep.ids); // line 16
+      inst.dep = this.dependencies(m.id, m.cmd, m.dep.floor, m.dep.ids, previous === null); // line 16
     } else {
       // Covey: this replica already forgot ids the coordinator's floor still asks about; they are
       // executed everywhere, so raise the floor to its own instead of naming them.
       const floor = maxFloor(m.dep.floor, this.index.floor);
-      inst.dep = this.dependencies(m.id, m.cmd, floor, m.dep.ids);
+      inst.dep = this.dependencies(m.id, m.cmd, floor, m.dep.ids, previous === null);
     }
     inst.phase = 'PREACCEPTED';
-    this.index.add(m.id, m.cmd, previous);
+    if (previous !== null) this.index.add(m.id, m.cmd, previous); // else: entered while collecting
     this.markDirty(inst);
     this.trackPending(m.id);
     this.send(from, { type: 'PreAcceptOK', id: m.id, dep: inst.dep }); // line 18
@@ -691,11 +696,14 @@ export class Replica {
       const inst = this.instances.get(ready)!;
       const own = this.ownProposals.get(ready);
       if (inst.cmd !== NOP) {
-        for (const command of (inst.cmd as Batch).commands) {
-          const result = this.sm.apply(command);
-          this.executed.push({ id: ready, command, result });
+        const commands = (inst.cmd as Batch).commands;
+        const results: CommandResult[] = new Array(commands.length);
+        for (let i = 0; i < commands.length; i++) {
+          const command = commands[i];
+          const result = (results[i] = this.sm.apply(command));
           if (own !== undefined) this.replies.push({ clientId: command.clientId, requestId: command.requestId, result });
         }
+        this.executed.push({ id: ready, commands, results });
       }
       this.ownProposals.delete(ready);
       this.appliedRecords.push({ kind: 'applied', id: ready });

@@ -96,10 +96,11 @@ export type PersistRecord =
   /** The execution log: this replica applied `id` (executed it, or skipped it as a Nop). */
   | { readonly kind: 'applied'; readonly id: InstanceId };
 
-export interface ExecutedCommand {
+/** One applied instance: its batch and each command's result, in execution order. */
+export interface ExecutedBatch {
   readonly id: InstanceId;
-  readonly command: Command;
-  readonly result: CommandResult;
+  readonly commands: readonly Command[];
+  readonly results: readonly CommandResult[];
 }
 
 export interface ClientReply {
@@ -118,7 +119,7 @@ export interface ClientReply {
 export interface Ready {
   readonly persist: PersistRecord[];
   readonly messages: Envelope[];
-  readonly executed: ExecutedCommand[];
+  readonly executed: ExecutedBatch[];
   readonly replies: ClientReply[];
   readonly tickMs: number | null;
 }

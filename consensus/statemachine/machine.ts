@@ -32,6 +32,8 @@ export class CoveyStateMachine implements StateMachine {
   #tasks = new Map<string, Task>();
   /** clientId → requestId → result. Never empty for a client that is present. */
   #clients = new Map<string, Map<number, CommandResult>>();
+  /** clientId → its remembered request ids, ascending (built lazily, e.g. after a snapshot). */
+  #orders = new Map<string, number[]>();
 
   apply(c: Command): CommandResult {
     // A malformed envelope cannot be deduplicated, so it is refused without touching any state.
@@ -44,7 +46,7 @@ export class CoveyStateMachine implements StateMachine {
     if (seen !== undefined && seen.size >= requestsRememberedPerClient) {
       // Ids below the smallest remembered one may have been applied and forgotten; applying such
       // an id again could repeat its effect, so it is refused instead.
-      const oldest = orderOf(seen)[0];
+      const oldest = this.#orderOf(c.clientId, seen)[0];
       if (c.requestId < oldest) {
         return freezeResult({
           ok: false,
@@ -124,26 +126,24 @@ export class CoveyStateMachine implements StateMachine {
   #remember(clientId: string, requestId: number, result: CommandResult): void {
     let seen = this.#clients.get(clientId);
     if (seen === undefined) this.#clients.set(clientId, (seen = new Map()));
-    const order = orderOf(seen); // before the set: a lazily built order must not see the new id
+    const order = this.#orderOf(clientId, seen); // before the set: a lazily built order must not see the new id
     seen.set(requestId, result);
     insertSorted(order, requestId);
     // Evict by smallest id, not by insertion: ids may commit out of order, and "everything below
     // the smallest remembered id is forgotten" is what makes the too-old check above sound.
     if (seen.size > requestsRememberedPerClient) seen.delete(order.shift()!);
   }
-}
 
-// The remembered ids of each client in ascending order, kept beside its map so finding the
-// smallest is O(1) on the apply path (a scan of 128 ids per command showed in bench:core).
-const orders = new WeakMap<Map<number, CommandResult>, number[]>();
-
-function orderOf(seen: Map<number, CommandResult>): number[] {
-  let order = orders.get(seen);
-  if (order === undefined) {
-    order = [...seen.keys()].sort((a, b) => a - b);
-    orders.set(seen, order);
+  // The remembered ids of each client in ascending order, kept beside its map so finding the
+  // smallest is O(1) on the apply path (a scan of 128 ids per command showed in bench:core).
+  #orderOf(clientId: string, seen: Map<number, CommandResult>): number[] {
+    let order = this.#orders.get(clientId);
+    if (order === undefined) {
+      order = [...seen.keys()].sort((a, b) => a - b);
+      this.#orders.set(clientId, order);
+    }
+    return order;
   }
-  return order;
 }
 
 function insertSorted(a: number[], x: number): void {

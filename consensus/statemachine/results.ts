@@ -19,8 +19,11 @@ export function freezeView(t: TaskView): TaskView {
   });
 }
 
+const okResult: CommandResult = Object.freeze({ ok: true });
+
 /** Same content as r, keys in the order ok, error, value, swapped, task; absent fields left out. */
 export function freezeResult(r: CommandResult): CommandResult {
+  if (r.ok && r.value === undefined && r.swapped === undefined && r.task === undefined) return okResult; // the usual put
   const out: Record<string, unknown> = { ok: r.ok };
   if (!r.ok) out.error = r.error;
   if (r.ok && r.value !== undefined) out.value = r.value;
