@@ -2,6 +2,7 @@
 // Every limit is a named constant with its unit (STYLE.md).
 
 import { quorums, type Quorums } from './quorum.ts';
+import { batchCommandsMax } from './validate.ts';
 
 export interface ReplicaOptions {
   readonly self: number;
@@ -61,7 +62,9 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`replica config: ${k} must be a non-negative integer, got ${v}`);
   }
-  if (c.batchCommandsMax < 1) throw new RangeError('replica config: batchCommandsMax must be at least 1');
+  if (c.batchCommandsMax < 1 || c.batchCommandsMax > batchCommandsMax) {
+    throw new RangeError(`replica config: batchCommandsMax must be between 1 and ${batchCommandsMax} (what peers accept in one message), got ${c.batchCommandsMax}`);
+  }
   if (c.pipelineInstancesMax < 1) throw new RangeError('replica config: pipelineInstancesMax must be at least 1');
   if (c.tickMs < 1) throw new RangeError('replica config: tickMs must be at least 1');
   if (c.recoveryTimeoutMaxMs < c.recoveryTimeoutMs) throw new RangeError('replica config: recoveryTimeoutMaxMs must be ≥ recoveryTimeoutMs');

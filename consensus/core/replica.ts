@@ -12,6 +12,7 @@ import { depsEqual, depsUnion, emptyDeps, floorAtLeast, makeDeps, maxFloor } fro
 import { Executor } from './execution.ts';
 import { ballotOwner, initCoord, instanceId, instanceSeq, nextBallot, type Ballot, type InstanceId, type ReplicaId } from './ids.ts';
 import { decideAfterValidate, decideRecovery, decideWhileWaiting, validateAnswer } from './recovery.ts';
+import { validateCommand, validateMessage } from './validate.ts';
 import {
   NOP, type Accept, type AcceptOK, type Batch, type ClientReply, type Commit, type Deps, type Envelope, type Event,
   type ExecutedBatch, type Instance, type InstanceRecord, type Message, type Payload, type Phase, type PersistRecord,
@@ -157,6 +158,27 @@ export class Replica {
       case 'tick': this.tick(ev.nowMs, ev.entropy); break;
       case 'recover': this.startRecovery(ev.id); break;
     }
+  }
+
+  /**
+   * The edge of the core for bytes-turned-objects from the network: the message is validated
+   * first, and one with missing or ill-typed fields, an unknown ballot owner, an out-of-range
+   * replica id or a non-canonical dependency set is refused with the reason, changing nothing.
+   */
+  receiveUntrusted(from: number, raw: unknown): { ok: true } | { ok: false; reason: string } {
+    if (from === this.self) return { ok: false, reason: `replica ${from} does not take its own messages from the network` };
+    const v = validateMessage(raw, from, { n: this.cfg.n });
+    if (!v.ok) return v;
+    this.step({ type: 'message', from, msg: v.msg });
+    return { ok: true };
+  }
+
+  /** A client command from outside (HTTP, a forwarding agent): validated like a message. */
+  submitUntrusted(raw: unknown): { ok: true } | { ok: false; reason: string } {
+    const v = validateCommand(raw);
+    if (!v.ok) return v;
+    this.step({ type: 'submit', command: v.command });
+    return { ok: true };
   }
 
   /** Everything the steps since the last call produced; see `Ready` for the order to honour. */

@@ -1,0 +1,81 @@
+// The edge of the core: untrusted input is validated before it can change anything, and the core
+// itself reaches for no clock, timer, randomness, logger or I/O (DESIGN.md, the one rule).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Replica } from './replica.ts';
+import { CoveyStateMachine } from '../statemachine/machine.ts';
+import { instanceId } from './ids.ts';
+import { emptyDeps } from './deps.ts';
+
+const fresh = (): Replica => {
+  const r = new Replica({ self: 0, n: 3, f: 1, e: 1 }, new CoveyStateMachine());
+  r.takeReady(); // the initial tick request
+  return r;
+};
+const put = { clientId: 'c', requestId: 1, timestampMs: 0, op: 'put', key: 'x', value: '1' };
+
+test('malformed, ill-typed or misattributed messages are refused with a reason and change nothing', () => {
+  const id = instanceId(1, 1);
+  const cases: [number, unknown, RegExp][] = [
+    [1, null, /./],
+    [1, 'garbage', /./],
+    [1, { type: 'PreAccept', id, cmd: { commands: [put] } }, /dep/],
+    [1, { type: 'PreAccept', id: 'one', cmd: { commands: [put] }, dep: emptyDeps(3) }, /id/],
+    [7, { type: 'PreAccept', id, cmd: { commands: [put] }, dep: emptyDeps(3) }, /sender|replica/i],
+    [2, { type: 'PreAccept', id, cmd: { commands: [put] }, dep: emptyDeps(3) }, /initCoord|owner|coordinator/i],
+    [2, { type: 'Accept', b: 4, id, cmd: 'NOP', dep: emptyDeps(3) }, /owner/i], // ballot 4 belongs to replica 1
+    [1, { type: 'Recover', b: 0, id }, /b/],
+    [1, { type: 'Commit', b: 0, id, cmd: { commands: [{ ...put, value: 42 }] }, dep: emptyDeps(3) }, /value/],
+    [1, { type: 'Accept', b: 1, id, cmd: 'NOP', dep: { ids: [id, id], floor: [0, 0, 0] } }, /dep/],
+    [0, { type: 'Watermark', executed: [0, 0, 0] }, /own/],
+  ];
+  for (const [from, raw, why] of cases) {
+    const r = fresh();
+    const res = r.receiveUntrusted(from, raw);
+    assert.equal(res.ok, false, `accepted ${JSON.stringify(raw)}`);
+    assert.match((res as { reason: string }).reason, why);
+    const ready = r.takeReady();
+    assert.deepEqual([ready.persist, ready.messages, ready.executed, ready.replies], [[], [], [], []]);
+    assert.equal(r.instance(id), undefined, 'no instance was created');
+  }
+  // The same message, well formed, is taken.
+  const r = fresh();
+  assert.deepEqual(r.receiveUntrusted(1, { type: 'PreAccept', id, cmd: { commands: [put] }, dep: emptyDeps(3) }), { ok: true });
+  assert.equal(r.instance(id)?.phase, 'PREACCEPTED');
+});
+
+test('a malformed client command is refused with a reason and proposes nothing', () => {
+  const r = fresh();
+  const res = r.submitUntrusted({ ...put, requestId: -1 });
+  assert.equal(res.ok, false);
+  assert.match((res as { reason: string }).reason, /requestId/);
+  assert.deepEqual(r.takeReady().messages, []);
+  assert.deepEqual(r.submitUntrusted(put), { ok: true });
+  assert.equal(r.takeReady().messages.filter((m) => m.msg.type === 'PreAccept').length, 2);
+});
+
+test('no file under consensus/core reaches for a clock, timer, randomness, logger or I/O', () => {
+  const dir = new URL('./', import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  assert.ok(files.length >= 10, 'the core files are where this test looks');
+  const forbidden: [RegExp, string][] = [
+    [/from\s+['"](node:)?(fs|net|dgram|child_process|timers|http|https|worker_threads|perf_hooks|os|crypto|readline|stream)(\/[^'"]*)?['"]/, 'an I/O, timer or randomness module'],
+    [/from\s+['"](pino|lmdb|libp2p|@libp2p\/|@chainsafe\/|it-)/, 'a logger, storage or network package'],
+    [/\bDate\.now\(|\bnew Date\(|\bperformance\.|\bprocess\.hrtime|\bMath\.random\(|\bcrypto\.getRandomValues/, 'a clock or randomness'],
+    [/\bset(Timeout|Interval|Immediate)\(|\bqueueMicrotask\(|\bprocess\.nextTick\(/, 'a timer'],
+    [/\bconsole\.|\bprocess\.(stdout|stderr|env)\b/, 'a logger or the environment'],
+    [/\bimport\(/, 'a dynamic import'],
+  ];
+  const found: string[] = [];
+  for (const f of files) {
+    const text = readFileSync(new URL(f, dir), 'utf8');
+    for (const [re, what] of forbidden) if (re.test(text)) found.push(`${f}: ${what} (${text.match(re)![0]})`);
+    for (const m of text.matchAll(/from\s+['"]([^'"]+)['"]/g)) {
+      const spec = m[1];
+      if (!(spec.startsWith('./') || spec === '../statemachine/commands.ts')) found.push(`${f}: imports ${spec}, outside the pure core`);
+    }
+  }
+  assert.deepEqual(found, []);
+});
