@@ -141,6 +141,19 @@ export class Cluster {
     this.step(env.to, { type: 'message', from: env.from, msg: env.msg });
   }
 
+  /**
+   * Deliver the i-th message, then crash its receiver before the turn's group commit: the state
+   * the step changed and the messages and replies it produced are all lost, as a power cut
+   * between the step and the fsync would lose them.
+   */
+  deliverThenCrash(i: number): void {
+    const [env] = this.network.splice(i, 1);
+    if (env === undefined) throw new Error(`no message ${i} in flight`);
+    if (!this.up[env.to]) return;
+    this.replicas[env.to].step({ type: 'message', from: env.from, msg: env.msg });
+    this.crash(env.to); // the Ready is never taken: nothing persisted, nothing sent
+  }
+
   drop(i: number): void {
     this.network.splice(i, 1);
   }

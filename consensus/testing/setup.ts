@@ -3,4 +3,4 @@
 // as a failure with what it has, instead of keeping CI busy for many minutes.
 import fc from 'fast-check';
 
-fc.configureGlobal({ interruptAfterTimeLimit: 120_000, markInterruptAsFailure: true });
+fc.configureGlobal({ interruptAfterTimeLimit: 120_000, markInterruptAsFailure: true, endOnFailure: process.env.COVEY_NO_SHRINK === '1' });
