@@ -13,6 +13,15 @@ import type { Command } from '../statemachine/commands.ts';
 const A = 0, B = 1, C = 2, D = 3, E = 4;
 const put = (clientId: string, value: string): Command => ({ clientId, requestId: 1, timestampMs: 0, op: 'put', key: 'x', value });
 
+/** `who` recovers `id` with Q = {who} ∪ peers, through the Validate round (lines 43–62). */
+function recoverAndValidate(cl: Cluster, who: number, id: number, peers: number[]): void {
+  cl.recover(who, id);
+  for (const p of peers) cl.deliverMsg('Recover', who, p);
+  for (const p of peers) cl.deliverMsg('RecoverOK', p, who);
+  for (const p of peers) cl.deliverMsg('Validate', who, p);
+  for (const p of peers) cl.deliverMsg('ValidateOK', p, who);
+}
+
 test('§6 worked example (n=5, f=2, e=2): the fast-committed id1 survives, id2 becomes Nop', () => {
   const cl = new Cluster({ n: 5, f: 2, e: 2, recoveryTimeoutMs: 1_000_000, recoveryTimeoutMaxMs: 1_000_000 });
   const id1 = instanceId(1, A), id2 = instanceId(1, B);
@@ -43,15 +52,7 @@ test('§6 worked example (n=5, f=2, e=2): the fast-committed id1 survives, id2 b
 
   // 3. C recovers id1 with Q = {C, D, E}: |Rmax| = 2 ≥ |Q|−e = 1; Validate finds id2; 2 ≠ 1, so C
   //    sends Waiting(id1, 2) and waits.
-  cl.recover(C, id1);
-  cl.deliverMsg('Recover', C, D);
-  cl.deliverMsg('Recover', C, E);
-  cl.deliverMsg('RecoverOK', D, C);
-  cl.deliverMsg('RecoverOK', E, C);
-  cl.deliverMsg('Validate', C, D);
-  cl.deliverMsg('Validate', C, E);
-  cl.deliverMsg('ValidateOK', D, C);
-  cl.deliverMsg('ValidateOK', E, C);
+  recoverAndValidate(cl, C, id1, [D, E]);
   const waiting = cl.network.filter((e) => e.msg.type === 'Waiting' && e.from === C);
   assert.ok(waiting.length > 0, 'C sends Waiting');
   assert.deepEqual(waiting[0].msg, { type: 'Waiting', id: id1, k: 2 });
@@ -59,15 +60,7 @@ test('§6 worked example (n=5, f=2, e=2): the fast-committed id1 survives, id2 b
 
   // 4. D recovers id2 with Q' = {C, D, E}: only E is in R'max (|R'max| = 1 = |Q'|−e); Validate
   //    returns id1 whose coordinator A ∉ Q', so line 65 gives id2 the value Nop.
-  cl.recover(D, id2);
-  cl.deliverMsg('Recover', D, C);
-  cl.deliverMsg('Recover', D, E);
-  cl.deliverMsg('RecoverOK', C, D);
-  cl.deliverMsg('RecoverOK', E, D);
-  cl.deliverMsg('Validate', D, C);
-  cl.deliverMsg('Validate', D, E);
-  cl.deliverMsg('ValidateOK', C, D);
-  cl.deliverMsg('ValidateOK', E, D);
+  recoverAndValidate(cl, D, id2, [C, E]);
   const accept2 = cl.network.find((e) => e.msg.type === 'Accept' && e.msg.id === id2);
   assert.ok(accept2 !== undefined && accept2.msg.type === 'Accept');
   assert.equal(accept2.msg.cmd, NOP, 'id2 is recovered as Nop (line 65)');
@@ -99,11 +92,7 @@ test('§10 single-ballot pitfall: recovery selects by abal, not by the ballot la
   cl.dropWhere(() => true);
 
   // X recovers at ballot 1 with Q = {X, Y} and accepts v = (c, ∅); its Accept to Y is lost.
-  cl.recover(X, id);
-  cl.deliverMsg('Recover', X, Y);
-  cl.deliverMsg('RecoverOK', Y, X);
-  cl.deliverMsg('Validate', X, Y);
-  cl.deliverMsg('ValidateOK', Y, X);
+  recoverAndValidate(cl, X, id, [Y]);
   assert.equal(cl.replicas[X].instance(id)?.phase, 'ACCEPTED');
   assert.equal(cl.replicas[X].instance(id)?.abal, 1);
   const v = cl.replicas[X].instance(id)!.cmd;
