@@ -25,7 +25,7 @@ export interface ExecutionSource {
   committed(id: InstanceId): Instance | undefined;
 }
 
-/** How far `heldOutside` follows a chain of parkings before it gives up and walks. */
+/** How far `heldBehind` follows a chain of parkings before it gives up and walks. */
 const parkChainHopsMax = 64;
 
 interface Frame {
@@ -151,26 +151,28 @@ export class Executor {
   }
 
   /**
-   * Is `w` parked behind an id that is still uncommitted and not reached by this walk? Follows the
-   * chain of parkings; if it ends at such an id, nothing this walk applies can free `w`, so its
-   * stuck subgraph is not walked again. A chain that reaches this walk, an applied id, or runs too
-   * long proves nothing, and `w` is walked.
+   * The uncommitted id `w` is parked behind, if its chain of parkings ends at one that this walk
+   * does not reach; else undefined. Parkings follow dependency edges, so `w` reaches that id and
+   * cannot be applied before it is; nothing this walk applies can free `w`, and its stuck
+   * subgraph is not walked again. A chain that reaches this walk, an applied id, or runs too long
+   * proves nothing, and `w` is walked.
+   *
+   * The caller must park on the returned id, never on `w`: `w` was not walked, so it may lie in
+   * the caller's own component, and two members parked on each other would never be woken.
    */
-  private heldOutside(w: InstanceId, walk: Walk): boolean {
-    const chain: InstanceId[] = [];
+  private heldBehind(w: InstanceId, walk: Walk): InstanceId | undefined {
+    const chain: InstanceId[] = [w];
     let at = this.parkedOn.get(w);
     for (let hops = 0; at !== undefined && hops < parkChainHopsMax; hops++) {
-      if (this.applied.has(at) || walk.index.has(at)) return false;
+      if (this.applied.has(at) || walk.index.has(at)) return undefined;
       if (this.source.committed(at) === undefined) {
-        // Path compression: "cannot be applied before `at` is" holds along the whole chain.
-        for (const node of chain) this.park(node, at);
-        if (chain.length > 0) this.park(w, at);
-        return true;
+        for (const node of chain) this.park(node, at); // path compression: valid along the chain
+        return at;
       }
       chain.push(at);
       at = this.parkedOn.get(at);
     }
-    return false;
+    return undefined;
   }
 
   // Iterative Tarjan: dependency chains under contention are long enough to overflow the stack.
@@ -199,7 +201,8 @@ export class Executor {
         if (belowFloor(w, frame.floor) || this.applied.has(w)) continue;
         if (this.source.committed(w) === undefined) { this.park(v, w); stop(v, w); continue; }
         if (!index.has(w)) {
-          if (this.heldOutside(w, walk)) { stop(v, w); continue; }
+          const behind = this.heldBehind(w, walk);
+          if (behind !== undefined) { stop(v, behind); continue; }
           push(w);
         } else if (onStack.has(w)) {
           low.set(v, Math.min(low.get(v)!, index.get(w)!));
