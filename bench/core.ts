@@ -11,6 +11,9 @@ import { Replica } from '../consensus/core/replica.ts';
 import type { Envelope, Ready } from '../consensus/core/types.ts';
 import { CoveyStateMachine } from '../consensus/statemachine/machine.ts';
 import type { Command } from '../consensus/statemachine/commands.ts';
+import { createLogger } from '../agent/log.ts';
+
+const log = createLogger({ name: 'bench:core' });
 
 /** Distinct keys the workload writes (besides the one hot key). */
 const keySpace = 100_000;
@@ -160,10 +163,11 @@ if (selected.length === 0) {
   process.exit(2);
 }
 for (const c of selected) {
+  log.info({ interference: c.interference, batch: c.batch, seconds }, 'case started');
   runCase(c, 300); // warm-up: let the JIT see the hot paths
   const r = runCase(c, seconds * 1000);
   results.push(r);
-  process.stderr.write(`bench:core: interference ${c.interference * 100}% batch ${c.batch}: ${r.commandsPerSecond} commands/s\n`);
+  log.info({ interference: c.interference, batch: c.batch, commandsPerSecond: r.commandsPerSecond }, 'case done');
 }
 
 if (args.json) {
