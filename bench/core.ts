@@ -119,8 +119,10 @@ function runCase(c: Case, durationMs: number): Result {
     }
   }
   const elapsed = (deadline - start) / 1000;
-  // Drain: everything proposed must end up executed at every replica, identically.
-  for (let round = 0; round < 1000 && !replicas.every((r) => r.queuedCommands() === 0 && r.pendingIds().length === 0); round++) {
+  // Drain: everything proposed must end up executed at every replica, identically. Committed
+  // cycles are applied at a tick's flush, so quiet means nothing queued, pending or unapplied.
+  const quiet = (): boolean => replicas.every((r) => r.queuedCommands() === 0 && r.pendingIds().length === 0 && r.committedUnapplied().length === 0);
+  for (let round = 0; round < 1000 && !(head >= queue.length && quiet()); round++) {
     while (head < queue.length) {
       const env = queue[head++];
       replicas[env.to].step({ type: 'message', from: env.from, msg: env.msg });
@@ -131,7 +133,8 @@ function runCase(c: Case, durationMs: number): Result {
       honour(replicas[r].takeReady(), r);
     }
   }
-  const digests = new Set(machines.map((m) => m.digest().length));
+  if (!quiet()) throw new Error(`bench:core: the replicas did not drain (unapplied ${replicas.map((r) => r.committedUnapplied().length).join('/')}, pending ${replicas.map((r) => r.pendingIds().length).join('/')}) — this is a bug`);
+  const digests = new Set(machines.map((m) => m.digest()));
   const applied = replicas.map((r) => r.stats.applied);
   if (digests.size !== 1 || new Set(applied).size !== 1) {
     throw new Error(`bench:core: replicas diverged (applied ${applied.join('/')}) — this is a bug`);

@@ -218,6 +218,13 @@ export class Replica {
     return [...this.pending.keys()];
   }
 
+  /** Ids committed here but not yet applied (waiting on dependencies, or for the next tick's flush). */
+  committedUnapplied(): InstanceId[] {
+    const out: InstanceId[] = [];
+    for (const inst of this.instances.values()) if (inst.phase === 'COMMITTED' && !this.executor.isApplied(inst.id)) out.push(inst.id);
+    return out;
+  }
+
   queuedCommands(): number {
     return this.queue.length;
   }

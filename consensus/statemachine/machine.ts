@@ -30,28 +30,26 @@ export interface StateMachine {
 export class CoveyStateMachine implements StateMachine {
   #kv = new Map<string, string>();
   #tasks = new Map<string, Task>();
-  /** clientId → requestId → result. Never empty for a client that is present. */
-  #clients = new Map<string, Map<number, CommandResult>>();
-  /** clientId → its remembered request ids, ascending (built lazily, e.g. after a snapshot). */
-  #orders = new Map<string, number[]>();
+  /** clientId → its remembered requests. Never empty for a client that is present. */
+  #clients = new Map<string, ClientMemory>();
 
   apply(c: Command): CommandResult {
     // A malformed envelope cannot be deduplicated, so it is refused without touching any state.
     const invalid = envelopeError(c);
     if (invalid !== null) return freezeResult({ ok: false, error: invalid });
 
-    const seen = this.#clients.get(c.clientId);
-    const earlier = seen?.get(c.requestId);
-    if (earlier !== undefined) return earlier; // a retry: same answer, no second effect
-    if (seen !== undefined && seen.size >= requestsRememberedPerClient) {
-      // Ids below the smallest remembered one may have been applied and forgotten; applying such
-      // an id again could repeat its effect, so it is refused instead.
-      const oldest = this.#orderOf(c.clientId, seen)[0];
-      if (c.requestId < oldest) {
+    const memory = this.#clients.get(c.clientId);
+    if (memory !== undefined && c.requestId <= memory.ids[memory.ids.length - 1]) {
+      // Not a new, larger id: a retry, or an id that came out of order.
+      const i = indexOf(memory.ids, c.requestId);
+      if (i >= 0) return memory.results[i]; // a retry: same answer, no second effect
+      if (memory.ids.length >= requestsRememberedPerClient && c.requestId < memory.ids[0]) {
+        // Ids below the smallest remembered one may have been applied and forgotten; applying such
+        // an id again could repeat its effect, so it is refused instead.
         return freezeResult({
           ok: false,
           error: `request id ${c.requestId} of client ${JSON.stringify(c.clientId)} is too old to deduplicate; ` +
-            `only ids from ${oldest} on are remembered, so check whether it took effect and resubmit under a new request id`,
+            `only ids from ${memory.ids[0]} on are remembered, so check whether it took effect and resubmit under a new request id`,
         });
       }
     }
@@ -82,7 +80,10 @@ export class CoveyStateMachine implements StateMachine {
     const m = new CoveyStateMachine();
     m.#kv = state.kv;
     m.#tasks = state.tasks;
-    m.#clients = state.clients;
+    for (const [id, seen] of state.clients) {
+      const ids = [...seen.keys()].sort((a, b) => a - b);
+      m.#clients.set(id, { ids, results: ids.map((r) => seen.get(r)!) });
+    }
     return m;
   }
 
@@ -92,7 +93,9 @@ export class CoveyStateMachine implements StateMachine {
   }
 
   #state(): MachineState {
-    return { kv: this.#kv, tasks: this.#tasks, clients: this.#clients };
+    const clients = new Map<string, Map<number, CommandResult>>();
+    for (const [id, m] of this.#clients) clients.set(id, new Map(m.ids.map((r, i) => [r, m.results[i]])));
+    return { kv: this.#kv, tasks: this.#tasks, clients };
   }
 
   #execute(c: Command): CommandResult {
@@ -124,36 +127,48 @@ export class CoveyStateMachine implements StateMachine {
   }
 
   #remember(clientId: string, requestId: number, result: CommandResult): void {
-    let seen = this.#clients.get(clientId);
-    if (seen === undefined) this.#clients.set(clientId, (seen = new Map()));
-    const order = this.#orderOf(clientId, seen); // before the set: a lazily built order must not see the new id
-    seen.set(requestId, result);
-    insertSorted(order, requestId);
+    const memory = this.#clients.get(clientId);
+    if (memory === undefined) {
+      this.#clients.set(clientId, { ids: [requestId], results: [result] });
+      return;
+    }
+    const { ids, results } = memory;
+    if (requestId > ids[ids.length - 1]) { // the usual case: a client's ids grow
+      ids.push(requestId);
+      results.push(result);
+    } else {
+      const at = insertionPoint(ids, requestId);
+      ids.splice(at, 0, requestId);
+      results.splice(at, 0, result);
+    }
     // Evict by smallest id, not by insertion: ids may commit out of order, and "everything below
     // the smallest remembered id is forgotten" is what makes the too-old check above sound.
-    if (seen.size > requestsRememberedPerClient) seen.delete(order.shift()!);
-  }
-
-  // The remembered ids of each client in ascending order, kept beside its map so finding the
-  // smallest is O(1) on the apply path (a scan of 128 ids per command showed in bench:core).
-  #orderOf(clientId: string, seen: Map<number, CommandResult>): number[] {
-    let order = this.#orders.get(clientId);
-    if (order === undefined) {
-      order = [...seen.keys()].sort((a, b) => a - b);
-      this.#orders.set(clientId, order);
+    if (ids.length > requestsRememberedPerClient) {
+      ids.shift();
+      results.shift();
     }
-    return order;
   }
 }
 
-function insertSorted(a: number[], x: number): void {
-  let i = a.length;
-  if (i > 0 && a[i - 1] > x) { // out of order: find the place (rare: ids mostly grow)
-    let lo = 0, hi = a.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid] < x) lo = mid + 1; else hi = mid; }
-    i = lo;
-  }
-  a.splice(i, 0, x);
+/**
+ * A client's remembered requests: ids ascending, results at the same positions. Two arrays rather
+ * than a map: a new id is an append, a retry a binary search, eviction a shift (bench:core showed
+ * map-based bookkeeping at ten times the cost of the write it guards).
+ */
+interface ClientMemory {
+  readonly ids: number[];
+  readonly results: CommandResult[];
+}
+
+function insertionPoint(a: readonly number[], x: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) { const mid = (lo + hi) >>> 1; if (a[mid] < x) lo = mid + 1; else hi = mid; }
+  return lo;
+}
+
+function indexOf(a: readonly number[], x: number): number {
+  const i = insertionPoint(a, x);
+  return i < a.length && a[i] === x ? i : -1;
 }
 
 function envelopeError(c: Command): string | null {
