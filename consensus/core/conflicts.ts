@@ -47,7 +47,20 @@ export function payloadsEqual(a: Payload | null, b: Payload | null): boolean {
   if (a.commands.length !== b.commands.length) return false;
   for (let i = 0; i < a.commands.length; i++) {
     const x = a.commands[i], y = b.commands[i];
-    if (x !== y && JSON.stringify(x) !== JSON.stringify(y)) return false;
+    if (x !== y && !sameFields(x, y)) return false;
   }
+  return true;
+}
+
+/**
+ * Field-by-field equality of two commands, whatever order their properties were written in: a
+ * command built here and the same command decoded from a peer must compare equal. Command fields
+ * are strings, numbers or null (validate.ts), so one level is enough.
+ */
+function sameFields(x: object, y: object): boolean {
+  const xs = x as Record<string, unknown>, ys = y as Record<string, unknown>;
+  const keys = Object.keys(xs);
+  if (keys.length !== Object.keys(ys).length) return false;
+  for (const k of keys) if (!Object.hasOwn(ys, k) || xs[k] !== ys[k]) return false;
   return true;
 }

@@ -79,3 +79,13 @@ test('no file under consensus/core reaches for a clock, timer, randomness, logge
   }
   assert.deepEqual(found, []);
 });
+
+test('payloads compare by content, whatever order a command\'s fields were written in', async () => {
+  const { payloadsEqual } = await import('./conflicts.ts');
+  const a = { commands: [{ clientId: 'c', requestId: 1, timestampMs: 0, op: 'put' as const, key: 'x', value: '1' }] };
+  const b = { commands: [{ op: 'put' as const, value: '1', key: 'x', timestampMs: 0, requestId: 1, clientId: 'c' }] };
+  const c = { commands: [{ clientId: 'c', requestId: 1, timestampMs: 0, op: 'put' as const, key: 'x', value: '2' }] };
+  assert.equal(payloadsEqual(a, b), true);
+  assert.equal(payloadsEqual(a, c), false);
+  assert.equal(payloadsEqual(a, 'NOP'), false);
+});

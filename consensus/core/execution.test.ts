@@ -7,7 +7,6 @@ import { makeDeps } from './deps.ts';
 import { instanceId, type InstanceId } from './ids.ts';
 import type { Instance } from './types.ts';
 
-const N = 3;
 const zero = [0, 0, 0];
 
 /** A committed graph the test edits: id → dep ids (and optional floor). */

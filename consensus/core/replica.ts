@@ -581,9 +581,9 @@ export class Replica {
     const known = this.peerPrefix[from];
     for (let c = 0; c < known.length; c++) {
       if (m.executed[c] > known[c]) known[c] = m.executed[c];
-      const from = Math.max(this.caughtUpTo[c], this.appliedPrefix[c]);
-      const to = Math.min(m.executed[c], from + catchUpIdsPerWatermarkMax);
-      for (let s = from + 1; s <= to; s++) {
+      const start = Math.max(this.caughtUpTo[c], this.appliedPrefix[c]);
+      const to = Math.min(m.executed[c], start + catchUpIdsPerWatermarkMax);
+      for (let s = start + 1; s <= to; s++) {
         const id = instanceId(s, c);
         if (this.instances.get(id)?.phase !== 'COMMITTED') this.trackPending(id);
       }
