@@ -26,6 +26,11 @@ export interface ReplicaOptions {
   readonly recoveryTimeoutMaxMs?: number;
   /** Send the executed watermark every this many ticks (§12 bounded dependencies). */
   readonly watermarkEveryTicks?: number;
+  /**
+   * How many watermark exchanges the conflict index lags behind the floor proposals carry, so a
+   * peer's PreAccept made with an older floor is still answered exactly (and matches the fast path).
+   */
+  readonly indexLagExchanges?: number;
 }
 
 export interface ReplicaConfig extends Quorums {
@@ -39,6 +44,7 @@ export interface ReplicaConfig extends Quorums {
   readonly recoveryTimeoutMs: number;
   readonly recoveryTimeoutMaxMs: number;
   readonly watermarkEveryTicks: number;
+  readonly indexLagExchanges: number;
 }
 
 export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
@@ -58,6 +64,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     recoveryTimeoutMs: o.recoveryTimeoutMs ?? 1000,
     recoveryTimeoutMaxMs: o.recoveryTimeoutMaxMs ?? 16_000,
     watermarkEveryTicks: o.watermarkEveryTicks ?? 10,
+    indexLagExchanges: o.indexLagExchanges ?? 8,
   };
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`replica config: ${k} must be a non-negative integer, got ${v}`);
@@ -66,6 +73,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     throw new RangeError(`replica config: batchCommandsMax must be between 1 and ${batchCommandsMax} (what peers accept in one message), got ${c.batchCommandsMax}`);
   }
   if (c.pipelineInstancesMax < 1) throw new RangeError('replica config: pipelineInstancesMax must be at least 1');
+  if (c.watermarkEveryTicks < 1) throw new RangeError('replica config: watermarkEveryTicks must be at least 1');
   if (c.tickMs < 1) throw new RangeError('replica config: tickMs must be at least 1');
   if (c.recoveryTimeoutMaxMs < c.recoveryTimeoutMs) throw new RangeError('replica config: recoveryTimeoutMaxMs must be ≥ recoveryTimeoutMs');
   return c;

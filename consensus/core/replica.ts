@@ -32,9 +32,6 @@ export interface StateMachine {
  */
 const catchUpIdsPerWatermarkMax = 256;
 
-/** How many watermark exchanges the conflict index lags behind the floor proposals carry. */
-const indexFloorLagExchanges = 8;
-
 /** The coordinator's or recoverer's work in progress on one id, at ballot `b`. */
 type Lead =
   | { kind: 'preaccept'; b: 0; startedMs: number; sentMs: number; replies: Map<ReplicaId, Deps>; matching: number }
@@ -681,7 +678,7 @@ export class Replica {
     // about: line 16 stays exact and the answer matches the fast path.
     if (!floorAtLeast(this.proposalFloor, global)) this.proposalFloor = maxFloor(this.proposalFloor, global);
     this.floorHistory.push(this.proposalFloor);
-    if (this.floorHistory.length > indexFloorLagExchanges) this.index.prune(this.floorHistory.shift()!);
+    if (this.floorHistory.length > this.cfg.indexLagExchanges) this.index.prune(this.floorHistory.shift()!);
   }
 
   private advanceWatermark(id: InstanceId): void {

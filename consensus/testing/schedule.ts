@@ -27,7 +27,7 @@ interface Client { command: Command; answered: boolean; at: number }
  * and applies everywhere, every client is answered, and all state machines agree.
  */
 export function runSchedule(n: number, f: number, e: number, batch: number, actions: Action[]): void {
-  const cluster = new Cluster({ n, f, e, batchCommandsMax: batch, pipelineInstancesMax: 2, recoveryTimeoutMs: 300, recoveryTimeoutMaxMs: 2000, retransmitMs: 100, watermarkEveryTicks: 2 });
+  const cluster = new Cluster({ n, f, e, batchCommandsMax: batch, pipelineInstancesMax: 2, recoveryTimeoutMs: 300, recoveryTimeoutMaxMs: 2000, retransmitMs: 100, watermarkEveryTicks: 1, indexLagExchanges: 1 });
   const clients: Client[] = [];
   let seq = 0;
   const check = (what: string): void => {
