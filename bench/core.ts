@@ -15,6 +15,9 @@ import { createLogger } from '../agent/log.ts';
 
 const log = createLogger({ name: 'bench:core' });
 
+/** The value every put writes; its content does not matter to the protocol. */
+const value16 = 'x'.repeat(16);
+
 /** Distinct keys the workload writes (besides the one hot key). */
 const keySpace = 100_000;
 
@@ -74,7 +77,7 @@ function runCase(c: Case, durationMs: number): Result {
     const requestId = (requestIds.get(clientId) ?? 0) + 1;
     requestIds.set(clientId, requestId);
     const hot = random() < c.interference;
-    return { clientId, requestId, timestampMs: 0, op: 'put', key: hot ? 'hot' : `k${i % keySpace}`, value: 'x'.repeat(16) };
+    return { clientId, requestId, timestampMs: 0, op: 'put', key: hot ? 'hot' : `k${i % keySpace}`, value: value16 };
   };
   const pendingSubmits: { r: number; clientId: string }[] = [];
   const honour = (ready: Ready, r: number): void => {

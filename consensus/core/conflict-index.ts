@@ -17,8 +17,11 @@ import { NOP, type Batch, type Payload } from './types.ts';
 const sweepSizeMinDefault = 4096;
 
 export class ConflictIndex {
-  /** key → the id touching it, or the ids once there are several (most keys have one). */
-  private readonly byKey = new Map<string, InstanceId | InstanceId[]>();
+  /**
+   * key → the ids touching it. A cell is updated in place, so an id on a key already seen costs
+   * one hash lookup, and a key reused by the workload keeps its cell.
+   */
+  private readonly byKey = new Map<string, KeyCell>();
   /** Ids whose payload is, or once was, Nop: Nop conflicts with everything (§2). */
   private readonly nops = new Set<InstanceId>();
   /** Ids at or below this floor may be forgotten; answers above it are complete. */
@@ -61,18 +64,19 @@ export class ConflictIndex {
    */
   collectAndAdd(id: InstanceId, c: Batch, floor: readonly number[], visit: (id: InstanceId) => void): void {
     for (const key of footprint(c).keys()) {
-      const entry = this.byKey.get(key);
-      if (entry === undefined) {
-        this.byKey.set(key, id);
-      } else if (typeof entry === 'number') {
-        if (entry === id) continue;
-        if (belowFloor(entry, this.prunedFloor)) { this.byKey.set(key, id); continue; } // stale: replace
-        if (!belowFloor(entry, floor)) visit(entry);
-        this.byKey.set(key, [entry, id]);
-      } else {
-        for (let i = 0; i < entry.length; i++) if (entry[i] !== id && !belowFloor(entry[i], floor)) visit(entry[i]);
-        if (entry[entry.length - 1] !== id) this.push(entry, id);
+      const cell = this.byKey.get(key);
+      if (cell === undefined) { this.byKey.set(key, { one: id, many: null }); continue; }
+      if (cell.many === null) {
+        const other = cell.one;
+        if (other === id) continue;
+        if (belowFloor(other, this.prunedFloor)) { cell.one = id; continue; } // stale: replace
+        if (!belowFloor(other, floor)) visit(other);
+        cell.many = [other, id];
+        continue;
       }
+      const many = cell.many;
+      for (let i = 0; i < many.length; i++) if (many[i] !== id && !belowFloor(many[i], floor)) visit(many[i]);
+      if (many[many.length - 1] !== id) this.push(cell, id);
     }
     for (const other of this.nops) if (!belowFloor(other, floor)) visit(other);
   }
@@ -80,10 +84,10 @@ export class ConflictIndex {
   /** Candidate conflicting ids for `c` above `floor` (may repeat; may include non-conflicting). */
   candidates(c: Batch, floor: readonly number[], visit: (id: InstanceId) => void): void {
     for (const key of footprint(c).keys()) {
-      const entry = this.byKey.get(key);
-      if (entry === undefined) continue;
-      if (typeof entry === 'number') { if (!belowFloor(entry, floor)) visit(entry); continue; }
-      for (let i = 0; i < entry.length; i++) if (!belowFloor(entry[i], floor)) visit(entry[i]);
+      const cell = this.byKey.get(key);
+      if (cell === undefined) continue;
+      if (cell.many === null) { if (!belowFloor(cell.one, floor)) visit(cell.one); continue; }
+      for (const other of cell.many) if (!belowFloor(other, floor)) visit(other);
     }
     for (const id of this.nops) if (!belowFloor(id, floor)) visit(id);
   }
@@ -97,20 +101,24 @@ export class ConflictIndex {
   }
 
   private insert(key: string, id: InstanceId): void {
-    const entry = this.byKey.get(key);
-    if (entry === undefined || (typeof entry === 'number' && belowFloor(entry, this.prunedFloor))) this.byKey.set(key, id);
-    else if (typeof entry === 'number') { if (entry !== id) this.byKey.set(key, [entry, id]); }
-    else if (entry[entry.length - 1] !== id) this.push(entry, id);
+    const cell = this.byKey.get(key);
+    if (cell === undefined) this.byKey.set(key, { one: id, many: null });
+    else if (cell.many === null) {
+      if (cell.one === id) return;
+      if (belowFloor(cell.one, this.prunedFloor)) cell.one = id;
+      else cell.many = [cell.one, id];
+    } else if (cell.many[cell.many.length - 1] !== id) this.push(cell, id);
   }
 
-  /** Append to a key's list, dropping its stale ids first once the list has grown. */
-  private push(list: InstanceId[], id: InstanceId): void {
-    if (list.length >= 8 && belowFloor(list[0], this.prunedFloor)) {
+  /** Append to a key's ids, dropping its stale ids first once the list has grown. */
+  private push(cell: KeyCell, id: InstanceId): void {
+    const many = cell.many!;
+    if (many.length >= 8 && belowFloor(many[0], this.prunedFloor)) {
       let w = 0;
-      for (let r = 0; r < list.length; r++) if (!belowFloor(list[r], this.prunedFloor)) list[w++] = list[r];
-      list.length = w;
+      for (let r = 0; r < many.length; r++) if (!belowFloor(many[r], this.prunedFloor)) many[w++] = many[r];
+      many.length = w;
     }
-    list.push(id);
+    many.push(id);
   }
 
   /** Keys held now (for tests and status). */
@@ -120,17 +128,22 @@ export class ConflictIndex {
 
   /** Forget every stale entry: keeps memory bounded by the ids in flight, not by every key ever used. */
   private sweep(): void {
-    for (const [key, entry] of this.byKey) {
-      if (typeof entry === 'number') {
-        if (belowFloor(entry, this.prunedFloor)) this.byKey.delete(key);
+    for (const [key, cell] of this.byKey) {
+      if (cell.many === null) {
+        if (belowFloor(cell.one, this.prunedFloor)) this.byKey.delete(key);
         continue;
       }
-      let w = 0;
-      for (let r = 0; r < entry.length; r++) if (!belowFloor(entry[r], this.prunedFloor)) entry[w++] = entry[r];
-      if (w === 0) this.byKey.delete(key);
-      else if (w === 1) this.byKey.set(key, entry[0]);
-      else entry.length = w;
+      const live = cell.many.filter((x) => !belowFloor(x, this.prunedFloor));
+      if (live.length === 0) this.byKey.delete(key);
+      else if (live.length === 1) { cell.one = live[0]; cell.many = null; }
+      else cell.many = live;
     }
     this.sweptSize = Math.max(this.sweepSizeMin, this.byKey.size);
   }
+}
+
+/** The ids on one key: `one` while there is a single id, `many` (all of them) once there are more. */
+interface KeyCell {
+  one: InstanceId;
+  many: InstanceId[] | null;
 }
