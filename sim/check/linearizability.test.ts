@@ -1,0 +1,260 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseHistory } from '../history.ts';
+import { checkLinearizable } from './linearizability.ts';
+import type { LinearizabilityResult } from './linearizability.ts';
+
+interface Ev {
+  process: number;
+  type: 'invoke' | 'ok' | 'fail' | 'info';
+  f: string;
+  key: string;
+  value?: unknown;
+  time: number;
+}
+
+const check = (events: Ev[]): LinearizabilityResult =>
+  checkLinearizable(parseHistory(events.map((e) => JSON.stringify(e)).join('\n')));
+
+/** One operation of a hand-made history on key `k`: its invoke and (unless open) completion. */
+function op(process: number, f: string, value: unknown, from: number, to: number | null, type: Ev['type'] = 'ok', output?: unknown): Ev[] {
+  const invoke: Ev = { process, type: 'invoke', f, key: 'k', time: from };
+  if (f !== 'read') invoke.value = value;
+  if (to === null) return [invoke];
+  const done: Ev = { process, type, f, key: 'k', time: to };
+  const out = f === 'read' ? value : output;
+  if (type === 'ok' && out !== undefined) done.value = out;
+  return [invoke, done];
+}
+const w = (p: number, v: unknown, from: number, to: number | null, type: Ev['type'] = 'ok') => op(p, 'write', v, from, to, type);
+const r = (p: number, v: unknown, from: number, to: number, type: Ev['type'] = 'ok') => op(p, 'read', v, from, to, type);
+const cas = (p: number, expected: unknown, next: unknown, swapped: boolean, from: number, to: number | null, type: Ev['type'] = 'ok') =>
+  op(p, 'cas', [expected, next], from, to, type, swapped);
+/** Events sorted by time, as a recorder would write them. */
+const hist = (...ops: Ev[][]): Ev[] => ops.flat().sort((a, b) => a.time - b.time);
+
+function accepted(events: Ev[]): void {
+  const res = check(events);
+  assert.deepEqual(res.violations, []);
+  assert.equal(res.linearizable, true);
+}
+function rejected(events: Ev[], reason?: RegExp): void {
+  const res = check(events);
+  assert.equal(res.linearizable, false);
+  assert.equal(res.violations.length, 1);
+  assert.equal(res.violations[0].key, 'k');
+  assert.notEqual(res.violations[0].unknown, true);
+  if (reason) assert.match(res.violations[0].reason, reason);
+}
+
+describe('checkLinearizable: linearizable histories', () => {
+  it('accepts a sequential history', () =>
+    accepted(hist(r(1, null, 0, 1), w(1, 'a', 2, 3), r(1, 'a', 4, 5), cas(1, 'a', 'b', true, 6, 7), cas(1, 'a', 'c', false, 8, 9), r(1, 'b', 10, 11))));
+  it('accepts reads seeing either of two overlapping writes', () => {
+    accepted(hist(w(1, 'a', 0, 100), w(2, 'b', 10, 90), r(3, 'a', 20, 30), r(4, 'b', 40, 50)));
+    accepted(hist(w(1, 'a', 0, 100), w(2, 'b', 10, 90), r(3, 'b', 20, 30), r(4, 'a', 40, 50)));
+    accepted(hist(w(1, 'a', 0, 100), w(2, 'b', 10, 90), r(3, null, 20, 30), r(4, 'a', 120, 130)));
+  });
+  it('treats equal completion and invoke times as concurrent', () =>
+    accepted(hist(w(1, 'a', 0, 10), w(2, 'b', 10, 20), r(3, 'a', 20, 30))));
+  it('accepts a cas success and a concurrent cas failure', () =>
+    accepted(hist(w(1, 'a', 0, 10), cas(2, 'a', 'b', false, 20, 30), cas(3, 'a', 'c', true, 20, 30), r(1, 'c', 40, 50))));
+  it('accepts info writes that did or did not take effect, at any later time', () => {
+    accepted(hist(w(1, 'a', 0, 10), w(2, 'b', 20, 25, 'info'), r(3, 'a', 30, 40), r(3, 'b', 50, 60)));
+    accepted(hist(w(1, 'a', 0, 10), w(2, 'b', 20, 25, 'info'), r(3, 'a', 30, 40), r(3, 'a', 50, 60)));
+    accepted(hist(w(1, 'a', 0, 10), w(2, 'b', 20, null), r(3, 'b', 50, 60)));
+    accepted(hist(w(1, 'a', 0, 10), cas(2, 'a', 'b', false, 20, 25, 'info'), r(3, 'b', 50, 60)));
+  });
+  it('ignores fail operations, info reads and task-board operations', () => {
+    const claim: Ev[] = [
+      { process: 9, type: 'invoke', f: 'claim', key: 'k', time: 1 },
+      { process: 9, type: 'ok', f: 'claim', key: 'k', value: 'zzz', time: 2 },
+    ];
+    accepted(hist(w(1, 'a', 0, 10), w(2, 'b', 20, 30, 'fail'), r(3, 'x', 40, 50, 'info'), r(3, 'a', 60, 70), claim));
+  });
+  it('compares JSON values canonically', () => accepted(hist(w(1, { x: 1, y: [2] }, 0, 10), r(2, { y: [2], x: 1 }, 20, 30))));
+});
+
+describe('checkLinearizable: non-linearizable histories', () => {
+  it('rejects a stale read after a completed write', () => {
+    const res = check(hist(w(1, 'a', 0, 10), w(2, 'b', 20, 30), r(3, 'a', 40, 50)));
+    assert.equal(res.linearizable, false);
+    assert.match(res.violations[0].reason, /read -> "a" \(process 3/);
+    assert.deepEqual(res.violations[0].operations.map((o) => [o.f, o.output]), [['read', 'a']]);
+  });
+  it('rejects a read of a value never written', () =>
+    rejected(hist(w(1, 'a', 0, 10), r(2, 'q', 20, 30)), /never written/));
+  it('rejects reads in real-time order seeing new then old', () =>
+    rejected(hist(w(1, 'a', 0, 10), w(2, 'b', 20, 100), r(3, 'b', 30, 40), r(4, 'a', 50, 60))));
+  it('rejects a cas that succeeded against a value that could not be current', () =>
+    rejected(hist(w(1, 'a', 0, 10), w(2, 'b', 20, 30), cas(3, 'a', 'c', true, 40, 50))));
+  it('rejects a cas that failed when its expected value had to be current', () =>
+    rejected(hist(w(1, 'a', 0, 10), cas(3, 'a', 'c', false, 40, 50))));
+  it('rejects a lost acknowledged write', () => rejected(hist(w(1, 'a', 0, 10), r(2, null, 20, 30))));
+  it('names each bad key and leaves the good ones alone', () => {
+    const good = hist(w(1, 'a', 0, 10), r(2, 'a', 20, 30)).map((e) => ({ ...e, key: 'good' }));
+    const res = check([...hist(w(3, 'a', 0, 10), r(4, null, 20, 30)), ...good]);
+    assert.equal(res.keys, 2);
+    assert.equal(res.operations, 4);
+    assert.deepEqual(res.violations.map((v) => v.key), ['k']);
+  });
+  it('reports the search limit as unknown rather than hanging', () => {
+    // 12 concurrent writes then inconsistent reads: refuting it means visiting ~2^12 subsets.
+    const writes = Array.from({ length: 12 }, (_, i) => w(10 + i, i, 0, 100));
+    const events = hist(...writes, r(1, 0, 200, 210), r(1, 1, 220, 230));
+    const res = checkLinearizable(parseHistory(events.map((e) => JSON.stringify(e)).join('\n')), { searchStatesMax: 500 });
+    assert.equal(res.linearizable, false);
+    assert.equal(res.violations[0].unknown, true);
+    assert.match(res.violations[0].reason, /search limit reached/);
+    rejected(events); // with the default limit it is refuted outright
+  });
+});
+
+// ---- Generated histories from a real sequential register --------------------------------------
+
+interface GenOp { process: number; key: string; f: 'read' | 'write' | 'cas'; invoke: number; at: number; complete: number; outcome: 'ok' | 'info' | 'fail' | 'open'; value?: unknown; output?: unknown }
+
+/** Small seeded PRNG (mulberry32), so a failing seed reproduces. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Each key has `clients` processes issuing operations back to back with random windows; each
+ * operation takes effect at a random point `at` inside its window, applied in `at` order to a
+ * real register. So the history is linearizable by construction. Info operations take effect
+ * or not at random; fail ones never do.
+ */
+function generate(seed: number, keys: number, opsPerKey: number, clients: number, unknownRate = 0.05): GenOp[] {
+  const rand = prng(seed);
+  const int = (n: number) => Math.floor(rand() * n);
+  const ops: GenOp[] = [];
+  for (let k = 0; k < keys; k++) {
+    const key = `k${k}`;
+    const perKey: GenOp[] = [];
+    for (let c = 0; c < clients; c++) {
+      let t = int(50);
+      const n = Math.ceil(opsPerKey / clients) - (c < opsPerKey % clients || opsPerKey % clients === 0 ? 0 : 1);
+      for (let j = 0; j < n; j++) {
+        const invoke = t;
+        const at = invoke + 1 + int(100);
+        const complete = at + 1 + int(100);
+        t = complete + 1 + int(50);
+        const x = rand();
+        const outcome = x < unknownRate ? (j === n - 1 ? 'open' : 'info') : x < 2 * unknownRate ? 'fail' : 'ok';
+        const f = (['read', 'write', 'cas'] as const)[int(3)];
+        perKey.push({ process: k * clients + c, key, f, invoke, at, complete, outcome });
+      }
+    }
+    perKey.sort((a, b) => a.at - b.at);
+    let current: string | null = null;
+    const written: string[] = [];
+    let fresh = 0;
+    for (const o of perKey) {
+      const takesEffect = o.outcome === 'ok' || ((o.outcome === 'info' || o.outcome === 'open') && rand() < 0.5);
+      if (o.f === 'read') o.output = current;
+      else if (o.f === 'write') {
+        o.value = `${key}-v${fresh++}`;
+        if (takesEffect) current = o.value as string;
+        written.push(o.value as string);
+      } else {
+        const expected: string = current !== null && rand() < 0.6 ? current : written.length > 0 ? written[int(written.length)] : 'none';
+        const next = `${key}-v${fresh++}`;
+        o.value = [expected, next];
+        o.output = expected === current;
+        if (takesEffect && expected === current) current = next;
+        written.push(next);
+      }
+    }
+    ops.push(...perKey);
+  }
+  return ops;
+}
+
+function toEvents(ops: GenOp[]): Ev[] {
+  const events: Ev[] = [];
+  for (const o of ops) {
+    const invoke: Ev = { process: o.process, type: 'invoke', f: o.f, key: o.key, time: o.invoke };
+    if (o.f !== 'read') invoke.value = o.value;
+    events.push(invoke);
+    if (o.outcome === 'open') continue;
+    const done: Ev = { process: o.process, type: o.outcome, f: o.f, key: o.key, time: o.complete };
+    if (o.outcome === 'ok' && o.f !== 'write') done.value = o.output;
+    events.push(done);
+  }
+  return events.sort((a, b) => a.time - b.time);
+}
+
+const params = fc.record({
+  seed: fc.integer(),
+  keys: fc.integer({ min: 1, max: 3 }),
+  opsPerKey: fc.integer({ min: 1, max: 80 }),
+  clients: fc.integer({ min: 1, max: 6 }),
+});
+const okReads = (ops: GenOp[]) => ops.filter((o) => o.f === 'read' && o.outcome === 'ok');
+
+describe('checkLinearizable: generated histories', () => {
+  it('accepts histories of a real register with random concurrency', () => {
+    fc.assert(
+      fc.property(params, ({ seed, keys, opsPerKey, clients }) => {
+        const res = check(toEvents(generate(seed, keys, opsPerKey, clients)));
+        assert.deepEqual(res.violations, []);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rejects them once one read returns a never-written value', () => {
+    fc.assert(
+      fc.property(params, fc.nat(), ({ seed, keys, opsPerKey, clients }, pick) => {
+        const ops = generate(seed, keys, opsPerKey, clients);
+        const reads = okReads(ops);
+        fc.pre(reads.length > 0);
+        const read = reads[pick % reads.length];
+        read.output = 'never-written';
+        const res = check(toEvents(ops));
+        assert.equal(res.linearizable, false);
+        assert.deepEqual(res.violations.map((v) => v.key), [read.key]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('rejects them once one read returns a value written only after the read completed', () => {
+    fc.assert(
+      fc.property(params, fc.nat(), ({ seed, keys, opsPerKey, clients }, pick) => {
+        const ops = generate(seed, keys, opsPerKey, clients);
+        const pairs = okReads(ops).flatMap((rd) =>
+          ops.filter((o) => o.f === 'write' && o.key === rd.key && o.invoke > rd.complete).map((wr) => [rd, wr]),
+        );
+        fc.pre(pairs.length > 0);
+        const [read, write] = pairs[pick % pairs.length];
+        read.output = write.value;
+        const res = check(toEvents(ops));
+        assert.equal(res.linearizable, false);
+        assert.deepEqual(res.violations.map((v) => [v.key, v.unknown]), [[read.key, undefined]]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('checks 100,000 operations (100 keys x 1,000, 5 clients each) in under 10 seconds', () => {
+    const history = parseHistory(toEvents(generate(42, 100, 1000, 5)).map((e) => JSON.stringify(e)).join('\n'));
+    const start = performance.now();
+    const res = checkLinearizable(history);
+    const ms = performance.now() - start;
+    assert.deepEqual(res.violations, []);
+    assert.equal(res.keys, 100);
+    assert.ok(res.operations > 90_000, `${res.operations} operations`);
+    assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
+    console.log(`checked ${res.operations} operations on ${res.keys} keys in ${ms.toFixed(0)} ms`);
+  });
+});
