@@ -4,6 +4,7 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { describeQuorum, formatQuorum } from './quorum.ts';
+import { simCommand } from '../../sim/command.ts';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -35,6 +36,8 @@ export function buildCli(): Command {
         process.exitCode = 2;
       }
     });
+
+  program.addCommand(simCommand());
 
   return program;
 }
