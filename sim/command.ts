@@ -4,10 +4,10 @@
 
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { runSimulation, type SimulationResult } from './engine/simulation.ts';
+import { runSimulation, type SimulationOptions, type SimulationResult } from './engine/simulation.ts';
 import { parseHistory, toOperations } from './history.ts';
 
-const faultsBuilt = ['crash', 'partition', 'loss', 'dup'] as const;
+export const faultsBuilt = ['crash', 'partition', 'loss', 'dup'] as const;
 /** Faults issue 3 names that the engine does not inject yet: refused by name, never ignored. */
 const faultsNotBuilt = ['pause', 'reorder', 'skew'];
 type Fault = (typeof faultsBuilt)[number];
@@ -71,12 +71,24 @@ export function replayCommand(a: SimArgs, seed: number): string {
   return `npm run covey -- sim --voters ${a.voters} --seed ${seed} --duration ${a.durationMs}ms --faults ${[...a.faults].join(',') || "''"} --clients ${a.clients} --keys ${a.keys}`;
 }
 
-function simulate(a: SimArgs, seed: number): SimulationResult {
-  return runSimulation({
+/** Loss and duplication rates when those faults are on. */
+const lossRate = 0.05;
+const duplicateRate = 0.05;
+
+/**
+ * The one mapping from command-line arguments to a run. The sweep test uses it too, so the replay
+ * command a failure prints reproduces that very run.
+ */
+export function simulationOptions(a: SimArgs, seed: number): SimulationOptions {
+  return {
     seed, voters: a.voters, durationMs: a.durationMs, clients: a.clients, keys: a.keys,
     crashes: a.faults.has('crash'), partitions: a.faults.has('partition'),
-    loss: a.faults.has('loss') ? 0.05 : 0, duplicate: a.faults.has('dup') ? 0.05 : 0,
-  });
+    loss: a.faults.has('loss') ? lossRate : 0, duplicate: a.faults.has('dup') ? duplicateRate : 0,
+  };
+}
+
+function simulate(a: SimArgs, seed: number): SimulationResult {
+  return runSimulation(simulationOptions(a, seed));
 }
 
 /** Summary of one run: what issue 3 asks for, in virtual time. */
