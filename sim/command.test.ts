@@ -17,8 +17,8 @@ test('arguments: durations, fault lists and seed ranges, with errors that name t
   assert.equal(parseDuration('10m'), 600_000);
   assert.throws(() => parseDuration('10'), /500ms, 10s or 10m/);
   assert.deepEqual([...parseFaults('crash,dup')], ['crash', 'dup']);
-  assert.throws(() => parseFaults('crash,skew'), /"skew" is not built yet; accepted: crash, partition, loss, dup/);
-  assert.throws(() => parseFaults('meteor'), /unknown fault "meteor"/);
+  assert.deepEqual([...parseFaults('all')], ['crash', 'partition', 'pause', 'loss', 'dup', 'reorder', 'skew']);
+  assert.throws(() => parseFaults('meteor'), /unknown fault "meteor"; accepted: crash, partition, pause, loss, dup, reorder, skew/);
   assert.deepEqual(parseSeeds('3..6'), [3, 4, 5, 6]);
   assert.deepEqual(parseSeeds('9'), [9]);
   assert.throws(() => parseSeeds('6..3'), /empty/);
@@ -49,4 +49,22 @@ test('covey sim refuses bad arguments with a message naming the argument', () =>
   const h = covey('sim', '--seeds', '1..3', '--history', '/tmp/x.jsonl');
   assert.notEqual(h.status, 0);
   assert.match(h.stderr, /--history writes one run/);
+  const w = covey('sim', '--workload', 'chess');
+  assert.equal(w.status, 1);
+  assert.match(w.stderr, /--workload: accepted values are kv and tasks/);
+  const c = covey('sim', '--conflict', '1.5');
+  assert.match(c.stderr, /--conflict must be a number from 0 to 1/);
+  const ag = covey('sim', '--voters', '5', '--agents', '4');
+  assert.equal(ag.status, 2);
+  assert.match(ag.stderr, /--agents \(4\) counts the voters too/);
+});
+
+test('covey sim with agents beyond the voters, the task workload and every fault: passes and reports the task board', () => {
+  const r = covey('sim', '--voters', '3', '--agents', '12', '--clients', '9', '--workload', 'tasks', '--seed', '4', '--duration', '2s', '--faults', 'all', '--json');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.agents, 12);
+  assert.ok(s.tasks.claims > 0, JSON.stringify(s.tasks));
+  assert.equal(s.settled, true);
+  for (const k of ['crashes', 'partitions', 'pauses', 'skews', 'dropped', 'duplicated', 'reordered']) assert.ok(k in s.injected, k);
 });

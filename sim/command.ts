@@ -4,24 +4,34 @@
 
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { runSimulation, type SimulationOptions, type SimulationResult } from './engine/simulation.ts';
+import { runSimulation, type SimProgress, type SimulationOptions, type SimulationResult } from './engine/simulation.ts';
 import { parseHistory, toOperations } from './history.ts';
+import { workloadNames, type WorkloadName } from './workload/workload.ts';
 
-export const faultsBuilt = ['crash', 'partition', 'loss', 'dup'] as const;
-/** Faults issue 3 names that the engine does not inject yet: refused by name, never ignored. */
-const faultsNotBuilt = ['pause', 'reorder', 'skew'];
-type Fault = (typeof faultsBuilt)[number];
+export const faults = ['crash', 'partition', 'pause', 'loss', 'dup', 'reorder', 'skew'] as const;
+export type Fault = (typeof faults)[number];
 
 export interface SimArgs {
   readonly voters: 3 | 5;
+  /** Agents in the swarm, voters included. */
+  readonly agents: number;
   readonly seeds: readonly number[];
   readonly durationMs: number;
   readonly faults: ReadonlySet<Fault>;
+  readonly workload: WorkloadName;
   readonly clients: number;
   readonly keys: number;
+  /** Share of kv operations on shared keys, 0..1. */
+  readonly conflict: number;
+  /** Open-loop operations per second per client, or null for closed-loop clients. */
+  readonly rate: number | null;
   readonly history?: string;
   readonly json: boolean;
 }
+
+export const defaultSimArgs: SimArgs = {
+  voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, json: false,
+};
 
 export function parseDuration(value: string): number {
   const m = /^(\d+)(ms|s|m)$/.exec(value.trim());
@@ -34,9 +44,9 @@ export function parseDuration(value: string): number {
 export function parseFaults(value: string): Set<Fault> {
   const out = new Set<Fault>();
   for (const raw of value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
-    if ((faultsBuilt as readonly string[]).includes(raw)) out.add(raw as Fault);
-    else if (faultsNotBuilt.includes(raw)) throw new InvalidArgumentError(`--faults: "${raw}" is not built yet; accepted: ${faultsBuilt.join(', ')}`);
-    else throw new InvalidArgumentError(`--faults: unknown fault "${raw}"; accepted: ${faultsBuilt.join(', ')}`);
+    if (raw === 'all') { for (const f of faults) out.add(f); continue; }
+    if (!(faults as readonly string[]).includes(raw)) throw new InvalidArgumentError(`--faults: unknown fault "${raw}"; accepted: ${faults.join(', ')} (or all)`);
+    out.add(raw as Fault);
   }
   return out;
 }
@@ -67,83 +77,142 @@ function count(name: string, min: number, max: number) {
   };
 }
 
-export function replayCommand(a: SimArgs, seed: number): string {
-  return `npm run covey -- sim --voters ${a.voters} --seed ${seed} --duration ${a.durationMs}ms --faults ${[...a.faults].join(',') || "''"} --clients ${a.clients} --keys ${a.keys}`;
+function fraction(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number from 0 to 1 (got "${value}")`);
+    return n;
+  };
 }
 
-/** Loss and duplication rates when those faults are on. */
+function positive(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max} (got "${value}")`);
+    return n;
+  };
+}
+
+function workloadName(value: string): WorkloadName {
+  if ((workloadNames as readonly string[]).includes(value)) return value as WorkloadName;
+  throw new InvalidArgumentError(`--workload: accepted values are ${workloadNames.join(' and ')} (got "${value}")`);
+}
+
+export function replayCommand(a: SimArgs, seed: number): string {
+  return [
+    `npm run covey -- sim --voters ${a.voters} --agents ${a.agents} --seed ${seed} --duration ${a.durationMs}ms`,
+    `--faults ${[...a.faults].join(',') || "''"} --workload ${a.workload} --clients ${a.clients} --keys ${a.keys} --conflict ${a.conflict}`,
+    ...(a.rate === null ? [] : [`--rate ${a.rate}`]),
+  ].join(' ');
+}
+
+/** Loss, duplication and reordering rates when those faults are on. */
 const lossRate = 0.05;
 const duplicateRate = 0.05;
+const reorderRate = 0.05;
 
 /**
  * The one mapping from command-line arguments to a run. The sweep test uses it too, so the replay
  * command a failure prints reproduces that very run.
  */
 export function simulationOptions(a: SimArgs, seed: number): SimulationOptions {
+  const f = a.faults;
   return {
-    seed, voters: a.voters, durationMs: a.durationMs, clients: a.clients, keys: a.keys,
-    crashes: a.faults.has('crash'), partitions: a.faults.has('partition'),
-    loss: a.faults.has('loss') ? lossRate : 0, duplicate: a.faults.has('dup') ? duplicateRate : 0,
+    seed, voters: a.voters, agents: a.agents, durationMs: a.durationMs, workload: a.workload, clients: a.clients, keys: a.keys, conflict: a.conflict,
+    openLoop: a.rate === null ? undefined : { ratePerSec: a.rate },
+    crashes: f.has('crash'), partitions: f.has('partition'), pauses: f.has('pause'), skew: f.has('skew'),
+    loss: f.has('loss') ? lossRate : 0, duplicate: f.has('dup') ? duplicateRate : 0, reorder: f.has('reorder') ? reorderRate : 0,
   };
 }
 
-function simulate(a: SimArgs, seed: number): SimulationResult {
-  return runSimulation(simulationOptions(a, seed));
+export function passed(r: SimulationResult): boolean {
+  return r.linearizable && r.violations.length === 0;
 }
 
 /** Summary of one run: what issue 3 asks for, in virtual time. */
-export function summarize(a: SimArgs, seed: number, r: SimulationResult): Record<string, unknown> {
+export function summarize(a: SimArgs, seed: number, r: SimulationResult, wallMs?: number): Record<string, unknown> {
   const ops = toOperations(parseHistory(r.history));
   const latencies = ops.filter((o) => o.status === 'ok').map((o) => (o.completeNs - o.invokeNs) / 1e6).sort((x, y) => x - y);
   const pct = (p: number): number | null => latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   return {
-    seed, voters: a.voters, durationMs: a.durationMs, faults: [...a.faults],
+    seed, voters: a.voters, agents: a.agents, workload: a.workload, durationMs: a.durationMs, faults: [...a.faults],
     traceHash: r.traceHash, ops: r.ops, events: r.events,
     throughput: Math.round(r.ops / (r.endMs / 1000)),
     latencyMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99) },
     injected: r.faults,
+    ...(a.rate === null ? {} : { shed: r.shed }),
     linearizable: r.linearizable,
+    ...(r.tasks === null ? {} : { tasks: r.tasks.stats }),
+    settled: r.settled,
     violations: r.violations,
+    ...(wallMs === undefined ? {} : { wallMs: Math.round(wallMs) }),
   };
 }
 
 export function simCommand(): Command {
   return new Command('sim')
-    .description('run the deterministic swarm simulation: voters, register clients, faults; check every history')
+    .description('run the deterministic swarm simulation: voters and agents, clients, faults; check every history')
     .option('--voters <n>', 'voters: 3 or 5', voterCount, 3 as 3 | 5)
+    .option('--agents <n>', 'agents in the swarm, voters included (the rest submit through voters; default: the voters)', count('--agents', 1, 100_000))
     .option('--seed <n>', 'the seed of one run', parseSeeds, [1])
     .option('--seeds <a..b>', 'sweep these seeds; prints each failing one with its replay command', parseSeeds)
     .option('--duration <d>', 'virtual time with clients and faults: 500ms, 10s, 10m', parseDuration, 10_000)
-    .option('--faults <list>', `comma-separated: ${faultsBuilt.join(', ')}`, parseFaults, new Set<Fault>())
-    .option('--clients <n>', 'closed-loop register clients', count('--clients', 1, 10_000), 8)
-    .option('--keys <n>', 'registers the clients share', count('--keys', 1, 1_000_000), 5)
+    .option('--faults <list>', `comma-separated: ${faults.join(', ')}, or all`, parseFaults, new Set<Fault>())
+    .option('--workload <w>', `${workloadNames.join(' or ')}`, workloadName, 'kv' as WorkloadName)
+    .option('--clients <n>', 'clients (on the non-voter agents when there are any)', count('--clients', 1, 100_000), 8)
+    .option('--keys <n>', 'kv: shared registers', count('--keys', 1, 1_000_000), 5)
+    .option('--conflict <p>', 'kv: share of operations on shared registers (the rest use a private one)', fraction('--conflict'), 1)
+    .option('--rate <ops>', 'open-loop clients: operations per second per client (default: closed loop)', positive('--rate', 100_000))
     .option('--history <file>', 'write the history (JSON Lines, shared/HISTORY-FORMAT.md) of a single run')
     .option('--json', 'print the summary as one JSON object', false)
-    .action((o: { voters: 3 | 5; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; clients: number; keys: number; history?: string; json: boolean }, cmd: Command) => {
-      const a: SimArgs = { voters: o.voters, seeds: o.seeds ?? o.seed, durationMs: o.duration, faults: o.faults, clients: o.clients, keys: o.keys, history: o.history, json: o.json };
+    .action((o: { voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName; clients: number; keys: number; conflict: number; rate?: number; history?: string; json: boolean }, cmd: Command) => {
+      const agents = o.agents ?? o.voters;
+      if (agents < o.voters) cmd.error(`covey sim: --agents (${agents}) counts the voters too, so it must be at least --voters (${o.voters})`, { exitCode: 2 });
+      const a: SimArgs = {
+        voters: o.voters, agents, seeds: o.seeds ?? o.seed, durationMs: o.duration, faults: o.faults, workload: o.workload,
+        clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, history: o.history, json: o.json,
+      };
       if (a.history !== undefined && a.seeds.length > 1) cmd.error('covey sim: --history writes one run; use it with --seed, not --seeds', { exitCode: 2 });
       process.exitCode = a.seeds.length === 1 ? runOne(a) : runSweep(a);
     });
 }
 
+/** A one-line progress bar on stderr, redrawn in place; only on a terminal. */
+function progressBar(): ((p: SimProgress) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  return (p) => {
+    const frac = Math.min(1, p.virtualMs / p.durationMs);
+    const width = 30;
+    const done = Math.round(frac * width);
+    process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${(p.virtualMs / 1000).toFixed(1)} s virtual, ${p.events} events, ${p.ops} ops `);
+  };
+}
+
 function runOne(a: SimArgs): number {
   const seed = a.seeds[0];
-  const r = simulate(a, seed);
+  const onProgress = progressBar();
+  const started = performance.now();
+  const r = runSimulation({ ...simulationOptions(a, seed), onProgress });
+  const wallMs = performance.now() - started;
+  if (onProgress !== undefined) process.stderr.write('\r\x1b[K');
   if (a.history !== undefined) writeFileSync(a.history, r.history);
-  const s = summarize(a, seed, r);
+  const s = summarize(a, seed, r, wallMs);
   if (a.json) process.stdout.write(JSON.stringify(s) + '\n');
   else {
     const l = s.latencyMs as { p50: number | null; p90: number | null; p99: number | null };
+    const fc = r.faults;
     process.stdout.write([
-      `seed ${seed}, ${a.voters} voters, ${a.durationMs} ms virtual, faults: ${[...a.faults].join(', ') || 'none'}`,
-      `operations ${r.ops} (${s.throughput as number}/s virtual), latency p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms`,
-      `injected: ${r.faults.crashes} crashes, ${r.faults.partitions} partitions, ${r.faults.dropped} messages dropped, ${r.faults.duplicated} duplicated`,
-      `linearizable: ${r.linearizable}; invariant violations: ${r.violations.length}`,
+      `seed ${seed}, ${a.voters} voters, ${a.agents} agents, ${a.workload} workload, ${a.durationMs} ms virtual, faults: ${[...a.faults].join(', ') || 'none'}`,
+      `operations ${r.ops} (${s.throughput as number}/s virtual), latency p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms${a.rate === null ? '' : `, ${r.shed} arrivals shed`}`,
+      `injected: ${fc.crashes} crashes, ${fc.partitions} partitions (${fc.splits} splits, ${fc.isolated} isolated, ${fc.oneWay} one-way, ${fc.flapping} flapping), ` +
+        `${fc.pauses} pauses, ${fc.skews} clock skews, ${fc.dropped} messages dropped, ${fc.duplicated} duplicated, ${fc.reordered} reordered`,
+      ...(r.tasks === null ? [] : [`task board: ${r.tasks.stats.tasksCreated} created, ${r.tasks.stats.claims} claims, ${r.tasks.stats.completions} completed, ${r.tasks.stats.refusedCompletions} completions refused`]),
+      `linearizable: ${r.linearizable}; settled after the faults: ${r.settled}; violations: ${r.violations.length}`,
       ...r.violations.slice(0, 20).map((v) => `  ${v}`),
-      `trace hash ${r.traceHash}`,
+      `trace hash ${r.traceHash}  (${r.events} events in ${(wallMs / 1000).toFixed(1)} s wall)`,
     ].join('\n') + '\n');
   }
-  return r.linearizable && r.violations.length === 0 ? 0 : 1;
+  return passed(r) ? 0 : 1;
 }
 
 function runSweep(a: SimArgs): number {
@@ -151,11 +220,11 @@ function runSweep(a: SimArgs): number {
   const tty = process.stderr.isTTY === true;
   for (let i = 0; i < a.seeds.length; i++) {
     const seed = a.seeds[i];
-    const r = simulate(a, seed);
-    if (!r.linearizable || r.violations.length > 0) {
+    const r = runSimulation(simulationOptions(a, seed));
+    if (!passed(r)) {
       const f = { seed, violations: r.violations.slice(0, 5), replay: replayCommand(a, seed) };
       failing.push(f);
-      if (!a.json) process.stdout.write(`${tty ? '\n' : ''}FAIL seed ${seed}: ${f.violations.join('; ')}\n  replay: ${f.replay}\n`);
+      if (!a.json) process.stdout.write(`${tty ? '\r\x1b[K' : ''}FAIL seed ${seed}: ${f.violations.join('; ')}\n  replay: ${f.replay}\n`);
     }
     if (tty) process.stderr.write(`\rseed ${i + 1}/${a.seeds.length}, ${failing.length} failing`);
   }

@@ -1,53 +1,104 @@
-// The deterministic swarm simulator (DESIGN.md, "simulator" row): voters are real Replicas with
-// Covey's state machine and a simulated disk, linked by a simulated network with loss,
-// duplication, latency and partitions, driven on virtual time by one seeded generator. Closed-loop
-// register clients write a history in HISTORY-FORMAT.md, which is checked for linearizability;
-// the voters' final state is checked against the protocol invariants.
+// The deterministic swarm simulator (DESIGN.md, "simulator" row). A swarm of agents: the first
+// `voters` run real Replicas with Covey's state machine and a simulated disk; the others host
+// clients that submit through a voter over the simulated network. Latency, loss, duplication,
+// reordering, bandwidth, partitions (clean splits, one-way links, a flapping link, isolated
+// agents), crashes, pauses and clock skew are injected from one seeded generator on virtual time.
+// Clients write a history in HISTORY-FORMAT.md; at the end it is checked for linearizability
+// (registers) and fencing (task board), and the voters' state against the protocol invariants,
+// the survival of every acknowledged write, and liveness once the faults stopped.
 //
 // Same options and seed → same events in the same order → same traceHash and history text.
 // Nothing here reads a clock, calls Math.random, or iterates anything but arrays and
 // insertion-ordered Maps/Sets.
 
-import { createHash } from 'node:crypto';
 import { Replica } from '../../consensus/core/replica.ts';
 import { defaultQuorumConfig } from '../../consensus/core/quorum.ts';
 import { CoveyStateMachine } from '../../consensus/statemachine/machine.ts';
+import { commandAccess, type Command, type CommandResult } from '../../consensus/statemachine/commands.ts';
 import { checkAgreementAndVisibility, checkExecution } from '../../consensus/testing/invariants.ts';
 import type { ReplicaOptions } from '../../consensus/core/config.ts';
-import type { ClientReply, Envelope, Event as ReplicaEvent } from '../../consensus/core/types.ts';
-import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
+import { NOP, type ClientReply, type Envelope, type Event as ReplicaEvent, type Message } from '../../consensus/core/types.ts';
 import { parseHistory } from '../history.ts';
 import { checkLinearizable, type LinearizabilityResult } from '../check/linearizability.ts';
+import { checkTasks, type TaskCheckResult } from '../check/tasks.ts';
+import { kvWorkload } from '../workload/kv.ts';
+import { defaultTasksOptions, tasksWorkload, type TasksWorkloadOptions } from '../workload/tasks.ts';
+import type { OpSpec, Proc, Workload, WorkloadName } from '../workload/workload.ts';
 import { Random } from './random.ts';
 import { EventQueue } from './queue.ts';
 import { SimDisk } from './disk.ts';
+import { Network, defaultNetwork, drawUs, type Cut, type NetworkOptions } from './network.ts';
+import { TraceHash, codeOf } from './trace.ts';
 
 export interface SimulationOptions {
   readonly seed: number;
   readonly voters?: 3 | 5;
-  /** Closed-loop register clients, bound to voters round robin. */
+  /** Agents in the swarm (default: the voters). Agents beyond the voters host clients. */
+  readonly agents?: number;
+  /** Clients; they run on the non-voter agents when there are any, else on the voters. */
   readonly clients?: number;
+  readonly workload?: WorkloadName;
+  /** kv: shared registers, and the share of operations that go to them (the rest are private). */
   readonly keys?: number;
+  readonly conflict?: number;
+  /** tasks: lease, worker death rate, idle think time. */
+  readonly tasks?: Partial<TasksWorkloadOptions>;
+  /** Closed-loop think time between a client's operations (kv). */
+  readonly thinkMs?: { readonly min: number; readonly max: number };
+  /**
+   * Open-loop clients: operations arrive at `ratePerSec` per client whether or not earlier ones
+   * finished, each taken by a free lane (a history process) of the client; an arrival with every
+   * lane busy is counted as shed. Without this, clients are closed-loop.
+   */
+  readonly openLoop?: { readonly ratePerSec: number; readonly lanes?: number };
   /** Virtual time during which clients issue operations and faults are injected. */
   readonly durationMs: number;
-  /** One-way message latency, drawn uniformly (µs resolution). */
   readonly latencyMs?: { readonly min: number; readonly max: number };
   readonly loss?: number;
   readonly duplicate?: number;
+  /** Probability that a message is held back and overtaken (the reorder fault). */
+  readonly reorder?: number;
+  /** Per directed link, bytes per ms; null for unlimited. */
+  readonly bandwidthBytesPerMs?: number | null;
   readonly crashes?: boolean;
   readonly partitions?: boolean;
+  /** Agents stall (stop processing) or go radio-silent for 0.1–1.5 s. */
+  readonly pauses?: boolean;
+  /** Each agent's clock runs at its own offset and rate, and jumps forward now and then. */
+  readonly skew?: boolean;
   /** A client gives up on an operation after this long and records `info`. */
   readonly requestTimeoutMs?: number;
   /** fsync latency range (ms, µs resolution). */
   readonly fsyncMs?: { readonly min: number; readonly max: number };
-  /** After durationMs, how long at most to run for pending operations to finish. */
+  /** After durationMs, how long at most to run for the swarm to settle and clients to finish. */
   readonly drainMs?: number;
-  /**
-   * Run the protocol invariant checks at the end (default true). checkExecution is quadratic in
-   * the execution log, so a long busy run spends most of its wall time there; turn it off to
-   * measure the engine alone. Linearizability is always checked.
-   */
+  /** Run the protocol invariant checks at the end (default true). */
   readonly checkInvariants?: boolean;
+  /** Keep a readable line per event in `trace` (for tests and debugging; costs memory). */
+  readonly keepTrace?: boolean;
+  /** Called every few thousand events, for a progress bar. */
+  readonly onProgress?: (p: SimProgress) => void;
+}
+
+export interface SimProgress {
+  readonly virtualMs: number;
+  readonly durationMs: number;
+  readonly events: number;
+  readonly ops: number;
+}
+
+export interface FaultCounts {
+  crashes: number;
+  partitions: number;
+  splits: number;
+  oneWay: number;
+  flapping: number;
+  isolated: number;
+  pauses: number;
+  skews: number;
+  dropped: number;
+  duplicated: number;
+  reordered: number;
 }
 
 export interface SimulationResult {
@@ -57,347 +108,616 @@ export interface SimulationResult {
   readonly history: string;
   readonly linearizable: boolean;
   readonly linearizability: LinearizabilityResult;
+  /** The task-board checker's verdict, when the history has task operations. */
+  readonly tasks: TaskCheckResult | null;
   readonly violations: string[];
-  readonly faults: { crashes: number; partitions: number; dropped: number; duplicated: number };
-  /** Events processed. */
+  readonly faults: FaultCounts;
+  /** Open-loop arrivals that found every lane of their client busy. */
+  readonly shed: number;
+  /** Whether every voter had committed and applied everything once the faults stopped. */
+  readonly settled: boolean;
   readonly events: number;
   /** Virtual time at the end of the run, ms. */
   readonly endMs: number;
+  /** One line per event, when `keepTrace` was set. */
+  readonly trace: string[] | null;
 }
 
 type SimEvent =
   | { kind: 'deliver'; env: Envelope }
+  /** A client's command on its way from the client's agent to a voter. */
+  | { kind: 'request'; from: number; to: number; proc: number; command: Command }
+  | { kind: 'response'; from: number; to: number; proc: number; requestId: number; result: CommandResult }
   | { kind: 'tick'; voter: number; inc: number }
   /** A turn's fsync completed: release what the turn produced (write-ahead rule). */
   | { kind: 'fsync'; voter: number; inc: number; upTo: number; messages: Envelope[]; replies: ClientReply[] }
-  | { kind: 'client'; client: number }
-  | { kind: 'timeout'; client: number; requestId: number }
+  | { kind: 'invoke'; proc: number }
+  | { kind: 'arrival'; client: number }
+  | { kind: 'timeout'; proc: number; requestId: number }
   | { kind: 'crash' }
-  | { kind: 'restart'; voter: number }
+  | { kind: 'restart'; agent: number }
   | { kind: 'partition' }
-  | { kind: 'heal' }
+  | { kind: 'heal'; cut: number }
+  | { kind: 'pause' }
+  | { kind: 'resume'; agent: number }
+  | { kind: 'skew' }
   | { kind: 'end' };
 
-interface Voter {
-  replica: Replica | null;
-  readonly disk: SimDisk;
+/** An agent's clock: local µs = base + (virtual − since) · rate. Monotone; jumps only forward. */
+interface Clock {
+  baseUs: number;
+  sinceUs: number;
+  rate: number;
+}
+
+interface Agent {
+  up: boolean;
   /** Incarnation: bumped on crash so timers and fsyncs of the dead incarnation are ignored. */
   inc: number;
+  /** A stalled agent processes nothing before this virtual time. */
+  stalledUntilUs: number;
+  readonly clock: Clock;
+}
+
+interface Voter {
+  replica: Replica;
+  machine: CoveyStateMachine;
+  readonly disk: SimDisk;
   /** When this voter's latest fsync completes; fsyncs complete in order, like one disk queue. */
   fsyncDoneUs: number;
 }
 
-type F = 'read' | 'write' | 'cas';
-
-interface OpenOp {
-  readonly requestId: number;
-  readonly f: F;
-  readonly key: string;
-}
-
-interface Client {
-  readonly voter: number;
+interface ProcState extends Proc {
+  /** The voter this process's agent sends commands to (itself, for a voter). */
+  voter: number;
+  readonly client: number;
   nextRequestId: number;
-  writes: number;
-  open: OpenOp | null;
-  /** The last value this client read (or saw in a cas) per key, for the next cas's expectation. */
-  readonly lastRead: Map<string, string | null>;
+  open: { readonly requestId: number; readonly spec: OpSpec; readonly write: boolean } | null;
 }
 
 const usPerMs = 1000;
+const progressEveryEvents = 8192;
 
 export function runSimulation(options: SimulationOptions): SimulationResult {
   const n = options.voters ?? 3;
+  const agentCount = options.agents ?? n;
+  if (!Number.isInteger(agentCount) || agentCount < n) throw new RangeError(`simulation: agents must be a whole number ≥ voters (${n}), got ${agentCount}`);
   const clientCount = options.clients ?? 8;
-  const keyCount = options.keys ?? 5;
-  const latency = options.latencyMs ?? { min: 1, max: 5 };
-  const fsync = options.fsyncMs ?? { min: 0.1, max: 1 };
-  const loss = options.loss ?? 0;
-  const duplicate = options.duplicate ?? 0;
+  const openLoop = options.openLoop ?? null;
+  const lanes = openLoop === null ? 1 : (openLoop.lanes ?? 8);
   const timeoutUs = Math.round((options.requestTimeoutMs ?? 3000) * usPerMs);
   const endUs = Math.round(options.durationMs * usPerMs);
   const hardStopUs = endUs + Math.round((options.drainMs ?? 30_000) * usPerMs);
+  const fsync = options.fsyncMs ?? { min: 0.1, max: 1 };
   const quorum = defaultQuorumConfig(n);
+  const netOptions: NetworkOptions = {
+    ...defaultNetwork,
+    latencyMs: options.latencyMs ?? defaultNetwork.latencyMs,
+    loss: options.loss ?? 0,
+    duplicate: options.duplicate ?? 0,
+    reorder: options.reorder ?? 0,
+    bandwidthBytesPerMs: options.bandwidthBytesPerMs === undefined ? defaultNetwork.bandwidthBytesPerMs : options.bandwidthBytesPerMs,
+  };
+  const workload: Workload = (options.workload ?? 'kv') === 'tasks'
+    ? tasksWorkload({ ...defaultTasksOptions, ...options.tasks })
+    : kvWorkload({ keys: options.keys ?? 5, conflict: options.conflict ?? 1, thinkMs: options.thinkMs ?? { min: 0, max: 5 } });
 
   const rng = new Random(options.seed);
   const queue = new EventQueue<SimEvent>();
-  const hash = createHash('sha256');
+  const hash = new TraceHash();
+  const trace: string[] | null = options.keepTrace === true ? [] : null;
+  const network = new Network(agentCount, netOptions);
   const historyLines: string[] = [];
-  const faults = { crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
+  const faults: FaultCounts = { crashes: 0, partitions: 0, splits: 0, oneWay: 0, flapping: 0, isolated: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0 };
   let nowUs = 0;
   let events = 0;
   let ops = 0;
+  let openOps = 0;
+  let shed = 0;
   let ending = false;
-  /** Voters cut off from the rest while a partition lasts (the minority side). */
-  let isolated = new Set<number>();
+  /** Voters each cut takes out of the majority (splits and isolations), for the fault budget. */
+  const impairedBy = new Map<number, number[]>();
+  /** Every acknowledged write, as clientId/requestId: each must be applied at every voter. */
+  const acked: string[] = [];
 
   const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e });
-  const drawUs = (r: { min: number; max: number }): number => rng.int(Math.round(r.min * usPerMs), Math.round(r.max * usPerMs));
-  const downCount = (): number => voters.filter((v) => v.replica === null).length;
 
+  const agents: Agent[] = [];
+  for (let a = 0; a < agentCount; a++) agents.push({ up: true, inc: 0, stalledUntilUs: 0, clock: { baseUs: 0, sinceUs: 0, rate: 1 } });
   const voters: Voter[] = [];
   for (let i = 0; i < n; i++) {
-    voters.push({ replica: new Replica(replicaOptions(i), new CoveyStateMachine()), disk: new SimDisk(), inc: 0, fsyncDoneUs: 0 });
+    const machine = new CoveyStateMachine();
+    voters.push({ replica: new Replica(replicaOptions(i), machine), machine, disk: new SimDisk(), fsyncDoneUs: 0 });
   }
-  const clients: Client[] = [];
+  const procs: ProcState[] = [];
   for (let c = 0; c < clientCount; c++) {
-    clients.push({ voter: c % n, nextRequestId: 1, writes: 0, open: null, lastRead: new Map() });
+    const agent = agentCount > n ? n + (c % (agentCount - n)) : c % n;
+    for (let l = 0; l < lanes; l++) {
+      const id = procs.length;
+      procs.push({ id, clientId: `c${id}`, agent, voter: agent % n, client: c, nextRequestId: 1, open: null });
+    }
   }
+
+  const localUs = (a: number): number => {
+    const c = agents[a].clock;
+    return c.baseUs + Math.floor((nowUs - c.sinceUs) * c.rate);
+  };
+  const localMs = (a: number): number => Math.floor(localUs(a) / usPerMs);
+  const stalled = (a: number): boolean => agents[a].stalledUntilUs > nowUs;
+  const impairedVoters = (): number => {
+    const out = new Set<number>();
+    for (let v = 0; v < n; v++) if (!agents[v].up || stalled(v)) out.add(v);
+    for (const vs of impairedBy.values()) for (const v of vs) out.add(v);
+    return out.size;
+  };
 
   // ---- history ----------------------------------------------------------------------------
 
-  const record = (process: number, type: string, f: F, key: string, value?: unknown): void => {
+  const record = (process: number, type: string, f: string, key: string, value?: unknown): void => {
     const line: Record<string, unknown> = { process, type, f, key };
     if (value !== undefined) line.value = value;
     line.time = nowUs * 1000; // ns
     historyLines.push(JSON.stringify(line));
   };
 
-  // ---- a driver turn: step, persist, and release effects only after the fsync --------------
+  // ---- a voter's turn: step, persist, and release effects only after the fsync ---------------
 
   const turn = (v: number, ev: ReplicaEvent | null): void => {
     const voter = voters[v];
-    const replica = voter.replica!;
+    const replica = voter.replica;
     if (ev !== null) replica.step(ev);
     const ready = replica.takeReady();
-    if (ready.tickMs !== null) queue.push(nowUs + ready.tickMs * usPerMs, { kind: 'tick', voter: v, inc: voter.inc });
+    if (ready.tickMs !== null) {
+      const virtualUs = Math.max(1, Math.round((ready.tickMs * usPerMs) / agents[v].clock.rate));
+      queue.push(nowUs + virtualUs, { kind: 'tick', voter: v, inc: agents[v].inc });
+    }
     if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0) return;
     const upTo = voter.disk.append(ready.persist);
     // Effects wait for this turn's records AND every earlier turn's (they may depend on them),
     // so completions are kept in order; a turn with nothing to write still waits its turn.
-    const doneUs = Math.max(voter.fsyncDoneUs, nowUs + (ready.persist.length > 0 ? drawUs(fsync) : 0));
+    const doneUs = Math.max(voter.fsyncDoneUs, nowUs + (ready.persist.length > 0 ? drawUs(rng, fsync) : 0));
     voter.fsyncDoneUs = doneUs;
-    queue.push(doneUs, { kind: 'fsync', voter: v, inc: voter.inc, upTo, messages: ready.messages, replies: ready.replies });
+    queue.push(doneUs, { kind: 'fsync', voter: v, inc: agents[v].inc, upTo, messages: ready.messages, replies: ready.replies });
   };
 
-  const send = (env: Envelope): void => {
-    if (rng.chance(loss)) { faults.dropped++; return; }
-    const copies = rng.chance(duplicate) ? 2 : 1;
-    if (copies === 2) faults.duplicated++;
-    for (let i = 0; i < copies; i++) queue.push(nowUs + drawUs(latency), { kind: 'deliver', env });
+  const sendOver = (from: number, to: number, sizeBytes: number, ev: SimEvent): void => {
+    for (const at of network.send(from, to, sizeBytes, nowUs, rng)) queue.push(at, ev);
   };
 
   // ---- clients ----------------------------------------------------------------------------
 
-  /** Think time before the next operation; `backoffMs` after the agent refused the connection. */
-  const scheduleNextOp = (c: number, backoffMs = 0): void => {
-    queue.push(nowUs + backoffMs * usPerMs + rng.int(0, 5 * usPerMs), { kind: 'client', client: c });
-  };
-
-  const complete = (c: number, type: 'ok' | 'fail' | 'info', value?: unknown, backoffMs = 0): void => {
-    const client = clients[c];
-    const op = client.open!;
-    record(c, type, op.f, op.key, value);
-    client.open = null;
+  const complete = (p: ProcState, type: 'ok' | 'fail' | 'info', value?: unknown): void => {
+    const op = p.open!;
+    record(p.id, type, op.spec.f, op.spec.key, value);
+    if (type === 'ok' && op.write) acked.push(`${p.clientId}/${op.requestId}`);
+    if (type === 'info') {
+      workload.unknown(p, op.spec);
+      // A client of a remote agent that heard nothing tries the next voter.
+      if (p.agent >= n) p.voter = (p.voter + 1) % n;
+    }
+    p.open = null;
     ops++;
-    scheduleNextOp(c, backoffMs);
+    openOps--;
+    if (openLoop === null) queue.push(nowUs + workload.thinkUs(p, rng), { kind: 'invoke', proc: p.id });
   };
 
-  const invoke = (c: number): void => {
-    const client = clients[c];
-    if (ending || client.open !== null) return;
-    const key = `k${rng.int(0, keyCount - 1)}`;
-    const roll = rng.int(0, 99);
-    const f: F = roll < 40 ? 'read' : roll < 80 ? 'write' : 'cas';
-    const requestId = client.nextRequestId++;
-    const envelope = { clientId: `c${c}`, requestId, timestampMs: Math.floor(nowUs / usPerMs) };
-    let command: Command;
-    if (f === 'read') {
-      command = { ...envelope, op: 'get', key };
-      record(c, 'invoke', f, key);
-    } else {
-      const value = `v-${c}-${++client.writes}`;
-      if (f === 'write') {
-        command = { ...envelope, op: 'put', key, value };
-        record(c, 'invoke', f, key, value);
-      } else {
-        const expected = client.lastRead.get(key) ?? null;
-        command = { ...envelope, op: 'cas', key, expected, value };
-        record(c, 'invoke', f, key, [expected, value]);
-      }
-    }
-    client.open = { requestId, f, key };
-    const voter = voters[client.voter];
-    if (voter.replica === null) {
-      // The agent is down: the command was never submitted, so it definitely did not happen.
-      complete(c, 'fail', undefined, 50);
-      return;
-    }
-    queue.push(nowUs + timeoutUs, { kind: 'timeout', client: c, requestId });
-    turn(client.voter, { type: 'submit', command });
+  const invoke = (p: ProcState): void => {
+    const spec = workload.next(p, rng);
+    const requestId = p.nextRequestId++;
+    const command = { clientId: p.clientId, requestId, timestampMs: localMs(p.agent), ...spec.op } as Command;
+    record(p.id, 'invoke', spec.f, spec.key, spec.value);
+    p.open = { requestId, spec, write: commandAccess(spec.op).write };
+    openOps++;
+    queue.push(nowUs + timeoutUs, { kind: 'timeout', proc: p.id, requestId });
+    if (p.agent < n) turn(p.agent, { type: 'submit', command });
+    else sendOver(p.agent, p.voter, 64 + commandBytes, { kind: 'request', from: p.agent, to: p.voter, proc: p.id, command });
   };
 
-  const onReply = (reply: ClientReply): void => {
-    const c = Number(reply.clientId.slice(1));
-    const op = clients[c]?.open;
+  const onResult = (p: ProcState, requestId: number, result: CommandResult): void => {
     // A reply for an operation the client already gave up on (or a duplicate) is ignored.
-    if (op == null || op.requestId !== reply.requestId) return;
-    const result: CommandResult = reply.result;
-    if (!result.ok) { complete(c, 'fail'); return; } // refused by the state machine: no effect
-    if (op.f === 'read') {
-      const value = result.value ?? null;
-      clients[c].lastRead.set(op.key, value);
-      complete(c, 'ok', value);
-    } else if (op.f === 'write') {
-      complete(c, 'ok');
-    } else {
-      if (!result.swapped) clients[c].lastRead.set(op.key, result.value ?? null);
-      complete(c, 'ok', result.swapped === true);
-    }
+    if (p.open === null || p.open.requestId !== requestId) return;
+    const c = workload.complete(p, p.open.spec, result, rng);
+    complete(p, c.type, c.value);
   };
 
   // ---- faults -----------------------------------------------------------------------------
 
-  const crash = (v: number): void => {
-    const voter = voters[v];
-    voter.replica = null;
-    voter.inc++;
-    voter.fsyncDoneUs = nowUs;
-    voter.disk.crash();
+  const crash = (a: number): void => {
+    const agent = agents[a];
+    agent.up = false;
+    agent.inc++;
+    agent.stalledUntilUs = 0;
     faults.crashes++;
-    // Clients talking to it lose the connection: outcome unknown.
-    for (let c = 0; c < clients.length; c++) if (clients[c].voter === v && clients[c].open !== null) complete(c, 'info');
+    if (a < n) {
+      const voter = voters[a];
+      voter.fsyncDoneUs = nowUs;
+      voter.disk.crash();
+    }
+    // Clients on the agent die with it: the outcome of what they had open is unknown.
+    for (const p of procs) if (p.agent === a && p.open !== null) complete(p, 'info');
   };
 
-  const restart = (v: number): void => {
-    const voter = voters[v];
-    if (voter.replica !== null) return;
-    voter.replica = Replica.restore(replicaOptions(v), voter.disk.load(), new CoveyStateMachine());
-    turn(v, null); // restore may have applied committed instances; also starts the tick chain
+  const restart = (a: number): void => {
+    const agent = agents[a];
+    if (agent.up) return;
+    agent.up = true;
+    if (a < n) {
+      const voter = voters[a];
+      voter.machine = new CoveyStateMachine();
+      voter.replica = Replica.restore(replicaOptions(a), voter.disk.load(), voter.machine);
+      turn(a, null); // restore may have applied committed instances; also starts the tick chain
+    }
   };
 
-  const heal = (): void => {
-    isolated = new Set();
+  const shuffled = (count: number): number[] => {
+    const order = Array.from({ length: count }, (_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rng.int(0, i);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    return order;
+  };
+
+  const cutFor = (cut: Cut, impaired: number[], durationUs: number): number => {
+    const id = network.addCut(cut);
+    impairedBy.set(id, impaired);
+    queue.push(nowUs + durationUs, { kind: 'heal', cut: id });
+    return id;
+  };
+
+  /** A random cut, kept within the budget: at most f voters impaired, counting crashes and pauses. */
+  const partition = (): void => {
+    const budget = quorum.f - impairedVoters();
+    const kind = rng.pick(['split', 'isolate', 'oneway', 'flap'] as const);
+    const lasting = (): number => rng.int(200 * usPerMs, 1500 * usPerMs);
+    if (kind === 'split') {
+      if (budget < 1) return;
+      const minority = shuffled(n).slice(0, rng.int(1, budget));
+      const side = new Set(minority);
+      for (let a = n; a < agentCount; a++) if (rng.chance(0.5)) side.add(a);
+      cutFor({ kind: 'split', side }, minority, lasting());
+      faults.splits++;
+    } else if (kind === 'isolate') {
+      const a = budget >= 1 || agentCount === n ? rng.int(0, agentCount - 1) : rng.int(n, agentCount - 1);
+      if (a < n && budget < 1) return;
+      cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], lasting());
+      faults.isolated++;
+    } else {
+      const pair = shuffled(n);
+      if (kind === 'oneway') {
+        cutFor({ kind: 'oneway', from: pair[0], to: pair[1] }, [], lasting());
+        faults.oneWay++;
+      } else {
+        const periodUs = rng.int(20 * usPerMs, 200 * usPerMs);
+        cutFor({ kind: 'flap', a: pair[0], b: pair[1], periodUs, startUs: nowUs }, [], rng.int(1000 * usPerMs, 3000 * usPerMs));
+        faults.flapping++;
+      }
+    }
+    faults.partitions++;
+  };
+
+  /** A stall (the agent processes nothing) or radio silence (it hears nobody), 0.1–1.5 s. */
+  const pause = (): void => {
+    const budget = quorum.f - impairedVoters();
+    const a = rng.int(0, agentCount - 1);
+    const stall = rng.chance(0.5);
+    const durationUs = rng.int(100 * usPerMs, 1500 * usPerMs);
+    if ((a < n && budget < 1) || !agents[a].up || stalled(a)) return;
+    if (stall) {
+      agents[a].stalledUntilUs = nowUs + durationUs;
+      queue.push(nowUs + durationUs, { kind: 'resume', agent: a });
+    } else {
+      cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], durationUs);
+    }
+    faults.pauses++;
+    if (trace !== null) trace.push(`${nowUs} pause ${stall ? 'stall' : 'silence'} ${a} ${durationUs}`);
+  };
+
+  /** A clock jumps forward or changes its rate. */
+  const skew = (): void => {
+    const a = rng.int(0, agentCount - 1);
+    const c = agents[a].clock;
+    const jump = rng.chance(0.5);
+    const amount = jump ? rng.int(50 * usPerMs, 1000 * usPerMs) : rng.int(-50, 50);
+    c.baseUs = localUs(a);
+    c.sinceUs = nowUs;
+    if (jump) c.baseUs += amount;
+    else c.rate = 1 + amount / 1000;
+    faults.skews++;
+    if (trace !== null) trace.push(`${nowUs} skew ${a} ${jump ? 'jump' : 'rate'} ${amount}`);
   };
 
   // ---- the loop ---------------------------------------------------------------------------
+
+  const deferIfStalled = (a: number, ev: SimEvent): boolean => {
+    if (!stalled(a)) return false;
+    queue.push(agents[a].stalledUntilUs, ev);
+    return true;
+  };
 
   const handle = (ev: SimEvent): void => {
     switch (ev.kind) {
       case 'deliver': {
         const { from, to, msg } = ev.env;
-        if (isolated.has(from) !== isolated.has(to)) { faults.dropped++; return; }
-        if (voters[to].replica === null) return; // the recipient is down
+        if (network.blocked(from, to, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[to].up || deferIfStalled(to, ev)) return;
         turn(to, { type: 'message', from, msg });
         return;
       }
+      case 'request': {
+        if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
+        turn(ev.to, { type: 'submit', command: ev.command });
+        return;
+      }
+      case 'response': {
+        if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
+        onResult(procs[ev.proc], ev.requestId, ev.result);
+        return;
+      }
       case 'tick': {
-        const voter = voters[ev.voter];
-        if (voter.inc !== ev.inc || voter.replica === null) return;
-        turn(ev.voter, { type: 'tick', nowMs: Math.floor(nowUs / usPerMs), entropy: rng.nextU32() });
+        const agent = agents[ev.voter];
+        if (agent.inc !== ev.inc || !agent.up || deferIfStalled(ev.voter, ev)) return;
+        turn(ev.voter, { type: 'tick', nowMs: localMs(ev.voter), entropy: rng.nextU32() });
         return;
       }
       case 'fsync': {
-        const voter = voters[ev.voter];
-        if (voter.inc !== ev.inc) return; // crashed before the fsync: effects are lost
-        voter.disk.sync(ev.upTo);
-        for (const env of ev.messages) send(env);
-        for (const reply of ev.replies) onReply(reply);
+        const agent = agents[ev.voter];
+        if (agent.inc !== ev.inc) return; // crashed before the fsync: effects are lost
+        voters[ev.voter].disk.sync(ev.upTo);
+        if (deferIfStalled(ev.voter, { ...ev, upTo: ev.upTo })) return; // durable, but not sent yet
+        for (const env of ev.messages) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
+        for (const reply of ev.replies) {
+          const p = procs[Number(reply.clientId.slice(1))];
+          if (p.agent === ev.voter) onResult(p, reply.requestId, reply.result);
+          else sendOver(ev.voter, p.agent, 64 + resultBytes, { kind: 'response', from: ev.voter, to: p.agent, proc: p.id, requestId: reply.requestId, result: reply.result });
+        }
         return;
       }
-      case 'client':
-        invoke(ev.client);
+      case 'invoke': {
+        const p = procs[ev.proc];
+        if (ending || p.open !== null) return;
+        if (!agents[p.agent].up) { queue.push(nowUs + 50 * usPerMs, ev); return; } // back when its agent restarts
+        if (deferIfStalled(p.agent, ev)) return;
+        invoke(p);
         return;
+      }
+      case 'arrival': {
+        if (ending) return;
+        queue.push(nowUs + poissonGapUs(rng, openLoop!.ratePerSec), ev);
+        const first = ev.client * lanes;
+        const agent = procs[first].agent;
+        let free: ProcState | null = null;
+        if (agents[agent].up && !stalled(agent)) {
+          for (let l = 0; l < lanes; l++) if (procs[first + l].open === null) { free = procs[first + l]; break; }
+        }
+        if (free === null) shed++;
+        else invoke(free);
+        return;
+      }
       case 'timeout': {
-        const op = clients[ev.client].open;
-        if (op !== null && op.requestId === ev.requestId) complete(ev.client, 'info');
+        const p = procs[ev.proc];
+        if (p.open !== null && p.open.requestId === ev.requestId) complete(p, 'info');
         return;
       }
       case 'crash': {
         if (ending) return;
-        const up = voters.map((_, i) => i).filter((i) => voters[i].replica !== null);
-        if (downCount() + isolated.size < quorum.f && up.length > 0) {
-          const v = rng.pick(up);
-          crash(v);
-          queue.push(nowUs + rng.int(100 * usPerMs, 1500 * usPerMs), { kind: 'restart', voter: v });
-        }
         queue.push(nowUs + rng.int(200 * usPerMs, 1500 * usPerMs), { kind: 'crash' });
+        // A voter while the budget allows, otherwise (or half the time, in a bigger swarm) another agent.
+        const pickVoter = agentCount === n || rng.chance(0.5);
+        const candidates = pickVoter
+          ? (impairedVoters() < quorum.f ? Array.from({ length: n }, (_, i) => i).filter((i) => agents[i].up) : [])
+          : Array.from({ length: agentCount - n }, (_, i) => n + i).filter((i) => agents[i].up);
+        if (candidates.length === 0) return;
+        const a = rng.pick(candidates);
+        crash(a);
+        queue.push(nowUs + rng.int(100 * usPerMs, 1500 * usPerMs), { kind: 'restart', agent: a });
         return;
       }
       case 'restart':
-        restart(ev.voter);
+        restart(ev.agent);
         return;
-      case 'partition': {
+      case 'partition':
         if (ending) return;
-        const budget = quorum.f - downCount();
-        if (isolated.size === 0 && budget >= 1) {
-          // A clean split: a random minority of 1..budget voters is cut off from the rest.
-          const order = voters.map((_, i) => i);
-          for (let i = order.length - 1; i > 0; i--) {
-            const j = rng.int(0, i);
-            [order[i], order[j]] = [order[j], order[i]];
-          }
-          isolated = new Set(order.slice(0, rng.int(1, budget)));
-          faults.partitions++;
-          queue.push(nowUs + rng.int(200 * usPerMs, 1500 * usPerMs), { kind: 'heal' });
-        }
         queue.push(nowUs + rng.int(500 * usPerMs, 2000 * usPerMs), { kind: 'partition' });
+        partition();
         return;
-      }
       case 'heal':
-        heal();
+        network.removeCut(ev.cut);
+        impairedBy.delete(ev.cut);
+        return;
+      case 'pause':
+        if (ending) return;
+        queue.push(nowUs + rng.int(500 * usPerMs, 2000 * usPerMs), { kind: 'pause' });
+        pause();
+        return;
+      case 'resume':
+        return; // the stall simply ends; the event marks it in the trace
+      case 'skew':
+        if (ending) return;
+        queue.push(nowUs + rng.int(1000 * usPerMs, 3000 * usPerMs), { kind: 'skew' });
+        skew();
         return;
       case 'end':
-        // Stop injecting faults and new operations; let the swarm recover and finish.
+        // Stop injecting faults and new operations; let the swarm recover and finish. Clocks
+        // keep their skew: that is a property of the devices, not a fault that ends.
         ending = true;
-        heal();
-        for (let v = 0; v < n; v++) restart(v);
+        network.clearCuts();
+        impairedBy.clear();
+        for (let a = 0; a < agentCount; a++) { agents[a].stalledUntilUs = 0; restart(a); }
         return;
     }
   };
 
-  const traceOf = (t: number, ev: SimEvent): string => {
+  const addToHash = (t: number, ev: SimEvent): void => {
+    hash.add(t);
+    hash.add(kindCode[ev.kind]);
     switch (ev.kind) {
       case 'deliver': {
         const m = ev.env.msg;
-        return `${t} d ${ev.env.from}>${ev.env.to} ${m.type} ${'id' in m ? m.id : ''} ${'b' in m ? m.b : ''}\n`;
+        hash.add(ev.env.from); hash.add(ev.env.to); hash.add(typeCode(m.type));
+        if ('id' in m) hash.add(m.id);
+        if ('b' in m) hash.add(m.b);
+        break;
       }
-      case 'tick': return `${t} t ${ev.voter}.${ev.inc}\n`;
-      case 'fsync': return `${t} s ${ev.voter}.${ev.inc} ${ev.upTo} ${ev.messages.length} ${ev.replies.length}\n`;
-      case 'client': return `${t} c ${ev.client}\n`;
-      case 'timeout': return `${t} o ${ev.client} ${ev.requestId}\n`;
-      case 'restart': return `${t} r ${ev.voter}\n`;
-      default: return `${t} ${ev.kind}\n`;
+      case 'request': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.command.requestId); break;
+      case 'response': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.requestId); break;
+      case 'tick': hash.add(ev.voter); hash.add(ev.inc); break;
+      case 'fsync': hash.add(ev.voter); hash.add(ev.inc); hash.add(ev.upTo); hash.add(ev.messages.length); hash.add(ev.replies.length); break;
+      case 'invoke': case 'timeout': hash.add(ev.proc); break;
+      case 'arrival': hash.add(ev.client); break;
+      case 'restart': case 'resume': hash.add(ev.agent); break;
+      case 'heal': hash.add(ev.cut); break;
     }
   };
 
+  const traceLine = (t: number, ev: SimEvent): string => {
+    switch (ev.kind) {
+      case 'deliver': {
+        const m = ev.env.msg;
+        return `${t} deliver ${ev.env.from}>${ev.env.to} ${m.type} ${'id' in m ? m.id : ''} ${'b' in m ? m.b : ''}`;
+      }
+      case 'request': return `${t} request ${ev.from}>${ev.to} p${ev.proc} r${ev.command.requestId} ${ev.command.op}`;
+      case 'response': return `${t} response ${ev.from}>${ev.to} p${ev.proc} r${ev.requestId}`;
+      case 'tick': return `${t} tick ${ev.voter}.${ev.inc}`;
+      case 'fsync': return `${t} fsync ${ev.voter}.${ev.inc} ${ev.upTo} ${ev.messages.length} ${ev.replies.length}`;
+      case 'invoke': case 'timeout': return `${t} ${ev.kind} p${ev.proc}`;
+      case 'arrival': return `${t} arrival c${ev.client}`;
+      case 'restart': case 'resume': return `${t} ${ev.kind} ${ev.agent}`;
+      case 'heal': return `${t} heal cut${ev.cut}`;
+      default: return `${t} ${ev.kind}`;
+    }
+  };
+
+  /** Every voter up, nothing pending, queued or unsynced, and all at the same executed watermark. */
+  const settled = (): boolean => {
+    const w0 = voters[0].replica.executedWatermark();
+    for (let v = 0; v < n; v++) {
+      if (!agents[v].up) return false;
+      const r = voters[v].replica;
+      if (r.pendingIds().length > 0 || r.queuedCommands() > 0 || voters[v].disk.unsyncedCount > 0) return false;
+      const w = r.executedWatermark();
+      for (let i = 0; i < w.length; i++) if (w[i] !== w0[i]) return false;
+    }
+    return true;
+  };
+
   for (let v = 0; v < n; v++) turn(v, null); // each voter's first Ready asks for its first tick
-  for (let c = 0; c < clientCount; c++) scheduleNextOp(c);
+  if (options.skew === true) {
+    // Each agent starts with its own offset (0–4 s) and rate (±5%).
+    for (let a = 0; a < agentCount; a++) {
+      agents[a].clock.baseUs = rng.int(0, 4000 * usPerMs);
+      agents[a].clock.rate = 1 + rng.int(-50, 50) / 1000;
+    }
+    queue.push(rng.int(500 * usPerMs, 2000 * usPerMs), { kind: 'skew' });
+  }
+  if (openLoop === null) for (const p of procs) queue.push(rng.int(0, 5 * usPerMs), { kind: 'invoke', proc: p.id });
+  else for (let c = 0; c < clientCount; c++) queue.push(poissonGapUs(rng, openLoop.ratePerSec), { kind: 'arrival', client: c });
   if (options.crashes === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'crash' });
   if (options.partitions === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'partition' });
+  if (options.pauses === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'pause' });
   queue.push(endUs, { kind: 'end' });
 
+  let isSettled = false;
   for (;;) {
     const next = queue.pop();
     if (next === undefined || next.timeUs > hardStopUs) break;
     nowUs = next.timeUs;
     events++;
-    hash.update(traceOf(nowUs, next.item));
+    addToHash(nowUs, next.item);
+    if (trace !== null) trace.push(traceLine(nowUs, next.item));
     handle(next.item);
-    if (ending && clients.every((c) => c.open === null)) break;
+    if (ending && openOps === 0 && (events & 63) === 0 && settled()) { isSettled = true; break; }
+    if (options.onProgress !== undefined && events % progressEveryEvents === 0) {
+      options.onProgress({ virtualMs: nowUs / usPerMs, durationMs: options.durationMs, events, ops });
+    }
   }
+  if (!isSettled) isSettled = settled();
   // Anything still open at the hard stop has an unknown outcome.
-  for (let c = 0; c < clients.length; c++) if (clients[c].open !== null) { complete(c, 'info'); }
+  for (const p of procs) if (p.open !== null) complete(p, 'info');
 
+  Object.assign(faults, { dropped: network.stats.dropped, duplicated: network.stats.duplicated, reordered: network.stats.reordered });
   const history = historyLines.length > 0 ? historyLines.join('\n') + '\n' : '';
-  const linearizability = checkLinearizable(parseHistory(history));
-  const replicas = voters.map((v) => v.replica!);
-  const invariants = options.checkInvariants ?? true;
-  const violations = [
-    ...(invariants ? checkAgreementAndVisibility(replicas) : []),
-    ...(invariants ? checkExecution(replicas, voters.map((v) => v.disk.load().applied)) : []),
-    ...replicas.filter((r) => r.stats.agreementViolations > 0).map((r) => `INV1: replica ${r.self} saw ${r.stats.agreementViolations} contradicting commits`),
-    ...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`),
-  ];
+  const parsed = parseHistory(history);
+  const linearizability = checkLinearizable(parsed);
+  const tasks = parsed.other.length > 0 ? checkTasks(parsed) : null;
+  const replicas = voters.map((v) => v.replica);
+  const violations: string[] = [];
+  if (options.checkInvariants ?? true) {
+    violations.push(...checkAgreementAndVisibility(replicas), ...checkExecution(replicas, voters.map((v) => v.disk.load().applied)));
+  }
+  for (const r of replicas) if (r.stats.agreementViolations > 0) violations.push(`INV1: replica ${r.self} saw ${r.stats.agreementViolations} contradicting commits`);
+  violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
+  if (tasks !== null) violations.push(...tasks.violations.map((v) => `tasks: ${v}`));
+  violations.push(...checkDurability(voters, acked), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000));
+
   return {
-    traceHash: hash.digest('hex'),
-    ops,
-    history,
-    linearizable: linearizability.linearizable,
-    linearizability,
-    violations,
-    faults,
-    events,
-    endMs: nowUs / usPerMs,
+    traceHash: hash.hex(),
+    ops, history, linearizable: linearizability.linearizable, linearizability, tasks, violations, faults, shed,
+    settled: isSettled, events, endMs: nowUs / usPerMs, trace,
   };
+}
+
+/** Every acknowledged write was applied by every voter (nothing acknowledged is lost). */
+function checkDurability(voters: readonly Voter[], acked: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let v = 0; v < voters.length; v++) {
+    const r = voters[v].replica;
+    const applied = new Set<string>();
+    for (const id of voters[v].disk.load().applied) {
+      const cmd = r.instance(id)?.cmd;
+      if (cmd == null || cmd === NOP) continue;
+      for (const c of cmd.commands) applied.add(`${c.clientId}/${c.requestId}`);
+    }
+    const missing = acked.filter((k) => !applied.has(k));
+    if (missing.length > 0) out.push(`durability: ${missing.length} acknowledged writes never applied at voter ${v} (first: ${missing.slice(0, 3).join(', ')})`);
+  }
+  return out;
+}
+
+/** Once the faults stopped, every voter committed and applied everything, to the same state. */
+function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: number): string[] {
+  const out: string[] = [];
+  for (let v = 0; v < voters.length; v++) {
+    const r = voters[v].replica;
+    const pending = r.pendingIds().length;
+    const unapplied = r.committedUnapplied().length;
+    if (pending > 0 || unapplied > 0) out.push(`liveness: voter ${v} still had ${pending} uncommitted and ${unapplied} unapplied ids ${drainMs} ms after the faults stopped`);
+  }
+  if (isSettled) {
+    const d0 = voters[0].machine.digest();
+    for (let v = 1; v < voters.length; v++) {
+      if (voters[v].machine.digest() !== d0) out.push(`agreement: voter ${v}'s state machine differs from voter 0's after every command was applied`);
+    }
+  } else if (out.length === 0) {
+    out.push(`liveness: the voters had not converged ${drainMs} ms after the faults stopped`);
+  }
+  return out;
+}
+
+const kindCode: Record<SimEvent['kind'], number> = {
+  deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
+  partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16,
+};
+
+const typeCodes = new Map<string, number>();
+function typeCode(t: string): number {
+  let c = typeCodes.get(t);
+  if (c === undefined) { c = codeOf(t); typeCodes.set(t, c); }
+  return c;
+}
+
+/** Rough wire sizes, for the bandwidth model. */
+const commandBytes = 48;
+const resultBytes = 32;
+function messageBytes(m: Message): number {
+  let size = 40;
+  if ('cmd' in m && m.cmd != null && m.cmd !== NOP) size += m.cmd.commands.length * commandBytes;
+  if ('dep' in m && m.dep != null) size += 8 * m.dep.ids.length + 4 * m.dep.floor.length;
+  return size;
+}
+
+function poissonGapUs(rng: Random, ratePerSec: number): number {
+  return Math.max(1, Math.round((-Math.log(1 - rng.float()) / ratePerSec) * 1_000_000));
 }
