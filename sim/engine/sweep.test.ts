@@ -6,19 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSimulation } from './simulation.ts';
-import { defaultSimArgs, faults, passed, replayCommand, simulationOptions, type SimArgs } from '../command.ts';
+import { passed, replayCommand, simulationOptions } from '../command.ts';
+import { sweepArgs } from '../sweep.ts';
 
 const seeds = 200;
 const first = 1;
-
-/** The run a seed of the sweep stands for (also used by bench/sweep.ts for the long sweep). */
-export function sweepArgs(seed: number): SimArgs {
-  const voters = seed % 2 === 0 ? 3 : 5;
-  return {
-    ...defaultSimArgs, voters, agents: seed % 3 === 0 ? voters + 4 : voters, seeds: [seed], durationMs: 3000, faults: new Set(faults),
-    workload: seed % 4 === 1 ? 'tasks' : 'kv', conflict: seed % 5 === 0 ? 0.3 : 1,
-  };
-}
 
 test(`${seeds} seeds with every fault on pass every checker`, () => {
   const failing: string[] = [];
