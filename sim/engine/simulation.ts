@@ -18,6 +18,7 @@ import { commandAccess, type Command, type CommandResult } from '../../consensus
 import { checkAgreementAndVisibility, checkExecution } from '../../consensus/testing/invariants.ts';
 import type { ReplicaOptions } from '../../consensus/core/config.ts';
 import { NOP, type ClientReply, type Envelope, type Event as ReplicaEvent, type Message } from '../../consensus/core/types.ts';
+import { CommitWatch } from '../check/commits.ts';
 import { parseHistory } from '../history.ts';
 import { checkLinearizable, type LinearizabilityResult } from '../check/linearizability.ts';
 import { checkTasks, type TaskCheckResult } from '../check/tasks.ts';
@@ -72,7 +73,10 @@ export interface SimulationOptions {
   readonly fsyncMs?: { readonly min: number; readonly max: number };
   /** After durationMs, how long at most to run for the swarm to settle and clients to finish. */
   readonly drainMs?: number;
-  /** Run the protocol invariant checks at the end (default true). */
+  /**
+   * Check the protocol invariants (default true): INV7 on every Commit sent during the run, and
+   * INV1, INV2 and INV8 over the voters' final state and execution logs at the end.
+   */
   readonly checkInvariants?: boolean;
   /** Keep a readable line per event in `trace` (for tests and debugging; costs memory). */
   readonly keepTrace?: boolean;
@@ -300,6 +304,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     for (const at of network.send(from, to, sizeBytes, nowUs, rng)) queue.push(at, ev);
   };
 
+  // INV7 on every Commit sent, during the run (the rest of the invariants are checked at the end).
+  const commitWatch = (options.checkInvariants ?? true) ? new CommitWatch() : null;
+
   // ---- clients ----------------------------------------------------------------------------
 
   const complete = (p: ProcState, type: 'ok' | 'fail' | 'info', value?: unknown): void => {
@@ -485,6 +492,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         if (agent.inc !== ev.inc) return; // crashed before the fsync: effects are lost
         voters[ev.voter].disk.sync(ev.upTo);
         if (deferIfStalled(ev.voter, { ...ev, upTo: ev.upTo })) return; // durable, but not sent yet
+        if (commitWatch !== null) for (const env of ev.messages) if (env.msg.type === 'Commit') commitWatch.see(env.msg, nowUs / usPerMs);
         for (const env of ev.messages) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
         for (const reply of ev.replies) {
           const p = procs[Number(reply.clientId.slice(1))];
@@ -662,7 +670,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const linearizability = checkLinearizable(parsed);
   const tasks = parsed.other.length > 0 ? checkTasks(parsed) : null;
   const replicas = voters.map((v) => v.replica);
-  const violations: string[] = [];
+  const violations: string[] = [...(commitWatch?.violations ?? [])];
   if (options.checkInvariants ?? true) {
     violations.push(...checkAgreementAndVisibility(replicas), ...checkExecution(replicas, voters.map((v) => v.disk.load().applied)));
   }
