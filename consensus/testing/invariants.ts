@@ -2,9 +2,9 @@
 // was said on the wire. Each returns human-readable violations; an empty list means all hold.
 // Used after every step of the property tests and, later, by the simulator.
 
-import { footprint, payloadsConflict, payloadsEqual } from '../core/conflicts.ts';
+import { footprint, payloadsEqual } from '../core/conflicts.ts';
 import { depsEqual, depsInclude } from '../core/deps.ts';
-import { ballotOwner, formatId, initCoord, instanceSeq, type InstanceId } from '../core/ids.ts';
+import { ballotOwner, formatId, initCoord, instanceSeq, replicasMax, type InstanceId } from '../core/ids.ts';
 import { NOP, type Deps, type Envelope, type Instance, type Payload } from '../core/types.ts';
 
 export interface ReplicaView {
@@ -37,7 +37,24 @@ function committed(replicas: readonly ReplicaView[]): Map<InstanceId, { r: numbe
   return out;
 }
 
-/** INV1 Agreement and INV2 Visibility. */
+/**
+ * INV1 Agreement and INV2 Visibility.
+ *
+ * INV1 compares each id's committed copies with the first one: linear. INV2 goes key by key, as
+ * conflicts are key-level (conflicts.ts). A pair of committed conflicting ids can only violate it
+ * when neither is under the other's dependency floor, so, per key, kind of access and
+ * coordinator, the ids are kept sorted by seq: those of coordinator c above b's floor are a
+ * suffix, and a min-tree over their floor[initCoord(b)] lists, in that suffix, just the ones whose
+ * floor does not cover b either. Each pair so listed is then checked exactly (depsInclude both
+ * ways); it either violates INV2 or one of the two names the other in its explicit ids. With F
+ * the total footprint size of the decided ids, C ≤ 16 the coordinators met, D the total size of
+ * their explicit ids and V the violations, the cost is O(F · C · log F + (D + V) · K · log F), K
+ * the most keys two payloads share: near-linear when floors advance (the simulator). The worst
+ * case stays quadratic, but only with quadratically many violations to report (floors all zero
+ * and no explicit ids, say), or with malformed ids, which are compared with every id of their
+ * keys. The verdicts, and the messages and their order, are those of checking every pair of
+ * decided ids.
+ */
 export function checkAgreementAndVisibility(replicas: readonly ReplicaView[]): string[] {
   const v: string[] = [];
   const byId = committed(replicas);
@@ -49,18 +66,144 @@ export function checkAgreementAndVisibility(replicas: readonly ReplicaView[]): s
     }
     decided.push({ id, cmd: first.cmd!, dep: first.dep });
   }
-  for (let i = 0; i < decided.length; i++) {
-    const a = decided[i];
-    if (a.cmd === NOP) continue;
-    for (let j = i + 1; j < decided.length; j++) {
-      const b = decided[j];
-      if (b.cmd === NOP || !payloadsConflict(a.cmd, b.cmd)) continue;
-      if (!depsInclude(a.dep, b.id) && !depsInclude(b.dep, a.id)) {
-        v.push(`INV2: conflicting ${formatId(a.id)} and ${formatId(b.id)} committed without either in the other's dependencies`);
+  for (const pair of visibilityViolations(decided)) {
+    const a = decided[Math.floor(pair / decided.length)], b = decided[pair % decided.length];
+    v.push(`INV2: conflicting ${formatId(a.id)} and ${formatId(b.id)} committed without either in the other's dependencies`);
+  }
+  return v;
+}
+
+/**
+ * The ids of one key and kind of access (writers, or readers that do not write it) of one
+ * coordinator, sorted by seq; or, for coord −1, of the ids whose coordinator is no floor index
+ * (malformed ids), unsorted, which are compared with everything.
+ */
+interface Group {
+  readonly coord: number;
+  readonly entries: number[]; // indexes into decided
+  seqs: Float64Array;
+  /** Per coordinator cb, lazily: a min-tree over the entries' floor[cb] (see floorTree). */
+  readonly trees: (Float64Array | undefined)[];
+}
+
+/**
+ * The violating pairs of INV2 as i · N + j, i < j indexes into decided (N its length; exact below
+ * 9·10^7 ids), ascending: the order of the pairwise check.
+ */
+function visibilityViolations(decided: readonly { id: InstanceId; cmd: Payload; dep: Deps }[]): number[] {
+  const N = decided.length;
+  // Per decided id: seq and coordinator (−1: none a floor can cover), footprint with keys numbered.
+  const seq = new Float64Array(N), coord = new Int32Array(N);
+  const first: number[] = [0], key: number[] = [], write: boolean[] = [];
+  const keyNumbers = new Map<string, number>();
+  for (let i = 0; i < N; i++) {
+    const { id, cmd } = decided[i];
+    const c = initCoord(id);
+    coord[i] = Number.isFinite(id) && Number.isInteger(c) && c >= 0 && c < replicasMax ? c : -1;
+    seq[i] = instanceSeq(id);
+    // Nop and ⊥ are left out, as in the pairwise check (a ⊥ conflicts with nothing).
+    if (cmd !== null && cmd !== NOP) {
+      footprint(cmd).forEach((w, k) => {
+        let n = keyNumbers.get(k);
+        if (n === undefined) { n = keyNumbers.size; keyNumbers.set(k, n); }
+        key.push(n);
+        write.push(w);
+      });
+    }
+    first.push(key.length);
+  }
+  // A key met once (most of them, in a long run) is left out: it makes no pair.
+  const met = new Int32Array(keyNumbers.size);
+  for (const k of key) met[k]++;
+  // groups[2k] readers of key k, groups[2k + 1] writers, each a few groups by coordinator.
+  const groups: (Group[] | undefined)[] = new Array<Group[] | undefined>(2 * keyNumbers.size);
+  for (let i = 0; i < N; i++) {
+    for (let t = first[i]; t < first[i + 1]; t++) {
+      if (met[key[t]] < 2) continue;
+      const list = (groups[2 * key[t] + (write[t] ? 1 : 0)] ??= []);
+      let g: Group | undefined;
+      for (const x of list) if (x.coord === coord[i]) { g = x; break; }
+      if (g === undefined) { g = { coord: coord[i], entries: [], seqs: new Float64Array(0), trees: [] }; list.push(g); }
+      g.entries.push(i);
+    }
+  }
+  for (const list of groups) {
+    if (list === undefined) continue;
+    for (const g of list) {
+      if (g.coord < 0) continue;
+      g.entries.sort((x, y) => seq[x] - seq[y]);
+      g.seqs = Float64Array.from(g.entries, (x) => seq[x]);
+    }
+  }
+
+  const pairs: number[] = [];
+  for (let j = 0; j < N; j++) {
+    const b = decided[j], cb = coord[j], sb = seq[j], floorB = b.dep.floor;
+    // Every pair is met from both sides; the later id (j) records it.
+    const consider = (i: number): void => {
+      if (i >= j) return;
+      const a = decided[i];
+      if (!depsInclude(a.dep, b.id) && !depsInclude(b.dep, a.id)) pairs.push(i * N + j);
+    };
+    for (let t = first[j]; t < first[j + 1]; t++) {
+      if (met[key[t]] < 2) continue;
+      // A writer conflicts with readers and writers of its keys, a reader with the writers.
+      for (let kind = write[t] ? 0 : 1; kind < 2; kind++) {
+        for (const g of groups[2 * key[t] + kind] ?? []) {
+          const { entries } = g;
+          if (g.coord < 0 || cb < 0) { for (const i of entries) consider(i); continue; }
+          // The ids of g not under b's floor: a suffix, as seqs ascend (`≤` with a missing or NaN
+          // floor entry is false throughout).
+          const f = floorB[g.coord], seqs = g.seqs;
+          let lo = 0, hi = seqs.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1;
+            if (seqs[mid] <= f) lo = mid + 1; else hi = mid;
+          }
+          if (entries.length - lo <= 8) {
+            for (let e = lo; e < entries.length; e++) if (!(sb <= decided[entries[e]].dep.floor[cb])) consider(entries[e]);
+          } else {
+            const tree = (g.trees[cb] ??= floorTree(g, cb, decided));
+            reportBelow(tree, tree.length >> 1, lo, sb, (e) => consider(entries[e]));
+          }
+        }
       }
     }
   }
-  return v;
+  pairs.sort((x, y) => x - y);
+  let w = 0;
+  for (let k = 0; k < pairs.length; k++) if (k === 0 || pairs[k] !== pairs[k - 1]) pairs[w++] = pairs[k]; // met through another key
+  pairs.length = w;
+  return pairs;
+}
+
+/**
+ * A min segment tree (leaves from index `size`, a power of two; unused leaves +∞) over the
+ * entries' floor[cb] as numbers, a missing or NaN one as −∞: an entry's floor does not cover a
+ * seq s of coordinator cb exactly when its leaf is < s.
+ */
+function floorTree(g: Group, cb: number, decided: readonly { dep: Deps }[]): Float64Array {
+  let size = 1;
+  while (size < g.entries.length) size *= 2;
+  const tree = new Float64Array(2 * size).fill(Infinity);
+  for (let e = 0; e < g.entries.length; e++) {
+    const x = Number(decided[g.entries[e]].dep.floor[cb]);
+    tree[size + e] = Number.isNaN(x) ? -Infinity : x;
+  }
+  for (let node = size - 1; node >= 1; node--) tree[node] = Math.min(tree[2 * node], tree[2 * node + 1]);
+  return tree;
+}
+
+/** Calls `f` with each leaf index ≥ from whose value is < bound: O((1 + calls) · log size). */
+function reportBelow(tree: Float64Array, size: number, from: number, bound: number, f: (e: number) => void): void {
+  const visit = (node: number, lo: number, hi: number): void => {
+    if (hi <= from || !(tree[node] < bound)) return;
+    if (node >= size) { f(node - size); return; }
+    const mid = (lo + hi) >>> 1;
+    visit(2 * node, lo, mid);
+    visit(2 * node + 1, mid, hi);
+  };
+  visit(1, 0, size);
 }
 
 /** INV3, INV4 and INV5: per-process state. */
