@@ -138,6 +138,8 @@ type SimEvent =
   | { kind: 'invoke'; proc: number }
   | { kind: 'arrival'; client: number }
   | { kind: 'timeout'; proc: number; requestId: number }
+  /** A client on a non-voter agent sends its open request again (same request id). */
+  | { kind: 'resend'; proc: number; requestId: number; attempt: number }
   | { kind: 'crash' }
   | { kind: 'restart'; agent: number }
   | { kind: 'partition' }
@@ -182,10 +184,12 @@ interface ProcState extends Proc {
   voter: number;
   readonly client: number;
   nextRequestId: number;
-  open: { readonly requestId: number; readonly spec: OpSpec; readonly write: boolean } | null;
+  open: { readonly requestId: number; readonly spec: OpSpec; readonly write: boolean; readonly command: Command } | null;
 }
 
 const usPerMs = 1000;
+/** How long a client on a non-voter agent waits for an answer before resending its request. */
+const resendUs = 300 * usPerMs;
 const progressEveryEvents = 8192;
 
 export function runSimulation(options: SimulationOptions): SimulationResult {
@@ -329,11 +333,14 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     const requestId = p.nextRequestId++;
     const command = { clientId: p.clientId, requestId, timestampMs: localMs(p.agent), ...spec.op } as Command;
     record(p.id, 'invoke', spec.f, spec.key, spec.value);
-    p.open = { requestId, spec, write: commandAccess(spec.op).write };
+    p.open = { requestId, spec, write: commandAccess(spec.op).write, command };
     openOps++;
     queue.push(nowUs + timeoutUs, { kind: 'timeout', proc: p.id, requestId });
     if (p.agent < n) turn(p.agent, { type: 'submit', command });
-    else sendOver(p.agent, p.voter, 64 + commandBytes, { kind: 'request', from: p.agent, to: p.voter, proc: p.id, command });
+    else {
+      sendOver(p.agent, p.voter, 64 + commandBytes, { kind: 'request', from: p.agent, to: p.voter, proc: p.id, command });
+      queue.push(nowUs + resendUs, { kind: 'resend', proc: p.id, requestId, attempt: 1 });
+    }
   };
 
   const onResult = (p: ProcState, requestId: number, result: CommandResult): void => {
@@ -522,6 +529,16 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         else invoke(free);
         return;
       }
+      case 'resend': {
+        // Like a real client library: resend until answered, every second attempt to the next
+        // voter. The request id makes a command submitted twice take effect once (PROTOCOL.md §12).
+        const p = procs[ev.proc];
+        if (p.open === null || p.open.requestId !== ev.requestId || !agents[p.agent].up || deferIfStalled(p.agent, ev)) return;
+        if (ev.attempt % 2 === 0) p.voter = (p.voter + 1) % n;
+        sendOver(p.agent, p.voter, 64 + commandBytes, { kind: 'request', from: p.agent, to: p.voter, proc: p.id, command: p.open.command });
+        queue.push(nowUs + resendUs, { kind: 'resend', proc: p.id, requestId: ev.requestId, attempt: ev.attempt + 1 });
+        return;
+      }
       case 'timeout': {
         const p = procs[ev.proc];
         if (p.open !== null && p.open.requestId === ev.requestId) complete(p, 'info');
@@ -592,6 +609,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       case 'tick': hash.add(ev.voter); hash.add(ev.inc); break;
       case 'fsync': hash.add(ev.voter); hash.add(ev.inc); hash.add(ev.upTo); hash.add(ev.messages.length); hash.add(ev.replies.length); break;
       case 'invoke': case 'timeout': hash.add(ev.proc); break;
+      case 'resend': hash.add(ev.proc); hash.add(ev.attempt); break;
       case 'arrival': hash.add(ev.client); break;
       case 'restart': case 'resume': hash.add(ev.agent); break;
       case 'heal': hash.add(ev.cut); break;
@@ -609,6 +627,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       case 'tick': return `${t} tick ${ev.voter}.${ev.inc}`;
       case 'fsync': return `${t} fsync ${ev.voter}.${ev.inc} ${ev.upTo} ${ev.messages.length} ${ev.replies.length}`;
       case 'invoke': case 'timeout': return `${t} ${ev.kind} p${ev.proc}`;
+      case 'resend': return `${t} resend p${ev.proc} r${ev.requestId} #${ev.attempt}`;
       case 'arrival': return `${t} arrival c${ev.client}`;
       case 'restart': case 'resume': return `${t} ${ev.kind} ${ev.agent}`;
       case 'heal': return `${t} heal cut${ev.cut}`;
@@ -725,7 +744,7 @@ function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: nu
 
 const kindCode: Record<SimEvent['kind'], number> = {
   deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
-  partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16,
+  partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17,
 };
 
 const typeCodes = new Map<string, number>();
