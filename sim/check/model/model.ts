@@ -1,0 +1,410 @@
+// The exhaustive model checker over the real consensus core (issue: "covey check"). A state is a
+// `Cluster` (consensus/testing/cluster.ts) of three real replicas plus what the model still allows
+// (commands not yet submitted, fault budgets). Every action the model allows is tried from every
+// reachable state, breadth first, so the first violation found comes with a shortest trace.
+// States are rebuilt by replaying their path from the initial state (the core is never copied or
+// cloned) and recognised again by a hash of their canonical serialization. INV1–INV8 of
+// PROTOCOL.md §8 (`Cluster.violations()`) are checked in every distinct state.
+//
+// See README.md for what is modelled, what is abstracted away, and why that is sound.
+
+import { createHash } from 'node:crypto';
+import { Cluster, type ClusterOptions } from '../../../consensus/testing/cluster.ts';
+import type { Replica } from '../../../consensus/core/replica.ts';
+import { formatId, initCoord, type InstanceId, type ReplicaId } from '../../../consensus/core/ids.ts';
+import { NOP, type Deps, type Envelope, type Message, type Payload } from '../../../consensus/core/types.ts';
+import type { Command } from '../../../consensus/statemachine/commands.ts';
+import { canonical } from './serialize.ts';
+import { variantClass, type VariantName } from './variants.ts';
+
+export interface ModelConfig {
+  /** Only 3 for now (f = 1, e = 1). */
+  readonly replicas: 3;
+  /** Client commands, 1..3: command i is submitted once, at replica i mod 3; all write key x. */
+  readonly commands: number;
+  /** Crashes in one run (each crashed replica may restart). */
+  readonly crashes: number;
+  /** Messages delivered twice in one run. */
+  readonly duplicates: number;
+  /** Explicit message drops in one run. Loss is covered without them (README.md); default 0. */
+  readonly drops: number;
+  /** recover(id) events (the membership driver's "recover now") in one run. */
+  readonly recoveries: number;
+  /** Ticks in one run; a tick is the fast-path timeout plus an execution flush (see `clusterOptions`). */
+  readonly ticks: number;
+  readonly variant: VariantName;
+}
+
+export const defaultModel: ModelConfig = {
+  replicas: 3, commands: 2, crashes: 1, duplicates: 1, drops: 0, recoveries: 1, ticks: 0, variant: 'real',
+};
+
+export type Action =
+  | { readonly kind: 'submit'; readonly command: number }
+  /** `msg` is the message's canonical key (`messageKey`); identical messages are one action. */
+  | { readonly kind: 'deliver' | 'duplicate' | 'drop'; readonly msg: string }
+  | { readonly kind: 'crash' | 'restart' | 'tick'; readonly r: ReplicaId }
+  | { readonly kind: 'recover'; readonly r: ReplicaId; readonly id: InstanceId };
+
+/**
+ * Time never advances (the clock stays at 0) and these timeouts are long enough never to fire: no
+ * retransmission (duplicates stand for it), no recovery but through `recover` actions, no
+ * watermark exchange. The fast-path timeout is 0, so a tick is exactly "the coordinator gives up
+ * on the fast path" plus "execution flushes what waited for a tick".
+ */
+const never = 1_000_000_000_000;
+
+export function clusterOptions(cfg: ModelConfig): ClusterOptions {
+  return {
+    n: cfg.replicas, f: 1, e: 1, replicaClass: variantClass(cfg.variant),
+    batchCommandsMax: 1, tickMs: 1, fastPathTimeoutMs: 0, retransmitMs: never,
+    recoveryTimeoutMs: never, recoveryTimeoutMaxMs: never, watermarkEveryTicks: never,
+  };
+}
+
+export function modelCommand(i: number): Command {
+  return { clientId: `c${i}`, requestId: 1, timestampMs: 0, op: 'put', key: 'x', value: `v${i}` };
+}
+
+/** One state of the model: the cluster and the budgets left. Rebuilt by `replay`, never copied. */
+export class ModelState {
+  readonly config: ModelConfig;
+  readonly cluster: Cluster;
+  readonly submitted: boolean[];
+  readonly used = { crashes: 0, duplicates: 0, drops: 0, recoveries: 0, ticks: 0 };
+
+  constructor(config: ModelConfig) {
+    this.config = config;
+    this.cluster = new Cluster(clusterOptions(config));
+    this.submitted = new Array<boolean>(config.commands).fill(false);
+  }
+}
+
+const keyCache = new WeakMap<Envelope, string>();
+
+/** The canonical key of a message in flight: sender, receiver and content. */
+export function messageKey(env: Envelope): string {
+  let k = keyCache.get(env);
+  if (k === undefined) keyCache.set(env, (k = `${env.from}>${env.to} ${JSON.stringify(env.msg)}`));
+  return k;
+}
+
+/** Every action enabled in `s`, in a fixed order. */
+export function enabledActions(s: ModelState): Action[] {
+  const cl = s.cluster, cfg = s.config, n = cfg.replicas;
+  const out: Action[] = [];
+  for (let i = 0; i < cfg.commands; i++) if (!s.submitted[i] && cl.up[i % n]) out.push({ kind: 'submit', command: i });
+  const keys = [...new Set(cl.network.map(messageKey))].sort();
+  for (const key of keys) {
+    const to = Number(key.slice(key.indexOf('>') + 1, key.indexOf(' ')));
+    if (cl.up[to]) {
+      out.push({ kind: 'deliver', msg: key });
+      if (s.used.duplicates < cfg.duplicates) out.push({ kind: 'duplicate', msg: key });
+    }
+    if (s.used.drops < cfg.drops) out.push({ kind: 'drop', msg: key });
+  }
+  for (let r = 0; r < n; r++) {
+    if (!cl.up[r]) { out.push({ kind: 'restart', r }); continue; }
+    if (s.used.crashes < cfg.crashes) out.push({ kind: 'crash', r });
+    if (s.used.ticks < cfg.ticks && tickMatters(cl.replicas[r])) out.push({ kind: 'tick', r });
+    if (s.used.recoveries < cfg.recoveries) for (const id of recoverable(cl.replicas[r])) out.push({ kind: 'recover', r, id });
+  }
+  return out;
+}
+
+/**
+ * Whether a tick at `rep` can do more than drop stale bookkeeping: with the clock at 0 and every
+ * timeout but the fast path's out of reach, a tick decides the slow path for an own id still
+ * PREACCEPTED at ballot 0, and flushes execution (and tracks its missing dependencies) when
+ * committed ids wait to be applied. A tick is offered only then.
+ */
+export function tickMatters(rep: Replica): boolean {
+  if (rep.committedUnapplied().length > 0) return true;
+  for (const id of rep.instanceIds()) {
+    const inst = rep.instance(id)!;
+    if (initCoord(id) === rep.self && inst.bal === 0 && inst.phase === 'PREACCEPTED') return true;
+  }
+  return false;
+}
+
+/**
+ * The ids replica `rep` may start recovering: those it has pending (what its own recovery timer
+ * would recover) and those blocking its execution (what the membership driver's "recover now"
+ * event targets, §12 recovery policy). Never an id committed here: that recovery does nothing.
+ */
+export function recoverable(rep: Replica): InstanceId[] {
+  const ids = new Set(rep.pendingIds());
+  for (const id of rep.committedUnapplied()) for (const d of rep.instance(id)!.dep.ids) ids.add(d);
+  return [...ids].filter((id) => rep.instance(id)?.phase !== 'COMMITTED').sort((a, b) => a - b);
+}
+
+function messageIndex(cl: Cluster, key: string): number {
+  const i = cl.network.findIndex((e) => messageKey(e) === key);
+  if (i < 0) throw new Error(`no such message in flight: ${key}`);
+  return i;
+}
+
+/** Apply one action (which must be enabled) to `s`. */
+export function applyAction(s: ModelState, a: Action): void {
+  const cl = s.cluster;
+  switch (a.kind) {
+    case 'submit':
+      s.submitted[a.command] = true;
+      return cl.submit(a.command % s.config.replicas, modelCommand(a.command));
+    case 'deliver': return cl.deliver(messageIndex(cl, a.msg));
+    case 'duplicate': { // deliver a copy now, leave the original in flight
+      cl.duplicate(messageIndex(cl, a.msg));
+      s.used.duplicates++;
+      return cl.deliver(cl.network.length - 1);
+    }
+    case 'drop':
+      s.used.drops++;
+      return cl.drop(messageIndex(cl, a.msg));
+    case 'crash':
+      s.used.crashes++;
+      return cl.crash(a.r);
+    case 'restart': return cl.restart(a.r);
+    case 'recover':
+      s.used.recoveries++;
+      return cl.recover(a.r, a.id);
+    case 'tick':
+      s.used.ticks++;
+      return cl.tick(a.r);
+  }
+}
+
+/** Rebuild the state a path of actions leads to from the initial state. */
+export function replay(cfg: ModelConfig, path: readonly Action[]): ModelState {
+  const s = new ModelState(cfg);
+  for (const a of path) applyAction(s, a);
+  return s;
+}
+
+/**
+ * Left out of a replica's serialization: `stats` (counters nothing reads, except
+ * agreementViolations, hashed on its own), `cfg` (the same in every state), `sm` (its state is
+ * the fold of the execution log, which is hashed with the storage) and `ticks` (read only as
+ * `ticks % watermarkEveryTicks === 0`, never true here).
+ */
+const replicaSkip = new Set(['stats', 'cfg', 'sm', 'ticks']);
+
+/**
+ * The hash of everything but the network: the replicas, their storage, the ghost record the
+ * invariants read, and the budgets left.
+ */
+export function coreHash(s: ModelState): string {
+  const cl = s.cluster;
+  const parts: string[] = [];
+  for (let r = 0; r < cl.n; r++) {
+    // A down replica is rebuilt from its storage alone at restart, so its volatile state is not part of the state.
+    if (cl.up[r]) parts.push(`up${r}`, canonical(cl.replicas[r], replicaSkip), String(cl.replicas[r].stats.agreementViolations));
+    else parts.push(`down${r}`);
+    parts.push(canonical(cl.storages[r]));
+  }
+  parts.push(`now ${cl.nowMs}`);
+  const g = cl.ghost;
+  const sorted = (xs: Iterable<string>): string => [...new Set(xs)].sort().join(';');
+  parts.push(sorted([...g.proposals].map(([id, p]) => `${id}=${JSON.stringify(p)}`)));
+  parts.push(sorted([...g.accepts].flatMap(([id, byB]) => [...byB].flatMap(([b, list]) => list.map((x) => `${id}@${b}=${JSON.stringify(x)}`)))));
+  parts.push(sorted([...g.commits].flatMap(([id, list]) => list.map((x) => `${id}=${JSON.stringify(x)}`))));
+  parts.push(sorted(g.wrongOwner));
+  parts.push(s.submitted.map((x) => (x ? '1' : '0')).join(''), JSON.stringify(s.used));
+  return createHash('sha256').update(parts.join('\u0000')).digest('base64');
+}
+
+/** The messages in flight as a sorted multiset of keys. */
+export function networkKeys(s: ModelState): string[] {
+  return s.cluster.network.map(messageKey).sort();
+}
+
+/** The hash of everything that decides what can happen next and what the invariants see. */
+export function stateHash(s: ModelState): string {
+  return combine(coreHash(s), networkKeys(s));
+}
+
+function combine(core: string, net: readonly string[]): string {
+  return createHash('sha256').update(core).update('\u0000').update(net.join('\n')).digest('base64');
+}
+
+/** Is the sorted multiset `a` contained in the sorted multiset `b`? */
+function subMultiset(a: readonly string[], b: readonly string[]): boolean {
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && b[j] < x) j++;
+    if (j === b.length || b[j] !== x) return false;
+    j++;
+  }
+  return true;
+}
+
+// ---- human-readable actions -------------------------------------------------------------------
+
+function fmtPayload(p: Payload | null): string {
+  if (p === null) return '⊥';
+  if (p === NOP) return 'Nop';
+  return p.commands.map((c) => (c.op === 'put' ? `put ${c.key}=${c.value}` : c.op)).join('+');
+}
+
+function fmtDeps(d: Deps): string {
+  const floor = d.floor.some((x) => x !== 0) ? ` floor [${d.floor.join(',')}]` : '';
+  return `{${d.ids.map(formatId).join(',')}}${floor}`;
+}
+
+export function describeMessage(from: number, to: number, m: Message): string {
+  const head = (x: string): string => `${m.type}${x} r${from}→r${to}`;
+  switch (m.type) {
+    case 'PreAccept': return `${head(` ${formatId(m.id)}`)} (${fmtPayload(m.cmd)}, D=${fmtDeps(m.dep)})`;
+    case 'PreAcceptOK': return `${head(` ${formatId(m.id)}`)} (D=${fmtDeps(m.dep)})`;
+    case 'Accept': case 'Commit': case 'Validate': return `${head(` ${formatId(m.id)} b=${m.b}`)} (${fmtPayload(m.cmd)}, D=${fmtDeps(m.dep)})`;
+    case 'AcceptOK': case 'Recover': return head(` ${formatId(m.id)} b=${m.b}`);
+    case 'RecoverOK':
+      return `${head(` ${formatId(m.id)} b=${m.b}`)} (abal ${m.abal}, ${m.phase}, ${fmtPayload(m.cmd)}, dep ${fmtDeps(m.dep)}, initDep ${fmtDeps(m.initDep)})`;
+    case 'ValidateOK': return `${head(` ${formatId(m.id)} b=${m.b}`)} (I={${m.I.map(([id, p]) => `${formatId(id)}:${p}`).join(',')}})`;
+    case 'Waiting': return `${head(` ${formatId(m.id)}`)} (k=${m.k})`;
+    case 'Watermark': return `${head('')} ([${m.executed.join(',')}])`;
+  }
+}
+
+export function describeAction(a: Action, cfg: Pick<ModelConfig, 'replicas'> = { replicas: 3 }): string {
+  switch (a.kind) {
+    case 'submit': return `submit ${fmtPayload({ commands: [modelCommand(a.command)] })} at r${a.command % cfg.replicas}`;
+    case 'deliver': case 'duplicate': case 'drop': {
+      const sp = a.msg.indexOf(' ');
+      const [from, to] = a.msg.slice(0, sp).split('>').map(Number);
+      const text = describeMessage(from, to, JSON.parse(a.msg.slice(sp + 1)) as Message);
+      return a.kind === 'deliver' ? `deliver ${text}` : a.kind === 'duplicate' ? `deliver a duplicate of ${text} (original stays in flight)` : `lose ${text}`;
+    }
+    case 'crash': return `crash r${a.r}`;
+    case 'restart': return `restart r${a.r} from its storage`;
+    case 'tick': return `tick r${a.r} (fast-path timeout, execution flush)`;
+    case 'recover': return `recover(${formatId(a.id)}) at r${a.r}`;
+  }
+}
+
+// ---- the search --------------------------------------------------------------------------------
+
+export interface CheckOptions {
+  /** Stop (verdict "incomplete") once this many distinct states were found. */
+  readonly maxStates: number;
+  /** Do not expand states this many actions from the initial state (bounded model checking). */
+  readonly maxDepth?: number;
+  /** Called about once a second during the search. */
+  readonly onProgress?: (p: Progress) => void;
+}
+
+export interface Progress {
+  readonly states: number;
+  readonly transitions: number;
+  readonly depth: number;
+  readonly frontier: number;
+  readonly elapsedMs: number;
+}
+
+export interface Violation {
+  /** The violated invariants' names (INV1…INV8), and the checker's messages. */
+  readonly invariants: string[];
+  readonly messages: string[];
+  /** A shortest path from the initial state to a violating state. */
+  readonly trace: Action[];
+  readonly steps: string[];
+}
+
+export interface CheckResult {
+  /**
+   * pass: every reachable state explored, no violation. depth-bounded: no violation in any state
+   * within `maxDepth` actions, but deeper states were not explored. incomplete: the state limit
+   * was hit. Only "pass" is a pass.
+   */
+  readonly verdict: 'pass' | 'violation' | 'incomplete' | 'depth-bounded';
+  readonly config: ModelConfig;
+  /** Distinct states found (all of them explored unless the verdict is "incomplete"). */
+  readonly states: number;
+  /** Actions tried, including those leading to a state already seen. */
+  readonly transitions: number;
+  /** Transitions that only removed messages from the network: subsumed by their parent. */
+  readonly subsumed: number;
+  /** The longest shortest path from the initial state to a state found. */
+  readonly depth: number;
+  readonly wallMs: number;
+  readonly violation?: Violation;
+}
+
+export function invariantNames(messages: readonly string[]): string[] {
+  return [...new Set(messages.map((m) => /^(INV\d)/.exec(m)?.[1] ?? m))].sort();
+}
+
+function violationOf(trace: Action[], messages: string[], cfg: ModelConfig): Violation {
+  return { invariants: invariantNames(messages), messages, trace, steps: trace.map((a) => describeAction(a, cfg)) };
+}
+
+/** Explore every state reachable within the model's bounds, breadth first. */
+export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
+  const started = Date.now();
+  // Node table: the parent of each state found and the action that reached it.
+  const parent: number[] = [-1];
+  const via: (Action | null)[] = [null];
+  const seen = new Set<string>();
+  const pathOf = (node: number): Action[] => {
+    const path: Action[] = [];
+    for (let x = node; x > 0; x = parent[x]) path.push(via[x]!);
+    return path.reverse();
+  };
+  let transitions = 0, subsumed = 0, depth = 0, lastReport = started;
+  const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
+    ({ verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started, ...(violation ? { violation } : {}) });
+
+  const init = new ModelState(cfg);
+  seen.add(stateHash(init));
+  const v0 = init.cluster.violations();
+  if (v0.length > 0) return result('violation', violationOf([], v0, cfg));
+
+  let frontier: number[] = [0];
+  while (frontier.length > 0) {
+    const next: number[] = [];
+    if (opts.maxDepth !== undefined && depth >= opts.maxDepth) return result('depth-bounded');
+    for (const node of frontier) {
+      const path = pathOf(node);
+      let fresh: ModelState | null = replay(cfg, path);
+      const actions = enabledActions(fresh);
+      const parentCore = coreHash(fresh);
+      const parentNet = networkKeys(fresh);
+      for (const a of actions) {
+        const s = fresh ?? replay(cfg, path);
+        fresh = null;
+        applyAction(s, a);
+        transitions++;
+        const core = coreHash(s);
+        const net = networkKeys(s);
+        // Subsumption: only messages left the network. The parent, which still holds them, can do
+        // everything this state can (README.md, "Loss"), so nothing new is reachable from here.
+        if (core === parentCore && subMultiset(net, parentNet)) { subsumed++; continue; }
+        const h = combine(core, net);
+        if (seen.has(h)) continue;
+        seen.add(h);
+        const child = parent.length;
+        parent.push(node);
+        via.push(a);
+        if (path.length + 1 > depth) depth = path.length + 1;
+        const v = s.cluster.violations();
+        if (v.length > 0) return result('violation', violationOf([...path, a], v, cfg));
+        next.push(child);
+        if (seen.size >= opts.maxStates) return result('incomplete');
+      }
+      if (opts.onProgress !== undefined) {
+        const now = Date.now();
+        if (now - lastReport >= 1000) {
+          lastReport = now;
+          opts.onProgress({ states: seen.size, transitions, depth, frontier: frontier.length + next.length, elapsedMs: now - started });
+        }
+      }
+    }
+    frontier = next;
+  }
+  return result('pass');
+}
+
+/** Replay a trace (as `check` reports it) on a fresh cluster: the final state and its violations. */
+export function replayTrace(cfg: ModelConfig, trace: readonly Action[]): { state: ModelState; violations: string[] } {
+  const state = replay(cfg, trace);
+  return { state, violations: state.cluster.violations() };
+}

@@ -1,0 +1,52 @@
+// Test-only variants of the consensus core, each reintroducing one known bug through the seams
+// in consensus/core/replica.ts, so the model checker can be shown to catch it. Never used outside
+// the model checker and its tests.
+
+import { Replica } from '../../../consensus/core/replica.ts';
+import type { Ballot } from '../../../consensus/core/ids.ts';
+import type { Envelope, Instance, Message, Ready } from '../../../consensus/core/types.ts';
+
+/**
+ * PROTOCOL.md §10 pitfall 1, the original EPaxos's single ballot variable: a RecoverOK reports
+ * the ballot the process had last joined instead of the ballot it last voted in (abal), so
+ * recovery judges the answers by it (lines 52–55) and can pick a value that was never chosen
+ * over one that was.
+ */
+export class SingleBallotReplica extends Replica {
+  protected override reportedBallot(_inst: Readonly<Instance>, balBefore: Ballot): Ballot {
+    return balBefore;
+  }
+}
+
+/**
+ * PROTOCOL.md §4, delayed self-delivery: the messages a process sends itself go through the
+ * network like any other, instead of being applied at once. A coordinator that has sent its
+ * Commit to the others can then answer a Recover while still PREACCEPTED, and line 56 makes the
+ * recovery choose Nop.
+ */
+export class DelayedSelfDeliveryReplica extends Replica {
+  private toSelf: Message[] = [];
+
+  protected override deliverToSelf(msg: Message): void {
+    this.toSelf.push(msg);
+  }
+
+  override takeReady(): Ready {
+    const ready = super.takeReady();
+    if (this.toSelf.length === 0) return ready;
+    const own: Envelope[] = this.toSelf.map((msg) => ({ from: this.self, to: this.self, msg }));
+    this.toSelf = [];
+    return { ...ready, messages: [...ready.messages, ...own] };
+  }
+}
+
+export const variantNames = ['real', 'single-ballot', 'delayed-self-delivery'] as const;
+export type VariantName = (typeof variantNames)[number];
+
+export function variantClass(v: VariantName): typeof Replica {
+  switch (v) {
+    case 'real': return Replica;
+    case 'single-ballot': return SingleBallotReplica;
+    case 'delayed-self-delivery': return DelayedSelfDeliveryReplica;
+  }
+}
