@@ -98,8 +98,10 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-// A register value is interned to a small integer; 0 is absent, which reads as null.
+// A register value is interned to a small integer; 0 is absent, which reads as null, and 1 stands
+// for every written value no operation of the history can observe.
 const absent = 0;
+const unobservable = 1;
 
 /** An operation reduced to interned values, with its register semantics. */
 interface Step {
@@ -129,23 +131,32 @@ interface Entry {
 }
 
 function checkKey(key: string, ops: Operation[], limit: number): Violation | null {
-  const ids = new Map<string, number>([['null', absent]]);
+  const ids = new Map<string, number>([['null', absent], ['\u0000unobservable', unobservable]]);
   const intern = (v: unknown): number => {
     const s = canonicalJson(v);
     let id = ids.get(s);
     if (id === undefined) ids.set(s, (id = ids.size));
     return id;
   };
+  // Values some operation can tell apart: what an ok read returned and what any cas expected.
+  // Every other written value is indistinguishable from the others by any operation of this
+  // history, so they all become one value, and the states they lead to merge in the memo table.
+  const observable = new Set<string>(['null']);
+  for (const op of ops) {
+    if (op.f === 'read' && op.status === 'ok') observable.add(canonicalJson(op.output ?? null));
+    else if (op.f === 'cas') observable.add(canonicalJson((op.value as unknown[])[0]));
+  }
+  const internWritten = (v: unknown): number => (observable.has(canonicalJson(v ?? null)) ? intern(v) : unobservable);
   const written = new Set<number>([absent]);
   const steps: Step[] = ops.map((op) => {
     const ok = op.status === 'ok';
     if (op.f === 'write') {
-      const v = intern(op.value);
+      const v = internWritten(op.value);
       written.add(v);
       return { op, ok, pure: false, apply: () => v };
     }
     if (op.f === 'cas') {
-      const [expected, next] = (op.value as unknown[]).map(intern);
+      const [expected, next] = [intern((op.value as unknown[])[0]), internWritten((op.value as unknown[])[1])];
       written.add(next);
       // An info cas that found another value changed nothing, just like one that never ran.
       if (ok && op.output === false) return { op, ok, pure: true, apply: (s) => (s !== expected ? s : -1) };
