@@ -5,7 +5,10 @@
 //     of the end-of-run checkers (linearizability, task board, invariants, durability, liveness).
 // The aim for (2) is under 60 s on the project's 2-core machine. Exit code 1 if a checker fails.
 //
-// Usage: npm run bench:sim [-- --minutes 10 --agents 1000 --rate 0.5 --json]
+// The scale run's clients send 10% of their operations to `--keys` shared registers and the rest
+// to one of their own.
+//
+// Usage: npm run bench:sim [-- --minutes 10 --agents 1000 --rate 0.5 --keys 100 --json]
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -17,12 +20,13 @@ const { values: args } = parseArgs({
     minutes: { type: 'string', default: '10' },
     agents: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '0.5' },
+    keys: { type: 'string', default: '100' },
     seed: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
-const minutes = Number(args.minutes), agents = Number(args.agents), rate = Number(args.rate), seed = Number(args.seed);
-for (const [name, v, ok] of [['--minutes', minutes, minutes > 0], ['--agents', agents, Number.isInteger(agents) && agents >= 5], ['--rate', rate, rate > 0], ['--seed', seed, Number.isInteger(seed) && seed >= 0]] as const) {
+const minutes = Number(args.minutes), agents = Number(args.agents), rate = Number(args.rate), seed = Number(args.seed), keys = Number(args.keys);
+for (const [name, v, ok] of [['--minutes', minutes, minutes > 0], ['--agents', agents, Number.isInteger(agents) && agents >= 5], ['--rate', rate, rate > 0], ['--seed', seed, Number.isInteger(seed) && seed >= 0], ['--keys', keys, Number.isInteger(keys) && keys >= 1]] as const) {
   if (!ok) { process.stderr.write(`bench:sim: ${name} is out of range (got ${String(v)}); see the usage line in bench/sim.ts\n`); process.exit(2); }
 }
 
@@ -40,7 +44,7 @@ function timed(label: string, o: SimulationOptions): { r: SimulationResult; wall
 
 const every = new Set(faults);
 const small = timed('small swarm', simulationOptions({ ...defaultSimArgs, voters: 5, agents: 5, durationMs: 60_000, faults: every }, seed));
-const scaleArgs = { ...defaultSimArgs, voters: 5 as const, agents, clients: agents - 5, rate, conflict: 0.1, keys: 10, durationMs: minutes * 60_000, faults: every };
+const scaleArgs = { ...defaultSimArgs, voters: 5 as const, agents, clients: agents - 5, rate, conflict: 0.1, keys, durationMs: minutes * 60_000, faults: every };
 const scale = timed('scale run', simulationOptions(scaleArgs, seed));
 
 const report = (x: { r: SimulationResult; wallS: number }) => ({
@@ -50,14 +54,14 @@ const report = (x: { r: SimulationResult; wallS: number }) => ({
 const out = {
   machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
   small: { voters: 5, clients: 8, virtualSeconds: 60, ...report(small) },
-  scale: { voters: 5, agents, clients: agents - 5, ratePerClient: rate, virtualMinutes: minutes, ...report(scale), faults: scale.r.faults },
+  scale: { voters: 5, agents, clients: agents - 5, ratePerClient: rate, sharedKeys: keys, conflict: 0.1, virtualMinutes: minutes, ...report(scale), faults: scale.r.faults },
 };
 if (args.json) process.stdout.write(JSON.stringify(out) + '\n');
 else {
   const s = out.small, l = out.scale;
   process.stdout.write(
     `small swarm (5 voters, 8 clients, 60 s virtual, every fault): ${s.events} events in ${s.wallSeconds} s = ${s.eventsPerSecond} events/s; ${s.passed ? 'all checkers pass' : 'FAILED: ' + s.violations.join('; ')}\n` +
-    `scale run (${agents} agents: 5 voters + ${agents - 5} submitting, ${rate} ops/s each, ${minutes} min virtual, every fault): ` +
+    `scale run (${agents} agents: 5 voters + ${agents - 5} submitting, ${rate} ops/s each, 10% on ${keys} shared keys, ${minutes} min virtual, every fault): ` +
     `${l.wallSeconds} s wall, ${l.events} events (${l.eventsPerSecond}/s), ${l.ops} operations; ${l.passed ? 'all checkers pass' : 'FAILED: ' + l.violations.join('; ')}\n`,
   );
 }

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { describeQuorum, formatQuorum } from './quorum.ts';
 import { simCommand } from '../../sim/command.ts';
+import { checkCommand } from '../../sim/check/model/command.ts';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -38,6 +39,7 @@ export function buildCli(): Command {
     });
 
   program.addCommand(simCommand());
+  program.addCommand(checkCommand());
 
   return program;
 }

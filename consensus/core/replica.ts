@@ -123,7 +123,8 @@ export class Replica {
    * replaying the execution log; nothing is re-sent and no client is answered twice.
    */
   static restore(options: ReplicaOptions, stored: StoredState, stateMachine: StateMachine): Replica {
-    const r = new Replica(options, stateMachine);
+    // `new this`: a subclass's restore (the model checker's test-only variants) rebuilds a subclass.
+    const r = new this(options, stateMachine);
     for (const rec of stored.instances) {
       const inst: Instance = { ...rec };
       r.instances.set(inst.id, inst);
@@ -435,13 +436,14 @@ export class Replica {
     const inst = this.getOrCreate(m.id);
     if (this.answerIfCommitted(from, inst)) return;
     if (inst.bal > m.b || (inst.bal === m.b && inst.abal === m.b)) return;
+    const balBefore = inst.bal;
     if (inst.bal < m.b) {
       inst.bal = m.b;
       this.markDirty(inst);
     } // else: a retransmitted Recover at the ballot already joined; nothing was accepted at it yet
     this.trackPending(m.id);
     this.send(from, {
-      type: 'RecoverOK', b: m.b, id: m.id, abal: inst.abal, cmd: inst.cmd, dep: inst.dep, initDep: inst.initDep, phase: inst.phase,
+      type: 'RecoverOK', b: m.b, id: m.id, abal: this.reportedBallot(inst, balBefore), cmd: inst.cmd, dep: inst.dep, initDep: inst.initDep, phase: inst.phase,
     });
   }
 
@@ -757,7 +759,26 @@ export class Replica {
   /** "Send to all" includes the sender, which applies its own handler at once (PROTOCOL.md §4). */
   private broadcast(msg: Message): void {
     this.broadcastToOthers(msg);
+    this.deliverToSelf(msg);
+  }
+
+  // ---- seams for the model checker's test-only variants (sim/check/model/variants.ts) ------
+  // The two methods below exist only so that a subclass can reintroduce a known bug and the model
+  // checker can be shown to catch it. The real core never overrides them; keep them trivial.
+
+  /** A message this replica sends itself is applied at once (PROTOCOL.md §4). */
+  protected deliverToSelf(msg: Message): void {
     this.receive(this.self, msg);
+  }
+
+  /**
+   * The ballot a RecoverOK reports for recovery to judge by: abal, the last ballot voted in
+   * (lines 52–55). `balBefore` is the ballot joined before this Recover, what an implementation
+   * with a single ballot variable would report (§10 pitfall 1).
+   */
+  protected reportedBallot(inst: Readonly<Instance>, balBefore: Ballot): Ballot {
+    void balBefore;
+    return inst.abal;
   }
 
   private broadcastToOthers(msg: Message): void {
@@ -765,7 +786,7 @@ export class Replica {
   }
 
   private send(to: ReplicaId, msg: Message): void {
-    if (to === this.self) this.receive(this.self, msg);
+    if (to === this.self) this.deliverToSelf(msg);
     else this.messages.push({ from: this.self, to, msg });
   }
 }

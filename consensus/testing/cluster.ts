@@ -17,6 +17,11 @@ import type { Command } from '../statemachine/commands.ts';
 export interface ClusterOptions extends Omit<ReplicaOptions, 'self'> {
   /** Makes each replica's state machine; defaults to Covey's key-value store and task board. */
   readonly stateMachine?: () => StateMachine;
+  /**
+   * The replica class to run; defaults to the real core. The model checker's test-only variants
+   * (sim/check/model/variants.ts) pass a subclass that reintroduces a known bug.
+   */
+  readonly replicaClass?: typeof Replica;
 }
 
 /** Ghost state for the invariants: what the protocol said, not what a replica holds. */
@@ -49,7 +54,7 @@ export class Cluster {
     for (let r = 0; r < this.n; r++) {
       this.storages.push(new MemoryStorage());
       this.machines.push(this.makeStateMachine());
-      this.replicas.push(new Replica({ ...options, self: r }, this.machines[r]));
+      this.replicas.push(new (options.replicaClass ?? Replica)({ ...options, self: r }, this.machines[r]));
       this.up.push(true);
       this.replies.push([]);
     }
@@ -170,7 +175,7 @@ export class Cluster {
 
   restart(r: ReplicaId): void {
     this.machines[r] = this.makeStateMachine();
-    const replica = Replica.restore({ ...this.options, self: r }, this.storages[r].loadSync(), this.machines[r]);
+    const replica = (this.options.replicaClass ?? Replica).restore({ ...this.options, self: r }, this.storages[r].loadSync(), this.machines[r]);
     this.replicas[r] = replica;
     this.up[r] = true;
     this.honour(r, replica.takeReady());
