@@ -498,7 +498,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         const agent = agents[ev.voter];
         if (agent.inc !== ev.inc) return; // crashed before the fsync: effects are lost
         voters[ev.voter].disk.sync(ev.upTo);
-        if (deferIfStalled(ev.voter, { ...ev, upTo: ev.upTo })) return; // durable, but not sent yet
+        if (deferIfStalled(ev.voter, ev)) return; // durable, but not sent yet
         if (commitWatch !== null) for (const env of ev.messages) if (env.msg.type === 'Commit') commitWatch.see(env.msg, nowUs / usPerMs);
         for (const env of ev.messages) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
         for (const reply of ev.replies) {
