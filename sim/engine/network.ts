@@ -77,10 +77,6 @@ export class Network {
     this.cuts.clear();
   }
 
-  get cutCount(): number {
-    return this.cuts.size;
-  }
-
   /** Whether a message from `from` to `to` is lost to a cut at virtual time `nowUs`. */
   blocked(from: number, to: number, nowUs: number): boolean {
     if (from === to) return false;
