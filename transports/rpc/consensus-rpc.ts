@@ -1,0 +1,476 @@
+// The consensus RPC: EPaxos* messages between voters over libp2p streams, and client commands
+// forwarded from any agent to a voter.
+//
+// /covey/epaxos/1.0.0 — one long-lived outbound stream per voter peer, written only (each side
+// opens its own stream to the other). On it, length-prefixed frames (it-length-prefixed: unsigned
+// varint length, then that many bytes of a protobuf `Frame`, transports/wire/consensus.proto).
+//   send     never blocks: messages queued for a peer in one turn (until setImmediate) become one
+//            frame (split only at frameBytesMax); frames wait in a per-peer queue bounded in
+//            frames and bytes, where the oldest are dropped when it is full (consensus
+//            retransmits, so dropping is safe; growing without bound is not);
+//   writer   a loop per peer pulls from the queue only when the stream has taken the previous
+//            frame (back-pressure: it-pipe awaits the sink), and reopens a broken stream with
+//            backoff, early when libp2p reports the peer connected again;
+//   receiver the sender's ReplicaId is the authenticated remote peer id's index in `voters`,
+//            never a field of the frame. A frame from a non-voter, or one that is oversized,
+//            truncated, malformed or invalid (transports/wire/codec.ts, then validate.ts), is
+//            dropped whole, counted in covey_rpc_frames_dropped_total{reason} and logged
+//            (warn, at most once per peer per logIntervalMs); it never reaches onMessage.
+//            Oversized and truncated frames also close the stream: its framing is lost.
+// /covey/submit/1.0.0 — one stream per request: the client writes one length-prefixed
+// SubmitRequest, the voter answers one SubmitReply (a CommandResult, or why it did not run it).
+
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import * as lp from 'it-length-prefixed';
+import { pipe } from 'it-pipe';
+import { Registry } from 'prom-client';
+import type { Logger } from '../../agent/log.ts';
+import type { Envelope, Message } from '../../consensus/core/types.ts';
+import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
+import {
+  decodeFrame, decodeSubmit, decodeSubmitReply, encodeFrames, encodeSubmit, encodeSubmitReply,
+  frameBytesMaxDefault, type EncodedFrame, type SubmitReply,
+} from '../wire/codec.ts';
+import { redialDelayMs } from '../peers.ts';
+import { rpcMetrics, type DropReason, type RpcMetrics } from './metrics.ts';
+
+export const epaxosProtocol = '/covey/epaxos/1.0.0';
+export const submitProtocol = '/covey/submit/1.0.0';
+
+/** Frames waiting for one peer; at the bound the oldest is dropped. */
+export const queueFramesMaxDefault = 1024;
+/** Bytes waiting for one peer (a Raspberry Pi with 6 peers holds at most 6 × this). */
+export const queueBytesMaxDefault = 32 * 1024 * 1024;
+/** Opening a stream (dial included) gives up after this long, then backs off. */
+export const streamOpenTimeoutMs = 10_000;
+export const reopenDelayMsMin = 100;
+export const reopenDelayMsMax = 5_000;
+/** A forwarded command with no caller deadline fails after this long. */
+export const submitTimeoutMsDefault = 30_000;
+/** A voter waits this long for a submit request's bytes (a slow or silent client is cut off). */
+export const submitRequestReadTimeoutMs = 10_000;
+/** Per connection: consensus streams (one is normal; a few while a broken one is noticed). */
+export const epaxosInboundStreamsMax = 8;
+/** Per connection: submit requests in flight. */
+export const submitInboundStreamsMax = 64;
+/** At most one warning per peer this often for dropped frames; the rest are counted in the log. */
+export const logIntervalMs = 10_000;
+
+export interface ConsensusRpcOptions {
+  /** The libp2p node (createCoveyNode); any service map. */
+  readonly node: Libp2p;
+  /** Peer ids as strings; index = ReplicaId (0..n-1). */
+  readonly voters: readonly string[];
+  /** This agent's ReplicaId, null for a non-voter. */
+  readonly self: number | null;
+  readonly logger: Logger;
+  /** prom-client registry for the metrics; a private one when absent. */
+  readonly registry?: Registry;
+  /** Only validated messages from voters, in the order each voter sent them. */
+  onMessage(from: number, msg: Message): void;
+  /** A voter serving forwarded client commands. Absent: submissions are refused. */
+  onSubmit?(command: Command): Promise<CommandResult>;
+  readonly frameBytesMax?: number;
+  readonly queueFramesMax?: number;
+  readonly queueBytesMax?: number;
+}
+
+type QueuedFrame = EncodedFrame;
+
+/** The outgoing side towards one voter. */
+class Outbox {
+  readonly to: number;
+  readonly peerId: PeerId;
+  readonly frames: QueuedFrame[] = [];
+  queuedBytes = 0;
+  pending: Message[] = [];
+  stream: Stream | null = null;
+  failures = 0;
+  /** Ends the writer's current pipe when libp2p reports the peer disconnected. */
+  broken: (() => void) | null = null;
+  /** Resolves the writer loop's current wait (for frames, or for the reopen delay). */
+  wake: (() => void) | null = null;
+  loop: Promise<void> = Promise.resolve();
+  constructor(to: number, peerId: PeerId) {
+    this.to = to;
+    this.peerId = peerId;
+  }
+  notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+}
+
+interface DropLog {
+  lastMs: number;
+  suppressed: number;
+}
+
+export class ConsensusRpc {
+  readonly #o: ConsensusRpcOptions;
+  readonly #n: number;
+  readonly #voterIndex = new Map<string, number>();
+  readonly #outboxes = new Map<number, Outbox>();
+  readonly #inbound = new Set<Stream>();
+  readonly #dropLogs = new Map<string, DropLog>();
+  readonly #frameBytesMax: number;
+  readonly #queueFramesMax: number;
+  readonly #queueBytesMax: number;
+  readonly metrics: RpcMetrics;
+  #abort = new AbortController();
+  /** Settles when stop() begins; lets waits that libp2p might never settle end. */
+  #stopped: Promise<void> = Promise.resolve();
+  #running = false;
+  #flushScheduled = false;
+
+  constructor(options: ConsensusRpcOptions) {
+    this.#o = options;
+    this.#n = options.voters.length;
+    if (this.#n < 1) throw new RangeError('ConsensusRpc: voters must not be empty');
+    if (options.self !== null && !(Number.isInteger(options.self) && options.self >= 0 && options.self < this.#n)) {
+      throw new RangeError(`ConsensusRpc: self ${options.self} is not a voter index (0..${this.#n - 1})`);
+    }
+    options.voters.forEach((v, i) => {
+      if (this.#voterIndex.has(v)) throw new RangeError(`ConsensusRpc: voter ${v} is listed twice`);
+      this.#voterIndex.set(v, i);
+      if (i !== options.self) this.#outboxes.set(i, new Outbox(i, peerIdFromString(v)));
+    });
+    this.#frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+    this.#queueFramesMax = options.queueFramesMax ?? queueFramesMaxDefault;
+    this.#queueBytesMax = options.queueBytesMax ?? queueBytesMaxDefault;
+    this.metrics = rpcMetrics(options.registry ?? new Registry());
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    this.#abort = new AbortController();
+    const abort = this.#abort;
+    this.#stopped = new Promise<void>((r) => abort.signal.addEventListener('abort', () => r(), { once: true }));
+    const node = this.#o.node;
+    await node.handle(epaxosProtocol, ({ stream, connection }) => {
+      void this.#receive(stream, connection);
+    }, { maxInboundStreams: epaxosInboundStreamsMax });
+    await node.handle(submitProtocol, ({ stream, connection }) => {
+      void this.#serveSubmit(stream, connection);
+    }, { maxInboundStreams: submitInboundStreamsMax });
+    node.addEventListener('peer:connect', this.#onConnect);
+    node.addEventListener('peer:disconnect', this.#onDisconnect);
+    for (const box of this.#outboxes.values()) box.loop = this.#writer(box);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#abort.abort();
+    const node = this.#o.node;
+    node.removeEventListener('peer:connect', this.#onConnect);
+    node.removeEventListener('peer:disconnect', this.#onDisconnect);
+    await node.unhandle([epaxosProtocol, submitProtocol]).catch(() => {});
+    for (const box of this.#outboxes.values()) {
+      const dropped = box.frames.length + (box.pending.length > 0 ? 1 : 0);
+      if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'stopped' }, dropped);
+      box.frames.length = 0;
+      box.queuedBytes = 0;
+      box.pending = [];
+      box.stream?.abort(new Error('consensus RPC stopped'));
+      box.notify();
+    }
+    for (const s of this.#inbound) s.abort(new Error('consensus RPC stopped'));
+    this.#inbound.clear();
+    await Promise.all([...this.#outboxes.values()].map((b) => b.loop));
+  }
+
+  /**
+   * Queues messages for their voters; never blocks. Everything queued for one peer before the
+   * next setImmediate leaves as one frame. A message to self is the caller's to deliver: skipped.
+   */
+  send(envelopes: readonly Envelope[]): void {
+    if (!this.#running) return;
+    for (const env of envelopes) {
+      const box = this.#outboxes.get(env.to);
+      if (box === undefined) {
+        if (env.to !== this.#o.self) this.#o.logger.error({ to: env.to, n: this.#n }, 'send: destination is not a voter (bug in the caller)');
+        continue;
+      }
+      box.pending.push(env.msg);
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  /** Voters other than self with an open connection now. */
+  connectedVoters(): number[] {
+    const out: number[] = [];
+    for (const box of this.#outboxes.values()) {
+      if (this.#o.node.getConnections(box.peerId).some((c) => c.status === 'open')) out.push(box.to);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /**
+   * Forwards a client command to voter `to` and returns its result. Rejects with an Error naming
+   * the voter and the cause on timeout (submitTimeoutMsDefault unless `signal` ends it first),
+   * abort, an unreachable voter, a refusal by the voter, or a malformed reply.
+   */
+  async submit(to: number, command: Command, signal?: AbortSignal): Promise<CommandResult> {
+    const box = this.#outboxes.get(to);
+    if (!this.#running) throw new Error('submit: the consensus RPC is stopped');
+    if (box === undefined) throw new Error(`submit: ${to} is not another voter (voters are 0..${this.#n - 1}, self is ${this.#o.self})`);
+    const deadline = AbortSignal.timeout(submitTimeoutMsDefault);
+    const all = AbortSignal.any(signal === undefined ? [deadline, this.#abort.signal] : [signal, deadline, this.#abort.signal]);
+    const why = () => (signal?.aborted === true ? `aborted by the caller (${String(signal.reason)})`
+      : deadline.aborted ? `no reply within ${submitTimeoutMsDefault} ms` : 'the consensus RPC stopped');
+    if (all.aborted) throw new Error(`submit to voter ${to}: ${why()}`);
+    let stream: Stream | null = null;
+    const onAbort = () => stream?.abort(new Error(why()));
+    all.addEventListener('abort', onAbort, { once: true });
+    try {
+      stream = await this.#o.node.dialProtocol(box.peerId, submitProtocol, { signal: all });
+      const bytes = await pipe(
+        [encodeSubmit(command)],
+        (s) => lp.encode(s),
+        stream,
+        (s) => lp.decode(s, { maxDataLength: this.#frameBytesMax }),
+        async (s) => {
+          for await (const reply of s) return reply.subarray();
+          return null;
+        },
+      );
+      if (bytes === null) throw new Error('the voter closed the stream without a reply');
+      const decoded = decodeSubmitReply(bytes, this.#frameBytesMax);
+      if (!decoded.ok) throw new Error(`malformed reply (${decoded.reason})`);
+      if ('error' in decoded.reply) throw new Error(`refused: ${decoded.reply.error}`);
+      return decoded.reply.result;
+    } catch (err) {
+      const cause = all.aborted ? why() : (err as Error).message;
+      throw new Error(`submit to voter ${to}: ${cause}`, { cause: err });
+    } finally {
+      all.removeEventListener('abort', onAbort);
+      if (stream !== null) await stream.close().catch(() => stream?.abort(new Error('close failed')));
+    }
+  }
+
+  // ---- sending ----------------------------------------------------------------------------------
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (!this.#running) return;
+    for (const box of this.#outboxes.values()) {
+      if (box.pending.length === 0) continue;
+      const { frames, tooLarge } = encodeFrames(box.pending, this.#frameBytesMax);
+      box.pending = [];
+      if (tooLarge.length > 0) {
+        this.metrics.sendFramesDropped.inc({ reason: 'too_large' }, tooLarge.length);
+        this.#o.logger.error({ to: box.to, types: tooLarge.map((m) => m.type), frameBytesMax: this.#frameBytesMax },
+          'a message alone exceeds the frame bound and cannot be sent (raise frameBytesMax or make smaller batches)');
+      }
+      for (const frame of frames) this.#enqueue(box, frame);
+      box.notify();
+    }
+  }
+
+  #enqueue(box: Outbox, frame: QueuedFrame): void {
+    box.frames.push(frame);
+    box.queuedBytes += frame.bytes.length;
+    let dropped = 0;
+    while (box.frames.length > 1 && (box.frames.length > this.#queueFramesMax || box.queuedBytes > this.#queueBytesMax)) {
+      const old = box.frames.shift() as QueuedFrame;
+      box.queuedBytes -= old.bytes.length;
+      dropped++;
+    }
+    if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'queue_full' }, dropped);
+  }
+
+  /** One writer per peer: open a stream when there is something to send, write, reopen on failure. */
+  async #writer(box: Outbox): Promise<void> {
+    while (this.#running) {
+      if (box.frames.length === 0) {
+        await new Promise<void>((r) => { box.wake = r; });
+        continue;
+      }
+      let stream: Stream;
+      try {
+        stream = await this.#o.node.dialProtocol(box.peerId, epaxosProtocol, {
+          signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(streamOpenTimeoutMs)]),
+        });
+      } catch (err) {
+        if (!this.#running) break;
+        box.failures++;
+        if (box.failures === 1 || box.failures % 20 === 0) {
+          this.#o.logger.info({ to: box.to, failures: box.failures, err: (err as Error).message }, 'cannot open a consensus stream; retrying');
+        }
+        await this.#sleep(box, redialDelayMs(box.failures, reopenDelayMsMin, reopenDelayMsMax, Math.random()));
+        continue;
+      }
+      box.failures = 0;
+      box.stream = stream;
+      try {
+        // Raced with stop and with the peer's disconnection: a yamux sink aborted while idle may
+        // never settle, and a writer must not wait forever on a dead stream.
+        const broken = new Promise<void>((r) => { box.broken = r; });
+        await Promise.race([pipe(this.#frameSource(box), (s) => lp.encode(s), stream.sink), this.#stopped, broken]);
+        if (this.#running && box.broken === null) throw new Error('the peer disconnected');
+        if (this.#running) await stream.close({ signal: AbortSignal.timeout(1000) });
+      } catch (err) {
+        if (this.#running) this.#o.logger.debug({ to: box.to, err: (err as Error).message }, 'consensus stream broke; reopening');
+        stream.abort(err as Error);
+      } finally {
+        box.stream = null;
+        box.broken = null;
+      }
+    }
+  }
+
+  /** Yields queued frames; the next is taken only when the sink asks, i.e. has taken the last. */
+  async *#frameSource(box: Outbox): AsyncGenerator<Uint8Array> {
+    while (this.#running) {
+      const frame = box.frames.shift();
+      if (frame === undefined) {
+        await new Promise<void>((r) => { box.wake = r; });
+        continue;
+      }
+      box.queuedBytes -= frame.bytes.length;
+      this.metrics.framesSent.inc();
+      this.metrics.messagesSent.inc(frame.messages);
+      yield frame.bytes;
+    }
+  }
+
+  #sleep(box: Outbox, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => { box.wake = null; resolve(); }, ms);
+      box.wake = () => { clearTimeout(t); resolve(); };
+    });
+  }
+
+  readonly #onConnect = (evt: CustomEvent<PeerId>): void => {
+    const i = this.#voterIndex.get(evt.detail.toString());
+    const box = i === undefined ? undefined : this.#outboxes.get(i);
+    // Ends a reopen backoff early; a writer waiting for frames just checks and waits again.
+    if (box !== undefined && box.stream === null) box.notify();
+  };
+
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const i = this.#voterIndex.get(evt.detail.toString());
+    const box = i === undefined ? undefined : this.#outboxes.get(i);
+    const broken = box?.broken;
+    if (box === undefined || broken === null || broken === undefined) return;
+    box.broken = null;
+    broken();
+  };
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  async #receive(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    const from = this.#voterIndex.get(peer);
+    if (!this.#running) {
+      stream.abort(new Error('consensus RPC stopped'));
+      return;
+    }
+    this.#inbound.add(stream);
+    try {
+      await stream.closeWrite(); // this side never writes on an inbound consensus stream
+      for await (const chunk of lp.decode(stream.source, { maxDataLength: this.#frameBytesMax })) {
+        if (!this.#running) break;
+        if (from === undefined || from === this.#o.self) {
+          this.#drop(peer, 'non_voter', `peer ${peer} is not a voter`);
+          continue;
+        }
+        const r = decodeFrame(chunk.subarray(), from, { n: this.#n }, this.#frameBytesMax);
+        if (!r.ok) {
+          this.#drop(peer, r.kind, r.reason);
+          continue;
+        }
+        this.metrics.framesReceived.inc();
+        this.metrics.messagesReceived.inc(r.messages.length);
+        for (const msg of r.messages) this.#deliver(from, msg);
+      }
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+        this.#drop(peer, 'oversized', `frame length exceeds ${this.#frameBytesMax} bytes; closing the stream`);
+      } else if (name === 'UnexpectedEOFError') {
+        this.#drop(peer, 'truncated', 'the stream ended inside a frame');
+      } else if (this.#running) {
+        this.#o.logger.debug({ peer, err: (err as Error).message }, 'inbound consensus stream ended with an error');
+      }
+      stream.abort(err as Error);
+    } finally {
+      this.#inbound.delete(stream);
+    }
+  }
+
+  #deliver(from: number, msg: Message): void {
+    try {
+      this.#o.onMessage(from, msg);
+    } catch (err) {
+      // The core's driver failing on one message must not cut the stream to a voter.
+      this.#o.logger.error({ from, type: msg.type, err: (err as Error).message }, 'onMessage threw');
+    }
+  }
+
+  #drop(peer: string, reason: DropReason, detail: string): void {
+    this.metrics.framesDropped.inc({ reason });
+    const now = Date.now();
+    const log = this.#dropLogs.get(peer) ?? { lastMs: -Infinity, suppressed: 0 };
+    this.#dropLogs.set(peer, log);
+    if (now - log.lastMs < logIntervalMs) {
+      log.suppressed++;
+      return;
+    }
+    this.#o.logger.warn({ peer, reason, detail, suppressed: log.suppressed }, 'dropped a consensus frame');
+    log.lastMs = now;
+    log.suppressed = 0;
+  }
+
+  // ---- serving submissions --------------------------------------------------------------------
+
+  async #serveSubmit(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    const timer = setTimeout(() => stream.abort(new Error('no submit request in time')), submitRequestReadTimeoutMs);
+    try {
+      let request: Uint8Array | null = null;
+      for await (const chunk of lp.decode(stream.source, { maxDataLength: this.#frameBytesMax })) {
+        request = chunk.subarray();
+        break;
+      }
+      clearTimeout(timer);
+      if (request === null) throw new Error('the stream ended without a request');
+      const reply = await this.#answer(peer, request);
+      await pipe([encodeSubmitReply(reply)], (s) => lp.encode(s), stream.sink);
+      await stream.close({ signal: AbortSignal.timeout(1000) });
+    } catch (err) {
+      this.#o.logger.debug({ peer, err: (err as Error).message }, 'submit stream failed');
+      stream.abort(err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #answer(peer: string, request: Uint8Array): Promise<SubmitReply> {
+    const d = decodeSubmit(request, this.#frameBytesMax);
+    if (!d.ok) {
+      this.metrics.submitsServed.inc({ outcome: 'invalid' });
+      this.#o.logger.warn({ peer, reason: d.reason }, 'refused a malformed submit request');
+      return { error: `invalid command: ${d.reason}` };
+    }
+    if (this.#o.onSubmit === undefined) {
+      this.metrics.submitsServed.inc({ outcome: 'error' });
+      return { error: 'this agent does not serve submissions (it is not a voter)' };
+    }
+    try {
+      const result = await this.#o.onSubmit(d.command);
+      this.metrics.submitsServed.inc({ outcome: 'ok' });
+      return { result };
+    } catch (err) {
+      this.metrics.submitsServed.inc({ outcome: 'error' });
+      return { error: (err as Error).message };
+    }
+  }
+}
