@@ -36,7 +36,9 @@ export function parseVariant(value: string): VariantName {
 export function formatResult(r: CheckResult): string {
   const c = r.config;
   const lines = [
-    `model: ${c.replicas} replicas, ${c.commands} command(s), ≤${c.crashes} crash(es), ≤${c.duplicates} duplicate(s), ≤${c.drops} loss(es), ≤${c.recoveries} recover(s), ≤${c.ticks} tick(s); core: ${c.variant}`,
+    `model: ${c.replicas} replicas, ${c.commands} conflicting command(s); core: ${c.variant}`,
+    `bounds per run: ≤${c.crashes} crash+restart, ≤${c.duplicates} duplicate(s), message loss: any message may stay undelivered (explicit drops ≤${c.drops}), ` +
+      `≤${c.recoveries} recover(id) event(s), ≤${c.ticks} tick(s) (fast-path timeout); time frozen, no retransmission/recovery/watermark timers`,
     `distinct states explored: ${r.states}`,
     `transitions: ${r.transitions} (${r.subsumed} subsumed by their parent), depth reached: ${r.depth}, wall time: ${(r.wallMs / 1000).toFixed(1)} s`,
   ];

@@ -1,13 +1,14 @@
 // The model checker: it passes the real core exhaustively on small configurations, finds the
-// delayed self-delivery bug (PROTOCOL.md §4) with a shortest trace that replays, tells the
-// single-ballot bug (§10) apart from the real core on the scripted §10 trace, and `covey check`
-// refuses bad arguments with exit code 2.
+// delayed self-delivery bug (PROTOCOL.md §4) and the single-ballot bug (§10) with shortest traces
+// that replay, explores exactly the states of the reference replay search, tells the single-ballot
+// bug apart from the real core on the scripted §10 trace, and `covey check` refuses bad arguments
+// with exit code 2.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
-  applyAction, check, defaultModel, enabledActions, ModelState, replayTrace, stateHash, type Action, type ModelConfig,
+  applyAction, check, checkByReplay, defaultModel, enabledActions, ModelState, replayTrace, stateHash, type Action, type ModelConfig,
 } from './model.ts';
 import { count, parseReplicas, parseVariant } from './command.ts';
 import type { MessageType } from '../../../consensus/core/types.ts';
@@ -49,6 +50,20 @@ test('delayed self-delivery (§4) is caught: shortest trace of 10 steps violatin
   // The real core, same bounds, the same depth and one more: no violation.
   const real = check({ ...cfg, variant: 'real' }, { maxStates: 200_000, maxDepth: 11 });
   assert.equal(real.verdict, 'depth-bounded', JSON.stringify(real.violation));
+});
+
+test('the fast search finds exactly the states, transitions and traces of the reference replay search', () => {
+  for (const cfg of [
+    model({ crashes: 1, duplicates: 1, ticks: 1 }),
+    model({ commands: 2 }),
+    model({ recoveries: 1, variant: 'delayed-self-delivery' }),
+  ]) {
+    const fast = check(cfg, { maxStates: 100_000 });
+    const ref = checkByReplay(cfg, { maxStates: 100_000 });
+    const summary = (r: typeof fast) => ({ verdict: r.verdict, states: r.states, transitions: r.transitions, subsumed: r.subsumed, depth: r.depth, trace: r.violation?.trace, messages: r.violation?.messages });
+    assert.deepEqual(summary(fast), summary(ref), JSON.stringify(cfg));
+    assert.ok(fast.states > 500, `${JSON.stringify(cfg)}: ${fast.states} states`);
+  }
 });
 
 /** Apply the enabled action matching `kind`, and for messages `type`, `from` → `to`. */
@@ -95,6 +110,22 @@ test('single-ballot recovery (§10): the §10 trace violates INV7 on the variant
   assert.deepEqual(replayTrace(model({ recoveries: 3, variant: 'single-ballot' }), bad.path).violations, bad.violations);
   const real = singleBallotScenario(model({ recoveries: 3 }));
   assert.deepEqual(real.violations, []);
+});
+
+test('single-ballot recovery (§10) is found by the search: a shortest trace of 12 steps violating INV7, with three recoveries', () => {
+  const cfg = model({ recoveries: 3, variant: 'single-ballot' });
+  const r = check(cfg, { maxStates: 1_000_000 });
+  assert.equal(r.verdict, 'violation');
+  const v = r.violation!;
+  assert.ok(v.messages.some((m) => /^INV7: Accept for 1\.0 at ballot 4 > commit ballot/.test(m)), v.messages.join('; '));
+  assert.equal(v.trace.length, 12, v.steps.join('\n'));
+  assert.equal(v.trace.filter((a) => a.kind === 'recover').length, 3, v.steps.join('\n'));
+  assert.ok(replayTrace(cfg, v.trace).violations.some((m) => m.startsWith('INV7')));
+  assert.deepEqual(replayTrace(cfg, v.trace.slice(0, -1)).violations, []);
+  // Breadth first, every state within 11 steps was checked before this one was reached: no
+  // violation is shorter. The real core, same bounds, has none within 12 steps.
+  const real = check({ ...cfg, variant: 'real' }, { maxStates: 1_000_000, maxDepth: 12 });
+  assert.equal(real.verdict, 'depth-bounded', JSON.stringify(real.violation));
 });
 
 test('state hashing: the same state reached by two interleavings is one state; a different one is not', () => {

@@ -2,9 +2,12 @@
 // `Cluster` (consensus/testing/cluster.ts) of three real replicas plus what the model still allows
 // (commands not yet submitted, fault budgets). Every action the model allows is tried from every
 // reachable state, breadth first, so the first violation found comes with a shortest trace.
-// States are rebuilt by replaying their path from the initial state (the core is never copied or
-// cloned) and recognised again by a hash of their canonical serialization. INV1–INV8 of
-// PROTOCOL.md §8 (`Cluster.violations()`) are checked in every distinct state.
+// States are recognised again by a canonical serialization of the replicas, their storage, the
+// network and the ghost record. Two searches explore the same states: `checkByReplay`, the
+// reference, rebuilds each state by replaying its path from the initial state; `check`, the one
+// `covey check` runs, memoizes each replica's local transitions (engine.ts) and never replays a
+// whole path. The core is never copied or cloned. INV1–INV8 of PROTOCOL.md §8
+// (`Cluster.violations()`) are checked in every distinct state.
 //
 // See README.md for what is modelled, what is abstracted away, and why that is sound.
 
@@ -16,6 +19,7 @@ import { NOP, type Deps, type Envelope, type Message, type Payload } from '../..
 import type { Command } from '../../../consensus/statemachine/commands.ts';
 import { canonical } from './serialize.ts';
 import { variantClass, type VariantName } from './variants.ts';
+import { BigSet, Engine, type GState } from './engine.ts';
 
 export interface ModelConfig {
   /** Only 3 for now (f = 1, e = 1). */
@@ -35,8 +39,15 @@ export interface ModelConfig {
   readonly variant: VariantName;
 }
 
+/**
+ * The default bounds, chosen so that `covey check --replicas 3 --commands 2 --crashes 1` completes
+ * in a few minutes (README.md, "Figures"): message loss (any message may stay in flight forever),
+ * one duplicate, at most one crash and restart, one tick (a fast-path timeout: the slow path
+ * without conflicts), no recover event. Recovery is checked with explicit `--recoveries`
+ * (README.md lists the configurations that finish).
+ */
 export const defaultModel: ModelConfig = {
-  replicas: 3, commands: 2, crashes: 1, duplicates: 1, drops: 0, recoveries: 1, ticks: 0, variant: 'real',
+  replicas: 3, commands: 2, crashes: 1, duplicates: 1, drops: 0, recoveries: 0, ticks: 1, variant: 'real',
 };
 
 export type Action =
@@ -337,8 +348,12 @@ function violationOf(trace: Action[], messages: string[], cfg: ModelConfig): Vio
   return { invariants: invariantNames(messages), messages, trace, steps: trace.map((a) => describeAction(a, cfg)) };
 }
 
-/** Explore every state reachable within the model's bounds, breadth first. */
-export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
+/**
+ * The reference search: explore every state reachable within the model's bounds, breadth first,
+ * rebuilding each state by replaying its path from the initial state and hashing the whole
+ * cluster. Slow, and kept as the specification `check` is tested against (model.test.ts).
+ */
+export function checkByReplay(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const started = Date.now();
   // Node table: the parent of each state found and the action that reached it.
   const parent: number[] = [-1];
@@ -407,4 +422,132 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
 export function replayTrace(cfg: ModelConfig, trace: readonly Action[]): { state: ModelState; violations: string[] } {
   const state = replay(cfg, trace);
   return { state, violations: state.cluster.violations() };
+}
+
+// ---- the fast search ----------------------------------------------------------------------------
+
+/**
+ * Every action enabled in global state `s` of `engine`, in the order `enabledActions` gives for
+ * the same state. Actions are interned (`acts`), so the search's node table shares them.
+ */
+export function enabledIn(engine: Engine, s: GState, acts: ActionTable): Action[] {
+  const cfg = engine.cfg, n = cfg.replicas, out: Action[] = [];
+  for (let i = 0; i < cfg.commands; i++) if ((s.submitted & (1 << i)) === 0 && engine.up(s, i % n)) out.push(acts.get('submit', i));
+  const ids: number[] = [];
+  for (let i = 0; i < s.net.length; i++) if (i === 0 || s.net[i] !== s.net[i - 1]) ids.push(s.net[i]);
+  const keys = engine.msgKeys;
+  ids.sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
+  for (const m of ids) {
+    if (engine.up(s, engine.msgTo[m])) {
+      out.push(acts.message('deliver', m));
+      if (s.used[1] < cfg.duplicates) out.push(acts.message('duplicate', m));
+    }
+    if (s.used[2] < cfg.drops) out.push(acts.message('drop', m));
+  }
+  for (let r = 0; r < n; r++) {
+    if (!engine.up(s, r)) { out.push(acts.get('restart', r)); continue; }
+    if (s.used[0] < cfg.crashes) out.push(acts.get('crash', r));
+    if (s.used[4] < cfg.ticks && engine.tickMatters(s.locals[r])) out.push(acts.get('tick', r));
+    if (s.used[3] < cfg.recoveries) for (const id of engine.recoverable(s.locals[r])) out.push(acts.recover(r, id));
+  }
+  return out;
+}
+
+export class ActionTable {
+  private readonly table = new Map<string, Action>();
+  private readonly engine: Engine;
+  constructor(engine: Engine) { this.engine = engine; }
+  private intern(key: string, make: () => Action): Action {
+    let a = this.table.get(key);
+    if (a === undefined) this.table.set(key, (a = make()));
+    return a;
+  }
+  get(kind: 'submit' | 'crash' | 'restart' | 'tick', x: number): Action {
+    return this.intern(`${kind} ${x}`, () => (kind === 'submit' ? { kind, command: x } : { kind, r: x }));
+  }
+  message(kind: 'deliver' | 'duplicate' | 'drop', m: number): Action {
+    return this.intern(`${kind} ${m}`, () => ({ kind, msg: this.engine.msgKeys[m] }));
+  }
+  recover(r: ReplicaId, id: InstanceId): Action {
+    return this.intern(`recover ${r} ${id}`, () => ({ kind: 'recover', r, id }));
+  }
+}
+
+/** Is the sorted multiset of numbers `a` contained in the sorted multiset `b`? */
+function subMultisetN(a: readonly number[], b: readonly number[]): boolean {
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && b[j] < x) j++;
+    if (j === b.length || b[j] !== x) return false;
+    j++;
+  }
+  return true;
+}
+
+/**
+ * Explore every state reachable within the model's bounds, breadth first: the same states, in the
+ * same order, as `checkByReplay`, with local transitions memoized (engine.ts, README.md).
+ */
+export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
+  const started = Date.now();
+  const engine = new Engine(cfg, clusterOptions(cfg), { tickMatters, recoverable, command: modelCommand });
+  const acts = new ActionTable(engine);
+  const parent: number[] = [-1];
+  const via: (Action | null)[] = [null];
+  const seen = new BigSet();
+  const pathOf = (node: number): Action[] => {
+    const path: Action[] = [];
+    for (let x = node; x > 0; x = parent[x]) path.push(via[x]!);
+    return path.reverse();
+  };
+  let transitions = 0, subsumed = 0, depth = 0, lastReport = started;
+  const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
+    ({ verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started, ...(violation ? { violation } : {}) });
+  // A violation found by the engine is reported as the reference replay of its trace sees it.
+  const violationAt = (node: number): CheckResult => {
+    const trace = pathOf(node);
+    const v = replayTrace(cfg, trace).violations;
+    if (v.length === 0) throw new Error(`model checker: the engine found a violation the replay of its trace does not show: ${trace.map((a) => describeAction(a, cfg)).join('; ')}`);
+    return result('violation', violationOf(trace, v, cfg));
+  };
+
+  const init = engine.initial();
+  seen.add(Engine.key(init));
+  if (engine.violations(init).length > 0) return violationAt(0);
+
+  let frontier: { s: GState; node: number }[] = [{ s: init, node: 0 }];
+  let frontierDepth = 0;
+  while (frontier.length > 0) {
+    const next: { s: GState; node: number }[] = [];
+    if (opts.maxDepth !== undefined && depth >= opts.maxDepth) return result('depth-bounded');
+    for (let fi = 0; fi < frontier.length; fi++) {
+      const { s, node } = frontier[fi];
+      frontier[fi] = undefined as unknown as { s: GState; node: number }; // let the level be collected as it goes
+      const parentCore = Engine.coreKey(s);
+      for (const a of enabledIn(engine, s, acts)) {
+        const t = engine.successor(s, a);
+        transitions++;
+        // Subsumption: only messages left the network (README.md, "Loss").
+        if (Engine.coreKey(t) === parentCore && subMultisetN(t.net, s.net)) { subsumed++; continue; }
+        if (!seen.add(Engine.key(t))) continue;
+        const child = parent.length;
+        parent.push(node);
+        via.push(a);
+        if (frontierDepth + 1 > depth) depth = frontierDepth + 1;
+        if (engine.violations(t).length > 0) return violationAt(child);
+        next.push({ s: t, node: child });
+        if (seen.size >= opts.maxStates) return result('incomplete');
+      }
+      if (opts.onProgress !== undefined) {
+        const now = Date.now();
+        if (now - lastReport >= 1000) {
+          lastReport = now;
+          opts.onProgress({ states: seen.size, transitions, depth, frontier: frontier.length - fi - 1 + next.length, elapsedMs: now - started });
+        }
+      }
+    }
+    frontier = next;
+    frontierDepth++;
+  }
+  return result('pass');
 }

@@ -1,0 +1,423 @@
+// The search engine of `covey check`: the same breadth-first search, over the same states, as the
+// reference search (`checkByReplay` in model.ts), but it never replays a whole path and never
+// serializes a whole cluster per transition.
+//
+// A state of the model is a tuple: for each replica its *local state* (its object graph plus its
+// storage, or only its storage while it is down), the network as a multiset of messages, the
+// ghost record as a set of facts, the budgets used and the commands submitted. Every action
+// changes at most one replica (the receiver, the submitter, the one that ticks, recovers,
+// crashes or restarts), and what it does to that replica, the messages it sends and what it adds
+// to the ghost record depend on that replica's local state and on the event alone: the core is a
+// deterministic state machine with no clock, randomness or I/O, and the harness (`Cluster`)
+// persists, records and sends what the step's Ready holds, nothing else. So:
+//
+// - Local states are interned: each distinct one (by the same canonical serialization the
+//   reference search hashes) gets a small number and one representative object graph, which is
+//   never mutated once interned.
+// - A local transition (local state, event) → (local state, messages sent, ghost facts added) is
+//   computed once, on a copy of the representative rebuilt by replaying that replica's own events
+//   through a scratch `Cluster` (the same harness, the same methods), and memoized. All later
+//   global transitions with that replica in that local state and that event are table look-ups.
+// - Messages and ghost facts are interned too, so a global state is a short tuple of numbers, and
+//   its key is a short string.
+//
+// The invariants are checked on every distinct state, with a scratch `Cluster` holding the
+// representatives (read only) and the state's ghost record; the result is cached per (local
+// states, ghost record), which is all `Cluster.violations()` reads. Equality of local states is
+// the equality the reference search uses, so both searches find the same number of distinct
+// states and transitions (model.test.ts checks this on small configurations).
+
+import { createHash } from 'node:crypto';
+import { Cluster, type ClusterOptions, type Ghost } from '../../../consensus/testing/cluster.ts';
+import type { Replica } from '../../../consensus/core/replica.ts';
+import type { InstanceId, ReplicaId } from '../../../consensus/core/ids.ts';
+import type { Batch, Deps, Envelope, Payload } from '../../../consensus/core/types.ts';
+import type { MemoryStorage } from '../../../consensus/storage/memory.ts';
+import { canonical } from './serialize.ts';
+import type { Action, ModelConfig } from './model.ts';
+
+/** What happens to one replica. */
+export type LocalEvent =
+  | { readonly kind: 'msg'; readonly m: number }
+  | { readonly kind: 'submit'; readonly command: number }
+  | { readonly kind: 'tick' | 'crash' | 'restart' }
+  | { readonly kind: 'recover'; readonly id: InstanceId };
+
+interface Local {
+  readonly r: ReplicaId;
+  readonly up: boolean;
+  /** The representative: never mutated after interning (a down replica keeps its crashed object, for its stats). */
+  readonly replica: Replica;
+  readonly storage: MemoryStorage;
+  /** How to rebuild it: the local state it came from and the event, or -1 for the initial one. */
+  readonly parent: number;
+  readonly event: LocalEvent | null;
+  readonly next: Map<string, Outcome>;
+  tickMatters?: boolean;
+  recoverable?: InstanceId[];
+}
+
+interface Outcome {
+  readonly local: number;
+  /** Message ids sent, in order. */
+  readonly sent: readonly number[];
+  /** The ghost facts the step added (an interned set), or -1. */
+  readonly delta: number;
+}
+
+type Fact =
+  | { readonly kind: 'P'; readonly id: InstanceId; readonly v: { cmd: Batch; dep: Deps } }
+  | { readonly kind: 'A'; readonly id: InstanceId; readonly b: number; readonly v: { cmd: Payload; dep: Deps } }
+  | { readonly kind: 'C'; readonly id: InstanceId; readonly v: { b: number; cmd: Payload; dep: Deps } }
+  | { readonly kind: 'W'; readonly w: string };
+
+/** Fields of a replica left out of its serialization; see model.ts (`replicaSkip`) and README.md. */
+const replicaSkip = new Set(['stats', 'cfg', 'sm', 'ticks']);
+
+export interface LocalHooks {
+  /** Whether a tick can matter at this replica (model.ts `tickMatters`). */
+  readonly tickMatters: (rep: Replica) => boolean;
+  /** The ids a recover action may target at this replica (model.ts `recoverable`). */
+  readonly recoverable: (rep: Replica) => InstanceId[];
+  readonly command: (i: number) => import('../../../consensus/statemachine/commands.ts').Command;
+}
+
+function sha(s: string): string {
+  return createHash('sha256').update(s).digest('base64');
+}
+
+/** A global state: local state per replica, ghost record, budgets, submitted commands, network. */
+export interface GState {
+  readonly locals: readonly number[];
+  readonly ghost: number;
+  /** crashes, duplicates, drops, recoveries, ticks. */
+  readonly used: readonly number[];
+  readonly submitted: number;
+  /** Message ids, sorted (a multiset). */
+  readonly net: readonly number[];
+}
+
+export class Engine {
+  readonly cfg: ModelConfig;
+  private readonly opts: ClusterOptions;
+  private readonly hooks: LocalHooks;
+  readonly locals: Local[] = [];
+  private readonly localIds = new Map<string, number>();
+  readonly msgs: Envelope[] = [];
+  readonly msgKeys: string[] = [];
+  readonly msgTo: number[] = [];
+  private readonly msgIds = new Map<string, number>();
+  private readonly facts: Fact[] = [];
+  private readonly factIds = new Map<string, number>();
+  /** Interned fact sets (sorted fact ids): ghost records and deltas share the table. */
+  private readonly factSets: (readonly number[])[] = [];
+  private readonly factSetIds = new Map<string, number>();
+  private readonly ghostObjs: (Ghost | undefined)[] = [];
+  private readonly merges = new Map<string, number>();
+  private readonly scratch: Cluster;
+  private readonly clean = new BigSet();
+  /** Local transitions computed (memo misses), for the statistics. */
+  localSteps = 0;
+
+  constructor(cfg: ModelConfig, opts: ClusterOptions, hooks: LocalHooks) {
+    this.cfg = cfg;
+    this.opts = opts;
+    this.hooks = hooks;
+    this.scratch = new Cluster(opts);
+  }
+
+  initial(): GState {
+    const c = new Cluster(this.opts);
+    const locals: number[] = [];
+    for (let r = 0; r < c.n; r++) locals.push(this.internLocal(r, c, -1, null));
+    return { locals, ghost: this.internFactSet([]), used: [0, 0, 0, 0, 0], submitted: 0, net: [] };
+  }
+
+  // ---- interning ---------------------------------------------------------------------------------
+
+  private internLocal(r: ReplicaId, c: Cluster, parent: number, event: LocalEvent | null): number {
+    const rep = c.replicas[r], storage = c.storages[r], up = c.up[r];
+    const text = up
+      ? `${r}|up|${canonical(rep, replicaSkip)}|${rep.stats.agreementViolations}|${canonical(storage)}`
+      : `${r}|down|${canonical(storage)}`;
+    const key = sha(text);
+    let id = this.localIds.get(key);
+    if (id === undefined) {
+      id = this.locals.length;
+      this.localIds.set(key, id);
+      this.locals.push({ r, up, replica: rep, storage, parent, event, next: new Map() });
+    }
+    return id;
+  }
+
+  internMessage(env: Envelope): number {
+    const key = `${env.from}>${env.to} ${JSON.stringify(env.msg)}`;
+    let id = this.msgIds.get(key);
+    if (id === undefined) {
+      id = this.msgs.length;
+      this.msgIds.set(key, id);
+      this.msgs.push(env);
+      this.msgKeys.push(key);
+      this.msgTo.push(env.to);
+    }
+    return id;
+  }
+
+  messageId(key: string): number {
+    const id = this.msgIds.get(key);
+    if (id === undefined) throw new Error(`no such message: ${key}`);
+    return id;
+  }
+
+  private internFact(key: string, f: Fact): number {
+    let id = this.factIds.get(key);
+    if (id === undefined) {
+      id = this.facts.length;
+      this.factIds.set(key, id);
+      this.facts.push(f);
+    }
+    return id;
+  }
+
+  private internFactSet(ids: readonly number[]): number {
+    const key = ids.join(',');
+    let id = this.factSetIds.get(key);
+    if (id === undefined) {
+      id = this.factSets.length;
+      this.factSetIds.set(key, id);
+      this.factSets.push(ids);
+    }
+    return id;
+  }
+
+  /** The ghost facts a step added, read from the scratch cluster's ghost record (cleared before the step). */
+  private deltaOf(g: Ghost): number {
+    const ids = new Set<number>();
+    for (const [id, v] of g.proposals) ids.add(this.internFact(`P${id}=${JSON.stringify(v)}`, { kind: 'P', id, v }));
+    for (const [id, byB] of g.accepts) {
+      for (const [b, list] of byB) for (const v of list) ids.add(this.internFact(`A${id}@${b}=${JSON.stringify(v)}`, { kind: 'A', id, b, v }));
+    }
+    for (const [id, list] of g.commits) for (const v of list) ids.add(this.internFact(`C${id}=${JSON.stringify(v)}`, { kind: 'C', id, v }));
+    for (const w of g.wrongOwner) ids.add(this.internFact(`W${w}`, { kind: 'W', w }));
+    if (ids.size === 0) return -1;
+    return this.internFactSet([...ids].sort((a, b) => a - b));
+  }
+
+  /**
+   * The ghost record after adding `delta`: a union of sets, except that the record keeps the first
+   * PreAccept of an id (`Cluster.observe`), so a proposal for an id already proposed is not added.
+   */
+  private merge(ghost: number, delta: number): number {
+    if (delta < 0) return ghost;
+    const key = `${ghost},${delta}`;
+    let out = this.merges.get(key);
+    if (out === undefined) {
+      const have = this.factSets[ghost];
+      const set = new Set(have);
+      const proposed = new Set<InstanceId>();
+      for (const f of have) { const x = this.facts[f]; if (x.kind === 'P') proposed.add(x.id); }
+      for (const f of this.factSets[delta]) {
+        const x = this.facts[f];
+        if (x.kind === 'P') { if (proposed.has(x.id)) continue; proposed.add(x.id); }
+        set.add(f);
+      }
+      out = this.internFactSet([...set].sort((a, b) => a - b));
+      this.merges.set(key, out);
+    }
+    return out;
+  }
+
+  /** The ghost record as `Cluster` holds it, for the invariants (each value once). */
+  ghostObject(ghost: number): Ghost {
+    let g = this.ghostObjs[ghost];
+    if (g === undefined) {
+      g = { proposals: new Map(), accepts: new Map(), commits: new Map(), wrongOwner: [] };
+      for (const f of this.factSets[ghost]) {
+        const x = this.facts[f];
+        if (x.kind === 'P') g.proposals.set(x.id, x.v);
+        else if (x.kind === 'A') {
+          let byB = g.accepts.get(x.id);
+          if (byB === undefined) g.accepts.set(x.id, (byB = new Map()));
+          const list = byB.get(x.b) ?? [];
+          list.push(x.v);
+          byB.set(x.b, list);
+        } else if (x.kind === 'C') {
+          const list = g.commits.get(x.id) ?? [];
+          list.push(x.v);
+          g.commits.set(x.id, list);
+        } else g.wrongOwner.push(x.w);
+      }
+      this.ghostObjs[ghost] = g;
+    }
+    return g;
+  }
+
+  // ---- local transitions -------------------------------------------------------------------------
+
+  /** A scratch cluster in which replica `r` is a fresh, mutable copy of local state `l`. */
+  private rebuild(l: number): Cluster {
+    const events: LocalEvent[] = [];
+    let x = l;
+    for (; this.locals[x].parent >= 0; x = this.locals[x].parent) events.push(this.locals[x].event!);
+    const c = new Cluster(this.opts);
+    const r = this.locals[l].r;
+    for (let i = events.length - 1; i >= 0; i--) this.apply(c, r, events[i]);
+    return c;
+  }
+
+  /** Feed one event to replica `r` of `c` through the harness, with an empty network and ghost record. */
+  private apply(c: Cluster, r: ReplicaId, ev: LocalEvent): void {
+    c.network = [];
+    c.ghost.proposals.clear(); c.ghost.accepts.clear(); c.ghost.commits.clear(); c.ghost.wrongOwner.length = 0;
+    c.replies[r].length = 0;
+    switch (ev.kind) {
+      case 'msg': c.network.push(this.msgs[ev.m]); return c.deliver(0);
+      case 'submit': return c.submit(r, this.hooks.command(ev.command));
+      case 'tick': return c.tick(r);
+      case 'recover': return c.recover(r, ev.id);
+      case 'crash': return c.crash(r);
+      case 'restart': return c.restart(r);
+    }
+  }
+
+  /** The outcome of `ev` at local state `l` (memoized). */
+  step(l: number, ev: LocalEvent, evKey: string): Outcome {
+    const local = this.locals[l];
+    let o = local.next.get(evKey);
+    if (o === undefined) {
+      this.localSteps++;
+      const c = this.rebuild(l);
+      this.apply(c, local.r, ev);
+      const sent = c.network.map((e) => this.internMessage(e));
+      o = { local: this.internLocal(local.r, c, l, ev), sent, delta: this.deltaOf(c.ghost) };
+      local.next.set(evKey, o);
+    }
+    return o;
+  }
+
+  tickMatters(l: number): boolean {
+    const local = this.locals[l];
+    return (local.tickMatters ??= this.hooks.tickMatters(local.replica));
+  }
+
+  recoverable(l: number): InstanceId[] {
+    const local = this.locals[l];
+    return (local.recoverable ??= this.hooks.recoverable(local.replica));
+  }
+
+  // ---- global states -----------------------------------------------------------------------------
+
+  /** Apply a local outcome at replica r to a global state; `net` is the network without what the action removed. */
+  private withOutcome(s: GState, r: number, o: Outcome, net: number[], used: readonly number[], submitted: number): GState {
+    const locals = s.locals.slice();
+    locals[r] = o.local;
+    if (o.sent.length > 0) {
+      for (const m of o.sent) net.push(m);
+      net.sort((a, b) => a - b);
+    }
+    return { locals, ghost: this.merge(s.ghost, o.delta), used, submitted, net };
+  }
+
+  private static without(net: readonly number[], m: number): number[] {
+    const out = net.slice();
+    out.splice(out.indexOf(m), 1);
+    return out;
+  }
+
+  private static bump(used: readonly number[], i: number): number[] {
+    const out = used.slice();
+    out[i]++;
+    return out;
+  }
+
+  /** The state `a` leads to from `s` (a must be enabled in s). */
+  successor(s: GState, a: Action): GState {
+    const n = this.cfg.replicas;
+    switch (a.kind) {
+      case 'submit': {
+        const r = a.command % n;
+        return this.withOutcome(s, r, this.step(s.locals[r], { kind: 'submit', command: a.command }, `s${a.command}`), s.net.slice(), s.used, s.submitted | (1 << a.command));
+      }
+      case 'deliver': case 'duplicate': {
+        const m = this.messageId(a.msg), r = this.msgTo[m];
+        const o = this.step(s.locals[r], { kind: 'msg', m }, `m${m}`);
+        return a.kind === 'deliver'
+          ? this.withOutcome(s, r, o, Engine.without(s.net, m), s.used, s.submitted)
+          : this.withOutcome(s, r, o, s.net.slice(), Engine.bump(s.used, 1), s.submitted);
+      }
+      case 'drop':
+        return { ...s, net: Engine.without(s.net, this.messageId(a.msg)), used: Engine.bump(s.used, 2) };
+      case 'crash': {
+        // Messages in flight to a crashed replica are lost (`Cluster.crash`).
+        const net = s.net.filter((m) => this.msgTo[m] !== a.r);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'crash' }, 'c'), net, Engine.bump(s.used, 0), s.submitted);
+      }
+      case 'restart':
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'restart' }, 'R'), s.net.slice(), s.used, s.submitted);
+      case 'recover':
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'recover', id: a.id }, `r${a.id}`), s.net.slice(), Engine.bump(s.used, 3), s.submitted);
+      case 'tick':
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'tick' }, 't'), s.net.slice(), Engine.bump(s.used, 4), s.submitted);
+    }
+  }
+
+  /** The key of everything but the network. */
+  static coreKey(s: GState): string {
+    let k = '';
+    for (const l of s.locals) k += String.fromCharCode(l & 0x7fff, l >>> 15);
+    k += String.fromCharCode(s.ghost & 0x7fff, s.ghost >>> 15);
+    const u = s.used;
+    k += String.fromCharCode(u[0] | (u[1] << 2) | (u[2] << 4) | (u[3] << 6) | (u[4] << 9), s.submitted);
+    return k;
+  }
+
+  static key(s: GState): string {
+    let k = Engine.coreKey(s);
+    for (const m of s.net) k += String.fromCharCode(m & 0x7fff, m >>> 15);
+    return k;
+  }
+
+  /** INV1–INV8 in `s` (`Cluster.violations()` over the representatives), cached per (local states, ghost record). */
+  violations(s: GState): string[] {
+    const key = `${s.locals.join(',')}|${s.ghost}`;
+    if (this.clean.has(key)) return [];
+    const c = this.scratch;
+    for (let r = 0; r < c.n; r++) {
+      const local = this.locals[s.locals[r]];
+      c.replicas[r] = local.replica;
+      c.storages[r] = local.storage;
+      c.up[r] = local.up;
+    }
+    (c as { ghost: Ghost }).ghost = this.ghostObject(s.ghost);
+    const v = c.violations();
+    if (v.length === 0) this.clean.add(key);
+    return v;
+  }
+
+  /** The up flag of replica r in `s`. */
+  up(s: GState, r: number): boolean {
+    return this.locals[s.locals[r]].up;
+  }
+}
+
+/** A set of strings with no size limit (one JS Set holds at most 2^24 entries). */
+export class BigSet {
+  private readonly shards: Set<string>[] = Array.from({ length: 64 }, () => new Set<string>());
+  size = 0;
+  private shard(k: string): Set<string> {
+    let h = 0;
+    for (let i = 0; i < k.length; i++) h = (h * 31 + k.charCodeAt(i)) | 0;
+    return this.shards[h & 63];
+  }
+  has(k: string): boolean {
+    return this.shard(k).has(k);
+  }
+  /** Adds `k`; false if it was there already. */
+  add(k: string): boolean {
+    const s = this.shard(k);
+    if (s.has(k)) return false;
+    s.add(k);
+    this.size++;
+    return true;
+  }
+}
