@@ -31,6 +31,13 @@ export interface ReplicaOptions {
    * peer's PreAccept made with an older floor is still answered exactly (and matches the fast path).
    */
   readonly indexLagExchanges?: number;
+  /**
+   * Take a state-machine snapshot, and forget the instances every voter has applied, after this
+   * many instances were applied since the last one. 0 never snapshots (memory grows with history).
+   */
+  readonly snapshotEveryApplied?: number;
+  /** Least time between two snapshots sent to the same lagging peer (state transfer). */
+  readonly snapshotResendMs?: number;
 }
 
 export interface ReplicaConfig extends Quorums {
@@ -45,6 +52,8 @@ export interface ReplicaConfig extends Quorums {
   readonly recoveryTimeoutMaxMs: number;
   readonly watermarkEveryTicks: number;
   readonly indexLagExchanges: number;
+  readonly snapshotEveryApplied: number;
+  readonly snapshotResendMs: number;
 }
 
 export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
@@ -65,6 +74,8 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     recoveryTimeoutMaxMs: o.recoveryTimeoutMaxMs ?? 16_000,
     watermarkEveryTicks: o.watermarkEveryTicks ?? 10,
     indexLagExchanges: o.indexLagExchanges ?? 8,
+    snapshotEveryApplied: o.snapshotEveryApplied ?? 10_000,
+    snapshotResendMs: o.snapshotResendMs ?? 2000,
   };
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`replica config: ${k} must be a non-negative integer, got ${v}`);

@@ -39,7 +39,7 @@ const a = instanceId(1, 0), b = instanceId(1, 1), c = instanceId(1, 2), d = inst
 describe('Executor', () => {
   test('a chain executes dependency-first', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
+    const ex = new Executor(src, 3);
     // c → b → a, all committed before the executor hears of c
     src.commit(a, []);
     src.commit(b, [a]);
@@ -52,7 +52,7 @@ describe('Executor', () => {
 
   test('commits in dependency order execute one by one', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
+    const ex = new Executor(src, 3);
     assert.deepEqual(commit(src, ex, a, []), [a]);
     assert.deepEqual(commit(src, ex, b, [a]), [b]);
     assert.deepEqual(commit(src, ex, c, [a, b]), [c]);
@@ -61,7 +61,7 @@ describe('Executor', () => {
   test('a cycle executes in increasing id order, whichever id commits last', () => {
     for (const last of [a, b, c, d]) {
       const src = new FakeSource();
-      const ex = new Executor(src);
+      const ex = new Executor(src, 3);
       const graph = new Map<InstanceId, InstanceId[]>([[d, [a]], [a, [c]], [c, [b]], [b, [d]]]); // d→a→c→b→d
       const results: InstanceId[] = [];
       for (const [id, deps] of graph) if (id !== last) results.push(...commit(src, ex, id, deps));
@@ -72,7 +72,7 @@ describe('Executor', () => {
 
   test('components run dependency-first, ids sorted only inside a component', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
+    const ex = new Executor(src, 3);
     // {e, d} is a cycle depending on the cycle {b, c}; a depends on d. Ids: a < b < c < d < e.
     src.commit(b, [c]);
     src.commit(c, [b]);
@@ -84,7 +84,7 @@ describe('Executor', () => {
 
   test('a component blocked on an uncommitted dependency waits, and runs once it commits', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
+    const ex = new Executor(src, 3);
     // b → a (missing); c → b; d independent
     assert.deepEqual(commit(src, ex, b, [a]), []);
     assert.deepEqual(commit(src, ex, c, [b]), []);
@@ -97,7 +97,7 @@ describe('Executor', () => {
 
   test('a cycle blocked through one member waits for that member\'s dependency', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
+    const ex = new Executor(src, 3);
     // b ⇄ c, c → e (missing)
     assert.deepEqual(commit(src, ex, b, [c]), []);
     assert.deepEqual(commit(src, ex, c, [b, e]), []);
@@ -108,33 +108,58 @@ describe('Executor', () => {
     assert.deepEqual(ex.missing(), []);
   });
 
-  test('ids under a dependency floor are treated as applied, committed here or not', () => {
+  test('ids under a dependency floor count as applied once this replica applied them', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
-    // b names a (seq 1 of replica 0) explicitly, but its floor [1,0,0] covers a; a is unknown here
+    const ex = new Executor(src, 3);
+    // b names a (seq 1 of replica 0) explicitly, but its floor [1,0,0] covers a
     src.commit(b, [], [1, 0, 0]);
     // makeDeps drops a; build the instance by hand so a stays in ids with the covering floor
     src.insts.set(b, { ...src.insts.get(b)!, dep: { ids: [a], floor: [1, 0, 0] } });
+    ex.markApplied(a);
     assert.deepEqual(step(ex, b), [b]);
     assert.deepEqual(ex.missing(), []);
     // same with the floor one lower: a blocks
     const src2 = new FakeSource();
-    const ex2 = new Executor(src2);
+    const ex2 = new Executor(src2, 3);
     src2.commit(b, [a]);
     assert.deepEqual(ex2.onCommit(b), []);
     assert.deepEqual(ex2.missing(), [a]);
   });
 
+  test('Covey: a floor reaching past what this replica applied (it lost its disk) waits for the prefix', () => {
+    const src = new FakeSource();
+    const ex = new Executor(src, 3);
+    src.commit(b, [], [2, 0, 0]); // every voter had applied 1.0 and 2.0 when b was proposed
+    assert.deepEqual(step(ex, b), []);
+    assert.deepEqual(ex.missing(), [a], 'the next id of the prefix is what it needs');
+    src.commit(a, []);
+    assert.deepEqual(step(ex, a), [a]);
+    assert.deepEqual(ex.flush(), []);
+    src.commit(d, [a]);
+    assert.deepEqual(step(ex, d), [d, b], 'applying 2.0 completes the prefix the floor asks for, and wakes b');
+    // A snapshot install makes everything it covers applied, and drops parked work.
+    const ex3 = new Executor(src, 3);
+    src.commit(e, [], [5, 0, 0]);
+    assert.deepEqual(step(ex3, e), []);
+    ex3.install([5, 0, 0], [instanceId(3, 1)]);
+    assert.equal(ex3.isApplied(instanceId(4, 0)), true);
+    assert.equal(ex3.isApplied(instanceId(3, 1)), true);
+    assert.equal(ex3.isApplied(instanceId(2, 1)), false);
+    assert.deepEqual(ex3.prefix, [5, 0, 0]);
+    assert.deepEqual(ex3.appliedAbove(), [instanceId(3, 1)]);
+    assert.deepEqual(step(ex3, e), [e]);
+  });
+
   test('markApplied (restart replay) counts as applied for dependents', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
+    const ex = new Executor(src, 3);
     ex.markApplied(a); // replayed from the execution log; not committed in the source
     assert.deepEqual(commit(src, ex, b, [a]), [b]);
   });
 
   test('missing() lists every blocker and drops those that committed', () => {
     const src = new FakeSource();
-    const ex = new Executor(src);
+    const ex = new Executor(src, 3);
     commit(src, ex, c, [a]);
     commit(src, ex, d, [b]);
     assert.deepEqual(ex.missing().sort((x, y) => x - y), [a, b]);
@@ -147,7 +172,7 @@ describe('Executor', () => {
     const src = new FakeSource();
     const ids = Array.from({ length: len }, (_, i) => instanceId(i + 1, i % 3));
     for (let i = 0; i < len; i++) src.commit(ids[i], i === 0 ? [] : [ids[i - 1]]);
-    const order = step(new Executor(src), ids[len - 1]);
+    const order = step(new Executor(src, 3), ids[len - 1]);
     assert.equal(order.length, len);
     assert.deepEqual(order, ids);
   });
@@ -157,7 +182,7 @@ describe('Executor', () => {
     const src = new FakeSource();
     const ids = Array.from({ length: len }, (_, i) => instanceId(i + 1, 0));
     for (let i = 0; i < len; i++) src.commit(ids[i], [ids[(i + len - 1) % len]]);
-    const order = step(new Executor(src), ids[12_345]);
+    const order = step(new Executor(src, 3), ids[12_345]);
     assert.equal(order.length, len);
     assert.deepEqual(order, ids);
   });
@@ -167,7 +192,7 @@ describe('Executor', () => {
     let lookups = 0;
     const src = new FakeSource();
     const counting: ExecutionSource = { committed: (x) => { lookups++; return src.committed(x); } };
-    const ex = new Executor(counting);
+    const ex = new Executor(counting, 3);
     const ids = Array.from({ length: len }, (_, i) => instanceId(i + 1, 0));
     const order: InstanceId[] = [];
     for (let i = len - 1; i >= 0; i--) {

@@ -17,7 +17,7 @@
 //   not walked again until then.
 
 import { belowFloor } from './deps.ts';
-import type { InstanceId } from './ids.ts';
+import { initCoord, instanceId, instanceSeq, type InstanceId } from './ids.ts';
 import type { Instance } from './types.ts';
 
 export interface ExecutionSource {
@@ -36,7 +36,12 @@ interface Frame {
 }
 
 export class Executor {
-  private readonly applied = new Set<InstanceId>();
+  /**
+   * What is applied: per coordinator, the contiguous prefix of seqs (Covey §12 watermark), plus the
+   * ids applied above it. Memory is bounded by the out-of-order window, not by history, and ids
+   * forgotten by truncation (all within the prefix) still count as applied.
+   */
+  private readonly applied: AppliedSet;
   /** Committed ids that could not be applied on sight; `flush` resolves them. */
   private deferred = new Set<InstanceId>();
   /** Nodes found unable to run, each with the direct dependency it is parked on. */
@@ -45,8 +50,9 @@ export class Executor {
   private readonly waiters = new Map<InstanceId, InstanceId[]>();
   private readonly source: ExecutionSource;
 
-  constructor(source: ExecutionSource) {
+  constructor(source: ExecutionSource, n: number) {
     this.source = source;
+    this.applied = new AppliedSet(n);
   }
 
   isApplied(id: InstanceId): boolean {
@@ -56,6 +62,27 @@ export class Executor {
   /** Record an id applied during restart replay (from the persisted execution log). */
   markApplied(id: InstanceId): void {
     this.applied.add(id);
+  }
+
+  /** Per coordinator, the contiguous prefix of applied seqs (read-only view, kept current). */
+  get prefix(): readonly number[] {
+    return this.applied.prefix;
+  }
+
+  /** Applied ids above the prefix, ascending. */
+  appliedAbove(): InstanceId[] {
+    return [...this.applied.above].sort((a, b) => a - b);
+  }
+
+  /**
+   * Replace what is applied by what a snapshot covers (restore, state transfer). Parked and
+   * deferred work is dropped: the caller offers every committed, unapplied id again.
+   */
+  install(prefix: readonly number[], above: readonly InstanceId[]): void {
+    this.applied.reset(prefix, above);
+    this.deferred = new Set();
+    this.parkedOn.clear();
+    this.waiters.clear();
   }
 
   /** Is there deferred work for `flush`? */
@@ -122,6 +149,8 @@ export class Executor {
 
   private firstUnapplied(inst: Instance): InstanceId | undefined {
     const deps = inst.dep.ids, floor = inst.dep.floor;
+    const below = this.applied.floorBlocker(floor);
+    if (below !== undefined) return below;
     for (let i = 0; i < deps.length; i++) {
       const d = deps[i];
       // Ids at or below the floor were applied by every voter before the set was made.
@@ -187,6 +216,10 @@ export class Executor {
       stack.push(v);
       onStack.add(v);
       frames.push({ id: v, deps: inst.dep.ids, floor: inst.dep.floor, next: 0 });
+      // Covey: the floor's ids must be applied here too (they are, unless this replica lost its
+      // disk and has not installed a snapshot yet); wait for the next id of the prefix.
+      const below = this.applied.floorBlocker(inst.dep.floor);
+      if (below !== undefined) stop(v, below);
     };
     const stop = (v: InstanceId, w: InstanceId): void => {
       if (!stopper.has(v)) stopper.set(v, w);
@@ -241,6 +274,42 @@ export class Executor {
         order.push(w);
       }
     }
+  }
+}
+
+/** Applied ids as a per-coordinator contiguous prefix plus the ids applied above it. */
+class AppliedSet {
+  readonly prefix: number[];
+  readonly above = new Set<InstanceId>();
+
+  constructor(n: number) {
+    this.prefix = new Array<number>(n).fill(0);
+  }
+
+  has(id: InstanceId): boolean {
+    return instanceSeq(id) <= this.prefix[initCoord(id)] || this.above.has(id);
+  }
+
+  add(id: InstanceId): void {
+    const c = initCoord(id), s = instanceSeq(id);
+    if (s <= this.prefix[c]) return;
+    if (s !== this.prefix[c] + 1) { this.above.add(id); return; }
+    let p = s;
+    while (this.above.delete(instanceId(p + 1, c))) p++;
+    this.prefix[c] = p;
+  }
+
+  reset(prefix: readonly number[], above: readonly InstanceId[]): void {
+    for (let c = 0; c < this.prefix.length; c++) this.prefix[c] = prefix[c];
+    this.above.clear();
+    for (const id of above) this.add(id);
+  }
+
+  /** The next id of the prefix, if `floor` reaches past what is applied here; else undefined. */
+  floorBlocker(floor: readonly number[]): InstanceId | undefined {
+    const p = this.prefix;
+    for (let c = 0; c < p.length; c++) if (floor[c] > p[c]) return instanceId(p[c] + 1, c);
+    return undefined;
   }
 }
 

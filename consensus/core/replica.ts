@@ -8,22 +8,26 @@
 import { replicaConfig, type ReplicaConfig, type ReplicaOptions } from './config.ts';
 import { ConflictIndex } from './conflict-index.ts';
 import { payloadsConflict, payloadsEqual } from './conflicts.ts';
-import { depsEqual, depsUnion, emptyDeps, floorAtLeast, makeDeps, maxFloor } from './deps.ts';
+import { belowFloor, depsEqual, depsUnion, emptyDeps, floorAtLeast, makeDeps, maxFloor } from './deps.ts';
 import { Executor } from './execution.ts';
 import { ballotOwner, initCoord, instanceId, instanceSeq, nextBallot, type Ballot, type InstanceId, type ReplicaId } from './ids.ts';
 import { decideAfterValidate, decideRecovery, decideWhileWaiting, validateAnswer } from './recovery.ts';
-import { validateCommand, validateMessage } from './validate.ts';
+import { validateCommand, validateMessage, validateSnapshotMessage } from './validate.ts';
 import {
   NOP, type Accept, type AcceptOK, type Batch, type ClientReply, type Commit, type Deps, type Envelope, type Event,
   type ExecutedBatch, type Instance, type InstanceRecord, type Message, type Payload, type Phase, type PersistRecord,
-  type PreAccept, type PreAcceptOK, type Ready, type Recover, type RecoverOK, type StoredState, type Validate,
-  type ValidateOK, type Waiting, type Watermark,
+  type PreAccept, type PreAcceptOK, type Ready, type Recover, type RecoverOK, type ReplicaSnapshot, type SnapshotMessage,
+  type SnapshotEnvelope, type StoredState, type Validate, type ValidateOK, type Waiting, type Watermark,
 } from './types.ts';
 import type { Command, CommandResult } from '../statemachine/commands.ts';
 
 /** What the replica applies committed commands to (consensus/statemachine). Must be deterministic. */
 export interface StateMachine {
   apply(command: Command): CommandResult;
+  /** The whole state as plain JSON data. Without it and `restoreSnapshot`, nothing is truncated. */
+  snapshot?(): unknown;
+  /** Replaces the whole state by a snapshot, in place; throws, changing nothing, if malformed. */
+  restoreSnapshot?(s: unknown): void;
 }
 
 /**
@@ -56,12 +60,19 @@ export interface ReplicaStats {
   applied: number;
   /** A Commit contradicted a committed value: must stay 0 (INV1). */
   agreementViolations: number;
+  /** Snapshots taken here, and instances forgotten by truncation. */
+  snapshots: number;
+  truncatedInstances: number;
+  /** State transfer: snapshots sent to lagging peers, and received snapshots installed. */
+  snapshotsSent: number;
+  snapshotsInstalled: number;
 }
 
 export class Replica {
   readonly cfg: ReplicaConfig;
   readonly stats: ReplicaStats = {
     proposed: 0, fastCommits: 0, slowCommits: 0, recoveriesStarted: 0, recoveredAsNop: 0, committed: 0, applied: 0, agreementViolations: 0,
+    snapshots: 0, truncatedInstances: 0, snapshotsSent: 0, snapshotsInstalled: 0,
   };
   private readonly sm: StateMachine;
   private readonly instances = new Map<InstanceId, Instance>();
@@ -81,11 +92,17 @@ export class Replica {
   private entropy = 0;
   private ticks = 0;
 
-  // Covey §12 bounded dependencies: per coordinator, the contiguous prefix of seqs applied here,
-  // the seqs applied above it, and what each peer last reported.
-  private readonly appliedPrefix: number[];
-  private readonly appliedAbove: Set<number>[];
+  // Covey §12 bounded dependencies: what each peer last reported as its applied prefix (this
+  // replica's own is the executor's, `appliedPrefix`).
   private readonly peerPrefix: number[][];
+  /**
+   * Covey truncation: per coordinator, instances with seq at or below this were forgotten (every
+   * voter had applied them, and a snapshot covers them). Messages about them are ignored.
+   */
+  private truncated: readonly number[];
+  private appliedSinceSnapshot = 0;
+  /** When a snapshot was last sent to each peer (state transfer is rate-limited). */
+  private readonly snapshotSentMs: number[];
   /** Per coordinator, the seq up to which peers' reports have been checked for ids missing here. */
   private readonly caughtUpTo: number[];
   /** The floor this replica puts on the dependency sets it proposes. */
@@ -95,8 +112,10 @@ export class Replica {
 
   // The Ready being assembled.
   private readonly dirty = new Map<InstanceId, Instance>();
-  private appliedRecords: PersistRecord[] = [];
+  /** Applied and snapshot records, in the order they happened (they follow the instance records). */
+  private logRecords: PersistRecord[] = [];
   private messages: Envelope[] = [];
+  private snapshots: SnapshotEnvelope[] = [];
   private executed: ExecutedBatch[] = [];
   private replies: ClientReply[] = [];
   private tickRequested: number | null = null;
@@ -108,9 +127,9 @@ export class Replica {
     this.sm = stateMachine;
     const n = this.cfg.n;
     this.index = new ConflictIndex(n);
-    this.executor = new Executor({ committed: (id) => { const i = this.instances.get(id); return i?.phase === 'COMMITTED' ? i : undefined; } });
-    this.appliedPrefix = new Array<number>(n).fill(0);
-    this.appliedAbove = Array.from({ length: n }, () => new Set<number>());
+    this.executor = new Executor({ committed: (id) => { const i = this.instances.get(id); return i?.phase === 'COMMITTED' ? i : undefined; } }, n);
+    this.truncated = new Array<number>(n).fill(0);
+    this.snapshotSentMs = new Array<number>(n).fill(-Infinity);
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
     this.caughtUpTo = new Array<number>(n).fill(0);
     this.proposalFloor = new Array<number>(n).fill(0);
@@ -125,7 +144,9 @@ export class Replica {
   static restore(options: ReplicaOptions, stored: StoredState, stateMachine: StateMachine): Replica {
     // `new this`: a subclass's restore (the model checker's test-only variants) rebuilds a subclass.
     const r = new this(options, stateMachine);
+    if (stored.snapshot !== undefined) r.startFrom(stored.snapshot);
     for (const rec of stored.instances) {
+      if (r.forgotten(rec.id)) continue; // storage drops these with the snapshot; be lenient
       const inst: Instance = { ...rec };
       r.instances.set(inst.id, inst);
       r.index.add(inst.id, inst.initCmd, null);
@@ -135,9 +156,9 @@ export class Replica {
     for (const id of stored.applied) {
       const inst = r.instances.get(id);
       if (inst === undefined || inst.phase !== 'COMMITTED') throw new Error(`storage corrupt: applied ${id} is not a committed instance`);
+      if (r.executor.isApplied(id)) throw new Error(`storage corrupt: applied ${id} twice (or in the snapshot and the log after it)`);
       if (inst.cmd !== NOP) for (const c of (inst.cmd as Batch).commands) r.sm.apply(c);
       r.executor.markApplied(id);
-      r.advanceWatermark(id);
     }
     for (const inst of r.instances.values()) {
       if (inst.phase !== 'COMMITTED') r.trackPending(inst.id);
@@ -145,6 +166,15 @@ export class Replica {
     }
     r.flushExecution();
     return r;
+  }
+
+  /** Restore: start from a stored snapshot (the state machine, what it covers, what was forgotten). */
+  private startFrom(snap: ReplicaSnapshot): void {
+    if (this.sm.restoreSnapshot === undefined) throw new Error('storage holds a snapshot but the state machine cannot restore one');
+    this.sm.restoreSnapshot(snap.machine);
+    this.executor.install(snap.applied, snap.appliedAbove);
+    this.forgetBelow(snap.truncated);
+    this.bumpNextSeq();
   }
 
   // ---- driver API ---------------------------------------------------------------------------
@@ -155,6 +185,7 @@ export class Replica {
       case 'submit': this.submit(ev.command); break;
       case 'tick': this.tick(ev.nowMs, ev.entropy); break;
       case 'recover': this.startRecovery(ev.id); break;
+      case 'snapshot': this.onSnapshot(ev.msg); break;
     }
   }
 
@@ -172,6 +203,15 @@ export class Replica {
   }
 
   /** A client command from outside (HTTP, a forwarding agent): validated like a message. */
+  /** A state-transfer snapshot from the network (`Ready.snapshots` of a peer), validated first. */
+  receiveSnapshotUntrusted(from: number, raw: unknown): { ok: true } | { ok: false; reason: string } {
+    if (from === this.self) return { ok: false, reason: `replica ${from} does not take its own snapshots from the network` };
+    const v = validateSnapshotMessage(raw, from, { n: this.cfg.n });
+    if (!v.ok) return v;
+    this.step({ type: 'snapshot', from, msg: v.msg });
+    return { ok: true };
+  }
+
   submitUntrusted(raw: unknown): { ok: true } | { ok: false; reason: string } {
     const v = validateCommand(raw);
     if (!v.ok) return v;
@@ -183,10 +223,13 @@ export class Replica {
   takeReady(): Ready {
     const persist: PersistRecord[] = [];
     for (const inst of this.dirty.values()) persist.push({ kind: 'instance', instance: recordOf(inst) });
-    for (const rec of this.appliedRecords) persist.push(rec);
-    const ready: Ready = { persist, messages: this.messages, executed: this.executed, replies: this.replies, tickMs: this.tickRequested };
+    for (const rec of this.logRecords) persist.push(rec);
+    const ready: Ready = {
+      persist, messages: this.messages, snapshots: this.snapshots, executed: this.executed, replies: this.replies, tickMs: this.tickRequested,
+    };
+    this.snapshots = [];
     this.dirty.clear();
-    this.appliedRecords = [];
+    this.logRecords = [];
     this.messages = [];
     this.executed = [];
     this.replies = [];
@@ -229,6 +272,15 @@ export class Replica {
 
   executedWatermark(): readonly number[] {
     return this.appliedPrefix;
+  }
+
+  /** Per coordinator: instances at or below were forgotten by truncation (checkers, status). */
+  truncatedFloor(): readonly number[] {
+    return this.truncated;
+  }
+
+  private get appliedPrefix(): readonly number[] {
+    return this.executor.prefix;
   }
 
   // ---- submission and batching (§5 lines 8–10, Covey §12) ---------------------------------
@@ -286,6 +338,9 @@ export class Replica {
   // ---- messages -----------------------------------------------------------------------------
 
   private receive(from: ReplicaId, msg: Message): void {
+    // Covey truncation: an id at or below the truncation floor was applied by every voter and is
+    // forgotten here; a late or duplicated message about it has nothing left to decide.
+    if ('id' in msg && this.forgotten(msg.id)) return;
     switch (msg.type) {
       case 'PreAccept': return this.onPreAccept(from, msg);
       case 'PreAcceptOK': return this.onPreAcceptOK(from, msg);
@@ -577,6 +632,11 @@ export class Replica {
    * as pending, and its recovery is answered with the Commit by those that hold it.
    */
   private onWatermark(from: ReplicaId, m: Watermark): void {
+    // A peer applied own ids this replica does not remember allocating (it lost its disk): never
+    // allocate them again.
+    if (m.executed[this.self] >= this.nextSeq) this.nextSeq = m.executed[this.self] + 1;
+    // State transfer: the peer still needs ids this replica has forgotten.
+    if (!floorAtLeast(m.executed, this.truncated)) this.sendSnapshot(from);
     const known = this.peerPrefix[from];
     for (let c = 0; c < known.length; c++) {
       if (m.executed[c] > known[c]) known[c] = m.executed[c];
@@ -604,13 +664,14 @@ export class Replica {
     for (const id of due) {
       const p = this.pending.get(id)!;
       const inst = this.instances.get(id);
-      if (inst?.phase === 'COMMITTED') { this.pending.delete(id); continue; }
+      if (inst?.phase === 'COMMITTED' || this.notNeeded(id)) { this.pending.delete(id); continue; }
       p.attempt++;
       p.deadlineMs = this.nowMs + this.recoveryDelayMs(id, p.attempt);
       this.startRecovery(id);
     }
     this.flushExecution();
     if (this.ticks % this.cfg.watermarkEveryTicks === 0) this.exchangeWatermarks();
+    if (this.cfg.snapshotEveryApplied > 0 && this.appliedSinceSnapshot >= this.cfg.snapshotEveryApplied) this.takeSnapshot();
     this.proposeQueued();
   }
 
@@ -645,6 +706,7 @@ export class Replica {
 
   /** Line 43–45: recover(id) at a ballot this replica owns above bal[id]. */
   private startRecovery(id: InstanceId): void {
+    if (this.forgotten(id)) return;
     const inst = this.getOrCreate(id);
     if (inst.phase === 'COMMITTED') return;
     const b = nextBallot(inst.bal, this.self, this.cfg.n);
@@ -661,7 +723,7 @@ export class Replica {
   }
 
   private trackPending(id: InstanceId): void {
-    if (this.pending.has(id)) return;
+    if (this.pending.has(id) || this.notNeeded(id)) return;
     if (this.instances.get(id)?.phase === 'COMMITTED') return;
     this.pending.set(id, { attempt: 0, deadlineMs: this.nowMs + this.recoveryDelayMs(id, 0) });
   }
@@ -683,13 +745,133 @@ export class Replica {
     if (this.floorHistory.length > this.cfg.indexLagExchanges) this.index.prune(this.floorHistory.shift()!);
   }
 
-  private advanceWatermark(id: InstanceId): void {
-    const c = initCoord(id), s = instanceSeq(id);
-    const above = this.appliedAbove[c];
-    if (s !== this.appliedPrefix[c] + 1) { above.add(s); return; }
-    let p = s;
-    while (above.delete(p + 1)) p++;
-    this.appliedPrefix[c] = p;
+  // ---- snapshots, truncation and state transfer (Covey) --------------------------------------
+
+  /**
+   * An id not held here whose effect this replica already has (forgotten, or covered by an installed
+   * snapshot) needs no recovery. One held uncommitted is still recovered, to learn its Commit: its
+   * votes here must stay as they are.
+   */
+  private notNeeded(id: InstanceId): boolean {
+    return this.forgotten(id) || (this.executor.isApplied(id) && !this.instances.has(id));
+  }
+
+  /** Is `id` at or below the truncation floor (applied by every voter, forgotten here)? */
+  private forgotten(id: InstanceId): boolean {
+    return belowFloor(id, this.truncated);
+  }
+
+  /**
+   * Snapshot the state machine and forget the instances every voter has applied. What is forgotten
+   * is bounded by the conflict index's floor, which lags the floor proposals carry: the index has
+   * already let go of those ids, so every question about them (lines 10, 16, 81–87) is already
+   * answered through a raised floor, and deleting the instances changes no answer the index gives.
+   */
+  private takeSnapshot(): void {
+    const snapshot = this.sm.snapshot;
+    if (snapshot === undefined || this.sm.restoreSnapshot === undefined) return;
+    const prefix = this.appliedPrefix;
+    const cap = this.index.floor.map((f, c) => Math.min(f, prefix[c]));
+    // Keep every id a held, undecided proposal's D does not cover: should it be recovered, this
+    // replica may be the member of Rmax whose Validate answer must still list them (lines 57–66).
+    for (const inst of this.instances.values()) {
+      if (inst.phase === 'COMMITTED' || inst.initCmd === null) continue;
+      const f = inst.initDep.floor;
+      for (let c = 0; c < cap.length; c++) if (f[c] < cap[c]) cap[c] = f[c];
+    }
+    const to = cap.map((x, c) => Math.max(this.truncated[c], x));
+    this.forgetBelow(to);
+    this.logRecords.push({
+      kind: 'snapshot',
+      snapshot: { machine: snapshot.call(this.sm), applied: [...prefix], appliedAbove: this.executor.appliedAbove(), truncated: this.truncated },
+    });
+    this.appliedSinceSnapshot = 0;
+    this.stats.snapshots++;
+  }
+
+  /** Raise the truncation floor to `to` and drop every instance (and its bookkeeping) at or below it. */
+  private forgetBelow(to: readonly number[]): void {
+    if (floorAtLeast(this.truncated, to)) return;
+    this.truncated = maxFloor(this.truncated, to);
+    for (const id of this.instances.keys()) {
+      if (!this.forgotten(id)) continue;
+      this.instances.delete(id);
+      this.dirty.delete(id); // the snapshot record drops its stored record anyway
+      this.pending.delete(id);
+      this.leads.delete(id);
+      this.waitingLeads.delete(id);
+      this.stats.truncatedInstances++;
+    }
+    for (const id of this.waitingK.keys()) if (this.forgotten(id)) this.waitingK.delete(id);
+    // The index must never answer above a floor whose instances are gone; proposals start there.
+    this.index.prune(this.truncated);
+    if (!floorAtLeast(this.proposalFloor, this.truncated)) this.proposalFloor = maxFloor(this.proposalFloor, this.truncated);
+  }
+
+  /** Own seqs covered by what is applied were allocated before (perhaps before a lost disk). */
+  private bumpNextSeq(): void {
+    this.nextSeq = Math.max(this.nextSeq, this.appliedPrefix[this.self] + 1);
+    for (const id of this.executor.appliedAbove()) if (initCoord(id) === this.self) this.nextSeq = Math.max(this.nextSeq, instanceSeq(id) + 1);
+  }
+
+  /** State transfer, sending side: at most once per snapshotResendMs per peer. */
+  private sendSnapshot(to: ReplicaId): void {
+    const snapshot = this.sm.snapshot;
+    if (snapshot === undefined || to === this.self) return;
+    if (this.nowMs - this.snapshotSentMs[to] < this.cfg.snapshotResendMs) return;
+    this.snapshotSentMs[to] = this.nowMs;
+    this.stats.snapshotsSent++;
+    this.snapshots.push({
+      from: this.self, to,
+      msg: { type: 'Snapshot', machine: snapshot.call(this.sm), applied: [...this.appliedPrefix], appliedAbove: this.executor.appliedAbove(), truncated: this.truncated },
+    });
+  }
+
+  /**
+   * State transfer, receiving side. A snapshot is installed only if it covers everything applied
+   * here and more: the state machine is replaced, so an id applied here and not in the snapshot
+   * would lose its effect. It is persisted (a snapshot record) before anything it enables leaves.
+   */
+  private onSnapshot(m: SnapshotMessage): void {
+    if (this.sm.restoreSnapshot === undefined) return;
+    const n = this.cfg.n, prefix = this.appliedPrefix;
+    const above = new Set(m.appliedAbove);
+    const covers = (id: InstanceId): boolean => instanceSeq(id) <= m.applied[initCoord(id)] || above.has(id);
+    let more = false;
+    for (let c = 0; c < n; c++) {
+      if (m.applied[c] > prefix[c]) more = true;
+      if (prefix[c] - m.applied[c] > above.size) return; // cannot cover this replica's prefix
+      for (let s = m.applied[c] + 1; s <= prefix[c]; s++) if (!above.has(instanceId(s, c))) return;
+    }
+    for (const id of this.executor.appliedAbove()) if (!covers(id)) return;
+    for (const id of m.appliedAbove) if (!this.executor.isApplied(id)) more = true;
+    if (!more) return;
+    try {
+      this.sm.restoreSnapshot(m.machine);
+    } catch {
+      return; // malformed state: ignore it (the state machine changed nothing)
+    }
+    this.executor.install(m.applied, m.appliedAbove);
+    this.forgetBelow(m.truncated);
+    this.bumpNextSeq();
+    this.logRecords.push({
+      kind: 'snapshot',
+      snapshot: { machine: m.machine, applied: [...this.appliedPrefix], appliedAbove: this.executor.appliedAbove(), truncated: this.truncated },
+    });
+    this.appliedSinceSnapshot = 0;
+    this.stats.snapshotsInstalled++;
+    // Own proposals the snapshot covers may or may not have taken effect (recovery may have made
+    // them Nop); propose their commands again: request ids make a repeat take effect once.
+    for (const [id, own] of [...this.ownProposals]) {
+      if (!this.executor.isApplied(id)) continue;
+      this.ownProposals.delete(id);
+      this.queue.unshift(...own.commands);
+    }
+    for (const id of [...this.pending.keys()]) if (this.notNeeded(id)) this.pending.delete(id);
+    for (const inst of this.instances.values()) if (inst.phase === 'COMMITTED' && !this.executor.isApplied(inst.id)) this.execute(inst.id);
+    this.flushExecution();
+    this.recheckWaiting();
+    this.proposeQueued();
   }
 
   // ---- execution (§7) -----------------------------------------------------------------------
@@ -734,8 +916,8 @@ export class Replica {
         this.executed.push({ id: ready, commands, results });
       }
       this.ownProposals.delete(ready);
-      this.appliedRecords.push({ kind: 'applied', id: ready });
-      this.advanceWatermark(ready);
+      this.logRecords.push({ kind: 'applied', id: ready });
+      this.appliedSinceSnapshot++;
       this.stats.applied++;
     }
   }

@@ -62,6 +62,21 @@ export type Message =
   | PreAccept | PreAcceptOK | Accept | AcceptOK | Commit
   | Recover | RecoverOK | Validate | ValidateOK | Waiting | Watermark;
 
+/**
+ * Covey state transfer: a snapshot of the sender's state machine and what it covers, sent to a voter
+ * whose watermark shows it has not applied instances the sender has already forgotten. It travels
+ * beside the protocol's messages (`Ready.snapshots`, the `snapshot` event), not in `Message`: it is
+ * large, rare, and no part of the paper's protocol, so drivers that never truncate (the model
+ * checker) need not know it.
+ */
+export interface SnapshotMessage extends ReplicaSnapshot { readonly type: 'Snapshot' }
+
+export interface SnapshotEnvelope {
+  readonly from: ReplicaId;
+  readonly to: ReplicaId;
+  readonly msg: SnapshotMessage;
+}
+
 export type MessageType = Message['type'];
 
 export interface Envelope {
@@ -87,14 +102,38 @@ export type Event =
    * Recover `id` now (line 43) instead of waiting for its timeout: membership reports its
    * coordinator dead and execution is blocked on it (§12 recovery policy), or a test says so.
    */
-  | { readonly type: 'recover'; readonly id: InstanceId };
+  | { readonly type: 'recover'; readonly id: InstanceId }
+  /** A state-transfer snapshot from a peer, already validated (validateSnapshotMessage). */
+  | { readonly type: 'snapshot'; readonly from: ReplicaId; readonly msg: SnapshotMessage };
 
 // ---- effects out ----------------------------------------------------------------------------
+
+/**
+ * A state-machine snapshot and exactly which instances it covers (Covey: snapshots and truncation).
+ * The machine state is the result of applying, in this replica's execution order, every id with
+ * seq ≤ applied[initCoord(id)] plus the ids in `appliedAbove`, and nothing else. `truncated` (at
+ * or below `applied`, per coordinator) says which instances the replica has forgotten: every voter
+ * had applied them.
+ */
+export interface ReplicaSnapshot {
+  /** The state machine's own snapshot (CoveyStateMachine: a MachineSnapshot), plain JSON data. */
+  readonly machine: unknown;
+  readonly applied: readonly number[];
+  /** Applied ids above `applied`, ascending. */
+  readonly appliedAbove: readonly InstanceId[];
+  readonly truncated: readonly number[];
+}
 
 export type PersistRecord =
   | { readonly kind: 'instance'; readonly instance: InstanceRecord }
   /** The execution log: this replica applied `id` (executed it, or skipped it as a Nop). */
-  | { readonly kind: 'applied'; readonly id: InstanceId };
+  | { readonly kind: 'applied'; readonly id: InstanceId }
+  /**
+   * A snapshot replaces the stored one. Storage then forgets every execution-log entry before it
+   * (the snapshot covers them) and every instance record at or below `truncated` — in the same
+   * all-or-nothing group commit. Records after it in the same append come after it.
+   */
+  | { readonly kind: 'snapshot'; readonly snapshot: ReplicaSnapshot };
 
 /** One applied instance: its batch and each command's result, in execution order. */
 export interface ExecutedBatch {
@@ -112,13 +151,15 @@ export interface ClientReply {
 /**
  * What one or more steps produced, in the order the driver must honour it (etcd raft's Ready):
  * 1. make `persist` durable (one group commit),
- * 2. then send `messages` — they may expose the state just persisted,
+ * 2. then send `messages` and `snapshots` — they may expose the state just persisted,
  * 3. then deliver `replies` to clients and hand `executed` to observers.
  * `tickMs`, when set, asks for the next tick event after that many milliseconds.
  */
 export interface Ready {
   readonly persist: PersistRecord[];
   readonly messages: Envelope[];
+  /** State-transfer snapshots to send, like `messages` (after `persist` is durable). */
+  readonly snapshots: SnapshotEnvelope[];
   readonly executed: ExecutedBatch[];
   readonly replies: ClientReply[];
   readonly tickMs: number | null;
@@ -127,6 +168,8 @@ export interface Ready {
 /** What a restarting replica is given back from its storage. */
 export interface StoredState {
   readonly instances: readonly InstanceRecord[];
-  /** The execution log, in the order the ids were applied. */
+  /** The execution log since the snapshot (or since the start), in the order the ids were applied. */
   readonly applied: readonly InstanceId[];
+  /** The latest snapshot; absent when none was taken. Restore starts from it. */
+  readonly snapshot?: ReplicaSnapshot;
 }

@@ -8,7 +8,7 @@ import type { Batch, Deps, Message, MessageType, Payload, Phase } from './types.
 import type { Command } from '../statemachine/commands.ts';
 import {
   batchCommandsMax, depsIdsMax, keyBytesMax, leaseMsMax, stringFieldBytesMax, validateCommand,
-  validateEntriesMax, validateMessage, valueBytesMax,
+  snapshotDepthMax, validateEntriesMax, validateMessage, validateSnapshotMessage, valueBytesMax,
 } from './validate.ts';
 
 // ---- fixtures (n = 3) -----------------------------------------------------------------------
@@ -709,5 +709,57 @@ describe('properties', () => {
       const fits = new TextEncoder().encode(key).length <= keyBytesMax;
       assert.equal(validateCommand({ ...envelope, op: 'get', key }).ok, wellFormed && fits);
     }), { numRuns: 500 });
+  });
+});
+
+describe('validateSnapshotMessage (Covey state transfer)', () => {
+  const machine = { version: 1, kv: [['a', '1']], tasks: [], clients: [['c', [[1, { ok: true }]]]] };
+  const good = () => ({ type: 'Snapshot', machine, applied: [5, 2, 0], appliedAbove: [instanceId(2, 2), instanceId(4, 1)], truncated: [4, 2, 0] });
+
+  it('accepts a well-formed snapshot and returns a fresh deep copy', () => {
+    const raw = good();
+    const v = validateSnapshotMessage(raw, 0, ctx);
+    assert.ok(v.ok, v.ok ? '' : v.reason);
+    assert.deepEqual(v.msg, raw);
+    assert.notEqual(v.msg.machine, raw.machine);
+    assert.notEqual((v.msg.machine as { kv: unknown[] }).kv[0], machine.kv[0]);
+  });
+
+  const bad: [string, (m: Record<string, unknown>) => void, RegExp][] = [
+    ['wrong type', (m) => { m.type = 'Watermark'; }, /Snapshot.type: expected "Snapshot"/],
+    ['unknown field', (m) => { m.extra = 1; }, /Snapshot.extra: unknown field/],
+    ['applied of the wrong length', (m) => { m.applied = [1, 2]; }, /Snapshot.applied: expected 3 entries, got 2/],
+    ['negative applied', (m) => { m.applied = [1, -2, 0]; }, /Snapshot.applied\[1\]/],
+    ['truncated above applied', (m) => { m.truncated = [6, 0, 0]; }, /Snapshot.truncated\[0\]: 6 is above applied\[0\] = 5/],
+    ['an above id within the prefix', (m) => { m.appliedAbove = [instanceId(2, 0)]; }, /within the applied prefix/],
+    ['above ids not ascending', (m) => { m.appliedAbove = [instanceId(4, 1), instanceId(2, 2)]; }, /not strictly ascending/],
+    ['an above id of an unknown replica', (m) => { m.appliedAbove = [instanceId(9, 7)]; }, /expected an instance id of one of 3 replicas/],
+    ['a non-finite number in the machine', (m) => { m.machine = { x: Infinity }; }, /Snapshot.machine.x: expected a finite number/],
+    ['a function in the machine', (m) => { m.machine = { x: () => 1 }; }, /Snapshot.machine.x/],
+    ['an accessor in the machine', (m) => { m.machine = Object.defineProperty({}, 'x', { get: () => 1, enumerable: true }); }, /accessor properties are not allowed/],
+    ['a __proto__ key in the machine', (m) => { m.machine = JSON.parse('{"__proto__": {"polluted": 1}}'); }, /not allowed as a key/],
+    ['a lone surrogate in the machine', (m) => { m.machine = ['\ud800']; }, /lone surrogate/],
+  ];
+  for (const [what, edit, reason] of bad) {
+    it(`refuses ${what}`, () => {
+      const m = good() as Record<string, unknown>;
+      edit(m);
+      const v = validateSnapshotMessage(m, 0, ctx);
+      assert.equal(v.ok, false);
+      if (!v.ok) assert.match(v.reason, reason);
+    });
+  }
+
+  it('refuses nesting deeper than the limit and never throws on hostile input', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < snapshotDepthMax + 2; i++) deep = [deep];
+    const v = validateSnapshotMessage({ ...good(), machine: deep }, 0, ctx);
+    assert.equal(v.ok, false);
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    for (const raw of [null, 1, 'x', [], revoked.proxy, { ...good(), machine: revoked.proxy }]) {
+      assert.equal(validateSnapshotMessage(raw, 0, ctx).ok, false);
+    }
+    assert.equal(validateSnapshotMessage(good(), 3, ctx).ok, false, 'unknown sender');
   });
 });

@@ -15,7 +15,7 @@
 import { ballotOwner, formatId, initCoord, instanceSeq, isInstanceId, replicasMax } from './ids.ts';
 import type { Ballot, InstanceId, ReplicaId } from './ids.ts';
 import { NOP } from './types.ts';
-import type { Batch, Deps, Message, MessageType, Payload, Phase } from './types.ts';
+import type { Batch, Deps, Message, MessageType, Payload, Phase, SnapshotMessage } from './types.ts';
 import type { Command } from '../statemachine/commands.ts';
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -28,6 +28,11 @@ export const depsIdsMax = 100_000;
 export const keyBytesMax = 1024;
 /** UTF-8 bytes of a value, a cas expectation, a task spec or a task result. */
 export const valueBytesMax = 1_048_576;
+/** Applied ids above the prefix in one Snapshot (the out-of-order execution window). */
+export const snapshotAboveMax = 1_000_000;
+/** Values (objects, arrays, strings, numbers…) in one Snapshot's machine state, and its nesting. */
+export const snapshotValuesMax = 20_000_000;
+export const snapshotDepthMax = 32;
 /** (id, phase) pairs in one ValidateOK. */
 export const validateEntriesMax = 100_000;
 /** UTF-8 bytes of clientId, worker and taskId. */
@@ -50,6 +55,21 @@ export function validateMessage(raw: unknown, from: number, ctx: ValidationConte
     return { ok: true, msg: message(raw, from, ctx) };
   } catch (e) {
     return { ok: false, reason: Rejection.reasonOf(e) ?? 'message: unreadable input (a proxy trap threw)' };
+  }
+}
+
+/**
+ * Checks a decoded state-transfer snapshot (types.ts SnapshotMessage) that `from` sent; on success
+ * returns a fresh copy. The machine state is checked here only as plain JSON data within limits;
+ * the state machine checks its meaning when it restores it (and refuses it, changing nothing).
+ */
+export function validateSnapshotMessage(
+  raw: unknown, from: number, ctx: ValidationContext,
+): { ok: true; msg: SnapshotMessage } | { ok: false; reason: string } {
+  try {
+    return { ok: true, msg: snapshotMessage(raw, from, ctx) };
+  } catch (e) {
+    return { ok: false, reason: Rejection.reasonOf(e) ?? 'Snapshot: unreadable input (a proxy trap threw)' };
   }
 }
 
@@ -473,4 +493,55 @@ function validateOK(obj: object, n: number): Message {
     return [other, phase(ph, `${p}[1]`)];
   });
   return { type: 'ValidateOK', b, id, I };
+}
+
+// ---- state transfer (Covey) ------------------------------------------------------------------
+
+function snapshotMessage(raw: unknown, from: number, ctx: ValidationContext): SnapshotMessage {
+  const n = voters(ctx);
+  const obj = plainObject(raw, 'Snapshot');
+  const f = fields(obj, 'Snapshot', ['type', 'machine', 'applied', 'appliedAbove', 'truncated']);
+  if (f.type !== 'Snapshot') reject('Snapshot.type', `expected "Snapshot", got ${describe(f.type)}`);
+  if (typeof from !== 'number' || !Number.isInteger(from) || from < 0 || from >= n) {
+    reject('Snapshot.from', `unknown sender ${describe(from)} (replica ids are 0..${n - 1})`);
+  }
+  const applied = array(f.applied, 'Snapshot.applied', n, n).map((v, c) => count(v, `Snapshot.applied[${c}]`));
+  const truncated = array(f.truncated, 'Snapshot.truncated', n, n).map((v, c) => {
+    const t = count(v, `Snapshot.truncated[${c}]`);
+    if (t > applied[c]) reject(`Snapshot.truncated[${c}]`, `${t} is above applied[${c}] = ${applied[c]} (only applied ids are forgotten)`);
+    return t;
+  });
+  const rawAbove = array(f.appliedAbove, 'Snapshot.appliedAbove', 0, snapshotAboveMax);
+  const appliedAbove: InstanceId[] = new Array(rawAbove.length);
+  for (let i = 0; i < rawAbove.length; i++) {
+    const p = `Snapshot.appliedAbove[${i}]`;
+    const id = instance(rawAbove[i], p, n);
+    if (i > 0 && id <= appliedAbove[i - 1]) reject(p, `not strictly ascending (${formatId(id)} after ${formatId(appliedAbove[i - 1])})`);
+    if (instanceSeq(id) <= applied[initCoord(id)]) reject(p, `${formatId(id)} is within the applied prefix`);
+    appliedAbove[i] = id;
+  }
+  const budget = { values: snapshotValuesMax };
+  return { type: 'Snapshot', machine: jsonData(f.machine, 'Snapshot.machine', 0, budget), applied, appliedAbove, truncated };
+}
+
+/** A deep copy of plain JSON data (null, booleans, finite numbers, strings, arrays, plain objects). */
+function jsonData(v: unknown, path: string, depth: number, budget: { values: number }): unknown {
+  if (--budget.values < 0) reject(path, `more than ${snapshotValuesMax} values`);
+  if (v === null || typeof v === 'boolean') return v;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) reject(path, `expected a finite number, got ${describe(v)}`);
+    return v === 0 ? 0 : v;
+  }
+  if (typeof v === 'string') return text(v, path, valueBytesMax);
+  if (depth >= snapshotDepthMax) reject(path, `nested deeper than ${snapshotDepthMax}`);
+  if (Array.isArray(v)) return array(v, path, 0, snapshotValuesMax).map((x, i) => jsonData(x, `${path}[${i}]`, depth + 1, budget));
+  const obj = plainObject(v, path);
+  const out: Record<string, unknown> = {};
+  for (const key of Reflect.ownKeys(obj)) {
+    if (typeof key !== 'string') reject(fieldPath(path, key), 'symbol keys are not allowed');
+    if (key === '__proto__') reject(fieldPath(path, key), 'not allowed as a key');
+    const p = fieldPath(path, key);
+    out[text(key, p, stringFieldBytesMax)] = jsonData(ownValue(obj, key, p), p, depth + 1, budget);
+  }
+  return out;
 }

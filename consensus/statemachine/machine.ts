@@ -25,6 +25,10 @@ export const timestampMsMax = Number.MAX_SAFE_INTEGER - leaseMsMax;
 
 export interface StateMachine {
   apply(command: Command): CommandResult;
+  /** The whole state as plain JSON data (enables snapshots and truncation in the core). */
+  snapshot?(): unknown;
+  /** Replaces the whole state, in place, by a snapshot; throws (changing nothing) if malformed. */
+  restoreSnapshot?(s: unknown): void;
 }
 
 export class CoveyStateMachine implements StateMachine {
@@ -59,6 +63,11 @@ export class CoveyStateMachine implements StateMachine {
     return result;
   }
 
+  /** Stale local read of one key (the agent's `?stale=true` reads); null when absent. */
+  get(key: string): string | null {
+    return this.#kv.get(key) ?? null;
+  }
+
   /** Stale local read of the keys present, sorted. */
   keys(): string[] {
     return [...this.#kv.keys()].sort(compareStrings);
@@ -85,6 +94,17 @@ export class CoveyStateMachine implements StateMachine {
       m.#clients.set(id, { ids, results: ids.map((r) => seen.get(r)!) });
     }
     return m;
+  }
+
+  /**
+   * Replaces this machine's state by a snapshot, in place (holders of this object, such as an
+   * agent's stale-read path, keep seeing the live state). Throws, changing nothing, if malformed.
+   */
+  restoreSnapshot(s: unknown): void {
+    const other = CoveyStateMachine.fromSnapshot(s);
+    this.#kv = other.#kv;
+    this.#tasks = other.#tasks;
+    this.#clients = other.#clients;
   }
 
   /** A stable summary of the state for comparing replicas: the canonical JSON of the snapshot. */

@@ -6,7 +6,7 @@
 import { Replica, type StateMachine } from '../core/replica.ts';
 import type { ReplicaOptions } from '../core/config.ts';
 import type { InstanceId, ReplicaId } from '../core/ids.ts';
-import type { Batch, ClientReply, Deps, Envelope, Event, Payload, Ready } from '../core/types.ts';
+import type { Batch, ClientReply, Deps, Envelope, Event, Payload, Ready, SnapshotEnvelope } from '../core/types.ts';
 import { MemoryStorage } from '../storage/memory.ts';
 import { CoveyStateMachine } from '../statemachine/machine.ts';
 import {
@@ -43,6 +43,8 @@ export class Cluster {
   readonly up: boolean[] = [];
   /** Messages in flight, in the order they were sent. */
   network: Envelope[] = [];
+  /** State-transfer snapshots in flight; delivered by `deliverSnapshots` (each tickAll). */
+  snapshotsInFlight: SnapshotEnvelope[] = [];
   readonly replies: ClientReply[][] = [];
   readonly ghost: Ghost = { proposals: new Map(), accepts: new Map(), commits: new Map(), wrongOwner: [] };
   private readonly options: ClusterOptions;
@@ -52,7 +54,7 @@ export class Cluster {
     this.options = options;
     this.n = options.n;
     for (let r = 0; r < this.n; r++) {
-      this.storages.push(new MemoryStorage());
+      this.storages.push(new MemoryStorage({ keepHistory: true }));
       this.machines.push(this.makeStateMachine());
       this.replicas.push(new (options.replicaClass ?? Replica)({ ...options, self: r }, this.machines[r]));
       this.up.push(true);
@@ -76,6 +78,7 @@ export class Cluster {
     this.storages[r].appendSync(ready.persist);
     for (const env of ready.messages) this.observe(env);
     for (const env of ready.messages) this.network.push(env);
+    for (const env of ready.snapshots) this.snapshotsInFlight.push(env);
     for (const reply of ready.replies) this.replies[r].push(reply);
   }
 
@@ -132,8 +135,16 @@ export class Cluster {
     return before - this.network.length;
   }
 
+  /** Deliver the state-transfer snapshots in flight (to a down replica they are lost). */
+  deliverSnapshots(): void {
+    const inFlight = this.snapshotsInFlight;
+    this.snapshotsInFlight = [];
+    for (const env of inFlight) if (this.up[env.to]) this.step(env.to, { type: 'snapshot', from: env.from, msg: env.msg });
+  }
+
   /** Advance time and tick every live replica. */
   tickAll(advanceMs: number, entropy = 0): void {
+    this.deliverSnapshots();
     this.nowMs += advanceMs;
     for (let r = 0; r < this.n; r++) if (this.up[r]) this.tick(r, entropy + r);
   }
@@ -171,6 +182,17 @@ export class Cluster {
   crash(r: ReplicaId): void {
     this.up[r] = false;
     this.network = this.network.filter((e) => e.to !== r);
+    this.snapshotsInFlight = this.snapshotsInFlight.filter((e) => e.to !== r);
+  }
+
+  /**
+   * Crash r and lose its disk: it restarts with nothing (not even the checkers' history of it).
+   * Outside the protocol's crash-recovery model: r's votes are gone, so tests do this only when
+   * nothing r voted for is still undecided.
+   */
+  wipe(r: ReplicaId): void {
+    this.crash(r);
+    this.storages[r] = new MemoryStorage({ keepHistory: true });
   }
 
   restart(r: ReplicaId): void {
@@ -181,12 +203,35 @@ export class Cluster {
     this.honour(r, replica.takeReady());
   }
 
-  /** What each replica holds: its live state, or what a down replica's storage would give back. */
+  /**
+   * What each replica holds: its live state, or what a down replica's storage would give back;
+   * plus, for the checkers, the last record of every instance truncation made it forget (kept by
+   * the storage's history). Checking those too keeps INV1–INV8 as strong as without truncation:
+   * a forgotten instance is judged by the state it had when it was forgotten, which it can no
+   * longer change.
+   */
   views(): ReplicaView[] {
     return this.replicas.map((rep, r) => {
-      if (this.up[r]) return rep;
-      const stored = new Map(this.storages[r].loadSync().instances.map((i) => [i.id, i]));
-      return { self: r, instance: (id: InstanceId) => stored.get(id), instanceIds: () => stored.keys() };
+      const storage = this.storages[r];
+      if (!storage.truncatedAny) {
+        // Nothing forgotten: the replica itself, or its storage (the common, fast case).
+        if (this.up[r]) return rep;
+        const stored = new Map(storage.loadSync().instances.map((i) => [i.id, i]));
+        return { self: r, instance: (id: InstanceId) => stored.get(id), instanceIds: () => stored.keys() };
+      }
+      const live = this.up[r] ? rep : null;
+      const stored = live === null ? new Map(storage.loadSync().instances.map((i) => [i.id, i])) : null;
+      const current = (id: InstanceId) => (live !== null ? live.instance(id) : stored!.get(id));
+      return {
+        self: r,
+        instance: (id: InstanceId) => current(id) ?? storage.recordEver(id),
+        instanceIds: () => {
+          const ids = new Set<InstanceId>(live !== null ? live.instanceIds() : stored!.keys());
+          for (const id of storage.everIds()) ids.add(id);
+          return ids.values();
+        },
+        isApplied: (id: InstanceId) => (live !== null ? live.isApplied(id) : false),
+      };
     });
   }
 
@@ -235,7 +280,9 @@ export class Cluster {
       const rep = this.replicas[r];
       if (rep.queuedCommands() > 0) return false;
       for (const id of ids) {
-        if (rep.instance(id)?.phase !== 'COMMITTED' || !rep.isApplied(id)) return false;
+        // Held: committed and applied. Not held (truncated, or covered by an installed snapshot): applied.
+        const inst = rep.instance(id);
+        if (!rep.isApplied(id) || (inst !== undefined && inst.phase !== 'COMMITTED')) return false;
       }
     }
     return true;

@@ -70,3 +70,17 @@ test('a tampered history from a real run is caught', () => {
   stale[j] = JSON.stringify({ ...events[j], value: null });
   assert.equal(checkLinearizable(parseHistory(stale.join('\n') + '\n')).linearizable, false);
 });
+
+test('snapshots and truncation under faults, and a voter that lost its disk catching up by state transfer', () => {
+  for (const seed of [31, 32]) {
+    const r = runSimulation({
+      seed, voters: seed === 31 ? 3 : 5, durationMs: 4000, crashes: true, partitions: true, loss: 0.02, duplicate: 0.02,
+      snapshotEveryApplied: 16, wipe: true,
+    });
+    assert.deepEqual(r.violations, []);
+    assert.equal(r.linearizable, true);
+    assert.equal(r.settled, true);
+    assert.ok(r.snapshots.taken > 0 && r.snapshots.truncated > 0, JSON.stringify(r.snapshots));
+    assert.ok(r.snapshots.installed > 0, `the wiped voter installed a snapshot: ${JSON.stringify(r.snapshots)}`);
+  }
+});

@@ -17,7 +17,9 @@ import { CoveyStateMachine } from '../../consensus/statemachine/machine.ts';
 import { commandAccess, type Command, type CommandResult } from '../../consensus/statemachine/commands.ts';
 import { checkAgreementAndVisibility, checkExecution } from '../../consensus/testing/invariants.ts';
 import type { ReplicaOptions } from '../../consensus/core/config.ts';
-import { NOP, type ClientReply, type Envelope, type Event as ReplicaEvent, type Message } from '../../consensus/core/types.ts';
+import { NOP, type ClientReply, type Envelope, type Event as ReplicaEvent, type Message, type SnapshotEnvelope } from '../../consensus/core/types.ts';
+import type { ReplicaView } from '../../consensus/testing/invariants.ts';
+import type { InstanceId } from '../../consensus/core/ids.ts';
 import { CommitWatch } from '../check/commits.ts';
 import { parseHistory } from '../history.ts';
 import { checkLinearizable, type LinearizabilityResult } from '../check/linearizability.ts';
@@ -62,6 +64,14 @@ export interface SimulationOptions {
   /** Per directed link, bytes per ms; null for unlimited. */
   readonly bandwidthBytesPerMs?: number | null;
   readonly crashes?: boolean;
+  /** Voters snapshot and truncate after this many applied instances (ReplicaOptions; default the core's). */
+  readonly snapshotEveryApplied?: number;
+  /**
+   * Once the run has settled, one voter loses its disk and restarts empty; the run goes on until it
+   * has caught up (by state transfer when its peers truncated what it needs). Done only when
+   * settled, because a voter that loses undecided votes is outside the crash-recovery model.
+   */
+  readonly wipe?: boolean;
   readonly partitions?: boolean;
   /** Agents stall (stop processing) or go radio-silent for 0.1–1.5 s. */
   readonly pauses?: boolean;
@@ -125,16 +135,20 @@ export interface SimulationResult {
   readonly endMs: number;
   /** One line per event, when `keepTrace` was set. */
   readonly trace: string[] | null;
+  /** Snapshots taken, instances forgotten by truncation, and snapshots installed by state transfer (all voters, current incarnations). */
+  readonly snapshots: { readonly taken: number; readonly truncated: number; readonly installed: number };
 }
 
 type SimEvent =
   | { kind: 'deliver'; env: Envelope }
+  /** A state-transfer snapshot on its way (Ready.snapshots). */
+  | { kind: 'snapshot'; env: SnapshotEnvelope }
   /** A client's command on its way from the client's agent to a voter. */
   | { kind: 'request'; from: number; to: number; proc: number; command: Command }
   | { kind: 'response'; from: number; to: number; proc: number; requestId: number; result: CommandResult }
   | { kind: 'tick'; voter: number; inc: number }
   /** A turn's fsync completed: release what the turn produced (write-ahead rule). */
-  | { kind: 'fsync'; voter: number; inc: number; upTo: number; messages: Envelope[]; replies: ClientReply[] }
+  | { kind: 'fsync'; voter: number; inc: number; upTo: number; messages: Envelope[]; snapshots: SnapshotEnvelope[]; replies: ClientReply[] }
   | { kind: 'invoke'; proc: number }
   | { kind: 'arrival'; client: number }
   | { kind: 'timeout'; proc: number; requestId: number }
@@ -234,7 +248,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   /** Every acknowledged write, as clientId/requestId: each must be applied at every voter. */
   const acked: string[] = [];
 
-  const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e });
+  const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e, snapshotEveryApplied: options.snapshotEveryApplied });
 
   const agents: Agent[] = [];
   for (let a = 0; a < agentCount; a++) agents.push({ up: true, inc: 0, stalledUntilUs: 0, clock: { baseUs: 0, sinceUs: 0, rate: 1 } });
@@ -286,14 +300,14 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       const virtualUs = Math.max(1, Math.round((ready.tickMs * usPerMs) / agents[v].clock.rate));
       queue.push(nowUs + virtualUs, { kind: 'tick', voter: v, inc: agents[v].inc });
     }
-    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0) return;
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0 && ready.snapshots.length === 0) return;
     const upTo = voter.disk.append(ready.persist);
     // Effects wait for this turn's records AND every earlier turn's (they may depend on them),
     // so completions are kept in order; a turn with nothing to write still waits its turn.
     const doneUs = Math.max(voter.fsyncDoneUs, nowUs + (ready.persist.length > 0 ? drawUs(rng, fsync) : 0));
     voter.fsyncDoneUs = doneUs;
-    if (ready.messages.length === 0 && ready.replies.length === 0) { voter.quietSyncs.push({ upTo, doneUs }); return; }
-    queue.push(doneUs, { kind: 'fsync', voter: v, inc: agents[v].inc, upTo, messages: ready.messages, replies: ready.replies });
+    if (ready.messages.length === 0 && ready.replies.length === 0 && ready.snapshots.length === 0) { voter.quietSyncs.push({ upTo, doneUs }); return; }
+    queue.push(doneUs, { kind: 'fsync', voter: v, inc: agents[v].inc, upTo, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies });
   };
 
   /** Applies the quiet fsyncs that have completed by now. */
@@ -367,6 +381,13 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
     // Clients on the agent die with it: the outcome of what they had open is unknown.
     for (const p of procs) if (p.agent === a && p.open !== null) complete(p, 'info');
+  };
+
+  /** The voter loses its disk while down (wipe option), then restarts empty. */
+  const wipe = (v: number): void => {
+    crash(v);
+    voters[v].disk.wipe();
+    restart(v);
   };
 
   const restart = (a: number): void => {
@@ -476,6 +497,13 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         turn(to, { type: 'message', from, msg });
         return;
       }
+      case 'snapshot': {
+        const { from, to, msg } = ev.env;
+        if (network.blocked(from, to, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[to].up || deferIfStalled(to, ev)) return;
+        turn(to, { type: 'snapshot', from, msg });
+        return;
+      }
       case 'request': {
         if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
         if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
@@ -501,6 +529,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         if (deferIfStalled(ev.voter, ev)) return; // durable, but not sent yet
         if (commitWatch !== null) for (const env of ev.messages) if (env.msg.type === 'Commit') commitWatch.see(env.msg, nowUs / usPerMs);
         for (const env of ev.messages) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
+        for (const env of ev.snapshots) sendOver(env.from, env.to, snapshotBytes(env), { kind: 'snapshot', env });
         for (const reply of ev.replies) {
           const p = procs[Number(reply.clientId.slice(1))];
           if (p.agent === ev.voter) onResult(p, reply.requestId, reply.result);
@@ -604,6 +633,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         if ('b' in m) hash.add(m.b);
         break;
       }
+      case 'snapshot': hash.add(ev.env.from); hash.add(ev.env.to); break;
       case 'request': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.command.requestId); break;
       case 'response': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.requestId); break;
       case 'tick': hash.add(ev.voter); hash.add(ev.inc); break;
@@ -666,6 +696,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   queue.push(endUs, { kind: 'end' });
 
   let isSettled = false;
+  let wiped: number | null = null;
   for (;;) {
     const next = queue.pop();
     if (next === undefined || next.timeUs > hardStopUs) break;
@@ -674,7 +705,11 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     addToHash(nowUs, next.item);
     if (trace !== null) trace.push(traceLine(nowUs, next.item));
     handle(next.item);
-    if (ending && openOps === 0 && (events & 63) === 0 && settled()) { isSettled = true; break; }
+    if (ending && openOps === 0 && (events & 63) === 0 && settled()) {
+      if (options.wipe === true && wiped === null) { wiped = rng.int(0, n - 1); wipe(wiped); continue; }
+      isSettled = true;
+      break;
+    }
     if (options.onProgress !== undefined && events % progressEveryEvents === 0) {
       options.onProgress({ virtualMs: nowUs / usPerMs, durationMs: options.durationMs, events, ops });
     }
@@ -691,7 +726,11 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const replicas = voters.map((v) => v.replica);
   const violations: string[] = [...(commitWatch?.violations ?? [])];
   if (options.checkInvariants ?? true) {
-    violations.push(...checkAgreementAndVisibility(replicas), ...checkExecution(replicas, voters.map((v) => v.disk.load().applied)));
+    const views = voters.map(checkerView);
+    violations.push(...checkAgreementAndVisibility(views), ...checkExecution(views, voters.map((v) => v.disk.fullLog())));
+  }
+  if (wiped !== null && !(isSettled && voters[wiped].replica.executedWatermark().some((x) => x > 0))) {
+    violations.push(`state transfer: voter ${wiped} lost its disk and did not catch up`);
   }
   for (const r of replicas) if (r.stats.agreementViolations > 0) violations.push(`INV1: replica ${r.self} saw ${r.stats.agreementViolations} contradicting commits`);
   violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
@@ -702,21 +741,55 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     traceHash: hash.hex(),
     ops, history, linearizable: linearizability.linearizable, linearizability, tasks, violations, faults, shed,
     settled: isSettled, events, endMs: nowUs / usPerMs, trace,
+    snapshots: {
+      taken: replicas.reduce((x, r) => x + r.stats.snapshots, 0),
+      truncated: replicas.reduce((x, r) => x + r.stats.truncatedInstances, 0),
+      installed: replicas.reduce((x, r) => x + r.stats.snapshotsInstalled, 0),
+    },
   };
 }
 
-/** Every acknowledged write was applied by every voter (nothing acknowledged is lost). */
+/**
+ * What the invariant checkers see of a voter: its live state, plus the last durable record of each
+ * instance truncation made it forget (the disk keeps them aside for checkers), so INV1, INV2 and
+ * INV8 judge every instance ever decided, not only those still held.
+ */
+function checkerView(v: Voter): ReplicaView {
+  const r = v.replica;
+  return {
+    self: r.self,
+    instance: (id: InstanceId) => r.instance(id) ?? v.disk.recordEver(id),
+    instanceIds: () => {
+      const ids = new Set<InstanceId>(r.instanceIds());
+      for (const id of v.disk.fullLog()) ids.add(id);
+      return ids.values();
+    },
+    isApplied: (id: InstanceId) => r.isApplied(id),
+  };
+}
+
+/**
+ * Every acknowledged write was applied by every voter (nothing acknowledged is lost): its id, found
+ * in some voter's durable execution log, is applied at each voter (the run has settled, so that is
+ * durable). A voter that installed a snapshot has the ids it covers applied without a log entry.
+ */
 function checkDurability(voters: readonly Voter[], acked: readonly string[]): string[] {
   const out: string[] = [];
+  const idsOf = new Map<string, InstanceId[]>();
+  for (const voter of voters) {
+    for (const id of voter.disk.fullLog()) {
+      const cmd = (voter.replica.instance(id) ?? voter.disk.recordEver(id))?.cmd;
+      if (cmd == null || cmd === NOP) continue;
+      for (const c of cmd.commands) {
+        const key = `${c.clientId}/${c.requestId}`;
+        const list = idsOf.get(key);
+        if (list === undefined) idsOf.set(key, [id]); else if (!list.includes(id)) list.push(id);
+      }
+    }
+  }
   for (let v = 0; v < voters.length; v++) {
     const r = voters[v].replica;
-    const applied = new Set<string>();
-    for (const id of voters[v].disk.load().applied) {
-      const cmd = r.instance(id)?.cmd;
-      if (cmd == null || cmd === NOP) continue;
-      for (const c of cmd.commands) applied.add(`${c.clientId}/${c.requestId}`);
-    }
-    const missing = acked.filter((k) => !applied.has(k));
+    const missing = acked.filter((k) => !(idsOf.get(k) ?? []).some((id) => r.isApplied(id)));
     if (missing.length > 0) out.push(`durability: ${missing.length} acknowledged writes never applied at voter ${v} (first: ${missing.slice(0, 3).join(', ')})`);
   }
   return out;
@@ -744,7 +817,7 @@ function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: nu
 
 const kindCode: Record<SimEvent['kind'], number> = {
   deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
-  partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17,
+  partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17, snapshot: 18,
 };
 
 const typeCodes = new Map<string, number>();
@@ -762,6 +835,10 @@ function messageBytes(m: Message): number {
   if ('cmd' in m && m.cmd != null && m.cmd !== NOP) size += m.cmd.commands.length * commandBytes;
   if ('dep' in m && m.dep != null) size += 8 * m.dep.ids.length + 4 * m.dep.floor.length;
   return size;
+}
+
+function snapshotBytes(env: SnapshotEnvelope): number {
+  return 64 + JSON.stringify(env.msg).length;
 }
 
 function poissonGapUs(rng: Random, ratePerSec: number): number {
