@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The `covey` command. Subcommands arrive with the parts they drive (the agent, the simulator);
-// this file only wires them to commander.
+// The `covey` command: the agent and its client commands, the local swarm, the simulator and the
+// model checker. This file only wires them to commander.
 
 import { Command, InvalidArgumentError } from 'commander';
 import { describeQuorum, formatQuorum } from './quorum.ts';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
+import { agentCommand, initCommand, kvCommand, membersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -38,6 +39,13 @@ export function buildCli(): Command {
       }
     });
 
+  program.addCommand(initCommand());
+  program.addCommand(agentCommand());
+  program.addCommand(kvCommand());
+  program.addCommand(tasksCommand());
+  program.addCommand(membersCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(swarmCommand());
   program.addCommand(simCommand());
   program.addCommand(checkCommand());
 

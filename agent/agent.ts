@@ -1,0 +1,354 @@
+// The agent: one per device. It composes the parts (js-libp2p style: small components, one
+// factory) — identity, libp2p node, peer keeper, consensus RPC, the replica driver over lmdb (on a
+// voter), metrics and the HTTP API — and owns their lifecycle: start, graceful stop, and restart
+// from the data directory after a crash.
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Command, CommandResult, Operation } from '../consensus/statemachine/commands.ts';
+import { LmdbStorage } from '../consensus/storage/lmdb.ts';
+import { describeQuorum } from './cli/quorum.ts';
+import { configPath, type AgentConfig } from './config.ts';
+import { DeadlineError, ReplicaDriver } from './driver.ts';
+import { createHttpApi, HttpError, type AgentApi, type StaleAnswer, type SubmitOptions } from './http.ts';
+import { loadIdentity, type Identity } from './identity.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics, type AgentMetrics } from './metrics.ts';
+import { createCoveyNode, type CoveyNode } from '../transports/node.ts';
+import { PeerKeeper } from '../transports/peers.ts';
+import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
+import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
+
+export interface AgentOptions {
+  readonly logger?: Logger;
+}
+
+/** How long a non-voter waits before trying the next voter when forwarding fails. */
+const forwardRetryMs = 200;
+
+export class Agent implements AgentApi {
+  readonly config: AgentConfig;
+  readonly identity: Identity;
+  readonly logger: Logger;
+  readonly selfIndex: number | null;
+  private readonly metrics: AgentMetrics;
+  private readonly startedMs = Date.now();
+  /** This incarnation's client id: request ids restart at 1, so the client id must be new too. */
+  private readonly clientId: string;
+  private requestSeq = 0;
+  private driver: ReplicaDriver | null = null;
+  private storage: LmdbStorage | null = null;
+  private node: CoveyNode | null = null;
+  private keeper: PeerKeeper | null = null;
+  private rpc: ConsensusRpc | null = null;
+  private transfer: SnapshotTransfer | null = null;
+  private http: Server | null = null;
+  /** performance.now() when each voter was last heard from (messages), for staleness. */
+  private readonly lastHeard: number[];
+  private readonly cut = new Set<string>();
+  private nextVoter = 0;
+  private stopping: Promise<void> | null = null;
+  readonly faults?: AgentApi['faults'];
+
+  private constructor(config: AgentConfig, identity: Identity, logger: Logger) {
+    this.config = config;
+    this.identity = identity;
+    this.logger = logger;
+    const i = config.voters.findIndex((v) => v.id === identity.peerId);
+    this.selfIndex = i < 0 ? null : i;
+    this.clientId = `${identity.peerId.slice(-10)}.${this.startedMs.toString(36)}.${randomBytes(4).toString('hex')}`;
+    this.lastHeard = new Array<number>(config.voters.length).fill(-Infinity);
+    this.metrics = createMetrics({
+      replica: () => {
+        const d = this.driver;
+        if (d === null) return null;
+        const s = d.core.stats;
+        return { committed: s.committed, applied: s.applied, pending: d.core.pendingIds().length, queued: d.core.queuedCommands(), fsyncs: d.stats.fsyncs, recoveries: s.recoveriesStarted };
+      },
+    });
+    if (config.faultInjection) {
+      this.faults = {
+        cut: async (peers) => { for (const p of peers) this.cut.add(p); },
+        heal: () => { this.cut.clear(); },
+      };
+    }
+  }
+
+  get registry() {
+    return this.metrics.registry;
+  }
+
+  get n(): number {
+    return this.config.voters.length;
+  }
+
+  /** Starts every part; on failure stops what was started and throws an error naming the part. */
+  static async start(config: AgentConfig, o: AgentOptions = {}): Promise<Agent> {
+    const logger = o.logger ?? createLogger({ name: 'covey', level: config.log.level });
+    const identity = loadIdentity(configPath(config, config.identity));
+    const agent = new Agent(config, identity, logger);
+    try {
+      await agent.startParts();
+    } catch (err) {
+      await agent.stop().catch(() => {});
+      throw err;
+    }
+    return agent;
+  }
+
+  private async startParts(): Promise<void> {
+    const c = this.config;
+    const log = this.logger;
+    const q = describeQuorum({ voters: this.n });
+    if (this.selfIndex !== null) {
+      const dir = join(configPath(c, c.dataDir), 'consensus');
+      mkdirSync(dir, { recursive: true });
+      this.storage = await LmdbStorage.open(dir);
+      this.driver = await ReplicaDriver.start({
+        replica: { self: this.selfIndex, n: this.n, f: q.f, e: q.e, tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied },
+        storage: this.storage,
+        logger: log.child({ part: 'replica' }),
+        send: (envs) => {
+          if (this.rpc === null) return;
+          this.rpc.send(this.cut.size === 0 ? envs : envs.filter((e) => !this.cut.has(c.voters[e.to].id)));
+        },
+        sendSnapshots: (envs) => {
+          for (const e of envs) if (!this.cut.has(c.voters[e.to].id)) this.transfer?.send(e.to, e.msg);
+        },
+      });
+    }
+    const swarmKey = c.swarm.keyFile === undefined ? undefined : readFileSync(configPath(c, c.swarm.keyFile));
+    this.node = await createCoveyNode({
+      privateKey: this.identity.privateKey,
+      listen: c.listen,
+      bootstrap: c.bootstrap,
+      mdns: c.mdns,
+      swarmKey,
+    });
+    this.rpc = new ConsensusRpc({
+      node: this.node,
+      voters: c.voters.map((v) => v.id),
+      self: this.selfIndex,
+      logger: log.child({ part: 'rpc' }),
+      registry: this.metrics.registry,
+      onMessage: (from, msg) => {
+        if (this.cut.has(c.voters[from].id)) return;
+        this.lastHeard[from] = performance.now();
+        this.driver?.receive(from, msg);
+      },
+      onSubmit: (command) => this.submitLocal(command, c.consensus.requestTimeoutMs),
+    });
+    await this.rpc.start();
+    this.transfer = new SnapshotTransfer({
+      node: this.node,
+      voters: c.voters.map((v) => v.id),
+      self: this.selfIndex,
+      logger: log.child({ part: 'snapshots' }),
+      registry: this.metrics.registry,
+      onSnapshot: (from, raw) => {
+        if (this.cut.has(c.voters[from].id)) return;
+        this.driver?.receiveSnapshot(from, raw);
+      },
+    });
+    await this.transfer.start();
+    this.keeper = new PeerKeeper({
+      node: this.node,
+      peers: c.voters.filter((v) => v.id !== this.identity.peerId).map((v) => ({ id: v.id, addrs: v.addrs })),
+      bootstrap: c.bootstrap,
+      logger: log.child({ part: 'peers' }),
+    });
+    await this.keeper.start();
+    const [host, port] = splitHostPort(c.http.listen);
+    this.http = createHttpApi(this, { token: c.http.token, logger: log.child({ part: 'http' }) });
+    await new Promise<void>((resolve, reject) => {
+      this.http!.once('error', (err) => reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${(err as Error).message} (change http.listen)`)));
+      this.http!.listen(port, host, () => resolve());
+    });
+    log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String) }, 'agent started');
+  }
+
+  /** The HTTP API's base URL, e.g. http://127.0.0.1:7070. */
+  get httpUrl(): string {
+    const a = this.http?.address();
+    if (a === null || a === undefined || typeof a === 'string') return `http://${this.config.http.listen}`;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** Graceful stop: no new work, finish the turn in flight (flushed to disk), close everything. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopParts();
+    return this.stopping;
+  }
+
+  private async stopParts(): Promise<void> {
+    const closeHttp = this.http === null ? Promise.resolve() : new Promise<void>((r) => { this.http!.close(() => r()); this.http!.closeIdleConnections(); });
+    await this.driver?.stop();
+    await this.keeper?.stop();
+    await this.transfer?.stop();
+    await this.rpc?.stop();
+    await this.node?.stop();
+    await this.storage?.close();
+    this.http?.closeAllConnections();
+    await closeHttp;
+    this.logger.info('agent stopped');
+  }
+
+  // ---- the API ---------------------------------------------------------------------------------
+
+  async submit(op: Operation, o: SubmitOptions): Promise<CommandResult> {
+    const started = performance.now();
+    const command = { clientId: o.clientId ?? this.clientId, requestId: o.requestId ?? ++this.requestSeq, timestampMs: Date.now(), ...op } as Command;
+    const timeoutMs = o.timeoutMs ?? this.config.consensus.requestTimeoutMs;
+    let outcome = 'error';
+    try {
+      const r = this.driver !== null ? await this.submitLocal(command, timeoutMs) : await this.forward(command, timeoutMs);
+      outcome = r.ok ? 'ok' : 'refused';
+      return r;
+    } catch (err) {
+      if (err instanceof DeadlineError) outcome = 'timeout';
+      throw err;
+    } finally {
+      this.metrics.commands.inc({ op: op.op, outcome });
+      this.metrics.commandSeconds.observe({ op: op.op }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private submitLocal(command: Command, timeoutMs: number): Promise<CommandResult> {
+    if (this.driver === null) return Promise.reject(new Error('this agent is not a voter; submit at a voter'));
+    return this.driver.submit(command, timeoutMs, () => this.explainNoQuorum());
+  }
+
+  /** A non-voter hands the command to a voter it can reach, the next one on failure, until the deadline. */
+  private async forward(command: Command, timeoutMs: number): Promise<CommandResult> {
+    const deadline = performance.now() + timeoutMs;
+    let last = 'no voter reachable';
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      const reachable = this.reachableVoters().filter((v) => v !== this.selfIndex);
+      if (reachable.length > 0 && this.rpc !== null) {
+        const to = reachable[this.nextVoter++ % reachable.length];
+        try {
+          // Same client and request id on every attempt: the command takes effect at most once.
+          return await this.rpc.submit(to, command, AbortSignal.timeout(Math.max(1, Math.ceil(left))));
+        } catch (err) {
+          last = `voter ${to}: ${(err as Error).message}`;
+        }
+      }
+      await new Promise((r) => setTimeout(r, Math.min(forwardRetryMs, Math.max(1, deadline - performance.now()))));
+    }
+    throw new DeadlineError(`no voter answered within ${timeoutMs} ms (last: ${last}); the command may still take effect — retry with the same clientId and requestId to learn its outcome`);
+  }
+
+  private explainNoQuorum(): string {
+    const others = this.reachableVoters().filter((v) => v !== this.selfIndex).length;
+    const q = describeQuorum({ voters: this.n });
+    return `this voter reaches ${others} of the ${this.n - 1} other voters and needs ${q.slowQuorumSize - 1} for a majority; ` +
+      'the command may still take effect — retry with the same clientId and requestId to learn its outcome';
+  }
+
+  /** Voters connected now (self included), minus any cut by fault injection. */
+  reachableVoters(): number[] {
+    const connected = new Set(this.rpc?.connectedVoters() ?? []);
+    const out: number[] = [];
+    for (let v = 0; v < this.n; v++) {
+      if (v === this.selfIndex || (connected.has(v) && !this.cut.has(this.config.voters[v].id))) out.push(v);
+    }
+    this.metrics.reachableVoters.set(out.length);
+    return out;
+  }
+
+  private staleness(): Record<string, unknown> {
+    const d = this.driver!;
+    const now = performance.now();
+    const q = describeQuorum({ voters: this.n });
+    // The moment a majority (with this voter) was last heard from: the (majority−1)-th most recent.
+    const heard = this.lastHeard.filter((_, v) => v !== this.selfIndex).sort((a, b) => b - a);
+    const majorityAt = heard[q.slowQuorumSize - 2] ?? -Infinity;
+    return {
+      appliedInstances: d.core.stats.applied,
+      reachableVoters: this.reachableVoters().length,
+      majorityReachable: this.reachableVoters().length >= q.slowQuorumSize,
+      /** Nothing newer than this can have committed without this voter hearing of it… unless it was cut off: then this bound grows. */
+      lastMajorityContactMsAgo: Number.isFinite(majorityAt) ? Math.round(now - majorityAt) : null,
+    };
+  }
+
+  staleGet(key: string): StaleAnswer<string | null> {
+    if (this.driver === null) throw new HttpError(409, 'stale reads are served by voters (they hold the state); ask a voter, or read linearizably here');
+    const value = this.driver.stateMachine.get(key);
+    return { value, stale: true, staleness: this.staleness() };
+  }
+
+  staleTasks(): StaleAnswer<unknown[]> {
+    if (this.driver === null) throw new HttpError(409, 'task listings are served by voters (they hold the state); ask a voter');
+    return { value: this.driver.stateMachine.listTasks(), stale: true, staleness: this.staleness() };
+  }
+
+  members(): unknown[] {
+    const reachable = new Set(this.reachableVoters());
+    const now = performance.now();
+    return this.config.voters.map((v, i) => ({
+      peerId: v.id,
+      role: 'voter',
+      replicaId: i,
+      self: i === this.selfIndex,
+      state: i === this.selfIndex || reachable.has(i) ? 'reachable' : 'unreachable',
+      lastHeardMsAgo: i === this.selfIndex ? 0 : Number.isFinite(this.lastHeard[i]) ? Math.round(now - this.lastHeard[i]) : null,
+    }));
+  }
+
+  readiness(): { ready: boolean; reason: string } {
+    const q = describeQuorum({ voters: this.n });
+    const reach = this.reachableVoters().length;
+    if (this.driver?.failed) return { ready: false, reason: this.driver.failed.message };
+    if (this.driver !== null) {
+      return reach >= q.slowQuorumSize
+        ? { ready: true, reason: `reaches ${reach} of ${this.n} voters` }
+        : { ready: false, reason: `reaches ${reach} of ${this.n} voters, needs ${q.slowQuorumSize} to commit` };
+    }
+    return reach > 0 ? { ready: true, reason: `reaches ${reach} voter(s)` } : { ready: false, reason: 'reaches no voter' };
+  }
+
+  status(): Record<string, unknown> {
+    const d = this.driver;
+    const reachable = this.reachableVoters();
+    return {
+      peerId: this.identity.peerId,
+      swarm: this.config.swarm.name,
+      role: this.selfIndex === null ? 'worker' : 'voter',
+      replicaId: this.selfIndex,
+      voters: this.config.voters.map((v) => v.id),
+      reachableVoters: reachable.length,
+      addrs: this.node?.getMultiaddrs().map(String) ?? [],
+      http: this.httpUrl,
+      uptimeMs: Date.now() - this.startedMs,
+      ...readiness(this.readiness()),
+      instances: d === null ? null : {
+        committed: d.core.stats.committed,
+        executed: d.core.stats.applied,
+        pending: d.core.pendingIds().length,
+        queuedCommands: d.core.queuedCommands(),
+        fastCommits: d.core.stats.fastCommits,
+        slowCommits: d.core.stats.slowCommits,
+        recoveriesStarted: d.core.stats.recoveriesStarted,
+        executedWatermark: d.core.executedWatermark(),
+      },
+      storage: d === null ? null : { groupCommits: d.stats.fsyncs, recordsPersisted: d.stats.recordsPersisted, failed: d.failed?.message ?? null },
+      lastSnapshot: d?.lastSnapshot ?? null,
+      faultInjection: this.faults === undefined ? undefined : { cut: [...this.cut] },
+    };
+  }
+}
+
+function readiness(r: { ready: boolean; reason: string }): Record<string, unknown> {
+  return { ready: r.ready, readiness: r.reason };
+}
+
+function splitHostPort(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i).replace(/^\[|\]$/g, ''), Number(s.slice(i + 1))];
+}

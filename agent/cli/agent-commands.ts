@@ -1,0 +1,244 @@
+// The agent's commands: `covey init`, `covey agent`, the client commands that reach a running
+// agent over HTTP (`kv`, `tasks`, `members`, `status`), and `covey swarm up|down` for a local
+// swarm on loopback. Exit codes: 0 done, 1 the operation failed (refused, unreachable, timeout),
+// 2 bad arguments or config.
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { stringify } from 'yaml';
+import { AgentClient, AgentClientError } from '../client.ts';
+import { ConfigError, loadConfig, parseConfig } from '../config.ts';
+import { createIdentity, saveIdentity } from '../identity.ts';
+import { swarmDown, swarmUp } from '../swarm.ts';
+
+/** Where the client commands find the agent: --agent URL, or the http section of --config. */
+interface Target { agent?: string; config?: string; authToken?: string }
+
+function targetOptions(c: Command): Command {
+  return c
+    .option('--agent <url>', 'the agent\'s HTTP API (default: $COVEY_AGENT or http://127.0.0.1:7070)')
+    .option('--config <file>', 'read the agent\'s HTTP address and token from its config file')
+    .option('--auth-token <token>', 'bearer token, when the agent listens beyond localhost (default: $COVEY_TOKEN)');
+}
+
+function clientFor(t: Target): AgentClient {
+  if (t.config !== undefined) {
+    const c = loadConfig(t.config);
+    return new AgentClient(`http://${c.http.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`, t.authToken ?? c.http.token);
+  }
+  return new AgentClient(t.agent ?? process.env.COVEY_AGENT ?? 'http://127.0.0.1:7070', t.authToken ?? process.env.COVEY_TOKEN);
+}
+
+/** Runs a command body; prints errors as one line and sets the exit code (2 for usage/config). */
+async function run(name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    const usage = err instanceof ConfigError || err instanceof InvalidArgumentError;
+    process.stderr.write(`covey ${name}: ${(err as Error).message}\n`);
+    process.exitCode = usage ? 2 : 1;
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** A command's result: printed; a refused command (ok false) exits 1. */
+function printResult(r: unknown): void {
+  print(r);
+  if (typeof r === 'object' && r !== null && (r as { ok?: unknown }).ok === false) process.exitCode = 1;
+}
+
+function intArg(name: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
+    return n;
+  };
+}
+
+export function initCommand(): Command {
+  return new Command('init')
+    .description('write a config and an identity key for a new agent')
+    .option('--dir <dir>', 'directory for config.yaml, identity.key and data/', '.')
+    .option('--swarm <name>', 'swarm name', 'covey')
+    .option('--voters <ids>', 'comma-separated peer ids of the voters, in the same order on every agent (3, 5 or 7; default: this agent, and you add the others)')
+    .option('--listen <addrs>', 'comma-separated multiaddrs to listen on', '/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/tcp/4002/ws')
+    .option('--bootstrap <addrs>', 'comma-separated multiaddrs (with /p2p/ID) of agents to meet first', '')
+    .option('--http <host:port>', 'HTTP API address', '127.0.0.1:7070')
+    .action((o: { dir: string; swarm: string; voters?: string; listen: string; bootstrap: string; http: string }) => run('init', async () => {
+      const dir = resolve(o.dir);
+      const configFile = join(dir, 'config.yaml');
+      if (existsSync(configFile)) throw new InvalidArgumentError(`${configFile} already exists; choose another --dir`);
+      const id = await createIdentity();
+      const list = (x: string) => x.split(',').map((y) => y.trim()).filter((y) => y !== '');
+      const config = {
+        swarm: { name: o.swarm },
+        identity: 'identity.key',
+        dataDir: 'data',
+        listen: list(o.listen),
+        voters: o.voters === undefined ? [id.peerId] : list(o.voters),
+        bootstrap: list(o.bootstrap),
+        mdns: true,
+        http: { listen: o.http },
+        log: { level: 'info' },
+      };
+      const text = '# Covey agent config (docs/agent.md lists every field)\n' + stringify(config);
+      // With the voters given, what init writes must be a config an agent starts from: check first.
+      if (o.voters !== undefined) parseConfig(text, '--voters/--listen/--http', dir);
+      saveIdentity(join(dir, 'identity.key'), id);
+      writeFileSync(configFile, text);
+      print({ peerId: id.peerId, config: configFile, identity: join(dir, 'identity.key') });
+      process.stderr.write(o.voters !== undefined
+        ? `start it with: covey agent --config ${configFile}\n`
+        : `next: init the other voters, list all their peer ids under "voters" in every config (same order, 3 or more), then: covey agent --config ${configFile}\n`);
+    }));
+}
+
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description('run an agent: join the swarm, serve the HTTP API, keep state in the data dir')
+    .requiredOption('--config <file>', 'the agent config (YAML; `covey init` writes one)')
+    .action((o: { config: string }) => run('agent', async () => {
+      const config = loadConfig(o.config);
+      const { Agent } = await import('../agent.ts'); // libp2p and lmdb load only for the agent itself
+      const agent = await Agent.start(config);
+      process.stderr.write(`covey agent ${agent.identity.peerId} running; HTTP API at ${agent.httpUrl}\n`);
+      await new Promise<void>((resolveStop) => {
+        const stop = (signal: string) => {
+          agent.logger.info({ signal }, 'stopping');
+          agent.stop().then(resolveStop, (err) => { agent.logger.error({ err }, 'stop failed'); process.exitCode = 1; resolveStop(); });
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    }));
+}
+
+export function kvCommand(): Command {
+  const kv = new Command('kv').description('read and write the replicated key-value store through a running agent');
+  targetOptions(kv.command('get <key>').description('read a key (linearizable, or --stale for the local copy)')
+    .option('--stale', 'read this voter\'s local copy without consensus (says how stale it may be)'))
+    .action((key: string, o: Target & { stale?: boolean }) => run('kv get', async () => printResult(await clientFor(o).get(key, { stale: o.stale }))));
+  targetOptions(kv.command('put <key> <value>').description('write a key'))
+    .action((key: string, value: string, o: Target) => run('kv put', async () => printResult(await clientFor(o).put(key, value))));
+  targetOptions(kv.command('cas <key> <expected> <value>').description('compare-and-swap: write value if the key holds expected (use --absent for "no value")')
+    .option('--absent', 'expect the key to be absent (expected is ignored)'))
+    .action((key: string, expected: string, value: string, o: Target & { absent?: boolean }) => run('kv cas', async () =>
+      printResult(await clientFor(o).cas(key, o.absent === true ? null : expected, value))));
+  targetOptions(kv.command('del <key>').description('delete a key'))
+    .action((key: string, o: Target) => run('kv del', async () => printResult(await clientFor(o).del(key))));
+  return kv;
+}
+
+export function tasksCommand(): Command {
+  const t = new Command('tasks').description('use the replicated task board through a running agent');
+  targetOptions(t.command('ls').description('list tasks (this voter\'s local copy)'))
+    .action((o: Target) => run('tasks ls', async () => {
+      const r = await clientFor(o).tasks();
+      for (const task of r.value) {
+        process.stdout.write(`${String(task.taskId).padEnd(20)} ${String(task.status).padEnd(8)} owner=${task.owner ?? '-'} token=${task.token} ${task.result === null ? '' : 'result=' + JSON.stringify(task.result)}\n`);
+      }
+      if (r.value.length === 0) process.stdout.write('no tasks\n');
+    }));
+  targetOptions(t.command('create <taskId> [spec]').description('create a task'))
+    .action((taskId: string, spec: string | undefined, o: Target) => run('tasks create', async () => printResult(await clientFor(o).task('create', taskId, { spec: spec ?? '' }))));
+  targetOptions(t.command('claim <taskId>').description('claim a task: prints the lease and fencing token')
+    .requiredOption('--worker <name>', 'who claims it')
+    .option('--lease <ms>', 'lease length in ms', intArg('--lease'), 30_000))
+    .action((taskId: string, o: Target & { worker: string; lease: number }) => run('tasks claim', async () => printResult(await clientFor(o).task('claim', taskId, { worker: o.worker, leaseMs: o.lease }))));
+  targetOptions(t.command('complete <taskId> [result]').description('complete a claimed task with its fencing token')
+    .requiredOption('--worker <name>', 'the worker holding the claim')
+    .requiredOption('--token <n>', 'the fencing token from the claim', intArg('--token')))
+    .action((taskId: string, result: string | undefined, o: Target & { worker: string; token: number }) => run('tasks complete', async () =>
+      printResult(await clientFor(o).task('complete', taskId, { worker: o.worker, token: o.token, result: result ?? '' }))));
+  return t;
+}
+
+export function membersCommand(): Command {
+  return targetOptions(new Command('members').description('list the swarm members a running agent knows and whether it reaches them'))
+    .action((o: Target) => run('members', async () => {
+      const r = await clientFor(o).members();
+      for (const m of r.members) {
+        const heard = m.lastHeardMsAgo === null ? 'never' : `${m.lastHeardMsAgo} ms ago`;
+        process.stdout.write(`${String(m.peerId)}  ${String(m.role)} ${m.replicaId ?? ''}${m.self === true ? ' (this agent)' : ''}  ${m.state}  last heard ${heard}\n`);
+      }
+    }));
+}
+
+export function statusCommand(): Command {
+  return targetOptions(new Command('status').description('show a running agent\'s status as JSON')).option('--json', 'JSON (the default; kept for scripts)')
+    .action((o: Target) => run('status', async () => print(await clientFor(o).status())));
+}
+
+export function swarmCommand(): Command {
+  const s = new Command('swarm').description('a real local swarm of agent processes on loopback');
+  s.command('up')
+    .description('start N agents (making keys, configs and ports on first use) and print how to reach them')
+    .option('-n, --agents <n>', 'number of agents', intArg('-n'), 3)
+    .option('--voters <n>', 'how many of them vote (default: all, up to 7)', intArg('--voters'))
+    .requiredOption('--dir <dir>', 'directory for the swarm (reused if it holds one)')
+    .action((o: { agents: number; voters?: number; dir: string }) => run('swarm up', async () => {
+      const tty = process.stderr.isTTY === true;
+      const s = await swarmUp(o.dir, { agents: o.agents, voters: o.voters }, (ready, total) => {
+        if (tty) process.stderr.write(`\rwaiting for agents: ${ready}/${total} ready`);
+      });
+      if (tty) process.stderr.write('\n');
+      for (const a of s.agents) process.stdout.write(`agent ${a.index}  ${a.voter ? 'voter ' : 'worker'}  ${a.peerId}  ${a.http}  pid ${a.pid}  log ${a.log}\n`);
+      process.stdout.write(`\ntry:  covey kv put hello world --agent ${s.agents[0].http}\n      covey kv get hello --agent ${s.agents[s.agents.length - 1].http}\n      covey status --agent ${s.agents[0].http}\nstop: covey swarm down --dir ${o.dir}\n`);
+    }));
+  s.command('down')
+    .description('stop the agents of a local swarm (gracefully; data is kept for the next up)')
+    .requiredOption('--dir <dir>', 'the swarm\'s directory')
+    .action((o: { dir: string }) => run('swarm down', async () => {
+      const n = await swarmDown(o.dir);
+      process.stdout.write(`stopped ${n} agent(s)\n`);
+    }));
+  s.command('bench')
+    .description('run a register workload against a new local swarm while killing (kill -9) and restarting voters; check the history')
+    .option('--voters <n>', 'voters', intArg('--voters', 3), 3)
+    .option('--agents <n>', 'agents in all (default: the voters)', intArg('--agents', 3))
+    .option('--clients <n>', 'concurrent clients (closed loop)', intArg('--clients'), 64)
+    .option('--ops <n>', 'operations in all', intArg('--ops'), 20_000)
+    .option('--keys <n>', 'registers the operations spread over', intArg('--keys'), 32)
+    .option('--kill-every <duration>', 'kill -9 one voter this often (e.g. 5s; 0 for never)', durationArg('--kill-every'), 5000)
+    .option('--down <duration>', 'how long a killed voter stays down', durationArg('--down'), 1000)
+    .option('--history <file>', 'write the history (HISTORY-FORMAT.md) here')
+    .option('--dir <dir>', 'keep the swarm in this new directory (default: a temporary one, removed)')
+    .option('--seed <n>', 'seed of the workload and kill choices', intArg('--seed', 0))
+    .option('--json', 'print the summary as one JSON object')
+    .action((o: { voters: number; agents?: number; clients: number; ops: number; keys: number; killEvery: number; down: number; history?: string; dir?: string; seed?: number; json?: boolean }) => run('swarm bench', async () => {
+      const agents = o.agents ?? o.voters;
+      if (agents < o.voters) throw new InvalidArgumentError(`--agents (${agents}) must be at least --voters (${o.voters})`);
+      const tty = process.stderr.isTTY === true;
+      let last = 0;
+      const { runSwarmBench } = await import('../bench.ts');
+      const summary = await runSwarmBench({ voters: o.voters, agents, clients: o.clients, ops: o.ops, keys: o.keys, killEveryMs: o.killEvery, downMs: o.down, history: o.history, dir: o.dir, seed: o.seed }, (done, total, kills) => {
+        const t = Date.now();
+        if (tty && (t - last > 200 || done === total)) { last = t; process.stderr.write(`\r${done}/${total} operations, ${kills} kills`); }
+      });
+      if (tty) process.stderr.write('\n');
+      if (o.json === true) print(summary);
+      else {
+        process.stdout.write(`${summary.ops} operations by ${summary.clients} clients on ${summary.voters} voters (${summary.agents} agents), ${summary.kills} kill -9s, ${(summary.wallMs / 1000).toFixed(1)} s\n`);
+        process.stdout.write(`acked ${summary.acked} (writes ${summary.ackedWrites}), unknown ${summary.unknown}, lost ${summary.lost}\n`);
+        process.stdout.write(`throughput ${summary.throughput} ops/s, latency p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms\n`);
+        process.stdout.write(`linearizable: ${summary.linearizable}${summary.violations.length > 0 ? '\n  ' + summary.violations.join('\n  ') : ''}\n`);
+      }
+      if (!summary.linearizable || summary.lost > 0) process.exitCode = 1;
+    }));
+  return s;
+}
+
+function durationArg(name: string) {
+  return (v: string): number => {
+    const m = /^(\d+)(ms|s|m)?$/.exec(v.trim());
+    if (m === null) throw new InvalidArgumentError(`${name} takes a duration such as 500ms, 5s or 1m (or 0), got "${v}"`);
+    const n = Number(m[1]);
+    return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : m[2] === 's' ? n * 1000 : n === 0 ? 0 : (() => { throw new InvalidArgumentError(`${name} needs a unit: ${v}s or ${v}ms`); })();
+  };
+}
+
+export { AgentClientError };

@@ -1,0 +1,86 @@
+// A small client for an agent's HTTP API, used by the CLI's client commands, `covey swarm` and
+// the tests. It reports an unreachable agent and an API error in words a user can act on.
+
+import type { CommandResult } from '../consensus/statemachine/commands.ts';
+
+export class AgentClientError extends Error {
+  /** HTTP status, or 0 when the agent could not be reached at all. */
+  readonly status: number;
+  readonly body: unknown;
+  constructor(status: number, message: string, body: unknown = null) {
+    super(message);
+    this.name = 'AgentClientError';
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export interface ClientIds {
+  readonly clientId?: string;
+  readonly requestId?: number;
+  readonly timeoutMs?: number;
+}
+
+export class AgentClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+
+  constructor(baseUrl: string, token?: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.token = token;
+  }
+
+  /** Any request; resolves with the parsed JSON body for 2xx and for 409 (a refused command). */
+  async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new AgentClientError(0, `cannot reach the agent at ${this.baseUrl} (${cause}); is it running? start one with \`covey agent --config FILE\` or point --agent at it`);
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = JSON.parse(text); } catch { /* metrics are text */ }
+    if (res.ok || res.status === 409) return parsed;
+    const msg = typeof parsed === 'object' && parsed !== null && 'error' in parsed ? String((parsed as { error: unknown }).error) : text.trim();
+    throw new AgentClientError(res.status, `${method} ${path}: ${res.status} ${msg}`, parsed);
+  }
+
+  status(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/status') as Promise<Record<string, unknown>>;
+  }
+
+  members(): Promise<{ members: Record<string, unknown>[] }> {
+    return this.request('GET', '/members') as Promise<{ members: Record<string, unknown>[] }>;
+  }
+
+  get(key: string, o: { stale?: boolean; timeoutMs?: number } = {}): Promise<CommandResult | Record<string, unknown>> {
+    const q = o.stale === true ? '?stale=true' : o.timeoutMs !== undefined ? `?timeoutMs=${o.timeoutMs}` : '';
+    return this.request('GET', `/kv/${encodeURIComponent(key)}${q}`) as Promise<CommandResult>;
+  }
+
+  put(key: string, value: string, ids: ClientIds = {}, signal?: AbortSignal): Promise<CommandResult> {
+    return this.request('PUT', `/kv/${encodeURIComponent(key)}`, { value, ...ids }, signal) as Promise<CommandResult>;
+  }
+
+  cas(key: string, expected: string | null, value: string | null, ids: ClientIds = {}, signal?: AbortSignal): Promise<CommandResult> {
+    return this.request('POST', `/cas/${encodeURIComponent(key)}`, { expected, value, ...ids }, signal) as Promise<CommandResult>;
+  }
+
+  del(key: string, ids: ClientIds = {}): Promise<CommandResult> {
+    return this.request('DELETE', `/kv/${encodeURIComponent(key)}`, { ...ids }) as Promise<CommandResult>;
+  }
+
+  tasks(): Promise<{ value: Record<string, unknown>[] }> {
+    return this.request('GET', '/tasks') as Promise<{ value: Record<string, unknown>[] }>;
+  }
+
+  task(action: 'create' | 'claim' | 'renew' | 'complete' | 'release', taskId: string, fields: Record<string, unknown>): Promise<CommandResult> {
+    if (action === 'create') return this.request('POST', '/tasks', { taskId, ...fields }) as Promise<CommandResult>;
+    return this.request('POST', `/tasks/${encodeURIComponent(taskId)}/${action}`, fields) as Promise<CommandResult>;
+  }
+}

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, configPath, loadConfig, parseConfig } from './config.ts';
+
+const ids = ['12D3KooWDemdn6ajgFYf7xhSa8RZzD4kSqVqe2uUjn4ivpibigLG', '12D3KooWFb8hMMMXdCcAo1n5v77UzM4mwooBP1dUxqSXDD17hKTx', '12D3KooWQ4kSqVqe2uUjn4ivpibigLGDemdn6ajgFYf7xhSa8RZz'];
+const minimal = `swarm: { name: field-test }\nvoters: [${ids.join(', ')}]\n`;
+
+function problems(text: string): string {
+  try {
+    parseConfig(text, 'config.yaml', '/etc/covey');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail('the config was accepted');
+}
+
+test('a minimal config gets sensible defaults for everything a first run needs', () => {
+  const c = parseConfig(minimal, 'config.yaml', '/etc/covey');
+  assert.equal(c.swarm.name, 'field-test');
+  assert.deepEqual(c.voters.map((v) => v.id), ids);
+  assert.deepEqual(c.voters[0].addrs, []);
+  assert.equal(c.http.listen, '127.0.0.1:7070');
+  assert.equal(c.log.level, 'info');
+  assert.equal(c.consensus.requestTimeoutMs, 5000);
+  assert.equal(c.faultInjection, false);
+  assert.equal(configPath(c, c.dataDir), '/etc/covey/data');
+  assert.equal(configPath(c, '/abs/key'), '/abs/key');
+});
+
+test('voters may carry their addresses', () => {
+  const c = parseConfig(`swarm: { name: a }\nvoters:\n  - { id: ${ids[0]}, addrs: [/ip4/10.0.0.1/tcp/4001] }\n  - ${ids[1]}\n  - ${ids[2]}\n`, 'c', '/');
+  assert.deepEqual(c.voters[0].addrs, ['/ip4/10.0.0.1/tcp/4001']);
+});
+
+test('errors name the field, what was wrong and the fix', () => {
+  assert.match(problems('swarm: { name: a }\n'), /voters: missing; this field is required/);
+  assert.match(problems(`swarm: { name: a }\nvoters: [${ids[0]}]\n`), /voters: list at least 3 voters/);
+  assert.match(problems(`swarm: { name: a }\nvoters: [${ids[0]}, nope, ${ids[2]}]\n`), /voters\[1\]\.id: expected a libp2p peer id/);
+  assert.match(problems(minimal + 'htpp: { listen: 1.2.3.4:80 }\n'), /\(top level\): unknown field "htpp"; check the spelling/);
+  assert.match(problems(minimal + 'http: { listen: "localhost" }\n'), /http\.listen: expected host:port/);
+  assert.match(problems(minimal + 'log: { level: loud }\n'), /log\.level: /);
+  assert.match(problems(minimal + 'listen: [tcp:4001]\n'), /listen\[0\]: expected a multiaddr/);
+  assert.match(problems('swarm: { name: "Not OK" }\n' + minimal.split('\n')[1]), /swarm\.name: expected a short lowercase name/);
+  assert.match(problems(`swarm: { name: a }\nvoters: [${ids[0]}, ${ids[1]}, ${ids[0]}]\n`), /listed twice/);
+});
+
+test('listening beyond localhost requires a token', () => {
+  assert.match(problems(minimal + 'http: { listen: 0.0.0.0:7070 }\n'), /http\.token: required because http\.listen \(0\.0\.0\.0:7070\) is reachable/);
+  const c = parseConfig(minimal + 'http: { listen: 0.0.0.0:7070, token: aaaaaaaaaaaaaaaaaaaa }\n', 'c', '/');
+  assert.equal(c.http.token, 'aaaaaaaaaaaaaaaaaaaa');
+  assert.match(problems(minimal + 'http: { listen: 0.0.0.0:7070, token: short }\n'), /http\.token: use a token of at least 16/);
+});
+
+test('broken YAML and a missing file say where and what to do', () => {
+  assert.match(problems('swarm: [\n'), /config\.yaml: not valid YAML at line \d/);
+  assert.match(problems('- just\n- a list\n'), /expected a YAML mapping/);
+  assert.throws(() => loadConfig('/nonexistent/covey.yaml'), /no such config file; run `covey init/);
+  const dir = mkdtempSync(join(tmpdir(), 'covey-config-'));
+  writeFileSync(join(dir, 'c.yaml'), minimal);
+  assert.equal(loadConfig(join(dir, 'c.yaml')).baseDir, dir);
+});

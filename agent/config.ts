@@ -1,0 +1,123 @@
+// The agent's config file: YAML, validated with zod. Every error names the field, what was wrong
+// and how to fix it, because the person reading it is setting up a device in a field.
+//
+// Relative paths in the file (identity key, data dir, swarm key) are relative to the file itself,
+// so a config directory can be moved or copied as a whole.
+
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+
+/** A libp2p peer id in its usual base58 text form (Ed25519 ids start with 12D3KooW). */
+const peerIdPattern = /^(12D3KooW|Qm|16U)[1-9A-HJ-NP-Za-km-z]{30,60}$/;
+
+const peerId = z.string().regex(peerIdPattern, { error: 'expected a libp2p peer id such as 12D3KooW… (`covey init` prints the id of a new agent)' });
+const multiaddr = z.string().startsWith('/', { error: 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001' });
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'expected host:port, for example 127.0.0.1:7070' });
+const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A voter is its peer id, or `{ id, addrs }` when its addresses are known in advance. */
+const voter = z.preprocess((v) => typeof v === 'string' ? { id: v } : v,
+  z.strictObject({ id: peerId, addrs: z.array(multiaddr).default([]) }));
+
+export const configSchema = z.strictObject({
+  swarm: z.strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a short lowercase name (letters, digits, dashes), for example "field-survey"' }),
+    /** A pnet pre-shared key file (libp2p's /key/swarm/psk/1.0.0/ format); agents without it cannot connect. */
+    keyFile: z.string().optional(),
+  }),
+  identity: z.string().default('identity.key'),
+  dataDir: z.string().default('data'),
+  listen: z.array(multiaddr).min(1).default(['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']),
+  /** The voters, in the same order in every agent's config: a voter's index is its replica id. */
+  voters: z.array(voter).min(3, { error: 'list at least 3 voters (3, 5 or 7 are usual; consensus needs a majority that survives a crash): the peer ids `covey init` printed on each voter' }).max(16, { error: 'at most 16 voters; other agents join as workers without being listed' }),
+  bootstrap: z.array(multiaddr).default([]),
+  mdns: z.boolean().default(true),
+  http: z.strictObject({
+    listen: hostPort.default('127.0.0.1:7070'),
+    /** Required when `listen` is not a loopback address: clients send `Authorization: Bearer <token>`. */
+    token: z.string().min(16, { error: 'use a token of at least 16 characters' }).optional(),
+  }).default({ listen: '127.0.0.1:7070' }),
+  log: z.strictObject({ level: z.enum(levels).default('info') }).default({ level: 'info' }),
+  consensus: z.strictObject({
+    tickMs: z.number().int().min(1).max(1000).optional(),
+    /** Take a snapshot and forget instances every voter executed, every this many applied (0: never). */
+    snapshotEveryApplied: z.number().int().min(0).optional(),
+    /** How long a client operation may wait for consensus before it fails (ms). */
+    requestTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+  }).default({ requestTimeoutMs: 5000 }),
+  /** Test-only: lets `/debug/partition` cut this agent off from chosen peers. Never on in the field. */
+  faultInjection: z.boolean().default(false),
+});
+
+export type AgentConfig = z.output<typeof configSchema> & {
+  /** The directory of the config file: relative paths above resolve against it. */
+  readonly baseDir: string;
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/;
+
+/** Parses and checks a config; `source` names the file in errors. Throws ConfigError. */
+export function parseConfig(text: string, source: string, baseDir: string): AgentConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos !== undefined ? ` at line ${err.linePos[0].line}` : '';
+    throw new ConfigError(`${source}: not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: expected a YAML mapping with at least "swarm" and "voters"; run \`covey init\` to write a complete one`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${describeIssue(i)}`);
+    throw new ConfigError(`${source}: ${lines.length} problem${lines.length === 1 ? '' : 's'}:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const ids = c.voters.map((v) => v.id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup !== undefined) throw new ConfigError(`${source}: voters: ${dup} is listed twice; every voter appears once`);
+  if (!loopback.test(c.http.listen) && c.http.token === undefined) {
+    throw new ConfigError(`${source}: http.token: required because http.listen (${c.http.listen}) is reachable from other machines; ` +
+      'set a token of at least 16 characters, or listen on 127.0.0.1');
+  }
+  return { ...c, baseDir };
+}
+
+export function loadConfig(file: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'ENOENT'
+      ? `${file}: no such config file; run \`covey init --dir DIR\` to write one`
+      : `${file}: cannot read the config file (${code ?? (err as Error).message})`);
+  }
+  return parseConfig(text, file, dirname(resolve(file)));
+}
+
+/** A path from the config, resolved against the config file's directory. */
+export function configPath(c: AgentConfig, p: string): string {
+  return isAbsolute(p) ? p : resolve(c.baseDir, p);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => typeof p === 'number' ? `[${p}]` : (i === 0 ? String(p) : '.' + String(p))).join('');
+}
+
+function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.code === 'unrecognized_keys') return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling (fields: see docs/agent.md)`;
+  if (i.code === 'invalid_type' && i.input === undefined) return 'missing; this field is required';
+  return i.message;
+}

@@ -1,0 +1,279 @@
+// The replica driver: the one place where the pure consensus core meets real time and real I/O
+// (DESIGN.md; etcd raft's "Ready loop"). Events are queued and stepped in turns; each turn's
+// records are made durable in one group commit, and only then are its messages sent and its
+// clients answered (persist before you promise). Turns are pipelined: the next one may step while
+// a commit is in flight, but effects leave strictly in the order the core produced them.
+
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Replica } from '../consensus/core/replica.ts';
+import type { ReplicaOptions } from '../consensus/core/config.ts';
+import type { Envelope, Event, ExecutedBatch, Message, Ready, ReplicaSnapshot, SnapshotEnvelope } from '../consensus/core/types.ts';
+import { CoveyStateMachine } from '../consensus/statemachine/machine.ts';
+import type { Command, CommandResult } from '../consensus/statemachine/commands.ts';
+import type { ReplicaStorage } from '../consensus/storage/port.ts';
+import type { Logger } from './log.ts';
+
+export interface DriverOptions {
+  readonly replica: ReplicaOptions;
+  readonly storage: ReplicaStorage;
+  /** Sends messages to other voters; must not block (the transport batches and bounds). */
+  readonly send: (envelopes: readonly Envelope[]) => void;
+  /** Sends state-transfer snapshots to voters that lag behind this one's truncation. */
+  readonly sendSnapshots?: (envelopes: readonly SnapshotEnvelope[]) => void;
+  readonly logger: Logger;
+  /** Called after each applied batch (metrics, watchers). */
+  readonly onExecuted?: (batch: ExecutedBatch) => void;
+}
+
+export interface DriverStats {
+  turns: number;
+  fsyncs: number;
+  recordsPersisted: number;
+  messagesSent: number;
+  rejectedMessages: number;
+  rejectedCommands: number;
+}
+
+interface Waiter {
+  resolve(r: CommandResult): void;
+  reject(e: Error): void;
+}
+
+/** The error a client gets when consensus did not answer in time. */
+/** Turns whose group commit is in flight before stepping waits for the disk. */
+const inFlightTurnsMax = 16;
+
+export class DeadlineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeadlineError';
+  }
+}
+
+export class ReplicaDriver {
+  readonly stats: DriverStats = { turns: 0, fsyncs: 0, recordsPersisted: 0, messagesSent: 0, rejectedMessages: 0, rejectedCommands: 0 };
+  private readonly replica: Replica;
+  private readonly machine: CoveyStateMachine;
+  private readonly o: DriverOptions;
+  private readonly events: Event[] = [];
+  private readonly waiters = new Map<string, Waiter[]>();
+  /** Settles when every turn so far has been released (or the driver failed). */
+  private released: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private snapshotInfo: { at: string; applied: readonly number[]; truncated: readonly number[] } | null = null;
+  private turnScheduled = false;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Set when storage failed: the replica may not go on, since it can no longer keep promises. */
+  private failure: Error | null = null;
+
+  private constructor(o: DriverOptions, replica: Replica, machine: CoveyStateMachine) {
+    this.o = o;
+    this.replica = replica;
+    this.machine = machine;
+  }
+
+  /** Rebuilds the replica from what storage kept, and starts ticking. */
+  static async start(o: DriverOptions): Promise<ReplicaDriver> {
+    const stored = await o.storage.load();
+    const machine = new CoveyStateMachine();
+    const replica = Replica.restore(o.replica, stored, machine);
+    const d = new ReplicaDriver(o, replica, machine);
+    if (stored.snapshot !== undefined) d.noteSnapshot(stored.snapshot);
+    o.logger.info({ instances: stored.instances.length, applied: stored.applied.length, snapshot: stored.snapshot !== undefined }, 'replica restored from storage');
+    d.scheduleTick(replica.cfg.tickMs);
+    return d;
+  }
+
+  get self(): number {
+    return this.replica.self;
+  }
+
+  /** A message from a peer voter, already decoded and validated by the transport. */
+  receive(from: number, msg: Message): void {
+    this.post({ type: 'message', from, msg });
+  }
+
+  /** A state-transfer snapshot from a peer voter, parsed but unchecked: the core validates it. */
+  receiveSnapshot(from: number, raw: unknown): void {
+    if (this.stopped || this.failure !== null) return;
+    const v = this.replica.receiveSnapshotUntrusted(from, raw);
+    if (!v.ok) {
+      this.stats.rejectedMessages++;
+      this.o.logger.warn({ from, reason: v.reason }, 'refused a state-transfer snapshot');
+      return;
+    }
+    this.kick();
+  }
+
+  /** The latest snapshot made durable here (taken, or installed from a peer), or null. */
+  get lastSnapshot(): { readonly at: string; readonly applied: readonly number[]; readonly truncated: readonly number[] } | null {
+    return this.snapshotInfo;
+  }
+
+  /**
+   * Submits a client command and resolves with its result once it has executed here, which
+   * happens only after everything it depends on is durable. Rejects with DeadlineError after
+   * `deadlineMs`; the command may still take effect later (retry under the same request id to
+   * find out: it takes effect at most once).
+   */
+  submit(command: Command, deadlineMs: number, explainTimeout: () => string = () => ''): Promise<CommandResult> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.stopped) return Promise.reject(new Error('the agent is stopping; retry at another voter'));
+    return new Promise<CommandResult>((resolve, reject) => {
+      const key = waiterKey(command.clientId, command.requestId);
+      const timer = setTimeout(() => {
+        this.dropWaiter(key, w);
+        const why = explainTimeout();
+        reject(new DeadlineError(`no answer from consensus within ${deadlineMs} ms${why === '' ? '' : `: ${why}`}`));
+      }, deadlineMs);
+      const w: Waiter = {
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+      const list = this.waiters.get(key);
+      if (list === undefined) this.waiters.set(key, [w]); else list.push(w);
+      const v = this.replica.submitUntrusted(command);
+      if (!v.ok) {
+        this.stats.rejectedCommands++;
+        this.dropWaiter(key, w);
+        w.reject(new Error(`invalid command: ${v.reason}`));
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  /** Stale local reads: this voter's state, without asking anyone. */
+  get stateMachine(): CoveyStateMachine {
+    return this.machine;
+  }
+
+  get core(): Replica {
+    return this.replica;
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Finishes the turn in flight (its records are made durable), then stops ticking. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
+    // Turns already scheduled still run (their events arrived before the stop), then drain.
+    while (this.turnScheduled) await new Promise<void>((r) => setImmediate(r));
+    await this.released;
+    for (const [, list] of this.waiters) for (const w of list) w.reject(new Error('the agent stopped before the command executed; retry at another voter'));
+    this.waiters.clear();
+  }
+
+  private post(ev: Event): void {
+    if (this.stopped || this.failure !== null) return;
+    this.events.push(ev);
+    this.kick();
+  }
+
+  /** Schedules one turn for the events gathered in this pass of the event loop. */
+  private kick(): void {
+    if (this.turnScheduled || this.stopped || this.failure !== null) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      this.turn().catch((err: unknown) => this.fail(err as Error));
+    });
+  }
+
+  /**
+   * One turn: step every queued event, take the Ready, start its group commit, and chain its
+   * release after that commit and after every earlier turn's release. The core may go on
+   * stepping while a commit is in flight (etcd raft does the same): nothing it produced leaves
+   * the process before the records it depends on, and all earlier ones, are durable; a crash
+   * in between loses only what was never promised. lmdb commits transactions in order.
+   */
+  private async turn(): Promise<void> {
+    if (this.inFlight >= inFlightTurnsMax) {
+      // Back-pressure: the disk is behind; wait for the oldest turns before stepping more.
+      await this.released;
+    }
+    if (this.failure !== null) return;
+    const batch = this.events.splice(0);
+    for (const ev of batch) this.replica.step(ev);
+    const ready = this.replica.takeReady();
+    if (ready.tickMs !== null) this.scheduleTick(ready.tickMs);
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0 && ready.executed.length === 0) return;
+    this.stats.turns++;
+    this.inFlight++;
+    const durable = this.persist(ready);
+    const previous = this.released;
+    this.released = previous.then(() => durable).then(
+      () => { this.inFlight--; if (this.failure === null) this.release(ready); },
+      (err: unknown) => { this.inFlight--; this.fail(err as Error); },
+    );
+    if (this.events.length > 0) this.kick();
+  }
+
+  private async persist(ready: Ready): Promise<void> {
+    if (ready.persist.length === 0) return;
+    await this.o.storage.append(ready.persist);
+    this.stats.fsyncs++;
+    this.stats.recordsPersisted += ready.persist.length;
+    for (const r of ready.persist) if (r.kind === 'snapshot') this.noteSnapshot(r.snapshot);
+  }
+
+  private noteSnapshot(s: ReplicaSnapshot): void {
+    this.snapshotInfo = { at: new Date().toISOString(), applied: s.applied, truncated: s.truncated };
+  }
+
+  private release(ready: Ready): void {
+    if (ready.messages.length > 0) {
+      this.stats.messagesSent += ready.messages.length;
+      this.o.send(ready.messages);
+    }
+    if (ready.snapshots.length > 0) this.o.sendSnapshots?.(ready.snapshots);
+    for (const rep of ready.replies) {
+      const key = waiterKey(rep.clientId, rep.requestId);
+      const list = this.waiters.get(key);
+      if (list === undefined) continue;
+      this.waiters.delete(key);
+      for (const w of list) w.resolve(rep.result);
+    }
+    if (this.o.onExecuted !== undefined) for (const b of ready.executed) this.o.onExecuted(b);
+  }
+
+  private scheduleTick(ms: number): void {
+    if (this.stopped) return;
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = null;
+      this.post({ type: 'tick', nowMs: performance.now(), entropy: randomBytes(4).readUInt32LE(0) });
+    }, ms);
+    this.tickTimer.unref?.();
+  }
+
+  private fail(err: Error): void {
+    // A failed write may or may not have reached the disk; the replica cannot tell what it
+    // promised, so it stops here rather than risk a broken promise. A restart rebuilds it from
+    // what storage has. Later turns chained on the failed one arrive here too: once is enough.
+    if (this.failure !== null) return;
+    this.failure = new Error(`storage failed, the replica stopped (restart the agent to recover from disk): ${err.message}`);
+    this.o.logger.error({ err }, 'storage append failed; replica stopped');
+    for (const [, list] of this.waiters) for (const w of list) w.reject(this.failure);
+    this.waiters.clear();
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+  }
+
+  private dropWaiter(key: string, w: Waiter): void {
+    const list = this.waiters.get(key);
+    if (list === undefined) return;
+    const i = list.indexOf(w);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.waiters.delete(key);
+  }
+}
+
+function waiterKey(clientId: string, requestId: number): string {
+  return clientId + '\u0000' + requestId;
+}

@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { createHttpApi, type AgentApi } from './http.ts';
+import { AgentClient } from './client.ts';
+import { group, silentLogger } from './testing.ts';
+import type { Command, Operation } from '../consensus/statemachine/commands.ts';
+
+/** The HTTP API over voter 0 of an in-process group: everything but libp2p and lmdb is real. */
+async function serve(token?: string) {
+  const g = await group();
+  const d = g.drivers[0];
+  let seq = 0;
+  const registry = new Registry();
+  const api: AgentApi = {
+    registry,
+    status: () => ({ committed: d.core.stats.committed }),
+    submit: (op: Operation, o) => d.submit({ clientId: o.clientId ?? 'http-test', requestId: o.requestId ?? ++seq, timestampMs: Date.now(), ...op } as Command, o.timeoutMs ?? 3000, () => 'no majority'),
+    staleGet: (key) => ({ value: d.stateMachine.get(key), stale: true, staleness: { appliedInstances: d.core.stats.applied } }),
+    staleTasks: () => ({ value: d.stateMachine.listTasks(), stale: true, staleness: {} }),
+    members: () => [],
+    readiness: () => ({ ready: g.down.size === 0, reason: g.down.size === 0 ? 'all voters reachable' : 'cut off' }),
+  };
+  const server = createHttpApi(api, { token, logger: silentLogger });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    g, url, client: new AgentClient(url, token),
+    raw: (method: string, path: string, body?: string, headers: Record<string, string> = {}) => fetch(url + path, { method, body, headers }),
+    close: async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); await Promise.all(g.drivers.map((x) => x.stop())); },
+  };
+}
+
+test('key-value operations through the API, linearizable and stale reads', async () => {
+  const s = await serve();
+  try {
+    assert.deepEqual(await s.client.put('a/b c', 'one'), { ok: true });
+    assert.deepEqual(await s.client.get('a/b c'), { ok: true, value: 'one' });
+    assert.deepEqual(await s.client.cas('a/b c', 'one', 'two'), { ok: true, swapped: true });
+    assert.deepEqual(await s.client.cas('a/b c', 'one', 'three'), { ok: true, swapped: false, value: 'two' });
+    const stale = await s.client.get('a/b c', { stale: true }) as Record<string, unknown>;
+    assert.equal(stale.value, 'two');
+    assert.equal(stale.stale, true);
+    assert.ok(typeof (stale.staleness as Record<string, unknown>).appliedInstances === 'number');
+    assert.deepEqual(await s.client.del('a/b c'), { ok: true });
+    assert.deepEqual(await s.client.get('a/b c'), { ok: true, value: null });
+    // A client retrying under the same ids gets the first answer, and the write happens once.
+    assert.deepEqual(await s.client.put('once', 'x', { clientId: 'c1', requestId: 7 }), { ok: true });
+    assert.deepEqual(await s.client.put('once', 'y', { clientId: 'c1', requestId: 7 }), { ok: true });
+    assert.deepEqual(await s.client.get('once'), { ok: true, value: 'x' });
+  } finally {
+    await s.close();
+  }
+});
+
+test('task board through the API: a refused command is a 409 with the reason', async () => {
+  const s = await serve();
+  try {
+    assert.equal((await s.client.task('create', 't1', { spec: 'survey cell 1' })).ok, true);
+    const claim = await s.client.task('claim', 't1', { worker: 'w1', leaseMs: 60_000 });
+    assert.equal(claim.ok, true);
+    const token = claim.task!.token;
+    const again = await s.raw('POST', '/tasks/t1/claim', JSON.stringify({ worker: 'w2', leaseMs: 1000 }), { 'content-type': 'application/json' });
+    assert.equal(again.status, 409);
+    assert.match(((await again.json()) as { error: string }).error, /held|claimed|lease/);
+    assert.equal((await s.client.task('complete', 't1', { worker: 'w1', token, result: 'done' })).ok, true);
+    const list = await s.client.tasks();
+    assert.equal(list.value.length, 1);
+    assert.equal(list.value[0].status, 'done');
+  } finally {
+    await s.close();
+  }
+});
+
+test('bad requests get a 4xx with a JSON error saying what was wrong', async () => {
+  const s = await serve();
+  try {
+    const cases: [string, string, string | undefined, number, RegExp][] = [
+      ['PUT', '/kv/k', '{not json', 400, /not valid JSON/],
+      ['PUT', '/kv/k', '', 400, /missing JSON body/],
+      ['PUT', '/kv/k', '{"value": 5}', 400, /value: /],
+      ['PUT', '/kv/k', '{"value": "v", "colour": 1}', 400, /unknown field\(s\) colour/],
+      ['PUT', '/kv/k', '{"value": "v", "requestId": -1}', 400, /requestId: /],
+      ['POST', '/tasks/t/claim', '{"worker": "w"}', 400, /leaseMs: /],
+      ['GET', '/kv/%E0%A4%A', undefined, 400, /not valid percent-encoding/],
+      ['GET', '/kv/k?stale=maybe', undefined, 400, /"stale" must be true or false/],
+      ['GET', '/kv/k?timeoutMs=0', undefined, 400, /"timeoutMs" must be a whole number/],
+      ['PATCH', '/kv/k', undefined, 405, /PATCH is not allowed on \/kv\/k; use GET, PUT, DELETE/],
+      ['GET', '/nope', undefined, 404, /no such endpoint: GET \/nope/],
+      ['POST', '/debug/partition', '{"peers":["x"]}', 404, /fault injection is off/],
+    ];
+    for (const [method, path, body, status, message] of cases) {
+      const r = await s.raw(method, path, body);
+      assert.equal(r.status, status, `${method} ${path}`);
+      assert.match(((await r.json()) as { error: string }).error, message, `${method} ${path}`);
+    }
+    const big = await s.raw('PUT', '/kv/k', JSON.stringify({ value: 'x'.repeat(3 * 1024 * 1024) }));
+    assert.equal(big.status, 413);
+    // The agent is still serving after all that.
+    assert.deepEqual(await s.client.put('k', 'fine'), { ok: true });
+  } finally {
+    await s.close();
+  }
+});
+
+test('no quorum: the request waits for its deadline, then fails with 503 saying why', async () => {
+  const s = await serve();
+  try {
+    s.g.down.add(1); s.g.down.add(2);
+    const r = await s.raw('PUT', '/kv/x', JSON.stringify({ value: '1', timeoutMs: 300 }));
+    assert.equal(r.status, 503);
+    assert.match(((await r.json()) as { error: string }).error, /no answer from consensus within 300 ms: no majority/);
+    const ready = await s.raw('GET', '/ready');
+    assert.equal(ready.status, 503);
+    s.g.down.clear();
+  } finally {
+    await s.close();
+  }
+});
+
+test('a token, when set, is required', async () => {
+  const s = await serve('0123456789abcdef-secret');
+  try {
+    const r = await s.raw('GET', '/status');
+    assert.equal(r.status, 401);
+    assert.match(((await r.json()) as { error: string }).error, /bearer token/);
+    const wrong = await s.raw('GET', '/status', undefined, { authorization: 'Bearer 0123456789abcdef-secreT' });
+    assert.equal(wrong.status, 401);
+    assert.equal(typeof (await s.client.status()).committed, 'number');
+    const health = await s.client.request('GET', '/health');
+    assert.deepEqual(health, { ok: true });
+  } finally {
+    await s.close();
+  }
+});

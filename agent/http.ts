@@ -1,0 +1,237 @@
+// The agent's HTTP API: status, key-value and task operations, members, metrics, health. Every
+// request body is validated (zod); a bad request gets a 4xx with a JSON `error` saying what was
+// wrong, never a crash. The API listens on localhost by default; elsewhere a bearer token is
+// required (the config enforces it).
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { Registry } from 'prom-client';
+import type { CommandResult, Operation } from '../consensus/statemachine/commands.ts';
+import type { Logger } from './log.ts';
+
+/** What the HTTP API needs from an agent. */
+export interface AgentApi {
+  status(): Record<string, unknown>;
+  /** Linearizable: through consensus. Rejects with a DeadlineError-like message when no quorum answers. */
+  submit(op: Operation, opts: SubmitOptions): Promise<CommandResult>;
+  /** Stale local reads (voters only); says how stale they may be. */
+  staleGet(key: string): StaleAnswer<string | null>;
+  staleTasks(): StaleAnswer<unknown[]>;
+  members(): unknown[];
+  readiness(): { ready: boolean; reason: string };
+  readonly registry: Registry;
+  /** Test-only fault injection (config `faultInjection: true`); undefined when off. */
+  readonly faults?: { cut(peers: readonly string[]): Promise<void>; heal(): void };
+}
+
+export interface SubmitOptions {
+  readonly clientId?: string;
+  readonly requestId?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface StaleAnswer<T> {
+  readonly value: T;
+  readonly stale: true;
+  /** How far behind the majority this answer may be: see `status` and docs/agent.md. */
+  readonly staleness: Record<string, unknown>;
+}
+
+/** A request the client got wrong: 4xx with this message. */
+export class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export const bodyBytesMax = 2 * 1024 * 1024;
+
+const clientFields = {
+  clientId: z.string().min(1).max(256).optional(),
+  requestId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  timeoutMs: z.number().int().min(1).max(600_000).optional(),
+};
+const bodies = {
+  put: z.strictObject({ value: z.string(), ...clientFields }),
+  cas: z.strictObject({ expected: z.string().nullable(), value: z.string().nullable(), ...clientFields }),
+  del: z.strictObject({ ...clientFields }),
+  create: z.strictObject({ taskId: z.string().min(1), spec: z.string().default(''), ...clientFields }),
+  claim: z.strictObject({ worker: z.string().min(1), leaseMs: z.number().int().positive(), ...clientFields }),
+  renew: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), leaseMs: z.number().int().positive(), ...clientFields }),
+  complete: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), result: z.string().default(''), ...clientFields }),
+  release: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), ...clientFields }),
+  cut: z.strictObject({ peers: z.array(z.string().min(1)).min(1) }),
+};
+
+export interface HttpOptions {
+  readonly token?: string;
+  readonly logger: Logger;
+}
+
+export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
+  const server = createServer((req, res) => {
+    handle(api, o, req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : (err as Error).name === 'DeadlineError' ? 503 : 500;
+      if (status === 500) o.logger.error({ err, url: req.url }, 'HTTP handler failed');
+      send(res, status, { error: (err as Error).message });
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 660_000;
+  return server;
+}
+
+async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (o.token !== undefined && !authorized(req, o.token)) throw new HttpError(401, 'missing or wrong bearer token: send "Authorization: Bearer <http.token from the agent config>"');
+  const url = new URL(req.url ?? '/', 'http://agent');
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  const stale = url.searchParams.get('stale');
+  if (stale !== null && stale !== 'true' && stale !== 'false') throw new HttpError(400, `query "stale" must be true or false, got "${stale}"`);
+
+  if (path === '/health' && method === 'GET') return send(res, 200, { ok: true });
+  if (path === '/ready' && method === 'GET') {
+    const r = api.readiness();
+    return send(res, r.ready ? 200 : 503, r);
+  }
+  if (path === '/status' && method === 'GET') return send(res, 200, api.status());
+  if (path === '/members' && method === 'GET') return send(res, 200, { members: api.members() });
+  if (path === '/metrics' && method === 'GET') {
+    const text = await api.registry.metrics();
+    res.writeHead(200, { 'content-type': api.registry.contentType });
+    res.end(text);
+    return;
+  }
+
+  if (path.startsWith('/kv/')) {
+    const key = decodeSegment(path.slice(4), 'key');
+    switch (method) {
+      case 'GET':
+        if (stale === 'true') return send(res, 200, api.staleGet(key));
+        return answer(res, await api.submit({ op: 'get', key }, submitOptions(url)));
+      case 'PUT': {
+        const b = await body(req, bodies.put);
+        return answer(res, await api.submit({ op: 'put', key, value: b.value }, b));
+      }
+      case 'DELETE': {
+        const b = await body(req, bodies.del, true);
+        return answer(res, await api.submit({ op: 'delete', key }, b));
+      }
+      case 'POST': throw new HttpError(404, `POST /kv/KEY is not an operation; compare-and-swap is POST /cas/KEY`);
+      default: throw methodNotAllowed(method, path, 'GET, PUT, DELETE');
+    }
+  }
+  if (path.startsWith('/cas/')) {
+    if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
+    const key = decodeSegment(path.slice(5), 'key');
+    const b = await body(req, bodies.cas);
+    return answer(res, await api.submit({ op: 'cas', key, expected: b.expected, value: b.value }, b));
+  }
+  if (path === '/tasks') {
+    if (method === 'GET') return send(res, 200, api.staleTasks());
+    if (method === 'POST') {
+      const b = await body(req, bodies.create);
+      return answer(res, await api.submit({ op: 'task.create', taskId: b.taskId, spec: b.spec }, b));
+    }
+    throw methodNotAllowed(method, path, 'GET, POST');
+  }
+  const task = /^\/tasks\/([^/]+)(?:\/(claim|renew|complete|release))?$/.exec(path);
+  if (task !== null) {
+    const taskId = decodeSegment(task[1], 'task id');
+    const action = task[2];
+    if (action === undefined) {
+      if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+      return answer(res, await api.submit({ op: 'task.get', taskId }, submitOptions(url)));
+    }
+    if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
+    switch (action) {
+      case 'claim': { const b = await body(req, bodies.claim); return answer(res, await api.submit({ op: 'task.claim', taskId, worker: b.worker, leaseMs: b.leaseMs }, b)); }
+      case 'renew': { const b = await body(req, bodies.renew); return answer(res, await api.submit({ op: 'task.renew', taskId, worker: b.worker, token: b.token, leaseMs: b.leaseMs }, b)); }
+      case 'complete': { const b = await body(req, bodies.complete); return answer(res, await api.submit({ op: 'task.complete', taskId, worker: b.worker, token: b.token, result: b.result }, b)); }
+      default: { const b = await body(req, bodies.release); return answer(res, await api.submit({ op: 'task.release', taskId, worker: b.worker, token: b.token }, b)); }
+    }
+  }
+  if (path === '/debug/partition') {
+    if (api.faults === undefined) throw new HttpError(404, 'fault injection is off; it is for tests only (config faultInjection: true)');
+    if (method === 'POST') { await api.faults.cut((await body(req, bodies.cut)).peers); return send(res, 200, { ok: true }); }
+    if (method === 'DELETE') { api.faults.heal(); return send(res, 200, { ok: true }); }
+    throw methodNotAllowed(method, path, 'POST, DELETE');
+  }
+  throw new HttpError(404, `no such endpoint: ${method} ${path} (see docs/agent.md for the API)`);
+}
+
+function submitOptions(url: URL): SubmitOptions {
+  const t = url.searchParams.get('timeoutMs');
+  if (t === null) return {};
+  const n = Number(t);
+  if (!Number.isInteger(n) || n < 1 || n > 600_000) throw new HttpError(400, `query "timeoutMs" must be a whole number of milliseconds from 1 to 600000, got "${t}"`);
+  return { timeoutMs: n };
+}
+
+/** A command's result: 200 when it took effect or read, 409 when the state machine refused it. */
+function answer(res: ServerResponse, r: CommandResult): void {
+  send(res, r.ok ? 200 : 409, r);
+}
+
+function send(res: ServerResponse, status: number, value: unknown): void {
+  if (res.headersSent) { res.end(); return; }
+  const text = JSON.stringify(value) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function methodNotAllowed(method: string, path: string, allowed: string): HttpError {
+  return new HttpError(405, `${method} is not allowed on ${path}; use ${allowed}`);
+}
+
+function decodeSegment(s: string, what: string): string {
+  let v: string;
+  try {
+    v = decodeURIComponent(s);
+  } catch {
+    throw new HttpError(400, `the ${what} in the path is not valid percent-encoding`);
+  }
+  if (v.length === 0) throw new HttpError(400, `the ${what} in the path is empty`);
+  return v;
+}
+
+async function body<T extends z.ZodType>(req: IncomingMessage, schema: T, optional = false): Promise<z.output<T>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > bodyBytesMax) throw new HttpError(413, `request body over ${bodyBytesMax} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let raw: unknown;
+  if (text.trim() === '') {
+    if (!optional) throw new HttpError(400, 'missing JSON body');
+    raw = {};
+  } else {
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'the body is not valid JSON');
+    }
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const field = first.path.length === 0 ? 'body' : first.path.join('.');
+    const msg = first.code === 'unrecognized_keys' ? `unknown field(s) ${first.keys.join(', ')}` : first.message;
+    throw new HttpError(400, `${field}: ${msg}`);
+  }
+  return parsed.data;
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const h = req.headers.authorization;
+  if (h === undefined || !h.startsWith('Bearer ')) return false;
+  const a = Buffer.from(h.slice(7));
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

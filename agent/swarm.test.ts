@@ -1,0 +1,181 @@
+// Integration: a real local swarm of agent processes on loopback (libp2p over TCP, lmdb on disk,
+// the HTTP API), driven the way a user would drive it. Slow by nature (process starts, kill -9,
+// restarts), so each step waits on conditions with generous deadlines instead of sleeping.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AgentClient, AgentClientError } from './client.ts';
+import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } from './swarm.ts';
+
+const cli = new URL('./cli/covey.ts', import.meta.url).pathname;
+const run = promisify(execFile);
+const root = mkdtempSync(join(tmpdir(), 'covey-swarm-test-'));
+const swarms: Swarm[] = [];
+after(async () => {
+  for (const s of swarms) await swarmDown(s.dir).catch(() => {});
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function eventually<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function up(name: string, agents: number, voters: number, snapshotEveryApplied?: number): Promise<{ s: Swarm; c: AgentClient[] }> {
+  const s = await createSwarm(join(root, name), { agents, voters, faultInjection: true, requestTimeoutMs: 3000, snapshotEveryApplied });
+  swarms.push(s);
+  for (const a of s.agents) startAgent(s, a.index);
+  await waitReady(s, 60_000);
+  return { s, c: s.agents.map((a) => new AgentClient(a.http)) };
+}
+
+test('a 3-voter swarm commits writes at any agent, survives kill -9 of a voter, and the voter catches up', { timeout: 180_000 }, async () => {
+  // Agent 3 is a worker: it forwards to voters. A snapshot every 4 applied instances, so the
+  // restarted voter rebuilds from a snapshot plus the log after it, and truncation runs.
+  const { s, c } = await up('kill', 4, 3, 4);
+  const acked = new Map<string, string>();
+  for (let i = 0; i < 8; i++) {
+    const key = `k${i}`;
+    assert.deepEqual(await c[i % 4].put(key, `v${i}`), { ok: true }, `put at agent ${i % 4}`);
+    acked.set(key, `v${i}`);
+  }
+  for (let i = 0; i < 8; i++) assert.deepEqual(await c[(i + 1) % 4].get(`k${i}`), { ok: true, value: `v${i}` });
+
+  // kill -9 voter 2: the other two keep committing, through every remaining agent.
+  await stopAgent(s, 2, { hard: true });
+  for (let i = 8; i < 16; i++) {
+    const via = [0, 1, 3][i % 3];
+    assert.deepEqual(await c[via].put(`k${i}`, `v${i}`), { ok: true }, `put at agent ${via} with voter 2 down`);
+    acked.set(`k${i}`, `v${i}`);
+  }
+
+  // Restart it from its data dir: it rebuilds from lmdb and catches up with what it missed.
+  startAgent(s, 2);
+  await waitReady(s, 60_000, [2]);
+  await eventually('voter 2 to catch up', async () => {
+    const r = await c[2].get('k15', { stale: true }) as { value: string | null };
+    return r.value === 'v15' ? true : undefined;
+  });
+  // Nothing acknowledged was lost: every key reads back, linearizably, at every agent.
+  for (const [key, value] of acked) assert.deepEqual(await c[2].get(key), { ok: true, value });
+  for (let i = 0; i < 3; i++) {
+    const st = await c[i].status() as { lastSnapshot: { applied: number[]; truncated: number[] } | null };
+    assert.ok(st.lastSnapshot !== null, `voter ${i} took a snapshot`);
+  }
+});
+
+test('a voter cut off from the others cannot commit alone, serves stale reads marked stale, and converges after the heal', { timeout: 180_000 }, async () => {
+  const { s, c } = await up('cut', 3, 3);
+  assert.deepEqual(await c[0].put('x', 'before'), { ok: true });
+  await eventually('voter 2 to apply the first write', async () => ((await c[2].get('x', { stale: true })) as { value: unknown }).value === 'before' ? true : undefined);
+
+  const ids = s.agents.map((a) => a.peerId);
+  await c[2].request('POST', '/debug/partition', { peers: [ids[0], ids[1]] });
+  await c[0].request('POST', '/debug/partition', { peers: [ids[2]] });
+  await c[1].request('POST', '/debug/partition', { peers: [ids[2]] });
+
+  // The isolated voter waits for its deadline and says why.
+  await assert.rejects(c[2].put('x', 'lonely', { timeoutMs: 1500 }), (err: unknown) => {
+    assert.ok(err instanceof AgentClientError);
+    assert.equal(err.status, 503);
+    assert.match(err.message, /reaches 0 of the 2 other voters and needs 1 for a majority/);
+    return true;
+  });
+  // The majority side keeps committing.
+  assert.deepEqual(await c[0].put('x', 'after'), { ok: true });
+  assert.deepEqual(await c[1].get('x'), { ok: true, value: 'after' });
+  // The cut-off voter answers stale reads, marked stale, with its bound.
+  const stale = await c[2].get('x', { stale: true }) as { value: string; stale: boolean; staleness: { majorityReachable: boolean } };
+  assert.equal(stale.stale, true);
+  assert.equal(stale.value, 'before');
+  assert.equal(stale.staleness.majorityReachable, false);
+  const ready = await fetch(s.agents[2].http + '/ready');
+  assert.equal(ready.status, 503);
+
+  for (const cl of c) await cl.request('DELETE', '/debug/partition');
+  await eventually('the cut-off voter to converge', async () => {
+    const r = await c[2].get('x', { stale: true }) as { value: string };
+    return r.value === 'after' || r.value === 'lonely' ? r.value : undefined;
+  }, 30_000);
+  // Every voter agrees on the final value (its lonely write may have committed after the heal).
+  const finals = await Promise.all(c.map((cl) => cl.get('x')));
+  assert.equal(new Set(finals.map((f) => JSON.stringify(f))).size, 1);
+});
+
+test('the covey CLI reaches a running agent: kv, tasks, status, members; bad arguments exit 2', { timeout: 120_000 }, async () => {
+  const { s } = await up('cli', 3, 3);
+  const agent = ['--agent', s.agents[1].http];
+  const put = await run(process.execPath, [cli, 'kv', 'put', 'greeting', 'hello', ...agent]);
+  assert.deepEqual(JSON.parse(put.stdout), { ok: true });
+  const get = await run(process.execPath, [cli, 'kv', 'get', 'greeting', '--agent', s.agents[2].http]);
+  assert.deepEqual(JSON.parse(get.stdout), { ok: true, value: 'hello' });
+  await run(process.execPath, [cli, 'tasks', 'create', 'cell-1', 'north field', ...agent]);
+  const claim = JSON.parse((await run(process.execPath, [cli, 'tasks', 'claim', 'cell-1', '--worker', 'drone-7', ...agent])).stdout);
+  assert.equal(claim.task.owner, 'drone-7');
+  const complete = await run(process.execPath, [cli, 'tasks', 'complete', 'cell-1', 'covered', '--worker', 'drone-7', '--token', String(claim.task.token), ...agent]);
+  assert.equal(JSON.parse(complete.stdout).task.status, 'done');
+  const ls = await run(process.execPath, [cli, 'tasks', 'ls', ...agent]);
+  assert.match(ls.stdout, /cell-1\s+done\s+owner=drone-7/);
+  const status = JSON.parse((await run(process.execPath, [cli, 'status', ...agent])).stdout);
+  assert.equal(status.peerId, s.agents[1].peerId);
+  assert.equal(status.role, 'voter');
+  const members = await run(process.execPath, [cli, 'members', ...agent]);
+  assert.equal(members.stdout.trim().split('\n').length, 3);
+  assert.match(members.stdout, /\(this agent\)/);
+  // A second claim is refused: exit 1 and the reason.
+  await assert.rejects(run(process.execPath, [cli, 'tasks', 'claim', 'cell-1', '--worker', 'drone-8', ...agent]), (err: { code: number; stdout: string }) => {
+    assert.equal(err.code, 1);
+    assert.match(err.stdout, /"ok": false/);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [cli, 'kv', 'get', 'x', '--agent', 'http://127.0.0.1:1']), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, /cannot reach the agent at http:\/\/127\.0\.0\.1:1/);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [cli, 'agent', '--config', join(root, 'missing.yaml')]), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 2);
+    assert.match(err.stderr, /no such config file; run `covey init/);
+    return true;
+  });
+});
+
+test('covey init writes a config and key that an agent accepts once voters are listed', async () => {
+  const dir = join(root, 'init');
+  const first = JSON.parse((await run(process.execPath, [cli, 'init', '--dir', dir])).stdout);
+  assert.match(first.peerId, /^12D3KooW/);
+  await assert.rejects(run(process.execPath, [cli, 'init', '--dir', dir]), /already exists/);
+  await assert.rejects(run(process.execPath, [cli, 'init', '--dir', join(root, 'init2'), '--voters', 'a,b,c']), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 2);
+    assert.match(err.stderr, /voters\[0\]\.id: expected a libp2p peer id/);
+    return true;
+  });
+});
+
+
+test('npm start: brings up a 3-agent swarm, shows live work, and stops it cleanly', { timeout: 120_000 }, async () => {
+  const demo = new URL('./demo.ts', import.meta.url).pathname;
+  const dir = join(root, 'demo');
+  const { stdout } = await run(process.execPath, [demo, '--for', '5s', '--dir', dir], { timeout: 100_000 });
+  assert.match(stdout, /agent 2 {2}12D3KooW\S+ {2}http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(stdout, /put counter=\d+ via agent \d, read \d+ via agent \d/);
+  assert.match(stdout, /agent 0: \d+ executed, reaches 3/);
+  assert.match(stdout, /stopped 3 agent\(s\)/);
+  const swarm = JSON.parse(readFileSync(join(dir, 'swarm.json'), 'utf8')) as Swarm;
+  assert.ok(swarm.agents.every((a) => a.pid === null), 'no agent left running');
+});

@@ -1,0 +1,208 @@
+// A real local swarm on loopback: N agent processes, each with its own key, data dir, ports and
+// log, described by DIR/swarm.json. `covey swarm up` makes (or reuses) it and starts the agents;
+// `covey swarm down` stops them; tests and `covey swarm bench` kill and restart single agents.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { AgentClient } from './client.ts';
+import { createIdentity, saveIdentity } from './identity.ts';
+
+export interface SwarmAgent {
+  readonly index: number;
+  readonly peerId: string;
+  readonly dir: string;
+  readonly config: string;
+  readonly http: string;
+  readonly log: string;
+  readonly voter: boolean;
+  pid: number | null;
+}
+
+export interface Swarm {
+  readonly dir: string;
+  readonly name: string;
+  readonly agents: SwarmAgent[];
+}
+
+export interface CreateOptions {
+  readonly agents: number;
+  /** How many of the agents are voters (the first ones). Default: all up to 7, else 5. */
+  readonly voters?: number;
+  readonly name?: string;
+  /** Test-only: lets tests cut agents apart through /debug/partition. */
+  readonly faultInjection?: boolean;
+  readonly requestTimeoutMs?: number;
+  /** Snapshot (and truncate) every this many applied instances; the agents' default when absent. */
+  readonly snapshotEveryApplied?: number;
+}
+
+const coveyCli = new URL('./cli/covey.ts', import.meta.url).pathname;
+const swarmFile = (dir: string): string => join(dir, 'swarm.json');
+
+/** Ports the kernel says are free now (bound to 0 and released). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Server>((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => res(s));
+  })));
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** Writes keys and configs for a new swarm in `dir` (which must not hold one already). */
+export async function createSwarm(dirIn: string, o: CreateOptions): Promise<Swarm> {
+  const dir = resolve(dirIn);
+  if (existsSync(swarmFile(dir))) throw new Error(`${dir} already holds a swarm (swarm.json); use it as it is, or choose another --dir`);
+  if (!Number.isInteger(o.agents) || o.agents < 1 || o.agents > 64) throw new Error(`-n must be from 1 to 64 agents, got ${o.agents}`);
+  const voterCount = o.voters ?? (o.agents <= 7 ? o.agents : 5);
+  if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(o.agents, 16)) throw new Error(`--voters must be from 1 to ${Math.min(o.agents, 16)}, got ${voterCount}`);
+  const name = o.name ?? 'local';
+  mkdirSync(dir, { recursive: true });
+  const ids = await Promise.all(Array.from({ length: o.agents }, () => createIdentity()));
+  const ports = await freePorts(o.agents * 3);
+  const tcp = (i: number) => ports[3 * i];
+  const voters = ids.slice(0, voterCount).map((id, i) => ({ id: id.peerId, addrs: [`/ip4/127.0.0.1/tcp/${tcp(i)}`] }));
+  const agents: SwarmAgent[] = [];
+  for (let i = 0; i < o.agents; i++) {
+    const adir = join(dir, `agent-${i}`);
+    mkdirSync(adir, { recursive: true });
+    saveIdentity(join(adir, 'identity.key'), ids[i]);
+    const http = `127.0.0.1:${ports[3 * i + 2]}`;
+    const config = {
+      swarm: { name },
+      identity: 'identity.key',
+      dataDir: 'data',
+      listen: [`/ip4/127.0.0.1/tcp/${tcp(i)}`, `/ip4/127.0.0.1/tcp/${ports[3 * i + 1]}/ws`],
+      voters,
+      bootstrap: [`/ip4/127.0.0.1/tcp/${tcp(0)}/p2p/${ids[0].peerId}`].filter(() => i !== 0),
+      mdns: false,
+      http: { listen: http },
+      log: { level: 'info' },
+      consensus: { requestTimeoutMs: o.requestTimeoutMs ?? 5000, ...(o.snapshotEveryApplied === undefined ? {} : { snapshotEveryApplied: o.snapshotEveryApplied }) },
+      faultInjection: o.faultInjection ?? false,
+    };
+    writeFileSync(join(adir, 'config.yaml'), `# agent ${i} of the local swarm "${name}" (covey swarm up)\n` + stringify(config));
+    agents.push({ index: i, peerId: ids[i].peerId, dir: adir, config: join(adir, 'config.yaml'), http: `http://${http}`, log: join(adir, 'agent.log'), voter: i < voterCount, pid: null });
+  }
+  const swarm: Swarm = { dir, name, agents };
+  saveSwarm(swarm);
+  return swarm;
+}
+
+export function readSwarm(dirIn: string): Swarm {
+  const dir = resolve(dirIn);
+  let text: string;
+  try {
+    text = readFileSync(swarmFile(dir), 'utf8');
+  } catch {
+    throw new Error(`${dir} holds no local swarm (no swarm.json); start one with \`covey swarm up -n 3 --dir ${dirIn}\``);
+  }
+  return JSON.parse(text) as Swarm;
+}
+
+export function saveSwarm(s: Swarm): void {
+  const tmp = swarmFile(s.dir) + '.tmp';
+  writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n');
+  renameSync(tmp, swarmFile(s.dir));
+}
+
+export function isAlive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts agent `i` as a detached process logging to its agent.log; returns its pid. */
+export function startAgent(s: Swarm, i: number): number {
+  const a = s.agents[i];
+  if (isAlive(a.pid)) throw new Error(`agent ${i} is already running (pid ${a.pid})`);
+  const fd = openSync(a.log, 'a');
+  const child = spawn(process.execPath, [coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  a.pid = child.pid ?? null;
+  saveSwarm(s);
+  return a.pid!;
+}
+
+/** Stops agent `i`: SIGTERM and a graceful stop, or SIGKILL (`hard`, or after `graceMs`). */
+export async function stopAgent(s: Swarm, i: number, o: { hard?: boolean; graceMs?: number } = {}): Promise<void> {
+  const a = s.agents[i];
+  const pid = a.pid;
+  if (pid !== null && isAlive(pid)) {
+    process.kill(pid, o.hard === true ? 'SIGKILL' : 'SIGTERM');
+    const until = Date.now() + (o.graceMs ?? 10_000);
+    while (isAlive(pid) && Date.now() < until) await sleep(25);
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    while (isAlive(pid)) await sleep(10);
+  }
+  a.pid = null;
+  saveSwarm(s);
+}
+
+/** Waits until every running agent answers /ready (or `timeoutMs` passes, then throws). */
+export async function waitReady(s: Swarm, timeoutMs: number, which: readonly number[] = s.agents.map((a) => a.index), onProgress?: (ready: number, total: number) => void): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const pending = new Set(which);
+  let last = '';
+  while (pending.size > 0) {
+    for (const i of [...pending]) {
+      const a = s.agents[i];
+      if (!isAlive(a.pid)) throw new Error(`agent ${i} exited while starting; see its log: ${a.log}\n${tail(a.log, 12)}`);
+      try {
+        const r = await fetch(a.http + '/ready', { signal: AbortSignal.timeout(1000) });
+        if (r.ok) pending.delete(i); else last = `agent ${i}: ${(await r.json() as { reason: string }).reason}`;
+      } catch {
+        last = `agent ${i}: HTTP not up yet`;
+      }
+    }
+    onProgress?.(which.length - pending.size, which.length);
+    if (pending.size === 0) break;
+    if (Date.now() > until) throw new Error(`agents ${[...pending].join(', ')} not ready after ${timeoutMs} ms (${last}); logs: ${s.agents[[...pending][0]].log}`);
+    await sleep(100);
+  }
+}
+
+export async function swarmUp(dir: string, o: CreateOptions, onProgress?: (ready: number, total: number) => void): Promise<Swarm> {
+  const s = existsSync(swarmFile(resolve(dir))) ? readSwarm(dir) : await createSwarm(dir, o);
+  const toStart = s.agents.filter((a) => !isAlive(a.pid)).map((a) => a.index);
+  for (const i of toStart) startAgent(s, i);
+  await waitReady(s, 60_000, s.agents.map((a) => a.index), onProgress);
+  return s;
+}
+
+export async function swarmDown(dir: string): Promise<number> {
+  const s = readSwarm(dir);
+  let stopped = 0;
+  await Promise.all(s.agents.map(async (a) => {
+    if (isAlive(a.pid)) stopped++;
+    await stopAgent(s, a.index);
+  }));
+  saveSwarm(s);
+  return stopped;
+}
+
+export function client(s: Swarm, i: number): AgentClient {
+  return new AgentClient(s.agents[i].http);
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

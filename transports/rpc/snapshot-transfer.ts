@@ -1,0 +1,141 @@
+// State transfer between voters: /covey/snapshot/1.0.0. A voter whose peer has truncated
+// instances it never applied is sent a snapshot (consensus/core: Ready.snapshots). Snapshots are
+// large and rare, so they travel on their own short-lived stream, not in the consensus frames:
+// one length-prefixed frame holding the snapshot as UTF-8 JSON (the machine state is plain JSON
+// data), bounded by snapshotBytesMax. The receiver maps the authenticated remote peer to its voter
+// index (a non-voter's stream is refused) and hands the parsed object to the core, which validates
+// it (validateSnapshotMessage) before installing it.
+//
+// Sending is best effort and never queues: at most one transfer per peer is in flight, and a
+// newer snapshot for a peer replaces one not yet started. The core sends again if the peer still
+// lags (its watermark shows it), so a lost transfer only delays the catch-up.
+
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import * as lp from 'it-length-prefixed';
+import { pipe } from 'it-pipe';
+import { Counter, Registry } from 'prom-client';
+import type { Logger } from '../../agent/log.ts';
+import type { SnapshotMessage } from '../../consensus/core/types.ts';
+
+export const snapshotProtocol = '/covey/snapshot/1.0.0';
+/** Largest snapshot accepted or sent (bytes of JSON). */
+export const snapshotBytesMaxDefault = 256 * 1024 * 1024;
+const transferTimeoutMs = 60_000;
+
+export interface SnapshotTransferOptions {
+  readonly node: Libp2p;
+  /** Peer ids as strings; index = ReplicaId. */
+  readonly voters: readonly string[];
+  readonly self: number | null;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+  /** A snapshot from voter `from`, parsed but not validated: the core validates it. */
+  onSnapshot(from: number, raw: unknown): void;
+  readonly snapshotBytesMax?: number;
+}
+
+export class SnapshotTransfer {
+  readonly #o: SnapshotTransferOptions;
+  readonly #index = new Map<string, number>();
+  readonly #peers: PeerId[];
+  readonly #bytesMax: number;
+  readonly #inFlight = new Set<number>();
+  readonly #next = new Map<number, SnapshotMessage>();
+  readonly #abort = new AbortController();
+  readonly #sent: Counter<'outcome'>;
+  readonly #received: Counter<'outcome'>;
+  #running = false;
+
+  constructor(o: SnapshotTransferOptions) {
+    this.#o = o;
+    this.#bytesMax = o.snapshotBytesMax ?? snapshotBytesMaxDefault;
+    this.#peers = o.voters.map((id) => peerIdFromString(id));
+    o.voters.forEach((id, i) => this.#index.set(id, i));
+    const registry = o.registry ?? new Registry();
+    this.#sent = new Counter({ name: 'covey_snapshots_sent_total', help: 'State-transfer snapshots sent, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+    this.#received = new Counter({ name: 'covey_snapshots_received_total', help: 'State-transfer snapshots received, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  }
+
+  async start(): Promise<void> {
+    await this.#o.node.handle(snapshotProtocol, ({ stream, connection }) => { void this.#receive(stream, connection); }, { maxInboundStreams: 2 });
+    this.#running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#abort.abort(new Error('stopped'));
+    await this.#o.node.unhandle(snapshotProtocol).catch(() => {});
+  }
+
+  /** Sends `msg` to voter `to` when nothing is in flight to it; otherwise keeps only the newest. */
+  send(to: number, msg: SnapshotMessage): void {
+    if (!this.#running || to === this.#o.self || to < 0 || to >= this.#peers.length) return;
+    if (this.#inFlight.has(to)) { this.#next.set(to, msg); return; }
+    this.#inFlight.add(to);
+    void this.#transfer(to, msg);
+  }
+
+  async #transfer(to: number, first: SnapshotMessage): Promise<void> {
+    let msg: SnapshotMessage | undefined = first;
+    while (msg !== undefined && this.#running) {
+      const bytes = new TextEncoder().encode(JSON.stringify(msg));
+      if (bytes.length > this.#bytesMax) {
+        this.#sent.inc({ outcome: 'too_large' });
+        this.#o.logger.error({ to, bytes: bytes.length, snapshotBytesMax: this.#bytesMax }, 'a snapshot exceeds the transfer bound; the peer cannot catch up this way');
+      } else {
+        let stream: Stream | null = null;
+        try {
+          const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(transferTimeoutMs)]);
+          stream = await this.#o.node.dialProtocol(this.#peers[to], snapshotProtocol, { signal });
+          await pipe([bytes], (s) => lp.encode(s), stream.sink);
+          await stream.close({ signal });
+          this.#sent.inc({ outcome: 'ok' });
+          this.#o.logger.info({ to, bytes: bytes.length }, 'sent a state-transfer snapshot');
+        } catch (err) {
+          this.#sent.inc({ outcome: 'error' });
+          this.#o.logger.warn({ to, err: (err as Error).message }, 'snapshot transfer failed; the core sends again while the peer lags');
+          stream?.abort(err as Error);
+        }
+      }
+      msg = this.#next.get(to);
+      this.#next.delete(to);
+    }
+    this.#inFlight.delete(to);
+  }
+
+  async #receive(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    const from = this.#index.get(peer);
+    if (from === undefined || from === this.#o.self) {
+      this.#received.inc({ outcome: 'non_voter' });
+      this.#o.logger.warn({ peer }, 'refused a snapshot from a peer that is not another voter');
+      stream.abort(new Error('not a voter'));
+      return;
+    }
+    const timer = setTimeout(() => stream.abort(new Error('snapshot transfer took too long')), transferTimeoutMs);
+    try {
+      let bytes: Uint8Array | null = null;
+      for await (const chunk of lp.decode(stream.source, { maxDataLength: this.#bytesMax })) {
+        bytes = chunk.subarray();
+        break;
+      }
+      if (bytes === null) throw new Error('the stream ended without a snapshot');
+      let raw: unknown;
+      try {
+        raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      } catch (err) {
+        throw new Error(`not a JSON snapshot (${(err as Error).message})`);
+      }
+      this.#received.inc({ outcome: 'ok' });
+      this.#o.onSnapshot(from, raw);
+      await stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => {});
+    } catch (err) {
+      this.#received.inc({ outcome: 'invalid' });
+      this.#o.logger.warn({ peer, err: (err as Error).message }, 'dropped a snapshot transfer');
+      stream.abort(err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
