@@ -21,10 +21,15 @@ import { createCoveyNode, type CoveyNode } from '../transports/node.ts';
 import { PeerKeeper } from '../transports/peers.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
 import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
+import { MembershipDriver } from '../transports/membership/driver.ts';
+import type { MemberEvent } from '../transports/membership/types.ts';
 
 export interface AgentOptions {
   readonly logger?: Logger;
 }
+
+/** Membership events kept for `GET /members/events`. */
+const recentEventsMax = 200;
 
 /** How long a non-voter waits before trying the next voter when forwarding fails. */
 const forwardRetryMs = 200;
@@ -45,6 +50,8 @@ export class Agent implements AgentApi {
   private keeper: PeerKeeper | null = null;
   private rpc: ConsensusRpc | null = null;
   private transfer: SnapshotTransfer | null = null;
+  private membership: MembershipDriver | null = null;
+  private readonly recentEvents: Record<string, unknown>[] = [];
   private http: Server | null = null;
   /** performance.now() when each voter was last heard from (messages), for staleness. */
   private readonly lastHeard: number[];
@@ -161,6 +168,20 @@ export class Agent implements AgentApi {
       logger: log.child({ part: 'peers' }),
     });
     await this.keeper.start();
+    this.membership = new MembershipDriver({
+      node: this.node,
+      swarm: c.swarm.name,
+      logger: log.child({ part: 'membership' }),
+      registry: this.metrics.registry,
+      meta: { role: this.selfIndex === null ? 'worker' : 'voter', devices: [], plugins: [], battery: null },
+      // Voters (with known addresses, as multiaddrs) and bootstrap peers are the seeds.
+      seeds: [
+        ...c.voters.filter((v) => v.id !== this.identity.peerId).flatMap((v) => v.addrs.length === 0 ? [v.id] : v.addrs.map((a) => `${a}/p2p/${v.id}`)),
+        ...c.bootstrap,
+      ],
+      onEvent: (e) => this.onMemberEvent(e),
+    });
+    await this.membership.start();
     const [host, port] = splitHostPort(c.http.listen);
     this.http = createHttpApi(this, { token: c.http.token, logger: log.child({ part: 'http' }) });
     await new Promise<void>((resolve, reject) => {
@@ -186,6 +207,7 @@ export class Agent implements AgentApi {
   private async stopParts(): Promise<void> {
     const closeHttp = this.http === null ? Promise.resolve() : new Promise<void>((r) => { this.http!.close(() => r()); this.http!.closeIdleConnections(); });
     await this.driver?.stop();
+    await this.membership?.stop({ leave: true });
     await this.keeper?.stop();
     await this.transfer?.stop();
     await this.rpc?.stop();
@@ -288,17 +310,45 @@ export class Agent implements AgentApi {
     return { value: this.driver.stateMachine.listTasks(), stale: true, staleness: this.staleness() };
   }
 
+  /**
+   * Every member the membership protocol knows (SWIM state, incarnation, last heard), and each
+   * voter, listed even before membership has heard of it, with whether consensus reaches it.
+   */
   members(): unknown[] {
     const reachable = new Set(this.reachableVoters());
-    const now = performance.now();
-    return this.config.voters.map((v, i) => ({
-      peerId: v.id,
-      role: 'voter',
-      replicaId: i,
-      self: i === this.selfIndex,
-      state: i === this.selfIndex || reachable.has(i) ? 'reachable' : 'unreachable',
-      lastHeardMsAgo: i === this.selfIndex ? 0 : Number.isFinite(this.lastHeard[i]) ? Math.round(now - this.lastHeard[i]) : null,
-    }));
+    const voterIndex = new Map(this.config.voters.map((v, i) => [v.id, i]));
+    const known = new Map((this.membership?.members() ?? []).map((m) => [m.id, m]));
+    const ids = [...new Set([...this.config.voters.map((v) => v.id), ...known.keys()])];
+    return ids.map((id) => {
+      const m = known.get(id);
+      const i = voterIndex.get(id);
+      return {
+        peerId: id,
+        self: id === this.identity.peerId,
+        role: i !== undefined ? 'voter' : m?.meta.role ?? 'worker',
+        replicaId: i ?? null,
+        state: id === this.identity.peerId ? 'alive' : m?.state ?? 'unknown',
+        incarnation: m?.incarnation ?? null,
+        lastHeardMsAgo: m?.lastHeardMsAgo ?? null,
+        consensusReachable: i === undefined ? null : reachable.has(i),
+        meta: m?.meta ?? null,
+      };
+    });
+  }
+
+  memberEvents(): unknown[] {
+    return this.recentEvents;
+  }
+
+  /** Membership news: kept for the HTTP API, logged; a dead voter's stalled instances are recovered at once (§12). */
+  private onMemberEvent(e: MemberEvent): void {
+    this.recentEvents.push({ type: e.type, peerId: e.member.id, state: e.member.state, incarnation: e.member.incarnation, at: new Date().toISOString() });
+    if (this.recentEvents.length > recentEventsMax) this.recentEvents.splice(0, this.recentEvents.length - recentEventsMax);
+    const level = e.type === 'dead' || e.type === 'suspect' ? 'warn' : 'info';
+    this.logger[level]({ member: e.member.id, state: e.member.state, incarnation: e.member.incarnation }, `member ${e.type}`);
+    if (e.type !== 'dead' || this.driver === null) return;
+    const r = this.config.voters.findIndex((v) => v.id === e.member.id);
+    if (r >= 0) this.driver.recoverCoordinator(r);
   }
 
   readiness(): { ready: boolean; reason: string } {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Replica } from '../consensus/core/replica.ts';
+import { initCoord } from '../consensus/core/ids.ts';
 import type { ReplicaOptions } from '../consensus/core/config.ts';
 import type { Envelope, Event, ExecutedBatch, Message, Ready, ReplicaSnapshot, SnapshotEnvelope } from '../consensus/core/types.ts';
 import { CoveyStateMachine } from '../consensus/statemachine/machine.ts';
@@ -93,6 +94,16 @@ export class ReplicaDriver {
   /** A message from a peer voter, already decoded and validated by the transport. */
   receive(from: number, msg: Message): void {
     this.post({ type: 'message', from, msg });
+  }
+
+  /**
+   * Membership reports voter `r` dead: recover its instances this replica knows and that have not
+   * committed, now instead of after their timeouts (PROTOCOL.md §12 recovery policy).
+   */
+  recoverCoordinator(r: number): void {
+    if (this.stopped || this.failure !== null) return;
+    for (const id of this.replica.pendingIds()) if (initCoord(id) === r) this.events.push({ type: 'recover', id });
+    this.kick();
   }
 
   /** A state-transfer snapshot from a peer voter, parsed but unchecked: the core validates it. */

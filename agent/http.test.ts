@@ -20,6 +20,7 @@ async function serve(token?: string) {
     staleGet: (key) => ({ value: d.stateMachine.get(key), stale: true, staleness: { appliedInstances: d.core.stats.applied } }),
     staleTasks: () => ({ value: d.stateMachine.listTasks(), stale: true, staleness: {} }),
     members: () => [],
+    memberEvents: () => [],
     readiness: () => ({ ready: g.down.size === 0, reason: g.down.size === 0 ? 'all voters reachable' : 'cut off' }),
   };
   const server = createHttpApi(api, { token, logger: silentLogger });

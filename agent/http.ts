@@ -19,6 +19,8 @@ export interface AgentApi {
   staleGet(key: string): StaleAnswer<string | null>;
   staleTasks(): StaleAnswer<unknown[]>;
   members(): unknown[];
+  /** Recent membership events, oldest first. */
+  memberEvents(): unknown[];
   readiness(): { ready: boolean; reason: string };
   readonly registry: Registry;
   /** Test-only fault injection (config `faultInjection: true`); undefined when off. */
@@ -99,6 +101,7 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
   }
   if (path === '/status' && method === 'GET') return send(res, 200, api.status());
   if (path === '/members' && method === 'GET') return send(res, 200, { members: api.members() });
+  if (path === '/members/events' && method === 'GET') return send(res, 200, { events: api.memberEvents() });
   if (path === '/metrics' && method === 'GET') {
     const text = await api.registry.metrics();
     res.writeHead(200, { 'content-type': api.registry.contentType });

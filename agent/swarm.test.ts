@@ -135,8 +135,8 @@ test('the covey CLI reaches a running agent: kv, tasks, status, members; bad arg
   assert.equal(status.peerId, s.agents[1].peerId);
   assert.equal(status.role, 'voter');
   const members = await run(process.execPath, [cli, 'members', ...agent]);
-  assert.equal(members.stdout.trim().split('\n').length, 3);
-  assert.match(members.stdout, /\(this agent\)/);
+  assert.equal(members.stdout.trim().split('\n').length, 4, 'a header and the three voters');
+  assert.match(members.stdout, /voter 1 +alive +\d+ +\(this agent\)/);
   // A second claim is refused: exit 1 and the reason.
   await assert.rejects(run(process.execPath, [cli, 'tasks', 'claim', 'cell-1', '--worker', 'drone-8', ...agent]), (err: { code: number; stdout: string }) => {
     assert.equal(err.code, 1);
@@ -178,4 +178,35 @@ test('npm start: brings up a 3-agent swarm, shows live work, and stops it cleanl
   assert.match(stdout, /stopped 3 agent\(s\)/);
   const swarm = JSON.parse(readFileSync(join(dir, 'swarm.json'), 'utf8')) as Swarm;
   assert.ok(swarm.agents.every((a) => a.pid === null), 'no agent left running');
+});
+
+test('membership: 5 agents list each other alive; a killed one is listed dead by all the others, and alive again after its restart', { timeout: 180_000 }, async () => {
+  const { s, c } = await up('members', 5, 3);
+  type M = { peerId: string; state: string; incarnation: number | null };
+  const states = async (i: number): Promise<Map<string, M>> => new Map((((await c[i].members()).members) as unknown as M[]).map((m) => [m.peerId, m]));
+  const victim = s.agents[4].peerId; // a worker: membership is about every agent, not only voters
+  await eventually('every agent to list all five alive', async () => {
+    for (let i = 0; i < 5; i++) {
+      const m = await states(i);
+      if (m.size !== 5 || [...m.values()].some((x) => x.state !== 'alive')) return undefined;
+    }
+    return true;
+  }, 60_000);
+  const before = (await states(0)).get(victim)!.incarnation!;
+  await stopAgent(s, 4, { hard: true });
+  await eventually('the others to list the killed agent dead', async () => {
+    for (let i = 0; i < 4; i++) if ((await states(i)).get(victim)?.state !== 'dead') return undefined;
+    return true;
+  }, 60_000);
+  const events = (await c[0].request('GET', '/members/events')) as { events: { type: string; peerId: string }[] };
+  assert.ok(events.events.some((e) => e.type === 'dead' && e.peerId === victim), 'the dead event reached the HTTP API');
+  startAgent(s, 4);
+  await waitReady(s, 60_000, [4]);
+  await eventually('all to list it alive again, with a higher incarnation', async () => {
+    for (let i = 0; i < 4; i++) {
+      const m = (await states(i)).get(victim);
+      if (m?.state !== 'alive' || m.incarnation! <= before) return undefined;
+    }
+    return true;
+  }, 60_000);
 });

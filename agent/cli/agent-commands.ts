@@ -158,12 +158,16 @@ export function tasksCommand(): Command {
 }
 
 export function membersCommand(): Command {
-  return targetOptions(new Command('members').description('list the swarm members a running agent knows and whether it reaches them'))
-    .action((o: Target) => run('members', async () => {
+  return targetOptions(new Command('members').description('list the swarm members a running agent knows: state, incarnation, last heard'))
+    .option('--json', 'print JSON')
+    .action((o: Target & { json?: boolean }) => run('members', async () => {
       const r = await clientFor(o).members();
+      if (o.json === true) { print(r.members); return; }
+      process.stdout.write(`${'peer id'.padEnd(54)} ${'role'.padEnd(9)} ${'state'.padEnd(8)} ${'inc'.padStart(4)}  last heard\n`);
       for (const m of r.members) {
-        const heard = m.lastHeardMsAgo === null ? 'never' : `${m.lastHeardMsAgo} ms ago`;
-        process.stdout.write(`${String(m.peerId)}  ${String(m.role)} ${m.replicaId ?? ''}${m.self === true ? ' (this agent)' : ''}  ${m.state}  last heard ${heard}\n`);
+        const heard = m.self === true ? '(this agent)' : m.lastHeardMsAgo === null ? 'never' : `${m.lastHeardMsAgo} ms ago`;
+        const role = m.role === 'voter' ? `voter ${m.replicaId}` : String(m.role);
+        process.stdout.write(`${String(m.peerId).padEnd(54)} ${role.padEnd(9)} ${String(m.state).padEnd(8)} ${String(m.incarnation ?? '-').padStart(4)}  ${heard}\n`);
       }
     }));
 }

@@ -1,0 +1,848 @@
+// The libp2p driver of the membership core: runs one `Membership` (SWIM + Lifeguard, a pure state
+// machine) on a real libp2p 2.x node. The driver owns everything the core may not touch: the clock
+// (performance.now(), monotonic), entropy (node:crypto), the one timer for `wakeAtMs`, streams,
+// gossipsub, logs and metrics. README.md ("The libp2p driver") has the wire details.
+//
+// /covey/membership/1.0.0 — every core message (ping, ack, pingReq, nack, gossip, pushPull). Per
+//   peer one long-lived outbound stream, written only (each side opens its own), created on the
+//   first message and closed after idleCloseMs without traffic. On it, length-prefixed frames
+//   (it-length-prefixed) holding UTF-8 JSON `{ "swarm": <name>, "msg": <core message> }`, at most
+//   frameBytesMax (64 KiB) bytes, pushPull frames at most pushPullBytesMax (4 MiB).
+//     send     never blocks: a bounded queue per peer (oldest dropped when full) and one writer
+//              loop per peer; opening a stream (dial by peer id) gives up after dialTimeoutMs and
+//              drops what waits (membership messages are stale within a probe period); a stream
+//              whose head frame is not taken for writeStallMs is aborted. A dead peer costs its
+//              own loop, never another peer's probes.
+//     receive  the sender is the authenticated remote peer id, never a field of the frame. A
+//              frame that is oversized, truncated, not UTF-8 JSON, not `{ swarm, msg }`, from
+//              another swarm, or refused by the core's validator is dropped, counted in
+//              covey_membership_frames_dropped_total{reason} and logged (warn, at most once per
+//              peer per logIntervalMs). Nothing a peer sends can throw out of the driver.
+// gossipsub topic covey/<swarm>/membership — this agent's own statements only: its alive record
+//   whenever its incarnation changes (join, refutation, setMeta) and its leave. The same envelope
+//   and validation; a gossip item about anyone but the signer of the pubsub message is dropped
+//   (reason not_self). It speeds up news about oneself; the core's own dissemination does the rest.
+//
+// Addresses: the member id is the libp2p peer id. The core's `addr` is opaque to it; this driver
+// puts in it the node's own listen multiaddrs (space-separated, without /p2p/, non-loopback ones
+// first, within the core's 256-byte bound), so that a member learnt through gossip or push-pull
+// can be dialled without any other discovery: before dialling `to`, its addr's multiaddrs are
+// merged into the peer store, then libp2p dials by peer id. An addr that does not parse is
+// ignored (dial by peer id alone, the peer store's addresses). Seeds are given as peer ids or as
+// multiaddrs ending in /p2p/<id>.
+
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Connection, Libp2p, Message as PubSubMessage, PeerId, PubSub, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import * as lp from 'it-length-prefixed';
+import { pipe } from 'it-pipe';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Logger } from '../../agent/log.ts';
+import type { CoveyNode } from '../node.ts';
+import { addrBytesMax, type MembershipOptions } from './config.ts';
+import { Membership, type Result, type Seed } from './membership.ts';
+import { utf8Bytes } from './meta.ts';
+import type {
+  GossipItem, MemberEvent, MemberId, MemberState, MembershipStats, Message, MessageType, Meta, Outgoing, Status,
+} from './types.ts';
+import { isMemberId, validateMessage, validateMeta } from './validate.ts';
+
+export const membershipProtocol = '/covey/membership/1.0.0';
+
+/** The gossipsub topic of a swarm's membership news. */
+export function membershipTopic(swarm: string): string {
+  return `covey/${swarm}/membership`;
+}
+
+/** Bytes of one frame (every message but pushPull; also one gossipsub message). */
+export const frameBytesMaxDefault = 64 * 1024;
+/** Bytes of one pushPull frame (the full member table; ~250 B per member: ~16 000 members). */
+export const pushPullBytesMaxDefault = 4 * 1024 * 1024;
+/** Opening a stream to a member (dial included) gives up after this long. */
+export const dialTimeoutMsDefault = 1500;
+/** A stream whose head frame waits this long for the sink is aborted (a half-open connection). */
+export const writeStallMsDefault = 3000;
+/** An outbound stream idle this long is closed (reopened by the next message). */
+export const idleCloseMsDefault = 30_000;
+/** stop(): the most it waits for the leave to spread and the queues to drain. */
+export const leaveTimeoutMsDefault = 2000;
+/** Frames waiting for one peer; when full, the oldest is dropped. */
+export const queueFramesMax = 128;
+/** Bytes waiting for one peer (at least one pushPull must fit). */
+export const queueBytesMax = 8 * 1024 * 1024;
+/** Inbound membership streams per connection (one is normal; a few while one is replaced). */
+export const inboundStreamsMax = 8;
+/** At most one warning per peer this often for dropped frames; the rest are counted in it. */
+export const logIntervalMs = 10_000;
+/** Swarm names: 1..64 bytes, no '/' or whitespace (they are part of a topic name). */
+const swarmNamePattern = /^[^\s/]{1,64}$/;
+
+/** Why a received frame was dropped (the `reason` label). */
+export type FrameDropReason = 'oversized' | 'truncated' | 'malformed' | 'foreign_swarm' | 'invalid' | 'not_self';
+/** Why an outgoing frame was not sent. */
+export type SendDropReason = 'queue_full' | 'unreachable' | 'too_large' | 'stopped';
+type Channel = 'stream' | 'pubsub';
+
+/** Core options a caller may tune (tests use a fast probe period). */
+export type MembershipTuning = Partial<Omit<MembershipOptions, 'id' | 'addr' | 'meta' | 'nowMs' | 'seed'>>;
+
+export interface MembershipDriverOptions {
+  /** The libp2p node (createCoveyNode's: its services.pubsub is gossipsub; without one, no topic). Started. */
+  readonly node: CoveyNode | Libp2p;
+  /** Frames carrying another swarm's name are dropped. 1..64 bytes, no '/' or whitespace. */
+  readonly swarm: string;
+  readonly logger: Logger;
+  /** prom-client registry for the metrics; a private one when absent. */
+  readonly registry?: Registry;
+  readonly meta: Meta;
+  /** Seed members: peer ids, or multiaddrs ending in /p2p/<peer id> (their address is learnt too). */
+  readonly seeds: readonly string[];
+  /** Every member event (join, update, suspect, alive, dead, leave). Exceptions are logged, not thrown. */
+  onEvent?(e: MemberEvent): void;
+  /** What other members dial: default, this node's listen multiaddrs (see the file comment). */
+  readonly addr?: string;
+  readonly tuning?: MembershipTuning;
+  readonly frameBytesMax?: number;
+  readonly pushPullBytesMax?: number;
+  readonly dialTimeoutMs?: number;
+  readonly writeStallMs?: number;
+  readonly idleCloseMs?: number;
+  readonly leaveTimeoutMs?: number;
+}
+
+/** One member as this agent sees it. */
+export interface MemberInfo {
+  readonly id: MemberId;
+  readonly state: MemberState;
+  readonly incarnation: number;
+  /** Since a frame from it was last accepted (0 for this agent itself); null: never heard directly. */
+  readonly lastHeardMsAgo: number | null;
+  readonly meta: Meta;
+  /** What it advertises to be dialled at (multiaddrs, space-separated), as the core holds it. */
+  readonly addr: string;
+}
+
+export interface MembershipMetrics {
+  readonly members: Gauge<'state'>;
+  readonly framesSent: Counter<'channel' | 'type'>;
+  readonly framesReceived: Counter<'channel' | 'type'>;
+  readonly framesDropped: Counter<'reason'>;
+  readonly sendDropped: Counter<'reason'>;
+  readonly events: Counter<'type'>;
+}
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  const existing = registry.getSingleMetric(name);
+  return existing !== undefined ? (existing as T) : make();
+}
+
+export function membershipMetrics(registry: Registry): MembershipMetrics {
+  const registers = [registry];
+  return {
+    members: metric(registry, 'covey_membership_members', () => new Gauge({
+      name: 'covey_membership_members', help: 'Members this agent knows, itself included, by state', labelNames: ['state'], registers,
+    })),
+    framesSent: metric(registry, 'covey_membership_frames_sent_total', () => new Counter({
+      name: 'covey_membership_frames_sent_total', help: 'Membership frames written to a peer stream or published on the topic, by channel and message type',
+      labelNames: ['channel', 'type'], registers,
+    })),
+    framesReceived: metric(registry, 'covey_membership_frames_received_total', () => new Counter({
+      name: 'covey_membership_frames_received_total', help: 'Membership frames received and accepted by the core, by channel and message type',
+      labelNames: ['channel', 'type'], registers,
+    })),
+    framesDropped: metric(registry, 'covey_membership_frames_dropped_total', () => new Counter({
+      name: 'covey_membership_frames_dropped_total',
+      help: 'Received membership frames dropped before the core, by reason (oversized, truncated, malformed, foreign_swarm, invalid, not_self)',
+      labelNames: ['reason'], registers,
+    })),
+    sendDropped: metric(registry, 'covey_membership_send_dropped_total', () => new Counter({
+      name: 'covey_membership_send_dropped_total',
+      help: 'Outgoing membership frames not sent, by reason (queue_full, unreachable, too_large, stopped)', labelNames: ['reason'], registers,
+    })),
+    events: metric(registry, 'covey_membership_events_total', () => new Counter({
+      name: 'covey_membership_events_total', help: 'Member events (join, update, suspect, alive, dead, leave)', labelNames: ['type'], registers,
+    })),
+  };
+}
+
+interface QueuedFrame {
+  readonly bytes: Uint8Array;
+  readonly type: MessageType;
+}
+
+/** The outgoing side towards one peer. */
+class Outbox {
+  readonly id: string;
+  readonly peerId: PeerId;
+  readonly frames: QueuedFrame[] = [];
+  bytes = 0;
+  /** When the head frame started waiting (for the stall check). */
+  headSinceMs = 0;
+  stream: Stream | null = null;
+  running = false;
+  loop: Promise<void> = Promise.resolve();
+  /** The addr the core gave last, and the one merged into the peer store. */
+  addr: string | null = null;
+  merged: string | null = null;
+  /** Ends the writer's pipe when the peer disconnects. */
+  broken: (() => void) | null = null;
+  wake: (() => void) | null = null;
+  constructor(id: string, peerId: PeerId) {
+    this.id = id;
+    this.peerId = peerId;
+  }
+  notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+}
+
+interface DropLog {
+  lastMs: number;
+  suppressed: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+export class MembershipDriver {
+  readonly #o: MembershipDriverOptions;
+  readonly #node: Libp2p;
+  readonly #pubsub: PubSub | null;
+  readonly #topic: string;
+  readonly #selfId: string;
+  readonly #seeds: Seed[];
+  readonly #frameBytesMax: number;
+  readonly #pushPullBytesMax: number;
+  readonly #dialTimeoutMs: number;
+  readonly #writeStallMs: number;
+  readonly #idleCloseMs: number;
+  readonly #leaveTimeoutMs: number;
+  readonly metrics: MembershipMetrics;
+  readonly #outboxes = new Map<string, Outbox>();
+  readonly #inbound = new Set<Stream>();
+  readonly #lastHeard = new Map<string, number>();
+  readonly #dropLogs = new Map<string, DropLog>();
+  readonly #dialFailures = new Map<string, number>();
+  #core: Membership | null = null;
+  #meta: Meta;
+  #running = false;
+  /** stop() is draining: writers end once their queue is empty. */
+  #closing = false;
+  #abort = new AbortController();
+  #stopped: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | null = null;
+  #timerAtMs: number | null = null;
+  #publishedIncarnation = -1;
+
+  constructor(options: MembershipDriverOptions) {
+    if (typeof options.swarm !== 'string' || !swarmNamePattern.test(options.swarm) || utf8Bytes(options.swarm) > 64) {
+      throw new RangeError(`MembershipDriver: swarm must be 1..64 bytes without '/' or whitespace, got ${JSON.stringify(options.swarm)}`);
+    }
+    const meta = validateMeta(options.meta);
+    if (!meta.ok) throw new RangeError(`MembershipDriver: ${meta.reason}`);
+    this.#o = options;
+    this.#node = options.node as Libp2p;
+    this.#meta = meta.meta;
+    this.#selfId = this.#node.peerId.toString();
+    this.#topic = membershipTopic(options.swarm);
+    const services = this.#node.services as { pubsub?: PubSub };
+    this.#pubsub = services.pubsub ?? null;
+    this.#frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+    this.#pushPullBytesMax = Math.max(this.#frameBytesMax, options.pushPullBytesMax ?? pushPullBytesMaxDefault);
+    this.#dialTimeoutMs = options.dialTimeoutMs ?? dialTimeoutMsDefault;
+    this.#writeStallMs = options.writeStallMs ?? writeStallMsDefault;
+    this.#idleCloseMs = options.idleCloseMs ?? idleCloseMsDefault;
+    this.#leaveTimeoutMs = options.leaveTimeoutMs ?? leaveTimeoutMsDefault;
+    this.#seeds = [];
+    for (const s of options.seeds) {
+      const seed = parseSeed(s);
+      if (seed === null) throw new RangeError(`MembershipDriver: seed ${JSON.stringify(s)} is neither a peer id nor a multiaddr ending in /p2p/<peer id>`);
+      if (seed.id !== this.#selfId && !this.#seeds.some((x) => x.id === seed.id)) this.#seeds.push(seed);
+    }
+    this.metrics = membershipMetrics(options.registry ?? new Registry());
+  }
+
+  /** Handles the protocol, subscribes to the topic, joins through the seeds. The node must be started. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    if (this.#core !== null) throw new Error('MembershipDriver: a stopped driver cannot start again (make a new one)');
+    this.#running = true;
+    this.#closing = false;
+    const abort = this.#abort;
+    this.#stopped = new Promise<void>((r) => abort.signal.addEventListener('abort', () => r(), { once: true }));
+    const addr = this.#o.addr ?? advertisedAddr(this.#node);
+    this.#core = new Membership({
+      ...this.#o.tuning, id: this.#selfId, addr, meta: this.#meta, nowMs: now(), seed: randomBytes(4).readUInt32LE(0),
+    });
+    await this.#node.handle(membershipProtocol, ({ stream, connection }) => {
+      void this.#receive(stream, connection);
+    }, { maxInboundStreams: inboundStreamsMax });
+    this.#node.addEventListener('peer:disconnect', this.#onDisconnect);
+    if (this.#pubsub !== null) {
+      this.#pubsub.addEventListener('message', this.#onPubSub);
+      this.#pubsub.subscribe(this.#topic);
+    } else {
+      this.#o.logger.info('the node has no pubsub service: membership news go over the protocol streams only');
+    }
+    const r = this.#core.join(this.#seeds);
+    if (!r.ok) this.#o.logger.error({ reason: r.reason }, 'membership join refused');
+    this.#o.logger.info({ swarm: this.#o.swarm, addr, seeds: this.#seeds.map((s) => s.id) }, 'membership started');
+    this.#countMembers();
+    this.#pump();
+  }
+
+  /**
+   * Leaves gracefully (the core spreads the leave; this waits until it has been sent, at most
+   * leaveTimeoutMs), then stops. `{ leave: false }`: stop at once, as a crash would.
+   */
+  async stop(options: { leave?: boolean } = {}): Promise<void> {
+    if (!this.#running) return;
+    const core = this.#core!;
+    // Alone, nobody needs telling (and the core would wait for someone to send the leave to).
+    if (options.leave !== false && core.status === 'joined' && core.liveCount > 1) {
+      const r = core.leave();
+      if (r.ok) {
+        this.#publish([{ kind: 'dead', id: this.#selfId, incarnation: core.incarnation, from: this.#selfId }]);
+        this.#pump();
+        const deadline = now() + this.#leaveTimeoutMs;
+        while (now() < deadline && (statusOf(core) !== 'left' || [...this.#outboxes.values()].some((b) => b.frames.length > 0))) {
+          await sleep(10);
+        }
+        // Let the writers hand their last frames to the streams and close them.
+        this.#closing = true;
+        for (const b of this.#outboxes.values()) b.notify();
+        await Promise.race([Promise.all([...this.#outboxes.values()].map((b) => b.loop)), sleep(Math.max(100, deadline - now()))]);
+      }
+    }
+    this.#running = false;
+    this.#closing = true;
+    this.#abort.abort();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAtMs = null;
+    this.#node.removeEventListener('peer:disconnect', this.#onDisconnect);
+    if (this.#pubsub !== null) {
+      this.#pubsub.removeEventListener('message', this.#onPubSub);
+      try {
+        this.#pubsub.unsubscribe(this.#topic);
+      } catch { /* a stopped node */ }
+    }
+    await this.#node.unhandle(membershipProtocol).catch(() => {});
+    for (const box of this.#outboxes.values()) {
+      if (box.frames.length > 0) this.metrics.sendDropped.inc({ reason: 'stopped' }, box.frames.length);
+      box.frames.length = 0;
+      box.bytes = 0;
+      box.stream?.abort(new Error('membership stopped'));
+      box.notify();
+    }
+    for (const s of this.#inbound) s.abort(new Error('membership stopped'));
+    this.#inbound.clear();
+    await Promise.all([...this.#outboxes.values()].map((b) => b.loop));
+    this.#outboxes.clear();
+    this.#o.logger.info({ status: core.status }, 'membership stopped');
+  }
+
+  /** Every member this agent knows, itself included (empty before start). */
+  members(): MemberInfo[] {
+    const core = this.#core;
+    if (core === null) return [];
+    const t = now();
+    return core.memberList().map((v) => {
+      const heard = this.#lastHeard.get(v.id);
+      return {
+        id: v.id, state: v.state, incarnation: v.incarnation, meta: v.meta, addr: v.addr,
+        lastHeardMsAgo: v.id === this.#selfId ? 0 : heard === undefined ? null : Math.round(t - heard),
+      };
+    });
+  }
+
+  /** New metadata for this agent, spread with a higher incarnation (over-size or ill-formed: refused). */
+  setMeta(meta: Meta): Result {
+    const core = this.#core;
+    if (core === null) {
+      const v = validateMeta(meta);
+      if (!v.ok) return { ok: false, reason: `setMeta: ${v.reason}` };
+      this.#meta = v.meta;
+      return { ok: true };
+    }
+    const r = core.setMeta(meta);
+    if (r.ok) this.#pump();
+    return r;
+  }
+
+  get id(): MemberId {
+    return this.#selfId;
+  }
+
+  /** The core's status ('idle' before start). */
+  get status(): Status {
+    return this.#core?.status ?? 'idle';
+  }
+
+  get incarnation(): number {
+    return this.#core?.incarnation ?? 0;
+  }
+
+  /** The core's counters (probes, suspicions, refutations, …), for status pages and tests. */
+  get stats(): MembershipStats | null {
+    return this.#core?.stats ?? null;
+  }
+
+  // ---- the core's effects ----------------------------------------------------------------------
+
+  /** After every call into the core: send, report, publish, and set the one timer. */
+  #pump(): void {
+    const core = this.#core;
+    if (core === null || !this.#running) return;
+    const ready = core.takeReady();
+    for (const out of ready.messages) this.#send(out);
+    if (ready.events.length > 0) {
+      for (const e of ready.events) this.#report(e);
+      this.#countMembers();
+    }
+    if (core.status === 'joined' && core.incarnation !== this.#publishedIncarnation) {
+      this.#publishedIncarnation = core.incarnation;
+      const me = core.member(this.#selfId)!;
+      this.#publish([{ kind: 'alive', id: me.id, addr: me.addr, incarnation: me.incarnation, meta: me.meta }]);
+    }
+    this.#schedule(ready.wakeAtMs);
+  }
+
+  #schedule(wakeAtMs: number | null): void {
+    if (wakeAtMs === this.#timerAtMs && this.#timer !== null) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAtMs = wakeAtMs;
+    if (wakeAtMs === null) return;
+    const delay = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(wakeAtMs - now())));
+    this.#timer = setTimeout(this.#tick, delay);
+  }
+
+  readonly #tick = (): void => {
+    this.#timer = null;
+    this.#timerAtMs = null;
+    const core = this.#core;
+    if (core === null || !this.#running) return;
+    try {
+      core.step({ type: 'tick', nowMs: now(), entropy: randomInt(0, 2 ** 32) });
+    } catch (err) {
+      this.#o.logger.error({ err: (err as Error).message }, 'membership core threw on a tick (bug)');
+    }
+    this.#pump();
+  };
+
+  #report(e: MemberEvent): void {
+    this.metrics.events.inc({ type: e.type });
+    const fields = { member: e.member.id, incarnation: e.member.incarnation, state: e.member.state };
+    if (e.type === 'suspect' || e.type === 'alive' || e.type === 'update') this.#o.logger.debug(fields, `member ${e.type}`);
+    else this.#o.logger.info(fields, `member ${e.type}`);
+    if (this.#o.onEvent === undefined) return;
+    try {
+      this.#o.onEvent(e);
+    } catch (err) {
+      this.#o.logger.error({ type: e.type, member: e.member.id, err: (err as Error).message }, 'onEvent threw');
+    }
+  }
+
+  #countMembers(): void {
+    const counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of this.#core!.memberList()) counts[m.state]++;
+    for (const [state, n] of Object.entries(counts)) this.metrics.members.set({ state }, n);
+    if (this.#lastHeard.size > 2 * (counts.alive + counts.suspect + counts.dead + counts.left) + 64) {
+      for (const id of this.#lastHeard.keys()) if (this.#core!.member(id) === undefined) this.#lastHeard.delete(id);
+    }
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  #send(out: Outgoing): void {
+    if (out.to === this.#selfId) return;
+    const box = this.#outbox(out.to);
+    if (box === null) {
+      this.#o.logger.error({ to: out.to }, 'membership: destination is not a peer id (bug or foreign id format)');
+      return;
+    }
+    if (out.addr !== null) box.addr = out.addr;
+    const frames = this.#encode(out.msg);
+    if (frames.length === 0) return;
+    const t = now();
+    if (box.frames.length === 0) box.headSinceMs = t;
+    else if (box.stream !== null && t - box.headSinceMs > this.#writeStallMs) {
+      // The sink took nothing for a while: a half-open connection. Abort; the writer reopens.
+      box.stream.abort(new Error(`membership stream stalled for ${Math.round(t - box.headSinceMs)} ms`));
+    }
+    let dropped = 0;
+    for (const f of frames) {
+      box.frames.push(f);
+      box.bytes += f.bytes.length;
+      while (box.frames.length > 1 && (box.frames.length > queueFramesMax || box.bytes > queueBytesMax)) {
+        box.bytes -= box.frames.shift()!.bytes.length;
+        dropped++;
+      }
+    }
+    if (dropped > 0) this.metrics.sendDropped.inc({ reason: 'queue_full' }, dropped);
+    if (!box.running) {
+      box.running = true;
+      box.loop = this.#writer(box);
+    } else box.notify();
+  }
+
+  #outbox(id: string): Outbox | null {
+    let box = this.#outboxes.get(id);
+    if (box !== undefined) return box;
+    let peerId: PeerId;
+    try {
+      peerId = peerIdFromString(id);
+    } catch {
+      return null;
+    }
+    box = new Outbox(id, peerId);
+    this.#outboxes.set(id, box);
+    return box;
+  }
+
+  /**
+   * A message as frames within the bounds. A gossip message too large for one frame is split; a
+   * ping, ack or pingReq sheds piggybacked items until it fits (they are best-effort); anything
+   * else too large is dropped and logged.
+   */
+  #encode(msg: Message): QueuedFrame[] {
+    const bytes = utf8Encoder.encode(JSON.stringify({ swarm: this.#o.swarm, msg }));
+    const bound = msg.type === 'pushPull' ? this.#pushPullBytesMax : this.#frameBytesMax;
+    if (bytes.length <= bound) return [{ bytes, type: msg.type }];
+    if (msg.type === 'gossip' && msg.gossip.length > 1) {
+      const half = Math.ceil(msg.gossip.length / 2);
+      return [...this.#encode({ ...msg, gossip: msg.gossip.slice(0, half) }), ...this.#encode({ ...msg, gossip: msg.gossip.slice(half) })];
+    }
+    if ((msg.type === 'ping' || msg.type === 'ack' || msg.type === 'pingReq') && msg.gossip.length > 0) {
+      return this.#encode({ ...msg, gossip: msg.gossip.slice(0, Math.floor(msg.gossip.length / 2)) });
+    }
+    this.metrics.sendDropped.inc({ reason: 'too_large' });
+    this.#o.logger.error({ type: msg.type, bytes: bytes.length, bound }, 'a membership message exceeds its frame bound and cannot be sent');
+    return [];
+  }
+
+  /** One writer per peer while it has something to send: dial, write, close when idle. */
+  async #writer(box: Outbox): Promise<void> {
+    try {
+      while (this.#running && box.frames.length > 0) {
+        await this.#learnAddr(box);
+        let stream: Stream;
+        try {
+          stream = await this.#node.dialProtocol(box.peerId, membershipProtocol, {
+            signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#dialTimeoutMs)]),
+          });
+        } catch (err) {
+          if (!this.#running) break;
+          // Whatever waits is stale by the time the peer is back; the core's timers handle it.
+          this.metrics.sendDropped.inc({ reason: 'unreachable' }, box.frames.length);
+          box.frames.length = 0;
+          box.bytes = 0;
+          // Counted across outboxes (one is dropped when its queue empties): consecutive failures.
+          const failures = (this.#dialFailures.get(box.id) ?? 0) + 1;
+          if (this.#dialFailures.size >= 4096 && !this.#dialFailures.has(box.id)) this.#dialFailures.clear();
+          this.#dialFailures.set(box.id, failures);
+          if (failures === 1 || failures % 50 === 0) {
+            this.#o.logger.debug({ to: box.id, failures, err: (err as Error).message }, 'cannot open a membership stream');
+          }
+          break;
+        }
+        this.#dialFailures.delete(box.id);
+        box.stream = stream;
+        try {
+          // Raced with stop and with the peer's disconnection: an aborted yamux sink may never settle.
+          const broken = new Promise<void>((r) => { box.broken = r; });
+          await Promise.race([pipe(this.#source(box, stream), (s) => lp.encode(s), stream.sink), this.#stopped, broken]);
+          if (this.#running && box.broken !== null) await stream.close({ signal: AbortSignal.timeout(1000) });
+          else stream.abort(new Error(this.#running ? 'the peer disconnected' : 'membership stopped'));
+        } catch (err) {
+          this.#o.logger.debug({ to: box.id, err: (err as Error).message }, 'membership stream broke');
+          stream.abort(err as Error);
+        } finally {
+          box.stream = null;
+          box.broken = null;
+          box.notify(); // a source still waiting for frames sees its stream is gone, and ends
+        }
+      }
+    } finally {
+      // No await since the loop's last check of the queue: a frame queued now finds running false.
+      box.running = false;
+      if (box.frames.length === 0 && this.#outboxes.get(box.id) === box) this.#outboxes.delete(box.id);
+      else if (box.frames.length > 0 && this.#running) {
+        box.running = true;
+        box.loop = this.#writer(box);
+      }
+    }
+  }
+
+  /**
+   * Yields queued frames as the sink takes them; ends after idleCloseMs without any, on stop, or
+   * once `stream` is no longer the box's (so an abandoned source never takes a later stream's frames).
+   */
+  async *#source(box: Outbox, stream: Stream): AsyncGenerator<Uint8Array> {
+    while (this.#running && box.stream === stream) {
+      const f = box.frames.shift();
+      if (f === undefined) {
+        if (this.#closing) return;
+        const woke = await this.#wait(box, this.#idleCloseMs);
+        if (!woke && box.frames.length === 0) return;
+        continue;
+      }
+      box.bytes -= f.bytes.length;
+      box.headSinceMs = now();
+      this.metrics.framesSent.inc({ channel: 'stream', type: f.type });
+      yield f.bytes;
+    }
+  }
+
+  #wait(box: Outbox, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => { box.wake = null; resolve(false); }, ms);
+      t.unref();
+      box.wake = () => { clearTimeout(t); resolve(true); };
+    });
+  }
+
+  /** Puts the multiaddrs the core knows for a peer into the peer store, once per distinct addr. */
+  async #learnAddr(box: Outbox): Promise<void> {
+    const addr = box.addr;
+    if (addr === null || addr === box.merged) return;
+    box.merged = addr;
+    const multiaddrs = parseAddr(addr, box.id);
+    if (multiaddrs.length === 0) return;
+    try {
+      await this.#node.peerStore.merge(box.peerId, { multiaddrs });
+    } catch (err) {
+      this.#o.logger.debug({ to: box.id, err: (err as Error).message }, 'could not record a member address');
+    }
+  }
+
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const box = this.#outboxes.get(evt.detail.toString());
+    const broken = box?.broken;
+    if (box === undefined || broken === null || broken === undefined) return;
+    box.broken = null;
+    broken();
+  };
+
+  #publish(gossip: GossipItem[]): void {
+    const pubsub = this.#pubsub;
+    if (pubsub === null || !this.#running) return;
+    const msg: Message = { type: 'gossip', gossip };
+    const bytes = utf8Encoder.encode(JSON.stringify({ swarm: this.#o.swarm, msg }));
+    pubsub.publish(this.#topic, bytes).then(
+      () => this.metrics.framesSent.inc({ channel: 'pubsub', type: 'gossip' }),
+      // Usually "no peers subscribed" at start: the protocol streams carry the same news.
+      (err: Error) => this.#o.logger.debug({ err: err.message }, 'membership news not published on the topic'),
+    );
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  async #receive(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    if (!this.#running) {
+      stream.abort(new Error('membership stopped'));
+      return;
+    }
+    this.#inbound.add(stream);
+    try {
+      await stream.closeWrite(); // this side never writes on an inbound membership stream
+      for await (const chunk of lp.decode(stream.source, { maxDataLength: this.#pushPullBytesMax })) {
+        if (!this.#running) break;
+        this.#onFrame(peer, chunk.subarray(), 'stream');
+      }
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+        this.#drop(peer, 'oversized', `frame length exceeds ${this.#pushPullBytesMax} bytes; closing the stream`);
+      } else if (name === 'UnexpectedEOFError') {
+        this.#drop(peer, 'truncated', 'the stream ended inside a frame');
+      } else if (this.#running) {
+        this.#o.logger.debug({ peer, err: (err as Error).message }, 'inbound membership stream ended with an error');
+      }
+      stream.abort(err as Error);
+    } finally {
+      this.#inbound.delete(stream);
+    }
+  }
+
+  readonly #onPubSub = (evt: CustomEvent<PubSubMessage>): void => {
+    const m = evt.detail;
+    if (m.topic !== this.#topic || !this.#running) return;
+    if (m.type !== 'signed') {
+      this.#drop('unsigned', 'malformed', 'unsigned pubsub message');
+      return;
+    }
+    const from = m.from.toString();
+    if (from === this.#selfId) return;
+    if (m.data.length > this.#frameBytesMax) {
+      this.#drop(from, 'oversized', `pubsub message of ${m.data.length} bytes (at most ${this.#frameBytesMax})`);
+      return;
+    }
+    this.#onFrame(from, m.data, 'pubsub');
+  };
+
+  /** One received frame: decode, check the envelope and the swarm, validate, hand to the core. Never throws. */
+  #onFrame(from: string, bytes: Uint8Array, channel: Channel): void {
+    const core = this.#core;
+    if (core === null) return;
+    let env: unknown;
+    try {
+      env = JSON.parse(utf8.decode(bytes));
+    } catch {
+      this.#drop(from, 'malformed', 'not UTF-8 JSON');
+      return;
+    }
+    if (typeof env !== 'object' || env === null || Array.isArray(env)) {
+      this.#drop(from, 'malformed', 'expected an object { swarm, msg }');
+      return;
+    }
+    const keys = Object.keys(env);
+    const { swarm, msg } = env as { swarm?: unknown; msg?: unknown };
+    if (keys.length !== 2 || typeof swarm !== 'string' || msg === undefined) {
+      this.#drop(from, 'malformed', 'expected exactly { swarm: string, msg }');
+      return;
+    }
+    if (swarm !== this.#o.swarm) {
+      this.#drop(from, 'foreign_swarm', `swarm ${JSON.stringify(swarm.slice(0, 64))}, this agent is in ${JSON.stringify(this.#o.swarm)}`);
+      return;
+    }
+    if (bytes.length > this.#frameBytesMax && (typeof msg !== 'object' || msg === null || (msg as { type?: unknown }).type !== 'pushPull')) {
+      this.#drop(from, 'oversized', `a ${bytes.length}-byte frame that is not a pushPull (at most ${this.#frameBytesMax})`);
+      return;
+    }
+    const t = now();
+    const v = validateMessage(msg);
+    if (!v.ok) {
+      this.#drop(from, 'invalid', v.reason);
+      return;
+    }
+    if (channel === 'pubsub') {
+      const problem = selfStatementProblem(from, v.msg);
+      if (problem !== null) {
+        this.#drop(from, 'not_self', problem);
+        return;
+      }
+    }
+    if (!isMemberId(from)) {
+      this.#drop((from as string).slice(0, 128), 'invalid', 'the sender is not a member id');
+      return;
+    }
+    try {
+      core.step({ type: 'message', from, msg: v.msg, nowMs: t });
+    } catch (err) {
+      this.#o.logger.error({ from, type: v.msg.type, err: (err as Error).message }, 'membership core threw on a message (bug)');
+    }
+    this.#lastHeard.set(from, t);
+    this.metrics.framesReceived.inc({ channel, type: v.msg.type });
+    this.#pump();
+  }
+
+  #drop(peer: string, reason: FrameDropReason, detail: string): void {
+    this.metrics.framesDropped.inc({ reason });
+    const t = Date.now();
+    if (this.#dropLogs.size > 1024 && !this.#dropLogs.has(peer)) this.#dropLogs.clear();
+    const log = this.#dropLogs.get(peer) ?? { lastMs: -Infinity, suppressed: 0 };
+    this.#dropLogs.set(peer, log);
+    if (t - log.lastMs < logIntervalMs) {
+      log.suppressed++;
+      return;
+    }
+    this.#o.logger.warn({ peer, reason, detail, suppressed: log.suppressed }, 'dropped a membership frame');
+    log.lastMs = t;
+    log.suppressed = 0;
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+function now(): number {
+  return performance.now();
+}
+
+/** Read through a call: TypeScript would keep a getter narrowed across awaits. */
+function statusOf(core: Membership): Status {
+  return core.status;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The topic carries statements of a member about itself: its alive record, or its leave. */
+function selfStatementProblem(from: string, msg: Message): string | null {
+  if (msg.type !== 'gossip') return `a ${msg.type} message on the topic (only gossip)`;
+  for (const item of msg.gossip) {
+    if (item.id !== from) return `a ${item.kind} item about ${item.id.slice(0, 60)} published by ${from}`;
+    if (item.kind === 'suspect') return 'a suspect item on the topic';
+    if (item.kind === 'dead' && item.from !== from) return 'a dead item on the topic that is not a leave';
+  }
+  return null;
+}
+
+function isLoopback(ma: string): boolean {
+  return ma.startsWith('/ip4/127.') || ma.startsWith('/ip6/::1/') || ma.startsWith('/dns4/localhost/') || ma.startsWith('/dns/localhost/');
+}
+
+/**
+ * This node's listen multiaddrs without /p2p/, non-loopback ones first (loopback ones only when
+ * there is nothing else), space-separated within the core's address bound; the peer id when none.
+ */
+export function advertisedAddr(node: Libp2p): string {
+  const all: string[] = [];
+  for (const ma of node.getMultiaddrs()) {
+    const s = ma.decapsulateCode(421).toString();
+    if (!all.includes(s) && !s.includes('/p2p-circuit')) all.push(s);
+  }
+  const outside = all.filter((s) => !isLoopback(s));
+  const chosen = outside.length > 0 ? outside : all;
+  let addr = '';
+  for (const s of chosen) {
+    const next = addr === '' ? s : `${addr} ${s}`;
+    if (utf8Bytes(next) > addrBytesMax) break;
+    addr = next;
+  }
+  return addr === '' ? node.peerId.toString() : addr;
+}
+
+/** The multiaddrs in a core `addr` that may belong to peer `id` (a /p2p/ part must name it). */
+export function parseAddr(addr: string, id: string): Multiaddr[] {
+  const out: Multiaddr[] = [];
+  for (const part of addr.split(' ').slice(0, 16)) {
+    if (!part.startsWith('/')) continue;
+    try {
+      const ma = multiaddr(part);
+      const p2p = ma.getPeerId();
+      if (p2p !== null && p2p !== id) continue;
+      out.push(p2p === null ? ma : ma.decapsulateCode(421));
+    } catch { /* not a multiaddr: ignored */ }
+  }
+  return out;
+}
+
+/** A seed given as a peer id, or as a multiaddr ending in /p2p/<id> (its address kept as addr). */
+function parseSeed(s: string): Seed | null {
+  if (s.startsWith('/')) {
+    try {
+      const ma = multiaddr(s);
+      const id = ma.getPeerId();
+      if (id === null) return null;
+      peerIdFromString(id);
+      const addr = ma.decapsulateCode(421).toString();
+      return { id, addr: utf8Bytes(addr) <= addrBytesMax ? addr : id };
+    } catch {
+      return null;
+    }
+  }
+  try {
+    peerIdFromString(s);
+    return { id: s, addr: s };
+  } catch {
+    return null;
+  }
+}
+
