@@ -11,6 +11,11 @@ export interface ReplicaOptions {
   readonly e: number;
   /** Most client commands in one payload (§12 batching). 1 disables batching. */
   readonly batchCommandsMax?: number;
+  /**
+   * Most bytes (estimated) of commands in one payload, so a payload fits in one network frame
+   * (transports/wire: 4 MiB). A single larger command still goes alone.
+   */
+  readonly batchBytesMax?: number;
   /** Own instances in flight before new commands wait to be batched (adaptive batch size). */
   readonly pipelineInstancesMax?: number;
   /** Most commands queued for batching; beyond it a submit is refused with an error (back-pressure). */
@@ -43,6 +48,7 @@ export interface ReplicaOptions {
 export interface ReplicaConfig extends Quorums {
   readonly self: number;
   readonly batchCommandsMax: number;
+  readonly batchBytesMax: number;
   readonly pipelineInstancesMax: number;
   readonly submitQueueCommandsMax: number;
   readonly tickMs: number;
@@ -65,6 +71,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     ...q,
     self: o.self,
     batchCommandsMax: o.batchCommandsMax ?? 100,
+    batchBytesMax: o.batchBytesMax ?? 1024 * 1024,
     pipelineInstancesMax: o.pipelineInstancesMax ?? 4,
     submitQueueCommandsMax: o.submitQueueCommandsMax ?? 100_000,
     tickMs: o.tickMs ?? 10,

@@ -701,6 +701,18 @@ describe('batching', () => {
     assert.equal(digests[1], digests[0]);
     assert.equal(digests[2], digests[0]);
   });
+
+  test('batchBytesMax keeps a payload within one frame: large commands are split across instances, a huge one goes alone', () => {
+    const cl = cluster({ batchCommandsMax: 100, pipelineInstancesMax: 1, batchBytesMax: 13_000 });
+    const big = (i: number) => put(`b${i}`, 'x'.repeat(2000), 'bulky'); // ~6 KB estimated each
+    const cmds = [put('first', 'v', 'bulky'), big(1), big(2), big(3), put('huge', 'y'.repeat(20_000), 'bulky'), big(4)];
+    for (const c of cmds) cl.submit(0, c);
+    settled(cl);
+    const sizes = [1, 2, 3, 4, 5].map((s) => (cl.replicas[1].instance(instanceId(s, 0))?.cmd as Batch).commands.length);
+    // first alone (nothing was queued), b1+b2 (~12 KB; b3 would pass 13 KB), b3 (huge would pass), huge alone, b4.
+    assert.deepEqual(sizes, [1, 2, 1, 1, 1]);
+    assert.equal(cl.replies[0].length, cmds.length);
+  });
 });
 
 describe('overload', () => {

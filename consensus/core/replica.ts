@@ -285,6 +285,21 @@ export class Replica {
 
   // ---- submission and batching (§5 lines 8–10, Covey §12) ---------------------------------
 
+  /**
+   * How many queued commands the next batch takes: up to batchCommandsMax, and while their size
+   * stays within batchBytesMax (always at least one), so that a payload fits in one network frame.
+   */
+  private batchTake(): number {
+    let bytes = 0;
+    let k = 0;
+    while (k < this.queue.length && k < this.cfg.batchCommandsMax) {
+      bytes += commandBytes(this.queue[k]);
+      if (k > 0 && bytes > this.cfg.batchBytesMax) break;
+      k++;
+    }
+    return k;
+  }
+
   private submit(command: Command): void {
     if (this.queue.length >= this.cfg.submitQueueCommandsMax) {
       this.replies.push({
@@ -304,7 +319,7 @@ export class Replica {
    */
   private proposeQueued(): void {
     while (this.queue.length > 0 && this.ownProposals.size < this.cfg.pipelineInstancesMax) {
-      const commands = this.queue.splice(0, this.cfg.batchCommandsMax);
+      const commands = this.queue.splice(0, this.batchTake());
       this.propose({ commands });
     }
   }
@@ -983,4 +998,11 @@ function mix32(entropy: number, id: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x45d9f3b) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x45d9f3b) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** An upper estimate of a command's encoded size: its strings' UTF-16 lengths ×3 plus overhead. */
+function commandBytes(c: Command): number {
+  let n = 64 + c.clientId.length * 3;
+  for (const v of Object.values(c)) if (typeof v === 'string') n += v.length * 3;
+  return n;
 }
