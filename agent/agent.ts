@@ -127,7 +127,7 @@ export class Agent implements AgentApi {
         },
       });
     }
-    const swarmKey = c.swarm.keyFile === undefined ? undefined : readFileSync(configPath(c, c.swarm.keyFile));
+    const swarmKey = c.swarm.keyFile === undefined ? undefined : readSwarmKey(configPath(c, c.swarm.keyFile));
     this.node = await createCoveyNode({
       privateKey: this.identity.privateKey,
       listen: c.listen,
@@ -396,6 +396,14 @@ export class Agent implements AgentApi {
 
 function readiness(r: { ready: boolean; reason: string }): Record<string, unknown> {
   return { ready: r.ready, readiness: r.reason };
+}
+
+function readSwarmKey(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`swarm.keyFile: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); copy the swarm's key file there, or remove swarm.keyFile for an open swarm`);
+  }
 }
 
 function splitHostPort(s: string): [string, number] {

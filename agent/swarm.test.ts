@@ -160,6 +160,12 @@ test('covey init writes a config and key that an agent accepts once voters are l
   const first = JSON.parse((await run(process.execPath, [cli, 'init', '--dir', dir])).stdout);
   assert.match(first.peerId, /^12D3KooW/);
   await assert.rejects(run(process.execPath, [cli, 'init', '--dir', dir]), /already exists/);
+  // A private swarm: the first agent makes the key, the next copies it.
+  const a = JSON.parse((await run(process.execPath, [cli, 'init', '--dir', join(root, 'pa'), '--new-swarm-key'])).stdout);
+  await run(process.execPath, [cli, 'init', '--dir', join(root, 'pb'), '--swarm-key', join(root, 'pa', 'swarm.key')]);
+  assert.equal(readFileSync(join(root, 'pa', 'swarm.key'), 'utf8'), readFileSync(join(root, 'pb', 'swarm.key'), 'utf8'));
+  assert.match(readFileSync(a.config, 'utf8'), /keyFile: swarm\.key/);
+  await assert.rejects(run(process.execPath, [cli, 'init', '--dir', join(root, 'pc'), '--swarm-key', a.config]), /is not a libp2p swarm key/);
   await assert.rejects(run(process.execPath, [cli, 'init', '--dir', join(root, 'init2'), '--voters', 'a,b,c']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
     assert.match(err.stderr, /voters\[0\]\.id: expected a libp2p peer id/);

@@ -3,13 +3,14 @@
 // swarm on loopback. Exit codes: 0 done, 1 the operation failed (refused, unreachable, timeout),
 // 2 bad arguments or config.
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 import { AgentClient, AgentClientError } from '../client.ts';
 import { ConfigError, loadConfig, parseConfig } from '../config.ts';
 import { createIdentity, saveIdentity } from '../identity.ts';
+import { generateSwarmKey, saveSwarmKey } from '../../transports/node.ts';
 import { swarmDown, swarmUp } from '../swarm.ts';
 
 /** Where the client commands find the agent: --agent URL, or the http section of --config. */
@@ -68,14 +69,24 @@ export function initCommand(): Command {
     .option('--listen <addrs>', 'comma-separated multiaddrs to listen on', '/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/tcp/4002/ws')
     .option('--bootstrap <addrs>', 'comma-separated multiaddrs (with /p2p/ID) of agents to meet first', '')
     .option('--http <host:port>', 'HTTP API address', '127.0.0.1:7070')
-    .action((o: { dir: string; swarm: string; voters?: string; listen: string; bootstrap: string; http: string }) => run('init', async () => {
+    .option('--new-swarm-key', 'make a private-network key (swarm.key) for a new swarm; copy it to every other agent')
+    .option('--swarm-key <file>', 'join a private swarm: copy its key file here as swarm.key')
+    .action((o: { dir: string; swarm: string; voters?: string; listen: string; bootstrap: string; http: string; newSwarmKey?: boolean; swarmKey?: string }) => run('init', async () => {
       const dir = resolve(o.dir);
       const configFile = join(dir, 'config.yaml');
       if (existsSync(configFile)) throw new InvalidArgumentError(`${configFile} already exists; choose another --dir`);
       const id = await createIdentity();
       const list = (x: string) => x.split(',').map((y) => y.trim()).filter((y) => y !== '');
+      if (o.newSwarmKey === true && o.swarmKey !== undefined) throw new InvalidArgumentError('give --new-swarm-key or --swarm-key, not both');
+      let swarmKey: Uint8Array | null = null;
+      if (o.swarmKey !== undefined) {
+        try { swarmKey = readFileSync(o.swarmKey); } catch (err) { throw new InvalidArgumentError(`--swarm-key: cannot read ${o.swarmKey} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`); }
+        if (!new TextDecoder().decode(swarmKey).startsWith('/key/swarm/psk/1.0.0/')) throw new InvalidArgumentError(`--swarm-key: ${o.swarmKey} is not a libp2p swarm key (/key/swarm/psk/1.0.0/ format)`);
+      } else if (o.newSwarmKey === true) {
+        swarmKey = generateSwarmKey();
+      }
       const config = {
-        swarm: { name: o.swarm },
+        swarm: swarmKey === null ? { name: o.swarm } : { name: o.swarm, keyFile: 'swarm.key' },
         identity: 'identity.key',
         dataDir: 'data',
         listen: list(o.listen),
@@ -89,6 +100,7 @@ export function initCommand(): Command {
       // With the voters given, what init writes must be a config an agent starts from: check first.
       if (o.voters !== undefined) parseConfig(text, '--voters/--listen/--http', dir);
       saveIdentity(join(dir, 'identity.key'), id);
+      if (swarmKey !== null) saveSwarmKey(join(dir, 'swarm.key'), swarmKey);
       writeFileSync(configFile, text);
       print({ peerId: id.peerId, config: configFile, identity: join(dir, 'identity.key') });
       process.stderr.write(o.voters !== undefined
