@@ -41,6 +41,14 @@ interface Waiter {
   reject(e: Error): void;
 }
 
+/** The replica cannot take commands now (stopping, or stopped after a storage failure): try another voter. */
+export class UnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnavailableError';
+  }
+}
+
 /** The error a client gets when consensus did not answer in time. */
 /** Turns whose group commit is in flight before stepping waits for the disk. */
 const inFlightTurnsMax = 16;
@@ -131,7 +139,7 @@ export class ReplicaDriver {
    */
   submit(command: Command, deadlineMs: number, explainTimeout: () => string = () => ''): Promise<CommandResult> {
     if (this.failure !== null) return Promise.reject(this.failure);
-    if (this.stopped) return Promise.reject(new Error('the agent is stopping; retry at another voter'));
+    if (this.stopped) return Promise.reject(new UnavailableError('the agent is stopping; retry at another voter'));
     return new Promise<CommandResult>((resolve, reject) => {
       const key = waiterKey(command.clientId, command.requestId);
       const timer = setTimeout(() => {
@@ -177,7 +185,7 @@ export class ReplicaDriver {
     // Turns already scheduled still run (their events arrived before the stop), then drain.
     while (this.turnScheduled) await new Promise<void>((r) => setImmediate(r));
     await this.released;
-    for (const [, list] of this.waiters) for (const w of list) w.reject(new Error('the agent stopped before the command executed; retry at another voter'));
+    for (const [, list] of this.waiters) for (const w of list) w.reject(new UnavailableError('the agent stopped before the command executed; it may still take effect — retry at another voter under the same ids'));
     this.waiters.clear();
   }
 
@@ -269,7 +277,7 @@ export class ReplicaDriver {
     // promised, so it stops here rather than risk a broken promise. A restart rebuilds it from
     // what storage has. Later turns chained on the failed one arrive here too: once is enough.
     if (this.failure !== null) return;
-    this.failure = new Error(`storage failed, the replica stopped (restart the agent to recover from disk): ${err.message}`);
+    this.failure = new UnavailableError(`storage failed, the replica stopped (restart the agent to recover from disk): ${err.message}`);
     this.o.logger.error({ err }, 'storage append failed; replica stopped');
     for (const [, list] of this.waiters) for (const w of list) w.reject(this.failure);
     this.waiters.clear();

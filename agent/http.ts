@@ -76,7 +76,8 @@ export interface HttpOptions {
 export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
   const server = createServer((req, res) => {
     handle(api, o, req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : (err as Error).name === 'DeadlineError' ? 503 : 500;
+      const name = (err as Error).name;
+      const status = err instanceof HttpError ? err.status : name === 'DeadlineError' || name === 'UnavailableError' ? 503 : 500;
       if (status === 500) o.logger.error({ err, url: req.url }, 'HTTP handler failed');
       send(res, status, { error: (err as Error).message });
     });
