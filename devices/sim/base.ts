@@ -1,6 +1,6 @@
 // Shared behaviour of simulated drivers: open/close, status, and failures on demand.
 import { AVAILABLE, DeviceError, NOT_OPENED } from '../types.ts';
-import type { DeviceKind, DeviceStatus } from '../types.ts';
+import type { Cancel, DeviceKind, DeviceStatus } from '../types.ts';
 import type { DeviceClock, RandomSource } from '../clock.ts';
 
 export interface SimDeviceOptions {
@@ -21,6 +21,8 @@ export abstract class SimDevice {
   #opened = false;
   #failure: string | undefined;
   #status: DeviceStatus = NOT_OPENED;
+  /** Cancels of the live watches; close() ends them all. */
+  #watches = new Set<Cancel>();
 
   constructor(options: SimDeviceOptions) {
     this.id = options.id;
@@ -52,6 +54,7 @@ export abstract class SimDevice {
     if (!this.#opened) return;
     this.#opened = false;
     this.#status = { state: 'unavailable', reason: 'closed' };
+    for (const c of [...this.#watches]) c();
     this.onClose();
   }
 
@@ -70,6 +73,19 @@ export abstract class SimDevice {
   protected ensureAvailable(): void {
     const s = this.#status;
     if (s.state === 'unavailable') throw new DeviceError(this.id, 'unavailable', `unavailable: ${s.reason}`);
+  }
+
+  /** A watch that samples every intervalMs of the device clock while the device is available. */
+  protected watchEvery<T>(intervalMs: number, sample: () => T, fn: (value: T) => void): Cancel {
+    const stop = this.clock.every(intervalMs, () => {
+      if (this.#status.state === 'available') fn(sample());
+    });
+    const cancel = () => {
+      stop();
+      this.#watches.delete(cancel);
+    };
+    this.#watches.add(cancel);
+    return cancel;
   }
 
   protected onOpen(): void {}

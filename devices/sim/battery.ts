@@ -31,7 +31,6 @@ export class SimBattery extends SimDevice implements Battery {
   #empty: number;
   #noise: number;
   #intervalMs: number;
-  #watches = new Set<Cancel>();
 
   constructor(options: SimBatteryOptions) {
     super(options);
@@ -70,20 +69,9 @@ export class SimBattery extends SimDevice implements Battery {
   }
 
   watch(fn: (value: BatteryReading) => void, options?: WatchOptions): Cancel {
-    const stop = this.clock.every(options?.intervalMs ?? this.#intervalMs, () => {
-      if (this.status.state === 'available') fn(this.#sample());
-    });
-    const cancel = () => {
-      stop();
-      this.#watches.delete(cancel);
-    };
-    this.#watches.add(cancel);
-    return cancel;
+    return this.watchEvery(options?.intervalMs ?? this.#intervalMs, () => this.#sample(), fn);
   }
 
-  protected override onClose(): void {
-    for (const c of [...this.#watches]) c();
-  }
 
   #integrate(): void {
     const now = this.clock.now();

@@ -19,7 +19,6 @@ export class SimSensor<T> extends SimDevice implements Sensor<T> {
   #truth: (now: number) => T;
   #noise: ((value: T, random: RandomSource) => T) | undefined;
   #intervalMs: number;
-  #watches = new Set<Cancel>();
 
   constructor(options: SimSensorOptions<T>) {
     super(options);
@@ -35,20 +34,9 @@ export class SimSensor<T> extends SimDevice implements Sensor<T> {
   }
 
   watch(fn: (value: T) => void, options?: WatchOptions): Cancel {
-    const stop = this.clock.every(options?.intervalMs ?? this.#intervalMs, () => {
-      if (this.status.state === 'available') fn(this.#sample());
-    });
-    const cancel = () => {
-      stop();
-      this.#watches.delete(cancel);
-    };
-    this.#watches.add(cancel);
-    return cancel;
+    return this.watchEvery(options?.intervalMs ?? this.#intervalMs, () => this.#sample(), fn);
   }
 
-  protected override onClose(): void {
-    for (const c of [...this.#watches]) c();
-  }
 
   #sample(): T {
     const v = this.#truth(this.clock.now());
