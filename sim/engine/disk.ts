@@ -7,14 +7,23 @@
 // rest of its sync. Once it is durable the durable records are compacted, so memory follows what
 // the replica keeps, not history. What compaction drops is kept aside for the checkers only
 // (`fullLog`, `recordEver`), never returned by `load`.
+//
+// The durable records are not kept as a list: each sync folds its records, in order, into the
+// state they load to (the snapshot, each instance's last record in first-written order, the log
+// after the snapshot), which is exactly what replaying the list would give. So `load` (every
+// voter restart) costs a copy of that state, not a replay of every record since the snapshot.
 
 import { belowFloor } from '../../consensus/core/deps.ts';
 import type { InstanceId } from '../../consensus/core/ids.ts';
 import type { InstanceRecord, PersistRecord, ReplicaSnapshot, StoredState } from '../../consensus/core/types.ts';
 
 export class SimDisk {
-  /** Durable records, in the order they were appended (compacted at each durable snapshot). */
-  private durable: PersistRecord[] = [];
+  /** The durable state: what replaying the durable records in order gives (see the header). */
+  private snapshot: ReplicaSnapshot | undefined = undefined;
+  private instances = new Map<InstanceId, InstanceRecord>();
+  private applied: InstanceId[] = [];
+  /** How many durable records there are (compacted at each durable snapshot). */
+  private durableRecords = 0;
   /** Appended, not yet synced. */
   private buffer: PersistRecord[] = [];
   /** How many records were ever appended; positions name sync points. */
@@ -41,12 +50,22 @@ export class SimDisk {
     const count = Math.max(0, Math.min(this.buffer.length, upTo - pendingFrom));
     if (count === 0) return;
     let snapshot = false;
-    for (const r of this.buffer.splice(0, count)) {
-      this.durable.push(r);
-      if (r.kind === 'snapshot') snapshot = true;
+    const b = this.buffer;
+    for (let i = 0; i < count; i++) {
+      const r = b[i];
+      if (r.kind === 'instance') this.instances.set(r.instance.id, r.instance);
+      else if (r.kind === 'applied') this.applied.push(r.id);
+      else { this.install(r.snapshot); snapshot = true; }
     }
+    if (count === b.length) this.buffer = [];
+    else b.splice(0, count);
+    this.durableRecords += count;
     this.syncs++;
-    if (snapshot) this.compact();
+    if (snapshot) {
+      // Compaction: the records are rewritten as the state they load to.
+      this.snapshots++;
+      this.durableRecords = 1 + this.instances.size + this.applied.length;
+    }
   }
 
   /** Power loss: unsynced records are gone. */
@@ -62,75 +81,49 @@ export class SimDisk {
    */
   wipe(): void {
     this.crash();
-    this.durable = [];
+    this.snapshot = undefined;
+    this.instances = new Map();
+    this.applied = [];
+    this.durableRecords = 0;
     this.archived = { instances: new Map(), applied: [] };
   }
 
   /** The durable state: the snapshot, each instance's last durable record, and the log after it. */
   load(): StoredState {
-    const { instances, applied, snapshot } = this.replay();
-    const state = { instances: [...instances.values()], applied };
-    return snapshot === undefined ? state : { ...state, snapshot };
+    const state = { instances: [...this.instances.values()], applied: this.applied.slice() };
+    return this.snapshot === undefined ? state : { ...state, snapshot: this.snapshot };
   }
 
   /** Checkers: the whole durable execution log, including what snapshots dropped. */
   fullLog(): InstanceId[] {
-    return [...this.archived.applied, ...this.replay().applied];
+    return [...this.archived.applied, ...this.applied];
   }
 
   /** Checkers: an instance's last durable record, including one a snapshot dropped. */
   recordEver(id: InstanceId): InstanceRecord | undefined {
-    return this.replay().instances.get(id) ?? this.archived.instances.get(id);
+    return this.instances.get(id) ?? this.archived.instances.get(id);
   }
 
   get durableCount(): number {
-    return this.durable.length;
+    return this.durableRecords;
   }
 
   get unsyncedCount(): number {
     return this.buffer.length;
   }
 
-  private replay(): { instances: Map<InstanceId, InstanceRecord>; applied: InstanceId[]; snapshot: ReplicaSnapshot | undefined } {
-    const instances = new Map<InstanceId, InstanceRecord>();
-    let applied: InstanceId[] = [];
-    let snapshot: ReplicaSnapshot | undefined;
-    for (const r of this.durable) {
-      if (r.kind === 'instance') instances.set(r.instance.id, r.instance);
-      else if (r.kind === 'applied') applied.push(r.id);
-      else {
-        snapshot = r.snapshot;
-        applied = [];
-        for (const id of instances.keys()) if (belowFloor(id, snapshot.truncated)) instances.delete(id);
-      }
+  /**
+   * A durable snapshot record: it replaces the stored snapshot, and the log before it and the
+   * instance records at or below its truncation floor are dropped (archived for the checkers).
+   */
+  private install(snapshot: ReplicaSnapshot): void {
+    this.snapshot = snapshot;
+    for (const id of this.applied) this.archived.applied.push(id);
+    this.applied = [];
+    for (const [id, rec] of this.instances) {
+      if (!belowFloor(id, snapshot.truncated)) continue;
+      this.archived.instances.set(id, rec);
+      this.instances.delete(id);
     }
-    return { instances, applied, snapshot };
-  }
-
-  /** Rewrite the durable records as the state they load to, archiving what the snapshot dropped. */
-  private compact(): void {
-    this.snapshots++;
-    const instances = new Map<InstanceId, InstanceRecord>();
-    let snapshot: ReplicaSnapshot | undefined;
-    let applied: InstanceId[] = [];
-    for (const r of this.durable) {
-      if (r.kind === 'instance') instances.set(r.instance.id, r.instance);
-      else if (r.kind === 'applied') applied.push(r.id);
-      else {
-        snapshot = r.snapshot;
-        for (const id of applied) this.archived.applied.push(id);
-        applied = [];
-        for (const [id, rec] of instances) {
-          if (!belowFloor(id, snapshot.truncated)) continue;
-          this.archived.instances.set(id, rec);
-          instances.delete(id);
-        }
-      }
-    }
-    const out: PersistRecord[] = [];
-    if (snapshot !== undefined) out.push({ kind: 'snapshot', snapshot });
-    for (const instance of instances.values()) out.push({ kind: 'instance', instance });
-    for (const id of applied) out.push({ kind: 'applied', id });
-    this.durable = out;
   }
 }

@@ -23,37 +23,45 @@ export class EventQueue<T> {
   push(timeUs: number, item: T): void {
     if (!Number.isSafeInteger(timeUs) || timeUs < 0) throw new RangeError(`queue: time must be a non-negative integer µs, got ${timeUs}`);
     const h = this.heap;
-    h.push({ timeUs, seq: this.nextSeq++, item });
-    let i = h.length - 1;
+    const e: Entry<T> = { timeUs, seq: this.nextSeq++, item };
+    // Sift up with a hole: parents move down until e's place is found.
+    let i = h.length;
+    h.push(e);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
+      const parent = h[p];
+      if (!before(e, parent)) break;
+      h[i] = parent;
       i = p;
     }
+    h[i] = e;
   }
 
-  /** The earliest entry, removed; undefined when empty. */
-  pop(): { timeUs: number; item: T } | undefined {
+  /**
+   * The earliest entry, removed; undefined when empty. (The entry itself is returned, not a copy:
+   * one allocation less per event. Keys are unique, so any heap pops in the same order.)
+   */
+  pop(): { readonly timeUs: number; readonly item: T } | undefined {
     const h = this.heap;
     if (h.length === 0) return undefined;
     const top = h[0];
     const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
+    const size = h.length;
+    if (size > 0) {
+      // Sift `last` down from the root with a hole.
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= size) break;
         const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
+        const m = r < size && before(h[r], h[l]) ? r : l;
+        if (!before(h[m], last)) break;
+        h[i] = h[m];
         i = m;
       }
+      h[i] = last;
     }
-    return { timeUs: top.timeUs, item: top.item };
+    return top;
   }
 
   peekTimeUs(): number | undefined {

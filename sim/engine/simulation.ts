@@ -92,6 +92,11 @@ export interface SimulationOptions {
   readonly keepTrace?: boolean;
   /** Called every few thousand events, for a progress bar. */
   readonly onProgress?: (p: SimProgress) => void;
+  /**
+   * Called as each phase of the run begins ('checks' after the event loop, then each end-of-run
+   * checker by name) and with 'done' at the end; the bench times them. Not called back otherwise.
+   */
+  readonly onPhase?: (phase: string) => void;
 }
 
 export interface SimProgress {
@@ -245,8 +250,8 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   let ending = false;
   /** Voters each cut takes out of the majority (splits and isolations), for the fault budget. */
   const impairedBy = new Map<number, number[]>();
-  /** Every acknowledged write, as clientId/requestId: each must be applied at every voter. */
-  const acked: string[] = [];
+  /** Every acknowledged write, as (clientId, requestId): each must be applied at every voter. */
+  const acked: { readonly clientId: string; readonly requestId: number }[] = [];
 
   const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e, snapshotEveryApplied: options.snapshotEveryApplied });
 
@@ -330,7 +335,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const complete = (p: ProcState, type: 'ok' | 'fail' | 'info', value?: unknown): void => {
     const op = p.open!;
     record(p.id, type, op.spec.f, op.spec.key, value);
-    if (type === 'ok' && op.write) acked.push(`${p.clientId}/${op.requestId}`);
+    if (type === 'ok' && op.write) acked.push({ clientId: p.clientId, requestId: op.requestId });
     if (type === 'info') {
       workload.unknown(p, op.spec);
       // A client of a remote agent that heard nothing tries the next voter.
@@ -714,6 +719,8 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       options.onProgress({ virtualMs: nowUs / usPerMs, durationMs: options.durationMs, events, ops });
     }
   }
+  const phase = options.onPhase ?? ((_: string): void => {});
+  phase('history');
   if (!isSettled) isSettled = settled();
   // Anything still open at the hard stop has an unknown outcome.
   for (const p of procs) if (p.open !== null) complete(p, 'info');
@@ -721,8 +728,11 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   Object.assign(faults, { dropped: network.stats.dropped, duplicated: network.stats.duplicated, reordered: network.stats.reordered });
   const history = historyLines.length > 0 ? historyLines.join('\n') + '\n' : '';
   const parsed = parseHistory(history);
+  phase('linearizability');
   const linearizability = checkLinearizable(parsed);
+  phase('tasks');
   const tasks = parsed.other.length > 0 ? checkTasks(parsed) : null;
+  phase('invariants');
   const replicas = voters.map((v) => v.replica);
   const violations: string[] = [...(commitWatch?.violations ?? [])];
   if (options.checkInvariants ?? true) {
@@ -733,9 +743,11 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     violations.push(`state transfer: voter ${wiped} lost its disk and did not catch up`);
   }
   for (const r of replicas) if (r.stats.agreementViolations > 0) violations.push(`INV1: replica ${r.self} saw ${r.stats.agreementViolations} contradicting commits`);
+  phase('durability+liveness');
   violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
   if (tasks !== null) violations.push(...tasks.violations.map((v) => `tasks: ${v}`));
   violations.push(...checkDurability(voters, acked), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000));
+  phase('done');
 
   return {
     traceHash: hash.hex(),
@@ -773,24 +785,32 @@ function checkerView(v: Voter): ReplicaView {
  * in some voter's durable execution log, is applied at each voter (the run has settled, so that is
  * durable). A voter that installed a snapshot has the ids it covers applied without a log entry.
  */
-function checkDurability(voters: readonly Voter[], acked: readonly string[]): string[] {
+function checkDurability(voters: readonly Voter[], acked: readonly { readonly clientId: string; readonly requestId: number }[]): string[] {
   const out: string[] = [];
-  const idsOf = new Map<string, InstanceId[]>();
+  // clientId → requestId → the instances whose batch carries that command.
+  const idsOf = new Map<string, Map<number, InstanceId[]>>();
+  // The voters mostly hold the same batch object for an id (messages carry it by reference), and
+  // indexing a (batch, id) pair a second time adds nothing: remember the last id each batch was
+  // indexed under and skip the repeat.
+  const indexedUnder = new Map<object, InstanceId>();
   for (const voter of voters) {
     for (const id of voter.disk.fullLog()) {
       const cmd = (voter.replica.instance(id) ?? voter.disk.recordEver(id))?.cmd;
       if (cmd == null || cmd === NOP) continue;
+      if (indexedUnder.get(cmd) === id) continue;
+      indexedUnder.set(cmd, id);
       for (const c of cmd.commands) {
-        const key = `${c.clientId}/${c.requestId}`;
-        const list = idsOf.get(key);
-        if (list === undefined) idsOf.set(key, [id]); else if (!list.includes(id)) list.push(id);
+        let byRequest = idsOf.get(c.clientId);
+        if (byRequest === undefined) idsOf.set(c.clientId, (byRequest = new Map()));
+        const list = byRequest.get(c.requestId);
+        if (list === undefined) byRequest.set(c.requestId, [id]); else if (!list.includes(id)) list.push(id);
       }
     }
   }
   for (let v = 0; v < voters.length; v++) {
     const r = voters[v].replica;
-    const missing = acked.filter((k) => !(idsOf.get(k) ?? []).some((id) => r.isApplied(id)));
-    if (missing.length > 0) out.push(`durability: ${missing.length} acknowledged writes never applied at voter ${v} (first: ${missing.slice(0, 3).join(', ')})`);
+    const missing = acked.filter((k) => !(idsOf.get(k.clientId)?.get(k.requestId) ?? []).some((id) => r.isApplied(id)));
+    if (missing.length > 0) out.push(`durability: ${missing.length} acknowledged writes never applied at voter ${v} (first: ${missing.slice(0, 3).map((k) => `${k.clientId}/${k.requestId}`).join(', ')})`);
   }
   return out;
 }
