@@ -160,6 +160,10 @@ export class Replica {
       if (inst.cmd !== NOP) for (const c of (inst.cmd as Batch).commands) r.sm.apply(c);
       r.executor.markApplied(id);
     }
+    // The replayed log counts toward the next snapshot: otherwise a replica restarted more often
+    // than every snapshotEveryApplied instances never snapshots, and each restart replays the
+    // whole history (found by profiling the 1,000-agent simulation: half its time in restore).
+    r.appliedSinceSnapshot = stored.applied.length;
     for (const inst of r.instances.values()) {
       if (inst.phase !== 'COMMITTED') r.trackPending(inst.id);
       else if (!r.executor.isApplied(inst.id)) r.execute(inst.id);

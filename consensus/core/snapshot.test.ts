@@ -57,6 +57,18 @@ describe('snapshots and truncation', () => {
     assert.ok(stored.applied.length < 60);
   });
 
+  test('the log replayed at a restart counts toward the next snapshot (a replica restarted often still snapshots)', () => {
+    const c = new Cluster({ ...opts, snapshotEveryApplied: 15 });
+    load(c, 12);
+    assert.equal(c.replicas[0].stats.snapshots, 0, '12 applied: below the interval');
+    c.crash(0);
+    c.restart(0);
+    load(c, 4);
+    // 12 replayed + 4 new ≥ 15. Counting only the 4 since the restart, it would never snapshot.
+    assert.ok(c.replicas[0].stats.snapshots > 0, 'the restarted replica took a snapshot');
+    assert.deepEqual(c.violations(), []);
+  });
+
   test('a replica restarts from its snapshot and the log after it, to the same state, and goes on', () => {
     const c = new Cluster(opts);
     load(c, 40);
