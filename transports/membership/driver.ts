@@ -31,6 +31,7 @@
 // ignored (dial by peer id alone, the peer store's addresses). Seeds are given as peer ids or as
 // multiaddrs ending in /p2p/<id>.
 
+import { DropLog } from '../drop-log.ts';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Connection, Libp2p, Message as PubSubMessage, PeerId, PubSub, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -199,10 +200,6 @@ class Outbox {
   }
 }
 
-interface DropLog {
-  lastMs: number;
-  suppressed: number;
-}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
@@ -224,7 +221,7 @@ export class MembershipDriver {
   readonly #outboxes = new Map<string, Outbox>();
   readonly #inbound = new Set<Stream>();
   readonly #lastHeard = new Map<string, number>();
-  readonly #dropLogs = new Map<string, DropLog>();
+  readonly #dropLog: DropLog;
   readonly #dialFailures = new Map<string, number>();
   #core: Membership | null = null;
   #meta: Meta;
@@ -244,6 +241,7 @@ export class MembershipDriver {
     const meta = validateMeta(options.meta);
     if (!meta.ok) throw new RangeError(`MembershipDriver: ${meta.reason}`);
     this.#o = options;
+    this.#dropLog = new DropLog(options.logger, 'dropped a membership frame', logIntervalMs);
     this.#node = options.node as Libp2p;
     this.#meta = meta.meta;
     this.#selfId = this.#node.peerId.toString();
@@ -744,17 +742,7 @@ export class MembershipDriver {
 
   #drop(peer: string, reason: FrameDropReason, detail: string): void {
     this.metrics.framesDropped.inc({ reason });
-    const t = Date.now();
-    if (this.#dropLogs.size > 1024 && !this.#dropLogs.has(peer)) this.#dropLogs.clear();
-    const log = this.#dropLogs.get(peer) ?? { lastMs: -Infinity, suppressed: 0 };
-    this.#dropLogs.set(peer, log);
-    if (t - log.lastMs < logIntervalMs) {
-      log.suppressed++;
-      return;
-    }
-    this.#o.logger.warn({ peer, reason, detail, suppressed: log.suppressed }, 'dropped a membership frame');
-    log.lastMs = t;
-    log.suppressed = 0;
+    this.#dropLog.warn(peer, reason, detail);
   }
 }
 

@@ -33,6 +33,7 @@ import {
   frameBytesMaxDefault, type EncodedFrame, type SubmitReply,
 } from '../wire/codec.ts';
 import { redialDelayMs } from '../peers.ts';
+import { DropLog } from '../drop-log.ts';
 import { rpcMetrics, type DropReason, type RpcMetrics } from './metrics.ts';
 
 export const epaxosProtocol = '/covey/epaxos/1.0.0';
@@ -103,10 +104,6 @@ class Outbox {
   }
 }
 
-interface DropLog {
-  lastMs: number;
-  suppressed: number;
-}
 
 export class ConsensusRpc {
   readonly #o: ConsensusRpcOptions;
@@ -114,7 +111,7 @@ export class ConsensusRpc {
   readonly #voterIndex = new Map<string, number>();
   readonly #outboxes = new Map<number, Outbox>();
   readonly #inbound = new Set<Stream>();
-  readonly #dropLogs = new Map<string, DropLog>();
+  readonly #dropLog: DropLog;
   readonly #frameBytesMax: number;
   readonly #queueFramesMax: number;
   readonly #queueBytesMax: number;
@@ -127,6 +124,7 @@ export class ConsensusRpc {
 
   constructor(options: ConsensusRpcOptions) {
     this.#o = options;
+    this.#dropLog = new DropLog(options.logger, 'dropped a consensus frame', logIntervalMs);
     this.#n = options.voters.length;
     if (this.#n < 1) throw new RangeError('ConsensusRpc: voters must not be empty');
     if (options.self !== null && !(Number.isInteger(options.self) && options.self >= 0 && options.self < this.#n)) {
@@ -417,16 +415,7 @@ export class ConsensusRpc {
 
   #drop(peer: string, reason: DropReason, detail: string): void {
     this.metrics.framesDropped.inc({ reason });
-    const now = Date.now();
-    const log = this.#dropLogs.get(peer) ?? { lastMs: -Infinity, suppressed: 0 };
-    this.#dropLogs.set(peer, log);
-    if (now - log.lastMs < logIntervalMs) {
-      log.suppressed++;
-      return;
-    }
-    this.#o.logger.warn({ peer, reason, detail, suppressed: log.suppressed }, 'dropped a consensus frame');
-    log.lastMs = now;
-    log.suppressed = 0;
+    this.#dropLog.warn(peer, reason, detail);
   }
 
   // ---- serving submissions --------------------------------------------------------------------
