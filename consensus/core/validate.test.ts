@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { ballotOwner, initCoord, instanceId, instanceSeq, replicasMax, seqMax } from './ids.ts';
 import type { InstanceId } from './ids.ts';
 import { NOP } from './types.ts';
-import type { Batch, Deps, Message, MessageType, Payload, Phase } from './types.ts';
+import type { Batch, Deps, Message, MessageType, Phase } from './types.ts';
+import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../testing/arbitraries.ts';
 import type { Command } from '../statemachine/commands.ts';
 import {
   batchCommandsMax, depsIdsMax, keyBytesMax, leaseMsMax, stringFieldBytesMax, validateCommand,
@@ -528,28 +529,9 @@ const arbSeq = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(seqMax));
 const arbId = (n_: number) => fc.tuple(arbSeq, fc.nat({ max: n_ - 1 })).map(([seq, c]) => instanceId(seq, c));
 const arbCount = fc.oneof(fc.nat({ max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER));
 const arbText = fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 8 }));
-const arbClientId = arbText.filter((s) => s.length > 0);
-
-const arbCommand: fc.Arbitrary<Command> = fc
-  .record({ clientId: arbClientId, requestId: arbCount, timestampMs: arbCount })
-  .chain((env) => fc.oneof(
-    fc.record({ op: fc.constant('get' as const), key: arbText }),
-    fc.record({ op: fc.constant('put' as const), key: arbText, value: arbText }),
-    fc.record({ op: fc.constant('delete' as const), key: arbText }),
-    fc.record({ op: fc.constant('cas' as const), key: arbText, expected: fc.option(arbText), value: fc.option(arbText) }),
-    fc.record({ op: fc.constant('task.create' as const), taskId: arbText, spec: arbText }),
-    fc.record({ op: fc.constant('task.claim' as const), taskId: arbText, worker: arbText, leaseMs: fc.integer({ min: 1, max: leaseMsMax }) }),
-    fc.record({
-      op: fc.constant('task.renew' as const), taskId: arbText, worker: arbText, token: arbCount,
-      leaseMs: fc.integer({ min: 1, max: leaseMsMax }),
-    }),
-    fc.record({ op: fc.constant('task.complete' as const), taskId: arbText, worker: arbText, token: arbCount, result: arbText }),
-    fc.record({ op: fc.constant('task.release' as const), taskId: arbText, worker: arbText, token: arbCount }),
-    fc.record({ op: fc.constant('task.get' as const), taskId: arbText }),
-  ).map((op): Command => ({ ...env, ...op })));
-
-const arbBatch: fc.Arbitrary<Batch> = fc.array(arbCommand, { minLength: 1, maxLength: 3 }).map((commands) => ({ commands }));
-const arbPayload: fc.Arbitrary<Payload> = fc.oneof(fc.constant(NOP), arbBatch);
+const arbCommand = commandArbitrary(arbText, arbCount);
+const arbBatch = batchArbitrary(arbCommand);
+const arbPayload = payloadArbitrary(arbBatch);
 
 /** A canonical dependency set for instance `self`. */
 function arbDeps(n_: number, self: InstanceId): fc.Arbitrary<Deps> {

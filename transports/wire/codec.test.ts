@@ -5,9 +5,8 @@ import fc from 'fast-check';
 import { writer } from 'protons-runtime';
 import { ballotOwner, initCoord, instanceId, instanceSeq, replicasMax, seqMax } from '../../consensus/core/ids.ts';
 import type { InstanceId } from '../../consensus/core/ids.ts';
-import { NOP } from '../../consensus/core/types.ts';
-import type { Batch, Deps, Message, Payload, Phase } from '../../consensus/core/types.ts';
-import { leaseMsMax } from '../../consensus/core/validate.ts';
+import type { Deps, Message, Phase } from '../../consensus/core/types.ts';
+import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../../consensus/testing/arbitraries.ts';
 import type { Command, CommandResult, TaskView } from '../../consensus/statemachine/commands.ts';
 import {
   decodeFrame, decodeSubmit, decodeSubmitReply, encodeFrame, encodeFrames, encodeSubmit, encodeSubmitReply,
@@ -23,25 +22,9 @@ const arbId = (n: number) => fc.tuple(arbSeq, fc.nat({ max: n - 1 })).map(([seq,
 const arbCount = fc.oneof(fc.nat({ max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER), fc.nat());
 // Well-formed Unicode only: a lone surrogate has no UTF-8 form and the core refuses it anyway.
 const arbText = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string(), fc.constant('\uFEFFbom'), fc.constant(''));
-const arbClientId = arbText.filter((s) => s.length > 0);
-
-const arbCommand: fc.Arbitrary<Command> = fc
-  .record({ clientId: arbClientId, requestId: arbCount, timestampMs: arbCount })
-  .chain((env) => fc.oneof(
-    fc.record({ op: fc.constant('get' as const), key: arbText }),
-    fc.record({ op: fc.constant('put' as const), key: arbText, value: arbText }),
-    fc.record({ op: fc.constant('delete' as const), key: arbText }),
-    fc.record({ op: fc.constant('cas' as const), key: arbText, expected: fc.option(arbText), value: fc.option(arbText) }),
-    fc.record({ op: fc.constant('task.create' as const), taskId: arbText, spec: arbText }),
-    fc.record({ op: fc.constant('task.claim' as const), taskId: arbText, worker: arbText, leaseMs: fc.integer({ min: 1, max: leaseMsMax }) }),
-    fc.record({ op: fc.constant('task.renew' as const), taskId: arbText, worker: arbText, token: arbCount, leaseMs: fc.integer({ min: 1, max: leaseMsMax }) }),
-    fc.record({ op: fc.constant('task.complete' as const), taskId: arbText, worker: arbText, token: arbCount, result: arbText }),
-    fc.record({ op: fc.constant('task.release' as const), taskId: arbText, worker: arbText, token: arbCount }),
-    fc.record({ op: fc.constant('task.get' as const), taskId: arbText }),
-  ).map((op): Command => ({ ...env, ...op })));
-
-const arbBatch: fc.Arbitrary<Batch> = fc.array(arbCommand, { minLength: 1, maxLength: 3 }).map((commands) => ({ commands }));
-const arbPayload: fc.Arbitrary<Payload> = fc.oneof(fc.constant(NOP), arbBatch);
+const arbCommand = commandArbitrary(arbText, arbCount);
+const arbBatch = batchArbitrary(arbCommand);
+const arbPayload = payloadArbitrary(arbBatch);
 
 function arbDeps(n: number, self: InstanceId): fc.Arbitrary<Deps> {
   return fc

@@ -238,7 +238,7 @@ function combine(core: string, net: readonly string[]): string {
 }
 
 /** Is the sorted multiset `a` contained in the sorted multiset `b`? */
-function subMultiset(a: readonly string[], b: readonly string[]): boolean {
+function subMultiset<T extends string | number>(a: readonly T[], b: readonly T[]): boolean {
   let j = 0;
   for (const x of a) {
     while (j < b.length && b[j] < x) j++;
@@ -473,17 +473,6 @@ export class ActionTable {
   }
 }
 
-/** Is the sorted multiset of numbers `a` contained in the sorted multiset `b`? */
-function subMultisetN(a: readonly number[], b: readonly number[]): boolean {
-  let j = 0;
-  for (const x of a) {
-    while (j < b.length && b[j] < x) j++;
-    if (j === b.length || b[j] !== x) return false;
-    j++;
-  }
-  return true;
-}
-
 /**
  * Explore every state reachable within the model's bounds, breadth first: the same states, in the
  * same order, as `checkByReplay`, with local transitions memoized (engine.ts, README.md).
@@ -528,7 +517,7 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
         const t = engine.successor(s, a);
         transitions++;
         // Subsumption: only messages left the network (README.md, "Loss").
-        if (Engine.coreKey(t) === parentCore && subMultisetN(t.net, s.net)) { subsumed++; continue; }
+        if (Engine.coreKey(t) === parentCore && subMultiset(t.net, s.net)) { subsumed++; continue; }
         if (!seen.add(Engine.key(t))) continue;
         const child = parent.length;
         parent.push(node);
