@@ -1,0 +1,237 @@
+// The plugin API: what a plugin author writes against. One API for a real agent and for the
+// simulator: a plugin reaches the world only through its context, and the context is built from
+// an environment (environment.ts) that the agent backs with libp2p, consensus and the wall clock,
+// and the simulator with its virtual network, replicas and virtual clock.
+//
+// docs/plugins.md is the guide; examples/survey is a complete plugin.
+
+import type { z } from 'zod';
+import type { Actuator, Autopilot, Battery, Cancel, Device, DeviceKind, DeviceStatus, Sensor } from '../../devices/types.ts';
+import type { TaskView } from '../../consensus/statemachine/commands.ts';
+
+export type { Cancel, TaskView };
+
+/**
+ * What a plugin may touch. Everything else fails with a CapabilityError naming what is missing.
+ * - `kv`: key prefixes it may read and write ("survey/" covers "survey/cells/3").
+ * - `tasks`: task id prefixes it may create, claim, complete, read and watch.
+ * - `topics`: telemetry topics it may publish and subscribe to (exact names).
+ * - `devices`: device names, or "kind:autopilot" for any device of that kind.
+ * - `membership`: whether it may read the membership view and its events.
+ */
+export interface Capabilities {
+  readonly kv?: readonly string[];
+  readonly tasks?: readonly string[];
+  readonly topics?: readonly string[];
+  readonly devices?: readonly string[];
+  readonly membership?: boolean;
+}
+
+/** A structured logger (pino's signature: an optional object of fields, then the message). */
+export interface PluginLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface PluginClock {
+  /** The agent's clock, ms since the Unix epoch (virtual in the simulator). */
+  now(): number;
+}
+
+/** A stale local read: what this agent's replica holds, and how far behind it may be. */
+export interface StaleRead<T> {
+  readonly value: T;
+  readonly stale: true;
+  readonly staleness: Record<string, unknown>;
+}
+
+export interface KvApi {
+  /** Linearizable read, through consensus. Rejects with UnavailableError when no majority answers in time. */
+  get(key: string): Promise<string | null>;
+  /** This agent's local copy, possibly stale (voters only; elsewhere rejects and says so). */
+  getStale(key: string): Promise<StaleRead<string | null>>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Compare-and-set: writes `value` (null deletes) only when the current value is `expected` (null: absent). */
+  cas(key: string, expected: string | null, value: string | null): Promise<boolean>;
+}
+
+/** The holder's proof of a claim: present it to renew, complete or release. */
+export interface TaskClaim {
+  readonly taskId: string;
+  readonly token: number;
+  readonly leaseExpiresMs: number;
+}
+
+/** The task board's answer: accepted, or refused with the reason (and the task as it stands). */
+export type TaskOutcome<T> =
+  | { readonly ok: true; readonly value: T; readonly task: TaskView }
+  | { readonly ok: false; readonly error: string; readonly task?: TaskView };
+
+export interface TasksApi {
+  /** Creates a task; refused if it exists. */
+  create(taskId: string, spec: string): Promise<TaskOutcome<TaskView>>;
+  /** Claims it for this agent with a lease; the claim's token fences every later report. */
+  claim(taskId: string, leaseMs: number): Promise<TaskOutcome<TaskClaim>>;
+  renew(claim: TaskClaim, leaseMs: number): Promise<TaskOutcome<TaskClaim>>;
+  /** Completes it; refused when the claim's token is no longer current (someone else claimed it). */
+  complete(claim: TaskClaim, result: string): Promise<TaskOutcome<TaskView>>;
+  release(claim: TaskClaim): Promise<TaskOutcome<TaskView>>;
+  /** Linearizable read of one task; null when it does not exist. */
+  get(taskId: string): Promise<TaskView | null>;
+  /**
+   * Calls fn with the task whenever it changes (status, owner, token or result), reading it every
+   * intervalMs (default 1000) through consensus; read failures are retried, not reported.
+   */
+  watch(taskId: string, fn: (task: TaskView | null) => void | Promise<void>, options?: { readonly intervalMs?: number }): Cancel;
+}
+
+export interface Topic<T> {
+  readonly name: string;
+  /** Validates value against the topic's schema and broadcasts it to the swarm (best effort). */
+  publish(value: T): Promise<void>;
+  /** Messages from other agents that pass the schema; the rest are dropped and counted. */
+  subscribe(fn: (value: T, from: string) => void | Promise<void>): Cancel;
+}
+
+export interface TelemetryApi {
+  /** A telemetry topic with its schema. Published and received values are checked against it. */
+  topic<S extends z.ZodType>(name: string, schema: S): Topic<z.output<S>>;
+}
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+
+export interface MemberView {
+  readonly id: string;
+  readonly state: MemberState;
+  readonly role: string;
+  readonly self: boolean;
+}
+
+export interface MemberChange {
+  readonly type: 'joined' | 'alive' | 'suspect' | 'dead' | 'left' | 'updated';
+  readonly member: MemberView;
+}
+
+export interface MembershipApi {
+  members(): MemberView[];
+  on(fn: (change: MemberChange) => void | Promise<void>): Cancel;
+}
+
+export interface DeviceInfo {
+  readonly name: string;
+  readonly kind: DeviceKind;
+  readonly status: DeviceStatus;
+}
+
+export interface DevicesApi {
+  /** The devices this plugin may use (declared names and kinds), with their status. */
+  list(): DeviceInfo[];
+  /** By name; a device that failed to open is returned and its operations reject with DeviceError 'unavailable'. */
+  autopilot(name: string): Autopilot;
+  sensor<T = unknown>(name: string): Sensor<T>;
+  actuator<T = unknown>(name: string): Actuator<T>;
+  battery(name: string): Battery;
+  /** The first device of a kind this plugin may use, or undefined. */
+  find(kind: DeviceKind): Device | undefined;
+}
+
+/** The plugin's private durable namespace on this agent (not replicated; survives restarts). */
+export interface PluginStore {
+  get(key: string): Promise<unknown>;
+  put(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+  keys(prefix?: string): Promise<string[]>;
+}
+
+export interface PluginContext<O = unknown> {
+  readonly plugin: { readonly name: string; readonly version: string };
+  /** This agent: its id (libp2p peer id; "agent-7" in the simulator) and role. */
+  readonly agent: { readonly id: string; readonly role: 'voter' | 'worker' };
+  /** The options from the agent config, validated by the plugin's schema. */
+  readonly options: O;
+  readonly log: PluginLogger;
+  readonly clock: PluginClock;
+  /** Runs fn every ms of the agent's clock. A throw or rejection fails the plugin (and it is restarted). */
+  every(ms: number, fn: () => void | Promise<void>): Cancel;
+  after(ms: number, fn: () => void | Promise<void>): Cancel;
+  /** Resolves after ms; rejects with PluginStoppedError if the plugin stops first. */
+  sleep(ms: number): Promise<void>;
+  /** A uniform number in [0, 1) (seeded in the simulator). */
+  random(): number;
+  /** Aborted when this run of the plugin stops (stop, failure, or agent shutdown). */
+  readonly signal: AbortSignal;
+  readonly kv: KvApi;
+  readonly tasks: TasksApi;
+  readonly telemetry: TelemetryApi;
+  readonly membership: MembershipApi;
+  readonly devices: DevicesApi;
+  readonly store: PluginStore;
+}
+
+/**
+ * A plugin. `configure` runs first on every run (after a restart too) and returns the run's state;
+ * `start` begins the work and should return promptly (long work goes in timers or un-awaited
+ * loops that watch `ctx.signal`); `stop` ends it. Timers, subscriptions and watches made through
+ * the context are released by the host after `stop`, so a plugin need not track them.
+ */
+export interface PluginDefinition<O = unknown, S = unknown> {
+  readonly name: string;
+  readonly version: string;
+  readonly capabilities: Capabilities;
+  /** The options schema (zod); the agent validates the config's `options` against it before configure. */
+  readonly options?: z.ZodType<O>;
+  configure?(ctx: PluginContext<O>): S | Promise<S>;
+  start(ctx: PluginContext<O>, state: S): void | Promise<void>;
+  stop?(ctx: PluginContext<O>, state: S): void | Promise<void>;
+}
+
+export const pluginNamePattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Declares a plugin; checks the definition's shape now, so a mistake shows where it is made. */
+export function definePlugin<O = unknown, S = undefined>(d: PluginDefinition<O, S>): PluginDefinition<O, S> {
+  if (typeof d !== 'object' || d === null) throw new TypeError('definePlugin: expected an object with name, version, capabilities and start');
+  if (typeof d.name !== 'string' || !pluginNamePattern.test(d.name)) {
+    throw new TypeError(`definePlugin: name must be a short lowercase name (letters, digits, dashes), got ${JSON.stringify(d.name)}`);
+  }
+  if (typeof d.version !== 'string' || d.version === '') throw new TypeError(`definePlugin(${d.name}): version must be a non-empty string such as "1.0.0"`);
+  if (typeof d.capabilities !== 'object' || d.capabilities === null) throw new TypeError(`definePlugin(${d.name}): capabilities must be an object (use {} for none)`);
+  if (typeof d.start !== 'function') throw new TypeError(`definePlugin(${d.name}): start(ctx, state) is required`);
+  for (const hook of ['configure', 'stop'] as const) {
+    if (d[hook] !== undefined && typeof d[hook] !== 'function') throw new TypeError(`definePlugin(${d.name}): ${hook} must be a function`);
+  }
+  if (d.options !== undefined && typeof (d.options as { safeParse?: unknown }).safeParse !== 'function') {
+    throw new TypeError(`definePlugin(${d.name}): options must be a zod schema`);
+  }
+  return Object.freeze({ ...d });
+}
+
+/** An attempt outside the plugin's declared capabilities. */
+export class CapabilityError extends Error {
+  readonly plugin: string;
+  readonly capability: string;
+  constructor(plugin: string, capability: string, detail: string) {
+    super(`plugin "${plugin}" lacks capability ${capability}: ${detail}`);
+    this.name = 'CapabilityError';
+    this.plugin = plugin;
+    this.capability = capability;
+  }
+}
+
+/** The operation could not reach a majority of voters in time; it may still take effect. */
+export class UnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
+/** The plugin's run ended while this was waiting. */
+export class PluginStoppedError extends Error {
+  constructor(plugin: string) {
+    super(`plugin "${plugin}" stopped`);
+    this.name = 'PluginStoppedError';
+  }
+}

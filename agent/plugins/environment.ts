@@ -1,0 +1,34 @@
+// What a host environment supplies to the plugin host: the real agent (agent/plugins/agent-env.ts)
+// and the simulator (sim/plugins/) each implement this once; plugins never see it. Everything
+// with time or randomness in it comes from here, so a plugin under the simulator is as
+// deterministic as the simulator.
+
+import type { DeviceClock } from '../../devices/clock.ts';
+import type { Device } from '../../devices/types.ts';
+import type { CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import type { Cancel, MemberChange, MemberView, PluginLogger, PluginStore, StaleRead } from './api.ts';
+
+export interface PluginEnvironment {
+  readonly agentId: string;
+  readonly role: 'voter' | 'worker';
+  /** Monotonic ms and timers (virtual in the simulator). Supervision backoff uses it too. */
+  readonly timers: DeviceClock;
+  /** The agent's wall clock, ms since the epoch (the simulated agent's skewed clock in the simulator). */
+  wallClock(): number;
+  random(): number;
+  /** A command through consensus; rejects with UnavailableError when no majority answers in time. */
+  submit(op: Operation): Promise<CommandResult>;
+  /** This agent's replica's copy (voters); rejects with an error saying where to ask otherwise. */
+  staleGet(key: string): Promise<StaleRead<string | null>>;
+  /** Broadcast on a telemetry topic (best effort, like gossipsub). */
+  publish(topic: string, data: Uint8Array): Promise<void>;
+  /** Messages from other agents on a topic. */
+  subscribe(topic: string, fn: (data: Uint8Array, from: string) => void): Cancel;
+  members(): MemberView[];
+  onMemberChange(fn: (change: MemberChange) => void): Cancel;
+  readonly devices: ReadonlyMap<string, Device>;
+  /** A child logger named for the plugin. */
+  logger(plugin: string): PluginLogger;
+  /** The plugin's private durable store on this agent. */
+  store(plugin: string): PluginStore;
+}

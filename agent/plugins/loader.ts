@@ -1,0 +1,82 @@
+// Loading plugins named in the agent config: a module path (relative to the config file) or a
+// package name, whose default export (or `plugin` export) is a definePlugin(...) result. The
+// config's `options` are validated against the schema the plugin exports, and every problem is
+// named with the plugin, the field and the fix, before the agent starts anything.
+
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { PluginDefinition } from './api.ts';
+import type { LoadedPlugin } from './host.ts';
+
+export interface PluginEntry {
+  /** A path ("./plugins/survey/index.ts", relative to the config file) or a package name. */
+  readonly module: string;
+  readonly options?: unknown;
+}
+
+export class PluginLoadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PluginLoadError';
+  }
+}
+
+/** Where `import()` finds the module: a file URL for paths, the package resolved from baseDir otherwise. */
+export function resolvePluginModule(module: string, baseDir: string): string {
+  if (module.startsWith('.') || isAbsolute(module)) return pathToFileURL(isAbsolute(module) ? module : resolve(baseDir, module)).href;
+  try {
+    return pathToFileURL(createRequire(join(baseDir, 'covey-config.js')).resolve(module)).href;
+  } catch {
+    return module; // an ESM-only package without a require condition: let import() find it
+  }
+}
+
+export function isPluginDefinition(x: unknown): x is PluginDefinition<unknown, unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const d = x as Record<string, unknown>;
+  return typeof d.name === 'string' && typeof d.version === 'string' && typeof d.start === 'function' && typeof d.capabilities === 'object';
+}
+
+/** The plugin a loaded module exports: `export default definePlugin(...)` or `export const plugin = ...`. */
+export function pluginOf(mod: Record<string, unknown>, source: string): PluginDefinition<unknown, unknown> {
+  const def = isPluginDefinition(mod.default) ? mod.default : isPluginDefinition(mod.plugin) ? mod.plugin : null;
+  if (def === null) throw new PluginLoadError(`${source}: does not export a plugin; write \`export default definePlugin({ name, version, capabilities, start })\` (see docs/plugins.md)`);
+  return def;
+}
+
+/** Checks options against the plugin's schema; the error lists every problem with its field. */
+export function validateOptions(def: PluginDefinition<unknown, unknown>, raw: unknown, where: string): unknown {
+  if (def.options === undefined) {
+    if (raw !== undefined && raw !== null && !(typeof raw === 'object' && Object.keys(raw).length === 0)) {
+      throw new PluginLoadError(`${where}: plugin "${def.name}" takes no options; remove "options"`);
+    }
+    return undefined;
+  }
+  const parsed = def.options.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => `  ${where}.options${i.path.map((p) => typeof p === 'number' ? `[${p}]` : `.${String(p)}`).join('')}: ${i.message}`);
+  throw new PluginLoadError(`plugin "${def.name}": ${lines.length} problem${lines.length === 1 ? '' : 's'} with its options:\n${lines.join('\n')}`);
+}
+
+/** Imports one plugin module and validates its options. `where` names the config entry, e.g. "plugins[0]". */
+export async function loadPlugin(entry: PluginEntry, baseDir: string, where: string): Promise<LoadedPlugin> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(resolvePluginModule(entry.module, baseDir)) as Record<string, unknown>;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const hint = e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND'
+      ? 'check the path (relative to the config file) or install the package'
+      : 'the module threw while loading';
+    throw new PluginLoadError(`${where}: cannot load plugin module ${JSON.stringify(entry.module)}: ${e.message.split('\n')[0]} (${hint})`, { cause: err });
+  }
+  const definition = pluginOf(mod, `${where} (${entry.module})`);
+  return { definition, options: validateOptions(definition, entry.options, where), source: entry.module };
+}
+
+export async function loadPlugins(entries: readonly PluginEntry[], baseDir: string): Promise<LoadedPlugin[]> {
+  const out: LoadedPlugin[] = [];
+  for (let i = 0; i < entries.length; i++) out.push(await loadPlugin(entries[i], baseDir, `plugins[${i}]`));
+  return out;
+}
