@@ -1,53 +1,57 @@
-// The MAVLink driver against a small MAVLink vehicle written here, over UDP on 127.0.0.1.
+// The MAVLink driver against a small MAVLink vehicle written here, over UDP on 127.0.0.1 and over
+// a mock serial port (@serialport/binding-mock).
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { common, minimal, MavLinkPacketParser, MavLinkPacketSplitter, MavLinkProtocolV2 } from 'node-mavlink';
 import type { MavLinkData, MavLinkPacket } from 'node-mavlink';
+import { SerialPortMock } from 'serialport';
 import { MavlinkAutopilot, mavResultName } from './autopilot.ts';
 import type { MavlinkAutopilotOptions } from './autopilot.ts';
 import { DeviceError } from '../types.ts';
 
 type Reply = number | 'drop';
 
-/** A vehicle: heartbeats, position and battery every 50 ms once it knows the GCS address; answers commands. */
-class Peer {
-  readonly socket: Socket = createSocket('udp4');
+/**
+ * A vehicle: heartbeats, position and battery every 50 ms once it can reach the GCS; answers
+ * commands. The byte transport is the subclass's: transmit() out, receive() in.
+ */
+abstract class Vehicle {
   readonly longs: InstanceType<typeof common.CommandLong>[] = [];
   readonly ints: InstanceType<typeof common.CommandInt>[] = [];
   reply: (command: number, attempt: number) => Reply = () => 0;
   heartbeats = true;
   armed = false;
   customMode = 4;
-  #gcs: { address: string; port: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #seq = 0;
   #proto = new MavLinkProtocolV2(1, 1);
+  #splitter = new MavLinkPacketSplitter();
 
-  async start(): Promise<number> {
-    const splitter = new MavLinkPacketSplitter();
+  constructor() {
     const parser = new MavLinkPacketParser();
-    splitter.pipe(parser);
+    this.#splitter.pipe(parser);
     parser.on('data', (p: MavLinkPacket) => this.#onPacket(p));
-    this.socket.on('message', (buf, rinfo) => {
-      this.#gcs = { address: rinfo.address, port: rinfo.port };
-      splitter.write(buf);
-    });
-    await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', r));
+  }
+
+  protected abstract transmit(bytes: Buffer): void;
+
+  /** Bytes from the GCS. */
+  protected receive(bytes: Buffer): void {
+    this.#splitter.write(bytes);
+  }
+
+  protected startTicking(): void {
     this.#timer = setInterval(() => this.#tick(), 50);
-    return this.socket.address().port;
   }
 
   stop(): void {
     clearInterval(this.#timer);
-    this.socket.close();
   }
 
   send(msg: MavLinkData): void {
-    if (!this.#gcs) return;
-    const buf = this.#proto.serialize(msg, this.#seq++ & 255);
-    this.socket.send(buf, this.#gcs.port, this.#gcs.address);
+    this.transmit(this.#proto.serialize(msg, this.#seq++ & 255));
   }
 
   #tick(): void {
@@ -119,6 +123,55 @@ class Peer {
     a.targetSystem = 255;
     a.targetComponent = 190;
     this.send(a);
+  }
+}
+
+/** The vehicle on UDP: it talks to whoever sent it the last datagram, like SITL with `udpin`. */
+class Peer extends Vehicle {
+  readonly socket: Socket = createSocket('udp4');
+  #gcs: { address: string; port: number } | undefined;
+
+  async start(): Promise<number> {
+    this.socket.on('message', (buf, rinfo) => {
+      this.#gcs = { address: rinfo.address, port: rinfo.port };
+      this.receive(buf);
+    });
+    await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', r));
+    this.startTicking();
+    return this.socket.address().port;
+  }
+
+  override stop(): void {
+    super.stop();
+    this.socket.close();
+  }
+
+  protected transmit(bytes: Buffer): void {
+    if (this.#gcs) this.socket.send(bytes, this.#gcs.port, this.#gcs.address);
+  }
+}
+
+/**
+ * The vehicle on the far side of a mock serial port: what the GCS writes reaches receive(); what
+ * the vehicle transmits is emitted as data the GCS reads. Attach once the driver has opened the port.
+ */
+type MockPort = NonNullable<SerialPortMock['port']>; // @serialport/binding-mock's MockPortBinding
+
+class SerialPeer extends Vehicle {
+  #port: MockPort | undefined;
+
+  attach(port: MockPort): void {
+    this.#port = port;
+    const write = port.write.bind(port);
+    port.write = async (buffer: Buffer) => {
+      await write(buffer);
+      this.receive(Buffer.from(buffer));
+    };
+    this.startTicking();
+  }
+
+  protected transmit(bytes: Buffer): void {
+    if (this.#port?.isOpen) this.#port.emitData(bytes);
   }
 }
 
@@ -251,4 +304,69 @@ test('open fails with the device and the cause: no heartbeat, or the port in use
   const busy = new MavlinkAutopilot({ id: 'drone-3', bind: { port, address: '127.0.0.1' } });
   await assert.rejects(busy.open(), /^DeviceError: device "drone-3": cannot open MAVLink on udp 127\.0\.0\.1:\d+: bind EADDRINUSE/);
   assert.match((busy.status as { reason: string }).reason, /EADDRINUSE/);
+});
+
+/** A vehicle behind a mock serial port at path, and an autopilot configured to open it. */
+async function serialConnected(options: Partial<MavlinkAutopilotOptions> = {}): Promise<{ peer: SerialPeer; ap: MavlinkAutopilot }> {
+  const path = '/dev/ttyACM0';
+  SerialPortMock.binding.createPort(path, { echo: false, record: false });
+  cleanup.push(() => SerialPortMock.binding.reset());
+  const peer = new SerialPeer();
+  cleanup.push(() => peer.stop());
+  const ap = new MavlinkAutopilot({
+    id: 'drone-s',
+    serial: {
+      path,
+      baudRate: 115200,
+      portFactory: (o) => {
+        const port = new SerialPortMock(o);
+        port.on('open', () => peer.attach(port.port!)); // the vehicle answers as soon as the port is open
+        return port;
+      },
+    },
+    openTimeoutMs: 5000,
+    commandTimeoutMs: 1000,
+    ...options,
+  });
+  cleanup.push(() => ap.close());
+  await ap.open();
+  return { peer, ap };
+}
+
+test('serial: connects on heartbeat over a serial port, reads position and battery, commands are acknowledged', async () => {
+  const { peer, ap } = await serialConnected();
+  assert.deepEqual(ap.status, { state: 'available' });
+  assert.deepEqual(ap.state(), { connected: true, armed: false, mode: 'GUIDED' });
+  assert.equal(ap.localPort, undefined);
+  await waitFor(() => ap.position() !== undefined && ap.battery.status.state === 'available', 'position and battery');
+  assert.equal(ap.position()!.lat, 47.397742);
+  assert.deepEqual(await ap.battery.read(), { remaining: 0.87, voltage: 12.34, current: 15.2 });
+  await ap.arm();
+  await waitFor(() => ap.state().armed, 'armed heartbeat');
+  await ap.goto({ lat: 47.3980123, lon: 8.5461234, alt: 20 });
+  assert.deepEqual([peer.ints.at(-1)!._param5, peer.ints.at(-1)!._param6], [473980123, 85461234]);
+  peer.reply = (cmd) => (cmd === common.MavCmd.NAV_TAKEOFF ? 2 : 0);
+  await assert.rejects(ap.takeoff(10), /drone-s.*MAV_CMD_NAV_TAKEOFF denied: MAV_RESULT_DENIED/);
+  await ap.close();
+  assert.deepEqual(ap.status, { state: 'unavailable', reason: 'closed' });
+});
+
+test('serial: a lost ACK is retried; a silent port times out; a missing port fails open with the fix', async () => {
+  const { peer, ap } = await serialConnected({ commandTimeoutMs: 200 });
+  peer.reply = (_cmd, attempt) => (attempt === 0 ? 'drop' : 0);
+  await ap.land();
+  assert.deepEqual(peer.longs.filter((c) => c.command === common.MavCmd.NAV_LAND).map((c) => c.confirmation), [0, 1]);
+
+  SerialPortMock.binding.createPort('/dev/ttyUSB0');
+  const silent = new MavlinkAutopilot({ id: 'drone-t', serial: { path: '/dev/ttyUSB0', baudRate: 57600, portFactory: (o) => new SerialPortMock(o) }, openTimeoutMs: 200 });
+  await assert.rejects(silent.open(), /^DeviceError: device "drone-t": cannot open: no heartbeat from an autopilot on serial \/dev\/ttyUSB0 @ 57600 baud within 200 ms/);
+
+  const missing = new MavlinkAutopilot({ id: 'drone-u', serial: { path: '/dev/ttyAMA9', baudRate: 57600, portFactory: (o) => new SerialPortMock(o) } });
+  await assert.rejects(missing.open(), (e: unknown) => {
+    assert.ok(e instanceof DeviceError);
+    assert.equal(e.code, 'open-failed');
+    assert.match(e.message, /^device "drone-u": cannot open MAVLink on serial \/dev\/ttyAMA9 @ 57600 baud: .*does not exist.*; fix: check the path \(ls \/dev\/serial\/by-id\).*dialout group/);
+    return true;
+  });
+  assert.match((missing.status as { reason: string }).reason, /ttyAMA9/);
 });

@@ -1,13 +1,13 @@
-// A MAVLink autopilot (ArduPilot first; PX4 where the same commands apply) over UDP, using
-// node-mavlink for framing. See devices/README.md for the choice of commands.
-import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
+// A MAVLink autopilot (ArduPilot first; PX4 where the same commands apply) over UDP or a serial
+// port (link.ts), using node-mavlink for framing. See devices/README.md for the choice of commands.
 import { common, minimal, MavLinkPacketParser, MavLinkPacketSplitter, MavLinkProtocolV2 } from 'node-mavlink';
 import type { MavLinkData, MavLinkPacket, MavLinkPacketRegistry } from 'node-mavlink';
 import { realTimeClock } from '../clock.ts';
 import type { DeviceClock } from '../clock.ts';
 import { AVAILABLE, DeviceError, NOT_OPENED } from '../types.ts';
 import type { Autopilot, AutopilotState, Battery, BatteryReading, Cancel, DeviceStatus, GeoPoint, Position, WatchOptions } from '../types.ts';
+import { openSerialLink, openUdpLink, serialWhere, udpWhere } from './link.ts';
+import type { MavlinkLink, SerialPortFactory } from './link.ts';
 
 /** ArduCopter custom_mode numbers (ArduCopter/mode.h). */
 export const ARDUCOPTER_MODES: Readonly<Record<string, number>> = {
@@ -24,6 +24,11 @@ export interface MavlinkAutopilotOptions {
   readonly bind?: { readonly port: number; readonly address?: string };
   /** Where to send; default: the address the autopilot's first heartbeat came from. Set it for a vehicle listening with `udpin`. */
   readonly remote?: { readonly host: string; readonly port: number };
+  /**
+   * A serial link instead of UDP (bind/remote are then ignored): e.g. `{ path: '/dev/ttyACM0', baudRate: 115200 }`
+   * for USB to the flight controller, `/dev/ttyUSB0` at 57600 for a SiK radio. `portFactory` is for tests.
+   */
+  readonly serial?: { readonly path: string; readonly baudRate: number; readonly portFactory?: SerialPortFactory };
   /** The vehicle's system id; default the first autopilot heartbeat seen. Component default 1. */
   readonly targetSystem?: number;
   readonly targetComponent?: number;
@@ -82,8 +87,8 @@ export class MavlinkAutopilot implements Autopilot {
   readonly #modes: Readonly<Record<string, number>>;
   readonly #protocol: MavLinkProtocolV2;
   #status: DeviceStatus = NOT_OPENED;
-  #socket: Socket | undefined;
-  #remote: { host: string; port: number } | undefined;
+  #link: MavlinkLink | undefined;
+  #opening = false;
   #target: number | undefined;
   #seq = 0;
   #connected = false;
@@ -103,7 +108,6 @@ export class MavlinkAutopilot implements Autopilot {
     this.#clock = options.clock ?? realTimeClock();
     this.#modes = options.modes ?? ARDUCOPTER_MODES;
     this.#protocol = new MavLinkProtocolV2(options.systemId ?? 255, options.componentId ?? 190);
-    this.#remote = options.remote ? { ...options.remote } : undefined;
     this.#target = options.targetSystem;
     this.battery = new MavlinkBattery(this, this.#clock, () => this.#battery);
   }
@@ -112,44 +116,43 @@ export class MavlinkAutopilot implements Autopilot {
     return this.#status;
   }
 
-  /** The bound local UDP port (after open() has started), e.g. for a peer to send to. */
+  /** The bound local UDP port (UDP link, once open), e.g. for a peer to send to. */
   get localPort(): number | undefined {
-    try {
-      return this.#socket?.address().port;
-    } catch {
-      return undefined;
-    }
+    return this.#link?.localPort?.();
   }
 
   async open(): Promise<void> {
-    if (this.#socket) return;
+    if (this.#link || this.#opening) return;
+    this.#opening = true;
+    try {
+      await this.#open();
+    } finally {
+      this.#opening = false;
+    }
+  }
+
+  async #open(): Promise<void> {
+    const serial = this.#opts.serial;
     const bind = this.#opts.bind ?? { port: 14550 };
-    const where = `udp ${bind.address ?? '0.0.0.0'}:${bind.port}`;
-    const socket = createSocket({ type: 'udp4' });
-    this.#socket = socket;
+    const where = serial ? serialWhere(serial) : udpWhere(bind);
     const splitter = new MavLinkPacketSplitter();
     const parser = new MavLinkPacketParser();
     splitter.pipe(parser);
     parser.on('data', (p: MavLinkPacket) => this.#onPacket(p));
-    socket.on('message', (buf, rinfo) => {
-      if (!this.#remote) this.#lastSender = { host: rinfo.address, port: rinfo.port }; // reply to whoever talks to us
-      splitter.write(buf);
-    });
+    const handlers = { onData: (b: Buffer) => splitter.write(b), onError: (m: string) => this.#markUnavailable(m) };
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(bind.port, bind.address, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
+      this.#link = serial
+        ? await openSerialLink(serial, handlers)
+        : await openUdpLink({ bind, ...(this.#opts.remote ? { remote: this.#opts.remote } : {}) }, handlers);
     } catch (e) {
       this.#teardown();
+      const hint = serial
+        ? '; fix: check the path (ls /dev/serial/by-id), that no other program (a GCS, ModemManager) holds the port, and permissions (add the user to the dialout group)'
+        : '';
       const reason = `cannot open MAVLink on ${where}: ${(e as Error).message}`;
       this.#status = { state: 'unavailable', reason };
-      throw new DeviceError(this.id, 'open-failed', reason, { cause: e });
+      throw new DeviceError(this.id, 'open-failed', reason + hint, { cause: e });
     }
-    socket.on('error', (e) => this.#markUnavailable(`socket error: ${e.message}`));
     this.#timers.push(this.#clock.every(1000, () => this.#sendHeartbeat()));
     this.#sendHeartbeat();
     const timeoutMs = this.#opts.openTimeoutMs ?? 5000;
@@ -174,7 +177,7 @@ export class MavlinkAutopilot implements Autopilot {
   }
 
   async close(): Promise<void> {
-    if (!this.#socket) return;
+    if (!this.#link) return;
     this.#teardown();
     this.#status = { state: 'unavailable', reason: 'closed' };
   }
@@ -296,15 +299,12 @@ export class MavlinkAutopilot implements Autopilot {
 
   // --- link ----------------------------------------------------------------------------------
 
-  #lastSender: { host: string; port: number } | undefined;
-
   #send(msg: MavLinkData): Promise<void> {
-    const socket = this.#socket;
-    const to = this.#remote ?? this.#lastSender;
-    if (!socket || !to) return Promise.resolve();
+    const link = this.#link;
+    if (!link) return Promise.resolve();
     const buf = this.#protocol.serialize(msg, this.#seq);
     this.#seq = (this.#seq + 1) & 255;
-    return new Promise((resolve, reject) => socket.send(buf, to.port, to.host, (err) => (err ? reject(err) : resolve())));
+    return link.send(buf);
   }
 
   #sendHeartbeat(): void {
@@ -383,13 +383,9 @@ export class MavlinkAutopilot implements Autopilot {
     this.#heartbeatWatchdog?.();
     this.#heartbeatWatchdog = undefined;
     this.#connected = false;
-    const s = this.#socket;
-    this.#socket = undefined;
-    try {
-      s?.close();
-    } catch {
-      // already closed
-    }
+    const link = this.#link;
+    this.#link = undefined;
+    link?.close();
   }
 }
 
