@@ -1,7 +1,11 @@
 // The agent: one per device. It composes the parts (js-libp2p style: small components, one
 // factory) — identity, libp2p node, peer keeper, consensus RPC, the replica driver over lmdb (on a
-// voter), metrics and the HTTP API — and owns their lifecycle: start, graceful stop, and restart
-// from the data directory after a crash.
+// voter), metrics, the HTTP API and the plugin host — and owns their lifecycle: start, graceful
+// stop, and restart from the data directory after a crash.
+//
+// Plugins (docs/plugins.md) are imported and their options checked before anything else starts,
+// so a bad plugin entry fails `Agent.start` with nothing left running; they are started last,
+// once the HTTP API is up, and stopped first, while consensus still answers their stop hooks.
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -22,10 +26,17 @@ import { PeerKeeper } from '../transports/peers.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
 import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
 import { MembershipDriver } from '../transports/membership/driver.ts';
-import type { MemberEvent } from '../transports/membership/types.ts';
+import { metaProblem } from '../transports/membership/meta.ts';
+import type { MemberEvent, Meta } from '../transports/membership/types.ts';
+import type { Device } from '../devices/types.ts';
+import { AgentEnvironment } from './plugins/agent-env.ts';
+import { PluginHost, type LoadedPlugin, type PluginStatus } from './plugins/host.ts';
+import { loadPlugin, PluginLoadError } from './plugins/loader.ts';
 
 export interface AgentOptions {
   readonly logger?: Logger;
+  /** Plugin supervision figures (tests shorten them); defaults: host.ts defaultSupervision. */
+  readonly supervision?: ConstructorParameters<typeof PluginHost>[2];
 }
 
 /** Membership events kept for `GET /members/events`. */
@@ -53,6 +64,13 @@ export class Agent implements AgentApi {
   private membership: MembershipDriver | null = null;
   private readonly recentEvents: Record<string, unknown>[] = [];
   private http: Server | null = null;
+  private loadedPlugins: LoadedPlugin[] = [];
+  private pluginEnv: AgentEnvironment | null = null;
+  private pluginHost: PluginHost | null = null;
+  private readonly memberListeners = new Set<(e: MemberEvent) => void>();
+  /** The devices plugins may use, by name. Empty until the devices section of the config is wired. */
+  private readonly devices: ReadonlyMap<string, Device> = new Map();
+  private readonly supervision: AgentOptions['supervision'];
   /** performance.now() when each voter was last heard from (messages), for staleness. */
   private readonly lastHeard: number[];
   private readonly cut = new Set<string>();
@@ -60,8 +78,9 @@ export class Agent implements AgentApi {
   private stopping: Promise<void> | null = null;
   readonly faults?: AgentApi['faults'];
 
-  private constructor(config: AgentConfig, identity: Identity, logger: Logger) {
+  private constructor(config: AgentConfig, identity: Identity, logger: Logger, o: AgentOptions) {
     this.config = config;
+    this.supervision = o.supervision;
     this.identity = identity;
     this.logger = logger;
     const i = config.voters.findIndex((v) => v.id === identity.peerId);
@@ -96,7 +115,7 @@ export class Agent implements AgentApi {
   static async start(config: AgentConfig, o: AgentOptions = {}): Promise<Agent> {
     const logger = o.logger ?? createLogger({ name: 'covey', level: config.log.level });
     const identity = loadIdentity(configPath(config, config.identity));
-    const agent = new Agent(config, identity, logger);
+    const agent = new Agent(config, identity, logger, o);
     try {
       await agent.startParts();
     } catch (err) {
@@ -110,6 +129,19 @@ export class Agent implements AgentApi {
     const c = this.config;
     const log = this.logger;
     const q = describeQuorum({ voters: this.n });
+    // Plugins first: a missing module or bad options stops the start before anything runs.
+    this.loadedPlugins = [];
+    const firstEntry = new Map<string, number>();
+    for (let i = 0; i < c.plugins.length; i++) {
+      const entry = c.plugins[i];
+      if (!entry.enabled) continue;
+      const p = await loadPlugin(entry, c.baseDir, `plugins[${i}]`);
+      const earlier = firstEntry.get(p.definition.name);
+      if (earlier !== undefined) throw new PluginLoadError(`plugins[${i}]: plugin "${p.definition.name}" is already loaded by plugins[${earlier}]; list each plugin once`);
+      firstEntry.set(p.definition.name, i);
+      this.loadedPlugins.push(p);
+    }
+    const meta = this.advertisedMeta();
     if (this.selfIndex !== null) {
       const dir = join(configPath(c, c.dataDir), 'consensus');
       mkdirSync(dir, { recursive: true });
@@ -173,7 +205,7 @@ export class Agent implements AgentApi {
       swarm: c.swarm.name,
       logger: log.child({ part: 'membership' }),
       registry: this.metrics.registry,
-      meta: { role: this.selfIndex === null ? 'worker' : 'voter', devices: [], plugins: [], battery: null },
+      meta,
       // Voters (with known addresses, as multiaddrs) and bootstrap peers are the seeds.
       seeds: [
         ...c.voters.filter((v) => v.id !== this.identity.peerId).flatMap((v) => v.addrs.length === 0 ? [v.id] : v.addrs.map((a) => `${a}/p2p/${v.id}`)),
@@ -188,7 +220,40 @@ export class Agent implements AgentApi {
       this.http!.once('error', (err) => reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${(err as Error).message} (change http.listen)`)));
       this.http!.listen(port, host, () => resolve());
     });
-    log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String) }, 'agent started');
+    this.pluginEnv = new AgentEnvironment({
+      agentId: this.identity.peerId,
+      role: this.selfIndex === null ? 'worker' : 'voter',
+      swarm: c.swarm.name,
+      submit: (op) => this.submit(op, {}),
+      staleGet: this.selfIndex === null ? null : (key) => this.staleGet(key),
+      pubsub: this.node.services.pubsub,
+      members: () => this.membership?.members() ?? [],
+      onMemberEvent: (fn) => { this.memberListeners.add(fn); return () => { this.memberListeners.delete(fn); }; },
+      devices: this.devices,
+      logger: log.child({ part: 'plugins' }),
+      storeDir: join(configPath(c, c.dataDir), 'plugins'),
+    });
+    this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
+    await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
+    log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name) }, 'agent started');
+  }
+
+  /**
+   * What this agent gossips about itself: role and the names of its plugins. The record rides on
+   * every alive message and is bounded (transports/membership/meta.ts, 512 bytes): plugin names
+   * that do not fit are left out of the advertisement (they still run) and a warning says which.
+   */
+  private advertisedMeta(): Meta {
+    const base: Meta = { role: this.selfIndex === null ? 'worker' : 'voter', devices: [], plugins: [], battery: null };
+    const names: string[] = [];
+    const left: string[] = [];
+    for (const p of this.loadedPlugins) {
+      const name = p.definition.name;
+      if (metaProblem({ ...base, plugins: [...names, name] }) === null) names.push(name);
+      else left.push(name);
+    }
+    if (left.length > 0) this.logger.warn({ advertised: names, notAdvertised: left }, `membership metadata is bounded: plugins ${left.join(', ')} run but are not advertised to other agents`);
+    return { ...base, plugins: names };
   }
 
   /** The HTTP API's base URL, e.g. http://127.0.0.1:7070. */
@@ -205,6 +270,9 @@ export class Agent implements AgentApi {
   }
 
   private async stopParts(): Promise<void> {
+    // Plugins first: their stop hooks may still use consensus, telemetry and the store.
+    await this.pluginHost?.stop();
+    await this.pluginEnv?.close();
     const closeHttp = this.http === null ? Promise.resolve() : new Promise<void>((r) => { this.http!.close(() => r()); this.http!.closeIdleConnections(); });
     await this.driver?.stop();
     await this.membership?.stop({ leave: true });
@@ -340,12 +408,24 @@ export class Agent implements AgentApi {
     return this.recentEvents;
   }
 
+  /** Each plugin's name, version, source, state, restarts and last error (empty before start). */
+  plugins(): PluginStatus[] {
+    return this.pluginHost?.status() ?? [];
+  }
+
   /** Membership news: kept for the HTTP API, logged; a dead voter's stalled instances are recovered at once (§12). */
   private onMemberEvent(e: MemberEvent): void {
     this.recentEvents.push({ type: e.type, peerId: e.member.id, state: e.member.state, incarnation: e.member.incarnation, at: new Date().toISOString() });
     if (this.recentEvents.length > recentEventsMax) this.recentEvents.splice(0, this.recentEvents.length - recentEventsMax);
     const level = e.type === 'dead' || e.type === 'suspect' ? 'warn' : 'info';
     this.logger[level]({ member: e.member.id, state: e.member.state, incarnation: e.member.incarnation }, `member ${e.type}`);
+    for (const fn of this.memberListeners) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.logger.error({ err }, 'membership listener threw');
+      }
+    }
     if (e.type !== 'dead' || this.driver === null) return;
     const r = this.config.voters.findIndex((v) => v.id === e.member.id);
     if (r >= 0) this.driver.recoverCoordinator(r);
@@ -389,6 +469,7 @@ export class Agent implements AgentApi {
       },
       storage: d === null ? null : { groupCommits: d.stats.fsyncs, recordsPersisted: d.stats.recordsPersisted, failed: d.failed?.message ?? null },
       lastSnapshot: d?.lastSnapshot ?? null,
+      plugins: this.plugins(),
       faultInjection: this.faults === undefined ? undefined : { cut: [...this.cut] },
     };
   }

@@ -2,6 +2,7 @@
 // the tests. It reports an unreachable agent and an API error in words a user can act on.
 
 import type { CommandResult } from '../consensus/statemachine/commands.ts';
+import type { PluginStatus } from './plugins/host.ts';
 
 export class AgentClientError extends Error {
   /** HTTP status, or 0 when the agent could not be reached at all. */
@@ -56,6 +57,11 @@ export class AgentClient {
 
   members(): Promise<{ members: Record<string, unknown>[] }> {
     return this.request('GET', '/members') as Promise<{ members: Record<string, unknown>[] }>;
+  }
+
+  /** Every plugin's status: name, version, source, state, restarts, last error (GET /plugins). */
+  plugins(): Promise<{ plugins: PluginStatus[] }> {
+    return this.request('GET', '/plugins') as Promise<{ plugins: PluginStatus[] }>;
   }
 
   get(key: string, o: { stale?: boolean; timeoutMs?: number } = {}): Promise<CommandResult | Record<string, unknown>> {

@@ -63,3 +63,23 @@ test('broken YAML and a missing file say where and what to do', () => {
   writeFileSync(join(dir, 'c.yaml'), minimal);
   assert.equal(loadConfig(join(dir, 'c.yaml')).baseDir, dir);
 });
+
+test('plugins: module paths with options, a bare string for short, enabled by default', () => {
+  assert.deepEqual(parseConfig(minimal, 'c', '/').plugins, []);
+  const c = parseConfig(minimal + 'plugins:\n  - { module: ./plugins/heartbeat.ts, options: { everyMs: 5000 } }\n  - module: covey-plugin-survey\n    enabled: false\n  - ./plugins/other.ts\n', 'c', '/');
+  assert.deepEqual(c.plugins, [
+    { module: './plugins/heartbeat.ts', options: { everyMs: 5000 }, enabled: true },
+    { module: 'covey-plugin-survey', enabled: false },
+    { module: './plugins/other.ts', enabled: true },
+  ]);
+});
+
+test('plugins: bad entries name plugins[i] and the field', () => {
+  assert.match(problems(minimal + 'plugins: [ { options: {} } ]\n'), /plugins\[0\]\.module: missing; this field is required/);
+  assert.match(problems(minimal + 'plugins: [ { module: "" } ]\n'), /plugins\[0\]\.module: expected the plugin's module/);
+  assert.match(problems(minimal + 'plugins: [ { module: 7 } ]\n'), /plugins\[0\]\.module: expected the plugin's module/);
+  assert.match(problems(minimal + 'plugins:\n  - ./a.ts\n  - { module: ./b.ts, enabled: maybe }\n'), /plugins\[1\]\.enabled: expected true or false/);
+  assert.match(problems(minimal + 'plugins: [ { module: ./a.ts, opts: {} } ]\n'), /plugins\[0\]: unknown field "opts"; check the spelling/);
+  assert.match(problems(minimal + 'plugins: [ 42 ]\n'), /plugins\[0\]: expected a mapping such as \{ module:/);
+  assert.match(problems(minimal + 'plugins: { module: ./a.ts }\n'), /plugins: /);
+});

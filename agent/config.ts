@@ -21,6 +21,15 @@ const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as
 const voter = z.preprocess((v) => typeof v === 'string' ? { id: v } : v,
   z.strictObject({ id: peerId, addrs: z.array(multiaddr).default([]) }));
 
+/** One plugin to load: where its module is, its options, and whether it runs (a bare string is the module). */
+const pluginEntry = z.preprocess((v) => typeof v === 'string' ? { module: v } : v, z.strictObject({
+  module: z.string({ error: 'expected the plugin\'s module: a path such as ./plugins/heartbeat.ts (relative to this config file) or a package name' })
+    .min(1, { error: 'expected the plugin\'s module: a path such as ./plugins/heartbeat.ts (relative to this config file) or a package name' }),
+  /** Checked against the plugin's options schema when the agent starts. */
+  options: z.unknown().optional(),
+  enabled: z.boolean({ error: 'expected true or false (false keeps the entry but does not load the plugin)' }).default(true),
+}, { error: 'expected a mapping such as { module: ./plugins/heartbeat.ts, options: { … } }' }));
+
 export const configSchema = z.strictObject({
   swarm: z.strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a short lowercase name (letters, digits, dashes), for example "field-survey"' }),
@@ -49,6 +58,15 @@ export const configSchema = z.strictObject({
   }).default({ requestTimeoutMs: 5000 }),
   /** Test-only: lets `/debug/partition` cut this agent off from chosen peers. Never on in the field. */
   faultInjection: z.boolean().default(false),
+  /**
+   * Plugins to run (docs/plugins.md): a module path relative to this file, or a package name,
+   * whose default export is a definePlugin(...) result; `options` are checked by the plugin's
+   * own schema when the agent starts.
+   */
+  plugins: z.array(pluginEntry).default([]),
+  // ---- devices: (reserved) ---------------------------------------------------------------
+  // The `devices:` section (the device drivers this agent opens, by name) is added here by the
+  // devices work; plugins reach devices by these names. Keep this marker until then.
 });
 
 export type AgentConfig = z.output<typeof configSchema> & {
@@ -77,7 +95,8 @@ export function parseConfig(text: string, source: string, baseDir: string): Agen
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`${source}: expected a YAML mapping with at least "swarm" and "voters"; run \`covey init\` to write a complete one`);
   }
-  const parsed = configSchema.safeParse(raw);
+  // reportInput: an issue carries the value it is about, so "missing" (undefined) and "wrong type" differ.
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${describeIssue(i)}`);
     throw new ConfigError(`${source}: ${lines.length} problem${lines.length === 1 ? '' : 's'}:\n${lines.join('\n')}`);

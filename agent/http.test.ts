@@ -6,9 +6,13 @@ import { createHttpApi, type AgentApi } from './http.ts';
 import { AgentClient } from './client.ts';
 import { group, silentLogger } from './testing.ts';
 import type { Command, Operation } from '../consensus/statemachine/commands.ts';
+import { definePlugin } from './plugins/api.ts';
+import { PluginHost } from './plugins/host.ts';
+import { testEnvironment, TestWorld } from './plugins/testing.ts';
+import { formatStatus } from './cli/agent-commands.ts';
 
 /** The HTTP API over voter 0 of an in-process group: everything but libp2p and lmdb is real. */
-async function serve(token?: string) {
+async function serve(token?: string, host: PluginHost | null = null) {
   const g = await group();
   const d = g.drivers[0];
   let seq = 0;
@@ -21,6 +25,7 @@ async function serve(token?: string) {
     staleTasks: () => ({ value: d.stateMachine.listTasks(), stale: true, staleness: {} }),
     members: () => [],
     memberEvents: () => [],
+    plugins: () => host?.status() ?? [],
     readiness: () => ({ ready: g.down.size === 0, reason: g.down.size === 0 ? 'all voters reachable' : 'cut off' }),
   };
   const server = createHttpApi(api, { token, logger: silentLogger });
@@ -132,6 +137,38 @@ test('a token, when set, is required', async () => {
     const health = await s.client.request('GET', '/health');
     assert.deepEqual(health, { ok: true });
   } finally {
+    await s.close();
+  }
+});
+
+test('GET /plugins lists every plugin with its state, restarts and last error', async () => {
+  const world = new TestWorld();
+  const ok = definePlugin({ name: 'fine', version: '1.2.0', capabilities: {}, start: () => {} });
+  const bad = definePlugin({ name: 'broken', version: '0.1.0', capabilities: {}, start: () => { throw new Error('no sensor on i2c bus 1'); } });
+  const host = new PluginHost(testEnvironment(world, 'a1'), [
+    { definition: ok, options: undefined, source: './fine.ts' },
+    { definition: bad, options: undefined, source: './broken.ts' },
+  ]);
+  await host.start();
+  const s = await serve(undefined, host);
+  try {
+    const r = await s.client.plugins();
+    assert.deepEqual(r.plugins.map((p) => [p.name, p.version, p.source, p.state]), [['fine', '1.2.0', './fine.ts', 'active'], ['broken', '0.1.0', './broken.ts', 'failed']]);
+    const broken = r.plugins[1];
+    assert.equal(broken.lastError, 'no sensor on i2c bus 1');
+    assert.equal(broken.restarts, 0);
+    assert.equal(broken.nextRestartInMs, 1000);
+    assert.equal(typeof broken.lastErrorAt, 'string');
+    assert.equal(broken.telemetryDropped, 0);
+    const post = await s.raw('POST', '/plugins', '{}');
+    assert.equal(post.status, 405);
+    // The human status of `covey status` shows the same.
+    const text = formatStatus({ peerId: 'p1', role: 'voter', replicaId: 0, swarm: 's', ready: true, readiness: 'ok', voters: ['a', 'b', 'c'], reachableVoters: 3, plugins: r.plugins });
+    assert.match(text, /fine\s+1\.2\.0\s+active\s+0\s+-/);
+    assert.match(text, /broken\s+0\.1\.0\s+failed\s+0\s+no sensor on i2c bus 1 \(at .*\), restart in 1 s/);
+    assert.match(formatStatus({ plugins: [] }), /plugins\s+none/);
+  } finally {
+    await host.stop();
     await s.close();
   }
 });

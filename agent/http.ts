@@ -1,4 +1,4 @@
-// The agent's HTTP API: status, key-value and task operations, members, metrics, health. Every
+// The agent's HTTP API: status, key-value and task operations, members, plugins, metrics, health. Every
 // request body is validated (zod); a bad request gets a 4xx with a JSON `error` saying what was
 // wrong, never a crash. The API listens on localhost by default; elsewhere a bearer token is
 // required (the config enforces it).
@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import type { CommandResult, Operation } from '../consensus/statemachine/commands.ts';
 import type { Logger } from './log.ts';
+import type { PluginStatus } from './plugins/host.ts';
 
 /** What the HTTP API needs from an agent. */
 export interface AgentApi {
@@ -21,6 +22,8 @@ export interface AgentApi {
   members(): unknown[];
   /** Recent membership events, oldest first. */
   memberEvents(): unknown[];
+  /** The plugin host's view of every plugin: state, restarts, last error (agent/plugins/host.ts). */
+  plugins(): PluginStatus[];
   readiness(): { ready: boolean; reason: string };
   readonly registry: Registry;
   /** Test-only fault injection (config `faultInjection: true`); undefined when off. */
@@ -103,6 +106,10 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
   if (path === '/status' && method === 'GET') return send(res, 200, api.status());
   if (path === '/members' && method === 'GET') return send(res, 200, { members: api.members() });
   if (path === '/members/events' && method === 'GET') return send(res, 200, { events: api.memberEvents() });
+  if (path === '/plugins') {
+    if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+    return send(res, 200, { plugins: api.plugins() });
+  }
   if (path === '/metrics' && method === 'GET') {
     const text = await api.registry.metrics();
     res.writeHead(200, { 'content-type': api.registry.contentType });

@@ -36,7 +36,8 @@ async function run(name: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (err) {
-    const usage = err instanceof ConfigError || err instanceof InvalidArgumentError;
+    // A plugin entry that cannot be loaded is a config problem too (agent/plugins/loader.ts).
+    const usage = err instanceof ConfigError || err instanceof InvalidArgumentError || (err as Error).name === 'PluginLoadError';
     process.stderr.write(`covey ${name}: ${(err as Error).message}\n`);
     process.exitCode = usage ? 2 : 1;
   }
@@ -185,8 +186,39 @@ export function membersCommand(): Command {
 }
 
 export function statusCommand(): Command {
-  return targetOptions(new Command('status').description('show a running agent\'s status as JSON')).option('--json', 'JSON (the default; kept for scripts)')
-    .action((o: Target) => run('status', async () => print(await clientFor(o).status())));
+  return targetOptions(new Command('status').description('show a running agent\'s status: a summary with its plugins on a terminal, the full JSON otherwise'))
+    .option('--json', 'print the full status as JSON (the default when stdout is not a terminal, for scripts)')
+    .action((o: Target & { json?: boolean }) => run('status', async () => {
+      const s = await clientFor(o).status();
+      if (o.json === true || process.stdout.isTTY !== true) print(s);
+      else process.stdout.write(formatStatus(s));
+    }));
+}
+
+/** The human summary of `covey status`: the agent in a few lines, then one line per plugin. */
+export function formatStatus(s: Record<string, unknown>): string {
+  const str = (v: unknown): string => v === null || v === undefined ? '-' : String(v);
+  const role = s.role === 'voter' ? `voter ${str(s.replicaId)}` : str(s.role);
+  const inst = s.instances as Record<string, unknown> | null | undefined;
+  const lines = [
+    `agent     ${str(s.peerId)} (${role}) in swarm ${str(s.swarm)}`,
+    `ready     ${s.ready === true ? 'yes' : 'no'}: ${str(s.readiness)}`,
+    `voters    ${str(s.reachableVoters)} of ${Array.isArray(s.voters) ? s.voters.length : '-'} reachable`,
+    `http      ${str(s.http)}, up ${Math.round(Number(s.uptimeMs ?? 0) / 1000)} s`,
+  ];
+  if (inst !== null && inst !== undefined) lines.push(`instances committed ${str(inst.committed)}, executed ${str(inst.executed)}, pending ${str(inst.pending)}`);
+  const plugins = Array.isArray(s.plugins) ? s.plugins as Record<string, unknown>[] : [];
+  lines.push('', plugins.length === 0 ? 'plugins   none (add them under plugins: in the agent config; docs/plugins.md)' : 'plugins');
+  if (plugins.length > 0) {
+    lines.push(`  ${'name'.padEnd(24)} ${'version'.padEnd(10)} ${'state'.padEnd(10)} ${'restarts'.padStart(8)}  last error`);
+    for (const p of plugins) {
+      const err = p.lastError === null || p.lastError === undefined ? '-' : `${String(p.lastError).split('\n')[0]} (at ${str(p.lastErrorAt)})`;
+      const next = typeof p.nextRestartInMs === 'number' ? `, restart in ${Math.ceil(p.nextRestartInMs / 1000)} s` : '';
+      lines.push(`  ${str(p.name).padEnd(24)} ${str(p.version).padEnd(10)} ${str(p.state).padEnd(10)} ${str(p.restarts).padStart(8)}  ${err}${next}`);
+    }
+  }
+  lines.push('', '(covey status --json prints everything)');
+  return lines.join('\n') + '\n';
 }
 
 export function swarmCommand(): Command {

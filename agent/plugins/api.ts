@@ -159,6 +159,12 @@ export interface PluginContext<O = unknown> {
   after(ms: number, fn: () => void | Promise<void>): Cancel;
   /** Resolves after ms; rejects with PluginStoppedError if the plugin stops first. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Runs a long task (a mission loop) under supervision: if it rejects with anything but
+   * PluginStoppedError the run fails and is restarted. It should stop when `signal` aborts; no
+   * hang timeout applies to it.
+   */
+  spawn(what: string, fn: () => Promise<void>): void;
   /** A uniform number in [0, 1) (seeded in the simulator). */
   random(): number;
   /** Aborted when this run of the plugin stops (stop, failure, or agent shutdown). */

@@ -305,13 +305,21 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
     controller.signal.addEventListener('abort', onAbort, { once: true });
   });
 
+  const spawn = (what: string, fn: () => Promise<void>): void => {
+    running();
+    Promise.resolve().then(fn).then(() => {}, (err: unknown) => {
+      if (err instanceof PluginStoppedError || controller.signal.aborted) return; // ended with the run
+      fault(err instanceof Error ? new Error(`${what}: ${err.message}`, { cause: err }) : new Error(`${what}: ${String(err)}`));
+    });
+  };
+
   const ctx: PluginContext<O> = {
     plugin: { name, version: def.version },
     agent: { id: env.agentId, role: env.role },
     options,
     log,
     clock: { now: () => env.wallClock() },
-    every, after, sleep,
+    every, after, sleep, spawn,
     random: () => env.random(),
     signal: controller.signal,
     kv, tasks, telemetry, membership, devices,

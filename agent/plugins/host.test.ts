@@ -262,3 +262,35 @@ test('loading: a module path relative to the config, and clear errors for a miss
   await assert.rejects(loadPlugin({ module: './nothing.ts' }, dir, 'plugins[2]'), /does not export a plugin/);
   await assert.rejects(loadPlugin({ module: 'no-such-covey-plugin' }, dir, 'plugins[3]'), /install the package/);
 });
+
+test('spawn: a long task runs without a hang limit; its failure fails the run; stopping ends it quietly', async () => {
+  const world = new TestWorld();
+  let laps = 0;
+  let runs = 0;
+  const p = definePlugin({
+    name: 'looper', version: '1', capabilities: {},
+    start: (ctx) => {
+      runs++;
+      const mine = runs;
+      ctx.spawn('mission loop', async () => {
+        for (;;) {
+          await ctx.sleep(1000);
+          laps++;
+          if (mine === 1 && laps === 45) throw new Error('autopilot lost');
+        }
+      });
+    },
+  });
+  const host = new PluginHost(testEnvironment(world, 'a1'), [loaded(p)], { callbackTimeoutMs: 5000, restartInitialMs: 1000 });
+  await host.start();
+  await world.advance(44_500, 500);
+  assert.equal(host.state('looper'), 'active', 'a loop running 44 s is not hung');
+  await world.advance(1000, 500);
+  assert.equal(host.state('looper'), 'failed');
+  assert.equal(host.status()[0].lastError, 'mission loop: autopilot lost');
+  await world.advance(1500, 500);
+  assert.equal(host.state('looper'), 'active');
+  await host.stop();
+  assert.equal(host.state('looper'), 'inactive', 'the loop ends with the run, not as a failure');
+  assert.equal(world.clock.pending, 0);
+});
