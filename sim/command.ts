@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runSimulation, type SimProgress, type SimulationOptions, type SimulationResult } from './engine/simulation.ts';
 import { parseHistory, toOperations } from './history.ts';
 import { workloadNames, type WorkloadName } from './workload/workload.ts';
+import { loadPluginModule, runPluginSimulation, type PluginRunResult } from './plugins/run.ts';
 
 export const faults = ['crash', 'partition', 'pause', 'loss', 'dup', 'reorder', 'skew'] as const;
 export type Fault = (typeof faults)[number];
@@ -165,9 +166,16 @@ export function simCommand(): Command {
     .option('--rate <ops>', 'open-loop clients: operations per second per client (default: closed loop)', positive('--rate', 100_000))
     .option('--history <file>', 'write the history (JSON Lines, shared/HISTORY-FORMAT.md) of a single run')
     .option('--json', 'print the summary as one JSON object', false)
-    .action((o: { voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName; clients: number; keys: number; conflict: number; rate?: number; history?: string; json: boolean }, cmd: Command) => {
+    .option('--plugin <path>', 'run a plugin module (its plugin and `simulation` scenario) on every agent instead of a workload, e.g. examples/survey')
+    .option('--kill-share <p>', 'with --plugin and the crash fault: share of the mortal agents (drones) lost for good', fraction('--kill-share'), 0.3)
+    .action(async (o: { voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName; clients: number; keys: number; conflict: number; rate?: number; history?: string; json: boolean; plugin?: string; killShare: number }, cmd: Command) => {
       const agents = o.agents ?? o.voters;
       if (agents < o.voters) cmd.error(`covey sim: --agents (${agents}) counts the voters too, so it must be at least --voters (${o.voters})`, { exitCode: 2 });
+      if (o.plugin !== undefined) {
+        if (agents <= o.voters) cmd.error(`covey sim --plugin: give --agents above --voters (${o.voters}); the agents beyond the voters carry the devices`, { exitCode: 2 });
+        process.exitCode = await runPlugin(o.plugin, { voters: o.voters, agents, seeds: o.seeds ?? o.seed, faults: o.faults, killShare: o.killShare, history: o.history, json: o.json }, cmd);
+        return;
+      }
       const a: SimArgs = {
         voters: o.voters, agents, seeds: o.seeds ?? o.seed, durationMs: o.duration, faults: o.faults, workload: o.workload,
         clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, history: o.history, json: o.json,
@@ -232,4 +240,73 @@ function runSweep(a: SimArgs): number {
   if (a.json) process.stdout.write(JSON.stringify({ seeds: a.seeds.length, failing }) + '\n');
   else process.stdout.write(`${a.seeds.length} seeds, ${failing.length} failing\n`);
   return failing.length === 0 ? 0 : 1;
+}
+
+interface PluginArgs {
+  readonly voters: 3 | 5;
+  readonly agents: number;
+  readonly seeds: readonly number[];
+  readonly faults: ReadonlySet<Fault>;
+  readonly killShare: number;
+  readonly history?: string;
+  readonly json: boolean;
+}
+
+/** The summary of one plugin run: the scenario's report, the mission's outcome, and every checker's verdict. */
+export function summarizePlugin(a: PluginArgs, seed: number, r: PluginRunResult, wallMs: number): Record<string, unknown> {
+  const completion = r.report.completionTime as number | null;
+  return {
+    seed, voters: a.voters, agents: a.agents, faults: [...a.faults],
+    ...r.report,
+    missionComplete: r.missionComplete,
+    completionTime: completion === null ? null : Math.round(completion),
+    idealTime: Math.round(r.idealTimeMs),
+    ratio: completion === null ? null : Math.round((completion / r.idealTimeMs) * 100) / 100,
+    tasksCompletedMoreThanOnce: r.completions.moreThanOnce,
+    pluginFailures: r.pluginFailures,
+    injected: r.sim.faults,
+    taskBoard: r.sim.tasks?.stats ?? null,
+    settled: r.sim.settled,
+    violations: r.sim.violations,
+    traceHash: r.sim.traceHash,
+    events: r.sim.events,
+    wallMs: Math.round(wallMs),
+  };
+}
+
+async function runPlugin(path: string, a: PluginArgs, cmd: Command): Promise<number> {
+  if (a.history !== undefined && a.seeds.length > 1) cmd.error('covey sim: --history writes one run; use it with --seed, not --seeds', { exitCode: 2 });
+  let module;
+  try {
+    module = await loadPluginModule(path);
+  } catch (err) {
+    cmd.error(`covey sim: ${(err as Error).message}`, { exitCode: 2 });
+  }
+  let worst = 0;
+  for (const seed of a.seeds) {
+    const started = performance.now();
+    const f = a.faults;
+    const r = await runPluginSimulation({
+      module, seed, voters: a.voters, agents: a.agents, killShare: a.killShare,
+      crashes: f.has('crash'), partitions: f.has('partition'), pauses: f.has('pause'), skew: f.has('skew'),
+      loss: f.has('loss') ? lossRate : 0, duplicate: f.has('dup') ? duplicateRate : 0, reorder: f.has('reorder') ? reorderRate : 0,
+    });
+    const s = summarizePlugin(a, seed, r, performance.now() - started);
+    if (a.history !== undefined) writeFileSync(a.history, r.sim.history);
+    const ok = r.missionComplete && r.sim.violations.length === 0 && r.completions.moreThanOnce === 0;
+    if (!ok) worst = 1;
+    if (a.json) { process.stdout.write(JSON.stringify(s) + '\n'); continue; }
+    const fc = r.sim.faults;
+    process.stdout.write([
+      `seed ${seed}, ${a.voters} voters, ${a.agents} agents, plugin ${path}, faults: ${[...f].join(', ') || 'none'}`,
+      `mission ${r.missionComplete ? 'complete' : 'NOT complete'}${s.completionTime === null ? '' : ` at ${((s.completionTime as number) / 1000).toFixed(1)} s virtual`}; ideal ${((s.idealTime as number) / 1000).toFixed(1)} s${s.ratio === null ? '' : ` (×${s.ratio as number})`}`,
+      `report: ${JSON.stringify(r.report)}`,
+      `injected: ${fc.crashes} crashes (${(r.report.dronesLost as number | undefined) ?? 0} lost for good), ${fc.partitions} partitions, ${fc.dropped} messages dropped; plugin failures ${r.pluginFailures}`,
+      `task board: ${r.sim.tasks === null ? 'no task operations' : `${r.sim.tasks.stats.claims} claims, ${r.sim.tasks.stats.completions} completed, ${r.sim.tasks.stats.refusedCompletions} completions refused`}; tasks completed more than once: ${r.completions.moreThanOnce}`,
+      `settled: ${r.sim.settled}; violations: ${r.sim.violations.length}`,
+      ...r.sim.violations.slice(0, 20).map((v) => `  ${v}`),
+      `trace hash ${r.sim.traceHash}  (${r.sim.events} events in ${((s.wallMs as number) / 1000).toFixed(1)} s wall)`,
+    ].join('\n') + '\n');
+  }
+  return worst;
 }

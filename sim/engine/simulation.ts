@@ -14,7 +14,7 @@
 import { Replica } from '../../consensus/core/replica.ts';
 import { defaultQuorumConfig } from '../../consensus/core/quorum.ts';
 import { CoveyStateMachine } from '../../consensus/statemachine/machine.ts';
-import { commandAccess, type Command, type CommandResult } from '../../consensus/statemachine/commands.ts';
+import { commandAccess, type Command, type CommandResult, type Operation } from '../../consensus/statemachine/commands.ts';
 import { checkAgreementAndVisibility, checkExecution } from '../../consensus/testing/invariants.ts';
 import type { ReplicaOptions } from '../../consensus/core/config.ts';
 import { NOP, type ClientReply, type Envelope, type Event as ReplicaEvent, type Message, type SnapshotEnvelope } from '../../consensus/core/types.ts';
@@ -64,6 +64,8 @@ export interface SimulationOptions {
   /** Per directed link, bytes per ms; null for unlimited. */
   readonly bandwidthBytesPerMs?: number | null;
   readonly crashes?: boolean;
+  /** Time between crash events (ms, default 200–1500). */
+  readonly crashEveryMs?: { readonly min: number; readonly max: number };
   /** Voters snapshot and truncate after this many applied instances (ReplicaOptions; default the core's). */
   readonly snapshotEveryApplied?: number;
   /**
@@ -97,6 +99,62 @@ export interface SimulationOptions {
    * checker by name) and with 'done' at the end; the bench times them. Not called back otherwise.
    */
   readonly onPhase?: (phase: string) => void;
+  /**
+   * Code hosted on the agents (plugins: sim/plugins/). It acts through the SimWorld it is given
+   * (timers on virtual time, commands through the simulated network, telemetry broadcast) and
+   * hears about crashes, restarts and telemetry. Its commands' task-board operations go into the
+   * history and the task checker. Run such a simulation with runSimulationAsync: hosted code is
+   * asynchronous, and the runner lets its promise continuations run between events.
+   */
+  readonly host?: SimHost;
+}
+
+/** What the simulator offers hosted code (one object for the whole swarm; agents by index). */
+export interface SimWorld {
+  readonly agents: number;
+  readonly voters: number;
+  nowUs(): number;
+  /** The agent's own clock (skewed when the skew fault is on), ms. */
+  localMs(agent: number): number;
+  /** Bumped at every crash: hosted code of an older incarnation must not act. */
+  incarnation(agent: number): number;
+  isUp(agent: number): boolean;
+  /** Runs fn after delayUs on the agent: dropped if it crashed meanwhile, deferred while it is stalled. */
+  agentTimer(agent: number, delayUs: number, fn: () => void): () => void;
+  /** A timer of the hardware (devices): runs whatever happens to the agent. */
+  deviceTimer(delayUs: number, fn: () => void): () => void;
+  /**
+   * A command from the agent, through a voter, like the workload's clients (resent every 300 ms,
+   * every second time to the next voter). done(result) with the answer, done(null) when the
+   * outcome is unknown (request timeout, or the agent crashed).
+   */
+  submit(agent: number, op: Operation, done: (result: CommandResult | null) => void): void;
+  /** Sends data to every other agent over the simulated network (loss, cuts and latency apply). */
+  broadcast(from: number, topic: string, data: Uint8Array): void;
+  /** Crashes the agent for good (a drone lost): it never restarts. */
+  kill(agent: number): void;
+  /** Cuts these agents off from the rest for durationUs (a scripted partition; voters in it count against the fault budget). */
+  cut(side: readonly number[], durationUs: number): void;
+  /** Voter v's state machine as it stands (read only; for reports). */
+  machine(voter: number): CoveyStateMachine;
+  /** A generator of its own for hosted code, derived from the seed. */
+  readonly random: Random;
+}
+
+export interface SimHost {
+  attach(world: SimWorld): void;
+  crashed(agent: number): void;
+  restarted(agent: number): void;
+  deliver(to: number, from: number, topic: string, data: Uint8Array): void;
+  /** Checked between events; true ends the active phase (faults stop, the swarm settles). */
+  done(): boolean;
+  /** The active phase is over (done, or the duration ran out): stop the hosted code. */
+  end(): void;
+}
+
+interface HostTimer {
+  readonly fn: () => void;
+  cancelled: boolean;
 }
 
 export interface SimProgress {
@@ -166,7 +224,11 @@ type SimEvent =
   | { kind: 'pause' }
   | { kind: 'resume'; agent: number }
   | { kind: 'skew' }
-  | { kind: 'end' };
+  | { kind: 'end' }
+  /** Hosted code's timer on an agent (dropped for an older incarnation) or on a device. */
+  | { kind: 'host'; agent: number; inc: number; timer: HostTimer }
+  | { kind: 'device'; timer: HostTimer }
+  | { kind: 'telemetry'; from: number; to: number; topic: string; data: Uint8Array };
 
 /** An agent's clock: local µs = base + (virtual − since) · rate. Monotone; jumps only forward. */
 interface Clock {
@@ -203,7 +265,20 @@ interface ProcState extends Proc {
   voter: number;
   readonly client: number;
   nextRequestId: number;
-  open: { readonly requestId: number; readonly spec: OpSpec; readonly write: boolean; readonly command: Command } | null;
+  open: { readonly requestId: number; readonly spec: OpSpec; readonly write: boolean; readonly command: Command; readonly done?: (r: CommandResult | null) => void } | null;
+  /** A lane of hosted code (SimWorld.submit), not a workload client. */
+  readonly hosted: boolean;
+}
+
+/** The simulation as a stepper: runSimulation steps it to the end; runSimulationAsync pauses for hosted code. */
+interface SimulationRun {
+  /** Handles one event; false when the run is over. */
+  step(): boolean;
+  /** Whether hosted code ran since the last call (its promise continuations want to run). */
+  takeHostActivity(): boolean;
+  /** Ends the active phase early when the host says it is done. */
+  checkHostDone(): void;
+  finish(): SimulationResult;
 }
 
 const usPerMs = 1000;
@@ -212,6 +287,32 @@ const resendUs = 300 * usPerMs;
 const progressEveryEvents = 8192;
 
 export function runSimulation(options: SimulationOptions): SimulationResult {
+  if (options.host !== undefined) throw new Error('simulation: a run with hosted code (plugins) needs runSimulationAsync');
+  const run = createSimulation(options);
+  while (run.step()) { /* the next event */ }
+  return run.finish();
+}
+
+/**
+ * Like runSimulation, for runs with hosted code: after every event in which hosted code ran, the
+ * runner waits for a macrotask so that every promise continuation queued by it has run (they are
+ * microtasks, so all of them run, in a fixed order) before the next event. Hosted code must not
+ * wait on anything but the SimWorld, or the run is no longer deterministic.
+ */
+export async function runSimulationAsync(options: SimulationOptions): Promise<SimulationResult> {
+  const run = createSimulation(options);
+  const drain = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+  await drain(); // what attach() started runs before the first event
+  while (run.step()) {
+    if (run.takeHostActivity()) {
+      await drain();
+      run.checkHostDone();
+    }
+  }
+  return run.finish();
+}
+
+function createSimulation(options: SimulationOptions): SimulationRun {
   const n = options.voters ?? 3;
   const agentCount = options.agents ?? n;
   if (!Number.isInteger(agentCount) || agentCount < n) throw new RangeError(`simulation: agents must be a whole number ≥ voters (${n}), got ${agentCount}`);
@@ -222,6 +323,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const endUs = Math.round(options.durationMs * usPerMs);
   const hardStopUs = endUs + Math.round((options.drainMs ?? 30_000) * usPerMs);
   const fsync = options.fsyncMs ?? { min: 0.1, max: 1 };
+  const crashEvery = options.crashEveryMs ?? { min: 200, max: 1500 };
   const quorum = defaultQuorumConfig(n);
   const netOptions: NetworkOptions = {
     ...defaultNetwork,
@@ -267,7 +369,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     const agent = agentCount > n ? n + (c % (agentCount - n)) : c % n;
     for (let l = 0; l < lanes; l++) {
       const id = procs.length;
-      procs.push({ id, clientId: `c${id}`, agent, voter: agent % n, client: c, nextRequestId: 1, open: null });
+      procs.push({ id, clientId: `c${id}`, agent, voter: agent % n, client: c, nextRequestId: 1, open: null, hosted: false });
     }
   }
 
@@ -287,6 +389,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   // ---- history ----------------------------------------------------------------------------
 
   const record = (process: number, type: string, f: string, key: string, value?: unknown): void => {
+    if (f === '') return; // a hosted operation the history does not describe (see hostedSpec)
     const line: Record<string, unknown> = { process, type, f, key };
     if (value !== undefined) line.value = value;
     line.time = nowUs * 1000; // ns
@@ -337,22 +440,23 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     record(p.id, type, op.spec.f, op.spec.key, value);
     if (type === 'ok' && op.write) acked.push({ clientId: p.clientId, requestId: op.requestId });
     if (type === 'info') {
-      workload.unknown(p, op.spec);
+      if (!p.hosted) workload.unknown(p, op.spec);
       // A client of a remote agent that heard nothing tries the next voter.
       if (p.agent >= n) p.voter = (p.voter + 1) % n;
     }
     p.open = null;
     ops++;
     openOps--;
+    if (p.hosted) { hostActivity = true; op.done!(type === 'info' ? null : lastResult); return; }
     if (openLoop === null) queue.push(nowUs + workload.thinkUs(p, rng), { kind: 'invoke', proc: p.id });
   };
 
-  const invoke = (p: ProcState): void => {
-    const spec = workload.next(p, rng);
+  const invoke = (p: ProcState, hosted?: { readonly spec: OpSpec; readonly done: (r: CommandResult | null) => void }): void => {
+    const spec = hosted?.spec ?? workload.next(p, rng);
     const requestId = p.nextRequestId++;
     const command = { clientId: p.clientId, requestId, timestampMs: localMs(p.agent), ...spec.op } as Command;
     record(p.id, 'invoke', spec.f, spec.key, spec.value);
-    p.open = { requestId, spec, write: commandAccess(spec.op).write, command };
+    p.open = { requestId, spec, write: commandAccess(spec.op).write, command, done: hosted?.done };
     openOps++;
     queue.push(nowUs + timeoutUs, { kind: 'timeout', proc: p.id, requestId });
     if (p.agent < n) turn(p.agent, { type: 'submit', command });
@@ -365,8 +469,44 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const onResult = (p: ProcState, requestId: number, result: CommandResult): void => {
     // A reply for an operation the client already gave up on (or a duplicate) is ignored.
     if (p.open === null || p.open.requestId !== requestId) return;
+    if (p.hosted) {
+      lastResult = result;
+      const claimed = p.open.spec.f === 'task-claim' && result.ok ? result.task?.token : undefined;
+      complete(p, result.ok ? 'ok' : 'fail', claimed);
+      return;
+    }
     const c = workload.complete(p, p.open.spec, result, rng);
     complete(p, c.type, c.value);
+  };
+
+  // ---- hosted code (plugins) ----------------------------------------------------------------
+
+  const host = options.host;
+  let hostActivity = false;
+  /** The answer being handed to a hosted lane by complete(). */
+  let lastResult: CommandResult | null = null;
+  /** Agents killed for good (SimWorld.kill): never restarted, not even at the end. */
+  const killed = new Set<number>();
+  /** Free and busy lanes of hosted code, per agent. */
+  const hostedLanes = new Map<number, ProcState[]>();
+
+  const hostedSubmit = (agent: number, op: Operation, done: (r: CommandResult | null) => void): void => {
+    if (!agents[agent].up) { done(null); return; }
+    let lanes = hostedLanes.get(agent);
+    if (lanes === undefined) hostedLanes.set(agent, (lanes = []));
+    let p = lanes.find((l) => l.open === null);
+    if (p === undefined) {
+      const id = procs.length;
+      p = { id, clientId: `c${id}`, agent, voter: agent % n, client: -1, nextRequestId: 1, open: null, hosted: true };
+      procs.push(p);
+      lanes.push(p);
+    }
+    invoke(p, { spec: hostedSpec(op), done });
+  };
+
+  const hostTimer = (ev: SimEvent & { kind: 'host' | 'device' }, delayUs: number): (() => void) => {
+    queue.push(nowUs + Math.max(1, Math.round(delayUs)), ev);
+    return () => { ev.timer.cancelled = true; };
   };
 
   // ---- faults -----------------------------------------------------------------------------
@@ -386,6 +526,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
     // Clients on the agent die with it: the outcome of what they had open is unknown.
     for (const p of procs) if (p.agent === a && p.open !== null) complete(p, 'info');
+    if (host !== undefined) { hostActivity = true; host.crashed(a); }
   };
 
   /** The voter loses its disk while down (wipe option), then restarts empty. */
@@ -397,7 +538,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 
   const restart = (a: number): void => {
     const agent = agents[a];
-    if (agent.up) return;
+    if (agent.up || killed.has(a)) return;
     agent.up = true;
     if (a < n) {
       const voter = voters[a];
@@ -405,6 +546,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       voter.replica = Replica.restore(replicaOptions(a), voter.disk.load(), voter.machine);
       turn(a, null); // restore may have applied committed instances; also starts the tick chain
     }
+    if (host !== undefined) { hostActivity = true; host.restarted(a); }
   };
 
   const shuffled = (count: number): number[] => {
@@ -580,7 +722,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       }
       case 'crash': {
         if (ending) return;
-        queue.push(nowUs + rng.int(200 * usPerMs, 1500 * usPerMs), { kind: 'crash' });
+        queue.push(nowUs + rng.int(crashEvery.min * usPerMs, crashEvery.max * usPerMs), { kind: 'crash' });
         // A voter while the budget allows, otherwise (or half the time, in a bigger swarm) another agent.
         const pickVoter = agentCount === n || rng.chance(0.5);
         const candidates = pickVoter
@@ -616,10 +758,29 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         queue.push(nowUs + rng.int(1000 * usPerMs, 3000 * usPerMs), { kind: 'skew' });
         skew();
         return;
+      case 'host': {
+        if (ev.timer.cancelled || agents[ev.agent].inc !== ev.inc || !agents[ev.agent].up || deferIfStalled(ev.agent, ev)) return;
+        hostActivity = true;
+        ev.timer.fn();
+        return;
+      }
+      case 'device':
+        if (ev.timer.cancelled) return;
+        hostActivity = true;
+        ev.timer.fn();
+        return;
+      case 'telemetry':
+        if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
+        hostActivity = true;
+        host!.deliver(ev.to, ev.from, ev.topic, ev.data);
+        return;
       case 'end':
         // Stop injecting faults and new operations; let the swarm recover and finish. Clocks
         // keep their skew: that is a property of the devices, not a fault that ends.
+        if (ending) return;
         ending = true;
+        if (host !== undefined) { hostActivity = true; host.end(); }
         network.clearCuts();
         impairedBy.clear();
         for (let a = 0; a < agentCount; a++) { agents[a].stalledUntilUs = 0; restart(a); }
@@ -648,6 +809,8 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       case 'arrival': hash.add(ev.client); break;
       case 'restart': case 'resume': hash.add(ev.agent); break;
       case 'heal': hash.add(ev.cut); break;
+      case 'host': hash.add(ev.agent); hash.add(ev.inc); break;
+      case 'telemetry': hash.add(ev.from); hash.add(ev.to); hash.add(ev.data.length); break;
     }
   };
 
@@ -666,6 +829,8 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       case 'arrival': return `${t} arrival c${ev.client}`;
       case 'restart': case 'resume': return `${t} ${ev.kind} ${ev.agent}`;
       case 'heal': return `${t} heal cut${ev.cut}`;
+      case 'host': return `${t} host ${ev.agent}.${ev.inc}`;
+      case 'telemetry': return `${t} telemetry ${ev.from}>${ev.to} ${ev.topic} ${ev.data.length}`;
       default: return `${t} ${ev.kind}`;
     }
   };
@@ -702,23 +867,60 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 
   let isSettled = false;
   let wiped: number | null = null;
-  for (;;) {
+  let over = false;
+
+  if (host !== undefined) {
+    host.attach({
+      agents: agentCount,
+      voters: n,
+      nowUs: () => nowUs,
+      localMs,
+      incarnation: (a) => agents[a].inc,
+      isUp: (a) => agents[a].up,
+      agentTimer: (a, delayUs, fn) => hostTimer({ kind: 'host', agent: a, inc: agents[a].inc, timer: { fn, cancelled: false } }, delayUs),
+      deviceTimer: (delayUs, fn) => hostTimer({ kind: 'device', timer: { fn, cancelled: false } }, delayUs),
+      submit: hostedSubmit,
+      broadcast: (from, topic, data) => {
+        for (let to = 0; to < agentCount; to++) if (to !== from) sendOver(from, to, 64 + topic.length + data.length, { kind: 'telemetry', from, to, topic, data });
+      },
+      kill: (a) => {
+        if (killed.has(a)) return;
+        killed.add(a);
+        if (agents[a].up) crash(a);
+      },
+      cut: (side, durationUs) => {
+        if (ending) return;
+        cutFor({ kind: 'split', side: new Set(side) }, side.filter((a) => a < n), durationUs);
+        faults.partitions++;
+        faults.splits++;
+      },
+      machine: (v) => voters[v].machine,
+      random: new Random(options.seed ^ 0x5eed),
+    });
+  }
+
+  const step = (): boolean => {
+    if (over) return false;
     const next = queue.pop();
-    if (next === undefined || next.timeUs > hardStopUs) break;
+    if (next === undefined || next.timeUs > hardStopUs) { over = true; return false; }
     nowUs = next.timeUs;
     events++;
     addToHash(nowUs, next.item);
     if (trace !== null) trace.push(traceLine(nowUs, next.item));
     handle(next.item);
     if (ending && openOps === 0 && (events & 63) === 0 && settled()) {
-      if (options.wipe === true && wiped === null) { wiped = rng.int(0, n - 1); wipe(wiped); continue; }
+      if (options.wipe === true && wiped === null) { wiped = rng.int(0, n - 1); wipe(wiped); return true; }
       isSettled = true;
-      break;
+      over = true;
+      return false;
     }
     if (options.onProgress !== undefined && events % progressEveryEvents === 0) {
       options.onProgress({ virtualMs: nowUs / usPerMs, durationMs: options.durationMs, events, ops });
     }
-  }
+    return true;
+  };
+
+  const finish = (): SimulationResult => {
   const phase = options.onPhase ?? ((_: string): void => {});
   phase('history');
   if (!isSettled) isSettled = settled();
@@ -757,6 +959,19 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       taken: replicas.reduce((x, r) => x + r.stats.snapshots, 0),
       truncated: replicas.reduce((x, r) => x + r.stats.truncatedInstances, 0),
       installed: replicas.reduce((x, r) => x + r.stats.snapshotsInstalled, 0),
+    },
+  };
+  };
+
+  return {
+    step,
+    finish,
+    takeHostActivity: () => { const a = hostActivity; hostActivity = false; return a; },
+    checkHostDone: () => {
+      if (host === undefined || ending || !host.done()) return;
+      if (trace !== null) trace.push(`${nowUs} host done`);
+      hash.add(nowUs);
+      handle({ kind: 'end' });
     },
   };
 }
@@ -838,6 +1053,7 @@ function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: nu
 const kindCode: Record<SimEvent['kind'], number> = {
   deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
   partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17, snapshot: 18,
+  host: 19, device: 20, telemetry: 21,
 };
 
 const typeCodes = new Map<string, number>();
@@ -863,4 +1079,15 @@ function snapshotBytes(env: SnapshotEnvelope): number {
 
 function poissonGapUs(rng: Random, ratePerSec: number): number {
   return Math.max(1, Math.round((-Math.log(1 - rng.float()) / ratePerSec) * 1_000_000));
+}
+
+/** How the history names a hosted operation: the task board's mutations, which the task checker judges; nothing else. */
+function hostedSpec(op: Operation): OpSpec {
+  switch (op.op) {
+    case 'task.create': return { op, f: 'task-create', key: op.taskId };
+    case 'task.claim': return { op, f: 'task-claim', key: op.taskId };
+    case 'task.renew': return { op, f: 'task-renew', key: op.taskId, value: op.token };
+    case 'task.complete': return { op, f: 'task-complete', key: op.taskId, value: op.token };
+    default: return { op, f: '', key: '' };
+  }
 }

@@ -1,0 +1,138 @@
+// `covey sim --plugin PATH`: a plugin module (its plugin and its `simulation` scenario) run on
+// every agent of a simulated swarm, under the engine's faults, to the scenario's end. The result
+// joins the engine's checkers (task board fencing over the plugins' task operations, durability,
+// invariants, liveness) with the scenario's own report.
+
+import { pluginOf, resolvePluginModule, PluginLoadError } from '../../agent/plugins/loader.ts';
+import type { PluginDefinition } from '../../agent/plugins/api.ts';
+import { runSimulationAsync, type SimulationOptions, type SimulationResult } from '../engine/simulation.ts';
+import { SimPluginHost, type LogLine } from './host.ts';
+import { isScenario, type PluginScenario, type Published } from './scenario.ts';
+
+export interface PluginModule {
+  readonly plugin: PluginDefinition<unknown, unknown>;
+  readonly scenario: PluginScenario;
+  readonly source: string;
+}
+
+/** Loads a plugin module for the simulator: a path (relative to cwd) or a package; a directory means its index.ts. */
+export async function loadPluginModule(path: string, cwd = process.cwd()): Promise<PluginModule> {
+  const candidates = /\.(ts|js|mjs)$/.test(path) ? [path] : [`${path.replace(/\/$/, '')}/index.ts`, `${path.replace(/\/$/, '')}/index.js`, path];
+  let lastError: unknown;
+  for (const c of candidates) {
+    const spec = c.startsWith('.') || c.startsWith('/') ? c : (c.includes('/') && !c.startsWith('@') ? `./${c}` : c);
+    try {
+      const mod = await import(resolvePluginModule(spec, cwd)) as Record<string, unknown>;
+      const plugin = pluginOf(mod, path);
+      if (!isScenario(mod.simulation)) {
+        throw new PluginLoadError(`${path}: exports a plugin but no \`simulation\` scenario; export const simulation = { options, devices, idealTimeMs, done, report } (see sim/README.md)`);
+      }
+      return { plugin, scenario: mod.simulation, source: path };
+    } catch (err) {
+      if (err instanceof PluginLoadError) throw err;
+      lastError = err;
+    }
+  }
+  throw new PluginLoadError(`--plugin ${path}: cannot load it: ${(lastError as Error).message.split('\n')[0]} (give a plugin module path, or a directory with index.ts)`);
+}
+
+export interface PluginRunOptions {
+  readonly module: PluginModule;
+  readonly seed: number;
+  readonly voters: 3 | 5;
+  readonly agents: number;
+  /** Engine faults; `crash` also kills `killShare` of the mortal agents for good, `partition` adds one long partition. */
+  readonly crashes: boolean;
+  readonly partitions: boolean;
+  readonly loss?: number;
+  readonly duplicate?: number;
+  readonly reorder?: number;
+  readonly pauses?: boolean;
+  readonly skew?: boolean;
+  readonly killShare?: number;
+  /** Upper bound on virtual time (default 4 × the ideal time + 60 s). */
+  readonly limitMs?: number;
+  readonly keepLogs?: boolean;
+}
+
+export interface PluginRunResult {
+  readonly sim: SimulationResult;
+  readonly report: Record<string, unknown>;
+  readonly missionComplete: boolean;
+  readonly idealTimeMs: number;
+  readonly pluginFailures: number;
+  readonly logs: readonly LogLine[];
+  /** Every telemetry message published, as published. */
+  readonly published: readonly Published[];
+  /** From the history: tasks completed (an ok task-complete), and how many were completed more than once. */
+  readonly completions: { readonly tasks: number; readonly moreThanOnce: number };
+}
+
+/** Counts the ok task-complete operations per task in a history (JSON Lines). */
+export function completionsOf(history: string): { tasks: number; moreThanOnce: number } {
+  const perTask = new Map<string, number>();
+  for (const line of history.split('\n')) {
+    if (line === '' || !line.includes('"task-complete"')) continue;
+    const e = JSON.parse(line) as { type: string; key: string };
+    if (e.type === 'ok') perTask.set(e.key, (perTask.get(e.key) ?? 0) + 1);
+  }
+  return { tasks: perTask.size, moreThanOnce: [...perTask.values()].filter((n) => n > 1).length };
+}
+
+export async function runPluginSimulation(o: PluginRunOptions): Promise<PluginRunResult> {
+  const setup = { agents: o.agents, voters: o.voters, seed: o.seed };
+  await o.module.scenario.prepare?.(setup);
+  const idealTimeMs = o.module.scenario.idealTimeMs(setup);
+  const host = new SimPluginHost({
+    plugin: o.module.plugin,
+    source: o.module.source,
+    scenario: o.module.scenario,
+    seed: o.seed,
+    killShare: o.crashes ? (o.killShare ?? 0.3) : 0,
+    longPartition: o.partitions ? { share: 0.25, durationMs: 60_000, atIdealShare: 0.3 } : null,
+    keepLogs: o.keepLogs,
+  });
+  let completeAtMs: number | null = null;
+  const scenarioHost = {
+    attach: host.attach.bind(host),
+    crashed: host.crashed.bind(host),
+    restarted: host.restarted.bind(host),
+    deliver: host.deliver.bind(host),
+    end: host.end.bind(host),
+    done: (): boolean => {
+      const d = host.done();
+      if (d && completeAtMs === null) completeAtMs = host.view().nowMs;
+      return d;
+    },
+  };
+  const options: SimulationOptions = {
+    seed: o.seed,
+    voters: o.voters,
+    agents: o.agents,
+    clients: 0,
+    durationMs: o.limitMs ?? Math.round(4 * idealTimeMs + 60_000),
+    crashes: o.crashes,
+    // Agent software crashes (restarted) every 20–60 s of virtual time; kills come on top.
+    crashEveryMs: { min: 20_000, max: 60_000 },
+    partitions: o.partitions,
+    loss: o.loss ?? 0,
+    duplicate: o.duplicate ?? 0,
+    reorder: o.reorder ?? 0,
+    pauses: o.pauses ?? false,
+    skew: o.skew ?? false,
+    requestTimeoutMs: 5000,
+    host: scenarioHost,
+  };
+  const sim = await runSimulationAsync(options);
+  const view = host.view();
+  return {
+    sim,
+    report: { ...o.module.scenario.report(view), completionTime: completeAtMs },
+    missionComplete: completeAtMs !== null,
+    idealTimeMs,
+    pluginFailures: host.failures.length,
+    logs: host.logs,
+    published: host.published,
+    completions: completionsOf(sim.history),
+  };
+}
