@@ -35,6 +35,10 @@ export const surveyOptions = z.strictObject({
   /** Turn to the next waypoint this far before reaching a corner, so the drone does not stop at every leg (≈ braking distance). */
   cornerM: z.number().nonnegative().default(4),
   returnHome: z.boolean().default(true),
+  /** Below this battery fraction a drone takes no new cell: it flies home and lands. */
+  batteryReserve: z.number().min(0).max(1).default(0.3),
+  /** A landed drone flies again once its battery is back above this (swapped or charged). */
+  batteryResume: z.number().min(0).max(1).default(0.9),
 });
 export type SurveyOptions = z.output<typeof surveyOptions>;
 
@@ -155,6 +159,7 @@ async function fly(ctx: Ctx, ap: Autopilot): Promise<void> {
       claim = r.value;
     } else {
       if (cells.every((c) => beliefs.get(c.id)?.state === 'done')) break;
+      if (await batteryLow(ctx, ap)) { await rechargeAtHome(ctx, ap); continue; }
       cell = bestCandidate(ctx, ap, cells, beliefs, others);
       if (cell === undefined) { await ctx.sleep(1000); continue; }
       const r = await attempt(ctx, () => ctx.tasks.claim(taskIdOf(o.mission, cell!), o.leaseMs));
@@ -182,6 +187,7 @@ async function fly(ctx: Ctx, ap: Autopilot): Promise<void> {
     } else {
       say(cell, 'lost', flown.claim, flown.pct);
       beliefs.delete(cell.id);
+      await ctx.sleep(1000 + 1000 * ctx.random()); // whatever went wrong, do not spin on it
     }
     await ctx.store.delete('claim');
   }
@@ -320,6 +326,24 @@ async function airborne(ctx: Ctx, ap: Autopilot): Promise<void> {
   if (!s.armed) await ap.arm();
   await ap.takeoff(ctx.options.altitudeM);
   while ((ap.position()?.alt ?? 0) < ctx.options.altitudeM - ctx.options.arriveWithinM) await ctx.sleep(200);
+}
+
+async function batteryLow(ctx: Ctx, ap: Autopilot): Promise<boolean> {
+  const b = await ap.battery.read().catch(() => undefined);
+  return b !== undefined && Number.isFinite(b.remaining) && b.remaining < ctx.options.batteryReserve;
+}
+
+/** Flies home, lands, and waits until the battery is swapped or charged. */
+async function rechargeAtHome(ctx: Ctx, ap: Autopilot): Promise<void> {
+  ctx.log.info({ drone: ctx.agent.id }, 'survey: battery low, returning home');
+  if (ap.state().armed) await ap.returnToHome().catch(() => {});
+  while (ap.state().armed) await ctx.sleep(1000);
+  for (;;) {
+    const b = await ap.battery.read().catch(() => undefined);
+    if (b !== undefined && b.remaining >= ctx.options.batteryResume) break;
+    await ctx.sleep(5000);
+  }
+  ctx.log.info({ drone: ctx.agent.id }, 'survey: battery restored, flying again');
 }
 
 async function untilAvailable(ctx: Ctx, ap: Autopilot): Promise<void> {

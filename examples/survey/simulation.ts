@@ -63,7 +63,15 @@ export const simulation: PluginScenario = {
     // Homes spread evenly along the south edge, 5 m south of it.
     const slot = (agent.index - _setup.voters + 0.5) / Math.max(1, drones(_setup));
     const home = toLatLon(simArea.origin, -5, simArea.widthM * slot);
-    return [new SimAutopilot({ id: 'autopilot', clock: hw.clock, random: hw.random, home, ...vehicle, positionNoise: 0.2 })];
+    const ap = new SimAutopilot({ id: 'autopilot', clock: hw.clock, random: hw.random, home, ...vehicle, positionNoise: 0.2 });
+    // The ground crew: a drone landed (disarmed) with a low battery gets a fresh one 60 s later.
+    let swapping = false;
+    hw.clock.every(5000, () => {
+      if (swapping || ap.status.state !== 'available' || ap.state().armed || ap.battery.remaining >= 0.5) return;
+      swapping = true;
+      hw.clock.after(60_000, () => { swapping = false; ap.battery.setRemaining(1); });
+    });
+    return [ap];
   },
   mortal: (agent) => agent.role === 'worker',
   idealTimeMs(setup) {
