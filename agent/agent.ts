@@ -17,7 +17,7 @@ import { LmdbStorage } from '../consensus/storage/lmdb.ts';
 import { describeQuorum } from './cli/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
-import { createHttpApi, HttpError, type AgentApi, type StaleAnswer, type SubmitOptions } from './http.ts';
+import { createHttpApi, HttpError, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
 import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
@@ -28,10 +28,19 @@ import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
 import { MembershipDriver } from '../transports/membership/driver.ts';
 import { metaProblem } from '../transports/membership/meta.ts';
 import type { MemberEvent, Meta } from '../transports/membership/types.ts';
-import type { Device } from '../devices/types.ts';
+import { realTimeClock, seededRandom } from '../devices/clock.ts';
+import { closeDevices, openDevices, type DeviceSpec } from '../devices/registry.ts';
+import type { Device, DeviceKind, DeviceStatus } from '../devices/types.ts';
 import { AgentEnvironment } from './plugins/agent-env.ts';
 import { PluginHost, type LoadedPlugin, type PluginStatus } from './plugins/host.ts';
 import { loadPlugin, PluginLoadError } from './plugins/loader.ts';
+
+/** What each driver drives (the registry's kinds; shown before a device has finished opening). */
+const driverKinds: Readonly<Record<DeviceSpec['driver'], DeviceKind>> = {
+  'sim-autopilot': 'autopilot', 'sim-sensor': 'sensor', 'sim-actuator': 'actuator', mavlink: 'autopilot', 'gpio-out': 'actuator', 'gpio-in': 'sensor', bme280: 'sensor',
+};
+
+const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
 export interface AgentOptions {
   readonly logger?: Logger;
@@ -68,8 +77,10 @@ export class Agent implements AgentApi {
   private pluginEnv: AgentEnvironment | null = null;
   private pluginHost: PluginHost | null = null;
   private readonly memberListeners = new Set<(e: MemberEvent) => void>();
-  /** The devices plugins may use, by name. Empty until the devices section of the config is wired. */
-  private readonly devices: ReadonlyMap<string, Device> = new Map();
+  /** The configured devices, by name, once opened (a device that failed to open is here too, unavailable). */
+  private deviceMap: Map<string, Device> = new Map();
+  /** The devices being opened (started with the other parts, awaited before the plugins start). */
+  private devicesOpening: Promise<void> | null = null;
   private readonly supervision: AgentOptions['supervision'];
   /** performance.now() when each voter was last heard from (messages), for staleness. */
   private readonly lastHeard: number[];
@@ -141,6 +152,9 @@ export class Agent implements AgentApi {
       firstEntry.set(p.definition.name, i);
       this.loadedPlugins.push(p);
     }
+    // Devices open while the rest starts (a MAVLink link may take seconds to hear a heartbeat);
+    // the plugins start only once every device is open or has failed to.
+    this.devicesOpening = this.openConfiguredDevices();
     const meta = this.advertisedMeta();
     if (this.selfIndex !== null) {
       const dir = join(configPath(c, c.dataDir), 'consensus');
@@ -220,6 +234,7 @@ export class Agent implements AgentApi {
       this.http!.once('error', (err) => reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${(err as Error).message} (change http.listen)`)));
       this.http!.listen(port, host, () => resolve());
     });
+    await this.devicesOpening;
     this.pluginEnv = new AgentEnvironment({
       agentId: this.identity.peerId,
       role: this.selfIndex === null ? 'worker' : 'voter',
@@ -229,13 +244,30 @@ export class Agent implements AgentApi {
       pubsub: this.node.services.pubsub,
       members: () => this.membership?.members() ?? [],
       onMemberEvent: (fn) => { this.memberListeners.add(fn); return () => { this.memberListeners.delete(fn); }; },
-      devices: this.devices,
+      devices: this.deviceMap,
       logger: log.child({ part: 'plugins' }),
       storeDir: join(configPath(c, c.dataDir), 'plugins'),
     });
     this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
     await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
-    log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name) }, 'agent started');
+    log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name), devices: this.devices().map((d) => `${d.name}:${d.status.state}`) }, 'agent started');
+  }
+
+  /**
+   * Opens the config's devices with the real clock and crypto-seeded randomness (simulated
+   * drivers' noise). Never rejects: a device that cannot be opened stays in the map, unavailable
+   * with the reason, and a warning names it; the agent runs without it.
+   */
+  private async openConfiguredDevices(): Promise<void> {
+    const specs = this.config.devices;
+    if (specs.length === 0) return;
+    const random = seededRandom(randomBytes(4).readUInt32LE(0));
+    const { devices, failures } = await openDevices(specs, { clock: realTimeClock(), random });
+    this.deviceMap = devices;
+    for (const f of failures) {
+      const spec = specs.find((s) => s.name === f.name);
+      this.logger.warn({ device: f.name, driver: spec?.driver, reason: f.error.message }, `${f.error.message}; the agent runs without it (plugins see it unavailable)`);
+    }
   }
 
   /**
@@ -244,16 +276,18 @@ export class Agent implements AgentApi {
    * that do not fit are left out of the advertisement (they still run) and a warning says which.
    */
   private advertisedMeta(): Meta {
-    const base: Meta = { role: this.selfIndex === null ? 'worker' : 'voter', devices: [], plugins: [], battery: null };
-    const names: string[] = [];
-    const left: string[] = [];
-    for (const p of this.loadedPlugins) {
-      const name = p.definition.name;
-      if (metaProblem({ ...base, plugins: [...names, name] }) === null) names.push(name);
-      else left.push(name);
-    }
-    if (left.length > 0) this.logger.warn({ advertised: names, notAdvertised: left }, `membership metadata is bounded: plugins ${left.join(', ')} run but are not advertised to other agents`);
-    return { ...base, plugins: names };
+    let meta: Meta = { role: this.selfIndex === null ? 'worker' : 'voter', devices: [], plugins: [], battery: null };
+    const left = { plugins: [] as string[], devices: [] as string[] };
+    const add = (key: 'plugins' | 'devices', name: string): void => {
+      const next: Meta = { ...meta, [key]: [...meta[key], name] };
+      if (metaProblem(next) === null) meta = next;
+      else left[key].push(name);
+    };
+    for (const p of this.loadedPlugins) add('plugins', p.definition.name);
+    for (const d of this.config.devices) add('devices', d.name);
+    if (left.plugins.length > 0) this.logger.warn({ advertised: meta.plugins, notAdvertised: left.plugins }, `membership metadata is bounded: plugins ${left.plugins.join(', ')} run but are not advertised to other agents`);
+    if (left.devices.length > 0) this.logger.warn({ advertised: meta.devices, notAdvertised: left.devices }, `membership metadata is bounded: devices ${left.devices.join(', ')} are driven but not advertised to other agents`);
+    return meta;
   }
 
   /** The HTTP API's base URL, e.g. http://127.0.0.1:7070. */
@@ -273,6 +307,11 @@ export class Agent implements AgentApi {
     // Plugins first: their stop hooks may still use consensus, telemetry and the store.
     await this.pluginHost?.stop();
     await this.pluginEnv?.close();
+    // Devices after the plugins (their stop hooks may still command them, e.g. hold position).
+    if (this.devicesOpening !== null) {
+      await this.devicesOpening.catch(() => {});
+      await closeDevices(this.deviceMap);
+    }
     const closeHttp = this.http === null ? Promise.resolve() : new Promise<void>((r) => { this.http!.close(() => r()); this.http!.closeIdleConnections(); });
     await this.driver?.stop();
     await this.membership?.stop({ leave: true });
@@ -408,6 +447,14 @@ export class Agent implements AgentApi {
     return this.recentEvents;
   }
 
+  /** Every configured device, in config order: name, kind, driver and status (`opening` until opened). */
+  devices(): DeviceInfo[] {
+    return this.config.devices.map((spec) => {
+      const d = this.deviceMap.get(spec.name);
+      return { name: spec.name, kind: d?.kind ?? driverKinds[spec.driver], driver: spec.driver, status: d === undefined ? opening : statusOf(d) };
+    });
+  }
+
   /** Each plugin's name, version, source, state, restarts and last error (empty before start). */
   plugins(): PluginStatus[] {
     return this.pluginHost?.status() ?? [];
@@ -470,9 +517,16 @@ export class Agent implements AgentApi {
       storage: d === null ? null : { groupCommits: d.stats.fsyncs, recordsPersisted: d.stats.recordsPersisted, failed: d.failed?.message ?? null },
       lastSnapshot: d?.lastSnapshot ?? null,
       plugins: this.plugins(),
+      devices: this.devices(),
       faultInjection: this.faults === undefined ? undefined : { cut: [...this.cut] },
     };
   }
+}
+
+/** A copy of the driver's status (a getter on most drivers), safe to serialise. */
+function statusOf(d: Device): DeviceStatus {
+  const s = d.status;
+  return s.state === 'available' ? { state: 'available' } : { state: 'unavailable', reason: s.reason };
 }
 
 function readiness(r: { ready: boolean; reason: string }): Record<string, unknown> {

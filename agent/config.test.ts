@@ -83,3 +83,35 @@ test('plugins: bad entries name plugins[i] and the field', () => {
   assert.match(problems(minimal + 'plugins: [ 42 ]\n'), /plugins\[0\]: expected a mapping such as \{ module:/);
   assert.match(problems(minimal + 'plugins: { module: ./a.ts }\n'), /plugins: /);
 });
+
+test('devices: none by default; entries are checked by the device registry, defaults filled in', () => {
+  assert.deepEqual(parseConfig(minimal, 'c', '/').devices, []);
+  const c = parseConfig(minimal + [
+    'devices:',
+    '  - { driver: sim-autopilot, name: autopilot, home: { lat: 47.4, lon: 8.5 }, maxSpeed: 15 }',
+    '  - { driver: gpio-out, name: led, line: 17 }',
+    '  - { driver: mavlink, name: fc, serial: { path: /dev/ttyACM0, baudRate: 115200 } }',
+    '',
+  ].join('\n'), 'c', '/');
+  assert.deepEqual(c.devices, [
+    { driver: 'sim-autopilot', name: 'autopilot', home: { lat: 47.4, lon: 8.5 }, maxSpeed: 15 },
+    { driver: 'gpio-out', name: 'led', chip: 'gpiochip0', line: 17 },
+    { driver: 'mavlink', name: 'fc', serial: { path: '/dev/ttyACM0', baudRate: 115200 } },
+  ]);
+});
+
+test('devices: bad entries name devices[i], the device, the field and the fix', () => {
+  const dev = (lines: string) => problems(minimal + 'devices:\n' + lines);
+  assert.match(dev('  - { driver: gpio-output, name: led, line: 17 }\n'), /devices\[0\] \("led"\)\.driver: unknown driver "gpio-output" \(known: sim-autopilot, .*gpio-out/);
+  assert.match(dev('  - { name: led, line: 17 }\n'), /devices\[0\] \("led"\)\.driver: missing; name the device's driver \(one of sim-autopilot/);
+  assert.match(dev('  - { driver: gpio-out, name: led }\n'), /devices\[0\] \("led"\)\.line: missing; this field is required/);
+  assert.match(dev('  - { driver: gpio-out, name: Led, line: 1 }\n'), /devices\[0\] \("Led"\)\.name: device name: lowercase letters/);
+  assert.match(dev('  - { driver: gpio-out, name: led, line: 1, colour: red }\n'), /devices\[0\] \("led"\): unknown field "colour"; check the spelling/);
+  assert.match(dev('  - { driver: gpio-out, name: led, line: 1 }\n  - { driver: gpio-in, name: led, line: 2 }\n'), /devices\[1\] \("led"\)\.name: duplicate device name "led"/);
+  assert.match(dev('  - { driver: sim-autopilot, name: ap, home: { lat: 147, lon: 8 } }\n'), /devices\[0\] \("ap"\)\.home\.lat: /);
+  assert.match(dev('  - { driver: mavlink, name: fc, udp: {}, serial: { path: /dev/x, baudRate: 57600 } }\n'), /devices\[0\] \("fc"\)\.serial: give either udp or serial, not both/);
+  assert.match(dev('  - 42\n'), /devices\[0\]: expected a mapping such as \{ driver: sim-autopilot/);
+  assert.match(problems(minimal + 'devices: { driver: gpio-out, name: led, line: 1 }\n'), /devices: expected a list of devices/);
+  // Every problem is listed, not only the first.
+  assert.match(dev('  - { driver: gpio-out, name: a }\n  - { driver: nope, name: b }\n'), /2 problems:\n {2}devices\[0\] \("a"\)\.line: .*\n {2}devices\[1\] \("b"\)\.driver: unknown driver "nope"/);
+});

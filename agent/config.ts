@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { DRIVERS, deviceSpecsSchema } from '../devices/registry.ts';
 
 /** A libp2p peer id in its usual base58 text form (Ed25519 ids start with 12D3KooW). */
 const peerIdPattern = /^(12D3KooW|Qm|16U)[1-9A-HJ-NP-Za-km-z]{30,60}$/;
@@ -64,9 +65,12 @@ export const configSchema = z.strictObject({
    * own schema when the agent starts.
    */
   plugins: z.array(pluginEntry).default([]),
-  // ---- devices: (reserved) ---------------------------------------------------------------
-  // The `devices:` section (the device drivers this agent opens, by name) is added here by the
-  // devices work; plugins reach devices by these names. Keep this marker until then.
+  /**
+   * The devices this agent drives (devices/registry.ts; docs/agent.md#devices): one entry per
+   * device, `{ driver, name, ... }`; plugins reach them by `name`. Opened when the agent starts; a
+   * device that cannot be opened leaves the agent running without it (shown unavailable).
+   */
+  devices: deviceSpecsSchema.default([]),
 });
 
 export type AgentConfig = z.output<typeof configSchema> & {
@@ -98,7 +102,7 @@ export function parseConfig(text: string, source: string, baseDir: string): Agen
   // reportInput: an issue carries the value it is about, so "missing" (undefined) and "wrong type" differ.
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${describeIssue(i)}`);
+    const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path, raw)}: ${describeIssue(i)}`);
     throw new ConfigError(`${source}: ${lines.length} problem${lines.length === 1 ? '' : 's'}:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
@@ -130,12 +134,28 @@ export function configPath(c: AgentConfig, p: string): string {
   return isAbsolute(p) ? p : resolve(c.baseDir, p);
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[], raw?: unknown): string {
   if (path.length === 0) return '(top level)';
-  return path.map((p, i) => typeof p === 'number' ? `[${p}]` : (i === 0 ? String(p) : '.' + String(p))).join('');
+  return path.map((p, i) => {
+    if (typeof p !== 'number') return i === 0 ? String(p) : '.' + String(p);
+    // A device entry is named too, when it has a name: `devices[1] ("led").line`.
+    if (i === 1 && path[0] === 'devices') {
+      const name = (((raw as { devices?: unknown }).devices as { name?: unknown }[] | undefined)?.[p])?.name;
+      if (typeof name === 'string' && name !== '') return `[${p}] (${JSON.stringify(name)})`;
+    }
+    return `[${p}]`;
+  }).join('');
 }
 
+const deviceExample = '{ driver: sim-autopilot, name: autopilot, home: { lat: 47.4, lon: 8.5 } }';
+
 function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.path[0] === 'devices') {
+    if (i.path.length === 1 && i.code === 'invalid_type') return `expected a list of devices, one entry each, such as - ${deviceExample}`;
+    if (i.path.length === 2 && i.code === 'invalid_type') return `expected a mapping such as ${deviceExample}`;
+    if (i.path.length === 3 && i.path[2] === 'driver' && /^unknown driver undefined/.test(i.message)) return `missing; name the device's driver (one of ${DRIVERS.join(', ')})`;
+    if (i.code === 'unrecognized_keys') return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling (each driver's fields: docs/agent.md, "Devices")`;
+  }
   if (i.code === 'unrecognized_keys') return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}; check the spelling (fields: see docs/agent.md)`;
   if (i.code === 'invalid_type' && i.input === undefined) return 'missing; this field is required';
   return i.message;

@@ -26,6 +26,7 @@ async function serve(token?: string, host: PluginHost | null = null) {
     members: () => [],
     memberEvents: () => [],
     plugins: () => host?.status() ?? [],
+    devices: () => [],
     readiness: () => ({ ready: g.down.size === 0, reason: g.down.size === 0 ? 'all voters reachable' : 'cut off' }),
   };
   const server = createHttpApi(api, { token, logger: silentLogger });

@@ -1,4 +1,4 @@
-// The agent's HTTP API: status, key-value and task operations, members, plugins, metrics, health. Every
+// The agent's HTTP API: status, key-value and task operations, members, plugins, devices, metrics, health. Every
 // request body is validated (zod); a bad request gets a 4xx with a JSON `error` saying what was
 // wrong, never a crash. The API listens on localhost by default; elsewhere a bearer token is
 // required (the config enforces it).
@@ -10,6 +10,17 @@ import type { Registry } from 'prom-client';
 import type { CommandResult, Operation } from '../consensus/statemachine/commands.ts';
 import type { Logger } from './log.ts';
 import type { PluginStatus } from './plugins/host.ts';
+import type { DeviceSpec } from '../devices/registry.ts';
+import type { DeviceKind, DeviceStatus } from '../devices/types.ts';
+
+/** One configured device as `GET /devices` and `status().devices` list it. */
+export interface DeviceInfo {
+  readonly name: string;
+  readonly kind: DeviceKind;
+  readonly driver: DeviceSpec['driver'];
+  /** `{ state: 'available' }`, or `{ state: 'unavailable', reason }` (failed to open, link lost, or still opening). */
+  readonly status: DeviceStatus;
+}
 
 /** What the HTTP API needs from an agent. */
 export interface AgentApi {
@@ -24,6 +35,8 @@ export interface AgentApi {
   memberEvents(): unknown[];
   /** The plugin host's view of every plugin: state, restarts, last error (agent/plugins/host.ts). */
   plugins(): PluginStatus[];
+  /** The configured devices (config `devices:`), each with its kind, driver and status. */
+  devices(): DeviceInfo[];
   readiness(): { ready: boolean; reason: string };
   readonly registry: Registry;
   /** Test-only fault injection (config `faultInjection: true`); undefined when off. */
@@ -109,6 +122,10 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
   if (path === '/plugins') {
     if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
     return send(res, 200, { plugins: api.plugins() });
+  }
+  if (path === '/devices') {
+    if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+    return send(res, 200, { devices: api.devices() });
   }
   if (path === '/metrics' && method === 'GET') {
     const text = await api.registry.metrics();

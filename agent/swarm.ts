@@ -1,13 +1,17 @@
 // A real local swarm on loopback: N agent processes, each with its own key, data dir, ports and
 // log, described by DIR/swarm.json. `covey swarm up` makes (or reuses) it and starts the agents;
 // `covey swarm down` stops them; tests and `covey swarm bench` kill and restart single agents.
+// The first agents are voters, the rest workers; every agent's config may carry plugins, devices
+// and any other config fields on top of what the swarm needs (CreateOptions).
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml, stringify } from 'yaml';
+import type { DeviceSpecInput } from '../devices/registry.ts';
 import { AgentClient } from './client.ts';
+import { ConfigError, parseConfig } from './config.ts';
 import { createIdentity, saveIdentity } from './identity.ts';
 
 export interface SwarmAgent {
@@ -27,10 +31,41 @@ export interface Swarm {
   readonly agents: SwarmAgent[];
 }
 
+/** One plugin entry of an agent config (agent/config.ts): a module path is best absolute here. */
+export interface SwarmPlugin {
+  readonly module: string;
+  readonly options?: unknown;
+  readonly enabled?: boolean;
+}
+
+/** Which agent a per-agent option is asked about. */
+export interface AgentSlot {
+  readonly index: number;
+  readonly voter: boolean;
+  /** 0, 1, … among the workers; null for a voter. */
+  readonly workerIndex: number | null;
+}
+
+type PerAgent<T> = T | ((index: number, agent: AgentSlot) => T);
+
 export interface CreateOptions {
-  readonly agents: number;
-  /** How many of the agents are voters (the first ones). Default: all up to 7, else 5. */
+  /** Agents in all. Default: voters + workers when `workers` is given, else 3. */
+  readonly agents?: number;
+  /** How many of the agents are voters (the first ones). Default: 3 when `workers` is given; else all up to 7, else 5. */
   readonly voters?: number;
+  /** Agents beyond the voters (they forward to voters); the total is then voters + workers. */
+  readonly workers?: number;
+  /** Plugins in every agent's config, or per agent. Relative module paths resolve against the agent's directory. */
+  readonly plugins?: PerAgent<readonly SwarmPlugin[]>;
+  /** Devices (devices/registry.ts specs) per agent, e.g. `(i, a) => a.voter ? [] : [{ driver: 'sim-autopilot', … }]`. */
+  readonly devices?: PerAgent<readonly DeviceSpecInput[]>;
+  /**
+   * More config, merged into each agent's (after the swarm's own fields): mappings are merged,
+   * `plugins` and `devices` lists are appended to, anything else replaces. Applied in order.
+   */
+  readonly configExtra?: PerAgent<Record<string, unknown>> | readonly PerAgent<Record<string, unknown>>[];
+  /** The agents' log level (default info). */
+  readonly logLevel?: string;
   readonly name?: string;
   /** Test-only: lets tests cut agents apart through /debug/partition. */
   readonly faultInjection?: boolean;
@@ -58,22 +93,33 @@ async function freePorts(count: number): Promise<number[]> {
 export async function createSwarm(dirIn: string, o: CreateOptions): Promise<Swarm> {
   const dir = resolve(dirIn);
   if (existsSync(swarmFile(dir))) throw new Error(`${dir} already holds a swarm (swarm.json); use it as it is, or choose another --dir`);
-  if (!Number.isInteger(o.agents) || o.agents < 1 || o.agents > 64) throw new Error(`-n must be from 1 to 64 agents, got ${o.agents}`);
-  const voterCount = o.voters ?? (o.agents <= 7 ? o.agents : 5);
-  if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(o.agents, 16)) throw new Error(`--voters must be from 1 to ${Math.min(o.agents, 16)}, got ${voterCount}`);
+  let total: number;
+  let voterCount: number;
+  if (o.workers !== undefined) {
+    if (!Number.isInteger(o.workers) || o.workers < 0) throw new Error(`--workers must be a whole number of agents, got ${o.workers}`);
+    voterCount = o.voters ?? 3;
+    total = voterCount + o.workers;
+    if (o.agents !== undefined && o.agents !== total) throw new Error(`-n (${o.agents}) must equal --voters (${voterCount}) + --workers (${o.workers}); give two of them`);
+  } else {
+    total = o.agents ?? 3;
+    voterCount = o.voters ?? (total <= 7 ? total : 5);
+  }
+  if (!Number.isInteger(total) || total < 1 || total > 64) throw new Error(`-n must be from 1 to 64 agents, got ${total}`);
+  if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > Math.min(total, 16)) throw new Error(`--voters must be from 1 to ${Math.min(total, 16)}, got ${voterCount}`);
   const name = o.name ?? 'local';
   mkdirSync(dir, { recursive: true });
-  const ids = await Promise.all(Array.from({ length: o.agents }, () => createIdentity()));
-  const ports = await freePorts(o.agents * 3);
+  const ids = await Promise.all(Array.from({ length: total }, () => createIdentity()));
+  const ports = await freePorts(total * 3);
   const tcp = (i: number) => ports[3 * i];
   const voters = ids.slice(0, voterCount).map((id, i) => ({ id: id.peerId, addrs: [`/ip4/127.0.0.1/tcp/${tcp(i)}`] }));
   const agents: SwarmAgent[] = [];
-  for (let i = 0; i < o.agents; i++) {
+  for (let i = 0; i < total; i++) {
     const adir = join(dir, `agent-${i}`);
     mkdirSync(adir, { recursive: true });
     saveIdentity(join(adir, 'identity.key'), ids[i]);
     const http = `127.0.0.1:${ports[3 * i + 2]}`;
-    const config = {
+    const slot: AgentSlot = { index: i, voter: i < voterCount, workerIndex: i < voterCount ? null : i - voterCount };
+    const base: Record<string, unknown> = {
       swarm: { name },
       identity: 'identity.key',
       dataDir: 'data',
@@ -82,16 +128,73 @@ export async function createSwarm(dirIn: string, o: CreateOptions): Promise<Swar
       bootstrap: [`/ip4/127.0.0.1/tcp/${tcp(0)}/p2p/${ids[0].peerId}`].filter(() => i !== 0),
       mdns: false,
       http: { listen: http },
-      log: { level: 'info' },
+      log: { level: o.logLevel ?? 'info' },
       consensus: { requestTimeoutMs: o.requestTimeoutMs ?? 5000, ...(o.snapshotEveryApplied === undefined ? {} : { snapshotEveryApplied: o.snapshotEveryApplied }) },
       faultInjection: o.faultInjection ?? false,
     };
-    writeFileSync(join(adir, 'config.yaml'), `# agent ${i} of the local swarm "${name}" (covey swarm up)\n` + stringify(config));
+    const extras = o.configExtra === undefined ? [] : Array.isArray(o.configExtra) ? o.configExtra : [o.configExtra as PerAgent<Record<string, unknown>>];
+    let config = base;
+    for (const e of extras) config = mergeConfig(config, pick(e, slot));
+    const plugins = pick(o.plugins ?? [], slot);
+    const devices = pick(o.devices ?? [], slot);
+    if (plugins.length > 0 || devices.length > 0) config = mergeConfig(config, { plugins, devices });
+    const text = `# agent ${i} of the local swarm "${name}" (covey swarm up)\n` + stringify(config);
+    // Check it now: a bad plugin entry or device spec is an error here, naming the agent, not a dead process later.
+    try {
+      parseConfig(text, `agent ${i} (${slot.voter ? 'voter' : 'worker'})`, adir);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(`the local swarm's config for ${err.message}`);
+      throw err;
+    }
+    writeFileSync(join(adir, 'config.yaml'), text);
     agents.push({ index: i, peerId: ids[i].peerId, dir: adir, config: join(adir, 'config.yaml'), http: `http://${http}`, log: join(adir, 'agent.log'), voter: i < voterCount, pid: null });
   }
   const swarm: Swarm = { dir, name, agents };
   saveSwarm(swarm);
   return swarm;
+}
+
+function pick<T>(v: PerAgent<T>, slot: AgentSlot): T {
+  return typeof v === 'function' ? (v as (index: number, agent: AgentSlot) => T)(slot.index, slot) : v;
+}
+
+/** `extra` over `base`: mappings merge, the `plugins` and `devices` lists are appended to, other values replace. */
+export function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  for (const [k, v] of Object.entries(extra)) {
+    const b = out[k];
+    if ((k === 'plugins' || k === 'devices') && Array.isArray(v)) out[k] = [...(Array.isArray(b) ? b : []), ...v];
+    else if (isMap(v) && isMap(b)) out[k] = mergeConfig(b, v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A YAML config fragment for `covey swarm up --config-extra FILE`: a mapping of agent config
+ * fields. Relative plugin module paths (./x.ts, ../x) are made absolute against the fragment's
+ * directory, so the agents (whose configs live elsewhere) find them.
+ */
+export function readConfigFragment(file: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read it as YAML: ${(err as Error).message.split('\n')[0]}`}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected a YAML mapping of agent config fields, such as plugins: [...] and devices: [...]`);
+  const fragment = raw as Record<string, unknown>;
+  const base = dirname(resolve(file));
+  if (Array.isArray(fragment.plugins)) {
+    fragment.plugins = fragment.plugins.map((p: unknown) => {
+      const module = typeof p === 'string' ? p : p !== null && typeof p === 'object' ? (p as { module?: unknown }).module : undefined;
+      if (typeof module !== 'string' || !module.startsWith('.') || isAbsolute(module)) return p;
+      const abs = resolve(base, module);
+      return typeof p === 'string' ? abs : { ...(p as object), module: abs };
+    });
+  }
+  return fragment;
 }
 
 export function readSwarm(dirIn: string): Swarm {

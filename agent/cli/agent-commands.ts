@@ -11,7 +11,7 @@ import { AgentClient, AgentClientError } from '../client.ts';
 import { ConfigError, loadConfig, parseConfig } from '../config.ts';
 import { createIdentity, saveIdentity } from '../identity.ts';
 import { generateSwarmKey, saveSwarmKey } from '../../transports/node.ts';
-import { swarmDown, swarmUp } from '../swarm.ts';
+import { readConfigFragment, swarmDown, swarmUp, type AgentSlot } from '../swarm.ts';
 
 /** Where the client commands find the agent: --agent URL, or the http section of --config. */
 interface Target { agent?: string; config?: string; authToken?: string }
@@ -186,7 +186,7 @@ export function membersCommand(): Command {
 }
 
 export function statusCommand(): Command {
-  return targetOptions(new Command('status').description('show a running agent\'s status: a summary with its plugins on a terminal, the full JSON otherwise'))
+  return targetOptions(new Command('status').description('show a running agent\'s status: a summary with its plugins and devices on a terminal, the full JSON otherwise'))
     .option('--json', 'print the full status as JSON (the default when stdout is not a terminal, for scripts)')
     .action((o: Target & { json?: boolean }) => run('status', async () => {
       const s = await clientFor(o).status();
@@ -195,7 +195,7 @@ export function statusCommand(): Command {
     }));
 }
 
-/** The human summary of `covey status`: the agent in a few lines, then one line per plugin. */
+/** The human summary of `covey status`: the agent in a few lines, then one line per plugin and per device. */
 export function formatStatus(s: Record<string, unknown>): string {
   const str = (v: unknown): string => v === null || v === undefined ? '-' : String(v);
   const role = s.role === 'voter' ? `voter ${str(s.replicaId)}` : str(s.role);
@@ -217,6 +217,16 @@ export function formatStatus(s: Record<string, unknown>): string {
       lines.push(`  ${str(p.name).padEnd(24)} ${str(p.version).padEnd(10)} ${str(p.state).padEnd(10)} ${str(p.restarts).padStart(8)}  ${err}${next}`);
     }
   }
+  const devices = Array.isArray(s.devices) ? s.devices as Record<string, unknown>[] : [];
+  lines.push('', devices.length === 0 ? 'devices   none (add them under devices: in the agent config; docs/agent.md)' : 'devices');
+  if (devices.length > 0) {
+    lines.push(`  ${'name'.padEnd(24)} ${'kind'.padEnd(10)} ${'driver'.padEnd(14)} status`);
+    for (const d of devices) {
+      const st = (d.status ?? {}) as { state?: unknown; reason?: unknown };
+      const status = st.state === 'available' ? 'available' : `${str(st.state)}: ${str(st.reason)}`;
+      lines.push(`  ${str(d.name).padEnd(24)} ${str(d.kind).padEnd(10)} ${str(d.driver).padEnd(14)} ${status}`);
+    }
+  }
   lines.push('', '(covey status --json prints everything)');
   return lines.join('\n') + '\n';
 }
@@ -225,12 +235,18 @@ export function swarmCommand(): Command {
   const s = new Command('swarm').description('a real local swarm of agent processes on loopback');
   s.command('up')
     .description('start N agents (making keys, configs and ports on first use) and print how to reach them')
-    .option('-n, --agents <n>', 'number of agents', intArg('-n'), 3)
-    .option('--voters <n>', 'how many of them vote (default: all, up to 7)', intArg('--voters'))
+    .option('-n, --agents <n>', 'number of agents (default 3, or voters + workers)', intArg('-n'))
+    .option('--voters <n>', 'how many of them vote (default: all, up to 7; 3 with --workers)', intArg('--voters'))
+    .option('--workers <n>', 'agents beyond the voters (they do not vote; they forward to a voter)', intArg('--workers', 0))
+    .option('--config-extra <file>', 'a YAML fragment (plugins:, devices:, …) merged into every agent\'s config; relative plugin paths are relative to the file')
+    .option('--worker-config-extra <file>', 'a YAML fragment merged into the workers\' configs only (after --config-extra), e.g. their devices')
     .requiredOption('--dir <dir>', 'directory for the swarm (reused if it holds one)')
-    .action((o: { agents: number; voters?: number; dir: string }) => run('swarm up', async () => {
+    .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; workerConfigExtra?: string; dir: string }) => run('swarm up', async () => {
       const tty = process.stderr.isTTY === true;
-      const s = await swarmUp(o.dir, { agents: o.agents, voters: o.voters }, (ready, total) => {
+      const all = o.configExtra === undefined ? {} : readConfigFragment(o.configExtra);
+      const workers = o.workerConfigExtra === undefined ? {} : readConfigFragment(o.workerConfigExtra);
+      const configExtra = [all, (_i: number, a: AgentSlot) => a.voter ? {} : workers];
+      const s = await swarmUp(o.dir, { agents: o.agents, voters: o.voters, workers: o.workers, configExtra }, (ready, total) => {
         if (tty) process.stderr.write(`\rwaiting for agents: ${ready}/${total} ready`);
       });
       if (tty) process.stderr.write('\n');

@@ -1,0 +1,56 @@
+// The configs `createSwarm` writes for voters and workers with plugins, devices and extra config,
+// and the YAML fragments of `covey swarm up --config-extra`. No agent is started here.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from './config.ts';
+import { createSwarm, mergeConfig, readConfigFragment } from './swarm.ts';
+
+test('createSwarm: voters + workers, plugins for all, devices and extra config per agent; each config is checked', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'covey-swarm-config-'));
+  try {
+    const s = await createSwarm(join(root, 'a'), {
+      voters: 3,
+      workers: 2,
+      plugins: [{ module: '/opt/plugins/survey.ts', options: { cellSizeM: 20 } }],
+      devices: (i, a) => a.voter ? [] : [{ driver: 'sim-autopilot', name: 'autopilot', home: { lat: 47, lon: 8 + i / 1000 } }],
+      configExtra: [{ log: { level: 'warn' } }, (_i, a) => a.workerIndex === 1 ? { plugins: ['/opt/plugins/extra.ts'], consensus: { tickMs: 7 } } : {}],
+    });
+    assert.deepEqual(s.agents.map((a) => a.voter), [true, true, true, false, false]);
+    const configs = s.agents.map((a) => loadConfig(a.config));
+    assert.ok(configs.every((c) => c.voters.length === 3 && c.log.level === 'warn'));
+    assert.deepEqual(configs.map((c) => c.devices.map((d) => d.name)), [[], [], [], ['autopilot'], ['autopilot']]);
+    assert.deepEqual(configs[3].plugins, [{ module: '/opt/plugins/survey.ts', options: { cellSizeM: 20 }, enabled: true }]);
+    assert.deepEqual(configs[4].plugins.map((p) => p.module), ['/opt/plugins/extra.ts', '/opt/plugins/survey.ts']);
+    assert.equal(configs[4].consensus.tickMs, 7);
+    assert.equal(configs[4].consensus.requestTimeoutMs, 5000, 'mappings merge');
+
+    // A bad device spec fails here, naming the agent and the entry, instead of a dead process later.
+    await assert.rejects(createSwarm(join(root, 'b'), { voters: 3, workers: 1, devices: (_i, a) => a.voter ? [] : [{ driver: 'gpio-out', name: 'led' } as never] }),
+      /agent 3 \(worker\): 1 problem:\n {2}devices\[0\] \("led"\)\.line: missing/);
+    await assert.rejects(createSwarm(join(root, 'c'), { agents: 4, voters: 3, workers: 2 }), /-n \(4\) must equal --voters \(3\) \+ --workers \(2\)/);
+    const plain = await createSwarm(join(root, 'd'), { agents: 3 });
+    assert.deepEqual(plain.agents.map((a) => a.voter), [true, true, true]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('config fragments: relative plugin paths become absolute against the fragment; lists append, mappings merge', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-fragment-'));
+  try {
+    writeFileSync(join(dir, 'f.yaml'), 'plugins:\n  - module: ./p/survey.ts\n    options: { a: 1 }\n  - ../q.ts\n  - some-package\nlog: { level: debug }\n');
+    const f = readConfigFragment(join(dir, 'f.yaml'));
+    assert.deepEqual(f.plugins, [{ module: join(dir, 'p/survey.ts'), options: { a: 1 } }, join(dir, '../q.ts'), 'some-package']);
+    writeFileSync(join(dir, 'bad.yaml'), '- a list\n');
+    assert.throws(() => readConfigFragment(join(dir, 'bad.yaml')), /expected a YAML mapping of agent config fields/);
+    assert.throws(() => readConfigFragment(join(dir, 'none.yaml')), /none\.yaml: no such file/);
+    assert.deepEqual(mergeConfig({ plugins: ['a'], http: { listen: 'x', token: 't' }, mdns: false }, { plugins: ['b'], http: { listen: 'y' }, mdns: true, devices: [1] }),
+      { plugins: ['a', 'b'], http: { listen: 'y', token: 't' }, mdns: true, devices: [1] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
