@@ -197,14 +197,7 @@ export class SimPluginHost implements SimHost {
     return {
       now: () => this.#nowMs(),
       after: (ms, fn) => this.#world.deviceTimer(ms * usPerMs, fn),
-      every: (ms, fn) => {
-        if (!(ms > 0)) throw new RangeError(`every(): period must be > 0, got ${ms}`);
-        let cancel = (): void => {};
-        let stopped = false;
-        const arm = (): void => { cancel = this.#world.deviceTimer(ms * usPerMs, () => { if (stopped) return; arm(); fn(); }); };
-        arm();
-        return () => { stopped = true; cancel(); };
-      },
+      every: (ms, fn) => repeat((delayUs, f) => this.#world.deviceTimer(delayUs, f), ms, fn),
     };
   }
 
@@ -229,14 +222,7 @@ export class SimPluginHost implements SimHost {
     const timers: DeviceClock = {
       now: () => this.#nowMs(),
       after: (ms, fn) => world.agentTimer(a, ms * usPerMs, fn),
-      every: (ms, fn) => {
-        if (!(ms > 0)) throw new RangeError(`every(): period must be > 0, got ${ms}`);
-        let cancel = (): void => {};
-        let stopped = false;
-        const arm = (): void => { cancel = world.agentTimer(a, ms * usPerMs, () => { if (stopped) return; arm(); fn(); }); };
-        arm();
-        return () => { stopped = true; cancel(); };
-      },
+      every: (ms, fn) => repeat((delayUs, f) => world.agentTimer(a, delayUs, f), ms, fn),
     };
     const logger = (plugin: string): PluginLogger => {
       const at = (level: string) => (obj: object | string, msg?: string): void => {
@@ -308,6 +294,16 @@ export class SimPluginHost implements SimHost {
       async keys(prefix = '') { return [...map.keys()].filter((k) => k.startsWith(prefix)).sort(); },
     };
   }
+}
+
+/** every() on top of a one-shot timer: re-armed before each call, so fn may cancel it. */
+function repeat(after: (delayUs: number, fn: () => void) => () => void, ms: number, fn: () => void): () => void {
+  if (!(ms > 0)) throw new RangeError(`every(): period must be > 0, got ${ms}`);
+  let cancel = (): void => {};
+  let stopped = false;
+  const arm = (): void => { cancel = after(ms * usPerMs, () => { if (stopped) return; arm(); fn(); }); };
+  arm();
+  return () => { stopped = true; cancel(); };
 }
 
 export function agentId(a: number): string {
