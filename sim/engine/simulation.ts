@@ -435,7 +435,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   // ---- clients ----------------------------------------------------------------------------
 
-  const complete = (p: ProcState, type: 'ok' | 'fail' | 'info', value?: unknown): void => {
+  const complete = (p: ProcState, type: 'ok' | 'fail' | 'info', value?: unknown, result?: CommandResult): void => {
     const op = p.open!;
     record(p.id, type, op.spec.f, op.spec.key, value);
     if (type === 'ok' && op.write) acked.push({ clientId: p.clientId, requestId: op.requestId });
@@ -447,7 +447,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     p.open = null;
     ops++;
     openOps--;
-    if (p.hosted) { hostActivity = true; op.done!(type === 'info' ? null : lastResult); return; }
+    if (p.hosted) { hostActivity = true; op.done!(type === 'info' ? null : result ?? null); return; }
     if (openLoop === null) queue.push(nowUs + workload.thinkUs(p, rng), { kind: 'invoke', proc: p.id });
   };
 
@@ -470,9 +470,8 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     // A reply for an operation the client already gave up on (or a duplicate) is ignored.
     if (p.open === null || p.open.requestId !== requestId) return;
     if (p.hosted) {
-      lastResult = result;
       const claimed = p.open.spec.f === 'task-claim' && result.ok ? result.task?.token : undefined;
-      complete(p, result.ok ? 'ok' : 'fail', claimed);
+      complete(p, result.ok ? 'ok' : 'fail', claimed, result);
       return;
     }
     const c = workload.complete(p, p.open.spec, result, rng);
@@ -483,8 +482,6 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   const host = options.host;
   let hostActivity = false;
-  /** The answer being handed to a hosted lane by complete(). */
-  let lastResult: CommandResult | null = null;
   /** Agents killed for good (SimWorld.kill): never restarted, not even at the end. */
   const killed = new Set<number>();
   /** Free and busy lanes of hosted code, per agent. */
@@ -921,46 +918,46 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   };
 
   const finish = (): SimulationResult => {
-  const phase = options.onPhase ?? ((_: string): void => {});
-  phase('history');
-  if (!isSettled) isSettled = settled();
-  // Anything still open at the hard stop has an unknown outcome.
-  for (const p of procs) if (p.open !== null) complete(p, 'info');
+    const phase = options.onPhase ?? ((_: string): void => {});
+    phase('history');
+    if (!isSettled) isSettled = settled();
+    // Anything still open at the hard stop has an unknown outcome.
+    for (const p of procs) if (p.open !== null) complete(p, 'info');
 
-  Object.assign(faults, { dropped: network.stats.dropped, duplicated: network.stats.duplicated, reordered: network.stats.reordered });
-  const history = historyLines.length > 0 ? historyLines.join('\n') + '\n' : '';
-  const parsed = parseHistory(history);
-  phase('linearizability');
-  const linearizability = checkLinearizable(parsed);
-  phase('tasks');
-  const tasks = parsed.other.length > 0 ? checkTasks(parsed) : null;
-  phase('invariants');
-  const replicas = voters.map((v) => v.replica);
-  const violations: string[] = [...(commitWatch?.violations ?? [])];
-  if (options.checkInvariants ?? true) {
-    const views = voters.map(checkerView);
-    violations.push(...checkAgreementAndVisibility(views), ...checkExecution(views, voters.map((v) => v.disk.fullLog())));
-  }
-  if (wiped !== null && !(isSettled && voters[wiped].replica.executedWatermark().some((x) => x > 0))) {
-    violations.push(`state transfer: voter ${wiped} lost its disk and did not catch up`);
-  }
-  for (const r of replicas) if (r.stats.agreementViolations > 0) violations.push(`INV1: replica ${r.self} saw ${r.stats.agreementViolations} contradicting commits`);
-  phase('durability+liveness');
-  violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
-  if (tasks !== null) violations.push(...tasks.violations.map((v) => `tasks: ${v}`));
-  violations.push(...checkDurability(voters, acked), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000));
-  phase('done');
+    Object.assign(faults, { dropped: network.stats.dropped, duplicated: network.stats.duplicated, reordered: network.stats.reordered });
+    const history = historyLines.length > 0 ? historyLines.join('\n') + '\n' : '';
+    const parsed = parseHistory(history);
+    phase('linearizability');
+    const linearizability = checkLinearizable(parsed);
+    phase('tasks');
+    const tasks = parsed.other.length > 0 ? checkTasks(parsed) : null;
+    phase('invariants');
+    const replicas = voters.map((v) => v.replica);
+    const violations: string[] = [...(commitWatch?.violations ?? [])];
+    if (options.checkInvariants ?? true) {
+      const views = voters.map(checkerView);
+      violations.push(...checkAgreementAndVisibility(views), ...checkExecution(views, voters.map((v) => v.disk.fullLog())));
+    }
+    if (wiped !== null && !(isSettled && voters[wiped].replica.executedWatermark().some((x) => x > 0))) {
+      violations.push(`state transfer: voter ${wiped} lost its disk and did not catch up`);
+    }
+    for (const r of replicas) if (r.stats.agreementViolations > 0) violations.push(`INV1: replica ${r.self} saw ${r.stats.agreementViolations} contradicting commits`);
+    phase('durability+liveness');
+    violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
+    if (tasks !== null) violations.push(...tasks.violations.map((v) => `tasks: ${v}`));
+    violations.push(...checkDurability(voters, acked), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000));
+    phase('done');
 
-  return {
-    traceHash: hash.hex(),
-    ops, history, linearizable: linearizability.linearizable, linearizability, tasks, violations, faults, shed,
-    settled: isSettled, events, endMs: nowUs / usPerMs, trace,
-    snapshots: {
-      taken: replicas.reduce((x, r) => x + r.stats.snapshots, 0),
-      truncated: replicas.reduce((x, r) => x + r.stats.truncatedInstances, 0),
-      installed: replicas.reduce((x, r) => x + r.stats.snapshotsInstalled, 0),
-    },
-  };
+    return {
+      traceHash: hash.hex(),
+      ops, history, linearizable: linearizability.linearizable, linearizability, tasks, violations, faults, shed,
+      settled: isSettled, events, endMs: nowUs / usPerMs, trace,
+      snapshots: {
+        taken: replicas.reduce((x, r) => x + r.stats.snapshots, 0),
+        truncated: replicas.reduce((x, r) => x + r.stats.truncatedInstances, 0),
+        installed: replicas.reduce((x, r) => x + r.stats.snapshotsInstalled, 0),
+      },
+    };
   };
 
   return {

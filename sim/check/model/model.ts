@@ -359,11 +359,7 @@ export function checkByReplay(cfg: ModelConfig, opts: CheckOptions): CheckResult
   const parent: number[] = [-1];
   const via: (Action | null)[] = [null];
   const seen = new Set<string>();
-  const pathOf = (node: number): Action[] => {
-    const path: Action[] = [];
-    for (let x = node; x > 0; x = parent[x]) path.push(via[x]!);
-    return path.reverse();
-  };
+  const pathOf = (node: number): Action[] => pathTo(parent, via, node);
   let transitions = 0, subsumed = 0, depth = 0, lastReport = started;
   const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
     ({ verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started, ...(violation ? { violation } : {}) });
@@ -484,11 +480,7 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const parent: number[] = [-1];
   const via: (Action | null)[] = [null];
   const seen = new BigSet();
-  const pathOf = (node: number): Action[] => {
-    const path: Action[] = [];
-    for (let x = node; x > 0; x = parent[x]) path.push(via[x]!);
-    return path.reverse();
-  };
+  const pathOf = (node: number): Action[] => pathTo(parent, via, node);
   let transitions = 0, subsumed = 0, depth = 0, lastReport = started;
   const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
     ({ verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started, ...(violation ? { violation } : {}) });
@@ -539,4 +531,11 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
     frontierDepth++;
   }
   return result('pass');
+}
+
+/** The actions from the initial state (node 0) to `node`, read back through the parent table. */
+function pathTo(parent: readonly number[], via: readonly (Action | null)[], node: number): Action[] {
+  const path: Action[] = [];
+  for (let x = node; x > 0; x = parent[x]) path.push(via[x]!);
+  return path.reverse();
 }
