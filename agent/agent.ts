@@ -177,6 +177,7 @@ export class Agent implements AgentApi {
     this.node = await createCoveyNode({
       privateKey: this.identity.privateKey,
       listen: c.listen,
+      announce: c.announce.length === 0 ? undefined : c.announce,
       bootstrap: c.bootstrap,
       mdns: c.mdns,
       swarmKey,

@@ -40,6 +40,8 @@ export const configSchema = z.strictObject({
   identity: z.string().default('identity.key'),
   dataDir: z.string().default('data'),
   listen: z.array(multiaddr).min(1).default(['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']),
+  /** Addresses other agents should dial instead of the listen addresses (behind NAT or a proxy). */
+  announce: z.array(multiaddr).default([]),
   /** The voters, in the same order in every agent's config: a voter's index is its replica id. */
   voters: z.array(voter).min(3, { error: 'list at least 3 voters (3, 5 or 7 are usual; consensus needs a majority that survives a crash): the peer ids `covey init` printed on each voter' }).max(16, { error: 'at most 16 voters; other agents join as workers without being listed' }),
   bootstrap: z.array(multiaddr).default([]),

@@ -78,7 +78,7 @@ const coveyCli = new URL('./cli/covey.ts', import.meta.url).pathname;
 const swarmFile = (dir: string): string => join(dir, 'swarm.json');
 
 /** Ports the kernel says are free now (bound to 0 and released). */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Server>((res, rej) => {
     const s = createServer();
     s.once('error', rej);
