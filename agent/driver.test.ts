@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeadlineError } from './driver.ts';
-import { group } from './testing.ts';
+import { DeadlineError, ReplicaDriver } from './driver.ts';
+import { group, silentLogger } from './testing.ts';
 import { MemoryStorage } from '../consensus/storage/memory.ts';
-import type { PersistRecord } from '../consensus/core/types.ts';
+import type { ReplicaStorage } from '../consensus/storage/port.ts';
+import { emptyDeps } from '../consensus/core/deps.ts';
+import { instanceId } from '../consensus/core/ids.ts';
+import type { Envelope, PersistRecord, PreAccept } from '../consensus/core/types.ts';
 import type { Command } from '../consensus/statemachine/commands.ts';
 
 let nextRequest = 1;
@@ -68,4 +71,69 @@ test('a storage failure stops the replica and fails its clients instead of break
   assert.match(drivers[0].failed?.message ?? '', /disk full/);
   await assert.rejects(drivers[0].submit(put('y', '2'), 2000), (err: Error) => err.name === 'UnavailableError' && /storage failed/.test(err.message));
   await Promise.all(drivers.map((d) => d.stop()));
+});
+
+// ---- persist before you promise: the driver's own ordering, with a disk the test holds back ----
+
+/** A storage whose appends stay pending until the test lets them complete (in order). */
+class GatedStorage extends MemoryStorage {
+  readonly gates: (() => void)[] = [];
+  override async append(records: readonly PersistRecord[]): Promise<void> {
+    await new Promise<void>((resolve) => this.gates.push(resolve));
+    return super.append(records);
+  }
+  /** Completes every append so far. */
+  openAll(): void {
+    for (const g of this.gates.splice(0)) g();
+  }
+}
+
+async function settleLoop(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+async function lonelyVoter(storage: ReplicaStorage) {
+  const sent: Envelope[] = [];
+  const driver = await ReplicaDriver.start({
+    replica: { self: 0, n: 3, f: 1, e: 1, tickMs: 1000, recoveryTimeoutMs: 1e9, recoveryTimeoutMaxMs: 1e9 },
+    storage, logger: silentLogger, send: (envs) => { sent.push(...envs); },
+  });
+  return { driver, sent };
+}
+
+test('a vote for a peer leaves only once the record it exposes is durable', async () => {
+  const storage = new GatedStorage();
+  const { driver, sent } = await lonelyVoter(storage);
+  const id = instanceId(1, 1);
+  driver.receive(1, { type: 'PreAccept', id, cmd: { commands: [put('a', '1')] }, dep: emptyDeps(3) });
+  await settleLoop();
+  assert.equal(storage.gates.length, 1, 'the PREACCEPTED record is being written');
+  assert.deepEqual(sent.filter((e) => e.msg.type === 'PreAcceptOK'), [], 'no PreAcceptOK before the write is durable');
+  storage.openAll();
+  await settleLoop();
+  assert.deepEqual(sent.filter((e) => e.msg.type === 'PreAcceptOK').map((e) => e.to), [1]);
+  storage.openAll();
+  await driver.stop();
+});
+
+test('the coordinator proposes while its record syncs, but commits and answers only once its own vote is durable', async () => {
+  const storage = new GatedStorage();
+  const { driver, sent } = await lonelyVoter(storage);
+  let answered = false;
+  const result = driver.submit(put('b', '1'), 10_000).then((r) => { answered = true; return r; });
+  await settleLoop();
+  const preAccepts = sent.filter((e) => e.msg.type === 'PreAccept');
+  assert.deepEqual(preAccepts.map((e) => e.to), [1, 2], 'the PreAccepts left before the sync');
+  assert.equal(storage.gates.length, 1);
+  const p = preAccepts[0].msg as PreAccept;
+  driver.receive(1, { type: 'PreAcceptOK', id: p.id, dep: p.dep }); // a fast quorum, were our own vote durable
+  await settleLoop();
+  assert.deepEqual(sent.filter((e) => e.msg.type === 'Commit'), [], 'no Commit: its own vote is not durable yet');
+  assert.equal(answered, false, 'no answer to the client before its own vote is durable');
+  storage.openAll();
+  await settleLoop();
+  storage.openAll(); // the Commit's own record (it does not hold back the answer)
+  assert.deepEqual(await result, { ok: true });
+  assert.deepEqual(sent.filter((e) => e.msg.type === 'Commit').map((e) => e.to), [1, 2]);
+  await driver.stop();
 });

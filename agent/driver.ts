@@ -1,8 +1,11 @@
 // The replica driver: the one place where the pure consensus core meets real time and real I/O
 // (DESIGN.md; etcd raft's "Ready loop"). Events are queued and stepped in turns; each turn's
-// records are made durable in one group commit, and only then are its messages sent and its
-// clients answered (persist before you promise). Turns are pipelined: the next one may step while
-// a commit is in flight, but effects leave strictly in the order the core produced them.
+// records are made durable in one group commit, and only then are its messages sent — this
+// replica's own votes among them, handed back to it — and its clients answered (persist before
+// you promise). What promises nothing about the turn's records leaves at once: the coordinator's
+// proposals and the Commits of chosen values (Ready.early; PROTOCOL.md §12, "Votes count once
+// durable"). Turns are pipelined: the next one may step while a commit is in flight; what waits
+// for durability leaves in the order the core produced it.
 
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -49,10 +52,10 @@ export class UnavailableError extends Error {
   }
 }
 
-/** The error a client gets when consensus did not answer in time. */
 /** Turns whose group commit is in flight before stepping waits for the disk. */
 const inFlightTurnsMax = 16;
 
+/** The error a client gets when consensus did not answer in time. */
 export class DeadlineError extends Error {
   constructor(message: string) {
     super(message);
@@ -222,6 +225,7 @@ export class ReplicaDriver {
     for (const ev of batch) this.replica.step(ev);
     const ready = this.replica.takeReady();
     if (ready.tickMs !== null) this.scheduleTick(ready.tickMs);
+    this.releaseEarly(ready);
     if (ready.persist.length === 0 && ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0 && ready.executed.length === 0) return;
     this.stats.turns++;
     this.inFlight++;
@@ -246,10 +250,24 @@ export class ReplicaDriver {
     this.snapshotInfo = { at: new Date().toISOString(), applied: s.applied, truncated: s.truncated };
   }
 
+  /** What may leave before the turn's records are durable: proposals and Commits of chosen values. */
+  private releaseEarly(ready: Ready): void {
+    if (ready.early.length === 0) return;
+    this.stats.messagesSent += ready.early.length;
+    this.o.send(ready.early);
+  }
+
+  /** After the turn (and every earlier one) is durable: its messages, this replica's own votes back to it, the answers. */
   private release(ready: Ready): void {
-    if (ready.messages.length > 0) {
-      this.stats.messagesSent += ready.messages.length;
-      this.o.send(ready.messages);
+    const self = this.replica.self;
+    let others: Envelope[] | null = null;
+    for (const env of ready.messages) {
+      if (env.to === self) this.post({ type: 'message', from: self, msg: env.msg });
+      else (others ??= []).push(env);
+    }
+    if (others !== null) {
+      this.stats.messagesSent += others.length;
+      this.o.send(others);
     }
     if (ready.snapshots.length > 0) this.o.sendSnapshots?.(ready.snapshots);
     for (const rep of ready.replies) {

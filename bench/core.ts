@@ -80,7 +80,10 @@ function runCase(c: Case, durationMs: number): Result {
     return { clientId, requestId, timestampMs: 0, op: 'put', key: hot ? 'hot' : `k${i % keySpace}`, value: value16 };
   };
   const pendingSubmits: { r: number; clientId: string }[] = [];
+  // Persist records are dropped (no disk), so a turn is durable at once: early messages and the
+  // rest go out together, and a replica's own votes come back to it through the queue.
   const honour = (ready: Ready, r: number): void => {
+    for (const env of ready.early) queue.push(env);
     for (const env of ready.messages) queue.push(env);
     for (const reply of ready.replies) {
       if (counting) done++;

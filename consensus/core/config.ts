@@ -20,6 +20,14 @@ export interface ReplicaOptions {
   readonly pipelineInstancesMax?: number;
   /** Most commands queued for batching; beyond it a submit is refused with an error (back-pressure). */
   readonly submitQueueCommandsMax?: number;
+  /**
+   * Own proposals whose PreAccept may be out on the network while this replica's record of them is
+   * not yet known durable (PROTOCOL.md §12, "Votes count once durable"). A restart skips this many
+   * seqs after the last own id it finds on disk, and recovers them, so no id is ever proposed twice.
+   * It must never be lowered across a restart of the same data directory: the agent keeps the
+   * default; the model checker lowers it for a smaller state space.
+   */
+  readonly earlyProposalsMax?: number;
   /** How often the driver should tick the replica. */
   readonly tickMs?: number;
   /** How long the coordinator waits for a fast quorum of matching answers before the slow path. */
@@ -51,6 +59,7 @@ export interface ReplicaConfig extends Quorums {
   readonly batchBytesMax: number;
   readonly pipelineInstancesMax: number;
   readonly submitQueueCommandsMax: number;
+  readonly earlyProposalsMax: number;
   readonly tickMs: number;
   readonly fastPathTimeoutMs: number;
   readonly retransmitMs: number;
@@ -61,6 +70,9 @@ export interface ReplicaConfig extends Quorums {
   readonly snapshotEveryApplied: number;
   readonly snapshotResendMs: number;
 }
+
+/** The default of `earlyProposalsMax`: twice the default pipeline, and a cheap skip at restart. */
+export const earlyProposalsMaxDefault = 8;
 
 export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
   const q = quorums(o);
@@ -74,6 +86,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     batchBytesMax: o.batchBytesMax ?? 1024 * 1024,
     pipelineInstancesMax: o.pipelineInstancesMax ?? 4,
     submitQueueCommandsMax: o.submitQueueCommandsMax ?? 100_000,
+    earlyProposalsMax: o.earlyProposalsMax ?? earlyProposalsMaxDefault,
     tickMs: o.tickMs ?? 10,
     fastPathTimeoutMs: o.fastPathTimeoutMs ?? 50,
     retransmitMs: o.retransmitMs ?? 200,

@@ -37,7 +37,7 @@ test('malformed, ill-typed or misattributed messages are refused with a reason a
     assert.equal(res.ok, false, `accepted ${JSON.stringify(raw)}`);
     assert.match((res as { reason: string }).reason, why);
     const ready = r.takeReady();
-    assert.deepEqual([ready.persist, ready.messages, ready.executed, ready.replies], [[], [], [], []]);
+    assert.deepEqual([ready.persist, ready.early, ready.messages, ready.executed, ready.replies], [[], [], [], [], []]);
     assert.equal(r.instance(id), undefined, 'no instance was created');
   }
   // The same message, well formed, is taken.
@@ -51,9 +51,10 @@ test('a malformed client command is refused with a reason and proposes nothing',
   const res = r.submitUntrusted({ ...put, requestId: -1 });
   assert.equal(res.ok, false);
   assert.match((res as { reason: string }).reason, /requestId/);
-  assert.deepEqual(r.takeReady().messages, []);
+  const refused = r.takeReady();
+  assert.deepEqual([refused.early, refused.messages], [[], []]);
   assert.deepEqual(r.submitUntrusted(put), { ok: true });
-  assert.equal(r.takeReady().messages.filter((m) => m.msg.type === 'PreAccept').length, 2);
+  assert.equal(r.takeReady().early.filter((m) => m.msg.type === 'PreAccept').length, 2);
 });
 
 test('no file under consensus/core reaches for a clock, timer, randomness, logger or I/O', () => {

@@ -28,12 +28,26 @@ function bare(self: ReplicaId, o: Partial<ReplicaOptions> = {}): Replica {
   return r;
 }
 
+/**
+ * Feed one message; the Ready's `messages` here are everything it sends, early or after the sync
+ * (what waits for durability is tested on its own, in "votes count once durable").
+ */
 function recv(r: Replica, from: ReplicaId, msg: Message): Ready {
   r.step({ type: 'message', from, msg });
-  return r.takeReady();
+  return everything(r.takeReady());
 }
 
-const sent = (ready: Ready, type: Message['type']): Envelope[] => ready.messages.filter((e) => e.msg.type === type);
+function everything(ready: Ready): Ready {
+  return { ...ready, messages: [...ready.early, ...ready.messages], early: [] };
+}
+
+const sent = (ready: Ready, type: Message['type']): Envelope[] => [...ready.early, ...ready.messages].filter((e) => e.msg.type === type);
+
+/** What a driver does once a Ready's records are durable: hand the replica its own votes back. */
+function handBack(r: Replica, ready: Ready): Ready {
+  for (const env of ready.messages) if (env.to === r.self) r.step({ type: 'message', from: r.self, msg: env.msg });
+  return everything(r.takeReady());
+}
 
 function cluster(o: Omit<ClusterOptions, 'n' | 'f' | 'e'> & Partial<Pick<ClusterOptions, 'n' | 'f' | 'e'>> = {}): Cluster {
   return new Cluster({ n: 3, f: 1, e: 1, ...o });
@@ -283,8 +297,9 @@ describe('AcceptOK', () => {
     recv(r, 1, { type: 'PreAcceptOK', id, dep: Dz });
     recv(r, 2, { type: 'PreAcceptOK', id, dep: Dz });
     const slow = recv(r, 3, { type: 'PreAcceptOK', id, dep: Dz }); // 3 mismatches > e: fast path impossible
-    assert.deepEqual(sent(slow, 'Accept').map((e) => e.to), [1, 2, 3, 4]);
+    assert.deepEqual(sent(slow, 'Accept').filter((e) => e.to !== 0).map((e) => e.to), [1, 2, 3, 4]);
     assert.equal(r.instance(id)?.phase, 'ACCEPTED');
+    assert.deepEqual(handBack(r, slow).messages, [], 'its own AcceptOK, durable: 1 of 3');
 
     assert.deepEqual(recv(r, 1, { type: 'AcceptOK', b: 0, id }).messages, [], '2 of 3');
     assert.deepEqual(recv(r, 1, { type: 'AcceptOK', b: 0, id }).messages, [], 'a duplicate does not count');
@@ -606,8 +621,9 @@ describe('Waiting', () => {
     recv(r, 0, { type: 'PreAccept', id, cmd: batch(put('x', 'id')), dep: none3 });
     r.step({ type: 'recover', id });
     const b = r.instance(id)!.bal;
-    r.takeReady();
-    recv(r, 2, { type: 'RecoverOK', b, id, abal: 0, cmd: null, dep: none3, initDep: none3, phase: 'INITIAL' });
+    handBack(r, everything(r.takeReady())); // its own RecoverOK
+    const validate = recv(r, 2, { type: 'RecoverOK', b, id, abal: 0, cmd: null, dep: none3, initDep: none3, phase: 'INITIAL' });
+    handBack(r, validate); // its own ValidateOK
     const ready = recv(r, 2, { type: 'ValidateOK', b, id, I: [[z, 'PREACCEPTED']] });
     const acc = sent(ready, 'Accept');
     assert.equal(acc.length, 2);
@@ -627,12 +643,13 @@ describe('Watermark', () => {
     assert.equal(cl.replicas[1].isApplied(id), true);
     cl.restart(2);
     assert.equal(cl.replicas[2].instance(id), undefined);
-    assert.deepEqual(cl.replicas[2].pendingIds(), []);
+    const others = (): InstanceId[] => cl.replicas[2].pendingIds().filter((p) => initCoord(p) !== 2); // not its own skipped seqs
+    assert.deepEqual(others(), []);
     cl.tickAll(10);
     const wm = cl.network.filter((e) => e.msg.type === 'Watermark' && e.to === 2);
     assert.deepEqual(wm.map((e) => e.msg), [{ type: 'Watermark', executed: [1, 0, 0] }, { type: 'Watermark', executed: [1, 0, 0] }]);
     cl.runUntilQuiet();
-    assert.deepEqual(cl.replicas[2].pendingIds(), [id], 'learned of id from the watermark');
+    assert.deepEqual(others(), [id], 'learned of id from the watermark');
     assert.notEqual(cl.replicas[2].instance(id)?.phase, 'COMMITTED');
     for (let i = 0; i < 20 && !cl.replicas[2].isApplied(id); i++) {
       cl.tickAll(50);
@@ -641,9 +658,9 @@ describe('Watermark', () => {
     assert.equal(cl.replicas[2].instance(id)?.phase, 'COMMITTED');
     assert.equal(cl.replicas[2].isApplied(id), true);
     assert.ok(cl.replicas[2].stats.recoveriesStarted >= 1);
-    assert.equal(cl.replicas[2].stats.recoveredAsNop, 0);
+    assert.notEqual(cl.replicas[2].instance(id)?.cmd, NOP, 'recovered with its value');
     assert.equal((cl.machines[2] as CoveyStateMachine).digest(), (cl.machines[0] as CoveyStateMachine).digest());
-    assert.deepEqual(cl.replicas[2].executedWatermark(), [1, 0, 0]);
+    assert.equal(cl.replicas[2].executedWatermark()[0], 1);
     assert.deepEqual(cl.violations(), []);
   });
 });
@@ -796,15 +813,106 @@ describe('restart', () => {
     assert.deepEqual(cl.replicas[1].stats.agreementViolations, 0);
   });
 
-  test('a restarted coordinator does not reuse its sequence numbers', () => {
-    const cl = cluster();
+  test('a restarted coordinator does not reuse its sequence numbers, nor the ones it may have proposed early', () => {
+    const cl = cluster({ earlyProposalsMax: 4 });
     cl.submit(0, put('x', '1'));
     cl.submit(0, put('x', '2'));
     settled(cl);
     cl.crash(0);
     cl.restart(0);
+    // Seqs 3..6 may have gone out early before the crash (earlyProposalsMax = 4): skipped, recovered.
+    assert.deepEqual(cl.replicas[0].pendingIds().sort((a, b) => a - b), [3, 4, 5, 6].map((s) => instanceId(s, 0)));
     cl.submit(0, put('x', '3'));
-    assert.equal(cl.replicas[0].instance(instanceId(3, 0))?.phase, 'PREACCEPTED');
+    assert.equal(cl.replicas[0].instance(instanceId(7, 0))?.phase, 'PREACCEPTED');
     settled(cl);
+    for (const s of [3, 4, 5, 6]) assert.equal(cl.replicas[1].instance(instanceId(s, 0))?.cmd, NOP, `skipped seq ${s} became Nop`);
+    assert.deepEqual(cl.replicas[1].executedWatermark(), [7, 0, 0], 'no gap stalls the prefix');
+  });
+
+  test('ids skipped by a restart that died before recovering them are recovered by the next restart', () => {
+    const cl = cluster({ earlyProposalsMax: 2 });
+    cl.submit(0, put('x', '1'));
+    settled(cl);
+    cl.crash(0);
+    cl.restart(0); // skips 2, 3
+    cl.crash(0); // before recovering them
+    cl.restart(0); // skips 2, 3 again (still unknown) — and nothing above them
+    assert.deepEqual(cl.replicas[0].pendingIds().sort((a, b) => a - b), [2, 3].map((s) => instanceId(s, 0)));
+    settled(cl);
+    assert.deepEqual(cl.replicas[2].executedWatermark(), [3, 0, 0]);
+  });
+});
+
+// ---- votes count once durable (Covey §12) ------------------------------------------------------
+
+describe('votes count once durable', () => {
+  const id = instanceId(1, 0);
+  const c = batch(put('x', 'c'));
+
+  test('the coordinator proposes early, but counts its own PreAcceptOK only once it is handed back', () => {
+    const r = bare(0);
+    r.step({ type: 'submit', command: put('x', '1') });
+    const ready = r.takeReady();
+    assert.deepEqual(ready.early.filter((e) => e.msg.type === 'PreAccept').map((e) => e.to), [1, 2], 'PreAccepts leave before the sync');
+    assert.ok(ready.persist.some((p) => p.kind === 'instance' && p.instance.id === id && p.instance.phase === 'PREACCEPTED'));
+    assert.deepEqual(ready.messages.map((e) => [e.to, e.msg.type]), [[0, 'PreAcceptOK']], 'its own vote waits for the sync');
+    // A peer's matching answer alone is not a fast quorum of 2: no Commit, no reply.
+    const one = recv(r, 1, { type: 'PreAcceptOK', id, dep: none3 });
+    assert.deepEqual([sent(one, 'Commit'), one.replies], [[], []]);
+    assert.equal(r.instance(id)?.phase, 'PREACCEPTED');
+    r.step({ type: 'message', from: 0, msg: ready.messages[0].msg });
+    const back = r.takeReady();
+    assert.deepEqual(back.early, [], 'a fast commit is not early: line 56 relies on the coordinator remembering it');
+    assert.deepEqual(back.messages.filter((e) => e.msg.type === 'Commit').map((e) => e.to), [1, 2]);
+    assert.ok(back.persist.some((p) => p.kind === 'instance' && p.instance.phase === 'COMMITTED'));
+    assert.equal(back.replies.length, 1, 'the client is answered once both votes and the commit are durable');
+  });
+
+  test('a vote never leaves early, nor a fast commit or a recovery ballot; a ballot-0 Accept and a quorum-decided Commit do', () => {
+    const r = bare(1);
+    r.step({ type: 'message', from: 0, msg: { type: 'PreAccept', id, cmd: c, dep: none3 } });
+    const answer = r.takeReady();
+    assert.deepEqual(answer.early, []);
+    assert.deepEqual(answer.messages.map((e) => [e.to, e.msg.type]), [[0, 'PreAcceptOK']]);
+    r.step({ type: 'message', from: 0, msg: { type: 'Commit', b: 0, id, cmd: c, dep: none3 } });
+    r.takeReady();
+    r.step({ type: 'message', from: 2, msg: { type: 'Accept', b: 5, id, cmd: NOP, dep: none3 } });
+    const answer2 = r.takeReady();
+    assert.deepEqual([answer2.early, answer2.messages.map((e) => [e.to, e.msg.type])], [[], [[2, 'Commit']]],
+      'a COMMITTED replica answers with the Commit once its record is durable (it may be its own fast commit)');
+
+    const coord = bare(0);
+    coord.step({ type: 'submit', command: put('x', '2') });
+    const own = instanceId(1, 0);
+    handBack(coord, coord.takeReady());
+    coord.step({ type: 'message', from: 1, msg: { type: 'PreAcceptOK', id: own, dep: deps3(instanceId(9, 2)) } });
+    coord.step({ type: 'message', from: 2, msg: { type: 'PreAcceptOK', id: own, dep: deps3(instanceId(9, 2)) } });
+    const slow = coord.takeReady();
+    assert.deepEqual(slow.early.map((e) => [e.to, e.msg.type]), [[1, 'Accept'], [2, 'Accept']], 'the ballot-0 Accept leaves early');
+    assert.deepEqual(slow.messages.map((e) => [e.to, e.msg.type]), [[0, 'AcceptOK']]);
+    handBack(coord, slow);
+    coord.step({ type: 'message', from: 1, msg: { type: 'AcceptOK', b: 0, id: own } });
+    assert.deepEqual(coord.takeReady().early.map((e) => [e.to, e.msg.type]), [[1, 'Commit'], [2, 'Commit']], 'a Commit decided by durable acceptances leaves early');
+
+    const rec = bare(2);
+    rec.step({ type: 'message', from: 0, msg: { type: 'PreAccept', id, cmd: c, dep: none3 } });
+    rec.takeReady();
+    rec.step({ type: 'recover', id });
+    const recover = rec.takeReady();
+    assert.deepEqual(recover.early, [], 'Recover waits until the ballot joined is durable');
+    assert.deepEqual(recover.messages.map((e) => [e.to, e.msg.type]), [[0, 'Recover'], [1, 'Recover'], [2, 'RecoverOK']]);
+  });
+
+  test('at most earlyProposalsMax own proposals are out before they are known durable', () => {
+    const r = bare(0, { earlyProposalsMax: 1, pipelineInstancesMax: 4, batchCommandsMax: 1 });
+    r.step({ type: 'submit', command: put('x', '1') });
+    r.step({ type: 'submit', command: put('y', '2') });
+    const ready = r.takeReady();
+    const early = ready.early.filter((e) => e.msg.type === 'PreAccept').map((e) => (e.msg as { id: number }).id);
+    const late = ready.messages.filter((e) => e.msg.type === 'PreAccept').map((e) => (e.msg as { id: number }).id);
+    assert.deepEqual([early, late], [[instanceId(1, 0), instanceId(1, 0)], [instanceId(2, 0), instanceId(2, 0)]]);
+    handBack(r, ready); // both proposals durable: the budget is free again
+    r.step({ type: 'submit', command: put('z', '3') });
+    assert.equal(r.takeReady().early.filter((e) => e.msg.type === 'PreAccept').length, 2);
   });
 });

@@ -88,6 +88,14 @@ export class Replica {
   /** Largest k of any Waiting(id, k) received (line 74). */
   private readonly waitingK = new Map<InstanceId, number>();
   private nextSeq = 1;
+  /**
+   * Own ids whose PreAccept went out early (before this replica's record of them was durable) and
+   * whose own PreAcceptOK has not come back yet — that is, not yet known durable. Bounded by
+   * cfg.earlyProposalsMax: a crash can lose at most that many ids, all above the last one on disk,
+   * and `restore` skips and recovers that many (PROTOCOL.md §12, "Votes count once durable").
+   */
+  private readonly unconfirmedEarly = new Set<InstanceId>();
+
   private nowMs = 0;
   private entropy = 0;
   private ticks = 0;
@@ -114,6 +122,8 @@ export class Replica {
   private readonly dirty = new Map<InstanceId, Instance>();
   /** Applied and snapshot records, in the order they happened (they follow the instance records). */
   private logRecords: PersistRecord[] = [];
+  /** Released before this turn's records are durable (Ready.early). */
+  private early: Envelope[] = [];
   private messages: Envelope[] = [];
   private snapshots: SnapshotEnvelope[] = [];
   private executed: ExecutedBatch[] = [];
@@ -164,6 +174,16 @@ export class Replica {
     // than every snapshotEveryApplied instances never snapshots, and each restart replays the
     // whole history (found by profiling the 1,000-agent simulation: half its time in restore).
     r.appliedSinceSnapshot = stored.applied.length;
+    r.bumpNextSeq();
+    // Own ids above the last one on disk may have been proposed early and lost in the crash; they
+    // are never allocated again, and are recovered (as Nop, or as the value recovery finds).
+    // So are the ids an earlier restart skipped and did not live to recover: every own seq above
+    // the applied prefix that this replica does not hold is a gap that would stall the prefix.
+    r.nextSeq += r.cfg.earlyProposalsMax;
+    for (let seq = r.appliedPrefix[r.cfg.self] + 1; seq < r.nextSeq; seq++) {
+      const id = instanceId(seq, r.cfg.self);
+      if (!r.instances.has(id)) r.trackPending(id);
+    }
     for (const inst of r.instances.values()) {
       if (inst.phase !== 'COMMITTED') r.trackPending(inst.id);
       else if (!r.executor.isApplied(inst.id)) r.execute(inst.id);
@@ -229,8 +249,9 @@ export class Replica {
     for (const inst of this.dirty.values()) persist.push({ kind: 'instance', instance: recordOf(inst) });
     for (const rec of this.logRecords) persist.push(rec);
     const ready: Ready = {
-      persist, messages: this.messages, snapshots: this.snapshots, executed: this.executed, replies: this.replies, tickMs: this.tickRequested,
+      persist, early: this.early, messages: this.messages, snapshots: this.snapshots, executed: this.executed, replies: this.replies, tickMs: this.tickRequested,
     };
+    this.early = [];
     this.snapshots = [];
     this.dirty.clear();
     this.logRecords = [];
@@ -335,7 +356,11 @@ export class Replica {
     this.stats.proposed++;
     this.leads.set(id, { kind: 'preaccept', b: 0, startedMs: this.nowMs, sentMs: this.nowMs, replies: new Map(), matching: 0 });
     this.trackPending(id);
-    this.broadcast({ type: 'PreAccept', id, cmd: batch, dep });
+    // Covey §12: the PreAccept may leave while this replica's own record of it is being synced
+    // (its own vote counts only once that is durable), within the bound a restart can skip.
+    const early = this.unconfirmedEarly.size < this.cfg.earlyProposalsMax;
+    if (early) this.unconfirmedEarly.add(id);
+    this.broadcast({ type: 'PreAccept', id, cmd: batch, dep }, early);
   }
 
   /**
@@ -409,6 +434,7 @@ export class Replica {
 
   /** Lines 19–25. */
   private onPreAcceptOK(from: ReplicaId, m: PreAcceptOK): void {
+    if (from === this.self) this.unconfirmedEarly.delete(m.id); // the proposal is durable here
     const lead = this.leads.get(m.id);
     const inst = this.instances.get(m.id);
     if (lead?.kind !== 'preaccept' || inst === undefined) return;
@@ -423,7 +449,9 @@ export class Replica {
     const { n, e, slowQuorumSize, fastQuorumSize } = this.cfg;
     if (lead.matching >= fastQuorumSize) { // line 22: fast path, D = initDep
       this.stats.fastCommits++;
-      this.startCommit(0, inst.id, inst.cmd!, inst.initDep);
+      // Not early: line 56 takes initCoord's word that it did not commit, so its fast commit must
+      // be durable here before anyone learns of it (Covey §12, "Votes count once durable").
+      this.startCommit(0, inst.id, inst.cmd!, inst.initDep, this.fastCommitLeavesEarly());
       return;
     }
     const replies = lead.replies.size;
@@ -439,12 +467,20 @@ export class Replica {
 
   private startAccept(b: Ballot, id: InstanceId, cmd: Payload, dep: Deps): void {
     this.leads.set(id, { kind: 'accept', b, sentMs: this.nowMs, oks: new Set() });
-    this.broadcast({ type: 'Accept', b, id, cmd, dep });
+    // Covey §12: at ballot 0 only initCoord(id) accepts, once, and never again after a restart (it
+    // keeps no lead across one), so the Accept may leave before its own record is durable. At a
+    // higher ballot the ballot joined must be durable first, or a restarted owner could reuse it.
+    this.broadcast({ type: 'Accept', b, id, cmd, dep }, b === 0);
   }
 
-  private startCommit(b: Ballot, id: InstanceId, cmd: Payload, dep: Deps): void {
+  /**
+   * A Commit decided by an Accept quorum or learned from a peer carries a chosen value (its votes
+   * are durable wherever they were counted): it may leave early. The coordinator's own fast-path
+   * commit may not (decidePreAccept).
+   */
+  private startCommit(b: Ballot, id: InstanceId, cmd: Payload, dep: Deps, early = true): void {
     this.leads.delete(id);
-    this.broadcast({ type: 'Commit', b, id, cmd, dep });
+    this.broadcast({ type: 'Commit', b, id, cmd, dep }, early);
   }
 
   /** Lines 26–33. */
@@ -641,6 +677,7 @@ export class Replica {
   /** Covey §12: any process holding a COMMITTED id answers a message about it with the Commit. */
   private answerIfCommitted(to: ReplicaId, inst: Instance): boolean {
     if (inst.phase !== 'COMMITTED') return false;
+    // Not early: this may be a fast commit of its own not yet durable (see decidePreAccept).
     if (to !== this.self) this.send(to, { type: 'Commit', b: inst.abal, id: inst.id, cmd: inst.cmd!, dep: inst.dep });
     return true;
   }
@@ -957,14 +994,17 @@ export class Replica {
     this.dirty.set(inst.id, inst);
   }
 
-  /** "Send to all" includes the sender, which applies its own handler at once (PROTOCOL.md §4). */
-  private broadcast(msg: Message): void {
-    this.broadcastToOthers(msg);
+  /**
+   * "Send to all" includes the sender, which applies its own handler at once (PROTOCOL.md §4).
+   * `early`: the message may leave before this turn's records are durable (Ready.early).
+   */
+  private broadcast(msg: Message, early = false): void {
+    this.broadcastToOthers(msg, early);
     this.deliverToSelf(msg);
   }
 
   // ---- seams for the model checker's test-only variants (sim/check/model/variants.ts) ------
-  // The two methods below exist only so that a subclass can reintroduce a known bug and the model
+  // The methods below exist only so that a subclass can reintroduce a known bug and the model
   // checker can be shown to catch it. The real core never overrides them; keep them trivial.
 
   /** A message this replica sends itself is applied at once (PROTOCOL.md §4). */
@@ -982,14 +1022,37 @@ export class Replica {
     return inst.abal;
   }
 
-  private broadcastToOthers(msg: Message): void {
-    for (let r = 0; r < this.cfg.n; r++) if (r !== this.self) this.messages.push({ from: this.self, to: r, msg });
+  /** This replica's own vote, handed back by the driver once the turn that cast it is durable. */
+  protected deferOwnVote(msg: Message): void {
+    this.messages.push({ from: this.self, to: this.self, msg });
   }
 
-  private send(to: ReplicaId, msg: Message): void {
-    if (to === this.self) this.deliverToSelf(msg);
-    else this.messages.push({ from: this.self, to, msg });
+  /** Whether the coordinator's own fast commit may leave before its records are durable: never. */
+  protected fastCommitLeavesEarly(): boolean {
+    return false;
   }
+
+  private broadcastToOthers(msg: Message, early = false): void {
+    const out = early ? this.early : this.messages;
+    for (let r = 0; r < this.cfg.n; r++) if (r !== this.self) out.push({ from: this.self, to: r, msg });
+  }
+
+  /**
+   * A message to one process. To itself: a request's handler runs at once (§4), but a vote
+   * (PreAcceptOK, AcceptOK, RecoverOK, ValidateOK) waits in `messages` until the turn's records are
+   * durable — the driver hands it back then — so a decision counts this replica's vote only once
+   * it survives a crash (Covey §12, "Votes count once durable").
+   */
+  private send(to: ReplicaId, msg: Message): void {
+    if (to !== this.self) this.messages.push({ from: this.self, to, msg });
+    else if (isVote(msg)) this.deferOwnVote(msg);
+    else this.deliverToSelf(msg);
+  }
+}
+
+/** The replies that are votes: a decision may count them only once the voter's state is durable. */
+function isVote(msg: Message): boolean {
+  return msg.type === 'PreAcceptOK' || msg.type === 'AcceptOK' || msg.type === 'RecoverOK' || msg.type === 'ValidateOK';
 }
 
 function recordOf(inst: Instance): InstanceRecord {

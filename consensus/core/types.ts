@@ -149,14 +149,25 @@ export interface ClientReply {
 }
 
 /**
- * What one or more steps produced, in the order the driver must honour it (etcd raft's Ready):
+ * What one or more steps produced, in the order the driver must honour it (etcd raft's Ready,
+ * with its asynchronous storage writes):
+ * 0. `early` may be sent at once, before `persist` is durable: it exposes nothing `persist` holds
+ *    (PROTOCOL.md §12, "Votes count once durable") — the coordinator's own proposals at ballot 0
+ *    (PreAccept, Accept at b = 0) and Commits of values chosen by durable votes.
  * 1. make `persist` durable (one group commit),
- * 2. then send `messages` and `snapshots` — they may expose the state just persisted,
+ * 2. then send `messages` and `snapshots` — they may expose the state just persisted. A message
+ *    in `messages` addressed to the replica itself is its own vote (PreAcceptOK, AcceptOK,
+ *    RecoverOK, ValidateOK): the driver hands it back as a `message` event from itself, which is
+ *    how the replica learns that its vote is durable and may count it.
  * 3. then deliver `replies` to clients and hand `executed` to observers.
+ * Turns are durable in order: a driver that pipelines turns releases steps 2 and 3 of a turn only
+ * after every earlier turn's `persist` is durable too.
  * `tickMs`, when set, asks for the next tick event after that many milliseconds.
  */
 export interface Ready {
   readonly persist: PersistRecord[];
+  /** Sent before `persist` is durable (see above). Never addressed to the replica itself. */
+  readonly early: Envelope[];
   readonly messages: Envelope[];
   /** State-transfer snapshots to send, like `messages` (after `persist` is durable). */
   readonly snapshots: SnapshotEnvelope[];

@@ -181,6 +181,7 @@ describe('the replica core rebuilds from LmdbStorage', () => {
     const net: { from: number; to: number; msg: unknown }[] = [];
     const turn = async (r: number) => {
       const ready = replicas[r].takeReady();
+      for (const e of ready.early) net.push(e);
       await storages[r].append(ready.persist);
       for (const e of ready.messages) net.push(e);
     };

@@ -1,7 +1,16 @@
 // An in-memory group of replicas with a fully controllable network, for unit tests, property
-// tests and the core benchmark. It plays the driver's part exactly as DESIGN.md asks: after each
-// step it persists the Ready (durable at once), then releases its messages, then its replies.
-// A crash drops whatever a replica had not yet handed over; a restart rebuilds it from storage.
+// tests and the model checker. It plays the driver's part as DESIGN.md asks: a step's early
+// messages (Ready.early) leave at once; its records are made durable, and only then its other
+// messages leave — the replica's own votes among them, handed back to it — and its replies.
+//
+// Two ways to make a step durable (ClusterOptions.sync):
+// - 'immediate' (the default): right after the step, as if every fsync were instant; the
+//   replica's own votes are then handed back to it at once, before anything else happens.
+// - 'explicit': a step's Ready waits in `unsynced[r]` until `sync(r)` makes the oldest one
+//   durable; its messages, own votes included, then join the network like any other. A crash
+//   loses what was not synced — after its early effects may already have left. This is what the
+//   model checker and the crash property tests explore.
+// A restart rebuilds a replica from storage.
 
 import { Replica, type StateMachine } from '../core/replica.ts';
 import type { ReplicaOptions } from '../core/config.ts';
@@ -22,6 +31,16 @@ export interface ClusterOptions extends Omit<ReplicaOptions, 'self'> {
    * (sim/check/model/variants.ts) pass a subclass that reintroduces a known bug.
    */
   readonly replicaClass?: typeof Replica;
+  /** When a step's records become durable; see the header. Default 'immediate'. */
+  readonly sync?: 'immediate' | 'explicit';
+}
+
+/** A step's effects that wait for its records to be durable (sync 'explicit'). */
+export interface UnsyncedTurn {
+  readonly persist: Ready['persist'];
+  readonly messages: readonly Envelope[];
+  readonly snapshots: readonly SnapshotEnvelope[];
+  readonly replies: readonly ClientReply[];
 }
 
 /** Ghost state for the invariants: what the protocol said, not what a replica holds. */
@@ -35,6 +54,11 @@ export interface Ghost {
   readonly wrongOwner: string[];
 }
 
+/** The replies a replica casts as votes; under 'immediate' sync its own come straight back to it. */
+function isVote(msg: Envelope['msg']): boolean {
+  return msg.type === 'PreAcceptOK' || msg.type === 'AcceptOK' || msg.type === 'RecoverOK' || msg.type === 'ValidateOK';
+}
+
 export class Cluster {
   readonly n: number;
   readonly replicas: Replica[] = [];
@@ -46,6 +70,8 @@ export class Cluster {
   /** State-transfer snapshots in flight; delivered by `deliverSnapshots` (each tickAll). */
   snapshotsInFlight: SnapshotEnvelope[] = [];
   readonly replies: ClientReply[][] = [];
+  /** Per replica, its steps not yet durable, oldest first (sync 'explicit' only). */
+  readonly unsynced: UnsyncedTurn[][] = [];
   readonly ghost: Ghost = { proposals: new Map(), accepts: new Map(), commits: new Map(), wrongOwner: [] };
   private readonly options: ClusterOptions;
   nowMs = 0;
@@ -59,6 +85,7 @@ export class Cluster {
       this.replicas.push(new (options.replicaClass ?? Replica)({ ...options, self: r }, this.machines[r]));
       this.up.push(true);
       this.replies.push([]);
+      this.unsynced.push([]);
     }
   }
 
@@ -75,11 +102,49 @@ export class Cluster {
   }
 
   private honour(r: ReplicaId, ready: Ready): void {
-    this.storages[r].appendSync(ready.persist);
-    for (const env of ready.messages) this.observe(env);
-    for (const env of ready.messages) this.network.push(env);
-    for (const env of ready.snapshots) this.snapshotsInFlight.push(env);
-    for (const reply of ready.replies) this.replies[r].push(reply);
+    for (const env of ready.early) {
+      if (env.to === r) throw new Error(`assertion: replica ${r} sent itself an early ${env.msg.type}`);
+      this.observe(env);
+      this.network.push(env);
+    }
+    // A proposal is the coordinator's from the moment its own state holds it (INV5 compares the
+    // replicas' state with it), even while its PreAccept waits for the sync.
+    for (const env of ready.messages) if (env.msg.type === 'PreAccept') this.observe(env);
+    const turn: UnsyncedTurn = { persist: ready.persist, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies };
+    if (this.options.sync === 'explicit') {
+      if (turn.persist.length > 0 || turn.messages.length > 0 || turn.snapshots.length > 0 || turn.replies.length > 0) this.unsynced[r].push(turn);
+      return;
+    }
+    const own = this.makeDurable(r, turn);
+    // Instant fsync: the replica's own votes come back before anything else happens.
+    for (const env of own) if (this.up[r]) this.step(r, { type: 'message', from: r, msg: env.msg });
+  }
+
+  /** Persists a turn, then releases its messages; returns the replica's own votes when they are not put on the network. */
+  private makeDurable(r: ReplicaId, turn: UnsyncedTurn): Envelope[] {
+    this.storages[r].appendSync(turn.persist);
+    const own: Envelope[] = [];
+    for (const env of turn.messages) {
+      this.observe(env);
+      if (env.to === r && this.options.sync !== 'explicit' && isVote(env.msg)) own.push(env);
+      else this.network.push(env);
+    }
+    for (const env of turn.snapshots) this.snapshotsInFlight.push(env);
+    for (const reply of turn.replies) this.replies[r].push(reply);
+    return own;
+  }
+
+  /** sync 'explicit': the oldest unsynced step of r becomes durable and its messages leave. */
+  sync(r: ReplicaId): void {
+    if (!this.up[r]) throw new Error(`replica ${r} is down`);
+    const turn = this.unsynced[r].shift();
+    if (turn === undefined) throw new Error(`replica ${r} has nothing to sync`);
+    this.makeDurable(r, turn);
+  }
+
+  /** sync 'explicit': make every step of every live replica durable, oldest first. */
+  syncAll(): void {
+    for (let r = 0; r < this.n; r++) while (this.up[r] && this.unsynced[r].length > 0) this.sync(r);
   }
 
   private observe(env: Envelope): void {
@@ -181,6 +246,7 @@ export class Cluster {
   /** Crash: everything not yet persisted is gone (here: nothing between steps), messages to it are lost. */
   crash(r: ReplicaId): void {
     this.up[r] = false;
+    this.unsynced[r] = []; // never durable: lost
     this.network = this.network.filter((e) => e.to !== r);
     this.snapshotsInFlight = this.snapshotsInFlight.filter((e) => e.to !== r);
   }
@@ -247,11 +313,13 @@ export class Cluster {
     ];
   }
 
-  /** Deliver messages in order until none is left or `maxSteps` deliveries were made. */
+  /** Deliver messages in order (syncing every step first) until none is left or `maxSteps` deliveries were made. */
   runUntilQuiet(maxSteps = 1_000_000): number {
     let steps = 0;
+    this.syncAll();
     while (this.network.length > 0 && steps < maxSteps) {
       this.deliver(0);
+      this.syncAll();
       steps++;
     }
     return steps;
@@ -271,14 +339,14 @@ export class Cluster {
     return this.allSettled();
   }
 
-  /** Every id any live replica knows is committed and applied everywhere live, and no queue waits. */
+  /** Every id any live replica knows is committed and applied everywhere live, and nothing queued or pending waits. */
   allSettled(): boolean {
     const ids = new Set<InstanceId>();
     for (let r = 0; r < this.n; r++) if (this.up[r]) for (const id of this.replicas[r].instanceIds()) ids.add(id);
     for (let r = 0; r < this.n; r++) {
       if (!this.up[r]) continue;
       const rep = this.replicas[r];
-      if (rep.queuedCommands() > 0) return false;
+      if (rep.queuedCommands() > 0 || rep.pendingIds().length > 0) return false;
       for (const id of ids) {
         // Held: committed and applied. Not held (truncated, or covered by an installed snapshot): applied.
         const inst = rep.instance(id);

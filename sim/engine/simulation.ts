@@ -19,7 +19,7 @@ import { checkAgreementAndVisibility, checkExecution } from '../../consensus/tes
 import type { ReplicaOptions } from '../../consensus/core/config.ts';
 import { NOP, type ClientReply, type Envelope, type Event as ReplicaEvent, type Message, type SnapshotEnvelope } from '../../consensus/core/types.ts';
 import type { ReplicaView } from '../../consensus/testing/invariants.ts';
-import type { InstanceId } from '../../consensus/core/ids.ts';
+import { formatId, type InstanceId } from '../../consensus/core/ids.ts';
 import { CommitWatch } from '../check/commits.ts';
 import { parseHistory } from '../history.ts';
 import { checkLinearizable, type LinearizabilityResult } from '../check/linearizability.ts';
@@ -166,6 +166,8 @@ export interface SimProgress {
 
 export interface FaultCounts {
   crashes: number;
+  /** Crashes of a voter while one of its fsyncs was in flight (effects released early, records not yet durable). */
+  crashesInFlush: number;
   partitions: number;
   splits: number;
   oneWay: number;
@@ -210,7 +212,7 @@ type SimEvent =
   | { kind: 'request'; from: number; to: number; proc: number; command: Command }
   | { kind: 'response'; from: number; to: number; proc: number; requestId: number; result: CommandResult }
   | { kind: 'tick'; voter: number; inc: number }
-  /** A turn's fsync completed: release what the turn produced (write-ahead rule). */
+  /** A turn's fsync completed: release what waited for it (write-ahead rule), own votes back to the voter. */
   | { kind: 'fsync'; voter: number; inc: number; upTo: number; messages: Envelope[]; snapshots: SnapshotEnvelope[]; replies: ClientReply[] }
   | { kind: 'invoke'; proc: number }
   | { kind: 'arrival'; client: number }
@@ -218,6 +220,8 @@ type SimEvent =
   /** A client on a non-voter agent sends its open request again (same request id). */
   | { kind: 'resend'; proc: number; requestId: number; attempt: number }
   | { kind: 'crash' }
+  /** A crash aimed inside voter `voter`'s flush window (incarnation `inc`). */
+  | { kind: 'flushCrash'; voter: number; inc: number }
   | { kind: 'restart'; agent: number }
   | { kind: 'partition' }
   | { kind: 'heal'; cut: number }
@@ -343,7 +347,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   const trace: string[] | null = options.keepTrace === true ? [] : null;
   const network = new Network(agentCount, netOptions);
   const historyLines: string[] = [];
-  const faults: FaultCounts = { crashes: 0, partitions: 0, splits: 0, oneWay: 0, flapping: 0, isolated: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  const faults: FaultCounts = { crashes: 0, crashesInFlush: 0, partitions: 0, splits: 0, oneWay: 0, flapping: 0, isolated: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0 };
   let nowUs = 0;
   let events = 0;
   let ops = 0;
@@ -396,7 +400,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     historyLines.push(JSON.stringify(line));
   };
 
-  // ---- a voter's turn: step, persist, and release effects only after the fsync ---------------
+  // ---- a voter's turn: step, send what may leave early, persist, release the rest after the fsync
 
   const turn = (v: number, ev: ReplicaEvent | null): void => {
     const voter = voters[v];
@@ -408,14 +412,32 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       const virtualUs = Math.max(1, Math.round((ready.tickMs * usPerMs) / agents[v].clock.rate));
       queue.push(nowUs + virtualUs, { kind: 'tick', voter: v, inc: agents[v].inc });
     }
-    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0 && ready.snapshots.length === 0) return;
+    // Proposals and Commits of chosen values promise nothing about this turn's records.
+    release(ready.early);
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0) return;
     const upTo = voter.disk.append(ready.persist);
     // Effects wait for this turn's records AND every earlier turn's (they may depend on them),
     // so completions are kept in order; a turn with nothing to write still waits its turn.
     const doneUs = Math.max(voter.fsyncDoneUs, nowUs + (ready.persist.length > 0 ? drawUs(rng, fsync) : 0));
     voter.fsyncDoneUs = doneUs;
-    if (ready.messages.length === 0 && ready.replies.length === 0 && ready.snapshots.length === 0) { voter.quietSyncs.push({ upTo, doneUs }); return; }
+    if (aimAtNextFlush && doneUs > nowUs) {
+      aimAtNextFlush = false;
+      queue.push(nowUs + rng.int(0, doneUs - nowUs - 1), { kind: 'flushCrash', voter: v, inc: agents[v].inc });
+    }
+    if (ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0) { voter.quietSyncs.push({ upTo, doneUs }); return; }
     queue.push(doneUs, { kind: 'fsync', voter: v, inc: agents[v].inc, upTo, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies });
+  };
+
+  /** Puts a voter's messages on the network (its own votes are handed back by the fsync, never sent). */
+  const release = (envs: readonly Envelope[]): void => {
+    if (commitWatch !== null) for (const env of envs) if (env.msg.type === 'Commit') commitWatch.see(env.msg, nowUs / usPerMs);
+    for (const env of envs) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
+  };
+
+  const answer = (v: number, reply: ClientReply): void => {
+    const p = procs[Number(reply.clientId.slice(1))];
+    if (p.agent === v) onResult(p, reply.requestId, reply.result);
+    else sendOver(v, p.agent, 64 + resultBytes, { kind: 'response', from: v, to: p.agent, proc: p.id, requestId: reply.requestId, result: reply.result });
   };
 
   /** Applies the quiet fsyncs that have completed by now. */
@@ -507,6 +529,31 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   };
 
   // ---- faults -----------------------------------------------------------------------------
+
+  /**
+   * Persist before you promise, judged where it matters: a vote that reaches its receiver must be
+   * backed by its sender's durable state (the record it votes from, at least as far along), or a
+   * crash of the sender could take back what the receiver counts. Phases, ballots and initCmd only
+   * grow, and truncation keeps the last record aside, so a later record still backs an earlier vote.
+   */
+  const unbackedVotes: string[] = [];
+  const checkVoteDurable = (from: number, msg: Message): void => {
+    if (from >= n || !isVoteType(msg.type) || from === wiped) return;
+    syncQuiet(from);
+    const rec = 'id' in msg ? voters[from].disk.recordEver(msg.id) : undefined;
+    let backed: boolean;
+    switch (msg.type) {
+      case 'PreAcceptOK': backed = rec !== undefined && rec.phase !== 'INITIAL'; break;
+      case 'AcceptOK': backed = rec !== undefined && (rec.abal >= msg.b || rec.phase === 'COMMITTED'); break;
+      case 'RecoverOK': backed = rec !== undefined && rec.bal >= msg.b; break;
+      case 'ValidateOK': backed = rec !== undefined && rec.bal >= msg.b && rec.initCmd !== null; break;
+      default: backed = true;
+    }
+    if (!backed && unbackedVotes.length < 10) unbackedVotes.push(`durability: ${msg.type} for ${'id' in msg ? formatId(msg.id) : '?'} from voter ${from} arrived at ${nowUs} µs without the durable record it votes from`);
+  };
+
+  /** A crash event aimed at a flush window found none open: the next flush gets it. */
+  let aimAtNextFlush = false;
 
   const crash = (a: number): void => {
     const agent = agents[a];
@@ -638,6 +685,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         const { from, to, msg } = ev.env;
         if (network.blocked(from, to, nowUs)) { network.countCutOnArrival(); return; }
         if (!agents[to].up || deferIfStalled(to, ev)) return;
+        checkVoteDurable(from, msg);
         turn(to, { type: 'message', from, msg });
         return;
       }
@@ -671,13 +719,14 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         if (agent.inc !== ev.inc) return; // crashed before the fsync: effects are lost
         voters[ev.voter].disk.sync(ev.upTo);
         if (deferIfStalled(ev.voter, ev)) return; // durable, but not sent yet
-        if (commitWatch !== null) for (const env of ev.messages) if (env.msg.type === 'Commit') commitWatch.see(env.msg, nowUs / usPerMs);
-        for (const env of ev.messages) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
+        const own = ev.messages.filter((env) => env.to === ev.voter);
+        release(own.length === 0 ? ev.messages : ev.messages.filter((env) => env.to !== ev.voter));
         for (const env of ev.snapshots) sendOver(env.from, env.to, snapshotBytes(env), { kind: 'snapshot', env });
-        for (const reply of ev.replies) {
-          const p = procs[Number(reply.clientId.slice(1))];
-          if (p.agent === ev.voter) onResult(p, reply.requestId, reply.result);
-          else sendOver(ev.voter, p.agent, 64 + resultBytes, { kind: 'response', from: ev.voter, to: p.agent, proc: p.id, requestId: reply.requestId, result: reply.result });
+        for (const reply of ev.replies) answer(ev.voter, reply);
+        if (own.length > 0) {
+          // The voter's own votes are durable now: it may count them (one turn for all of them).
+          for (const env of own) voters[ev.voter].replica.step({ type: 'message', from: ev.voter, msg: env.msg });
+          turn(ev.voter, null);
         }
         return;
       }
@@ -722,13 +771,30 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         queue.push(nowUs + rng.int(crashEvery.min * usPerMs, crashEvery.max * usPerMs), { kind: 'crash' });
         // A voter while the budget allows, otherwise (or half the time, in a bigger swarm) another agent.
         const pickVoter = agentCount === n || rng.chance(0.5);
-        const candidates = pickVoter
+        let candidates = pickVoter
           ? (impairedVoters() < quorum.f ? Array.from({ length: n }, (_, i) => i).filter((i) => agents[i].up) : [])
           : Array.from({ length: agentCount - n }, (_, i) => n + i).filter((i) => agents[i].up);
         if (candidates.length === 0) return;
+        // Half the voter crashes are aimed inside a flush window, when early effects have left but
+        // the turn's records are not durable yet (the case "persist before you promise" is about):
+        // a voter flushing now, or else the next voter that starts a flush, at a point inside it.
+        if (pickVoter && rng.chance(0.5)) {
+          const flushing = candidates.filter((i) => voters[i].fsyncDoneUs > nowUs);
+          if (flushing.length === 0) { aimAtNextFlush = true; return; }
+          candidates = flushing;
+        }
         const a = rng.pick(candidates);
+        if (a < n && voters[a].fsyncDoneUs > nowUs) faults.crashesInFlush++;
         crash(a);
         queue.push(nowUs + rng.int(100 * usPerMs, 1500 * usPerMs), { kind: 'restart', agent: a });
+        return;
+      }
+      case 'flushCrash': {
+        const v = ev.voter;
+        if (ending || agents[v].inc !== ev.inc || !agents[v].up || impairedVoters() >= quorum.f) return;
+        if (voters[v].fsyncDoneUs > nowUs) faults.crashesInFlush++;
+        crash(v);
+        queue.push(nowUs + rng.int(100 * usPerMs, 1500 * usPerMs), { kind: 'restart', agent: v });
         return;
       }
       case 'restart':
@@ -799,7 +865,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       case 'snapshot': hash.add(ev.env.from); hash.add(ev.env.to); break;
       case 'request': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.command.requestId); break;
       case 'response': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.requestId); break;
-      case 'tick': hash.add(ev.voter); hash.add(ev.inc); break;
+      case 'tick': case 'flushCrash': hash.add(ev.voter); hash.add(ev.inc); break;
       case 'fsync': hash.add(ev.voter); hash.add(ev.inc); hash.add(ev.upTo); hash.add(ev.messages.length); hash.add(ev.replies.length); break;
       case 'invoke': case 'timeout': hash.add(ev.proc); break;
       case 'resend': hash.add(ev.proc); hash.add(ev.attempt); break;
@@ -945,7 +1011,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     phase('durability+liveness');
     violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
     if (tasks !== null) violations.push(...tasks.violations.map((v) => `tasks: ${v}`));
-    violations.push(...checkDurability(voters, acked), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000));
+    violations.push(...unbackedVotes, ...checkDurability(voters, acked), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000));
     phase('done');
 
     return {
@@ -997,7 +1063,7 @@ function checkerView(v: Voter): ReplicaView {
  * in some voter's durable execution log, is applied at each voter (the run has settled, so that is
  * durable). A voter that installed a snapshot has the ids it covers applied without a log entry.
  */
-function checkDurability(voters: readonly Voter[], acked: readonly { readonly clientId: string; readonly requestId: number }[]): string[] {
+export function checkDurability(voters: readonly Pick<Voter, 'replica' | 'disk'>[], acked: readonly { readonly clientId: string; readonly requestId: number }[]): string[] {
   const out: string[] = [];
   // clientId → requestId → the instances whose batch carries that command.
   const idsOf = new Map<string, Map<number, InstanceId[]>>();
@@ -1050,7 +1116,7 @@ function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: nu
 const kindCode: Record<SimEvent['kind'], number> = {
   deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
   partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17, snapshot: 18,
-  host: 19, device: 20, telemetry: 21,
+  host: 19, device: 20, telemetry: 21, flushCrash: 22,
 };
 
 const typeCodes = new Map<string, number>();
@@ -1058,6 +1124,11 @@ function typeCode(t: string): number {
   let c = typeCodes.get(t);
   if (c === undefined) { c = codeOf(t); typeCodes.set(t, c); }
   return c;
+}
+
+/** The replies that are votes (PROTOCOL.md §12, "Votes count once durable"). */
+function isVoteType(t: Message['type']): boolean {
+  return t === 'PreAcceptOK' || t === 'AcceptOK' || t === 'RecoverOK' || t === 'ValidateOK';
 }
 
 /** Rough wire sizes, for the bandwidth model. */

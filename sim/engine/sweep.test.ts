@@ -16,14 +16,18 @@ test(`${seeds} seeds with every fault on pass every checker`, () => {
   const failing: string[] = [];
   let ops = 0;
   let claims = 0;
+  let crashesInFlush = 0;
   for (let seed = first; seed < first + seeds; seed++) {
     const args = sweepArgs(seed);
     const r = runSimulation(simulationOptions(args, seed));
     ops += r.ops;
     claims += r.tasks?.stats.claims ?? 0;
+    crashesInFlush += r.faults.crashesInFlush;
     if (!passed(r)) failing.push(`seed ${seed}: ${r.violations.slice(0, 3).join('; ')}\n  replay: ${replayCommand(args, seed)}`);
   }
   assert.deepEqual(failing, [], failing.join('\n'));
   assert.ok(ops > seeds * 50, `the clients did work (${ops} operations)`);
   assert.ok(claims > 100, `workers claimed tasks (${claims} claims)`);
+  // Crashes that land while a voter's early effects are out and its records are not yet durable.
+  assert.ok(crashesInFlush > seeds / 2, `voters crashed inside a flush window (${crashesInFlush} times)`);
 });

@@ -38,7 +38,8 @@ export function formatResult(r: CheckResult): string {
   const lines = [
     `model: ${c.replicas} replicas, ${c.commands} conflicting command(s); core: ${c.variant}`,
     `bounds per run: ≤${c.crashes} crash+restart, ≤${c.duplicates} duplicate(s), message loss: any message may stay undelivered (explicit drops ≤${c.drops}), ` +
-      `≤${c.recoveries} recover(id) event(s), ≤${c.ticks} tick(s) (fast-path timeout); time frozen, no retransmission/recovery/watermark timers`,
+      `≤${c.recoveries} recover(id) event(s), ≤${c.ticks} tick(s) (fast-path timeout); time frozen, no retransmission/recovery/watermark timers; ` +
+      (c.unsynced === 0 ? 'every step durable at once' : `≤${c.unsynced} unsynced step(s) per replica (early effects leave before the sync; a crash loses the unsynced steps)`),
     `distinct states explored: ${r.states}`,
     `transitions: ${r.transitions} (${r.subsumed} subsumed by their parent), depth reached: ${r.depth}, wall time: ${(r.wallMs / 1000).toFixed(1)} s`,
   ];
@@ -59,7 +60,7 @@ export function exitCodeOf(r: CheckResult): number {
 }
 
 interface CheckArgs {
-  replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number;
+  replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number; unsynced: number;
   maxStates: number; maxDepth?: number; variant: VariantName; json: boolean;
 }
 
@@ -73,16 +74,18 @@ export function checkCommand(): Command {
     .option('--drops <n>', 'explicit message losses per run, 0 to 3 (loss is covered without them; see README)', count('--drops', 0, 3), defaultModel.drops)
     .option('--recoveries <n>', 'recover(id) events per run, 0 to 4', count('--recoveries', 0, 4), defaultModel.recoveries)
     .option('--ticks <n>', 'ticks per run (fast-path timeout and execution flush), 0 to 3', count('--ticks', 0, 3), defaultModel.ticks)
+    .option('--unsynced <n>', 'steps a replica may take before its records are durable, 0 to 3 (0: every step durable at once; '
+      + 'above 0 proposals, Commits and replies leave early and a crash loses the unsynced steps)', count('--unsynced', 0, 3), defaultModel.unsynced)
     .option('--max-states <n>', 'stop after this many distinct states and report "incomplete" (exit 3)', count('--max-states', 1, 1_000_000_000), maxStatesDefault)
     .option('--max-depth <n>', 'explore only states within this many steps; reports "depth-bounded" (exit 3)', count('--max-depth', 1, 1000))
-    .option('--variant <name>', `the core to check: ${variantNames.join(', ')} (the last two are test-only buggy variants)`, parseVariant, 'real' as VariantName)
+    .option('--variant <name>', `the core to check: ${variantNames.join(', ')} (all but real are test-only variants with a known bug)`, parseVariant, 'real' as VariantName)
     .option('--json', 'print the result as one JSON object', false)
     // Any argument error (unknown option, a value outside the accepted ones) exits with 2.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitBadArgs))
     .action((o: CheckArgs) => {
       const cfg: ModelConfig = {
         replicas: o.replicas, commands: o.commands, crashes: o.crashes, duplicates: o.duplicates, drops: o.drops,
-        recoveries: o.recoveries, ticks: o.ticks, variant: o.variant,
+        recoveries: o.recoveries, ticks: o.ticks, unsynced: o.unsynced, variant: o.variant,
       };
       const tty = process.stderr.isTTY === true;
       let lastStates = 0, lastMs = 0;

@@ -40,7 +40,7 @@ import type { Action, ModelConfig } from './model.ts';
 export type LocalEvent =
   | { readonly kind: 'msg'; readonly m: number }
   | { readonly kind: 'submit'; readonly command: number }
-  | { readonly kind: 'tick' | 'crash' | 'restart' }
+  | { readonly kind: 'tick' | 'crash' | 'restart' | 'sync' }
   | { readonly kind: 'recover'; readonly id: InstanceId };
 
 interface Local {
@@ -49,6 +49,8 @@ interface Local {
   /** The representative: never mutated after interning (a down replica keeps its crashed object, for its stats). */
   readonly replica: Replica;
   readonly storage: MemoryStorage;
+  /** Its steps not yet durable (the model's `unsynced` mode). */
+  readonly unsynced: number;
   /** How to rebuild it: the local state it came from and the event, or -1 for the initial one. */
   readonly parent: number;
   readonly event: LocalEvent | null;
@@ -138,14 +140,14 @@ export class Engine {
   private internLocal(r: ReplicaId, c: Cluster, parent: number, event: LocalEvent | null): number {
     const rep = c.replicas[r], storage = c.storages[r], up = c.up[r];
     const text = up
-      ? `${r}|up|${canonical(rep, replicaSkip)}|${rep.stats.agreementViolations}|${canonical(storage)}`
+      ? `${r}|up|${canonical(rep, replicaSkip)}|${rep.stats.agreementViolations}|${canonical(c.unsynced[r])}|${canonical(storage)}`
       : `${r}|down|${canonical(storage)}`;
     const key = sha(text);
     let id = this.localIds.get(key);
     if (id === undefined) {
       id = this.locals.length;
       this.localIds.set(key, id);
-      this.locals.push({ r, up, replica: rep, storage, parent, event, next: new Map() });
+      this.locals.push({ r, up, replica: rep, storage, unsynced: c.unsynced[r].length, parent, event, next: new Map() });
     }
     return id;
   }
@@ -277,6 +279,7 @@ export class Engine {
       case 'recover': return c.recover(r, ev.id);
       case 'crash': return c.crash(r);
       case 'restart': return c.restart(r);
+      case 'sync': return c.sync(r);
     }
   }
 
@@ -293,6 +296,11 @@ export class Engine {
       local.next.set(evKey, o);
     }
     return o;
+  }
+
+  /** Steps of local state `l` not yet durable. */
+  unsyncedSteps(l: number): number {
+    return this.locals[l].unsynced;
   }
 
   tickMatters(l: number): boolean {
@@ -354,6 +362,8 @@ export class Engine {
       }
       case 'restart':
         return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'restart' }, 'R'), s.net.slice(), s.used, s.submitted);
+      case 'sync':
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'sync' }, 'y'), s.net.slice(), s.used, s.submitted);
       case 'recover':
         return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'recover', id: a.id }, `r${a.id}`), s.net.slice(), Engine.bump(s.used, 3), s.submitted);
       case 'tick':

@@ -17,7 +17,7 @@ const cli = new URL('../../../agent/cli/covey.ts', import.meta.url).pathname;
 const covey = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 const model = (o: Partial<ModelConfig>): ModelConfig => ({
-  ...defaultModel, commands: 1, crashes: 0, duplicates: 0, drops: 0, recoveries: 0, ticks: 0, ...o,
+  ...defaultModel, commands: 1, crashes: 0, duplicates: 0, drops: 0, recoveries: 0, ticks: 0, unsynced: 0, ...o,
 });
 
 test('the real core passes exhaustively: 1 command with a crash, a restart and a duplicate', () => {
@@ -33,22 +33,50 @@ test('the real core passes exhaustively: 2 conflicting commands at two coordinat
   assert.ok(r.states > 1000, `explored ${r.states} states`);
 });
 
-test('delayed self-delivery (§4) is caught: shortest trace of 10 steps violating INV7, and it replays', () => {
+test('delayed self-delivery (§4) is caught: shortest trace of 8 steps violating INV7, and it replays', () => {
   const cfg = model({ recoveries: 1, variant: 'delayed-self-delivery' });
   const r = check(cfg, { maxStates: 200_000 });
   assert.equal(r.verdict, 'violation');
   const v = r.violation!;
   assert.ok(v.invariants.includes('INV7'), v.messages.join('; '));
-  assert.equal(v.trace.length, 10, v.steps.join('\n'));
+  assert.equal(v.trace.length, 8, v.steps.join('\n'));
   assert.match(v.steps[0], /^submit put x=v0 at r0$/);
   assert.ok(v.steps.some((s) => /^recover\(1\.0\)/.test(s)), 'the trace recovers the committed id');
   // Replayed on a fresh cluster, the trace ends in the violation, and not one step earlier.
   assert.ok(replayTrace(cfg, v.trace).violations.some((m) => m.startsWith('INV7')));
   assert.deepEqual(replayTrace(cfg, v.trace.slice(0, -1)).violations, []);
-  // Shortest: nothing is violated within 9 steps.
-  assert.equal(check(cfg, { maxStates: 200_000, maxDepth: 9 }).verdict, 'depth-bounded');
+  // Shortest: nothing is violated within 7 steps.
+  assert.equal(check(cfg, { maxStates: 200_000, maxDepth: 7 }).verdict, 'depth-bounded');
   // The real core, same bounds, the same depth and one more: no violation.
-  const real = check({ ...cfg, variant: 'real' }, { maxStates: 200_000, maxDepth: 11 });
+  const real = check({ ...cfg, variant: 'real' }, { maxStates: 200_000, maxDepth: 9 });
+  assert.equal(real.verdict, 'depth-bounded', JSON.stringify(real.violation));
+});
+
+test('votes count once durable: with unsynced steps and crashes the real core passes exhaustively (1 command)', () => {
+  const r = check(model({ crashes: 1, unsynced: 2 }), { maxStates: 200_000 });
+  assert.equal(r.verdict, 'pass', JSON.stringify(r.violation));
+  assert.ok(r.states > 1000, `explored ${r.states} states`);
+});
+
+test('counting its own vote before it is durable is caught: a shortest trace of 12 steps violating INV7', () => {
+  const cfg = model({ crashes: 1, recoveries: 1, unsynced: 2, variant: 'vote-before-durable' });
+  const r = check(cfg, { maxStates: 200_000 });
+  assert.equal(r.verdict, 'violation');
+  const v = r.violation!;
+  assert.ok(v.invariants.includes('INV7'), v.messages.join('; '));
+  assert.equal(v.trace.length, 12, v.steps.join('\n'));
+  // The coordinator counts r1's vote and its own unsynced one, commits, and the crash takes its vote back.
+  assert.deepEqual(v.steps.slice(0, 5), [
+    'submit put x=v0 at r0',
+    'deliver PreAccept 1.0 r0→r1 (put x=v0, D={})',
+    'sync r1 (its oldest unsynced step becomes durable; what waited for it is sent)',
+    'deliver PreAcceptOK 1.0 r1→r0 (D={})',
+    'crash r0',
+  ]);
+  assert.ok(replayTrace(cfg, v.trace).violations.some((m) => m.startsWith('INV7')));
+  assert.deepEqual(replayTrace(cfg, v.trace.slice(0, -1)).violations, []);
+  // The real core, same bounds, one step deeper: no violation.
+  const real = check({ ...cfg, variant: 'real' }, { maxStates: 500_000, maxDepth: 13 });
   assert.equal(real.verdict, 'depth-bounded', JSON.stringify(real.violation));
 });
 
@@ -57,12 +85,13 @@ test('the fast search finds exactly the states, transitions and traces of the re
     model({ crashes: 1, duplicates: 1, ticks: 1 }),
     model({ commands: 2 }),
     model({ recoveries: 1, variant: 'delayed-self-delivery' }),
+    model({ unsynced: 1 }),
   ]) {
     const fast = check(cfg, { maxStates: 100_000 });
     const ref = checkByReplay(cfg, { maxStates: 100_000 });
     const summary = (r: typeof fast) => ({ verdict: r.verdict, states: r.states, transitions: r.transitions, subsumed: r.subsumed, depth: r.depth, trace: r.violation?.trace, messages: r.violation?.messages });
     assert.deepEqual(summary(fast), summary(ref), JSON.stringify(cfg));
-    assert.ok(fast.states > 500, `${JSON.stringify(cfg)}: ${fast.states} states`);
+    assert.ok(fast.states > 100, `${JSON.stringify(cfg)}: ${fast.states} states`);
   }
 });
 
@@ -175,12 +204,12 @@ test('covey check: exit 0 on a pass (with the state count), 1 on a violation (wi
   const j = JSON.parse(pass.stdout);
   assert.equal(j.verdict, 'pass');
   assert.ok(j.states > 10);
-  const bad = covey('check', '--commands', '1', '--crashes', '0', '--duplicates', '0', '--recoveries', '1', '--variant', 'delayed-self-delivery');
+  const bad = covey('check', '--commands', '1', '--crashes', '0', '--duplicates', '0', '--recoveries', '1', '--unsynced', '0', '--variant', 'delayed-self-delivery');
   assert.equal(bad.status, 1, bad.stderr);
   assert.match(bad.stdout, /distinct states explored: \d+/);
-  assert.match(bad.stdout, /VIOLATION of INV7 after 10 step\(s\)/);
+  assert.match(bad.stdout, /VIOLATION of INV7 after 8 step\(s\)/);
   assert.match(bad.stdout, / 1\. submit put x=v0 at r0\n/);
-  assert.match(bad.stdout, /10\. deliver RecoverOK 1\.0 b=3/);
+  assert.match(bad.stdout, / 8\. deliver RecoverOK 1\.0 b=3/);
   const partial = covey('check', '--commands', '1', '--max-states', '5');
   assert.equal(partial.status, 3);
   assert.match(partial.stdout, /INCOMPLETE/);

@@ -36,6 +36,14 @@ export interface ModelConfig {
   readonly recoveries: number;
   /** Ticks in one run; a tick is the fast-path timeout plus an execution flush (see `clusterOptions`). */
   readonly ticks: number;
+  /**
+   * Steps a replica may have taken whose records are not yet durable (0: every step is durable at
+   * once). Above 0 a step's early effects (Ready.early, replies) leave at once, the rest waits for
+   * a `sync` action of that replica, and a crash loses every unsynced step; a replica with this
+   * many unsynced steps takes no other event before a sync (PROTOCOL.md §12, "Votes count once
+   * durable").
+   */
+  readonly unsynced: number;
   readonly variant: VariantName;
 }
 
@@ -47,14 +55,14 @@ export interface ModelConfig {
  * (README.md lists the configurations that finish).
  */
 export const defaultModel: ModelConfig = {
-  replicas: 3, commands: 2, crashes: 1, duplicates: 1, drops: 0, recoveries: 0, ticks: 1, variant: 'real',
+  replicas: 3, commands: 2, crashes: 1, duplicates: 1, drops: 0, recoveries: 0, ticks: 1, unsynced: 1, variant: 'real',
 };
 
 export type Action =
   | { readonly kind: 'submit'; readonly command: number }
   /** `msg` is the message's canonical key (`messageKey`); identical messages are one action. */
   | { readonly kind: 'deliver' | 'duplicate' | 'drop'; readonly msg: string }
-  | { readonly kind: 'crash' | 'restart' | 'tick'; readonly r: ReplicaId }
+  | { readonly kind: 'crash' | 'restart' | 'tick' | 'sync'; readonly r: ReplicaId }
   | { readonly kind: 'recover'; readonly r: ReplicaId; readonly id: InstanceId };
 
 /**
@@ -70,6 +78,8 @@ export function clusterOptions(cfg: ModelConfig): ClusterOptions {
     n: cfg.replicas, f: 1, e: 1, replicaClass: variantClass(cfg.variant),
     batchCommandsMax: 1, tickMs: 1, fastPathTimeoutMs: 0, retransmitMs: never,
     recoveryTimeoutMs: never, recoveryTimeoutMaxMs: never, watermarkEveryTicks: never,
+    // One early proposal at a time: a restart skips (and may recover) one seq, not eight.
+    earlyProposalsMax: 1, sync: cfg.unsynced > 0 ? 'explicit' : 'immediate',
   };
 }
 
@@ -104,11 +114,13 @@ export function messageKey(env: Envelope): string {
 export function enabledActions(s: ModelState): Action[] {
   const cl = s.cluster, cfg = s.config, n = cfg.replicas;
   const out: Action[] = [];
-  for (let i = 0; i < cfg.commands; i++) if (!s.submitted[i] && cl.up[i % n]) out.push({ kind: 'submit', command: i });
+  // A replica with as many unsynced steps as the model allows takes no event but a sync (or a crash).
+  const steps = (r: number): boolean => cl.up[r] && (cfg.unsynced === 0 || cl.unsynced[r].length < cfg.unsynced);
+  for (let i = 0; i < cfg.commands; i++) if (!s.submitted[i] && steps(i % n)) out.push({ kind: 'submit', command: i });
   const keys = [...new Set(cl.network.map(messageKey))].sort();
   for (const key of keys) {
     const to = Number(key.slice(key.indexOf('>') + 1, key.indexOf(' ')));
-    if (cl.up[to]) {
+    if (steps(to)) {
       out.push({ kind: 'deliver', msg: key });
       if (s.used.duplicates < cfg.duplicates) out.push({ kind: 'duplicate', msg: key });
     }
@@ -116,7 +128,9 @@ export function enabledActions(s: ModelState): Action[] {
   }
   for (let r = 0; r < n; r++) {
     if (!cl.up[r]) { out.push({ kind: 'restart', r }); continue; }
+    if (cl.unsynced[r].length > 0) out.push({ kind: 'sync', r });
     if (s.used.crashes < cfg.crashes) out.push({ kind: 'crash', r });
+    if (!steps(r)) continue;
     if (s.used.ticks < cfg.ticks && tickMatters(cl.replicas[r])) out.push({ kind: 'tick', r });
     if (s.used.recoveries < cfg.recoveries) for (const id of recoverable(cl.replicas[r])) out.push({ kind: 'recover', r, id });
   }
@@ -175,6 +189,7 @@ export function applyAction(s: ModelState, a: Action): void {
       s.used.crashes++;
       return cl.crash(a.r);
     case 'restart': return cl.restart(a.r);
+    case 'sync': return cl.sync(a.r);
     case 'recover':
       s.used.recoveries++;
       return cl.recover(a.r, a.id);
@@ -208,7 +223,7 @@ export function coreHash(s: ModelState): string {
   const parts: string[] = [];
   for (let r = 0; r < cl.n; r++) {
     // A down replica is rebuilt from its storage alone at restart, so its volatile state is not part of the state.
-    if (cl.up[r]) parts.push(`up${r}`, canonical(cl.replicas[r], replicaSkip), String(cl.replicas[r].stats.agreementViolations));
+    if (cl.up[r]) parts.push(`up${r}`, canonical(cl.replicas[r], replicaSkip), String(cl.replicas[r].stats.agreementViolations), canonical(cl.unsynced[r]));
     else parts.push(`down${r}`);
     parts.push(canonical(cl.storages[r]));
   }
@@ -287,6 +302,7 @@ export function describeAction(a: Action, cfg: Pick<ModelConfig, 'replicas'> = {
     }
     case 'crash': return `crash r${a.r}`;
     case 'restart': return `restart r${a.r} from its storage`;
+    case 'sync': return `sync r${a.r} (its oldest unsynced step becomes durable; what waited for it is sent)`;
     case 'tick': return `tick r${a.r} (fast-path timeout, execution flush)`;
     case 'recover': return `recover(${formatId(a.id)}) at r${a.r}`;
   }
@@ -428,13 +444,14 @@ export function replayTrace(cfg: ModelConfig, trace: readonly Action[]): { state
  */
 export function enabledIn(engine: Engine, s: GState, acts: ActionTable): Action[] {
   const cfg = engine.cfg, n = cfg.replicas, out: Action[] = [];
-  for (let i = 0; i < cfg.commands; i++) if ((s.submitted & (1 << i)) === 0 && engine.up(s, i % n)) out.push(acts.get('submit', i));
+  const steps = (r: number): boolean => engine.up(s, r) && (cfg.unsynced === 0 || engine.unsyncedSteps(s.locals[r]) < cfg.unsynced);
+  for (let i = 0; i < cfg.commands; i++) if ((s.submitted & (1 << i)) === 0 && steps(i % n)) out.push(acts.get('submit', i));
   const ids: number[] = [];
   for (let i = 0; i < s.net.length; i++) if (i === 0 || s.net[i] !== s.net[i - 1]) ids.push(s.net[i]);
   const keys = engine.msgKeys;
   ids.sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
   for (const m of ids) {
-    if (engine.up(s, engine.msgTo[m])) {
+    if (steps(engine.msgTo[m])) {
       out.push(acts.message('deliver', m));
       if (s.used[1] < cfg.duplicates) out.push(acts.message('duplicate', m));
     }
@@ -442,7 +459,9 @@ export function enabledIn(engine: Engine, s: GState, acts: ActionTable): Action[
   }
   for (let r = 0; r < n; r++) {
     if (!engine.up(s, r)) { out.push(acts.get('restart', r)); continue; }
+    if (engine.unsyncedSteps(s.locals[r]) > 0) out.push(acts.get('sync', r));
     if (s.used[0] < cfg.crashes) out.push(acts.get('crash', r));
+    if (!steps(r)) continue;
     if (s.used[4] < cfg.ticks && engine.tickMatters(s.locals[r])) out.push(acts.get('tick', r));
     if (s.used[3] < cfg.recoveries) for (const id of engine.recoverable(s.locals[r])) out.push(acts.recover(r, id));
   }
@@ -458,7 +477,7 @@ export class ActionTable {
     if (a === undefined) this.table.set(key, (a = make()));
     return a;
   }
-  get(kind: 'submit' | 'crash' | 'restart' | 'tick', x: number): Action {
+  get(kind: 'submit' | 'crash' | 'restart' | 'tick' | 'sync', x: number): Action {
     return this.intern(`${kind} ${x}`, () => (kind === 'submit' ? { kind, command: x } : { kind, r: x }));
   }
   message(kind: 'deliver' | 'duplicate' | 'drop', m: number): Action {

@@ -40,7 +40,23 @@ export class DelayedSelfDeliveryReplica extends Replica {
   }
 }
 
-export const variantNames = ['real', 'single-ballot', 'delayed-self-delivery'] as const;
+/**
+ * PROTOCOL.md §12, "Votes count once durable", broken: a process counts its own vote the moment it
+ * casts it, while its proposals and Commits still leave before its records are durable. A
+ * coordinator can then fast-commit on a vote that a crash erases: recovery, no longer seeing a
+ * fast quorum, chooses Nop where the command was committed.
+ */
+export class VoteBeforeDurableReplica extends Replica {
+  protected override deferOwnVote(msg: Message): void {
+    this.deliverToSelf(msg);
+  }
+
+  protected override fastCommitLeavesEarly(): boolean {
+    return true;
+  }
+}
+
+export const variantNames = ['real', 'single-ballot', 'delayed-self-delivery', 'vote-before-durable'] as const;
 export type VariantName = (typeof variantNames)[number];
 
 export function variantClass(v: VariantName): typeof Replica {
@@ -48,5 +64,6 @@ export function variantClass(v: VariantName): typeof Replica {
     case 'real': return Replica;
     case 'single-ballot': return SingleBallotReplica;
     case 'delayed-self-delivery': return DelayedSelfDeliveryReplica;
+    case 'vote-before-durable': return VoteBeforeDurableReplica;
   }
 }
