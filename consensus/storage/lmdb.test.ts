@@ -42,6 +42,15 @@ describe('LmdbStorage', () => {
     rmSync(dir, { recursive: true });
   });
 
+  test('every commit is synced: lmdb runs with neither noSync, noMetaSync nor overlappingSync', async () => {
+    // kill -9 keeps the page cache, so the kill test below cannot see a missing flush; this can.
+    const dir = tempDir();
+    const s = await LmdbStorage.open(dir);
+    assert.equal(s.syncsEveryCommit, true);
+    await s.close();
+    rmSync(dir, { recursive: true });
+  });
+
   test('restart: close, reopen, same state, and the log goes on where it stopped', async () => {
     const dir = tempDir();
     const s = await LmdbStorage.open(dir);

@@ -96,6 +96,17 @@ export class LmdbStorage implements ReplicaStorage {
     this.instances = root.openDB<Buffer, Key>('instances', { encoding: 'binary' });
     this.applied = root.openDB<Buffer, Key>('applied', { encoding: 'binary' });
     this.nextApplied = nextApplied;
+    if (!this.syncsEveryCommit) throw new Error('LmdbStorage: the lmdb environment does not sync every commit; "persist before you promise" needs it');
+  }
+
+  /**
+   * Whether every commit fdatasyncs its pages and its meta page before its promise resolves, as
+   * lmdb's effective settings say. A kill -9 cannot tell (the page cache survives it); power loss
+   * can, so the constructor refuses an environment without it and a test checks it.
+   */
+  get syncsEveryCommit(): boolean {
+    const env = this.root as unknown as { noSync?: boolean; noMetaSync?: boolean; overlappingSync?: boolean };
+    return env.noSync !== true && env.noMetaSync !== true && env.overlappingSync !== true;
   }
 
   /**
