@@ -17,7 +17,8 @@ import { LmdbStorage } from '../consensus/storage/lmdb.ts';
 import { describeQuorum } from './cli/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
-import { createHttpApi, HttpError, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
+import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
+import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
@@ -73,6 +74,7 @@ export class Agent implements AgentApi {
   private membership: MembershipDriver | null = null;
   private readonly recentEvents: Record<string, unknown>[] = [];
   private http: Server | null = null;
+  private streams: StreamServer | null = null;
   private loadedPlugins: LoadedPlugin[] = [];
   private pluginEnv: AgentEnvironment | null = null;
   private pluginHost: PluginHost | null = null;
@@ -231,6 +233,15 @@ export class Agent implements AgentApi {
     await this.membership.start();
     const [host, port] = splitHostPort(c.http.listen);
     this.http = createHttpApi(this, { token: c.http.token, logger: log.child({ part: 'http' }) });
+    this.streams = attachStreamServer(this.http, {
+      submit: (command) => this.driver !== null ? this.submitLocal(command, c.consensus.requestTimeoutMs) : this.forward(command, c.consensus.requestTimeoutMs),
+      authorize: (req) => tokenProblem(req, c.http.token),
+      logger: log.child({ part: 'stream' }),
+      onCommand: (op, outcome, seconds) => {
+        this.metrics.commands.inc({ op, outcome });
+        this.metrics.commandSeconds.observe({ op }, seconds);
+      },
+    });
     await new Promise<void>((resolve, reject) => {
       this.http!.once('error', (err) => reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${(err as Error).message} (change http.listen)`)));
       this.http!.listen(port, host, () => resolve());
@@ -322,6 +333,7 @@ export class Agent implements AgentApi {
     await this.node?.stop();
     await this.storage?.close();
     this.http?.closeAllConnections();
+    this.streams?.closeAll();
     await closeHttp;
     this.logger.info('agent stopped');
   }

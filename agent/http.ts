@@ -256,6 +256,12 @@ async function body<T extends z.ZodType>(req: IncomingMessage, schema: T, option
   return parsed.data;
 }
 
+/** The bearer-token check of every route, for the submit stream's upgrade too: null when allowed. */
+export function tokenProblem(req: IncomingMessage, token: string | undefined): string | null {
+  if (token === undefined || authorized(req, token)) return null;
+  return 'missing or wrong bearer token: send "Authorization: Bearer <http.token from the agent config>"';
+}
+
 function authorized(req: IncomingMessage, token: string): boolean {
   const h = req.headers.authorization;
   if (h === undefined || !h.startsWith('Bearer ')) return false;
