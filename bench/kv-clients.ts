@@ -1,10 +1,14 @@
-// The two clients of bench:vs-etcd behind one interface: etcd through the npm `etcd3` client
-// (gRPC), Covey through its HTTP API with keep-alive connections. Each bench client talks to one
-// member; reads are linearizable on both sides (etcd's default ReadIndex read; Covey's read is a
-// command through consensus).
+// The clients of bench:vs-etcd behind one interface: etcd through the npm `etcd3` client (gRPC:
+// one HTTP/2 connection per member, requests multiplexed), Covey through its submit stream (one
+// connection per member, requests pipelined; agent/stream) or, with --covey-client http, its
+// HTTP API with keep-alive connections. Each bench client talks to one member; reads are
+// linearizable on both sides (etcd's default ReadIndex read; Covey's read is a command through
+// consensus).
 
 import { Agent as HttpAgent, request } from 'node:http';
 import { Etcd3 } from 'etcd3';
+import { StreamClient } from '../agent/stream/client.ts';
+import type { CommandResult } from '../consensus/statemachine/commands.ts';
 
 export interface KvClient {
   put(key: string, value: string): Promise<void>;
@@ -57,5 +61,20 @@ export function coveyClient(baseUrl: string, maxSockets: number): KvClient {
     get: async (key) => (ok(await call('GET', `/kv/${encodeURIComponent(key)}`), 'get').value as string | null) ?? null,
     cas: async (key, expected, value) => ok(await call('POST', `/cas/${encodeURIComponent(key)}`, JSON.stringify({ expected, value })), 'cas').swapped === true,
     close: async () => { agent.destroy(); },
+  };
+}
+
+/** Covey's submit stream: one connection, every request pipelined on it. */
+export async function coveyStreamClient(baseUrl: string): Promise<KvClient> {
+  const c = await StreamClient.connect(baseUrl);
+  const ok = (r: CommandResult, what: string): CommandResult & { ok: true } => {
+    if (!r.ok) throw new Error(`${what}: ${r.error}`);
+    return r;
+  };
+  return {
+    put: async (key, value) => { ok(await c.put(key, value), 'put'); },
+    get: async (key) => ok(await c.get(key), 'get').value ?? null,
+    cas: async (key, expected, value) => ok(await c.cas(key, expected, value), 'cas').swapped === true,
+    close: async () => { c.close(); },
   };
 }

@@ -11,7 +11,7 @@
 // members of both systems, so a round trip between members costs 2 × MS.
 //
 // Usage: npm run bench:vs-etcd [-- --clients 1,64,256 --workload put,mix --rounds 3 --seconds 5
-//        --delay 10 --clients-at followers --json]
+//        --delay 10 --clients-at followers --covey-client stream|http --json]
 // Exit codes: 0 done, 1 a system failed during the run, 2 bad arguments or etcd missing.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +24,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { Etcd3 } from 'etcd3';
 import { createSwarm, freePorts, startAgent, swarmDown, waitReady, type Swarm } from '../agent/swarm.ts';
 import { startEtcdCluster, etcdVersion, type EtcdCluster } from './etcd-cluster.ts';
-import { coveyClient, etcdClient, type KvClient } from './kv-clients.ts';
+import { coveyClient, coveyStreamClient, etcdClient, type KvClient } from './kv-clients.ts';
 
 type System = 'etcd' | 'covey';
 type Workload = 'put' | 'mix';
@@ -48,7 +48,7 @@ interface CaseResult {
   readonly p50Ratio: number;
 }
 
-const usage = 'usage: npm run bench:vs-etcd -- [--clients 1,64,256] [--workload put,mix] [--rounds 3] [--seconds 5] [--delay MS] [--clients-at all|followers] [--keys 100] [--json]';
+const usage = 'usage: npm run bench:vs-etcd -- [--clients 1,64,256] [--workload put,mix] [--rounds 3] [--seconds 5] [--delay MS] [--clients-at all|followers] [--keys 100] [--covey-client stream|http] [--json]';
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`bench:vs-etcd: ${msg}\n${code === 2 ? usage + '\n' : ''}`);
@@ -64,6 +64,7 @@ const { values: a } = parseArgs({
     delay: { type: 'string', default: '0' },
     'clients-at': { type: 'string', default: 'all' },
     keys: { type: 'string', default: '100' },
+    'covey-client': { type: 'string', default: 'stream' },
     'keep-dir': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -80,6 +81,7 @@ if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a whole numb
 if (!(seconds > 0)) fail(`--seconds must be a positive number, got "${a.seconds}"`);
 if (!(delayMs >= 0)) fail(`--delay must be a non-negative number of milliseconds (e.g. 10 or 10ms), got "${a.delay}"`);
 if (!Number.isInteger(keys) || keys < 1) fail(`--keys must be a whole number ≥ 1, got "${a.keys}"`);
+if (a['covey-client'] !== 'stream' && a['covey-client'] !== 'http') fail(`--covey-client must be stream or http, got "${a['covey-client']}"`);
 if (a['clients-at'] !== 'all' && a['clients-at'] !== 'followers') fail(`--clients-at must be all or followers, got "${a['clients-at']}"`);
 const version = etcdVersion();
 if (version === null) fail('etcd is not on PATH; install it with `apt-get install etcd-server` (Debian) and run again');
@@ -128,7 +130,8 @@ try {
         for (const system of ['etcd', 'covey'] as const) {
           const urls = system === 'etcd' ? etcd.members.map((m) => m.clientUrl) : swarm.agents.map((ag) => ag.http);
           const perMember = Math.ceil(clients / members.length);
-          const kv = urls.map((u) => system === 'etcd' ? etcdClient(u) : coveyClient(u, perMember + 4));
+          const kv = await Promise.all(urls.map((u) => system === 'etcd' ? etcdClient(u)
+            : a['covey-client'] === 'stream' ? coveyStreamClient(u) : coveyClient(u, perMember + 4)));
           const res = await runRound(system, kv, members, clients, workload, `${system}-${workload}-${clients}-${r}`);
           await Promise.all(kv.map((c) => c.close()));
           byRound[system].push(res);
@@ -138,7 +141,7 @@ try {
       results.push(summarise(workload, clients, byRound));
     }
   }
-  const report = { etcdVersion: version, delayMs, clientsAt: a['clients-at'], etcdLeader: leader, rounds, seconds, results };
+  const report = { etcdVersion: version, coveyClient: a['covey-client'], delayMs, clientsAt: a['clients-at'], etcdLeader: leader, rounds, seconds, results };
   process.stdout.write(a.json ? JSON.stringify(report, null, 2) + '\n' : formatTable(report.results) + '\n');
   await cleanup();
 } catch (err) {
