@@ -239,7 +239,7 @@ function median(xs: readonly number[]): number {
 }
 
 function summarise(workload: Workload, clients: number, byRound: CaseResult['rounds']): CaseResult {
-  const med = (rs: readonly RoundResult[]) => ({ opsPerSecond: Math.round(median(rs.map((r) => r.opsPerSecond))), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)) });
+  const med = (rs: readonly RoundResult[]) => ({ opsPerSecond: Math.round(median(rs.map((r) => r.opsPerSecond))), p50Ms: round2(median(rs.map((r) => r.p50Ms))), p99Ms: round2(median(rs.map((r) => r.p99Ms))) });
   const e = med(byRound.etcd);
   const c = med(byRound.covey);
   return { workload, clients, rounds: byRound, etcd: e, covey: c, throughputRatio: round2(c.opsPerSecond / e.opsPerSecond), p50Ratio: round2(c.p50Ms / e.p50Ms) };
