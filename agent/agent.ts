@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Command, CommandResult, Operation } from '../consensus/statemachine/commands.ts';
-import { LmdbStorage } from '../consensus/storage/lmdb.ts';
+import { WalStorage } from '../consensus/storage/wal-storage.ts';
 import { describeQuorum } from './cli/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
@@ -66,7 +66,7 @@ export class Agent implements AgentApi {
   private readonly clientId: string;
   private requestSeq = 0;
   private driver: ReplicaDriver | null = null;
-  private storage: LmdbStorage | null = null;
+  private storage: WalStorage | null = null;
   private node: CoveyNode | null = null;
   private keeper: PeerKeeper | null = null;
   private rpc: ConsensusRpc | null = null;
@@ -161,7 +161,7 @@ export class Agent implements AgentApi {
     if (this.selfIndex !== null) {
       const dir = join(configPath(c, c.dataDir), 'consensus');
       mkdirSync(dir, { recursive: true });
-      this.storage = await LmdbStorage.open(dir);
+      this.storage = await WalStorage.open(dir);
       this.driver = await ReplicaDriver.start({
         replica: { self: this.selfIndex, n: this.n, f: q.f, e: q.e, tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied },
         storage: this.storage,

@@ -1,12 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { LmdbStorage, lmdbFormatVersion } from './lmdb.ts';
 import { MemoryStorage } from './memory.ts';
+import { killWriterRepeatedly } from './crash-harness.ts';
 import { Replica } from '../core/replica.ts';
 import type { InstanceRecord, PersistRecord, StoredState } from '../core/types.ts';
 import { CoveyStateMachine } from '../statemachine/machine.ts';
@@ -139,44 +139,7 @@ describe('LmdbStorage', () => {
   });
 
   test('a killed writer loses nothing it acknowledged (kill -9 at random moments)', async () => {
-    const dir = tempDir();
-    const child = join(import.meta.dirname, 'lmdb-crash-child.ts');
-    let next = 1;
-    for (let round = 0; round < 5; round++) {
-      const acked = await new Promise<number>((resolve, reject) => {
-        const p = spawn(process.execPath, [child, dir, String(next)], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '', err = '', last = next - 1, killed = false;
-        p.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const lines = out.split('\n'); out = lines.pop()!;
-          for (const l of lines) { const m = /^ack (\d+)$/.exec(l); if (m) last = Number(m[1]); }
-          // Kill after a random number of acknowledged appends (5..60), at whatever point it is.
-          if (!killed && last - next >= 5 + Math.floor(Math.random() * 55)) {
-            killed = true;
-            // Half the time at once (the ack just read may be the last commit), else a little later.
-            if (Math.random() < 0.5) p.kill('SIGKILL'); else setTimeout(() => p.kill('SIGKILL'), Math.floor(Math.random() * 5));
-          }
-        });
-        p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-        p.on('exit', (code, signal) => {
-          if (signal === 'SIGKILL') resolve(last); else reject(new Error(`child exited ${code}: ${err}`));
-        });
-      });
-      const s = await LmdbStorage.open(dir);
-      const st = await s.load();
-      await s.close();
-      const ids = new Set(st.instances.map((r) => r.id));
-      for (let n = 1; n <= acked; n++) {
-        assert.ok(ids.has(n * 16) && ids.has(n * 16 + 1), `round ${round}: acknowledged append ${n} lost`);
-      }
-      // All or nothing: no commit is half there, and the log is exactly the commits that are.
-      const whole = [...ids].filter((id) => id % 16 === 0).sort((a, b) => a - b);
-      for (const id of whole) assert.ok(ids.has(id + 1), `round ${round}: append ${id / 16} half-written`);
-      assert.deepEqual(st.applied, whole, `round ${round}: execution log matches the instances`);
-      assert.ok(whole.length >= acked);
-      next = whole.length + 1;
-    }
-    rmSync(dir, { recursive: true });
+    await killWriterRepeatedly(tempDir(), 'lmdb', (dir) => LmdbStorage.open(dir));
   });
 });
 

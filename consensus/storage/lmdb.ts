@@ -17,7 +17,9 @@
 //   committed"; durability is `db.flushed`). That is not enough for a write-ahead log, so the
 //   store is opened with `overlappingSync: false`: mdb_txn_commit then syncs before it returns
 //   (strace shows one fdatasync per commit), and the promise of `batch` resolves after it.
-// - `noSync` and `noMetaSync` are left off (their default), and are set to false explicitly.
+// - `noSync` is left off (its default), and set to false explicitly; so is `noMetaSync`, except
+//   behind a write-ahead log (`open(dir, { behindLog: true })`, wal-storage.ts), where the log
+//   is what makes a commit durable and lmdb's data pages, synced every commit, keep its integrity.
 // - `append` writes its records with `batch(callback)`: the writes are queued synchronously and
 //   performed by lmdb-js's write thread as one transaction; if any write fails the thread aborts
 //   the whole transaction (writer.cpp: "if (rc || resultCode) mdb_txn_abort") and the promise
@@ -53,7 +55,8 @@ export const lmdbStoreMagic = 'covey-replica-store';
  */
 export const lmdbFormatVersion = 2;
 
-type Encoded =
+/** A record encoded for the store (what a write-ahead log in front of it carries; wal-storage.ts). */
+export type Encoded =
   | { readonly kind: 'instance'; readonly id: InstanceId; readonly value: Buffer }
   | { readonly kind: 'applied'; readonly value: Buffer }
   | { readonly kind: 'snapshot'; readonly truncated: readonly number[]; readonly value: Buffer };
@@ -89,8 +92,12 @@ export class LmdbStorage implements ReplicaStorage {
   private pending: Promise<unknown> = Promise.resolve();
   readonly dir: string;
 
-  private constructor(dir: string, root: RootDatabase<Buffer, Key>, nextApplied: number) {
+  /** Opened behind a write-ahead log (wal-storage.ts): meta pages are not synced per commit. */
+  readonly behindLog: boolean;
+
+  private constructor(dir: string, root: RootDatabase<Buffer, Key>, nextApplied: number, behindLog: boolean) {
     this.dir = dir;
+    this.behindLog = behindLog;
     this.root = root;
     this.meta = root.openDB<Buffer, Key>('meta', { encoding: 'binary' });
     this.instances = root.openDB<Buffer, Key>('instances', { encoding: 'binary' });
@@ -100,13 +107,17 @@ export class LmdbStorage implements ReplicaStorage {
   }
 
   /**
-   * Whether every commit fdatasyncs its pages and its meta page before its promise resolves, as
-   * lmdb's effective settings say. A kill -9 cannot tell (the page cache survives it); power loss
-   * can, so the constructor refuses an environment without it and a test checks it.
+   * Whether every commit fdatasyncs its pages, and its meta page too unless the store is behind a
+   * write-ahead log, before its promise resolves, as lmdb's effective settings say. A kill -9
+   * cannot tell (the page cache survives it); power loss can, so the constructor refuses an
+   * environment without it and a test checks it. Behind a log, a commit whose meta page is lost
+   * to power loss leaves the store at the commit before (lmdb keeps its integrity: the pages are
+   * synced) and the log still holds the frames (wal-storage.ts releases only what a later commit
+   * made durable).
    */
   get syncsEveryCommit(): boolean {
     const env = this.root as unknown as { noSync?: boolean; noMetaSync?: boolean; overlappingSync?: boolean };
-    return env.noSync !== true && env.noMetaSync !== true && env.overlappingSync !== true;
+    return env.noSync !== true && env.overlappingSync !== true && (this.behindLog || env.noMetaSync !== true);
   }
 
   /**
@@ -114,7 +125,8 @@ export class LmdbStorage implements ReplicaStorage {
    * directory that holds other files but no store, an lmdb environment Covey did not write, and a
    * store written by a newer format version.
    */
-  static async open(dir: string): Promise<LmdbStorage> {
+  static async open(dir: string, o: { behindLog?: boolean } = {}): Promise<LmdbStorage> {
+    const behindLog = o.behindLog === true;
     mkdirSync(dir, { recursive: true });
     const entries = readdirSync(dir);
     const fresh = !entries.includes('data.mdb');
@@ -133,13 +145,13 @@ export class LmdbStorage implements ReplicaStorage {
         maxDbs: 8,
         overlappingSync: false, // the commit itself syncs, so the promise means durable (above)
         noSync: false,
-        noMetaSync: false,
+        noMetaSync: behindLog,
       });
     } catch (e) {
       throw new Error(`${dir} is not a Covey store: lmdb cannot open it (${(e as Error).message})`);
     }
     try {
-      const store = new LmdbStorage(dir, root, 0);
+      const store = new LmdbStorage(dir, root, 0, behindLog);
       const format = store.meta.get('format');
       if (format === undefined) {
         if (!fresh && (store.hasOtherData() || store.instances.getCount() > 0 || store.applied.getCount() > 0)) {
@@ -206,7 +218,12 @@ export class LmdbStorage implements ReplicaStorage {
     this.checkOpen();
     if (records.length === 0) return;
     // Encode everything first: the batch below must not throw half-way.
-    const encoded: Encoded[] = records.map((r): Encoded => {
+    return this.appendEncoded(this.encode(records));
+  }
+
+  /** The records as the store writes them; throws on a record it cannot store. */
+  encode(records: readonly PersistRecord[]): Encoded[] {
+    return records.map((r): Encoded => {
       if (r.kind === 'instance') {
         if (!Number.isSafeInteger(r.instance.id) || r.instance.id <= 0) throw new Error(`storage: not an instance id: ${String(r.instance.id)}`);
         return { kind: 'instance', id: r.instance.id, value: encodeValue(r.instance) };
@@ -219,12 +236,23 @@ export class LmdbStorage implements ReplicaStorage {
       }
       throw new Error(`storage: unknown record kind ${JSON.stringify((r as { kind: unknown }).kind)}`);
     });
+  }
+
+  /**
+   * One group commit of encoded records, all or nothing, resolved once synced. With `walSeq`, the
+   * same transaction records that the write-ahead log's frames up to that sequence number are in
+   * the store (wal-storage.ts replays only the frames after it).
+   */
+  async appendEncoded(encoded: readonly Encoded[], walSeq?: number): Promise<void> {
+    this.checkOpen();
+    if (walSeq !== undefined && !(Number.isSafeInteger(walSeq) && walSeq > 0)) throw new Error(`storage: not a log sequence number: ${String(walSeq)}`);
     // Group commits are made one after the other, so each sees the keys the previous ones wrote.
     const previous = this.pending;
     const done = (async () => {
       await previous;
       this.checkOpen();
       const ops = this.plan(encoded);
+      if (walSeq !== undefined) ops.push({ db: this.meta, key: 'walSeq', value: encodeValue(walSeq) });
       let queued = 0;
       try {
         const batch = this.root.batch(() => {
@@ -237,7 +265,7 @@ export class LmdbStorage implements ReplicaStorage {
         await this.root.flushed;
       } catch (e) {
         if (queued > 0 && queued < ops.length) this.broken = new Error(`a group commit failed after ${queued} of its ${ops.length} writes were queued`);
-        throw new Error(`storage: group commit of ${records.length} records failed: ${(e as Error).message}`);
+        throw new Error(`storage: group commit of ${encoded.length} records failed: ${(e as Error).message}`);
       }
       this.firstApplied = ops.firstApplied;
       this.nextApplied = ops.nextApplied;
@@ -286,6 +314,25 @@ export class LmdbStorage implements ReplicaStorage {
     }
     const out = ops.filter((o): o is Op => o !== null);
     return Object.assign(out, { firstApplied: first, nextApplied: next, version });
+  }
+
+  /** Forces everything committed so far to disk, meta page included (mdb_env_sync). */
+  async sync(): Promise<void> {
+    this.checkOpen();
+    await this.pending;
+    await new Promise<void>((resolve, reject) => {
+      (this.root as unknown as { sync(cb: (err?: Error) => void): void }).sync((err) => { if (err) reject(err); else resolve(); });
+    });
+  }
+
+  /** The last write-ahead-log frame in the store (appendEncoded), 0 when none. */
+  get walSeq(): number {
+    this.checkOpen();
+    const raw = this.meta.get('walSeq');
+    if (raw === undefined) return 0;
+    const seq = decodeValue(raw, 'meta.walSeq');
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= 0) corrupt('meta.walSeq', `not a log sequence number: ${JSON.stringify(seq)}`);
+    return seq;
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,15 @@
-// Child process for lmdb.test.ts's crash test: appends group commits to the store in argv[2] as
-// fast as it can and prints "ack <n>" on stdout after the nth append resolved (was durable). The
-// parent kills it with SIGKILL at a random moment and checks that every acknowledged append is
-// loaded back. Record n is instance id n·16 (seq n, coordinator 0) plus applied-log entry n·16,
+// Child process of the storage crash test (crash-harness.ts): appends group commits to the store in
+// argv[2] (an LmdbStorage, or with argv[4] = wal a WalStorage) as fast as it can and prints
+// "ack <n>" on stdout after the nth append resolved (was durable). The parent kills it with
+// SIGKILL at a random moment and checks that every acknowledged append is loaded back. Record n is instance id n·16 (seq n, coordinator 0) plus applied-log entry n·16,
 // with a second instance (seq n, coordinator 1) in the same commit to exercise all-or-nothing.
 import { LmdbStorage } from './lmdb.ts';
+import { WalStorage } from './wal-storage.ts';
 import type { InstanceRecord } from '../core/types.ts';
 
 const dir = process.argv[2];
 const start = Number(process.argv[3] ?? '1');
-const storage = await LmdbStorage.open(dir);
+const storage = process.argv[4] === 'wal' ? await WalStorage.open(dir, { segmentBytesMax: 64 * 1024 }) : await LmdbStorage.open(dir);
 const none = { ids: [], floor: [0, 0] };
 function record(id: number): InstanceRecord {
   return {
