@@ -12,6 +12,7 @@
 // libp2p's connection monitor pings every connection periodically (on by default), which also
 // keeps TCP's 2-minute inactivity timeout from closing a quiet consensus link.
 
+import { sendWindowUpdatesAtHalfWindow } from './yamux/window-updates.ts';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gossipsub, type GossipsubEvents, type GossipsubOpts } from '@chainsafe/libp2p-gossipsub';
@@ -64,6 +65,7 @@ export const listenDefault: readonly string[] = ['/ip4/0.0.0.0/tcp/4001', '/ip4/
 export const maxConnectionsDefault = 300;
 
 export async function createCoveyNode(options: CoveyNodeOptions): Promise<CoveyNode> {
+  sendWindowUpdatesAtHalfWindow(); // yamux flow control as rust-yamux and go-yamux do it (see there)
   const discovery: NonNullable<Libp2pOptions['peerDiscovery']> = [];
   if (options.mdns === true) discovery.push(mdns());
   if (options.bootstrap !== undefined && options.bootstrap.length > 0) discovery.push(bootstrap({ list: [...options.bootstrap] }));
