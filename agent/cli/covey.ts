@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // The `covey` command: the agent and its client commands, the local swarm, the simulator and the
 // model checker. This file only wires them to commander.
+//
+// Startup is kept short: the modules imported here define the commands (options, parsers, help)
+// and load only commander and node's own modules; each command imports what it runs (libp2p,
+// lmdb, the simulator, the model checker, the config schema) in its action. `covey --version`,
+// `--help` and the client commands (`kv get`, …) never load them. agent/cli/lazy.test.ts checks it.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { describeQuorum, formatQuorum } from './quorum.ts';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
 import { agentCommand, initCommand, kvCommand, membersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
@@ -29,7 +33,8 @@ export function buildCli(): Command {
     .option('--f <f>', 'crashes to tolerate (default: the most n allows)', positiveInt('--f'))
     .option('--e <e>', 'crashes beyond the coordinator under which the fast path still works', positiveInt('--e'))
     .option('--json', 'print JSON')
-    .action((opts: { voters: number; f?: number; e?: number; json?: boolean }) => {
+    .action(async (opts: { voters: number; f?: number; e?: number; json?: boolean }) => {
+      const { describeQuorum, formatQuorum } = await import('./quorum.ts');
       try {
         const q = describeQuorum({ voters: opts.voters, f: opts.f, e: opts.e });
         process.stdout.write((opts.json ? JSON.stringify(q) : formatQuorum(q)) + '\n');
