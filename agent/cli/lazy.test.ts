@@ -27,6 +27,7 @@ registerHooks({ resolve(specifier, context, next) { const r = next(specifier, co
 /** The project's own files these commands may load: the command definitions, the HTTP client. */
 const light = new Set([
   'agent/cli/covey.ts',
+  'agent/cli/program.ts',
   'agent/cli/agent-commands.ts',
   'agent/client.ts',
   'agent/config-error.ts',
