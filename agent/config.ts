@@ -9,6 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { DRIVERS, deviceSpecsSchema } from '../devices/registry.ts';
+import { ConfigError } from './config-error.ts';
 
 /** A libp2p peer id in its usual base58 text form (Ed25519 ids start with 12D3KooW). */
 const peerIdPattern = /^(12D3KooW|Qm|16U)[1-9A-HJ-NP-Za-km-z]{30,60}$/;
@@ -80,12 +81,7 @@ export type AgentConfig = z.output<typeof configSchema> & {
   readonly baseDir: string;
 };
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/;
 

@@ -6,12 +6,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { stringify } from 'yaml';
 import { AgentClient, AgentClientError } from '../client.ts';
-import { ConfigError, loadConfig, parseConfig } from '../config.ts';
-import { createIdentity, saveIdentity } from '../identity.ts';
-import { generateSwarmKey, saveSwarmKey } from '../../transports/node.ts';
-import { readConfigFragment, swarmDown, swarmUp, type AgentSlot } from '../swarm.ts';
+import { ConfigError } from '../config-error.ts';
+import type { AgentSlot } from '../swarm.ts';
+
+// Only commander, the HTTP client and node's own modules load with this file, so `covey --help`
+// and the client commands start fast; each action imports what it needs (the config schema,
+// libp2p keys, lmdb, the swarm launcher) when it runs. agent/cli/lazy.test.ts checks this.
 
 /** Where the client commands find the agent: --agent URL, or the http section of --config. */
 interface Target { agent?: string; config?: string; authToken?: string }
@@ -23,8 +24,9 @@ function targetOptions(c: Command): Command {
     .option('--auth-token <token>', 'bearer token, when the agent listens beyond localhost (default: $COVEY_TOKEN)');
 }
 
-function clientFor(t: Target): AgentClient {
+async function clientFor(t: Target): Promise<AgentClient> {
   if (t.config !== undefined) {
+    const { loadConfig } = await import('../config.ts');
     const c = loadConfig(t.config);
     return new AgentClient(`http://${c.http.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`, t.authToken ?? c.http.token);
   }
@@ -76,6 +78,9 @@ export function initCommand(): Command {
       const dir = resolve(o.dir);
       const configFile = join(dir, 'config.yaml');
       if (existsSync(configFile)) throw new InvalidArgumentError(`${configFile} already exists; choose another --dir`);
+      const [{ stringify }, { parseConfig }, { createIdentity, saveIdentity }, { generateSwarmKey, saveSwarmKey }] = await Promise.all([
+        import('yaml'), import('../config.ts'), import('../identity.ts'), import('../../transports/node.ts'),
+      ]);
       const id = await createIdentity();
       const list = (x: string) => x.split(',').map((y) => y.trim()).filter((y) => y !== '');
       if (o.newSwarmKey === true && o.swarmKey !== undefined) throw new InvalidArgumentError('give --new-swarm-key or --swarm-key, not both');
@@ -115,6 +120,7 @@ export function agentCommand(): Command {
     .description('run an agent: join the swarm, serve the HTTP API, keep state in the data dir')
     .requiredOption('--config <file>', 'the agent config (YAML; `covey init` writes one)')
     .action((o: { config: string }) => run('agent', async () => {
+      const { loadConfig } = await import('../config.ts');
       const config = loadConfig(o.config);
       const { Agent } = await import('../agent.ts'); // libp2p and lmdb load only for the agent itself
       const agent = await Agent.start(config);
@@ -134,15 +140,15 @@ export function kvCommand(): Command {
   const kv = new Command('kv').description('read and write the replicated key-value store through a running agent');
   targetOptions(kv.command('get <key>').description('read a key (linearizable, or --stale for the local copy)')
     .option('--stale', 'read this voter\'s local copy without consensus (says how stale it may be)'))
-    .action((key: string, o: Target & { stale?: boolean }) => run('kv get', async () => printResult(await clientFor(o).get(key, { stale: o.stale }))));
+    .action((key: string, o: Target & { stale?: boolean }) => run('kv get', async () => printResult(await (await clientFor(o)).get(key, { stale: o.stale }))));
   targetOptions(kv.command('put <key> <value>').description('write a key'))
-    .action((key: string, value: string, o: Target) => run('kv put', async () => printResult(await clientFor(o).put(key, value))));
+    .action((key: string, value: string, o: Target) => run('kv put', async () => printResult(await (await clientFor(o)).put(key, value))));
   targetOptions(kv.command('cas <key> <expected> <value>').description('compare-and-swap: write value if the key holds expected (use --absent for "no value")')
     .option('--absent', 'expect the key to be absent (expected is ignored)'))
     .action((key: string, expected: string, value: string, o: Target & { absent?: boolean }) => run('kv cas', async () =>
-      printResult(await clientFor(o).cas(key, o.absent === true ? null : expected, value))));
+      printResult(await (await clientFor(o)).cas(key, o.absent === true ? null : expected, value))));
   targetOptions(kv.command('del <key>').description('delete a key'))
-    .action((key: string, o: Target) => run('kv del', async () => printResult(await clientFor(o).del(key))));
+    .action((key: string, o: Target) => run('kv del', async () => printResult(await (await clientFor(o)).del(key))));
   return kv;
 }
 
@@ -150,23 +156,23 @@ export function tasksCommand(): Command {
   const t = new Command('tasks').description('use the replicated task board through a running agent');
   targetOptions(t.command('ls').description('list tasks (this voter\'s local copy)'))
     .action((o: Target) => run('tasks ls', async () => {
-      const r = await clientFor(o).tasks();
+      const r = await (await clientFor(o)).tasks();
       for (const task of r.value) {
         process.stdout.write(`${String(task.taskId).padEnd(20)} ${String(task.status).padEnd(8)} owner=${task.owner ?? '-'} token=${task.token} ${task.result === null ? '' : 'result=' + JSON.stringify(task.result)}\n`);
       }
       if (r.value.length === 0) process.stdout.write('no tasks\n');
     }));
   targetOptions(t.command('create <taskId> [spec]').description('create a task'))
-    .action((taskId: string, spec: string | undefined, o: Target) => run('tasks create', async () => printResult(await clientFor(o).task('create', taskId, { spec: spec ?? '' }))));
+    .action((taskId: string, spec: string | undefined, o: Target) => run('tasks create', async () => printResult(await (await clientFor(o)).task('create', taskId, { spec: spec ?? '' }))));
   targetOptions(t.command('claim <taskId>').description('claim a task: prints the lease and fencing token')
     .requiredOption('--worker <name>', 'who claims it')
     .option('--lease <ms>', 'lease length in ms', intArg('--lease'), 30_000))
-    .action((taskId: string, o: Target & { worker: string; lease: number }) => run('tasks claim', async () => printResult(await clientFor(o).task('claim', taskId, { worker: o.worker, leaseMs: o.lease }))));
+    .action((taskId: string, o: Target & { worker: string; lease: number }) => run('tasks claim', async () => printResult(await (await clientFor(o)).task('claim', taskId, { worker: o.worker, leaseMs: o.lease }))));
   targetOptions(t.command('complete <taskId> [result]').description('complete a claimed task with its fencing token')
     .requiredOption('--worker <name>', 'the worker holding the claim')
     .requiredOption('--token <n>', 'the fencing token from the claim', intArg('--token')))
     .action((taskId: string, result: string | undefined, o: Target & { worker: string; token: number }) => run('tasks complete', async () =>
-      printResult(await clientFor(o).task('complete', taskId, { worker: o.worker, token: o.token, result: result ?? '' }))));
+      printResult(await (await clientFor(o)).task('complete', taskId, { worker: o.worker, token: o.token, result: result ?? '' }))));
   return t;
 }
 
@@ -174,7 +180,7 @@ export function membersCommand(): Command {
   return targetOptions(new Command('members').description('list the swarm members a running agent knows: state, incarnation, last heard'))
     .option('--json', 'print JSON')
     .action((o: Target & { json?: boolean }) => run('members', async () => {
-      const r = await clientFor(o).members();
+      const r = await (await clientFor(o)).members();
       if (o.json === true) { print(r.members); return; }
       process.stdout.write(`${'peer id'.padEnd(54)} ${'role'.padEnd(9)} ${'state'.padEnd(8)} ${'inc'.padStart(4)}  last heard\n`);
       for (const m of r.members) {
@@ -189,7 +195,7 @@ export function statusCommand(): Command {
   return targetOptions(new Command('status').description('show a running agent\'s status: a summary with its plugins and devices on a terminal, the full JSON otherwise'))
     .option('--json', 'print the full status as JSON (the default when stdout is not a terminal, for scripts)')
     .action((o: Target & { json?: boolean }) => run('status', async () => {
-      const s = await clientFor(o).status();
+      const s = await (await clientFor(o)).status();
       if (o.json === true || process.stdout.isTTY !== true) print(s);
       else process.stdout.write(formatStatus(s));
     }));
@@ -242,6 +248,7 @@ export function swarmCommand(): Command {
     .option('--worker-config-extra <file>', 'a YAML fragment merged into the workers\' configs only (after --config-extra), e.g. their devices')
     .requiredOption('--dir <dir>', 'directory for the swarm (reused if it holds one)')
     .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; workerConfigExtra?: string; dir: string }) => run('swarm up', async () => {
+      const { readConfigFragment, swarmUp } = await import('../swarm.ts');
       const tty = process.stderr.isTTY === true;
       const all = o.configExtra === undefined ? {} : readConfigFragment(o.configExtra);
       const workers = o.workerConfigExtra === undefined ? {} : readConfigFragment(o.workerConfigExtra);
@@ -257,6 +264,7 @@ export function swarmCommand(): Command {
     .description('stop the agents of a local swarm (gracefully; data is kept for the next up)')
     .requiredOption('--dir <dir>', 'the swarm\'s directory')
     .action((o: { dir: string }) => run('swarm down', async () => {
+      const { swarmDown } = await import('../swarm.ts');
       const n = await swarmDown(o.dir);
       process.stdout.write(`stopped ${n} agent(s)\n`);
     }));

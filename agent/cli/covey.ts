@@ -1,55 +1,17 @@
 #!/usr/bin/env node
 // The `covey` command: the agent and its client commands, the local swarm, the simulator and the
-// model checker. This file only wires them to commander.
+// model checker (program.ts defines them).
+//
+// Node strips the types of each .ts file it loads, and loading its stripper costs more than the
+// rest of `covey --version`. The compile cache keeps every module loaded after this file stripped
+// and compiled on disk (in the OS temporary directory; NODE_COMPILE_CACHE=DIR moves it,
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off), so from the second run only this small file is
+// stripped. Hence the rest loads with import() after the cache is on.
 
-import { Command, InvalidArgumentError } from 'commander';
-import { describeQuorum, formatQuorum } from './quorum.ts';
-import { simCommand } from '../../sim/command.ts';
-import { checkCommand } from '../../sim/check/model/command.ts';
-import { agentCommand, initCommand, kvCommand, membersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
+import { enableCompileCache } from 'node:module';
 
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
-    return n;
-  };
+if (import.meta.main) {
+  enableCompileCache();
+  const { buildCli } = await import('./program.ts');
+  await buildCli().parseAsync(process.argv);
 }
-
-export function buildCli(): Command {
-  const program = new Command('covey')
-    .description('Covey: an edge agent runtime for autonomous device swarms')
-    .version('0.1.0')
-    .showHelpAfterError();
-
-  program
-    .command('quorum')
-    .description('show the quorum sizes and fault tolerance of a voter configuration (PROTOCOL.md §1)')
-    .requiredOption('--voters <n>', 'number of voters (3, 5 or 7 are usual)', positiveInt('--voters'))
-    .option('--f <f>', 'crashes to tolerate (default: the most n allows)', positiveInt('--f'))
-    .option('--e <e>', 'crashes beyond the coordinator under which the fast path still works', positiveInt('--e'))
-    .option('--json', 'print JSON')
-    .action((opts: { voters: number; f?: number; e?: number; json?: boolean }) => {
-      try {
-        const q = describeQuorum({ voters: opts.voters, f: opts.f, e: opts.e });
-        process.stdout.write((opts.json ? JSON.stringify(q) : formatQuorum(q)) + '\n');
-      } catch (err) {
-        process.stderr.write(`covey quorum: ${(err as Error).message}\n`);
-        process.exitCode = 2;
-      }
-    });
-
-  program.addCommand(initCommand());
-  program.addCommand(agentCommand());
-  program.addCommand(kvCommand());
-  program.addCommand(tasksCommand());
-  program.addCommand(membersCommand());
-  program.addCommand(statusCommand());
-  program.addCommand(swarmCommand());
-  program.addCommand(simCommand());
-  program.addCommand(checkCommand());
-
-  return program;
-}
-
-if (import.meta.main) await buildCli().parseAsync(process.argv);

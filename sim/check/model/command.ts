@@ -3,8 +3,10 @@
 // 3 incomplete (the state limit was reached before the search ended: not a pass).
 
 import { Command, InvalidArgumentError } from 'commander';
-import { check, defaultModel, type CheckResult, type ModelConfig, type Progress } from './model.ts';
-import { variantNames, type VariantName } from './variants.ts';
+import { defaultModel, variantNames, type VariantName } from './defaults.ts';
+
+// The command's options and parsers; the checker (command-run.ts) loads only when it runs, so
+// `covey --help` does not load the consensus core.
 
 export const exitPass = 0;
 export const exitViolation = 1;
@@ -33,33 +35,7 @@ export function parseVariant(value: string): VariantName {
   throw new InvalidArgumentError(`--variant: accepted values are ${variantNames.join(', ')}; got "${value}"`);
 }
 
-export function formatResult(r: CheckResult): string {
-  const c = r.config;
-  const lines = [
-    `model: ${c.replicas} replicas, ${c.commands} conflicting command(s); core: ${c.variant}`,
-    `bounds per run: ≤${c.crashes} crash+restart, ≤${c.duplicates} duplicate(s), message loss: any message may stay undelivered (explicit drops ≤${c.drops}), ` +
-      `≤${c.recoveries} recover(id) event(s), ≤${c.ticks} tick(s) (fast-path timeout); time frozen, no retransmission/recovery/watermark timers; ` +
-      (c.unsynced === 0 ? 'every step durable at once' : `≤${c.unsynced} unsynced step(s) per replica (early effects leave before the sync; a crash loses the unsynced steps)`),
-    `distinct states explored: ${r.states}`,
-    `transitions: ${r.transitions} (${r.subsumed} subsumed by their parent), depth reached: ${r.depth}, wall time: ${(r.wallMs / 1000).toFixed(1)} s`,
-  ];
-  if (r.verdict === 'pass') lines.push('PASS: INV1–INV8 hold in every reachable state');
-  else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);
-  else if (r.verdict === 'incomplete') lines.push(`INCOMPLETE: stopped at the state limit (--max-states ${r.states}); this is not a pass`);
-  else {
-    const v = r.violation!;
-    lines.push(`VIOLATION of ${v.invariants.join(', ')} after ${v.trace.length} step(s), a shortest trace:`);
-    v.steps.forEach((s, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${s}`));
-    lines.push('violated:', ...v.messages.map((m) => `  ${m}`));
-  }
-  return lines.join('\n') + '\n';
-}
-
-export function exitCodeOf(r: CheckResult): number {
-  return r.verdict === 'pass' ? exitPass : r.verdict === 'violation' ? exitViolation : exitIncomplete;
-}
-
-interface CheckArgs {
+export interface CheckArgs {
   replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number; unsynced: number;
   maxStates: number; maxDepth?: number; variant: VariantName; json: boolean;
 }
@@ -82,22 +58,8 @@ export function checkCommand(): Command {
     .option('--json', 'print the result as one JSON object', false)
     // Any argument error (unknown option, a value outside the accepted ones) exits with 2.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitBadArgs))
-    .action((o: CheckArgs) => {
-      const cfg: ModelConfig = {
-        replicas: o.replicas, commands: o.commands, crashes: o.crashes, duplicates: o.duplicates, drops: o.drops,
-        recoveries: o.recoveries, ticks: o.ticks, unsynced: o.unsynced, variant: o.variant,
-      };
-      const tty = process.stderr.isTTY === true;
-      let lastStates = 0, lastMs = 0;
-      const onProgress = tty ? (p: Progress): void => {
-        const rate = Math.round((p.states - lastStates) / Math.max(0.001, (p.elapsedMs - lastMs) / 1000));
-        lastStates = p.states; lastMs = p.elapsedMs;
-        process.stderr.write(`\r${p.states} states (${rate}/s), ${p.transitions} transitions, depth ${p.depth}, frontier ${p.frontier}, ${(p.elapsedMs / 1000).toFixed(0)} s   `);
-      } : undefined;
-      const r = check(cfg, { maxStates: o.maxStates, maxDepth: o.maxDepth, onProgress });
-      if (tty) process.stderr.write('\n');
-      if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
-      else process.stdout.write(formatResult(r));
-      process.exitCode = exitCodeOf(r);
+    .action(async (o: CheckArgs) => {
+      const { runCheck } = await import('./command-run.ts');
+      process.exitCode = runCheck(o);
     });
 }

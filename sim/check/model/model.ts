@@ -20,6 +20,7 @@ import type { Command } from '../../../consensus/statemachine/commands.ts';
 import { canonical } from './serialize.ts';
 import { variantClass, type VariantName } from './variants.ts';
 import { BigSet, Engine, type GState } from './engine.ts';
+import { defaultModel } from './defaults.ts';
 
 export interface ModelConfig {
   /** Only 3 for now (f = 1, e = 1). */
@@ -47,16 +48,7 @@ export interface ModelConfig {
   readonly variant: VariantName;
 }
 
-/**
- * The default bounds, chosen so that `covey check --replicas 3 --commands 2 --crashes 1` completes
- * in a few minutes (README.md, "Figures"): message loss (any message may stay in flight forever),
- * one duplicate, at most one crash and restart, one tick (a fast-path timeout: the slow path
- * without conflicts), no recover event. Recovery is checked with explicit `--recoveries`
- * (README.md lists the configurations that finish).
- */
-export const defaultModel: ModelConfig = {
-  replicas: 3, commands: 2, crashes: 1, duplicates: 1, drops: 0, recoveries: 0, ticks: 1, unsynced: 1, variant: 'real',
-};
+export { defaultModel };
 
 export type Action =
   | { readonly kind: 'submit'; readonly command: number }

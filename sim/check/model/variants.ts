@@ -5,6 +5,7 @@
 import { Replica } from '../../../consensus/core/replica.ts';
 import type { Ballot } from '../../../consensus/core/ids.ts';
 import type { Envelope, Instance, Message, Ready } from '../../../consensus/core/types.ts';
+import { variantNames, type VariantName } from './defaults.ts';
 
 /**
  * PROTOCOL.md §10 pitfall 1, the original EPaxos's single ballot variable: a RecoverOK reports
@@ -56,8 +57,7 @@ export class VoteBeforeDurableReplica extends Replica {
   }
 }
 
-export const variantNames = ['real', 'single-ballot', 'delayed-self-delivery', 'vote-before-durable'] as const;
-export type VariantName = (typeof variantNames)[number];
+export { variantNames, type VariantName };
 
 export function variantClass(v: VariantName): typeof Replica {
   switch (v) {

@@ -1,0 +1,107 @@
+// `covey --version`, `--help` and the client commands must start fast (issue 12): they load
+// commander and a few small files, never libp2p, lmdb, the config schema, the simulator or the
+// model checker. Each case spawns the CLI with a module hook that records every module it
+// resolves, and checks the list. No timing here: the bench measures time, this checks the cause.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = join(root, 'agent/cli/covey.ts');
+
+// Runs before the CLI (node --import): a synchronous resolve hook (node:module registerHooks sees
+// both import and require) appending each resolved URL to the file named by COVEY_IMPORT_LOG.
+const hook = `
+import { registerHooks } from 'node:module';
+import { appendFileSync } from 'node:fs';
+const log = process.env.COVEY_IMPORT_LOG;
+registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); appendFileSync(log, r.url + '\\n'); return r; } });
+`;
+
+/** The project's own files these commands may load: the command definitions, the HTTP client. */
+const light = new Set([
+  'agent/cli/covey.ts',
+  'agent/cli/program.ts',
+  'agent/cli/agent-commands.ts',
+  'agent/client.ts',
+  'agent/config-error.ts',
+  'sim/command.ts',
+  'sim/workload/workload.ts',
+  'sim/check/model/command.ts',
+  'sim/check/model/defaults.ts',
+]);
+
+/** Heavy modules named in the failure message when one shows up. */
+const heavy = /node_modules\/(@libp2p|libp2p|@chainsafe|lmdb|zod|yaml|pino)\/|\/(sim\/engine|sim\/plugins|sim\/check\/model\/model\.ts|consensus|transports|devices)\//;
+
+function modulesLoaded(args: string[]): { status: number | null; stdout: string; stderr: string; modules: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-lazy-'));
+  const log = join(dir, 'modules.txt');
+  try {
+    const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, cli, ...args], {
+      encoding: 'utf8', env: { ...process.env, COVEY_IMPORT_LOG: log, COVEY_AGENT: '', COVEY_TOKEN: '' },
+    });
+    const urls = readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith('file:'));
+    const modules = [...new Set(urls.map((u) => fileURLToPath(u)))].map((p) => p.startsWith(root) ? p.slice(root.length) : p).sort();
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, modules };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function assertLight(args: string[], modules: string[]): void {
+  const what = `covey ${args.join(' ')}`;
+  const heavyOnes = modules.filter((m) => heavy.test('/' + m));
+  assert.deepEqual(heavyOnes, [], `${what} loads heavy modules; import them inside the command's action instead`);
+  const packages = new Set(modules.filter((m) => m.includes('node_modules/')).map((m) => /node_modules\/((@[^/]+\/)?[^/]+)/.exec(m)![1]));
+  assert.deepEqual([...packages], ['commander'], `${what} loads packages beyond commander`);
+  const own = modules.filter((m) => !m.includes('node_modules/'));
+  assert.deepEqual(own.filter((m) => !light.has(m)), [], `${what} loads more of the project than the command definitions and the HTTP client`);
+  assert.ok(own.includes('agent/cli/covey.ts'), `the hook saw the CLI load (${modules.join(', ')})`);
+}
+
+test('covey --version and --help load only commander and the command definitions', () => {
+  for (const args of [['--version'], ['--help'], ['help']]) {
+    const r = modulesLoaded(args);
+    assert.equal(r.status, 0, r.stderr);
+    assertLight(args, r.modules);
+  }
+});
+
+test('each command\'s --help loads nothing heavy', () => {
+  const commands = [
+    ['init'], ['agent'], ['kv'], ['kv', 'get'], ['kv', 'put'], ['kv', 'cas'], ['kv', 'del'], ['tasks', 'ls'], ['tasks', 'claim'],
+    ['members'], ['status'], ['swarm', 'up'], ['swarm', 'down'], ['swarm', 'bench'], ['sim'], ['check'], ['quorum'],
+  ];
+  for (const c of commands) {
+    const r = modulesLoaded([...c, '--help']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Usage: covey ${c.join(' ')}`), `covey ${c.join(' ')} --help prints its help`);
+    assertLight([...c, '--help'], r.modules);
+  }
+});
+
+test('covey kv get is an HTTP call: commander and the client, nothing else', async () => {
+  // A port nobody listens on: the command fails to reach the agent (exit 1) after loading all it needs.
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((ok) => server.close(() => ok()));
+  const args = ['kv', 'get', 'k', '--agent', `http://127.0.0.1:${port}`];
+  const r = modulesLoaded(args);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^covey kv get: cannot reach the agent/);
+  assertLight(args, r.modules);
+});
+
+test('the hook sees heavy modules when a command does load them (the checks above can fail)', () => {
+  const r = modulesLoaded(['quorum', '--voters', '5']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.modules.includes('consensus/core/quorum.ts'), r.modules.join(', '));
+});

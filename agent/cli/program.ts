@@ -1,0 +1,57 @@
+// The `covey` command's definition: the agent and its client commands, the local swarm, the
+// simulator and the model checker, wired to commander. covey.ts runs it.
+//
+// Startup is kept short: the modules imported here define the commands (options, parsers, help)
+// and load only commander and node's own modules; each command imports what it runs (libp2p,
+// lmdb, the simulator, the model checker, the config schema) in its action. `covey --version`,
+// `--help` and the client commands (`kv get`, …) never load them. agent/cli/lazy.test.ts checks it.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { simCommand } from '../../sim/command.ts';
+import { checkCommand } from '../../sim/check/model/command.ts';
+import { agentCommand, initCommand, kvCommand, membersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+    return n;
+  };
+}
+
+export function buildCli(): Command {
+  const program = new Command('covey')
+    .description('Covey: an edge agent runtime for autonomous device swarms')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  program
+    .command('quorum')
+    .description('show the quorum sizes and fault tolerance of a voter configuration (PROTOCOL.md §1)')
+    .requiredOption('--voters <n>', 'number of voters (3, 5 or 7 are usual)', positiveInt('--voters'))
+    .option('--f <f>', 'crashes to tolerate (default: the most n allows)', positiveInt('--f'))
+    .option('--e <e>', 'crashes beyond the coordinator under which the fast path still works', positiveInt('--e'))
+    .option('--json', 'print JSON')
+    .action(async (opts: { voters: number; f?: number; e?: number; json?: boolean }) => {
+      const { describeQuorum, formatQuorum } = await import('./quorum.ts');
+      try {
+        const q = describeQuorum({ voters: opts.voters, f: opts.f, e: opts.e });
+        process.stdout.write((opts.json ? JSON.stringify(q) : formatQuorum(q)) + '\n');
+      } catch (err) {
+        process.stderr.write(`covey quorum: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+      }
+    });
+
+  program.addCommand(initCommand());
+  program.addCommand(agentCommand());
+  program.addCommand(kvCommand());
+  program.addCommand(tasksCommand());
+  program.addCommand(membersCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(swarmCommand());
+  program.addCommand(simCommand());
+  program.addCommand(checkCommand());
+
+  return program;
+}
