@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { AgentClient } from '../agent/client.ts';
 import { swarmDown, swarmUp } from '../agent/swarm.ts';
 
-const cli = new URL('../agent/cli/covey.ts', import.meta.url).pathname;
+// The installed entry (package.json bin), which is what a user runs.
+const cli = new URL('../agent/cli/covey.mjs', import.meta.url).pathname;
 
 interface Case { readonly name: string; readonly args: readonly string[] }
 interface Timing { readonly name: string; readonly medianMs: number; readonly runsMs: number[] }

@@ -105,3 +105,14 @@ test('the hook sees heavy modules when a command does load them (the checks abov
   assert.equal(r.status, 0, r.stderr);
   assert.ok(r.modules.includes('consensus/core/quorum.ts'), r.modules.join(', '));
 });
+
+test('the installed entry (package.json bin, plain JavaScript) is the same program as covey.ts', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { covey: string } };
+  const entry = join(root, pkg.bin.covey);
+  assert.match(entry, /\.mjs$/, 'a .js entry spares node its type stripper before the compile cache is on');
+  for (const args of [['--version'], ['--help'], ['kv', 'get', '--help'], ['quorum', '--voters', 'x']]) {
+    const viaTs = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    const viaBin = spawnSync(process.execPath, [entry, ...args], { encoding: 'utf8' });
+    assert.deepEqual([viaBin.status, viaBin.stdout, viaBin.stderr], [viaTs.status, viaTs.stdout, viaTs.stderr], `covey ${args.join(' ')}`);
+  }
+});
