@@ -2,7 +2,7 @@
 // etcd keeps a WAL in front of bbolt. A group commit is durable, and its promise resolves, once
 // its frame is appended to the log and fdatasynced: one sync, where an lmdb commit costs two (data
 // pages, then the meta page). The same records are then written to lmdb off the path that waits,
-// every `applyEveryMs` (or at once when many have piled up), all group commits since the last in
+// every `applyEveryMs` (100 ms; or at once when many have piled up), all group commits since the last in
 // one lmdb transaction that also records the last frame it holds (meta 'walSeq'). lmdb runs
 // without meta-page syncs here (its data pages are synced, so it keeps its integrity): a commit
 // is certainly durable once the next one has synced, and only then are log segments whose frames
@@ -26,7 +26,7 @@ const lmdbBacklogRecordsMax = 50_000;
 const lmdbBatchRecords = 4096;
 
 export interface WalStorageOptions extends Pick<WalOptions, 'segmentBytesMax' | 'files'> {
-  /** How long acknowledged records may wait before they are written to lmdb (default 20 ms). */
+  /** How long acknowledged records may wait before they are written to lmdb (default 100 ms, etcd's backend batch interval). */
   readonly applyEveryMs?: number;
 }
 
@@ -75,7 +75,7 @@ export class WalStorage implements ReplicaStorage {
       // Everything read is in lmdb; made durable there (meta page included) before the log goes.
       await store.sync();
       await wal.discardRead(last + 1);
-      return new WalStorage(dir, store, wal, o.applyEveryMs ?? 20);
+      return new WalStorage(dir, store, wal, o.applyEveryMs ?? 100);
     } catch (e) {
       await store.close();
       throw e;
