@@ -113,7 +113,10 @@ export class WalStorage implements ReplicaStorage {
     await this.wal.close();
     await this.lastAppend; // appends resolve in order: the last one done means all are
     await this.applyNow();
-    if (this.broken === null) await this.store.sync();
+    if (this.broken === null) {
+      await this.store.sync();
+      await this.wal.release(this.previousCommitSeq); // all of lmdb is durable now
+    }
     await this.store.close();
   }
 
