@@ -74,7 +74,7 @@ export interface CreateOptions {
   readonly snapshotEveryApplied?: number;
 }
 
-const coveyCli = new URL('./cli/covey.ts', import.meta.url).pathname;
+const coveyCli = new URL('./cli/covey.mjs', import.meta.url).pathname;
 const swarmFile = (dir: string): string => join(dir, 'swarm.json');
 
 /** Ports the kernel says are free now (bound to 0 and released). */
