@@ -229,7 +229,8 @@ export function startAgent(s: Swarm, i: number): number {
   const a = s.agents[i];
   if (isAlive(a.pid)) throw new Error(`agent ${i} is already running (pid ${a.pid})`);
   const fd = openSync(a.log, 'a');
-  const child = spawn(process.execPath, [coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd] });
+  // The flag of covey.mjs's shebang, which spawning node directly skips.
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();
   a.pid = child.pid ?? null;
