@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -109,6 +109,28 @@ describe('LmdbStorage', () => {
     await meta.put('format', v);
     await root.close();
     await assert.rejects(LmdbStorage.open(dir), new RegExp(`newer Covey \\(store format ${lmdbFormatVersion + 1}`));
+    rmSync(dir, { recursive: true });
+  });
+
+  test('a truncated data file is refused with the file and the fix, not a SIGBUS (by half, and by its last page)', async () => {
+    const dir = tempDir();
+    const s = await LmdbStorage.open(dir);
+    for (let i = 1; i <= 200; i++) await s.append([{ kind: 'instance', instance: rec(i * 16, 'COMMITTED', 'x'.repeat(2000)) }, { kind: 'applied', id: i * 16 }]);
+    await s.close();
+    const file = join(dir, 'data.mdb');
+    const whole = readFileSync(file);
+    for (const keep of [Math.floor(whole.length / 2), whole.length - 4096]) {
+      truncateSync(file, keep);
+      await assert.rejects(LmdbStorage.open(dir), (err: Error) => {
+        assert.match(err.message, new RegExp(`data\\.mdb is truncated: ${keep} bytes, but its meta page says \\d+ pages of 4096 bytes`));
+        assert.match(err.message, /restore it from a backup, or remove this voter's data directory/i);
+        return true;
+      });
+    }
+    writeFileSync(file, whole);
+    const again = await LmdbStorage.open(dir);
+    assert.equal((await again.load()).applied.length, 200, 'the whole file opens as before');
+    await again.close();
     rmSync(dir, { recursive: true });
   });
 

@@ -37,7 +37,7 @@
 //   environment its promise never settled (lmdb-js issue #259 describes the same dependency);
 //   an async transaction callback that throws is also not rolled back (lmdb-js issue #115).
 
-import { closeSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -136,6 +136,13 @@ export class LmdbStorage implements ReplicaStorage {
     if (!fresh && !hasLmdbMagic(join(dir, 'data.mdb'))) {
       // Checked here because lmdb itself crashes the process (SIGSEGV) on a file that is not lmdb.
       throw new Error(`${dir} is not a Covey store: data.mdb is not an lmdb file (no lmdb magic number in its first meta page)`);
+    }
+    if (!fresh) {
+      // lmdb maps the file and dies of SIGBUS on the first page past its end, with nothing logged.
+      const short = truncation(join(dir, 'data.mdb'));
+      if (short !== null) {
+        throw new Error(`${join(dir, 'data.mdb')} is truncated: ${short}. Restore it from a backup, or remove this voter's data directory (${dir}) and restart: it then rebuilds from its peers by state transfer`);
+      }
     }
     let root: RootDatabase<Buffer, Key>;
     try {
@@ -373,8 +380,43 @@ export class LmdbStorage implements ReplicaStorage {
 }
 
 /**
- * LMDB's first page is a meta page: a 16-byte page header, then MDB_meta whose first field is the
- * magic 0xBEEFC0DE (little-endian on the x64 and arm64 hosts Covey runs on).
+ * Why the file is shorter than the pages its newest meta page says it holds, or null when it is
+ * not (or when the meta pages are not the layout checked here: then lmdb's own checks apply).
+ * Layout of lmdb-js 3.5's LMDB (checked against files it wrote, little-endian hosts): pages 0 and 1
+ * are meta pages; in each, after a 24-byte page header, MDB_meta: magic u32 @24, format version
+ * u32 @28 (2), the free-page database's md_pad @48 holding the page size, mm_last_pg u64 @144
+ * (the last page in use) and mm_txnid u64 @152. LMDB uses the meta page with the larger txnid.
+ */
+function truncation(file: string): string | null {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const read = (at: number): Buffer | null => {
+      const b = Buffer.alloc(160);
+      return readSync(fd, b, 0, b.length, at) === b.length ? b : null;
+    };
+    const first = read(0);
+    if (first === null) return `${size} bytes, less than one meta page`;
+    const meta = (b: Buffer): { lastPage: number; txn: number; pageSize: number } | null =>
+      b.readUInt32LE(24) === 0xbeefc0de && b.readUInt32LE(28) === 2
+        ? { pageSize: b.readUInt32LE(48), lastPage: Number(b.readBigUInt64LE(144)), txn: Number(b.readBigUInt64LE(152)) }
+        : null;
+    const m0 = meta(first);
+    if (m0 === null || m0.pageSize < 512 || m0.pageSize > 65536 || (m0.pageSize & (m0.pageSize - 1)) !== 0) return null;
+    const second = read(m0.pageSize);
+    if (second === null) return `${size} bytes, less than its two meta pages of ${m0.pageSize} bytes`;
+    const m1 = meta(second);
+    const newest = m1 !== null && m1.txn > m0.txn ? m1 : m0;
+    const needed = (newest.lastPage + 1) * m0.pageSize;
+    return size < needed ? `${size} bytes, but its meta page says ${newest.lastPage + 1} pages of ${m0.pageSize} bytes (${needed} bytes) are in use` : null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * LMDB's first page is a meta page: a page header, then MDB_meta whose first field is the magic
+ * 0xBEEFC0DE (little-endian on the x64 and arm64 hosts Covey runs on).
  */
 function hasLmdbMagic(file: string): boolean {
   const fd = openSync(file, 'r');
