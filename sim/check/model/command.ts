@@ -13,7 +13,7 @@ export const exitViolation = 1;
 export const exitBadArgs = 2;
 export const exitIncomplete = 3;
 
-export const maxStatesDefault = 5_000_000;
+export const maxStatesDefault = 10_000_000;
 
 export function parseReplicas(value: string): 3 {
   if (value.trim() === '3') return 3;
