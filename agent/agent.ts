@@ -19,6 +19,7 @@ import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
+import { keylessExposure } from './exposure.ts';
 import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
@@ -176,6 +177,8 @@ export class Agent implements AgentApi {
       });
     }
     const swarmKey = c.swarm.keyFile === undefined ? undefined : readSwarmKey(configPath(c, c.swarm.keyFile));
+    const exposure = keylessExposure(c.listen, swarmKey !== undefined);
+    if (exposure !== null) log.warn(exposure);
     this.node = await createCoveyNode({
       privateKey: this.identity.privateKey,
       listen: c.listen,

@@ -157,12 +157,15 @@ test('the covey CLI reaches a running agent: kv, tasks, status, members; bad arg
 
 test('covey init writes a config and key that an agent accepts once voters are listed', async () => {
   const dir = join(root, 'init');
-  const first = JSON.parse((await run(process.execPath, [cli, 'init', '--dir', dir])).stdout);
+  const plain = await run(process.execPath, [cli, 'init', '--dir', dir]);
+  const first = JSON.parse(plain.stdout);
   assert.match(first.peerId, /^12D3KooW/);
+  assert.match(plain.stderr, /warning: no swarm key, and listening on \/ip4\/0\.0\.0\.0\/tcp\/4001/, 'init says a keyless agent is open to strangers');
   await assert.rejects(run(process.execPath, [cli, 'init', '--dir', dir]), /already exists/);
   // A private swarm: the first agent makes the key, the next copies it.
   const a = JSON.parse((await run(process.execPath, [cli, 'init', '--dir', join(root, 'pa'), '--new-swarm-key'])).stdout);
-  await run(process.execPath, [cli, 'init', '--dir', join(root, 'pb'), '--swarm-key', join(root, 'pa', 'swarm.key')]);
+  const keyed = await run(process.execPath, [cli, 'init', '--dir', join(root, 'pb'), '--swarm-key', join(root, 'pa', 'swarm.key')]);
+  assert.doesNotMatch(keyed.stderr, /warning/);
   assert.equal(readFileSync(join(root, 'pa', 'swarm.key'), 'utf8'), readFileSync(join(root, 'pb', 'swarm.key'), 'utf8'));
   assert.match(readFileSync(a.config, 'utf8'), /keyFile: swarm\.key/);
   await assert.rejects(run(process.execPath, [cli, 'init', '--dir', join(root, 'pc'), '--swarm-key', a.config]), /is not a libp2p swarm key/);

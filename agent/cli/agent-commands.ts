@@ -109,6 +109,11 @@ export function initCommand(): Command {
       if (swarmKey !== null) saveSwarmKey(join(dir, 'swarm.key'), swarmKey);
       writeFileSync(configFile, text);
       print({ peerId: id.peerId, config: configFile, identity: join(dir, 'identity.key') });
+      if (swarmKey === null) {
+        const { keylessExposure } = await import('../exposure.ts');
+        const why = keylessExposure(list(o.listen), false);
+        if (why !== null) process.stderr.write(`warning: ${why}\n`);
+      }
       process.stderr.write(o.voters !== undefined
         ? `start it with: covey agent --config ${configFile}\n`
         : `next: init the other voters, list all their peer ids under "voters" in every config (same order, 3 or more), then: covey agent --config ${configFile}\n`);
