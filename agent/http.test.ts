@@ -54,7 +54,7 @@ test('key-value operations through the API, linearizable and stale reads', async
     assert.deepEqual(await s.client.get('a/b c'), { ok: true, value: null });
     // A client retrying under the same ids gets the first answer, and the write happens once.
     assert.deepEqual(await s.client.put('once', 'x', { clientId: 'c1', requestId: 7 }), { ok: true });
-    assert.deepEqual(await s.client.put('once', 'y', { clientId: 'c1', requestId: 7 }), { ok: true });
+    assert.deepEqual(await s.client.put('once', 'x', { clientId: 'c1', requestId: 7 }), { ok: true });
     assert.deepEqual(await s.client.get('once'), { ok: true, value: 'x' });
   } finally {
     await s.close();
@@ -75,6 +75,33 @@ test('task board through the API: a refused command is a 409 with the reason', a
     const list = await s.client.tasks();
     assert.equal(list.value.length, 1);
     assert.equal(list.value[0].status, 'done');
+  } finally {
+    await s.close();
+  }
+});
+
+test('a request id reused for a different command is a 409 saying so, and nothing is stored (issue 13)', async () => {
+  const s = await serve();
+  const json = { 'content-type': 'application/json' };
+  try {
+    await s.client.put('other', 'v');
+    const ids = { clientId: 'c1-0-0', requestId: 1300 };
+    const cas = await s.raw('POST', '/cas/other', JSON.stringify({ expected: 'x', value: 'y', ...ids }), json);
+    assert.equal(cas.status, 200);
+    const casBody = await cas.json();
+    assert.deepEqual(casBody, { ok: true, swapped: false, value: 'v' });
+    // A restarted client reusing the pair for a put of another key: refused, not acknowledged.
+    const put = await s.raw('PUT', '/kv/dupprobe', JSON.stringify({ value: 'dup-probe', ...ids }), json);
+    assert.equal(put.status, 409);
+    const body = await put.json() as { ok: boolean; error: string };
+    assert.equal(body.ok, false);
+    assert.match(body.error, /^request id 1300 of client "c1-0-0" was already used for a different command \(.*\); use a new request id$/);
+    assert.deepEqual(await s.client.get('dupprobe'), { ok: true, value: null });
+    assert.deepEqual(await s.client.get('other'), { ok: true, value: 'v' });
+    // The true retry still gets the cas's answer.
+    const retry = await s.raw('POST', '/cas/other', JSON.stringify({ expected: 'x', value: 'y', ...ids }), json);
+    assert.equal(retry.status, 200);
+    assert.deepEqual(await retry.json(), casBody);
   } finally {
     await s.close();
   }

@@ -7,11 +7,16 @@
 //
 // Clients retry a command at another voter under the same request id, so the same command can be
 // committed twice. The machine remembers the results of each client's most recent requests and
-// answers a repeat from memory, which makes a retried command take effect once.
+// answers a repeat from memory, which makes a retried command take effect once. Beside each result
+// it keeps a fingerprint of the command (fingerprint.ts): a different command under a used id (a
+// client that restarted and numbers its requests from 1 again) is refused, never given the other
+// command's answer. Entries restored from a version-1 snapshot have no fingerprint ("unknown");
+// for those a repeat is answered from memory as before, until they are evicted.
 
 import type { Command, CommandResult, TaskView } from './commands.ts';
 import { freezeResult, freezeView } from './results.ts';
-import { compareStrings, fromSnapshot, isNat, toSnapshot, type MachineSnapshot, type MachineState } from './snapshot.ts';
+import { commandFingerprint } from './fingerprint.ts';
+import { compareStrings, fromSnapshot, isNat, toSnapshot, type MachineSnapshot, type MachineState, type Remembered } from './snapshot.ts';
 import { applyTask, leaseMsMax, type Task } from './tasks.ts';
 
 export { leaseMsMax };
@@ -43,10 +48,23 @@ export class CoveyStateMachine implements StateMachine {
     if (invalid !== null) return freezeResult({ ok: false, error: invalid });
 
     const memory = this.#clients.get(c.clientId);
+    let fingerprint: string | undefined;
     if (memory !== undefined && c.requestId <= memory.ids[memory.ids.length - 1]) {
       // Not a new, larger id: a retry, or an id that came out of order.
       const i = indexOf(memory.ids, c.requestId);
-      if (i >= 0) return memory.results[i]; // a retry: same answer, no second effect
+      if (i >= 0) {
+        const known = memory.fingerprints[i];
+        if (known === null) return memory.results[i]; // unknown (an old snapshot's entry): trusted as a retry
+        fingerprint = commandFingerprint(c);
+        if (fingerprint === known) return memory.results[i]; // a retry: same answer, no second effect
+        // The id was used for another command. Its answer would acknowledge a command that never
+        // took effect, and applying this one would break exactly-once for the first: refuse.
+        return freezeResult({
+          ok: false,
+          error: `request id ${c.requestId} of client ${JSON.stringify(c.clientId)} was already used for a different command ` +
+            `(the remembered one differs from this ${c.op} in its operation or arguments); use a new request id`,
+        });
+      }
       if (memory.ids.length >= requestsRememberedPerClient && c.requestId < memory.ids[0]) {
         // Ids below the smallest remembered one may have been applied and forgotten; applying such
         // an id again could repeat its effect, so it is refused instead.
@@ -59,7 +77,7 @@ export class CoveyStateMachine implements StateMachine {
     }
 
     const result = freezeResult(this.#execute(c));
-    this.#remember(c.clientId, c.requestId, result);
+    this.#remember(c.clientId, c.requestId, result, fingerprint ?? commandFingerprint(c));
     return result;
   }
 
@@ -91,7 +109,11 @@ export class CoveyStateMachine implements StateMachine {
     m.#tasks = state.tasks;
     for (const [id, seen] of state.clients) {
       const ids = [...seen.keys()].sort((a, b) => a - b);
-      m.#clients.set(id, { ids, results: ids.map((r) => seen.get(r)!) });
+      m.#clients.set(id, {
+        ids,
+        results: ids.map((r) => seen.get(r)!.result),
+        fingerprints: ids.map((r) => seen.get(r)!.fingerprint),
+      });
     }
     return m;
   }
@@ -113,8 +135,10 @@ export class CoveyStateMachine implements StateMachine {
   }
 
   #state(): MachineState {
-    const clients = new Map<string, Map<number, CommandResult>>();
-    for (const [id, m] of this.#clients) clients.set(id, new Map(m.ids.map((r, i) => [r, m.results[i]])));
+    const clients = new Map<string, Map<number, Remembered>>();
+    for (const [id, m] of this.#clients) {
+      clients.set(id, new Map(m.ids.map((r, i) => [r, { result: m.results[i], fingerprint: m.fingerprints[i] }])));
+    }
     return { kv: this.#kv, tasks: this.#tasks, clients };
   }
 
@@ -146,38 +170,43 @@ export class CoveyStateMachine implements StateMachine {
     }
   }
 
-  #remember(clientId: string, requestId: number, result: CommandResult): void {
+  #remember(clientId: string, requestId: number, result: CommandResult, fingerprint: string): void {
     const memory = this.#clients.get(clientId);
     if (memory === undefined) {
-      this.#clients.set(clientId, { ids: [requestId], results: [result] });
+      this.#clients.set(clientId, { ids: [requestId], results: [result], fingerprints: [fingerprint] });
       return;
     }
-    const { ids, results } = memory;
+    const { ids, results, fingerprints } = memory;
     if (requestId > ids[ids.length - 1]) { // the usual case: a client's ids grow
       ids.push(requestId);
       results.push(result);
+      fingerprints.push(fingerprint);
     } else {
       const at = insertionPoint(ids, requestId);
       ids.splice(at, 0, requestId);
       results.splice(at, 0, result);
+      fingerprints.splice(at, 0, fingerprint);
     }
     // Evict by smallest id, not by insertion: ids may commit out of order, and "everything below
     // the smallest remembered id is forgotten" is what makes the too-old check above sound.
     if (ids.length > requestsRememberedPerClient) {
       ids.shift();
       results.shift();
+      fingerprints.shift();
     }
   }
 }
 
 /**
- * A client's remembered requests: ids ascending, results at the same positions. Two arrays rather
- * than a map: a new id is an append, a retry a binary search, eviction a shift (bench:core showed
- * map-based bookkeeping at ten times the cost of the write it guards).
+ * A client's remembered requests: ids ascending, results and command fingerprints at the same
+ * positions. Arrays rather than a map: a new id is an append, a retry a binary search, eviction a
+ * shift (bench:core showed map-based bookkeeping at ten times the cost of the write it guards).
+ * A null fingerprint is unknown (the entry came from a version-1 snapshot).
  */
 interface ClientMemory {
   readonly ids: number[];
   readonly results: CommandResult[];
+  readonly fingerprints: (string | null)[];
 }
 
 function insertionPoint(a: readonly number[], x: number): number {

@@ -5,12 +5,21 @@
 // than objects so that a key such as "__proto__" stays data. Entries are sorted with plain code
 // unit comparison (never localeCompare, which depends on the host's locale) so that equal states
 // give identical JSON on every replica.
+//
+// Version 2 keeps a fingerprint of each remembered command beside its result (fingerprint.ts), so
+// that a reused request id with a different command is refused. Version 1 (without them) still
+// loads: its entries get an unknown (null) fingerprint, and a repeat of such an id is answered from
+// memory as version 1 did. Snapshots are always written as version 2, which an agent that reads
+// only version 1 refuses, so upgrade every voter before relying on state transfer between them.
 
 import type { CommandResult, TaskStatus, TaskView } from './commands.ts';
+import { fingerprintPattern } from './fingerprint.ts';
 import { freezeResult, freezeView } from './results.ts';
 import type { Task } from './tasks.ts';
 
-export const snapshotVersion = 1;
+export const snapshotVersion = 2;
+/** Older versions fromSnapshot still reads. */
+const snapshotVersionsRead: readonly number[] = [1, 2];
 
 export interface MachineSnapshot {
   readonly version: typeof snapshotVersion;
@@ -18,14 +27,24 @@ export interface MachineSnapshot {
   readonly kv: readonly (readonly [string, string])[];
   /** Sorted by taskId. */
   readonly tasks: readonly TaskView[];
-  /** [clientId, [[requestId, result], ...] sorted by requestId], sorted by clientId. */
-  readonly clients: readonly (readonly [string, readonly (readonly [number, CommandResult])[]])[];
+  /**
+   * [clientId, [[requestId, result, fingerprint], ...] sorted by requestId], sorted by clientId.
+   * The fingerprint is null when unknown (carried over from a version-1 snapshot, whose entries
+   * are [requestId, result] pairs).
+   */
+  readonly clients: readonly (readonly [string, readonly (readonly [number, CommandResult, string | null])[]])[];
+}
+
+/** A remembered request: its result and its command's fingerprint (null: unknown). */
+export interface Remembered {
+  readonly result: CommandResult;
+  readonly fingerprint: string | null;
 }
 
 export interface MachineState {
   kv: Map<string, string>;
   tasks: Map<string, Task>;
-  clients: Map<string, Map<number, CommandResult>>;
+  clients: Map<string, Map<number, Remembered>>;
 }
 
 export function compareStrings(a: string, b: string): number {
@@ -39,7 +58,7 @@ export function toSnapshot(s: MachineState): MachineSnapshot {
     kv: [...s.kv].sort(byKey),
     tasks: [...s.tasks.values()].map(freezeView).sort((a, b) => compareStrings(a.taskId, b.taskId)),
     clients: [...s.clients]
-      .map(([id, seen]) => [id, [...seen].sort((a, b) => a[0] - b[0])] as const)
+      .map(([id, seen]) => [id, [...seen].sort((a, b) => a[0] - b[0]).map(([r, m]) => [r, m.result, m.fingerprint] as const)] as const)
       .sort(byKey),
   };
 }
@@ -47,7 +66,8 @@ export function toSnapshot(s: MachineState): MachineSnapshot {
 /** Parses a snapshot, throwing an Error that names the first malformed field. */
 export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
   const s = record(x, 'snapshot');
-  if (s.version !== snapshotVersion) bad('snapshot.version', `must be ${snapshotVersion}`, s.version);
+  if (!snapshotVersionsRead.includes(s.version as number)) bad('snapshot.version', `must be ${snapshotVersionsRead.join(' or ')}`, s.version);
+  const version = s.version as number;
   const state: MachineState = { kv: new Map(), tasks: new Map(), clients: new Map() };
   array(s.kv, 'snapshot.kv').forEach((e, i) => {
     const [k, v] = pair(e, `snapshot.kv[${i}]`);
@@ -66,12 +86,19 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
     const entries = array(list, `${path}[1]`);
     if (entries.length > rememberedMax) bad(`${path}[1]`, `must hold at most ${rememberedMax} requests`, entries.length);
     if (entries.length === 0) return; // the machine never keeps an empty table; don't create one
-    const seen = new Map<number, CommandResult>();
+    const seen = new Map<number, Remembered>();
     entries.forEach((r, j) => {
-      const [rid, res] = pair(r, `${path}[1][${j}]`);
-      if (!isNat(rid)) bad(`${path}[1][${j}][0]`, 'must be a non-negative safe integer', rid);
-      unique(seen, rid, `${path}[1][${j}]`);
-      seen.set(rid, result(res, `${path}[1][${j}][1]`));
+      const at = `${path}[1][${j}]`;
+      let rid: unknown, res: unknown, fp: unknown = null;
+      if (version === 1) [rid, res] = pair(r, at);
+      else {
+        if (!Array.isArray(r) || r.length !== 3) bad(at, 'must be a triple [requestId, result, fingerprint]', r);
+        [rid, res, fp] = r as unknown[];
+      }
+      if (!isNat(rid)) bad(`${at}[0]`, 'must be a non-negative safe integer', rid);
+      unique(seen, rid, at);
+      if (fp !== null && (typeof fp !== 'string' || !fingerprintPattern.test(fp))) bad(`${at}[2]`, 'must be a command fingerprint (22 base64url characters) or null', fp);
+      seen.set(rid, { result: result(res, `${at}[1]`), fingerprint: fp as string | null });
     });
     state.clients.set(id as string, seen);
   });
