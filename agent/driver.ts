@@ -56,6 +56,14 @@ export class UnavailableError extends Error {
 const inFlightTurnsMax = 16;
 
 /** The error a client gets when consensus did not answer in time. */
+/** The command breaks a limit of the state machine (key or value size, lease length, …): a client's mistake. */
+export class InvalidCommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidCommandError';
+  }
+}
+
 export class DeadlineError extends Error {
   constructor(message: string) {
     super(message);
@@ -160,7 +168,7 @@ export class ReplicaDriver {
       if (!v.ok) {
         this.stats.rejectedCommands++;
         this.dropWaiter(key, w);
-        w.reject(new Error(`invalid command: ${v.reason}`));
+        w.reject(new InvalidCommandError(`invalid command: ${v.reason}`));
         return;
       }
       this.kick();

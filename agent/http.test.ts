@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createHttpApi, type AgentApi } from './http.ts';
 import { AgentClient } from './client.ts';
@@ -123,12 +124,23 @@ test('bad requests get a 4xx with a JSON error saying what was wrong', async () 
       ['PATCH', '/kv/k', undefined, 405, /PATCH is not allowed on \/kv\/k; use GET, PUT, DELETE/],
       ['GET', '/nope', undefined, 404, /no such endpoint: GET \/nope/],
       ['POST', '/debug/partition', '{"peers":["x"]}', 404, /fault injection is off/],
+      // What the state machine refuses is the client's mistake too: 400, not 500 (issue 13).
+      ['PUT', `/kv/${'k'.repeat(1100)}`, '{"value": "v"}', 400, /invalid command: .*key/],
+      ['PUT', '/kv/k', JSON.stringify({ value: 'x'.repeat(1024 * 1024 + 1) }), 400, /invalid command: .*value/],
+      ['POST', '/tasks/t/claim', '{"worker": "w", "leaseMs": 86400001}', 400, /invalid command: .*leaseMs/],
+      ['PUT', '/kv/k', '{"value": "\\ud800"}', 400, /invalid command: /],
     ];
     for (const [method, path, body, status, message] of cases) {
       const r = await s.raw(method, path, body);
       assert.equal(r.status, status, `${method} ${path}`);
       assert.match(((await r.json()) as { error: string }).error, message, `${method} ${path}`);
     }
+    // Invalid UTF-8 is refused, not stored with U+FFFD in its place.
+    const latin1 = await fetch(s.url + '/kv/enc', { method: 'PUT', body: Buffer.concat([Buffer.from('{"value": "caf'), Buffer.from([0xe9]), Buffer.from('"}')]) });
+    assert.equal(latin1.status, 400);
+    assert.match(((await latin1.json()) as { error: string }).error, /not valid UTF-8/);
+    const stored = await s.raw('GET', '/kv/enc');
+    assert.deepEqual(await stored.json(), { ok: true, value: null });
     const big = await s.raw('PUT', '/kv/k', JSON.stringify({ value: 'x'.repeat(3 * 1024 * 1024) }));
     assert.equal(big.status, 413);
     // The agent is still serving after all that.
@@ -199,4 +211,23 @@ test('GET /plugins lists every plugin with its state, restarts and last error', 
     await host.stop();
     await s.close();
   }
+});
+
+test('a client that hangs up mid-body is logged at debug, not as a failure', async () => {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (l: string) => { lines.push(JSON.parse(l) as { level: number; msg: string }); } });
+  const server = createHttpApi({ submit: async () => ({ ok: true }) } as unknown as AgentApi, { logger });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => {
+    const sock = connect(port, '127.0.0.1', () => {
+      sock.write('PUT /kv/k HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"value":');
+      setTimeout(() => { sock.destroy(); resolve(); }, 50);
+    });
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  assert.deepEqual(lines.filter((l) => l.level >= 50), [], 'nothing at error level');
+  assert.ok(lines.some((l) => l.level === 20 && /disconnected before its request was read/.test(l.msg)), JSON.stringify(lines));
 });

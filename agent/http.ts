@@ -92,8 +92,15 @@ export interface HttpOptions {
 export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
   const server = createServer((req, res) => {
     handle(api, o, req, res).catch((err: unknown) => {
+      if (req.destroyed && !res.headersSent && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        // The client went away mid-request: nobody to answer, nothing wrong here.
+        o.logger.debug({ url: req.url }, 'HTTP client disconnected before its request was read');
+        return;
+      }
       const name = (err as Error).name;
-      const status = err instanceof HttpError ? err.status : name === 'DeadlineError' || name === 'UnavailableError' ? 503 : 500;
+      const status = err instanceof HttpError ? err.status
+        : name === 'InvalidCommandError' ? 400
+        : name === 'DeadlineError' || name === 'UnavailableError' ? 503 : 500;
       if (status === 500) o.logger.error({ err, url: req.url }, 'HTTP handler failed');
       send(res, status, { error: (err as Error).message });
     });
@@ -226,6 +233,9 @@ function decodeSegment(s: string, what: string): string {
   return v;
 }
 
+/** Refuses invalid UTF-8 instead of storing U+FFFD in its place. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 async function body<T extends z.ZodType>(req: IncomingMessage, schema: T, optional = false): Promise<z.output<T>> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -234,7 +244,12 @@ async function body<T extends z.ZodType>(req: IncomingMessage, schema: T, option
     if (size > bodyBytesMax) throw new HttpError(413, `request body over ${bodyBytesMax} bytes`);
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  let text: string;
+  try {
+    text = utf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError(400, 'the body is not valid UTF-8');
+  }
   let raw: unknown;
   if (text.trim() === '') {
     if (!optional) throw new HttpError(400, 'missing JSON body');
