@@ -231,3 +231,25 @@ test('a client that hangs up mid-body is logged at debug, not as a failure', asy
   assert.deepEqual(lines.filter((l) => l.level >= 50), [], 'nothing at error level');
   assert.ok(lines.some((l) => l.level === 20 && /disconnected before its request was read/.test(l.msg)), JSON.stringify(lines));
 });
+
+test('a request without the token is answered and its connection closed at once, its body unread', async () => {
+  const server = createHttpApi({ submit: async () => ({ ok: true }) } as unknown as AgentApi, { token: '0123456789abcdef-secret', logger: silentLogger });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const started = Date.now();
+  const { text, closedAfterMs } = await new Promise<{ text: string; closedAfterMs: number }>((resolve) => {
+    let text = '';
+    const sock = connect(port, '127.0.0.1', () => {
+      // Announces 1 MB and drips it: the agent must not wait for it.
+      sock.write('PUT /kv/k HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"value":');
+      const drip = setInterval(() => { if (!sock.destroyed) sock.write('x'); }, 100);
+      sock.on('close', () => { clearInterval(drip); resolve({ text, closedAfterMs: Date.now() - started }); });
+    });
+    sock.on('data', (d) => { text += d.toString(); });
+    sock.on('error', () => {});
+  });
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  assert.match(text, /^HTTP\/1\.1 401 /);
+  assert.ok(closedAfterMs < 2000, `closed after ${closedAfterMs} ms`);
+});

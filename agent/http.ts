@@ -90,7 +90,7 @@ export interface HttpOptions {
 }
 
 export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
-  const server = createServer((req, res) => {
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(api, o, req, res).catch((err: unknown) => {
       if (req.destroyed && !res.headersSent && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
         // The client went away mid-request: nobody to answer, nothing wrong here.
@@ -102,11 +102,18 @@ export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
         : name === 'InvalidCommandError' ? 400
         : name === 'DeadlineError' || name === 'UnavailableError' ? 503 : 500;
       if (status === 500) o.logger.error({ err, url: req.url }, 'HTTP handler failed');
+      if (status === 401) {
+        // A stranger's body is never read: answer and hang up rather than wait for it to arrive.
+        res.setHeader('connection', 'close');
+        res.once('finish', () => req.socket.destroy());
+      }
       send(res, status, { error: (err as Error).message });
     });
   });
+  // Receiving a request (headers and body, never the answer, which may wait up to timeoutMs) may
+  // take this long: a body that drips in slower is answered 408 and its connection closed.
   server.headersTimeout = 10_000;
-  server.requestTimeout = 660_000;
+  server.requestTimeout = 30_000;
   return server;
 }
 
