@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { timestampMsMax } from '../../consensus/statemachine/machine.ts';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -124,7 +125,9 @@ describe('wire codec: round trips', () => {
   });
 
   it('submit requests and replies round-trip', () => {
-    fc.assert(fc.property(arbCommand, (c) => {
+    // Submissions as the submit path accepts them (an empty key or a late timestamp: see below).
+    const submittable = arbCommand.filter((c) => !('key' in c && c.key === '') && c.timestampMs <= timestampMsMax);
+    fc.assert(fc.property(submittable, (c) => {
       const r = decodeSubmit(encodeSubmit(c));
       assert.ok(r.ok, r.ok ? '' : r.reason);
       assert.deepStrictEqual(r.command, c);
@@ -136,6 +139,18 @@ describe('wire codec: round trips', () => {
     }), { numRuns: 300 });
     const e = decodeSubmitReply(encodeSubmitReply({ error: 'not a voter' }));
     assert.deepStrictEqual(e, { ok: true, reply: { error: 'not a voter' } });
+  });
+});
+
+describe('wire codec: a new submission is held to what HTTP checks (issue 13)', () => {
+  it('an empty key and a timestamp past the state machine\'s bound are refused before any consensus round', () => {
+    const base = { clientId: 'c', requestId: 1, timestampMs: 5 };
+    const empty = decodeSubmit(encodeSubmit({ ...base, op: 'put', key: '', value: 'v' } as Command));
+    assert.ok(!empty.ok && empty.kind === 'invalid' && /key: empty/.test(empty.reason), JSON.stringify(empty));
+    const late = decodeSubmit(encodeSubmit({ ...base, timestampMs: Number.MAX_SAFE_INTEGER, op: 'get', key: 'k' } as Command));
+    assert.ok(!late.ok && late.kind === 'invalid' && /timestampMs: \d+ is over \d+/.test(late.reason), JSON.stringify(late));
+    const fine = decodeSubmit(encodeSubmit({ ...base, timestampMs: timestampMsMax, op: 'get', key: 'k' } as Command));
+    assert.ok(fine.ok, JSON.stringify(fine));
   });
 });
 

@@ -8,6 +8,7 @@
 //      the sender's ReplicaId given by the caller (the authenticated peer), never read from bytes.
 // Encoding trusts its input: it comes from this process's core, which only makes valid messages.
 
+import { timestampMsMax } from '../../consensus/statemachine/machine.ts';
 import { decodeMessage, encodeMessage, writer } from 'protons-runtime';
 import type { ReplicaId } from '../../consensus/core/ids.ts';
 import { replicasMax } from '../../consensus/core/ids.ts';
@@ -396,7 +397,14 @@ export function decodeSubmit(bytes: Uint8Array, bytesMax = frameBytesMaxDefault)
     return malformed(e);
   }
   const v = validateCommand(raw);
-  return v.ok ? { ok: true, command: v.command } : { ok: false, kind: 'invalid', reason: `SubmitRequest.${v.reason}` };
+  if (!v.ok) return { ok: false, kind: 'invalid', reason: `SubmitRequest.${v.reason}` };
+  // A new submission is held to what the HTTP API checks, before it costs a consensus round (the
+  // state machine would refuse these only when applying them). Not in validateCommand: commands
+  // already committed may carry them, and recovery must still be able to move them.
+  const c = v.command;
+  if ('key' in c && c.key === '') return { ok: false, kind: 'invalid', reason: 'SubmitRequest.command.key: empty (a key has at least one character)' };
+  if (c.timestampMs > timestampMsMax) return { ok: false, kind: 'invalid', reason: `SubmitRequest.command.timestampMs: ${c.timestampMs} is over ${timestampMsMax}` };
+  return { ok: true, command: c };
 }
 
 export function encodeSubmitReply(reply: SubmitReply): Uint8Array {
