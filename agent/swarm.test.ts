@@ -155,6 +155,16 @@ test('the covey CLI reaches a running agent: kv, tasks, status, members; bad arg
   });
 });
 
+test('a swarm whose agents require an HTTP token (set through configExtra) is reported ready (issue 13)', { timeout: 120_000 }, async () => {
+  const token = 'a-token-for-the-readiness-poll-0123';
+  const s = await createSwarm(join(root, 'token'), { agents: 3, voters: 3, configExtra: { http: { token } } });
+  swarms.push(s);
+  for (const a of s.agents) startAgent(s, a.index);
+  await waitReady(s, 60_000);
+  const r = await fetch(s.agents[0].http + '/ready');
+  assert.equal(r.status, 401, 'the agents do require the token');
+});
+
 test('covey init writes a config and key that an agent accepts once voters are listed', async () => {
   const dir = join(root, 'init');
   const plain = await run(process.execPath, [cli, 'init', '--dir', dir]);

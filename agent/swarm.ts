@@ -263,7 +263,8 @@ export async function waitReady(s: Swarm, timeoutMs: number, which: readonly num
       const a = s.agents[i];
       if (!isAlive(a.pid)) throw new Error(`agent ${i} exited while starting; see its log: ${a.log}\n${tail(a.log, 12)}`);
       try {
-        const r = await fetch(a.http + '/ready', { signal: AbortSignal.timeout(1000) });
+        const token = httpToken(a.config);
+        const r = await fetch(a.http + '/ready', { signal: AbortSignal.timeout(1000), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
         if (r.ok) pending.delete(i); else last = `agent ${i}: ${(await r.json() as { reason: string }).reason}`;
       } catch {
         last = `agent ${i}: HTTP not up yet`;
@@ -273,6 +274,16 @@ export async function waitReady(s: Swarm, timeoutMs: number, which: readonly num
     if (pending.size === 0) break;
     if (Date.now() > until) throw new Error(`agents ${[...pending].join(', ')} not ready after ${timeoutMs} ms (${last}); logs: ${s.agents[[...pending][0]].log}`);
     await sleep(100);
+  }
+}
+
+/** The agent's HTTP token from its config (a `--config-extra` may set one), if any. */
+function httpToken(configFile: string): string | undefined {
+  try {
+    const c = parseYaml(readFileSync(configFile, 'utf8')) as { http?: { token?: unknown } } | null;
+    return typeof c?.http?.token === 'string' ? c.http.token : undefined;
+  } catch {
+    return undefined; // the agent itself reports a broken config
   }
 }
 
