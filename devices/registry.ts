@@ -8,7 +8,7 @@ import type { Device, DeviceKind, DeviceStatus } from './types.ts';
 import { SimActuator } from './sim/actuator.ts';
 import { SimAutopilot } from './sim/autopilot.ts';
 import { simScalarSensor } from './sim/sensor.ts';
-import { MavlinkAutopilot } from './mavlink/autopilot.ts';
+import type { MavlinkAutopilot } from './mavlink/autopilot.ts';
 import type { SerialPortFactory } from './mavlink/link.ts';
 import { GpioInput, GpioOutput } from './linux/gpio.ts';
 import type { GpiodBinding } from './linux/gpio.ts';
@@ -117,8 +117,13 @@ export interface OpenedDevices {
   readonly failures: { name: string; error: DeviceError }[];
 }
 
+/** Driver modules loaded only when a spec needs them (the MAVLink stack costs ~0.1 s of every agent's start). */
+interface LazyDrivers {
+  readonly MavlinkAutopilot?: typeof MavlinkAutopilot;
+}
+
 /** Builds one driver from its spec (not opened). */
-export function createDevice(spec: DeviceSpec, options: OpenDevicesOptions): Device {
+export function createDevice(spec: DeviceSpec, options: OpenDevicesOptions, lazy: LazyDrivers = {}): Device {
   const { clock, random } = options;
   const b = options.bindings ?? {};
   const id = spec.name;
@@ -133,7 +138,8 @@ export function createDevice(spec: DeviceSpec, options: OpenDevicesOptions): Dev
       return new SimActuator<number>({ id, clock, initial: spec.initial, ...(spec.settleMs !== undefined ? { settleMs: spec.settleMs } : {}) });
     case 'mavlink': {
       const { driver: _d, name: _n, udp, serial, ...rest } = spec;
-      return new MavlinkAutopilot({
+      if (lazy.MavlinkAutopilot === undefined) throw new Error('the MAVLink driver is not loaded (openDevices loads it)');
+      return new lazy.MavlinkAutopilot({
         id,
         clock,
         ...rest,
@@ -183,10 +189,11 @@ export async function openDevices(specs: readonly DeviceSpec[], options: OpenDev
   const devices = new Map<string, Device>();
   const failures: { name: string; error: DeviceError }[] = [];
   const opening: Promise<void>[] = [];
+  const lazy: LazyDrivers = specs.some((s) => s.driver === 'mavlink') ? { MavlinkAutopilot: (await import('./mavlink/autopilot.ts')).MavlinkAutopilot } : {};
   for (const spec of specs) {
     let device: Device;
     try {
-      device = createDevice(spec, options);
+      device = createDevice(spec, options, lazy);
     } catch (e) {
       const error = toDeviceError(spec.name, e, 'cannot build driver');
       devices.set(spec.name, new UnbuiltDevice(spec.name, KIND[spec.driver], error));
