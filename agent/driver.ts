@@ -55,7 +55,6 @@ export class UnavailableError extends Error {
 /** Turns whose group commit is in flight before stepping waits for the disk. */
 const inFlightTurnsMax = 16;
 
-/** The error a client gets when consensus did not answer in time. */
 /** The command breaks a limit of the state machine (key or value size, lease length, …): a client's mistake. */
 export class InvalidCommandError extends Error {
   constructor(message: string) {
@@ -64,6 +63,7 @@ export class InvalidCommandError extends Error {
   }
 }
 
+/** The error a client gets when consensus did not answer in time. */
 export class DeadlineError extends Error {
   constructor(message: string) {
     super(message);

@@ -257,13 +257,14 @@ export async function stopAgent(s: Swarm, i: number, o: { hard?: boolean; graceM
 export async function waitReady(s: Swarm, timeoutMs: number, which: readonly number[] = s.agents.map((a) => a.index), onProgress?: (ready: number, total: number) => void): Promise<void> {
   const until = Date.now() + timeoutMs;
   const pending = new Set(which);
+  const tokens = new Map(which.map((i) => [i, httpToken(s.agents[i].config)]));
   let last = '';
   while (pending.size > 0) {
     for (const i of [...pending]) {
       const a = s.agents[i];
       if (!isAlive(a.pid)) throw new Error(`agent ${i} exited while starting; see its log: ${a.log}\n${tail(a.log, 12)}`);
       try {
-        const token = httpToken(a.config);
+        const token = tokens.get(i);
         const r = await fetch(a.http + '/ready', { signal: AbortSignal.timeout(1000), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
         if (r.ok) pending.delete(i); else last = `agent ${i}: ${(await r.json() as { reason: string }).reason}`;
       } catch {

@@ -20,8 +20,8 @@ export interface ReplicaOptions {
    * Own instances in flight before new commands wait to be batched (adaptive batch size). Default
    * 1: on the real path each instance costs far more (messages, syncs) than each command in it,
    * so commands that wait for the one in flight and leave together in the next are cheaper than
-   * more instances in parallel (bench:vs-etcd, docs/benchmarks.md: 64 clients 1.5×, 256 clients
-   * 2.2× the throughput of 4), and a lone command never waits.
+   * more instances in parallel (bench:vs-etcd put, docs/benchmarks.md: 64 clients 2.3×, 256
+   * clients 2.2× the throughput of 4), and a lone command never waits.
    */
   readonly pipelineInstancesMax?: number;
   /** Most commands queued for batching; beyond it a submit is refused with an error (back-pressure). */

@@ -48,15 +48,13 @@ export class CoveyStateMachine implements StateMachine {
     if (invalid !== null) return freezeResult({ ok: false, error: invalid });
 
     const memory = this.#clients.get(c.clientId);
-    let fingerprint: string | undefined;
     if (memory !== undefined && c.requestId <= memory.ids[memory.ids.length - 1]) {
       // Not a new, larger id: a retry, or an id that came out of order.
       const i = indexOf(memory.ids, c.requestId);
       if (i >= 0) {
         const known = memory.fingerprints[i];
         if (known === null) return memory.results[i]; // unknown (an old snapshot's entry): trusted as a retry
-        fingerprint = commandFingerprint(c);
-        if (fingerprint === known) return memory.results[i]; // a retry: same answer, no second effect
+        if (commandFingerprint(c) === known) return memory.results[i]; // a retry: same answer, no second effect
         // The id was used for another command. Its answer would acknowledge a command that never
         // took effect, and applying this one would break exactly-once for the first: refuse.
         return freezeResult({
@@ -77,7 +75,7 @@ export class CoveyStateMachine implements StateMachine {
     }
 
     const result = freezeResult(this.#execute(c));
-    this.#remember(c.clientId, c.requestId, result, fingerprint ?? commandFingerprint(c));
+    this.#remember(c.clientId, c.requestId, result, commandFingerprint(c));
     return result;
   }
 

@@ -1,4 +1,4 @@
-// Child process of the storage crash test (crash-harness.ts): appends group commits to the store in
+// Child process of the storage crash test (testing.ts): appends group commits to the store in
 // argv[2] (an LmdbStorage, or with argv[4] = wal a WalStorage) as fast as it can and prints
 // "ack <n>" on stdout after the nth append resolved (was durable). The parent kills it with
 // SIGKILL at a random moment and checks that every acknowledged append is loaded back. Record n is instance id n·16 (seq n, coordinator 0) plus applied-log entry n·16,

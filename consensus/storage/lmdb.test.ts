@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { LmdbStorage, lmdbFormatVersion } from './lmdb.ts';
 import { MemoryStorage } from './memory.ts';
-import { killWriterRepeatedly } from './crash-harness.ts';
+import { killWriterRepeatedly, recordedRun } from './testing.ts';
 import { Replica } from '../core/replica.ts';
 import type { InstanceRecord, PersistRecord, StoredState } from '../core/types.ts';
 import { CoveyStateMachine } from '../statemachine/machine.ts';
-import { Cluster } from '../testing/cluster.ts';
 import type { Command } from '../statemachine/commands.ts';
 
 function tempDir(): string {
@@ -219,25 +218,8 @@ describe('the replica core rebuilds from LmdbStorage', () => {
 });
 
 describe('LmdbStorage with snapshots and truncation', () => {
-  /** A replica group that snapshots often; replica 0's group commits are recorded as they happen. */
-  async function recordedRun(): Promise<{ batches: PersistRecord[][]; cluster: Cluster }> {
-    const cluster = new Cluster({ n: 3, f: 1, e: 1, snapshotEveryApplied: 4, watermarkEveryTicks: 1, indexLagExchanges: 1 });
-    const batches: PersistRecord[][] = [];
-    const s0 = cluster.storages[0];
-    const original = s0.appendSync.bind(s0);
-    s0.appendSync = (records) => { if (records.length > 0) batches.push([...records]); original(records); };
-    let req = 1;
-    for (let round = 0; round < 6; round++) {
-      for (let i = 0; i < 8; i++) cluster.submit(i % 3, { clientId: 'c', requestId: req++, timestampMs: 0, op: 'put', key: `k${i % 3}`, value: `v${req}` });
-      assert.ok(cluster.settle(400));
-      for (let t = 0; t < 4; t++) { cluster.tickAll(20); cluster.runUntilQuiet(); }
-    }
-    assert.ok(batches.some((b) => b.some((r) => r.kind === 'snapshot')), 'snapshots were taken');
-    return { batches, cluster };
-  }
-
   test('loads exactly what MemoryStorage loads, and the replica restores from it to the same state', async () => {
-    const { batches, cluster } = await recordedRun();
+    const { batches, cluster } = recordedRun();
     const dir = tempDir();
     const s = await LmdbStorage.open(dir);
     const mem = new MemoryStorage();

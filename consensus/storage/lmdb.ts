@@ -133,15 +133,13 @@ export class LmdbStorage implements ReplicaStorage {
     if (fresh && entries.some((e) => e !== 'lock.mdb')) {
       throw new Error(`${dir} is not a Covey store: it is not empty and holds no data.mdb (point the agent at an empty or Covey-created directory)`);
     }
-    if (!fresh && !hasLmdbMagic(join(dir, 'data.mdb'))) {
-      // Checked here because lmdb itself crashes the process (SIGSEGV) on a file that is not lmdb.
-      throw new Error(`${dir} is not a Covey store: data.mdb is not an lmdb file (no lmdb magic number in its first meta page)`);
-    }
     if (!fresh) {
-      // lmdb maps the file and dies of SIGBUS on the first page past its end, with nothing logged.
-      const short = truncation(join(dir, 'data.mdb'));
-      if (short !== null) {
-        throw new Error(`${join(dir, 'data.mdb')} is truncated: ${short}. Restore it from a backup, or remove this voter's data directory (${dir}) and restart: it then rebuilds from its peers by state transfer`);
+      // Checked here because lmdb itself crashes the process on such a file, with nothing logged:
+      // SIGSEGV on one that is not lmdb, SIGBUS on the first page past the end of a truncated one.
+      const problem = dataFileProblem(join(dir, 'data.mdb'));
+      if (problem === 'not-lmdb') throw new Error(`${dir} is not a Covey store: data.mdb is not an lmdb file (no lmdb magic number in its first meta page)`);
+      if (problem !== null) {
+        throw new Error(`${join(dir, 'data.mdb')} is truncated: ${problem.truncated}. Restore it from a backup, or remove this voter's data directory (${dir}) and restart: it then rebuilds from its peers by state transfer`);
       }
     }
     let root: RootDatabase<Buffer, Key>;
@@ -380,50 +378,37 @@ export class LmdbStorage implements ReplicaStorage {
 }
 
 /**
- * Why the file is shorter than the pages its newest meta page says it holds, or null when it is
- * not (or when the meta pages are not the layout checked here: then lmdb's own checks apply).
- * Layout of lmdb-js 3.5's LMDB (checked against files it wrote, little-endian hosts): pages 0 and 1
- * are meta pages; in each, after a 24-byte page header, MDB_meta: magic u32 @24, format version
- * u32 @28 (2), the free-page database's md_pad @48 holding the page size, mm_last_pg u64 @144
- * (the last page in use) and mm_txnid u64 @152. LMDB uses the meta page with the larger txnid.
+ * What is wrong with an existing data.mdb before lmdb maps it: not an lmdb file, or shorter than
+ * the pages its newest meta page says are in use; null when neither (or when the meta pages are
+ * not the layout checked here: then lmdb's own checks apply). Layout of lmdb-js 3.5's LMDB (checked
+ * against files it wrote; little-endian on the x64 and arm64 hosts Covey runs on): pages 0 and 1
+ * are meta pages; in each, after a 24-byte page header, MDB_meta: magic 0xBEEFC0DE u32 @24, format
+ * version u32 @28 (2), the free-page database's md_pad @48 holding the page size, mm_last_pg u64
+ * @144 (the last page in use) and mm_txnid u64 @152. LMDB uses the meta page with the larger txnid.
  */
-function truncation(file: string): string | null {
+function dataFileProblem(file: string): 'not-lmdb' | { truncated: string } | null {
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
-    const read = (at: number): Buffer | null => {
+    const read = (at: number): Buffer => {
       const b = Buffer.alloc(160);
-      return readSync(fd, b, 0, b.length, at) === b.length ? b : null;
+      return b.subarray(0, readSync(fd, b, 0, b.length, at));
     };
     const first = read(0);
-    if (first === null) return `${size} bytes, less than one meta page`;
+    if (first.length < 28 || first.readUInt32LE(24) !== 0xbeefc0de) return 'not-lmdb';
+    if (first.length < 160) return { truncated: `${size} bytes, less than one meta page` };
     const meta = (b: Buffer): { lastPage: number; txn: number; pageSize: number } | null =>
-      b.readUInt32LE(24) === 0xbeefc0de && b.readUInt32LE(28) === 2
+      b.length === 160 && b.readUInt32LE(24) === 0xbeefc0de && b.readUInt32LE(28) === 2
         ? { pageSize: b.readUInt32LE(48), lastPage: Number(b.readBigUInt64LE(144)), txn: Number(b.readBigUInt64LE(152)) }
         : null;
     const m0 = meta(first);
     if (m0 === null || m0.pageSize < 512 || m0.pageSize > 65536 || (m0.pageSize & (m0.pageSize - 1)) !== 0) return null;
     const second = read(m0.pageSize);
-    if (second === null) return `${size} bytes, less than its two meta pages of ${m0.pageSize} bytes`;
+    if (second.length < 160) return { truncated: `${size} bytes, less than its two meta pages of ${m0.pageSize} bytes` };
     const m1 = meta(second);
     const newest = m1 !== null && m1.txn > m0.txn ? m1 : m0;
     const needed = (newest.lastPage + 1) * m0.pageSize;
-    return size < needed ? `${size} bytes, but its meta page says ${newest.lastPage + 1} pages of ${m0.pageSize} bytes (${needed} bytes) are in use` : null;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * LMDB's first page is a meta page: a page header, then MDB_meta whose first field is the magic
- * 0xBEEFC0DE (little-endian on the x64 and arm64 hosts Covey runs on).
- */
-function hasLmdbMagic(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(28);
-    if (readSync(fd, head, 0, head.length, 0) < head.length) return false;
-    return head.readUInt32LE(24) === 0xbeefc0de;
+    return size < needed ? { truncated: `${size} bytes, but its meta page says ${newest.lastPage + 1} pages of ${m0.pageSize} bytes (${needed} bytes) are in use` } : null;
   } finally {
     closeSync(fd);
   }

@@ -12,9 +12,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { WriteAheadLog, type WalFiles } from './wal.ts';
 import { WalStorage, decodeBody, encodeBody } from './wal-storage.ts';
 import { MemoryStorage } from './memory.ts';
-import { killWriterRepeatedly } from './crash-harness.ts';
+import { killWriterRepeatedly, recordedRun } from './testing.ts';
 import type { PersistRecord, StoredState } from '../core/types.ts';
-import { Cluster } from '../testing/cluster.ts';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'covey-wal-'));
 const body = (s: string): Buffer => Buffer.from(s);
@@ -129,26 +128,10 @@ describe('WriteAheadLog', () => {
 });
 
 describe('WalStorage', () => {
-  /** Replica 0's group commits of a run that snapshots and truncates. */
-  function recordedBatches(): PersistRecord[][] {
-    const cluster = new Cluster({ n: 3, f: 1, e: 1, snapshotEveryApplied: 4, watermarkEveryTicks: 1, indexLagExchanges: 1 });
-    const batches: PersistRecord[][] = [];
-    const s0 = cluster.storages[0];
-    const original = s0.appendSync.bind(s0);
-    s0.appendSync = (records) => { if (records.length > 0) batches.push([...records]); original(records); };
-    let req = 1;
-    for (let round = 0; round < 6; round++) {
-      for (let i = 0; i < 8; i++) cluster.submit(i % 3, { clientId: 'c', requestId: req++, timestampMs: 0, op: 'put', key: `k${i % 3}`, value: `v${req}` });
-      assert.ok(cluster.settle(400));
-      for (let t = 0; t < 4; t++) { cluster.tickAll(20); cluster.runUntilQuiet(); }
-    }
-    assert.ok(batches.some((b) => b.some((r) => r.kind === 'snapshot')), 'snapshots were taken');
-    return batches;
-  }
   const byId = (st: StoredState) => ({ ...st, instances: [...st.instances].sort((a, b) => a.id - b.id) });
 
   test('loads exactly what MemoryStorage loads, with pipelined appends, segment rotation and restarts', async () => {
-    const batches = recordedBatches();
+    const { batches } = recordedRun();
     const dir = tempDir();
     const mem = new MemoryStorage();
     let s = await WalStorage.open(dir, { segmentBytesMax: 4096 });

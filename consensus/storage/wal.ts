@@ -145,17 +145,17 @@ export class WriteAheadLog {
         const h = await open(file, 'r+');
         try { await h.truncate(d.validBytes); await h.datasync(); } finally { await h.close(); }
       }
-      for (let k = 0; k < d.frames.length; k++) {
-        const f = d.frames[k];
-        const expected = k === 0 ? firstSeq : d.frames[k - 1].seq + 1;
-        const follows = k > 0 || frames.length === 0 || f.seq === frames[frames.length - 1].seq + 1;
-        if (f.seq !== expected || !follows) {
-          throw new Error(`write-ahead log ${file}: frame ${f.seq} where ${k === 0 && frames.length > 0 ? frames[frames.length - 1].seq + 1 : expected} was expected: frames were lost; restore the data directory from a peer (state transfer) or a backup`);
-        }
-        frames.push(f);
-      }
       // A segment with no whole frame holds nothing acknowledged (a crash right after it was made).
       if (d.frames.length === 0) { await unlink(file); continue; }
+      // Numbers run on without a gap: from the segment's name, and from the segment before it.
+      const lost = (seq: number, expected: number): Error => new Error(`write-ahead log ${file}: frame ${seq} where ${expected} was expected: frames were lost; restore the data directory from a peer (state transfer) or a backup`);
+      let expected = frames.length > 0 ? frames[frames.length - 1].seq + 1 : firstSeq;
+      if (firstSeq !== expected) throw lost(firstSeq, expected);
+      for (const f of d.frames) {
+        if (f.seq !== expected) throw lost(f.seq, expected);
+        frames.push(f);
+        expected++;
+      }
       segments.push({ file, firstSeq, lastSeq: d.frames[d.frames.length - 1].seq });
     }
     const next = frames.length > 0 ? frames[frames.length - 1].seq + 1 : Math.max(o.firstSeq ?? 1, 1);

@@ -1,4 +1,9 @@
-// The kill -9 test shared by the storage adapters' tests: a child process (crash-child.ts) appends
+// What the storage adapters' tests share (lmdb.test.ts, wal.test.ts).
+//
+// recordedRun: the group commits of one replica in a run that snapshots and truncates, to append
+// to an adapter and compare with MemoryStorage.
+//
+// killWriterRepeatedly: the kill -9 test. A child process (crash-child.ts) appends
 // group commits as fast as it can and prints "ack <n>" after the nth resolved; it is killed with
 // SIGKILL at random moments, five times over, and after each kill every acknowledged commit must
 // load back, whole, with the execution log matching. (kill -9 keeps the page cache, so this checks
@@ -9,6 +14,25 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReplicaStorage } from './port.ts';
+import type { PersistRecord } from '../core/types.ts';
+import { Cluster } from '../testing/cluster.ts';
+
+/** A replica group that snapshots often; replica 0's group commits are recorded as they happen. */
+export function recordedRun(): { batches: PersistRecord[][]; cluster: Cluster } {
+  const cluster = new Cluster({ n: 3, f: 1, e: 1, snapshotEveryApplied: 4, watermarkEveryTicks: 1, indexLagExchanges: 1 });
+  const batches: PersistRecord[][] = [];
+  const s0 = cluster.storages[0];
+  const original = s0.appendSync.bind(s0);
+  s0.appendSync = (records) => { if (records.length > 0) batches.push([...records]); original(records); };
+  let req = 1;
+  for (let round = 0; round < 6; round++) {
+    for (let i = 0; i < 8; i++) cluster.submit(i % 3, { clientId: 'c', requestId: req++, timestampMs: 0, op: 'put', key: `k${i % 3}`, value: `v${req}` });
+    assert.ok(cluster.settle(400));
+    for (let t = 0; t < 4; t++) { cluster.tickAll(20); cluster.runUntilQuiet(); }
+  }
+  assert.ok(batches.some((b) => b.some((r) => r.kind === 'snapshot')), 'snapshots were taken');
+  return { batches, cluster };
+}
 
 export async function killWriterRepeatedly(dir: string, kind: 'lmdb' | 'wal', open: (dir: string) => Promise<ReplicaStorage>): Promise<void> {
   const child = join(import.meta.dirname, 'crash-child.ts');
