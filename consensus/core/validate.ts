@@ -320,6 +320,11 @@ function command(raw: unknown, path: string): Command {
       const { f, envelope } = read(['taskId']);
       return { ...envelope, op, taskId: taskId(f.taskId) };
     }
+    case 'peer.admit': case 'peer.revoke': {
+      // Shape only (the machine refuses a string that is not a peer id, deterministically).
+      const { f, envelope } = read(['peerId']);
+      return { ...envelope, op, peerId: text(f.peerId, `${path}.peerId`, stringFieldBytesMax) };
+    }
     default:
       return reject(`${path}.op`, `unknown operation ${describe(op)}`);
   }

@@ -19,7 +19,15 @@ export type TaskCommand =
   | { readonly op: 'task.release'; readonly taskId: string; readonly worker: string; readonly token: number }
   | { readonly op: 'task.get'; readonly taskId: string };
 
-export type Operation = KvCommand | TaskCommand;
+/**
+ * Changes to the swarm roster (the peers admitted to the swarm; docs/security.md). Only voters
+ * accept them from the network, and only from a voter or their own HTTP API (agent/roster.ts).
+ */
+export type RosterCommand =
+  | { readonly op: 'peer.admit'; readonly peerId: string }
+  | { readonly op: 'peer.revoke'; readonly peerId: string };
+
+export type Operation = KvCommand | TaskCommand | RosterCommand;
 
 export interface CommandEnvelope {
   /** Names one client; request ids are unique per client. */
@@ -61,6 +69,8 @@ export function commandAccess(c: Operation): Access {
     case 'get': return { key: 'kv/' + c.key, write: false };
     case 'put': case 'delete': case 'cas': return { key: 'kv/' + c.key, write: true };
     case 'task.get': return { key: 'task/' + c.taskId, write: false };
+    // One key for the whole roster: its changes are rare and each bumps the roster's version.
+    case 'peer.admit': case 'peer.revoke': return { key: 'roster', write: true };
     default: return { key: 'task/' + c.taskId, write: true };
   }
 }

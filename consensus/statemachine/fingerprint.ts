@@ -34,6 +34,7 @@ export function canonicalOperation(c: Command): string {
     case 'task.complete': return JSON.stringify([c.op, c.taskId, c.worker, num(c.token), c.result]);
     case 'task.release': return JSON.stringify([c.op, c.taskId, c.worker, num(c.token)]);
     case 'task.get': return JSON.stringify([c.op, c.taskId]);
+    case 'peer.admit': case 'peer.revoke': return JSON.stringify([c.op, c.peerId]);
     default: {
       const o = c as unknown as Record<string, unknown>;
       const names = Object.keys(o).filter((k) => k !== 'clientId' && k !== 'requestId' && k !== 'timestampMs' && o[k] !== undefined);

@@ -348,11 +348,11 @@ describe('exactly-once for retried requests', () => {
     const m = CoveyStateMachine.fromSnapshot(v1);
     // Unknown fingerprint: the old behaviour, documented in machine.ts.
     assert.deepEqual(m.apply(at(7, { op: 'put', key: 'dupprobe', value: 'x' })), { ok: true, swapped: false, value: 'v' });
-    // New entries are fingerprinted, and the snapshot is written as version 2 with null for the old entry.
+    // New entries are fingerprinted, and the snapshot is written as version 3 with null for the old entry.
     m.apply(at(8, { op: 'put', key: 'k', value: 'a' }));
     failure(m.apply(at(8, { op: 'put', key: 'k', value: 'b' })), /request id 8 .* already used for a different command/);
     const snap = m.snapshot();
-    assert.equal(snap.version, 2);
+    assert.equal(snap.version, 3);
     assert.equal(snap.clients[0][1][0][2], null);
     assert.match(snap.clients[0][1][1][2]!, /^[A-Za-z0-9_-]{22}$/);
     assert.equal(CoveyStateMachine.fromSnapshot(JSON.parse(JSON.stringify(snap))).digest(), m.digest());
@@ -378,6 +378,8 @@ describe('snapshots', () => {
     run({ op: 'task.create', taskId: 't1', spec: 's' });
     run({ op: 'task.claim', taskId: 't1', worker: 'w', leaseMs: 100 });
     run({ op: 'task.claim', taskId: 't2', worker: 'w', leaseMs: 100 });
+    run({ op: 'peer.admit', peerId: peerB });
+    run({ op: 'peer.revoke', peerId: peerA });
     run({ op: 'task.complete', taskId: 't2', worker: 'w', token: 1, result: 'r' });
     run({ op: 'task.claim', taskId: 't2', worker: 'w', leaseMs: 100 });
     client(m, 'other')({ op: 'get', key: 'a' });
@@ -425,7 +427,12 @@ describe('snapshots', () => {
     const cases: [unknown, RegExp][] = [
       [null, /snapshot must be an object/],
       [[], /snapshot must be an object/],
-      [{ ...good, version: 3 }, /snapshot\.version must be 1 or 2/],
+      [{ ...good, version: 4 }, /snapshot\.version must be 1 or 2 or 3/],
+      [{ ...good, roster: [['not-a-peer', 'admitted']] }, /snapshot\.roster\[0\]\[0\] must be a libp2p peer id/],
+      [{ ...good, roster: [[peerA, 'maybe']] }, /snapshot\.roster\[0\]\[1\] must be 'admitted' or 'revoked'/],
+      [{ ...good, roster: [[peerA, 'admitted'], [peerA, 'revoked']], rosterVersion: 5 }, /snapshot\.roster\[1\] repeats/],
+      [{ ...good, roster: [[peerA, 'admitted']], rosterVersion: 0 }, /snapshot\.rosterVersion must be at least/],
+      [{ ...good, rosterVersion: -1 }, /snapshot\.rosterVersion must be a non-negative/],
       [{ ...good, clients: [['c', [[1, { ok: true }]]]] }, /snapshot\.clients\[0\]\[1\]\[0\] must be a triple/],
       [{ ...good, clients: [['c', [[1, { ok: true }, 'short']]]] }, /snapshot\.clients\[0\]\[1\]\[0\]\[2\] must be a command fingerprint/],
       [{ ...good, version: 1, clients: [['c', [[1, { ok: true }, null]]]] }, /snapshot\.clients\[0\]\[1\]\[0\] must be a pair/],
@@ -572,5 +579,34 @@ describe('properties', () => {
     }), { numRuns: 50 });
     // Guards the generator: the property means little unless every case actually occurs.
     assert.ok(repeats > 0 && tooOld > 0 && reused > 0, `repeats ${repeats}, too old ${tooOld}, reused ${reused}`);
+  });
+});
+
+const peerA = '12D3KooWAb1zmS3Lr8e3UEtNXPh1Tq5bzCuWQcZZzCtQ9jdYSkUv';
+const peerB = '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh';
+
+describe('roster', () => {
+  it('admit and revoke are decisions with a version that grows only when a decision changes', () => {
+    const m = new CoveyStateMachine();
+    const run = client(m);
+    assert.deepEqual(m.roster(), { version: 0, decisions: [] });
+    assert.deepEqual(run({ op: 'peer.admit', peerId: peerB }), { ok: true, value: '1' });
+    assert.deepEqual(run({ op: 'peer.admit', peerId: peerB }), { ok: true, value: '1' }); // no change
+    assert.deepEqual(run({ op: 'peer.revoke', peerId: peerA }), { ok: true, value: '2' }); // a revocation of a peer never admitted is kept
+    assert.deepEqual(run({ op: 'peer.revoke', peerId: peerB }), { ok: true, value: '3' });
+    assert.deepEqual(m.roster(), { version: 3, decisions: [[peerA, 'revoked'], [peerB, 'revoked']] });
+    failure(run({ op: 'peer.admit', peerId: 'alice' }), /peerId must be a libp2p peer id/);
+    assert.equal(m.roster().version, 3);
+  });
+
+  it('the roster travels in snapshots (format 3) and a format-2 snapshot loads with an empty roster', () => {
+    const m = new CoveyStateMachine();
+    client(m)({ op: 'peer.admit', peerId: peerB });
+    const snap = JSON.parse(JSON.stringify(m.snapshot()));
+    assert.deepEqual(snap.roster, [[peerB, 'admitted']]);
+    assert.equal(snap.rosterVersion, 1);
+    assert.deepEqual(CoveyStateMachine.fromSnapshot(snap).roster(), m.roster());
+    const v2 = { version: 2, kv: [], tasks: [], clients: [] };
+    assert.deepEqual(CoveyStateMachine.fromSnapshot(v2).roster(), { version: 0, decisions: [] });
   });
 });

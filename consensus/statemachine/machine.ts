@@ -18,6 +18,7 @@ import { freezeResult, freezeView } from './results.ts';
 import { commandFingerprint } from './fingerprint.ts';
 import { compareStrings, fromSnapshot, isNat, toSnapshot, type MachineSnapshot, type MachineState, type Remembered } from './snapshot.ts';
 import { applyTask, leaseMsMax, type Task } from './tasks.ts';
+import { applyRoster, type RosterState, type RosterView } from './roster.ts';
 
 export { leaseMsMax };
 export type { MachineSnapshot };
@@ -41,6 +42,7 @@ export class CoveyStateMachine implements StateMachine {
   #tasks = new Map<string, Task>();
   /** clientId → its remembered requests. Never empty for a client that is present. */
   #clients = new Map<string, ClientMemory>();
+  #roster: RosterState = { decisions: new Map(), version: 0 };
 
   apply(c: Command): CommandResult {
     // A malformed envelope cannot be deduplicated, so it is refused without touching any state.
@@ -94,6 +96,11 @@ export class CoveyStateMachine implements StateMachine {
     return [...this.#tasks.values()].map(freezeView).sort((a, b) => compareStrings(a.taskId, b.taskId));
   }
 
+  /** Stale local read of the roster's decisions, sorted by peer id. */
+  roster(): RosterView {
+    return { version: this.#roster.version, decisions: [...this.#roster.decisions].sort((a, b) => compareStrings(a[0], b[0])) };
+  }
+
   /** The whole state as plain JSON-serializable data; equal states give equal JSON. */
   snapshot(): MachineSnapshot {
     return toSnapshot(this.#state());
@@ -105,6 +112,7 @@ export class CoveyStateMachine implements StateMachine {
     const m = new CoveyStateMachine();
     m.#kv = state.kv;
     m.#tasks = state.tasks;
+    m.#roster = state.roster;
     for (const [id, seen] of state.clients) {
       const ids = [...seen.keys()].sort((a, b) => a - b);
       m.#clients.set(id, {
@@ -125,6 +133,7 @@ export class CoveyStateMachine implements StateMachine {
     this.#kv = other.#kv;
     this.#tasks = other.#tasks;
     this.#clients = other.#clients;
+    this.#roster = other.#roster;
   }
 
   /** A stable summary of the state for comparing replicas: the canonical JSON of the snapshot. */
@@ -137,7 +146,7 @@ export class CoveyStateMachine implements StateMachine {
     for (const [id, m] of this.#clients) {
       clients.set(id, new Map(m.ids.map((r, i) => [r, { result: m.results[i], fingerprint: m.fingerprints[i] }])));
     }
-    return { kv: this.#kv, tasks: this.#tasks, clients };
+    return { kv: this.#kv, tasks: this.#tasks, clients, roster: this.#roster };
   }
 
   #execute(c: Command): CommandResult {
@@ -160,6 +169,8 @@ export class CoveyStateMachine implements StateMachine {
       case 'task.create': case 'task.claim': case 'task.renew':
       case 'task.complete': case 'task.release': case 'task.get':
         return applyTask(this.#tasks, c, c.timestampMs);
+      case 'peer.admit': case 'peer.revoke':
+        return applyRoster(this.#roster, c);
       default: {
         // Unreachable for a well-typed command; a decoder bug must not crash every replica alike.
         const unknown: never = c;

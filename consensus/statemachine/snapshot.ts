@@ -11,15 +11,18 @@
 // loads: its entries get an unknown (null) fingerprint, and a repeat of such an id is answered from
 // memory as version 1 did. Snapshots are always written as version 2, which an agent that reads
 // only version 1 refuses, so upgrade every voter before relying on state transfer between them.
+// Version 3 adds the roster's decisions and version (roster.ts); versions 1 and 2 load with an
+// empty roster at version 0.
 
 import type { CommandResult, TaskStatus, TaskView } from './commands.ts';
 import { fingerprintPattern } from './fingerprint.ts';
 import { freezeResult, freezeView } from './results.ts';
 import type { Task } from './tasks.ts';
+import { peerIdPattern, rosterDecisionsMax, type RosterDecision, type RosterState } from './roster.ts';
 
-export const snapshotVersion = 2;
+export const snapshotVersion = 3;
 /** Older versions fromSnapshot still reads. */
-const snapshotVersionsRead: readonly number[] = [1, 2];
+const snapshotVersionsRead: readonly number[] = [1, 2, 3];
 
 export interface MachineSnapshot {
   readonly version: typeof snapshotVersion;
@@ -33,6 +36,9 @@ export interface MachineSnapshot {
    * are [requestId, result] pairs).
    */
   readonly clients: readonly (readonly [string, readonly (readonly [number, CommandResult, string | null])[]])[];
+  /** [peerId, decision], sorted by peer id. */
+  readonly roster: readonly (readonly [string, RosterDecision])[];
+  readonly rosterVersion: number;
 }
 
 /** A remembered request: its result and its command's fingerprint (null: unknown). */
@@ -45,6 +51,7 @@ export interface MachineState {
   kv: Map<string, string>;
   tasks: Map<string, Task>;
   clients: Map<string, Map<number, Remembered>>;
+  roster: RosterState;
 }
 
 export function compareStrings(a: string, b: string): number {
@@ -60,6 +67,8 @@ export function toSnapshot(s: MachineState): MachineSnapshot {
     clients: [...s.clients]
       .map(([id, seen]) => [id, [...seen].sort((a, b) => a[0] - b[0]).map(([r, m]) => [r, m.result, m.fingerprint] as const)] as const)
       .sort(byKey),
+    roster: [...s.roster.decisions].sort(byKey),
+    rosterVersion: s.roster.version,
   };
 }
 
@@ -68,7 +77,7 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
   const s = record(x, 'snapshot');
   if (!snapshotVersionsRead.includes(s.version as number)) bad('snapshot.version', `must be ${snapshotVersionsRead.join(' or ')}`, s.version);
   const version = s.version as number;
-  const state: MachineState = { kv: new Map(), tasks: new Map(), clients: new Map() };
+  const state: MachineState = { kv: new Map(), tasks: new Map(), clients: new Map(), roster: { decisions: new Map(), version: 0 } };
   array(s.kv, 'snapshot.kv').forEach((e, i) => {
     const [k, v] = pair(e, `snapshot.kv[${i}]`);
     unique(state.kv, string(k, `snapshot.kv[${i}][0]`), `snapshot.kv[${i}]`);
@@ -102,6 +111,19 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
     });
     state.clients.set(id as string, seen);
   });
+  if (version >= 3) {
+    const entries = array(s.roster, 'snapshot.roster');
+    if (entries.length > rosterDecisionsMax) bad('snapshot.roster', `must hold at most ${rosterDecisionsMax} decisions`, entries.length);
+    entries.forEach((e, i) => {
+      const [peer, decision] = pair(e, `snapshot.roster[${i}]`);
+      if (typeof peer !== 'string' || !peerIdPattern.test(peer)) bad(`snapshot.roster[${i}][0]`, 'must be a libp2p peer id', peer);
+      unique(state.roster.decisions, peer, `snapshot.roster[${i}]`);
+      if (decision !== 'admitted' && decision !== 'revoked') bad(`snapshot.roster[${i}][1]`, "must be 'admitted' or 'revoked'", decision);
+      state.roster.decisions.set(peer, decision);
+    });
+    state.roster.version = count(s.rosterVersion, 'snapshot.rosterVersion');
+    if (state.roster.version < state.roster.decisions.size) bad('snapshot.rosterVersion', `must be at least the number of decisions (${state.roster.decisions.size})`, state.roster.version);
+  }
   return state;
 }
 

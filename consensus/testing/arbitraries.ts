@@ -22,6 +22,8 @@ export function commandArbitrary(arbText: fc.Arbitrary<string>, arbCount: fc.Arb
       fc.record({ op: fc.constant('task.complete' as const), taskId: arbText, worker: arbText, token: arbCount, result: arbText }),
       fc.record({ op: fc.constant('task.release' as const), taskId: arbText, worker: arbText, token: arbCount }),
       fc.record({ op: fc.constant('task.get' as const), taskId: arbText }),
+      fc.record({ op: fc.constant('peer.admit' as const), peerId: arbText }),
+      fc.record({ op: fc.constant('peer.revoke' as const), peerId: arbText }),
     ).map((op): Command => ({ ...env, ...op })));
 }
 

@@ -55,7 +55,7 @@ export const CommandDesc: MessageDesc = {
     field(7, 'expected', 'string', 'optional'), field(8, 'taskId', 'string', 'optional'),
     field(9, 'spec', 'string', 'optional'), field(10, 'worker', 'string', 'optional'),
     field(11, 'leaseMs', 'uint64', 'optional'), field(12, 'token', 'uint64', 'optional'),
-    field(13, 'result', 'string', 'optional'),
+    field(13, 'result', 'string', 'optional'), field(14, 'peerId', 'string', 'optional'),
   ],
 };
 export const BatchDesc: MessageDesc = {
@@ -151,7 +151,7 @@ export const schemaMessages: readonly MessageDesc[] = [
 ];
 
 /** Enum value names by number, index 0 (UNSPECIFIED) left empty so it never maps to a value. */
-export const opNames = ['', 'get', 'put', 'delete', 'cas', 'task.create', 'task.claim', 'task.renew', 'task.complete', 'task.release', 'task.get'] as const;
+export const opNames = ['', 'get', 'put', 'delete', 'cas', 'task.create', 'task.claim', 'task.renew', 'task.complete', 'task.release', 'task.get', 'peer.admit', 'peer.revoke'] as const;
 export const phaseNames = ['', 'INITIAL', 'PREACCEPTED', 'ACCEPTED', 'COMMITTED'] as const;
 export const taskStatusNames = ['', 'open', 'claimed', 'done'] as const;
 
