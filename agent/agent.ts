@@ -20,6 +20,9 @@ import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { keylessExposure } from './exposure.ts';
+import { SwarmRoster } from './roster.ts';
+import { RosterSync } from './roster-sync.ts';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
@@ -73,6 +76,8 @@ export class Agent implements AgentApi {
   private rpc: ConsensusRpc | null = null;
   private transfer: SnapshotTransfer | null = null;
   private membership: MembershipDriver | null = null;
+  readonly roster: SwarmRoster;
+  private rosterSync: RosterSync | null = null;
   private readonly recentEvents: Record<string, unknown>[] = [];
   private http: Server | null = null;
   private streams: StreamServer | null = null;
@@ -101,6 +106,7 @@ export class Agent implements AgentApi {
     this.selfIndex = i < 0 ? null : i;
     this.clientId = `${identity.peerId.slice(-10)}.${this.startedMs.toString(36)}.${randomBytes(4).toString('hex')}`;
     this.lastHeard = new Array<number>(config.voters.length).fill(-Infinity);
+    this.roster = new SwarmRoster({ voters: config.voters.map((v) => v.id), bootstrap: config.swarm.roster });
     this.metrics = createMetrics({
       replica: () => {
         const d = this.driver;
@@ -177,9 +183,16 @@ export class Agent implements AgentApi {
       });
     }
     const swarmKey = c.swarm.keyFile === undefined ? undefined : readSwarmKey(configPath(c, c.swarm.keyFile));
-    const exposure = keylessExposure(c.listen, swarmKey !== undefined);
+    const exposure = keylessExposure(c.listen, swarmKey !== undefined, this.roster.enforced);
     if (exposure !== null) log.warn(exposure);
+    const admits = (peer: { toString(): string }): boolean => this.roster.admits(peer.toString());
     this.node = await createCoveyNode({
+      // Off the roster: refused once noise has named the peer, and never dialled (docs/security.md).
+      connectionGater: {
+        denyInboundEncryptedConnection: async (peer) => !admits(peer),
+        denyOutboundEncryptedConnection: async (peer) => !admits(peer),
+        denyDialPeer: async (peer) => !admits(peer),
+      },
       privateKey: this.identity.privateKey,
       listen: c.listen,
       announce: c.announce.length === 0 ? undefined : c.announce,
@@ -198,7 +211,10 @@ export class Agent implements AgentApi {
         this.lastHeard[from] = performance.now();
         this.driver?.receive(from, msg);
       },
-      onSubmit: (command) => this.submitLocal(command, c.consensus.requestTimeoutMs),
+      onSubmit: (command, from) => {
+        const refused = this.submitRefusal(command, from);
+        return refused !== null ? Promise.reject(new Error(refused)) : this.submitLocal(command, c.consensus.requestTimeoutMs);
+      },
     });
     await this.rpc.start();
     this.transfer = new SnapshotTransfer({
@@ -234,6 +250,20 @@ export class Agent implements AgentApi {
       onEvent: (e) => this.onMemberEvent(e),
     });
     await this.membership.start();
+    this.rosterSync = new RosterSync({
+      roster: this.roster,
+      swarm: c.swarm.name,
+      pubsub: this.node.services.pubsub,
+      read: this.driver === null ? null : () => this.driver!.stateMachine.roster(),
+      logger: log.child({ part: 'roster' }),
+    });
+    this.roster.onChange((revoked) => {
+      for (const peer of revoked) {
+        this.logger.warn({ peer }, 'peer revoked from the roster; closing its connections');
+        this.node?.hangUp(peerIdFromString(peer)).catch(() => {});
+      }
+    });
+    this.rosterSync.start();
     const [host, port] = splitHostPort(c.http.listen);
     this.http = createHttpApi(this, { token: c.http.token, logger: log.child({ part: 'http' }) });
     this.streams = attachStreamServer(this.http, {
@@ -257,6 +287,7 @@ export class Agent implements AgentApi {
       submit: (op) => this.submit(op, {}),
       staleGet: this.selfIndex === null ? null : (key) => this.staleGet(key),
       pubsub: this.node.services.pubsub,
+      admits: (peer) => this.roster.admits(peer),
       members: () => this.membership?.members() ?? [],
       onMemberEvent: (fn) => { this.memberListeners.add(fn); return () => { this.memberListeners.delete(fn); }; },
       devices: this.deviceMap,
@@ -330,6 +361,7 @@ export class Agent implements AgentApi {
     const closeHttp = this.http === null ? Promise.resolve() : new Promise<void>((r) => { this.http!.close(() => r()); this.http!.closeIdleConnections(); });
     await this.driver?.stop();
     await this.membership?.stop({ leave: true });
+    this.rosterSync?.stop();
     await this.keeper?.stop();
     await this.transfer?.stop();
     await this.rpc?.stop();
@@ -359,6 +391,39 @@ export class Agent implements AgentApi {
       this.metrics.commands.inc({ op: op.op, outcome });
       this.metrics.commandSeconds.observe({ op: op.op }, (performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * Why a command another agent forwarded over libp2p is refused, or null. Only roster members
+   * submit (the gater already refuses strangers; this holds during a revocation's first moments),
+   * and roster changes come only from voters: a worker's word must not admit or revoke anyone.
+   */
+  private submitRefusal(command: Command, from: string): string | null {
+    if (!this.roster.admits(from)) return `peer ${from} is not on the swarm roster; an operator admits it with \`covey peers admit ${from}\` at a voter`;
+    if ((command.op === 'peer.admit' || command.op === 'peer.revoke') && !this.roster.isVoter(from)) {
+      return 'roster changes are accepted only from voters; make them at a voter (covey peers admit|revoke --url <a voter\'s HTTP API>)';
+    }
+    return null;
+  }
+
+  async changeRoster(op: 'peer.admit' | 'peer.revoke', peerId: string, o: SubmitOptions): Promise<CommandResult> {
+    if (this.driver === null) {
+      throw new HttpError(409, 'roster changes are made at a voter (this agent is a worker); run the command with --url pointing at a voter\'s HTTP API');
+    }
+    if (op === 'peer.revoke' && this.roster.isVoter(peerId)) {
+      throw new HttpError(409, `${peerId} is a voter; a voter stays on the roster until it is removed from the voter set (reconfiguration is not built yet, docs/agent.md)`);
+    }
+    if (op === 'peer.revoke' && peerId === this.identity.peerId) throw new HttpError(409, 'an agent cannot revoke itself; revoke it from another agent');
+    return this.submit({ op, peerId }, o);
+  }
+
+  peers(): Record<string, unknown> {
+    const connected = new Set((this.node?.getConnections() ?? []).map((conn) => conn.remotePeer.toString()));
+    return {
+      enforced: this.roster.enforced,
+      version: this.roster.version,
+      peers: this.roster.entries().map((e) => ({ ...e, self: e.peerId === this.identity.peerId, connected: connected.has(e.peerId) })),
+    };
   }
 
   private submitLocal(command: Command, timeoutMs: number): Promise<CommandResult> {

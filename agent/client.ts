@@ -55,6 +55,16 @@ export class AgentClient {
     return this.request('GET', '/status') as Promise<Record<string, unknown>>;
   }
 
+  /** The swarm roster as the agent holds it (GET /peers). */
+  peers(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/peers') as Promise<Record<string, unknown>>;
+  }
+
+  /** Admits or revokes a peer through consensus; at a voter. */
+  changeRoster(action: 'admit' | 'revoke', peerId: string): Promise<CommandResult> {
+    return this.request('POST', `/peers/${action}`, { peerId }) as Promise<CommandResult>;
+  }
+
   members(): Promise<{ members: Record<string, unknown>[] }> {
     return this.request('GET', '/members') as Promise<{ members: Record<string, unknown>[] }>;
   }

@@ -10,9 +10,9 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { DRIVERS, deviceSpecsSchema } from '../devices/registry.ts';
 import { ConfigError } from './config-error.ts';
+import { peerIdPattern } from '../consensus/statemachine/roster.ts';
 
 /** A libp2p peer id in its usual base58 text form (Ed25519 ids start with 12D3KooW). */
-const peerIdPattern = /^(12D3KooW|Qm|16U)[1-9A-HJ-NP-Za-km-z]{30,60}$/;
 
 const peerId = z.string().regex(peerIdPattern, { error: 'expected a libp2p peer id such as 12D3KooW… (`covey init` prints the id of a new agent)' });
 const multiaddr = z.string().startsWith('/', { error: 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001' });
@@ -37,6 +37,12 @@ export const configSchema = z.strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a short lowercase name (letters, digits, dashes), for example "field-survey"' }),
     /** A pnet pre-shared key file (libp2p's /key/swarm/psk/1.0.0/ format); agents without it cannot connect. */
     keyFile: z.string().optional(),
+    /**
+     * The peers admitted from the start besides the voters (docs/security.md). Present, even
+     * empty: only roster members may connect, and `covey peers admit|revoke` change it. Absent:
+     * an open swarm, where every peer that is not revoked may connect.
+     */
+    roster: z.array(peerId).max(10_000).optional(),
   }),
   identity: z.string().default('identity.key'),
   dataDir: z.string().default('data'),

@@ -29,6 +29,8 @@ async function serve(token?: string, host: PluginHost | null = null) {
     plugins: () => host?.status() ?? [],
     devices: () => [],
     readiness: () => ({ ready: g.down.size === 0, reason: g.down.size === 0 ? 'all voters reachable' : 'cut off' }),
+    peers: () => ({ ...d.stateMachine.roster() }),
+    changeRoster: (op, peerId, o) => api.submit({ op, peerId }, o),
   };
   const server = createHttpApi(api, { token, logger: silentLogger });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -252,4 +254,24 @@ test('a request without the token is answered and its connection closed at once,
   await new Promise((r) => server.close(r));
   assert.match(text, /^HTTP\/1\.1 401 /);
   assert.ok(closedAfterMs < 2000, `closed after ${closedAfterMs} ms`);
+});
+
+test('the roster routes: list, admit and revoke through consensus; a malformed peer id is a 400', async () => {
+  const s = await serve();
+  const peer = '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh';
+  try {
+    assert.deepEqual(await (await s.raw('GET', '/peers')).json(), { version: 0, decisions: [] });
+    const admit = await s.raw('POST', '/peers/admit', JSON.stringify({ peerId: peer }));
+    assert.equal(admit.status, 200);
+    assert.deepEqual(await admit.json(), { ok: true, value: '1' });
+    assert.equal((await s.raw('POST', '/peers/revoke', JSON.stringify({ peerId: peer }))).status, 200);
+    assert.deepEqual(await (await s.raw('GET', '/peers')).json(), { version: 2, decisions: [[peer, 'revoked']] });
+    const bad = await s.raw('POST', '/peers/admit', JSON.stringify({ peerId: 'alice' }));
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /peerId: expected a libp2p peer id/);
+    assert.equal((await s.raw('GET', '/peers/admit')).status, 405);
+    assert.equal((await s.raw('POST', '/peers', '{}')).status, 405);
+  } finally {
+    await s.close();
+  }
 });

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import type { CommandResult, Operation } from '../consensus/statemachine/commands.ts';
+import { peerIdPattern } from '../consensus/statemachine/roster.ts';
 import type { Logger } from './log.ts';
 import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceSpec } from '../devices/registry.ts';
@@ -38,6 +39,10 @@ export interface AgentApi {
   /** The configured devices (config `devices:`), each with its kind, driver and status. */
   devices(): DeviceInfo[];
   readiness(): { ready: boolean; reason: string };
+  /** The swarm roster as this agent holds it (agent/roster.ts): who is admitted, and why. */
+  peers(): Record<string, unknown>;
+  /** Admits or revokes a peer through consensus (voters only; docs/security.md). */
+  changeRoster(op: 'peer.admit' | 'peer.revoke', peerId: string, opts: SubmitOptions): Promise<CommandResult>;
   readonly registry: Registry;
   /** Test-only fault injection (config `faultInjection: true`); undefined when off. */
   readonly faults?: { cut(peers: readonly string[]): Promise<void>; heal(): void };
@@ -82,6 +87,7 @@ const bodies = {
   complete: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), result: z.string().default(''), ...clientFields }),
   release: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), ...clientFields }),
   cut: z.strictObject({ peers: z.array(z.string().min(1)).min(1) }),
+  peer: z.strictObject({ peerId: z.string().regex(peerIdPattern, { error: 'expected a libp2p peer id such as 12D3KooW… (`covey peers ls` on the device, or its agent.log, shows it)' }), ...clientFields }),
 };
 
 export interface HttpOptions {
@@ -195,6 +201,16 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
       case 'complete': { const b = await body(req, bodies.complete); return answer(res, await api.submit({ op: 'task.complete', taskId, worker: b.worker, token: b.token, result: b.result }, b)); }
       default: { const b = await body(req, bodies.release); return answer(res, await api.submit({ op: 'task.release', taskId, worker: b.worker, token: b.token }, b)); }
     }
+  }
+  if (path === '/peers') {
+    if (method !== 'GET') throw methodNotAllowed(method, path, 'GET');
+    return send(res, 200, api.peers());
+  }
+  const peers = /^\/peers\/(admit|revoke)$/.exec(path);
+  if (peers !== null) {
+    if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
+    const b = await body(req, bodies.peer);
+    return answer(res, await api.changeRoster(peers[1] === 'admit' ? 'peer.admit' : 'peer.revoke', b.peerId, b));
   }
   if (path === '/debug/partition') {
     if (api.faults === undefined) throw new HttpError(404, 'fault injection is off; it is for tests only (config faultInjection: true)');

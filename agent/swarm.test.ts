@@ -170,7 +170,7 @@ test('covey init writes a config and key that an agent accepts once voters are l
   const plain = await run(process.execPath, [cli, 'init', '--dir', dir]);
   const first = JSON.parse(plain.stdout);
   assert.match(first.peerId, /^12D3KooW/);
-  assert.match(plain.stderr, /warning: no swarm key, and listening on \/ip4\/0\.0\.0\.0\/tcp\/4001/, 'init says a keyless agent is open to strangers');
+  assert.match(plain.stderr, /warning: no swarm key and no roster, and listening on \/ip4\/0\.0\.0\.0\/tcp\/4001/, 'init says a keyless agent is open to strangers');
   await assert.rejects(run(process.execPath, [cli, 'init', '--dir', dir]), /already exists/);
   // A private swarm: the first agent makes the key, the next copies it.
   const a = JSON.parse((await run(process.execPath, [cli, 'init', '--dir', join(root, 'pa'), '--new-swarm-key'])).stdout);

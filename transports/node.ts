@@ -21,7 +21,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { bootstrap } from '@libp2p/bootstrap';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { identify, type Identify } from '@libp2p/identify';
-import type { PrivateKey, PubSub } from '@libp2p/interface';
+import type { ConnectionGater, PrivateKey, PubSub } from '@libp2p/interface';
 import { mdns } from '@libp2p/mdns';
 import { ping, type PingService } from '@libp2p/ping';
 import { generateKey as generateSwarmKeyInto, preSharedKey } from '@libp2p/pnet';
@@ -55,6 +55,8 @@ export interface CoveyNodeOptions {
   readonly gossipsub?: Partial<GossipsubOpts>;
   /** Most open connections before the connection manager prunes (untagged peers first). */
   readonly maxConnections?: number;
+  /** Which peers may connect (e.g. the swarm roster's); absent: everyone the protector lets through. */
+  readonly connectionGater?: Partial<ConnectionGater>;
   /** Start the node before returning it. Default true. */
   readonly start?: boolean;
 }
@@ -79,6 +81,7 @@ export async function createCoveyNode(options: CoveyNodeOptions): Promise<CoveyN
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionGater: options.connectionGater,
     connectionProtector: options.swarmKey === undefined ? undefined : preSharedKey({ psk: options.swarmKey }),
     peerDiscovery: discovery,
     connectionManager: {

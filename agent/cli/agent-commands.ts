@@ -196,6 +196,31 @@ export function membersCommand(): Command {
     }));
 }
 
+export function peersCommand(): Command {
+  const peers = new Command('peers').description('the swarm roster: the peers admitted to the swarm (docs/security.md)');
+  targetOptions(peers.command('ls').description('list the roster as this agent holds it: voters, the config\'s roster, and admissions and revocations')
+    .option('--json', 'print JSON'))
+    .action((o: Target & { json?: boolean }) => run('peers ls', async () => {
+      const r = await (await clientFor(o)).peers();
+      if (o.json === true) { print(r); return; }
+      const list = (r.peers ?? []) as Record<string, unknown>[];
+      process.stdout.write(`roster ${r.enforced === true ? 'enforced: only these peers may connect' : 'open: any peer not revoked may connect (set swarm.roster to enforce it)'}; version ${String(r.version)}\n`);
+      process.stdout.write(`${'peer id'.padEnd(54)} ${'role'.padEnd(7)} ${'state'.padEnd(9)} ${'source'.padEnd(10)} connected\n`);
+      for (const p of list) {
+        const state = p.admitted === true ? 'admitted' : 'revoked';
+        const conn = p.self === true ? '(this agent)' : p.connected === true ? 'yes' : 'no';
+        process.stdout.write(`${String(p.peerId).padEnd(54)} ${String(p.role).padEnd(7)} ${state.padEnd(9)} ${String(p.source).padEnd(10)} ${conn}\n`);
+      }
+    }));
+  for (const action of ['admit', 'revoke'] as const) {
+    targetOptions(peers.command(`${action} <peerId>`).description(action === 'admit'
+      ? 'admit a peer to the swarm, through consensus (at a voter)'
+      : 'revoke a peer: every agent closes its connections and refuses it (at a voter; voters cannot be revoked)'))
+      .action((peerId: string, o: Target) => run(`peers ${action}`, async () => printResult(await (await clientFor(o)).changeRoster(action, peerId))));
+  }
+  return peers;
+}
+
 export function statusCommand(): Command {
   return targetOptions(new Command('status').description('show a running agent\'s status: a summary with its plugins and devices on a terminal, the full JSON otherwise'))
     .option('--json', 'print the full status as JSON (the default when stdout is not a terminal, for scripts)')

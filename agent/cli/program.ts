@@ -9,7 +9,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
-import { agentCommand, initCommand, kvCommand, membersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
+import { agentCommand, initCommand, kvCommand, membersCommand, peersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -48,6 +48,7 @@ export function buildCli(): Command {
   program.addCommand(kvCommand());
   program.addCommand(tasksCommand());
   program.addCommand(membersCommand());
+  program.addCommand(peersCommand());
   program.addCommand(statusCommand());
   program.addCommand(swarmCommand());
   program.addCommand(simCommand());

@@ -40,6 +40,8 @@ export interface AgentEnvironmentOptions {
   readonly staleGet: ((key: string) => StaleRead<string | null>) | null;
   /** The node's gossipsub (services.pubsub); null: telemetry stays local (publishing does nothing). */
   readonly pubsub: PubSub | null;
+  /** Whether a peer is on the swarm roster: telemetry from anyone else is dropped. Default: everyone. */
+  readonly admits?: (peerId: string) => boolean;
   readonly members: () => readonly MemberInfo[];
   /** Registers a listener for the membership driver's events. */
   readonly onMemberEvent: (fn: (e: MemberEvent) => void) => Cancel;
@@ -158,7 +160,7 @@ export class AgentEnvironment implements PluginEnvironment {
     const set = this.#subscribers.get(m.topic);
     if (set === undefined || m.type !== 'signed') return;
     const from = m.from.toString();
-    if (from === this.agentId) return;
+    if (from === this.agentId || this.#o.admits?.(from) === false) return;
     for (const fn of [...set]) {
       try {
         fn(m.data, from);

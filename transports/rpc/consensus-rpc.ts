@@ -70,8 +70,8 @@ export interface ConsensusRpcOptions {
   readonly registry?: Registry;
   /** Only validated messages from voters, in the order each voter sent them. */
   onMessage(from: number, msg: Message): void;
-  /** A voter serving forwarded client commands. Absent: submissions are refused. */
-  onSubmit?(command: Command): Promise<CommandResult>;
+  /** A voter serving forwarded client commands; `from` is the authenticated peer. Absent: submissions are refused. */
+  onSubmit?(command: Command, from: string): Promise<CommandResult>;
   readonly frameBytesMax?: number;
   readonly queueFramesMax?: number;
   readonly queueBytesMax?: number;
@@ -454,7 +454,7 @@ export class ConsensusRpc {
       return { error: 'this agent does not serve submissions (it is not a voter)' };
     }
     try {
-      const result = await this.#o.onSubmit(d.command);
+      const result = await this.#o.onSubmit(d.command, peer);
       this.metrics.submitsServed.inc({ outcome: 'ok' });
       return { result };
     } catch (err) {
