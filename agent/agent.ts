@@ -21,6 +21,7 @@ import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo,
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { keylessExposure } from './exposure.ts';
 import { SwarmRoster } from './roster.ts';
+import { verifyJoinToken } from './join-token.ts';
 import { RosterSync } from './roster-sync.ts';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { loadIdentity, type Identity } from './identity.ts';
@@ -415,6 +416,17 @@ export class Agent implements AgentApi {
     }
     if (op === 'peer.revoke' && peerId === this.identity.peerId) throw new HttpError(409, 'an agent cannot revoke itself; revoke it from another agent');
     return this.submit({ op, peerId }, o);
+  }
+
+  async redeemJoinToken(token: string): Promise<CommandResult> {
+    if (this.driver === null) throw new HttpError(409, 'join tokens are redeemed at a voter (this agent is a worker); send it to a voter\'s HTTP API');
+    const v = await verifyJoinToken(token, { swarm: this.config.swarm.name, nowMs: Date.now() });
+    if (!v.ok) throw new HttpError(403, `join token refused: ${v.reason}`);
+    const { peer, issuer } = v.claim;
+    if (!this.roster.admits(issuer)) throw new HttpError(403, `join token refused: its issuer ${issuer} is not on the roster`);
+    if (this.roster.isRevoked(peer)) throw new HttpError(403, `join token refused: ${peer} was revoked; only an operator can admit it again (covey peers admit)`);
+    this.logger.info({ peer, issuer }, 'admitting a peer by join token');
+    return this.submit({ op: 'peer.admit', peerId: peer }, {});
   }
 
   peers(): Record<string, unknown> {

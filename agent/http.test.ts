@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect, type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createHttpApi, type AgentApi } from './http.ts';
+import { createHttpApi, HttpError, type AgentApi } from './http.ts';
 import { AgentClient } from './client.ts';
 import { group, silentLogger } from './testing.ts';
 import type { Command, Operation } from '../consensus/statemachine/commands.ts';
@@ -31,6 +31,7 @@ async function serve(token?: string, host: PluginHost | null = null) {
     readiness: () => ({ ready: g.down.size === 0, reason: g.down.size === 0 ? 'all voters reachable' : 'cut off' }),
     peers: () => ({ ...d.stateMachine.roster() }),
     changeRoster: (op, peerId, o) => api.submit({ op, peerId }, o),
+    redeemJoinToken: async (token) => { if (token !== 'good') throw new HttpError(403, 'join token refused'); return api.submit({ op: 'peer.admit', peerId: '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh' }, {}); },
   };
   const server = createHttpApi(api, { token, logger: silentLogger });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -271,6 +272,20 @@ test('the roster routes: list, admit and revoke through consensus; a malformed p
     assert.match(((await bad.json()) as { error: string }).error, /peerId: expected a libp2p peer id/);
     assert.equal((await s.raw('GET', '/peers/admit')).status, 405);
     assert.equal((await s.raw('POST', '/peers', '{}')).status, 405);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a join token is its own credential: POST /peers/join needs no bearer token, every other route still does', async () => {
+  const s = await serve('a-token-of-sixteen-chars');
+  try {
+    assert.equal((await s.raw('POST', '/peers/join', JSON.stringify({ token: 'bad' }))).status, 403);
+    const r = await s.raw('POST', '/peers/join', JSON.stringify({ token: 'good' }));
+    assert.equal(r.status, 200);
+    assert.equal((await s.raw('POST', '/peers/join', 'x'.repeat(5000))).status, 413);
+    assert.equal((await s.raw('POST', '/peers/admit', JSON.stringify({ peerId: '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh' }))).status, 401);
+    assert.equal((await s.raw('GET', '/peers')).status, 401);
   } finally {
     await s.close();
   }

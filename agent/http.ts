@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import type { CommandResult, Operation } from '../consensus/statemachine/commands.ts';
 import { peerIdPattern } from '../consensus/statemachine/roster.ts';
+import { joinTokenBytesMax } from './join-token.ts';
 import type { Logger } from './log.ts';
 import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceSpec } from '../devices/registry.ts';
@@ -43,6 +44,8 @@ export interface AgentApi {
   peers(): Record<string, unknown>;
   /** Admits or revokes a peer through consensus (voters only; docs/security.md). */
   changeRoster(op: 'peer.admit' | 'peer.revoke', peerId: string, opts: SubmitOptions): Promise<CommandResult>;
+  /** Admits the peer a join token names, when an admitted peer signed it (agent/join-token.ts). */
+  redeemJoinToken(token: string): Promise<CommandResult>;
   readonly registry: Registry;
   /** Test-only fault injection (config `faultInjection: true`); undefined when off. */
   readonly faults?: { cut(peers: readonly string[]): Promise<void>; heal(): void };
@@ -71,6 +74,8 @@ export class HttpError extends Error {
 }
 
 export const bodyBytesMax = 2 * 1024 * 1024;
+/** The one unauthenticated body: a join token and its JSON. */
+const joinBodyBytesMax = 4096;
 
 const clientFields = {
   clientId: z.string().min(1).max(256).optional(),
@@ -87,6 +92,7 @@ const bodies = {
   complete: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), result: z.string().default(''), ...clientFields }),
   release: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), ...clientFields }),
   cut: z.strictObject({ peers: z.array(z.string().min(1)).min(1) }),
+  join: z.strictObject({ token: z.string().min(1).max(joinTokenBytesMax) }),
   peer: z.strictObject({ peerId: z.string().regex(peerIdPattern, { error: 'expected a libp2p peer id such as 12D3KooW… (`covey peers ls` on the device, or its agent.log, shows it)' }), ...clientFields }),
 };
 
@@ -124,10 +130,15 @@ export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
 }
 
 async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (o.token !== undefined && !authorized(req, o.token)) throw new HttpError(401, 'missing or wrong bearer token: send "Authorization: Bearer <http.token from the agent config>"');
   const url = new URL(req.url ?? '/', 'http://agent');
   const path = url.pathname;
   const method = req.method ?? 'GET';
+  // A join token is its own credential (signed by an admitted peer): a new device has no HTTP token.
+  if (path === '/peers/join' && method === 'POST') {
+    const b = await body(req, bodies.join, false, joinBodyBytesMax);
+    return answer(res, await api.redeemJoinToken(b.token));
+  }
+  if (o.token !== undefined && !authorized(req, o.token)) throw new HttpError(401, 'missing or wrong bearer token: send "Authorization: Bearer <http.token from the agent config>"');
   const stale = url.searchParams.get('stale');
   if (stale !== null && stale !== 'true' && stale !== 'false') throw new HttpError(400, `query "stale" must be true or false, got "${stale}"`);
 
@@ -259,12 +270,12 @@ function decodeSegment(s: string, what: string): string {
 /** Refuses invalid UTF-8 instead of storing U+FFFD in its place. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-async function body<T extends z.ZodType>(req: IncomingMessage, schema: T, optional = false): Promise<z.output<T>> {
+async function body<T extends z.ZodType>(req: IncomingMessage, schema: T, optional = false, bytesMax = bodyBytesMax): Promise<z.output<T>> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > bodyBytesMax) throw new HttpError(413, `request body over ${bodyBytesMax} bytes`);
+    if (size > bytesMax) throw new HttpError(413, `request body over ${bytesMax} bytes`);
     chunks.push(chunk as Buffer);
   }
   let text: string;

@@ -17,6 +17,15 @@ import { silentLogger } from './testing.ts';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../transports/node.ts';
 import { ConsensusRpc, epaxosProtocol } from '../transports/rpc/consensus-rpc.ts';
 import type { Command } from '../consensus/statemachine/commands.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { createJoinToken } from './join-token.ts';
+
+const cli = new URL('./cli/covey.ts', import.meta.url).pathname;
+const run = promisify(execFile);
+const stranger2Key = await generateIdentityKey();
+const stranger2Id = peerIdFromPrivateKey(stranger2Key).toString();
 
 const root = mkdtempSync(join(tmpdir(), 'covey-roster-test-'));
 let swarm: Swarm | null = null;
@@ -103,6 +112,7 @@ test('the roster: strangers cannot connect, submit, vote or publish; workers can
   const before = await c[0].peers() as { enforced: boolean; peers: { peerId: string; connected: boolean }[] };
   assert.equal(before.enforced, true);
   assert.equal(before.peers.find((p) => p.peerId === worker), undefined);
+  await eventually('the worker\'s HTTP API', () => c[3].status());
   await assert.rejects(c[3].put('from-unadmitted-worker', 'w'));
   const refused = await c[3].changeRoster('admit', worker);
   assert.match((refused as { error: string }).error, /roster changes are made at a voter/); // a worker cannot change the roster
@@ -124,8 +134,24 @@ test('the roster: strangers cannot connect, submit, vote or publish; workers can
   await eventually('its consensus frames to be dropped as non_voter', async () =>
     (await metric(c[0], 'covey_rpc_frames_dropped_total', 'reason="non_voter"')) >= droppedBefore + 2 ? true : undefined);
 
+  // A join token signed by an admitted peer (the worker) admits a new device; one signed by a
+  // peer off the roster does not. Both through the CLI, as an operator in the field would.
+  const joiner = await outsider();
+  const joinerRpc = new ConsensusRpc({ node: joiner, voters: voterIds, self: null, logger: silentLogger, onMessage: () => {} });
+  await joinerRpc.start();
+  const covey = (...args: string[]) => run(process.execPath, [cli, ...args]);
+  const forged = await createJoinToken(stranger2Key, stranger2Id, { swarm: s.name, peer: joiner.peerId.toString(), ttlMs: 60_000, nowMs: Date.now() });
+  assert.match((await covey('peers', 'join', forged, '--agent', s.agents[2].http).catch((e: { stderr: string }) => e) as { stderr: string }).stderr, /join token refused: its issuer .* is not on the roster/);
+  const token = (await covey('peers', 'token', '--config', s.agents[3].config, '--for', joiner.peerId.toString(), '--ttl', '10m')).stdout.trim();
+  assert.match((await covey('peers', 'join', token, '--agent', s.agents[2].http)).stdout, /"ok": true/);
+  assert.deepEqual(await eventually('the joiner to submit', async () => {
+    await joiner.dial(voterAddr(s, 0), { signal: AbortSignal.timeout(3000) });
+    return joinerRpc.submit(0, { clientId: 'joiner', requestId: 1, timestampMs: Date.now(), op: 'put', key: 'from-joiner', value: 'j' }, AbortSignal.timeout(3000));
+  }), { ok: true });
+  await joinerRpc.stop();
+
   // Revoked, it is cut off: connections closed, redials refused, submissions fail.
-  assert.deepEqual(await c[2].changeRoster('revoke', stranger.peerId.toString()), { ok: true, value: '3' });
+  assert.deepEqual(await c[2].changeRoster('revoke', stranger.peerId.toString()), { ok: true, value: '4' });
   await eventually('the revoked outsider to be disconnected', async () => stranger.getConnections().length === 0 ? true : undefined);
   await assertRefused(stranger, voterAddr(s, 1));
   await assert.rejects(strangerRpc.submit(1, cmd('after-revoke', 3), AbortSignal.timeout(3000)));
@@ -134,7 +160,7 @@ test('the roster: strangers cannot connect, submit, vote or publish; workers can
   for (const client of c) {
     await eventually('every agent to list the outsider revoked', async () => {
       const r = await client.peers() as { version: number; peers: { peerId: string; admitted: boolean }[] };
-      return r.peers.find((p) => p.peerId === stranger.peerId.toString())?.admitted === false ? true : undefined;
+      return r.peers.find((p) => p.peerId === stranger.peerId.toString())?.admitted === false && r.version === 4 ? true : undefined;
     });
   }
   // A voter cannot be revoked (the voter set changes only by reconfiguration).

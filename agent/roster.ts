@@ -60,6 +60,11 @@ export class SwarmRoster {
     return this.admits(peerId) ? 'worker' : null;
   }
 
+  /** Revoked by a replicated decision (a join token does not undo that; an operator's admit does). */
+  isRevoked(peerId: string): boolean {
+    return !this.#voters.has(peerId) && this.#decisions.get(peerId) === 'revoked';
+  }
+
   isVoter(peerId: string): boolean {
     return this.#voters.has(peerId);
   }

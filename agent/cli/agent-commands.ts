@@ -218,6 +218,24 @@ export function peersCommand(): Command {
       : 'revoke a peer: every agent closes its connections and refuses it (at a voter; voters cannot be revoked)'))
       .action((peerId: string, o: Target) => run(`peers ${action}`, async () => printResult(await (await clientFor(o)).changeRoster(action, peerId))));
   }
+  peers.command('token').description('sign a join token with this agent\'s key: the device it names can join the swarm with `covey peers join` (this agent must be on the roster)')
+    .requiredOption('--config <file>', 'this agent\'s config (its identity key signs; the swarm name is read from it)')
+    .requiredOption('--for <peerId>', 'the joining device\'s peer id (`covey init` on the device printed it)')
+    .option('--ttl <duration>', 'how long the token is valid (at most 7 days: 10m, 24h, 7d)', ttlArg, 24 * 3600_000)
+    .option('--json', 'print { token, peer, expires } as JSON')
+    .action((o: { config: string; for: string; ttl: number; json?: boolean }) => run('peers token', async () => {
+      const [{ loadConfig, configPath }, { loadIdentity }, { createJoinToken }] = await Promise.all([import('../config.ts'), import('../identity.ts'), import('../join-token.ts')]);
+      const c = loadConfig(o.config);
+      const id = loadIdentity(configPath(c, c.identity));
+      const nowMs = Date.now();
+      const token = await createJoinToken(id.privateKey, id.peerId, { swarm: c.swarm.name, peer: o.for, ttlMs: o.ttl, nowMs });
+      if (o.json === true) print({ token, peer: o.for, issuer: id.peerId, expires: new Date(nowMs + o.ttl).toISOString() });
+      else process.stdout.write(`${token}\n`);
+    }));
+  peers.command('join <token>').description('redeem a join token at a voter: the peer it names is admitted through consensus (no HTTP token needed)')
+    .option('--agent <url>', 'a voter\'s HTTP API (default: $COVEY_AGENT or http://127.0.0.1:7070)')
+    .action((token: string, o: { agent?: string }) => run('peers join', async () =>
+      printResult(await new AgentClient(o.agent ?? process.env.COVEY_AGENT ?? 'http://127.0.0.1:7070').request('POST', '/peers/join', { token }))));
   return peers;
 }
 
@@ -332,6 +350,12 @@ export function swarmCommand(): Command {
       if (!summary.linearizable || summary.lost > 0) process.exitCode = 1;
     }));
   return s;
+}
+
+function ttlArg(v: string): number {
+  const m = /^(\d+)(m|h|d)$/.exec(v.trim());
+  if (m === null) throw new InvalidArgumentError(`--ttl takes a duration such as 10m, 24h or 7d, got "${v}"`);
+  return Number(m[1]) * { m: 60_000, h: 3600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
 }
 
 function durationArg(name: string) {
