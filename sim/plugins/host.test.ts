@@ -13,15 +13,18 @@ const heard = new Map<string, number>();
 const counter = definePlugin({
   name: 'counter', version: '1', capabilities: { kv: ['count/'], topics: ['counts'], devices: ['kind:sensor'] },
   options: z.strictObject({ every: z.number().int().positive() }),
-  start(ctx: PluginContext<{ every: number }>) {
-    const topic = ctx.telemetry.topic('counts', z.strictObject({ n: z.number(), t: z.number() }));
+  async start(ctx: PluginContext<{ every: number }>) {
+    // Which start this is on this agent: the store keeps it, so a restart after a crash counts on.
+    const boot = (((await ctx.store.get('boot')) as number | undefined) ?? 0) + 1;
+    await ctx.store.put('boot', boot);
+    const topic = ctx.telemetry.topic('counts', z.strictObject({ n: z.number(), t: z.number(), boot: z.number() }));
     topic.subscribe((v, from) => { heard.set(from, Math.max(heard.get(from) ?? 0, v.n)); });
     ctx.every(ctx.options.every, async () => {
       const n = (((await ctx.store.get('n')) as number | undefined) ?? 0) + 1;
       await ctx.store.put('n', n);
       const probe = ctx.devices.find('sensor');
       const t = probe === undefined ? -1 : (await ctx.devices.sensor<number>('probe').read());
-      await topic.publish({ n, t });
+      await topic.publish({ n, t, boot });
       try {
         await ctx.kv.put(`count/${ctx.agent.id}`, String(n));
       } catch {
@@ -41,7 +44,7 @@ const scenario = (doneAfterMs: number): PluginScenario => ({
 
 test('plugins in the simulator: they run on every agent, survive crashes with their store, hear each other, and a killed agent stays silent', async () => {
   heard.clear();
-  const r = await runPluginSimulation({ module: { plugin: counter, scenario: scenario(30_000), source: 'counter' }, seed: 4, voters: 3, agents: 6, crashes: true, partitions: false, killShare: 0.34 });
+  const r = await runPluginSimulation({ module: { plugin: counter, scenario: scenario(30_000), source: 'counter' }, seed: 1, voters: 3, agents: 6, crashes: true, partitions: false, killShare: 0.34 });
   assert.equal(r.missionComplete, true);
   assert.ok(r.sim.faults.crashes >= 1, 'agents crashed');
   const killed = r.report.killed as { agent: number; atMs: number }[];
@@ -57,6 +60,14 @@ test('plugins in the simulator: they run on every agent, survive crashes with th
     if (p.agent >= 3) assert.ok(v.t >= 0, 'workers read their simulated sensor');
   }
   assert.equal(last.size, 6);
+  // The store survived a crash *with something in it*: some agent published in one boot, crashed,
+  // and its first count after the restart carried on above the last one before (a wiped store
+  // would start again at 1, and a crash before the first publish would prove nothing).
+  const carriedOver = [...last.keys()].filter((agent) => {
+    const mine = r.published.filter((p) => p.agent === agent).map((p) => p.value as { n: number; boot: number });
+    return mine.some((v, i) => i > 0 && v.boot > mine[i - 1].boot && v.n === mine[i - 1].n + 1);
+  });
+  assert.ok(carriedOver.length >= 1, 'an agent restarted after publishing and its count carried on');
   for (const [a, n] of last) if (a !== killed[0].agent) assert.ok(n >= 10, `every agent counted (${[...last.values()]})`);
   assert.ok(heard.size >= 5, 'telemetry reached other agents');
   assert.deepEqual(r.sim.violations, []);
