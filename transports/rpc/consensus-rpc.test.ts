@@ -216,16 +216,21 @@ describe('ConsensusRpc', () => {
   });
 
   it('bounds the queue to an unreachable peer, dropping the oldest frames', async () => {
+    // The peer is down while 20 frames queue for it (bound 5); when it comes back it must get
+    // the newest five, 15..19: consensus retransmits what is lost, and the newest state matters.
     const registry = new Registry();
-    const lonelyKey = await generateIdentityKey();
-    const node = await createCoveyNode({ privateKey: lonelyKey, listen: ['/ip4/127.0.0.1/tcp/0'] });
-    extra.push(node);
-    const ghost = (await import('@libp2p/peer-id')).peerIdFromPrivateKey(await generateIdentityKey()).toString();
     const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
-    const rpc = new ConsensusRpc({
-      node, voters: [peerIdFromPrivateKey(lonelyKey).toString(), ghost], self: 0, logger, registry,
-      queueFramesMax: 5, onMessage: () => {},
-    });
+    const { freePorts } = await import('../../agent/swarm.ts');
+    const [port] = await freePorts(1);
+    const lonelyKey = await generateIdentityKey();
+    const ghostKey = await generateIdentityKey();
+    const voters = [peerIdFromPrivateKey(lonelyKey).toString(), peerIdFromPrivateKey(ghostKey).toString()];
+    const node = await createCoveyNode({ privateKey: lonelyKey, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
+    extra.push(node);
+    const ghostAddr = `/ip4/127.0.0.1/tcp/${port}`;
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    await node.peerStore.merge(peerIdFromPrivateKey(ghostKey), { multiaddrs: [multiaddr(ghostAddr)] });
+    const rpc = new ConsensusRpc({ node, voters, self: 0, logger, registry, queueFramesMax: 5, onMessage: () => {} });
     await rpc.start();
     for (let k = 0; k < 20; k++) {
       rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
@@ -233,7 +238,16 @@ describe('ConsensusRpc', () => {
     }
     const dropped = (await registry.getSingleMetric('covey_rpc_send_frames_dropped_total')!.get()).values
       .find((v) => v.labels.reason === 'queue_full')?.value ?? 0;
-    assert.ok(dropped >= 15, `dropped ${dropped}`);
+    assert.equal(dropped, 15);
+    const ghost = await createCoveyNode({ privateKey: ghostKey, listen: [ghostAddr], mdns: false });
+    extra.push(ghost);
+    const got: number[] = [];
+    const ghostRpc = new ConsensusRpc({ node: ghost, voters, self: 1, logger, onMessage: (_from, msg) => { if (msg.type === 'Watermark') got.push(msg.executed[0]); } });
+    await ghostRpc.start();
+    await waitFor('the queued frames to arrive', () => got.length >= 5);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(got, [15, 16, 17, 18, 19]);
+    await ghostRpc.stop();
     await rpc.stop();
   });
 
