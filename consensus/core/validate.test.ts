@@ -605,7 +605,7 @@ function setAt(root: unknown, path: string, value: unknown): void {
 }
 
 describe('properties', () => {
-  it('arbitrary values never throw, and are rejected unless they are valid messages', () => {
+  it('arbitrary values never throw, and are rejected with a reason (none is a valid message)', () => {
     const keys = fc.oneof(fc.string(), fc.constantFrom('type', 'b', 'id', 'cmd', 'dep', 'ids', 'floor', 'commands', '__proto__', 'constructor'));
     const raws = fc.oneof(
       fc.anything({ key: keys, withNullPrototype: true, withBigInt: true, withMap: true, withTypedArray: true, withSparseArray: true }),
@@ -613,12 +613,16 @@ describe('properties', () => {
       fc.record({ type: fc.constantFrom(...messageTypes) }).chain((head) =>
         fc.dictionary(keys, fc.anything({ key: keys }), { maxKeys: 6 }).map((rest) => ({ ...rest, ...head }))),
     );
+    // None of these generators aims at the schema: a valid message needs every field of its type,
+    // with the right kinds and ranges, and nothing else, which random values practically never
+    // are. So every value must be refused with a reason: a validator that let anything through
+    // fails here (an acceptance is printed as the counterexample, for a human to judge).
     fc.assert(fc.property(raws, fc.integer({ min: -1, max: 17 }), arbN, (raw, from, n_) => {
       const r = validateMessage(raw, from, { n: n_ });
-      if (r.ok) assert.deepEqual(r.msg, raw);
-      else assert.equal(typeof r.reason, 'string');
+      assert.equal(r.ok, false, `accepted ${fc.stringify(raw).slice(0, 200)}`);
+      if (!r.ok) assert.match(r.reason, /\S/);
       const c = validateCommand(raw);
-      if (c.ok) assert.deepEqual(c.command, raw);
+      assert.equal(c.ok, false, `accepted as a command ${fc.stringify(raw).slice(0, 200)}`);
     }), { numRuns: 1000 });
   });
 
