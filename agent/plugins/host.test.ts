@@ -89,8 +89,9 @@ test('supervision: a timer callback that throws or rejects fails the run; it res
 
 test('supervision: a plugin that stops answering (hung hook or hung callback) is failed and restarted', async () => {
   const world = new TestWorld();
-  const hungStart = definePlugin({ name: 'hung-start', version: '1', capabilities: {}, start: () => new Promise<void>(() => {}) });
-  const hungTick = definePlugin({ name: 'hung-tick', version: '1', capabilities: {}, start: (ctx) => { ctx.every(100, () => new Promise<void>(() => {})); } });
+  const starts = { start: 0, tick: 0 };
+  const hungStart = definePlugin({ name: 'hung-start', version: '1', capabilities: {}, start: () => { starts.start++; return new Promise<void>(() => {}); } });
+  const hungTick = definePlugin({ name: 'hung-tick', version: '1', capabilities: {}, start: (ctx) => { starts.tick++; ctx.every(100, () => new Promise<void>(() => {})); } });
   const host = new PluginHost(testEnvironment(world, 'a1'), [loaded(hungStart), loaded(hungTick)], { hookTimeoutMs: 1000, callbackTimeoutMs: 2000, restartInitialMs: 5000 });
   const starting = host.start();
   await world.advance(1100);
@@ -100,7 +101,16 @@ test('supervision: a plugin that stops answering (hung hook or hung callback) is
   await world.advance(1100);
   assert.equal(host.state('hung-tick'), 'failed');
   assert.match(host.status()[1].lastError!, /every\(100\) callback did not finish within 2000 ms/);
-  await host.stop();
+  assert.deepEqual(starts, { start: 1, tick: 1 });
+  // The restart: 5 s after each failure, each plugin is started again.
+  await world.advance(5000, 100);
+  assert.deepEqual(starts, { start: 2, tick: 2 }, 'both were restarted');
+  assert.equal(host.status()[0].restarts, 1);
+  assert.equal(host.status()[1].restarts, 1);
+  assert.equal(host.state('hung-tick'), 'active', 'the restarted plugin runs until its callback hangs again');
+  const stopping = host.stop();
+  await world.advance(2000, 100);
+  await stopping;
 });
 
 test('supervision: a run that stayed up long enough resets the backoff', async () => {
