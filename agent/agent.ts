@@ -39,7 +39,7 @@ import { closeDevices, openDevices, type DeviceSpec } from '../devices/registry.
 import type { Device, DeviceKind, DeviceStatus } from '../devices/types.ts';
 import { AgentEnvironment } from './plugins/agent-env.ts';
 import { PluginHost, type LoadedPlugin, type PluginStatus } from './plugins/host.ts';
-import { loadPlugin, PluginLoadError } from './plugins/loader.ts';
+import { loadPlugins } from './plugins/loader.ts';
 
 /** What each driver drives (the registry's kinds; shown before a device has finished opening). */
 const driverKinds: Readonly<Record<DeviceSpec['driver'], DeviceKind>> = {
@@ -151,17 +151,7 @@ export class Agent implements AgentApi {
     const log = this.logger;
     const q = describeQuorum({ voters: this.n });
     // Plugins first: a missing module or bad options stops the start before anything runs.
-    this.loadedPlugins = [];
-    const firstEntry = new Map<string, number>();
-    for (let i = 0; i < c.plugins.length; i++) {
-      const entry = c.plugins[i];
-      if (!entry.enabled) continue;
-      const p = await loadPlugin(entry, c.baseDir, `plugins[${i}]`);
-      const earlier = firstEntry.get(p.definition.name);
-      if (earlier !== undefined) throw new PluginLoadError(`plugins[${i}]: plugin "${p.definition.name}" is already loaded by plugins[${earlier}]; list each plugin once`);
-      firstEntry.set(p.definition.name, i);
-      this.loadedPlugins.push(p);
-    }
+    this.loadedPlugins = await loadPlugins(c.plugins, c.baseDir);
     // Devices open while the rest starts (a MAVLink link may take seconds to hear a heartbeat);
     // the plugins start only once every device is open or has failed to.
     this.devicesOpening = this.openConfiguredDevices();

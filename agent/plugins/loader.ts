@@ -13,6 +13,8 @@ export interface PluginEntry {
   /** A path ("./plugins/survey/index.ts", relative to the config file) or a package name. */
   readonly module: string;
   readonly options?: unknown;
+  /** False keeps the entry in the config without loading it (default true). */
+  readonly enabled?: boolean;
 }
 
 export class PluginLoadError extends Error {
@@ -75,8 +77,20 @@ export async function loadPlugin(entry: PluginEntry, baseDir: string, where: str
   return { definition, options: validateOptions(definition, entry.options, where), source: entry.module };
 }
 
+/**
+ * Loads the enabled entries of a config's `plugins`, in order, checking each one's options; a
+ * plugin listed twice is refused (its store and topics would be shared by two instances).
+ */
 export async function loadPlugins(entries: readonly PluginEntry[], baseDir: string): Promise<LoadedPlugin[]> {
   const out: LoadedPlugin[] = [];
-  for (let i = 0; i < entries.length; i++) out.push(await loadPlugin(entries[i], baseDir, `plugins[${i}]`));
+  const firstEntry = new Map<string, number>();
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i].enabled === false) continue;
+    const p = await loadPlugin(entries[i], baseDir, `plugins[${i}]`);
+    const earlier = firstEntry.get(p.definition.name);
+    if (earlier !== undefined) throw new PluginLoadError(`plugins[${i}]: plugin "${p.definition.name}" is already loaded by plugins[${earlier}]; list each plugin once`);
+    firstEntry.set(p.definition.name, i);
+    out.push(p);
+  }
   return out;
 }
