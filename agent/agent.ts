@@ -14,7 +14,7 @@ import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Command, CommandResult, Operation } from '../consensus/statemachine/commands.ts';
 import { WalStorage } from '../consensus/storage/wal-storage.ts';
-import { describeQuorum } from './cli/quorum.ts';
+import { defaultQuorumConfig, quorums } from '../consensus/core/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
@@ -35,16 +35,11 @@ import { MembershipDriver } from '../transports/membership/driver.ts';
 import { metaProblem } from '../transports/membership/meta.ts';
 import type { MemberEvent, Meta } from '../transports/membership/types.ts';
 import { realTimeClock, seededRandom } from '../devices/clock.ts';
-import { closeDevices, openDevices, type DeviceSpec } from '../devices/registry.ts';
-import type { Device, DeviceKind, DeviceStatus } from '../devices/types.ts';
+import { closeDevices, driverKinds, openDevices } from '../devices/registry.ts';
+import type { Device, DeviceStatus } from '../devices/types.ts';
 import { AgentEnvironment } from './plugins/agent-env.ts';
 import { PluginHost, type LoadedPlugin, type PluginStatus } from './plugins/host.ts';
 import { loadPlugins } from './plugins/loader.ts';
-
-/** What each driver drives (the registry's kinds; shown before a device has finished opening). */
-const driverKinds: Readonly<Record<DeviceSpec['driver'], DeviceKind>> = {
-  'sim-autopilot': 'autopilot', 'sim-sensor': 'sensor', 'sim-actuator': 'actuator', mavlink: 'autopilot', 'gpio-out': 'actuator', 'gpio-in': 'sensor', bme280: 'sensor',
-};
 
 const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
@@ -149,7 +144,7 @@ export class Agent implements AgentApi {
   private async startParts(): Promise<void> {
     const c = this.config;
     const log = this.logger;
-    const q = describeQuorum({ voters: this.n });
+    const q = quorums(defaultQuorumConfig(this.n));
     // Plugins first: a missing module or bad options stops the start before anything runs.
     this.loadedPlugins = await loadPlugins(c.plugins, c.baseDir);
     // Devices open while the rest starts (a MAVLink link may take seconds to hear a heartbeat);
@@ -457,7 +452,7 @@ export class Agent implements AgentApi {
 
   private explainNoQuorum(): string {
     const others = this.reachableVoters().filter((v) => v !== this.selfIndex).length;
-    const q = describeQuorum({ voters: this.n });
+    const q = quorums(defaultQuorumConfig(this.n));
     return `this voter reaches ${others} of the ${this.n - 1} other voters and needs ${q.slowQuorumSize - 1} for a majority; ` +
       'the command may still take effect — retry with the same clientId and requestId to learn its outcome';
   }
@@ -476,7 +471,7 @@ export class Agent implements AgentApi {
   private staleness(): Record<string, unknown> {
     const d = this.driver!;
     const now = performance.now();
-    const q = describeQuorum({ voters: this.n });
+    const q = quorums(defaultQuorumConfig(this.n));
     // The moment a majority (with this voter) was last heard from: the (majority−1)-th most recent.
     const heard = this.lastHeard.filter((_, v) => v !== this.selfIndex).sort((a, b) => b - a);
     const majorityAt = heard[q.slowQuorumSize - 2] ?? -Infinity;
@@ -562,7 +557,7 @@ export class Agent implements AgentApi {
   }
 
   readiness(): { ready: boolean; reason: string } {
-    const q = describeQuorum({ voters: this.n });
+    const q = quorums(defaultQuorumConfig(this.n));
     const reach = this.reachableVoters().length;
     if (this.driver?.failed) return { ready: false, reason: this.driver.failed.message };
     if (this.driver !== null) {

@@ -157,7 +157,8 @@ export function createDevice(spec: DeviceSpec, options: OpenDevicesOptions, lazy
   }
 }
 
-const KIND: Readonly<Record<DeviceSpec['driver'], DeviceKind>> = {
+/** What each driver drives (shown for a device before it has opened, or when it could not be built). */
+export const driverKinds: Readonly<Record<DeviceSpec['driver'], DeviceKind>> = {
   'sim-autopilot': 'autopilot', 'sim-sensor': 'sensor', 'sim-actuator': 'actuator', mavlink: 'autopilot', 'gpio-out': 'actuator', 'gpio-in': 'sensor', bme280: 'sensor',
 };
 
@@ -196,7 +197,7 @@ export async function openDevices(specs: readonly DeviceSpec[], options: OpenDev
       device = createDevice(spec, options, lazy);
     } catch (e) {
       const error = toDeviceError(spec.name, e, 'cannot build driver');
-      devices.set(spec.name, new UnbuiltDevice(spec.name, KIND[spec.driver], error));
+      devices.set(spec.name, new UnbuiltDevice(spec.name, driverKinds[spec.driver], error));
       failures.push({ name: spec.name, error });
       continue;
     }

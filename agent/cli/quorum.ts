@@ -1,7 +1,7 @@
 // `covey quorum`: what a voter configuration tolerates, from PROTOCOL.md §1, so an operator can
 // choose n, f and e before writing a swarm config.
 
-import { defaultQuorumConfig, quorums, type Quorums } from '../../consensus/core/quorum.ts';
+import { defaultFastTolerance, defaultQuorumConfig, quorums, type Quorums } from '../../consensus/core/quorum.ts';
 
 export interface QuorumArgs {
   readonly voters: number;
@@ -12,8 +12,7 @@ export interface QuorumArgs {
 export function describeQuorum(args: QuorumArgs): Quorums {
   const n = args.voters;
   const f = args.f ?? defaultQuorumConfig(n).f;
-  // Default e: the largest the bound n ≥ 2e+f−1 allows, and never above f.
-  const e = args.e ?? Math.max(0, Math.min(f, Math.floor((n - f + 1) / 2)));
+  const e = args.e ?? defaultFastTolerance(n, f);
   return quorums({ n, f, e });
 }
 

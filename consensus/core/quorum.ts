@@ -31,6 +31,10 @@ export function quorums(cfg: QuorumConfig): Quorums {
 /** The usual configuration for n voters: f = ⌊(n−1)/2⌋ and the largest e the bound allows. */
 export function defaultQuorumConfig(n: number): QuorumConfig {
   const f = Math.floor((n - 1) / 2);
-  const e = Math.min(f, Math.floor((n - f + 1) / 2));
-  return { n, f, e };
+  return { n, f, e: defaultFastTolerance(n, f) };
+}
+
+/** The largest e the bound n ≥ 2e+f−1 allows for n voters and f, and never above f. */
+export function defaultFastTolerance(n: number, f: number): number {
+  return Math.max(0, Math.min(f, Math.floor((n - f + 1) / 2)));
 }

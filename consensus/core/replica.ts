@@ -1078,7 +1078,7 @@ function mix32(entropy: number, id: number): number {
 
 /** An upper estimate of a command's encoded size: its strings' UTF-16 lengths ×3 plus overhead. */
 function commandBytes(c: Command): number {
-  let n = 64 + c.clientId.length * 3;
+  let n = 64; // field tags, lengths and numbers; every string (clientId too) is counted below
   for (const v of Object.values(c)) if (typeof v === 'string') n += v.length * 3;
   return n;
 }
