@@ -1,4 +1,4 @@
-// Typed device interfaces. Every driver (simulated, MAVLink, later GPIO/I2C) implements one of
+// Typed device interfaces. Every driver (simulated, MAVLink, GPIO, the BME280 over I2C) implements one of
 // these; plugins and the agent see only these types. Drivers never read the wall clock or draw
 // random numbers themselves: they are handed a DeviceClock and a RandomSource (devices/clock.ts).
 

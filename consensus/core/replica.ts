@@ -226,7 +226,6 @@ export class Replica {
     return { ok: true };
   }
 
-  /** A client command from outside (HTTP, a forwarding agent): validated like a message. */
   /** A state-transfer snapshot from the network (`Ready.snapshots` of a peer), validated first. */
   receiveSnapshotUntrusted(from: number, raw: unknown): { ok: true } | { ok: false; reason: string } {
     if (from === this.self) return { ok: false, reason: `replica ${from} does not take its own snapshots from the network` };
@@ -236,6 +235,7 @@ export class Replica {
     return { ok: true };
   }
 
+  /** A client command from outside (HTTP, a forwarding agent): validated like a message. */
   submitUntrusted(raw: unknown): { ok: true } | { ok: false; reason: string } {
     const v = validateCommand(raw);
     if (!v.ok) return v;
