@@ -1,6 +1,7 @@
 // Quorum sizes (PROTOCOL.md §1): slow, Accept and recovery quorums have n−f processes; the fast
 // quorum has n−e, counting the coordinator. The paper requires n ≥ max(2e+f−1, 2f+1), e ≤ f.
 
+import { assert } from './assert.ts';
 import { replicasMax } from './ids.ts';
 
 export interface QuorumConfig {
@@ -25,7 +26,12 @@ export function quorums(cfg: QuorumConfig): Quorums {
   if (e > f) throw new RangeError(`quorum config: e (${e}) must not exceed f (${f})`);
   if (n < 2 * f + 1) throw new RangeError(`quorum config: n=${n} tolerates at most f=${Math.floor((n - 1) / 2)} crashes (n ≥ 2f+1), got f=${f}`);
   if (n < 2 * e + f - 1) throw new RangeError(`quorum config: n=${n} is below 2e+f−1=${2 * e + f - 1}; lower e (fast-path fault tolerance)`);
-  return { n, f, e, slowQuorumSize: n - f, fastQuorumSize: n - e };
+  const q = { n, f, e, slowQuorumSize: n - f, fastQuorumSize: n - e };
+  // What the protocol's safety leans on (PROTOCOL.md §1): any two slow quorums intersect, and a
+  // fast quorum is at least a slow one.
+  assert(2 * q.slowQuorumSize > n, () => `slow quorums of ${q.slowQuorumSize} out of ${n} need not intersect`);
+  assert(q.fastQuorumSize >= q.slowQuorumSize, () => `fast quorum ${q.fastQuorumSize} is below the slow quorum ${q.slowQuorumSize}`);
+  return q;
 }
 
 /** The usual configuration for n voters: f = ⌊(n−1)/2⌋ and the largest e the bound allows. */

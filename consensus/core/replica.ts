@@ -5,6 +5,7 @@
 // Handlers cite the lines of the paper's figures (PROTOCOL.md §5, §6). Covey's additions (§12)
 // are marked "Covey:".
 
+import { assert } from './assert.ts';
 import { replicaConfig, type ReplicaConfig, type ReplicaOptions } from './config.ts';
 import { ConflictIndex } from './conflict-index.ts';
 import { payloadsConflict, payloadsEqual } from './conflicts.ts';
@@ -498,6 +499,7 @@ export class Replica {
       return;
     }
     const previous = inst.cmd;
+    assert(m.b >= inst.bal, () => `ballots only grow: instance ${inst.id} at ${inst.bal} would accept at ${m.b}`);
     inst.bal = m.b;
     inst.abal = m.b;
     inst.cmd = m.cmd;
@@ -550,6 +552,7 @@ export class Replica {
     if (this.answerIfCommitted(from, inst)) return;
     if (inst.bal > m.b || (inst.bal === m.b && inst.abal === m.b)) return;
     const balBefore = inst.bal;
+    assert(m.b >= inst.bal, () => `ballots only grow: instance ${inst.id} at ${inst.bal} would join ${m.b}`);
     if (inst.bal < m.b) {
       inst.bal = m.b;
       this.markDirty(inst);
@@ -994,6 +997,9 @@ export class Replica {
   }
 
   private markDirty(inst: Instance): void {
+    // Every change that is persisted passes here: the record must be one load() would take.
+    assert(inst.abal <= inst.bal, () => `INV3: instance ${inst.id} has abal ${inst.abal} above bal ${inst.bal}`);
+    assert(inst.cmd !== null || (inst.phase !== 'ACCEPTED' && inst.phase !== 'COMMITTED'), () => `instance ${inst.id} is ${inst.phase} without a command`);
     this.dirty.set(inst.id, inst);
   }
 

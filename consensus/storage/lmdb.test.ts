@@ -75,6 +75,11 @@ describe('LmdbStorage', () => {
     assert.deepEqual(await s.load(), { instances: [rec(16)], applied: [] });
     await assert.rejects(s.append([{ kind: 'applied', id: 48 }, { kind: 'instance', instance: { ...rec(64), id: -1 } }]), /not an instance id/);
     assert.deepEqual(await s.load(), { instances: [rec(16)], applied: [] });
+    // Paired checks: a record that load() would call corrupt is refused before it is written.
+    await assert.rejects(s.append([{ kind: 'instance', instance: { ...rec(80), abal: 3, bal: 2 } }]), /assertion: refusing to persist .*instance 80: bad ballots/);
+    await assert.rejects(s.append([{ kind: 'instance', instance: { ...rec(96, 'ACCEPTED'), cmd: null } }]), /assertion: refusing to persist .*ACCEPTED without a command/);
+    await assert.rejects(s.append([{ kind: 'applied', id: 0 }]), /not an instance id in the execution log/);
+    assert.deepEqual(await s.load(), { instances: [rec(16)], applied: [] });
     await s.append([{ kind: 'applied', id: 16 }]);
     assert.deepEqual((await s.load()).applied, [16], 'positions of the failed commit are reused: no gap');
     await s.close();

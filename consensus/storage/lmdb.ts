@@ -229,15 +229,20 @@ export class LmdbStorage implements ReplicaStorage {
   /** The records as the store writes them; throws on a record it cannot store. */
   encode(records: readonly PersistRecord[]): Encoded[] {
     return records.map((r): Encoded => {
+      // Paired checks: what load() refuses is refused here first, so a core bug stops the write
+      // (the agent fails the turn, nothing acknowledged) instead of a restart finding it corrupt.
       if (r.kind === 'instance') {
         if (!Number.isSafeInteger(r.instance.id) || r.instance.id <= 0) throw new Error(`storage: not an instance id: ${String(r.instance.id)}`);
+        beforeWrite(() => checkInstanceRecord(r.instance, r.instance.id, `instance ${r.instance.id}`));
         return { kind: 'instance', id: r.instance.id, value: encodeValue(r.instance) };
       }
-      if (r.kind === 'applied') return { kind: 'applied', value: encodeValue(r.id) };
+      if (r.kind === 'applied') {
+        if (!Number.isSafeInteger(r.id) || r.id <= 0) throw new Error(`storage: not an instance id in the execution log: ${String(r.id)}`);
+        return { kind: 'applied', value: encodeValue(r.id) };
+      }
       if (r.kind === 'snapshot') {
-        const t = r.snapshot.truncated;
-        if (!Array.isArray(t) || !t.every((x) => Number.isSafeInteger(x) && x >= 0)) throw new Error('storage: malformed snapshot record (truncated)');
-        return { kind: 'snapshot', truncated: [...t], value: encodeValue(r.snapshot) };
+        beforeWrite(() => checkSnapshot(r.snapshot));
+        return { kind: 'snapshot', truncated: [...r.snapshot.truncated], value: encodeValue(r.snapshot) };
       }
       throw new Error(`storage: unknown record kind ${JSON.stringify((r as { kind: unknown }).kind)}`);
     });
@@ -455,6 +460,15 @@ function checkSnapshot(s: ReplicaSnapshot): void {
     corrupt('meta.snapshot', 'bad truncation floor');
   }
   if (!Array.isArray(s.appliedAbove) || !s.appliedAbove.every((id) => nat(id) && id > 0)) corrupt('meta.snapshot', 'bad applied ids');
+}
+
+/** Runs a load check on a record about to be written; its failure is a bug in the writer, said so. */
+function beforeWrite(check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    throw new Error(`assertion: refusing to persist a record that loading would refuse (${(e as Error).message.replace(/^storage corrupt: /, '')})`);
+  }
 }
 
 function corrupt(where: string, what: string): never {
