@@ -2,7 +2,7 @@
 // peer per interval, each carrying how many drops it stood for. Used by every transport that
 // validates frames from peers (consensus RPC, membership).
 
-import type { Logger } from '../agent/log.ts';
+import type { Logger } from 'pino';
 
 /** Peers remembered at most; beyond it the memory is reset (a peer may then log once early). */
 const peersMax = 1024;

@@ -18,7 +18,7 @@ import { KEEP_ALIVE } from '@libp2p/interface';
 import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import type { Logger } from '../agent/log.ts';
+import type { Logger } from 'pino';
 
 export interface KeptPeerSpec {
   /** Peer id in text form (12D3KooW…). */

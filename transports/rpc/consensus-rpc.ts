@@ -25,7 +25,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { Registry } from 'prom-client';
-import type { Logger } from '../../agent/log.ts';
+import type { Logger } from 'pino';
 import type { Envelope, Message } from '../../consensus/core/types.ts';
 import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
 import {

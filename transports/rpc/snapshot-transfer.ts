@@ -15,7 +15,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { Counter, Registry } from 'prom-client';
-import type { Logger } from '../../agent/log.ts';
+import type { Logger } from 'pino';
 import type { SnapshotMessage } from '../../consensus/core/types.ts';
 
 export const snapshotProtocol = '/covey/snapshot/1.0.0';
