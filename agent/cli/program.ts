@@ -9,6 +9,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
+import { verifyCommand } from './verify-command.ts';
 import { agentCommand, initCommand, kvCommand, membersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
 
 function positiveInt(name: string) {
@@ -52,6 +53,7 @@ export function buildCli(): Command {
   program.addCommand(swarmCommand());
   program.addCommand(simCommand());
   program.addCommand(checkCommand());
+  program.addCommand(verifyCommand());
 
   return program;
 }

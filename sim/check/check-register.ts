@@ -64,7 +64,10 @@ export function checkRegister(key: string, ops: readonly Operation[], options: R
     if (first.verdict === 'linearizable') return { ...base, ...tally, verdict: 'linearizable', method: 'search', segments: first.segments };
   }
   const full = searchSegmented(settled, options.statesMax, tally);
-  return { ...base, ...tally, method: 'search', ...full };
+  // The witness as the history has it, not as settled (an info operation stays info).
+  const original = new Map(ops.map((o) => [o.id, o]));
+  const witness = full.witness?.map((o) => original.get(o.id) ?? o);
+  return { ...base, ...tally, method: 'search', ...full, ...(witness ? { witness } : {}) };
 }
 
 interface SegmentedOutcome {
