@@ -70,6 +70,10 @@ export function checkRegister(key: string, ops: readonly Operation[], options: R
   return { ...base, ...tally, method: 'search', ...full, ...(witness ? { witness } : {}) };
 }
 
+/** How far back (segments, operations) the witness of a violation found in a later segment may start. */
+const witnessSegmentsBackMax = 4;
+const witnessWindowOpsMax = 200;
+
 interface SegmentedOutcome {
   verdict: Verdict;
   segments: number;
@@ -87,7 +91,10 @@ function searchSegmented(ops: readonly Operation[], statesMax: number, tally: { 
   };
   let starts = [absent];
   let from = 0;
+  // Where each segment begins in `steps` and the values it starts from, for the witness window.
+  const begins: { from: number; starts: number[] }[] = [];
   for (let i = 0; i < segments.length; i++) {
+    begins.push({ from, starts });
     const to = from + segments[i].length;
     const last = i === segments.length - 1;
     const segSteps = steps.slice(from, to);
@@ -108,13 +115,17 @@ function searchSegmented(ops: readonly Operation[], statesMax: number, tally: { 
         : { verdict: 'not-linearizable', segments: segments.length, reason: `no linearization: after ${whole.deepest} operations, ${whole.blocked ? describeOp(whole.blocked) : 'the end'} cannot take effect before it completes` };
     }
     if (r.outcome === 'refuted') {
-      const witness = smallestWitness(segSteps, starts, statesMax);
+      // The witness may start a few segments back: the refuted segment alone often shows only
+      // that the register "could hold only x", the segments before it show why.
+      let j = i;
+      while (j > 0 && i - j < witnessSegmentsBackMax && to - begins[j - 1].from <= witnessWindowOpsMax) j--;
+      const witness = smallestWitness(steps.slice(begins[j].from, to), begins[j].starts, statesMax);
       const startNote = i === 0 ? '' : ` (segment ${i + 1} of ${segments.length}, starting with the register holding ${starts.map(describe).join(' or ')})`;
       return {
         verdict: 'not-linearizable', segments: segments.length,
         reason: `no linearization${startNote}: after ${r.deepest} operations, ${r.blocked ? describeOp(r.blocked) : 'the end'} cannot take effect before it completes`,
         witness,
-        ...(i === 0 ? {} : { witnessStartValues: starts.map(describe) }),
+        ...(j === 0 ? {} : { witnessStartValues: begins[j].starts.map(describe) }),
       };
     }
     starts = [...r.ends];

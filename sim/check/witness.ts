@@ -13,20 +13,26 @@ import { produced } from './refute.ts';
 import { search, type Step } from './search.ts';
 import { canonicalJson } from './values.ts';
 
-/** Search states per attempt and total time spent shrinking: past them, the witness is left larger. */
+/**
+ * Search states per attempt and in all: past them, the witness is left larger. A budget of states
+ * rather than of time, so the same history always gets the same witness.
+ */
 const attemptStatesMax = 20_000;
-const shrinkMsMax = 1_000;
+const shrinkStatesMax = 2_000_000;
 
 export function smallestWitness(steps: readonly Step[], starts: readonly number[], statesMax: number): Operation[] {
-  const deadline = performance.now() + shrinkMsMax;
-  const refutes = (subset: readonly Step[]): boolean =>
-    search(subset, { starts, collectEnds: false, statesMax: Math.min(statesMax, attemptStatesMax) }).outcome === 'refuted';
+  let spent = 0;
+  const refutes = (subset: readonly Step[]): boolean => {
+    const r = search(subset, { starts, collectEnds: false, statesMax: Math.min(statesMax, attemptStatesMax) });
+    spent += r.states;
+    return r.outcome === 'refuted';
+  };
   let kept = steps.slice();
-  for (let changed = true; changed && performance.now() < deadline;) {
+  for (let changed = true; changed && spent < shrinkStatesMax;) {
     changed = false;
     const order = kept.slice().sort((a, b) => b.op.invokeNs - a.op.invokeNs);
     for (const candidate of order) {
-      if (performance.now() >= deadline) break;
+      if (spent >= shrinkStatesMax) break;
       if (!removable(candidate, kept)) continue;
       const rest = kept.filter((s) => s !== candidate);
       if (refutes(rest)) {
