@@ -37,7 +37,7 @@ export function verifyCommand(): Command {
     .description('check a history file for linearizability: per key a verdict, and the shortest part of the history that shows a violation')
     .argument('<file>', 'the history: JSON Lines (../shared/HISTORY-FORMAT.md) or Jepsen EDN; - reads standard input')
     .option('--format <format>', 'auto (by the first character), jsonl or edn', parseFormat, 'auto' as const)
-    .option('--states-max <n>', 'search states per key before the key is reported undecided (memory grows with it)', parseStatesMax, verifyStatesMaxDefault)
+    .option('--states-max <n>', 'search states (per search of a key) before the key is reported undecided; memory grows with it', parseStatesMax, verifyStatesMaxDefault)
     .option('--json', 'print one JSON object', false)
     .option('--quiet', 'print only keys that are not linearizable or undecided, and the summary', false)
     .option('--progress', 'print progress on stderr even when it is not a terminal')

@@ -14,7 +14,8 @@ export { canonicalJson } from './values.ts';
  * Default bound on search states per key. Past it the checker gives up on that key and reports
  * a violation with `unknown: true`: the answer is "unknown", not "not linearizable". A state
  * costs (2 + operations in the segment / 32) × 4 bytes in the memo plus 8 bytes of table, so this
- * also bounds memory: at most about 150 MB for a 1,000-operation segment.
+ * also bounds memory: 140 MB of states for a 1,000-operation segment (under 300 MB with the
+ * pool's room to grow, search-memo.ts).
  */
 export const searchStatesMax = 1_000_000;
 
