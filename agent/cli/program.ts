@@ -7,9 +7,9 @@
 // `--help` and the client commands (`kv get`, …) never load them. agent/cli/lazy.test.ts checks it.
 
 import { Command, InvalidArgumentError } from 'commander';
+import { verifyCommand } from './verify-command.ts';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
-import { verifyCommand } from './verify-command.ts';
 import { agentCommand, initCommand, kvCommand, membersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
 
 function positiveInt(name: string) {
