@@ -43,6 +43,8 @@ export interface Operation {
   completeNs: number;
   /** `ok`: took effect. `info`: may or may not have taken effect. (`fail` is dropped.) */
   status: OperationStatus;
+  /** Line of the invoke in the history file. */
+  line: number;
 }
 
 const eventTypes: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info']);
@@ -59,24 +61,45 @@ export function isRegisterF(f: string): f is RegisterF {
  * has an operation open, or a completion without a matching invoke.
  */
 export function parseHistory(text: string): History {
-  const events: HistoryEvent[] = [];
-  const other: HistoryEvent[] = [];
-  // The open invoke of each process: the format allows at most one per client (any `f`).
-  const open = new Map<number, HistoryEvent>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
-    const raw = lines[i].trim();
+  return historyFromRecords(jsonLines(text));
+}
+
+/** The non-blank lines of `text` parsed as JSON, one at a time (a 100,000-operation file is not held twice). */
+function* jsonLines(text: string): Generator<HistoryRecord> {
+  let start = 0;
+  for (let line = 1; start < text.length; line++) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const raw = text.slice(start, end).trim();
+    start = end + 1;
     if (raw === '') continue;
-    const fail = (problem: string): never => {
-      throw new Error(`history line ${line}: ${problem}`);
-    };
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch (e) {
-      fail(`bad JSON (${(e as Error).message})`);
+      throw new Error(`history line ${line}: bad JSON (${(e as Error).message})`);
     }
+    yield { fields: parsed, line };
+  }
+}
+
+/** One event as read from a file (JSON Lines, or EDN converted by sim/check/jepsen-edn.ts), before validation. */
+export interface HistoryRecord {
+  fields: unknown;
+  /** 1-based line number in the source, for error messages. */
+  line: number;
+}
+
+/** Validates events given as objects with the format's fields, in file order (see parseHistory). */
+export function historyFromRecords(records: Iterable<HistoryRecord>): History {
+  const events: HistoryEvent[] = [];
+  const other: HistoryEvent[] = [];
+  // The open invoke of each process: the format allows at most one per client (any `f`).
+  const open = new Map<number, HistoryEvent>();
+  for (const { fields: parsed, line } of records) {
+    const fail = (problem: string): never => {
+      throw new Error(`history line ${line}: ${problem}`);
+    };
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       fail('expected a JSON object');
     }
@@ -158,6 +181,7 @@ export function toOperations(history: History): Operation[] {
       invokeNs: invoke.time,
       completeNs: ok ? completion!.time : Infinity,
       status: ok ? 'ok' : 'info',
+      line: invoke.line,
     });
   };
   for (const e of history.events) {

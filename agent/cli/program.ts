@@ -7,6 +7,7 @@
 // `--help` and the client commands (`kv get`, …) never load them. agent/cli/lazy.test.ts checks it.
 
 import { Command, InvalidArgumentError } from 'commander';
+import { verifyCommand } from './verify-command.ts';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
 import { agentCommand, initCommand, kvCommand, membersCommand, peersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
@@ -53,6 +54,7 @@ export function buildCli(): Command {
   program.addCommand(swarmCommand());
   program.addCommand(simCommand());
   program.addCommand(checkCommand());
+  program.addCommand(verifyCommand());
 
   return program;
 }

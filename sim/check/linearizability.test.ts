@@ -81,8 +81,9 @@ describe('checkLinearizable: non-linearizable histories', () => {
   it('rejects a stale read after a completed write', () => {
     const res = check(hist(w(1, 'a', 0, 10), w(2, 'b', 20, 30), r(3, 'a', 40, 50)));
     assert.equal(res.linearizable, false);
-    assert.match(res.violations[0].reason, /read -> "a" \(process 3/);
-    assert.deepEqual(res.violations[0].operations.map((o) => [o.f, o.output]), [['read', 'a']]);
+    assert.match(res.violations[0].reason, /stale read: process 3 read "a" .* after write "b" completed at 30 ns/);
+    // The witness: the write of "a", the write of "b" that followed it, the read that still saw "a".
+    assert.deepEqual(res.violations[0].operations.map((o) => [o.f, o.value ?? o.output]), [['write', 'a'], ['write', 'b'], ['read', 'a']]);
   });
   it('rejects a read of a value never written', () =>
     rejected(hist(w(1, 'a', 0, 10), r(2, 'q', 20, 30)), /never written/));
@@ -107,7 +108,7 @@ describe('checkLinearizable: non-linearizable histories', () => {
     const res = checkLinearizable(parseHistory(events.map((e) => JSON.stringify(e)).join('\n')), { searchStatesMax: 500 });
     assert.equal(res.linearizable, false);
     assert.equal(res.violations[0].unknown, true);
-    assert.match(res.violations[0].reason, /search limit reached/);
+    assert.match(res.violations[0].reason, /search stopped at its budget of 500 states/);
     rejected(events); // with the default limit it is refuted outright
   });
 });
