@@ -254,6 +254,7 @@ describe('checkLinearizable: generated histories', () => {
     const res = checkLinearizable(history);
     const ms = performance.now() - start;
     assert.deepEqual(res.violations, []);
+    assert.equal(res.linearizable, true, 'every key decided linearizable (none stopped at the state budget)');
     assert.equal(res.keys, 100);
     assert.ok(res.operations > 90_000, `${res.operations} operations`);
     console.log(`checked ${res.operations} operations on ${res.keys} keys in ${ms.toFixed(0)} ms`);
