@@ -5,16 +5,17 @@ import { validateMessage, validateMeta } from './validate.ts';
 import { metaBytesMax, gossipItemsPerMessageMax } from './config.ts';
 
 const meta = { role: 'worker', devices: ['gps'], plugins: ['survey'], battery: 0.5 };
-const alive = { kind: 'alive', id: 'm1', addr: 'sim://1', incarnation: 3, meta };
+const alive = { kind: 'alive', id: 'm1', addr: 'sim://1', incarnation: 3, meta, sig: 'c2ln' };
 
 test('well-formed messages of every type pass and come back as fresh copies', () => {
   const msgs: unknown[] = [
     { type: 'ping', seq: 1, target: 'm2', gossip: [alive, { kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }] },
-    { type: 'ack', seq: 1, gossip: [{ kind: 'dead', id: 'm3', incarnation: 2, from: 'm3' }] },
+    { type: 'ack', seq: 1, gossip: [{ kind: 'dead', id: 'm3', incarnation: 2, from: 'm3', sig: 'c2ln' }] },
     { type: 'pingReq', seq: 7, target: 'm4', targetAddr: 'sim://4', gossip: [] },
     { type: 'nack', seq: 7 },
     { type: 'gossip', gossip: [alive] },
-    { type: 'pushPull', reply: false, members: [{ id: 'm1', addr: 'sim://1', incarnation: 0, state: 'left', meta }] },
+    { type: 'pushPull', reply: false, members: [{ state: 'left', alive, leave: { kind: 'dead', id: 'm1', incarnation: 3, from: 'm1', sig: 'c2ln' } }] },
+    { type: 'pushPull', reply: true, members: [{ state: 'suspect', alive, leave: null }] },
   ];
   for (const m of msgs) {
     const v = validateMessage(m);
@@ -41,8 +42,8 @@ test('malformed messages are refused with a reason naming the field, never throw
     [{ type: 'gossip', gossip: [, alive] }, /missing entry \(sparse array\)/],
     [{ type: 'gossip', gossip: [{ kind: 'suspect', id: 'm1', incarnation: 1, from: 'm2', why: 'x' }] }, /unknown field/],
     [{ type: 'pushPull', reply: 'yes', members: [] }, /^pushPull\.reply: expected a boolean/],
-    [{ type: 'pushPull', reply: true, members: [{ id: 'm1', addr: 'a', incarnation: 0, state: 'zombie', meta }] }, /state: expected one of alive, suspect, dead, left/],
-    [{ type: 'pushPull', reply: true, members: [{ id: 'm1', addr: 'a', incarnation: 0, state: 'alive', meta }, { id: 'm1', addr: 'b', incarnation: 0, state: 'alive', meta }] }, /duplicate member/],
+    [{ type: 'pushPull', reply: true, members: [{ state: 'zombie', alive, leave: null }] }, /state: expected one of alive, suspect, dead, left/],
+    [{ type: 'pushPull', reply: true, members: [{ state: 'alive', alive, leave: null }, { state: 'alive', alive: { ...alive, addr: 'b' }, leave: null }] }, /duplicate member/],
     [{ type: 'ping', seq: 1, target: '\ud800', gossip: [] }, /lone surrogate/],
   ];
   for (const [raw, reason] of cases) {
