@@ -67,7 +67,7 @@ export function membershipTopic(swarm: string): string {
 
 /** Bytes of one frame (every message but pushPull; also one gossipsub message). */
 export const frameBytesMaxDefault = 64 * 1024;
-/** Bytes of one pushPull frame (the full member table; ~250 B per member: ~16 000 members). */
+/** Bytes of one pushPull frame (the full member table; ~370 B per signed member record: ~11 000 members). */
 export const pushPullBytesMaxDefault = 4 * 1024 * 1024;
 /** Opening a stream to a member (dial included) gives up after this long. */
 export const dialTimeoutMsDefault = 1500;
