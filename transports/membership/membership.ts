@@ -508,15 +508,16 @@ export class Membership {
     this.stats.pushPulls++;
     let notices = 0;
     for (const r of pp.members) {
-      // The member's own signed record first (checked like any alive item); the sender's claim
-      // about its state refers to that record's incarnation.
       const v = r.alive;
-      this.onAlive(v);
       switch (r.state) {
-        case 'alive': break;
+        case 'alive': this.onAlive(v); break;
         case 'suspect': case 'dead': {
-          const item: SuspectItem = { kind: 'suspect', id: v.id, incarnation: v.incarnation, from: this.me.id };
+          // The sender's claim refers to the member's own signed record: that record first
+          // (checked like any alive item), for a member we hold live (ourselves included). One
+          // we do not know, or hold dead or left, is not learnt or revived by a claim that it is down.
           const m = this.members.get(v.id);
+          if (m !== undefined && isLive(m.state)) this.onAlive(v);
+          const item: SuspectItem = { kind: 'suspect', id: v.id, incarnation: v.incarnation, from: this.me.id };
           // No evidence request here (no sender): the push-pull answer already carries our record.
           if (v.id === this.me.id) this.onSuspect(item);
           else if (m !== undefined && isLive(m.state) && v.incarnation === m.incarnation && notices++ < noticesPerMergeMax) {
