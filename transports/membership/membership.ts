@@ -425,15 +425,15 @@ export class Membership {
   private receive(from: MemberId, msg: Message, nowMs: number | undefined): void {
     if (nowMs !== undefined && nowMs > this.nowMs) this.nowMs = nowMs;
     if (from === this.me.id || this.phase === 'idle' || this.phase === 'left') return;
-    if (this.phase === 'leaving') {
-      // Still answer probes, carrying the leave notice, so nobody suspects us before hearing it.
-      if (msg.type === 'ping' && msg.target === this.me.id) this.send(from, this.addrOf(from), { type: 'ack', seq: msg.seq, gossip: this.piggyback(this.cfg.piggybackItemsMax) });
-      return;
-    }
     // The driver drops frames of peers not on the roster before they get here; this is the same
     // rule for drivers that do not (the simulator), at the cost of one lookup.
     if (!this.trust.isAdmitted(from)) {
       this.stats.notAdmitted++;
+      return;
+    }
+    if (this.phase === 'leaving') {
+      // Still answer probes, carrying the leave notice, so nobody suspects us before hearing it.
+      if (msg.type === 'ping' && msg.target === this.me.id) this.send(from, this.addrOf(from), { type: 'ack', seq: msg.seq, gossip: this.piggyback(this.cfg.piggybackItemsMax) });
       return;
     }
     switch (msg.type) {
