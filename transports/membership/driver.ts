@@ -329,6 +329,11 @@ export class MembershipDriver {
     } else {
       this.#o.logger.info('the node has no pubsub service: membership news go over the protocol streams only');
     }
+    const rosterRole = this.#trust.roleOf(this.#selfId);
+    if (rosterRole !== null && rosterRole !== this.#meta.role) {
+      // The others refuse every record of ours (role_mismatch): this agent will not be listed.
+      this.#o.logger.error({ claimed: this.#meta.role, roster: rosterRole }, 'membership: this agent claims a role the roster does not give it; the other agents will refuse its records');
+    }
     const r = this.#core.join(this.#seeds);
     if (!r.ok) this.#o.logger.error({ reason: r.reason }, 'membership join refused');
     this.#o.logger.info({ swarm: this.#o.swarm, addr, seeds: this.#seeds.map((s) => s.id) }, 'membership started');
