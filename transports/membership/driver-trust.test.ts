@@ -142,19 +142,21 @@ describe('membership trust on real nodes', () => {
         }] },
       ]);
     }
-    // Ten probe periods for any consequence to show.
+    // Ten probe periods for any consequence to show. On a loaded machine (the whole suite runs
+    // beside this) a probe can time out for real: a suspicion or even a verdict at an
+    // incarnation a victim signed is the protocol working. What the forged frame would cause is
+    // told apart by what a victim never signed: a leave, or an incarnation above its own.
     await sleep(3000);
-    for (const a of agents) {
-      for (const id of [v1, v2]) {
-        const v = view(a, id)!;
-        assert.equal(v.state, 'alive', `${a.driver.id.slice(-6)} sees ${id.slice(-6)} ${v.state}`);
-        assert.ok(v.incarnation < 1000, `incarnation ${v.incarnation}`);
-      }
-      assert.ok(a.driver.incarnation < 1000, `own incarnation ${a.driver.incarnation}`);
-    }
+    await waitFor('the victims alive everywhere, at incarnations they signed', () => agents.every((a) => [v1, v2].every((id) => {
+      const v = view(a, id);
+      return v !== undefined && v.state === 'alive' && v.incarnation < 1000;
+    })), 15_000);
+    const own = new Map(agents.map((a) => [a.driver.id, a.driver.incarnation]));
+    for (const a of agents) assert.ok(a.driver.incarnation < 1000, `own incarnation ${a.driver.incarnation}`);
     for (let i = 0; i < agents.length; i++) {
-      const since = agents[i].events.slice(seen[i]);
-      assert.ok(!since.some((e) => (e.type === 'dead' || e.type === 'leave') && (e.member.id === v1 || e.member.id === v2)), 'no dead or leave event for the victims');
+      const since = agents[i].events.slice(seen[i]).filter((e) => e.member.id === v1 || e.member.id === v2);
+      assert.deepEqual(since.filter((e) => e.type === 'leave').map((e) => e.member.id), [], 'no leave event for the victims');
+      for (const e of since) assert.ok(e.member.incarnation <= own.get(e.member.id)!, `a ${e.type} event at incarnation ${e.member.incarnation}, which the victim never signed`);
     }
     // Each part of the frames was dropped and counted, by every agent.
     for (let i = 0; i < agents.length; i++) {
