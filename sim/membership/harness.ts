@@ -13,6 +13,7 @@ import { Random } from '../engine/random.ts';
 import { TraceHash, codeOf } from '../engine/trace.ts';
 import { Membership } from '../../transports/membership/membership.ts';
 import type { MembershipOptions } from '../../transports/membership/config.ts';
+import { digestSigner, type Signer, type Trust } from '../../transports/membership/statement.ts';
 import type { MemberEvent, MemberState, Message, Meta, Ready } from '../../transports/membership/types.ts';
 
 export const radioNetwork: NetworkOptions = {
@@ -25,7 +26,15 @@ export const radioNetwork: NetworkOptions = {
 };
 
 /** The protocol knobs a scenario may change (everything but identity, clock and seed). */
-export type Tuning = Partial<Omit<MembershipOptions, 'id' | 'addr' | 'nowMs' | 'seed' | 'incarnation' | 'meta'>>;
+export type Tuning = Partial<Omit<MembershipOptions, 'id' | 'addr' | 'nowMs' | 'seed' | 'incarnation' | 'meta' | 'signer' | 'trust'>>;
+
+/** The simulated swarm's name (part of every signed statement). */
+export const simSwarm = 'sim';
+/**
+ * Statements are "signed" with the keyless digest (statement.ts): deterministic, so a run replays
+ * byte for byte, and a tampered, re-attributed or unsigned statement still fails to verify.
+ */
+export const simSigner: Signer = digestSigner(simSwarm);
 
 export interface SimOptions {
   readonly agents: number;
@@ -40,6 +49,8 @@ export interface SimOptions {
   /** Run every delivered message through the core's validator (the real driver always does). */
   readonly validate?: boolean;
   readonly meta?: (agent: number) => Meta;
+  /** The roster every agent consults (default: everyone admitted, role as claimed). */
+  readonly trust?: Trust;
 }
 
 type SimEvent =
@@ -245,7 +256,7 @@ export class MembershipSim {
     const n = new Membership({
       ...this.opts.tuning,
       id: idOf(agent), addr: addrOf(agent), nowMs: this.nowUs / 1000, seed: this.rng.nextU32(),
-      incarnation, meta: meta ?? this.opts.meta?.(agent),
+      incarnation, meta: meta ?? this.opts.meta?.(agent), signer: simSigner, trust: this.opts.trust,
     });
     this.nodes[agent] = n;
     this.down.delete(agent);
@@ -316,18 +327,23 @@ export class MembershipSim {
   }
 }
 
+/** A real signature's bytes (Ed25519), whatever the simulator's stand-in digest takes. */
+const sigWireBytes = 64;
+
 /** Roughly what the message costs on the wire (a protobuf encoding), for the bandwidth model. */
 export function sizeBytes(msg: Message): number {
   switch (msg.type) {
     case 'nack': return 12;
     case 'pushPull': {
       let s = 8;
-      for (const m of msg.members) s += 12 + m.id.length + m.addr.length + metaBytes(m.meta);
+      for (const r of msg.members) s += 14 + r.alive.id.length + r.alive.addr.length + sigWireBytes + metaBytes(r.alive.meta) + (r.leave === null ? 0 : 12 + r.leave.id.length * 2 + sigWireBytes);
       return s;
     }
     default: {
       let s = 12 + (msg.type === 'ping' || msg.type === 'pingReq' ? msg.target.length : 0) + (msg.type === 'pingReq' ? msg.targetAddr.length : 0);
-      for (const g of msg.gossip) s += g.kind === 'alive' ? 10 + g.id.length + g.addr.length + metaBytes(g.meta) : 10 + g.id.length + g.from.length;
+      for (const g of msg.gossip) {
+        s += g.kind === 'alive' ? 10 + g.id.length + g.addr.length + sigWireBytes + metaBytes(g.meta) : 10 + g.id.length + g.from.length + (g.kind === 'dead' && g.sig !== undefined ? sigWireBytes : 0);
+      }
       return s;
     }
   }

@@ -149,3 +149,39 @@ test('malformed messages are dropped with a reason and change nothing', () => {
   sim.runForMs(5000);
   assert.ok(sim.converged());
 });
+
+test('issue 13: a forged frame (a leave and a death at 2^40, a made-up signature) and made-up members change nobody\'s view', () => {
+  const sim = converged(20, 31);
+  sim.recordEvents = true;
+  const high = 2 ** 40;
+  const forged = [
+    { kind: 'dead', id: idOf(1), incarnation: high, from: idOf(1), sig: 'made-up' },
+    { kind: 'dead', id: idOf(2), incarnation: high, from: idOf(0) },
+    { kind: 'suspect', id: idOf(2), incarnation: high, from: idOf(0) },
+    ...Array.from({ length: 40 }, (_, i) => ({ kind: 'alive', id: `fake-${i}`, addr: 'sim://attacker', incarnation: 0, meta: { role: 'voter', devices: [], plugins: [], battery: null }, sig: 'made-up' })),
+  ];
+  for (let a = 0; a < 20; a++) assert.ok(sim.inject(a, idOf(19), { type: 'gossip', gossip: forged }).ok);
+  // The exact frame of the finding (2^53 − 1) does not pass the validator at all.
+  assert.equal(sim.inject(5, idOf(19), { type: 'gossip', gossip: [{ kind: 'dead', id: idOf(2), incarnation: 2 ** 53 - 1, from: idOf(0) }] }).ok, false);
+  sim.runForMs(10_000);
+  assert.ok(sim.converged());
+  for (let a = 0; a < 20; a++) {
+    assert.ok(sim.node(a)!.incarnation < 100);
+    assert.equal(sim.node(a)!.memberList().length, 20, 'no made-up member listed');
+  }
+  assert.deepEqual(sim.verdicts, []);
+  assert.ok(!sim.events.some((e) => (e.event.type === 'dead' || e.event.type === 'leave') && [idOf(1), idOf(2)].includes(e.event.member.id)));
+});
+
+test('issue 13: with a roster, a member off it is never listed and its frames change nothing', () => {
+  // Agents 0..9 are on the roster; agent 10 runs the same code but is not admitted.
+  const roster = new Set(Array.from({ length: 10 }, (_, i) => idOf(i)));
+  const sim = new MembershipSim({ agents: 11, seed: 32, network: lossy, trust: { isAdmitted: (id) => roster.has(id), roleOf: () => null } });
+  sim.startAll();
+  sim.runForMs(20_000);
+  for (let a = 0; a < 10; a++) {
+    assert.equal(sim.node(a)!.member(idOf(10)), undefined, `agent ${a} lists the outsider`);
+    assert.equal(sim.node(a)!.memberList().length, 10);
+  }
+  assert.ok(sim.node(0)!.stats.notAdmitted > 0);
+});

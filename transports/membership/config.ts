@@ -2,6 +2,7 @@
 // (retransmit limit, suspicion timeouts). Defaults were tuned in the simulator on a radio-like
 // link (5–40 ms one way, 5% loss): see docs/membership.md for the measurements behind each one.
 
+import type { Signer, Trust } from './statement.ts';
 import type { Meta, MemberId } from './types.ts';
 
 // ---- limits (also enforced by validate.ts on everything that arrives) ------------------------
@@ -22,8 +23,19 @@ export const gossipItemsPerMessageMax = 256;
 export const membersMax = 10_000;
 /** Probes this agent runs for others at once (ping-req relays); more are refused. */
 export const relaysMax = 64;
-/** Largest sequence number or incarnation accepted: a safe integer. */
+/** Largest sequence number accepted: a safe integer. */
 export const counterMax = Number.MAX_SAFE_INTEGER;
+/**
+ * Largest incarnation accepted, far below 2^53 so that refuting one above it stays exact and
+ * valid everywhere. Larger values are refused by the validator (the whole message). A member at
+ * the bound cannot refute or update its metadata any more (stats.incarnationExhausted counts the
+ * attempts); it must restart under a new identity. Reaching it takes 2^40 refutations: at one per
+ * probe period (1 s) that is about 35 000 years, and only the member itself can raise its own
+ * incarnation (claims about it above what it signed are ignored).
+ */
+export const incarnationMax = 2 ** 40;
+/** Bytes of a signature as carried (an Ed25519 signature is 86 characters of base64url). */
+export const sigBytesMax = 128;
 
 export interface MembershipOptions {
   readonly id: MemberId;
@@ -34,6 +46,10 @@ export interface MembershipOptions {
    * learns its old incarnation from the first push-pull and refutes above it.
    */
   readonly incarnation?: number;
+  /** Signs this agent's own statements and checks everyone else's (statement.ts). */
+  readonly signer: Signer;
+  /** The roster: who may take part, in which role. Default: everyone, role as claimed. */
+  readonly trust?: Trust;
   /** The driver's clock at creation, and a seed for the core's generator. */
   readonly nowMs: number;
   readonly seed: number;

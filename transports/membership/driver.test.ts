@@ -195,7 +195,7 @@ describe('MembershipDriver', () => {
     await waitFor('the stranger sees the seed on the topic', () => x.services.pubsub.getSubscribers(topic).some((p) => p.equals(target.node.peerId)));
     await x.services.pubsub.publish(topic, new Uint8Array([1, 2, 3]));
     const other = agents[1].driver.id;
-    await x.services.pubsub.publish(topic, enc({ swarm, msg: { type: 'gossip', gossip: [{ kind: 'dead', id: other, incarnation: 99, from: other }] } }));
+    await x.services.pubsub.publish(topic, enc({ swarm, msg: { type: 'gossip', gossip: [{ kind: 'dead', id: other, incarnation: 99, from: other, sig: 'A'.repeat(86) }] } }));
     await x.services.pubsub.publish(topic, enc({ swarm: 'other-swarm', msg: { type: 'gossip', gossip: [] } }));
     const dl = Date.now() + 10_000;
     let t = { m: 0, s: 0, f: 0 };

@@ -23,6 +23,13 @@
 //   and validation; a gossip item about anyone but the signer of the pubsub message is dropped
 //   (reason not_self). It speeds up news about oneself; the core's own dissemination does the rest.
 //
+// Trust: a frame whose sender (the authenticated remote peer, or the pubsub signer) the roster
+//   (`trust`) does not admit is dropped before it is decoded (not_admitted). The core is handed an
+//   Ed25519 signer (ed25519.ts) made from the identity key: it signs this agent's own statements
+//   and checks everyone else's; statements it drops (bad signature, not admitted, wrong role, a
+//   claim above its subject's signed incarnation) are counted in
+//   covey_membership_statements_dropped_total{reason}.
+//
 // Addresses: the member id is the libp2p peer id. The core's `addr` is opaque to it; this driver
 // puts in it the node's own listen multiaddrs (space-separated, without /p2p/, non-loopback ones
 // first, within the core's 256-byte bound), so that a member learnt through gossip or push-pull
@@ -33,7 +40,7 @@
 
 import { DropLog } from '../drop-log.ts';
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Connection, Libp2p, Message as PubSubMessage, PeerId, PubSub, Stream } from '@libp2p/interface';
+import type { Connection, Libp2p, Message as PubSubMessage, PeerId, PrivateKey, PubSub, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import * as lp from 'it-length-prefixed';
@@ -42,6 +49,8 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../../agent/log.ts';
 import type { CoveyNode } from '../node.ts';
 import { addrBytesMax, type MembershipOptions } from './config.ts';
+import { ed25519Signer } from './ed25519.ts';
+import { trustEveryone, type Trust } from './statement.ts';
 import { Membership, type Result, type Seed } from './membership.ts';
 import { utf8Bytes } from './meta.ts';
 import type {
@@ -58,7 +67,7 @@ export function membershipTopic(swarm: string): string {
 
 /** Bytes of one frame (every message but pushPull; also one gossipsub message). */
 export const frameBytesMaxDefault = 64 * 1024;
-/** Bytes of one pushPull frame (the full member table; ~250 B per member: ~16 000 members). */
+/** Bytes of one pushPull frame (the full member table; ~370 B per signed member record: ~11 000 members). */
 export const pushPullBytesMaxDefault = 4 * 1024 * 1024;
 /** Opening a stream to a member (dial included) gives up after this long. */
 export const dialTimeoutMsDefault = 1500;
@@ -80,13 +89,19 @@ export const logIntervalMs = 10_000;
 const swarmNamePattern = /^[^\s/]{1,64}$/;
 
 /** Why a received frame was dropped (the `reason` label). */
-export type FrameDropReason = 'oversized' | 'truncated' | 'malformed' | 'foreign_swarm' | 'invalid' | 'not_self';
+export type FrameDropReason = 'oversized' | 'truncated' | 'malformed' | 'foreign_swarm' | 'invalid' | 'not_self' | 'not_admitted';
+/** Why the core dropped a statement inside an accepted frame (the `reason` label). */
+export type StatementDropReason = 'bad_signature' | 'not_admitted' | 'role_mismatch' | 'unbacked_claim';
+/** The core's counter behind each statement drop reason. */
+const statementDropStats: readonly (readonly [StatementDropReason, keyof MembershipStats])[] = [
+  ['bad_signature', 'badSignatures'], ['not_admitted', 'notAdmitted'], ['role_mismatch', 'roleRefused'], ['unbacked_claim', 'unbackedClaims'],
+];
 /** Why an outgoing frame was not sent. */
 export type SendDropReason = 'queue_full' | 'unreachable' | 'too_large' | 'stopped';
 type Channel = 'stream' | 'pubsub';
 
 /** Core options a caller may tune (tests use a fast probe period). */
-export type MembershipTuning = Partial<Omit<MembershipOptions, 'id' | 'addr' | 'meta' | 'nowMs' | 'seed'>>;
+export type MembershipTuning = Partial<Omit<MembershipOptions, 'id' | 'addr' | 'meta' | 'nowMs' | 'seed' | 'signer' | 'trust'>>;
 
 export interface MembershipDriverOptions {
   /** The libp2p node (createCoveyNode's: its services.pubsub is gossipsub; without one, no topic). Started. */
@@ -99,6 +114,19 @@ export interface MembershipDriverOptions {
   readonly meta: Meta;
   /** Seed members: peer ids, or multiaddrs ending in /p2p/<peer id> (their address is learnt too). */
   readonly seeds: readonly string[];
+  /**
+   * The node's identity key (Ed25519): signs this agent's membership statements. Default: the
+   * key the node was created with (libp2p's `components.privateKey`); pass it explicitly.
+   */
+  readonly privateKey?: PrivateKey;
+  /**
+   * The roster: frames from peers it does not admit are dropped, and so are alive records of
+   * them and claims by them; a member's claimed `meta.role` must match `roleOf` when that is not
+   * null. Default: everyone admitted, role as claimed (signatures are checked all the same).
+   * Called on every frame and every new statement: keep it a cheap lookup. A throw counts as
+   * "not admitted" / "no role".
+   */
+  readonly trust?: Trust;
   /** Every member event (join, update, suspect, alive, dead, leave). Exceptions are logged, not thrown. */
   onEvent?(e: MemberEvent): void;
   /** What other members dial: default, this node's listen multiaddrs (see the file comment). */
@@ -129,6 +157,7 @@ export interface MembershipMetrics {
   readonly framesSent: Counter<'channel' | 'type'>;
   readonly framesReceived: Counter<'channel' | 'type'>;
   readonly framesDropped: Counter<'reason'>;
+  readonly statementsDropped: Counter<'reason'>;
   readonly sendDropped: Counter<'reason'>;
   readonly events: Counter<'type'>;
 }
@@ -154,7 +183,12 @@ export function membershipMetrics(registry: Registry): MembershipMetrics {
     })),
     framesDropped: metric(registry, 'covey_membership_frames_dropped_total', () => new Counter({
       name: 'covey_membership_frames_dropped_total',
-      help: 'Received membership frames dropped before the core, by reason (oversized, truncated, malformed, foreign_swarm, invalid, not_self)',
+      help: 'Received membership frames dropped before the core, by reason (oversized, truncated, malformed, foreign_swarm, invalid, not_self, not_admitted)',
+      labelNames: ['reason'], registers,
+    })),
+    statementsDropped: metric(registry, 'covey_membership_statements_dropped_total', () => new Counter({
+      name: 'covey_membership_statements_dropped_total',
+      help: 'Statements inside accepted membership frames that the core dropped, by reason (bad_signature, not_admitted, role_mismatch, unbacked_claim)',
       labelNames: ['reason'], registers,
     })),
     sendDropped: metric(registry, 'covey_membership_send_dropped_total', () => new Counter({
@@ -233,6 +267,10 @@ export class MembershipDriver {
   #timer: NodeJS.Timeout | null = null;
   #timerAtMs: number | null = null;
   #publishedIncarnation = -1;
+  readonly #trust: Trust;
+  readonly #privateKey: PrivateKey;
+  /** The core's drop counters as last reported to the metric. */
+  readonly #statementDrops = new Map<StatementDropReason, number>();
 
   constructor(options: MembershipDriverOptions) {
     if (typeof options.swarm !== 'string' || !swarmNamePattern.test(options.swarm) || utf8Bytes(options.swarm) > 64) {
@@ -261,6 +299,11 @@ export class MembershipDriver {
       if (seed.id !== this.#selfId && !this.#seeds.some((x) => x.id === seed.id)) this.#seeds.push(seed);
     }
     this.metrics = membershipMetrics(options.registry ?? new Registry());
+    const key = options.privateKey ?? (this.#node as { components?: { privateKey?: PrivateKey } }).components?.privateKey;
+    if (key === undefined) throw new TypeError('MembershipDriver: privateKey (the node\'s identity key) is required to sign membership statements');
+    this.#privateKey = key;
+    ed25519Signer(key, options.swarm, this.#selfId); // checks the key now, not at start
+    this.#trust = safeTrust(options.trust ?? trustEveryone, options.logger);
   }
 
   /** Handles the protocol, subscribes to the topic, joins through the seeds. The node must be started. */
@@ -274,6 +317,7 @@ export class MembershipDriver {
     const addr = this.#o.addr ?? advertisedAddr(this.#node);
     this.#core = new Membership({
       ...this.#o.tuning, id: this.#selfId, addr, meta: this.#meta, nowMs: now(), seed: randomBytes(4).readUInt32LE(0),
+      signer: ed25519Signer(this.#privateKey, this.#o.swarm, this.#selfId), trust: this.#trust,
     });
     await this.#node.handle(membershipProtocol, ({ stream, connection }) => {
       void this.#receive(stream, connection);
@@ -284,6 +328,11 @@ export class MembershipDriver {
       this.#pubsub.subscribe(this.#topic);
     } else {
       this.#o.logger.info('the node has no pubsub service: membership news go over the protocol streams only');
+    }
+    const rosterRole = this.#trust.roleOf(this.#selfId);
+    if (rosterRole !== null && rosterRole !== this.#meta.role) {
+      // The others refuse every record of ours (role_mismatch): this agent will not be listed.
+      this.#o.logger.error({ claimed: this.#meta.role, roster: rosterRole }, 'membership: this agent claims a role the roster does not give it; the other agents will refuse its records');
     }
     const r = this.#core.join(this.#seeds);
     if (!r.ok) this.#o.logger.error({ reason: r.reason }, 'membership join refused');
@@ -303,7 +352,8 @@ export class MembershipDriver {
     if (options.leave !== false && core.status === 'joined' && core.liveCount > 1) {
       const r = core.leave();
       if (r.ok) {
-        this.#publish([{ kind: 'dead', id: this.#selfId, incarnation: core.incarnation, from: this.#selfId }]);
+        const leave = core.selfLeave;
+        if (leave !== null) this.#publish([leave]);
         this.#pump();
         const deadline = now() + this.#leaveTimeoutMs;
         while (now() < deadline && (statusOf(core) !== 'left' || [...this.#outboxes.values()].some((b) => b.frames.length > 0))) {
@@ -403,8 +453,7 @@ export class MembershipDriver {
     }
     if (core.status === 'joined' && core.incarnation !== this.#publishedIncarnation) {
       this.#publishedIncarnation = core.incarnation;
-      const me = core.member(this.#selfId)!;
-      this.#publish([{ kind: 'alive', id: me.id, addr: me.addr, incarnation: me.incarnation, meta: me.meta }]);
+      this.#publish([core.selfAlive]);
     }
     this.#schedule(ready.wakeAtMs);
   }
@@ -646,6 +695,12 @@ export class MembershipDriver {
       stream.abort(new Error('membership stopped'));
       return;
     }
+    if (!this.#trust.isAdmitted(peer)) {
+      // Not read at all: a peer off the roster has nothing to say about membership.
+      this.#drop(peer, 'not_admitted', 'the remote peer is not on the roster; stream closed');
+      stream.abort(new Error('not admitted'));
+      return;
+    }
     this.#inbound.add(stream);
     try {
       await stream.closeWrite(); // this side never writes on an inbound membership stream
@@ -677,6 +732,10 @@ export class MembershipDriver {
     }
     const from = m.from.toString();
     if (from === this.#selfId) return;
+    if (!this.#trust.isAdmitted(from)) {
+      this.#drop(from, 'not_admitted', 'the pubsub signer is not on the roster');
+      return;
+    }
     if (m.data.length > this.#frameBytesMax) {
       this.#drop(from, 'oversized', `pubsub message of ${m.data.length} bytes (at most ${this.#frameBytesMax})`);
       return;
@@ -735,9 +794,22 @@ export class MembershipDriver {
     } catch (err) {
       this.#o.logger.error({ from, type: v.msg.type, err: (err as Error).message }, 'membership core threw on a message (bug)');
     }
+    this.#countStatementDrops(from, core.stats);
     this.#lastHeard.set(from, t);
     this.metrics.framesReceived.inc({ channel, type: v.msg.type });
     this.#pump();
+  }
+
+  /** Reports what the core dropped inside the frame just handled (its counters only grow). */
+  #countStatementDrops(from: string, stats: MembershipStats): void {
+    for (const [reason, key] of statementDropStats) {
+      const total = stats[key];
+      const delta = total - (this.#statementDrops.get(reason) ?? 0);
+      if (delta <= 0) continue;
+      this.#statementDrops.set(reason, total);
+      this.metrics.statementsDropped.inc({ reason }, delta);
+      this.#dropLog.warn(from, reason, `${delta} statement(s) in a ${reason === 'unbacked_claim' ? 'claim' : 'frame'} from this peer dropped`);
+    }
   }
 
   #drop(peer: string, reason: FrameDropReason, detail: string): void {
@@ -755,6 +827,35 @@ function now(): number {
 /** Read through a call: TypeScript would keep a getter narrowed across awaits. */
 function statusOf(core: Membership): Status {
   return core.status;
+}
+
+/** The caller's roster, made total: a throw is "not admitted" / "no role" (logged once per minute at most). */
+function safeTrust(trust: Trust, logger: Logger): Trust {
+  let loggedMs = -Infinity;
+  const failed = (err: unknown): void => {
+    if (Date.now() - loggedMs < 60_000) return;
+    loggedMs = Date.now();
+    logger.error({ err: (err as Error)?.message }, 'membership trust callback threw (treated as not admitted)');
+  };
+  return {
+    isAdmitted(id) {
+      try {
+        return trust.isAdmitted(id) === true;
+      } catch (err) {
+        failed(err);
+        return false;
+      }
+    },
+    roleOf(id) {
+      try {
+        const r = trust.roleOf(id);
+        return r === 'voter' || r === 'worker' ? r : null;
+      } catch (err) {
+        failed(err);
+        return null;
+      }
+    },
+  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,12 +3,20 @@ import assert from 'node:assert/strict';
 import { Membership } from './membership.ts';
 import { BroadcastQueue } from './broadcast.ts';
 import { retransmitLimit, suspicionBoundsMs, suspicionTimeoutMs, membershipDefaults, memberlistSuspicionTimeoutMs } from './config.ts';
-import type { GossipItem, Message, Meta, Ready } from './types.ts';
+import { digestSigner } from './statement.ts';
+import type { AliveItem, GossipItem, Message, Meta, Ready } from './types.ts';
 
 const meta: Meta = { role: 'worker', devices: [], plugins: [], battery: null };
+const signer = digestSigner('test');
 
 function node(id: string, seed = 1): Membership {
-  return new Membership({ id, addr: `sim://${id}`, nowMs: 0, seed });
+  return new Membership({ id, addr: `sim://${id}`, nowMs: 0, seed, signer });
+}
+
+/** `id`'s signed alive statement. */
+function alive(id: string, incarnation = 0, m: Meta = meta, addr = `sim://${id}`): AliveItem {
+  const s = { kind: 'alive', id, addr, incarnation, meta: m } as const;
+  return { ...s, sig: signer.sign(s) };
 }
 
 function gossipOf(ready: Ready): GossipItem[] {
@@ -48,14 +56,14 @@ test('a member refutes a suspicion about itself with a higher incarnation, and t
   const a = node('a');
   a.join([]);
   a.takeReady();
-  a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [{ kind: 'alive', id: 'b', addr: 'sim://b', incarnation: 0, meta }] } });
+  a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [alive('b')] } });
   a.takeReady();
   a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [{ kind: 'suspect', id: 'a', incarnation: 0, from: 'b' }] } });
   assert.equal(a.incarnation, 1);
   const r = a.takeReady();
   const direct = r.messages.find((o) => o.to === 'b' && o.msg.type === 'gossip');
   assert.ok(direct, 'refutation sent straight to the accuser');
-  assert.deepEqual((direct!.msg as Extract<Message, { type: 'gossip' }>).gossip[0], { kind: 'alive', id: 'a', addr: 'sim://a', incarnation: 1, meta });
+  assert.deepEqual((direct!.msg as Extract<Message, { type: 'gossip' }>).gossip[0], alive('a', 1));
   // An old suspicion (lower incarnation) changes nothing.
   a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [{ kind: 'suspect', id: 'a', incarnation: 0, from: 'b' }] } });
   assert.equal(a.incarnation, 1);
@@ -65,7 +73,7 @@ test('a member refutes a suspicion about itself with a higher incarnation, and t
 test('a probe unanswered becomes a suspicion, then dead after the timeout; events say so', () => {
   const a = node('a', 7);
   a.join([]);
-  a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [{ kind: 'alive', id: 'b', addr: 'sim://b', incarnation: 0, meta }] } });
+  a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [alive('b')] } });
   let ready = a.takeReady();
   assert.deepEqual(ready.events.map((e) => [e.type, e.member.id]), [['join', 'b']]);
   const seen: string[] = [];
@@ -101,7 +109,7 @@ test('the same inputs give the same outputs (no hidden clock or randomness)', ()
     const a = node('a', 42);
     a.join([{ id: 'b', addr: 'sim://b' }]);
     const out: unknown[] = [a.takeReady()];
-    for (const id of ['b', 'c', 'd', 'e']) a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [{ kind: 'alive', id, addr: `sim://${id}`, incarnation: 0, meta }] } });
+    for (const id of ['b', 'c', 'd', 'e']) a.step({ type: 'message', from: 'b', msg: { type: 'gossip', gossip: [alive(id)] } });
     for (let t = 1; t < 30; t++) {
       a.step({ type: 'tick', nowMs: t * 137, entropy: t * 7919 });
       out.push(a.takeReady());
@@ -112,7 +120,7 @@ test('the same inputs give the same outputs (no hidden clock or randomness)', ()
 });
 
 test('options are checked: a probe cycle must fit its period', () => {
-  assert.throws(() => new Membership({ id: 'a', addr: 'x', nowMs: 0, seed: 1, probeTimeoutMs: 600, indirectTimeoutMs: 600 }), /must be below probeIntervalMs/);
-  assert.throws(() => new Membership({ id: '', addr: 'x', nowMs: 0, seed: 1 }), /id must be/);
+  assert.throws(() => new Membership({ id: 'a', addr: 'x', nowMs: 0, seed: 1, signer, probeTimeoutMs: 600, indirectTimeoutMs: 600 }), /must be below probeIntervalMs/);
+  assert.throws(() => new Membership({ id: '', addr: 'x', nowMs: 0, seed: 1, signer }), /id must be/);
   assert.equal(membershipDefaults.probeIntervalMs, 1000);
 });

@@ -16,17 +16,27 @@
 // retransmitMult·ceil(log10(n+1)) times. Anti-entropy: every pushPullIntervalMs a full-state
 // exchange with a random live member, and one with a random dead or seed member (reconnect), which
 // is how two sides of a healed partition find each other again.
+//
+// Trust (DESIGN.md, "Trust"; statement.ts). A member's statements about itself — its alive record
+// and its leave — are signed by it and carried verbatim; one whose signature does not verify is
+// dropped. Alive records of members the roster does not admit, or whose role disagrees with the
+// roster's, are dropped. Claims about others (suspect, dead) count only from admitted members and
+// only at exactly the incarnation their subject signed last: a claim above it is ignored (it
+// cannot push the subject's incarnation anywhere), and the subject's signed refutation at a
+// higher incarnation outranks it. So the only ways to raise a member's incarnation are its own
+// signatures, and incarnations stay far below 2^53 (config.ts, incarnationMax).
 
 import {
-  membershipConfig, relaysMax, membersMax, retransmitLimit, suspicionBoundsMs, suspicionTimeoutMs, defaultMeta,
+  membershipConfig, relaysMax, membersMax, retransmitLimit, suspicionBoundsMs, suspicionTimeoutMs, defaultMeta, incarnationMax,
   type MembershipConfig, type MembershipOptions,
 } from './config.ts';
+import { aliveStatement, leaveStatement, trustEveryone, type Signer, type Trust } from './statement.ts';
 import { BroadcastQueue } from './broadcast.ts';
 import { metaEqual, metaProblem } from './meta.ts';
 import { Prng } from './prng.ts';
 import { isMemberId, validateMessage, validateMeta } from './validate.ts';
 import type {
-  Ack, AliveItem, DeadItem, GossipItem, Input, MemberEvent, MemberEventType, MemberId, MemberState, MemberView,
+  Ack, AliveItem, DeadItem, GossipItem, Input, MemberEvent, MemberEventType, MemberId, MemberRecord, MemberState, MemberView,
   MembershipStats, Message, Meta, Nack, Outgoing, Ping, PingReq, PushPull, Ready, Status, SuspectItem,
 } from './types.ts';
 
@@ -58,6 +68,10 @@ interface Member {
   meta: Meta;
   /** When it entered its current state (this agent's clock): for gossip-to-dead and forgetting. */
   sinceMs: number;
+  /** Its latest signed alive statement, verbatim (addr, meta and its incarnation are this one's). */
+  alive: AliveItem;
+  /** Its signed leave, exactly while it is `left` (then `incarnation` is the leave's). */
+  leave: DeadItem | null;
 }
 
 interface Suspicion {
@@ -95,7 +109,12 @@ export class Membership {
   readonly cfg: MembershipConfig;
   readonly stats: MembershipStats = {
     probes: 0, probesFailed: 0, indirectProbes: 0, nacksReceived: 0, suspicionsStarted: 0, refutations: 0, declaredDead: 0, pushPulls: 0, rejected: 0,
+    badSignatures: 0, notAdmitted: 0, roleRefused: 0, unbackedClaims: 0, incarnationExhausted: 0,
   };
+  private readonly signer: Signer;
+  private readonly trust: Trust;
+  /** When we last asked a peer for the evidence behind a claim about us above our incarnation. */
+  private lastEvidenceMs = -Infinity;
   private readonly members = new Map<MemberId, Member>();
   /** The same members in an array, for choosing random ones without a scan. */
   private readonly memberArray: Member[] = [];
@@ -134,10 +153,15 @@ export class Membership {
     const problem = metaProblem(meta);
     if (problem !== null) throw new RangeError(`membership: ${problem}`);
     const incarnation = options.incarnation ?? 0;
-    if (!Number.isSafeInteger(incarnation) || incarnation < 0) throw new RangeError(`membership: incarnation must be a non-negative safe integer, got ${incarnation}`);
+    if (!Number.isSafeInteger(incarnation) || incarnation < 0 || incarnation > incarnationMax) throw new RangeError(`membership: incarnation must be an integer in 0..${incarnationMax}, got ${incarnation}`);
+    if (typeof options.signer?.sign !== 'function' || typeof options.signer.verify !== 'function') throw new TypeError('membership: signer { sign, verify } is required');
+    this.signer = options.signer;
+    this.trust = options.trust ?? trustEveryone;
     this.nowMs = options.nowMs;
     this.rng = new Prng(options.seed);
-    this.me = { id: options.id, addr: options.addr, incarnation, state: 'alive', meta, sinceMs: options.nowMs };
+    const unsigned: AliveItem = { kind: 'alive', id: options.id, addr: options.addr, incarnation, meta, sig: '' };
+    this.me = { id: options.id, addr: options.addr, incarnation, state: 'alive', meta, sinceMs: options.nowMs, alive: unsigned, leave: null };
+    this.resign();
     this.members.set(this.me.id, this.me);
     this.memberArray.push(this.me);
   }
@@ -189,7 +213,9 @@ export class Membership {
     this.phase = 'leaving';
     this.me.state = 'left';
     this.probe = null;
-    this.broadcast({ kind: 'dead', id: this.me.id, incarnation: this.me.incarnation, from: this.me.id });
+    const leave = { kind: 'dead', id: this.me.id, incarnation: this.me.incarnation, from: this.me.id } as const;
+    this.me.leave = { ...leave, sig: this.signer.sign(leaveStatement(leave)) };
+    this.broadcast(this.me.leave);
     this.gossipRound();
     return { ok: true };
   }
@@ -199,11 +225,14 @@ export class Membership {
     if (this.phase === 'leaving' || this.phase === 'left') return { ok: false, reason: `setMeta: agent is ${this.phase}` };
     const v = validateMeta(raw);
     if (!v.ok) return { ok: false, reason: `setMeta: ${v.reason}` };
-    this.me.meta = v.meta;
-    if (this.phase === 'joined') {
-      this.me.incarnation++;
-      this.broadcast(this.aliveItem(this.me));
+    if (this.phase === 'joined' && this.me.incarnation >= incarnationMax) {
+      this.stats.incarnationExhausted++;
+      return { ok: false, reason: `setMeta: incarnation at its bound (${incarnationMax}); restart under a new identity` };
     }
+    this.me.meta = v.meta;
+    if (this.phase === 'joined') this.me.incarnation++;
+    this.resign();
+    if (this.phase === 'joined') this.broadcast(this.me.alive);
     return { ok: true };
   }
 
@@ -225,6 +254,16 @@ export class Membership {
 
   get incarnation(): number {
     return this.me.incarnation;
+  }
+
+  /** This agent's current signed alive statement (what a driver publishes about itself). */
+  get selfAlive(): AliveItem {
+    return this.me.alive;
+  }
+
+  /** This agent's signed leave, once it has left or is leaving; null before. */
+  get selfLeave(): DeadItem | null {
+    return this.me.leave;
   }
 
   /** Lifeguard's local health score (0 = healthy). */
@@ -386,17 +425,23 @@ export class Membership {
   private receive(from: MemberId, msg: Message, nowMs: number | undefined): void {
     if (nowMs !== undefined && nowMs > this.nowMs) this.nowMs = nowMs;
     if (from === this.me.id || this.phase === 'idle' || this.phase === 'left') return;
+    // The driver drops frames of peers not on the roster before they get here; this is the same
+    // rule for drivers that do not (the simulator), at the cost of one lookup.
+    if (!this.trust.isAdmitted(from)) {
+      this.stats.notAdmitted++;
+      return;
+    }
     if (this.phase === 'leaving') {
       // Still answer probes, carrying the leave notice, so nobody suspects us before hearing it.
       if (msg.type === 'ping' && msg.target === this.me.id) this.send(from, this.addrOf(from), { type: 'ack', seq: msg.seq, gossip: this.piggyback(this.cfg.piggybackItemsMax) });
       return;
     }
     switch (msg.type) {
-      case 'ping': this.onGossip(msg.gossip); this.onPing(from, msg); break;
-      case 'ack': this.onGossip(msg.gossip); this.onAck(msg); break;
-      case 'pingReq': this.onGossip(msg.gossip); this.onPingReq(from, msg); break;
+      case 'ping': this.onGossip(from, msg.gossip); this.onPing(from, msg); break;
+      case 'ack': this.onGossip(from, msg.gossip); this.onAck(msg); break;
+      case 'pingReq': this.onGossip(from, msg.gossip); this.onPingReq(from, msg); break;
       case 'nack': this.onNack(msg); break;
-      case 'gossip': this.onGossip(msg.gossip); break;
+      case 'gossip': this.onGossip(from, msg.gossip); break;
       case 'pushPull': this.onPushPull(from, msg); break;
     }
   }
@@ -435,12 +480,13 @@ export class Membership {
     this.send(req.target, req.targetAddr, { type: 'ping', seq, target: req.target, gossip } satisfies Ping);
   }
 
-  private onGossip(items: readonly GossipItem[]): void {
+  /** `sender`: the peer the message came from (asked for evidence of a claim about us; see `unbacked`). */
+  private onGossip(sender: MemberId, items: readonly GossipItem[]): void {
     for (const item of items) {
       switch (item.kind) {
         case 'alive': this.onAlive(item); break;
-        case 'suspect': this.onSuspect(item); break;
-        case 'dead': this.onDead(item); break;
+        case 'suspect': this.onSuspect(item, true, sender); break;
+        case 'dead': this.onDead(item, sender); break;
       }
     }
   }
@@ -460,26 +506,31 @@ export class Membership {
    */
   private onPushPull(from: MemberId, pp: PushPull): void {
     this.stats.pushPulls++;
-    let fromAddr: string | null = null;
     let notices = 0;
-    for (const v of pp.members) {
-      if (v.id === from) fromAddr = v.addr;
-      switch (v.state) {
-        case 'alive': this.onAlive({ kind: 'alive', id: v.id, addr: v.addr, incarnation: v.incarnation, meta: v.meta }); break;
+    for (const r of pp.members) {
+      const v = r.alive;
+      switch (r.state) {
+        case 'alive': this.onAlive(v); break;
         case 'suspect': case 'dead': {
-          const item: SuspectItem = { kind: 'suspect', id: v.id, incarnation: v.incarnation, from: this.me.id };
+          // The sender's claim refers to the member's own signed record: that record first
+          // (checked like any alive item), for a member we hold live (ourselves included). One
+          // we do not know, or hold dead or left, is not learnt or revived by a claim that it is down.
           const m = this.members.get(v.id);
+          if (m !== undefined && isLive(m.state)) this.onAlive(v);
+          const item: SuspectItem = { kind: 'suspect', id: v.id, incarnation: v.incarnation, from: this.me.id };
+          // No evidence request here (no sender): the push-pull answer already carries our record.
           if (v.id === this.me.id) this.onSuspect(item);
-          else if (m !== undefined && isLive(m.state) && v.incarnation >= m.incarnation && notices++ < noticesPerMergeMax) {
+          else if (m !== undefined && isLive(m.state) && v.incarnation === m.incarnation && notices++ < noticesPerMergeMax) {
             this.send(m.id, m.addr, { type: 'gossip', gossip: [item] });
             if (m.state === 'alive') this.onSuspect(item, false);
           }
           break;
         }
-        case 'left': this.onDead({ kind: 'dead', id: v.id, incarnation: v.incarnation, from: v.id }); break;
+        case 'left': if (r.leave !== null) this.onDead(r.leave); break;
       }
     }
-    if (!pp.reply) this.send(from, fromAddr ?? this.addrOf(from), this.pushPullMessage(true));
+    // The sender's address as its own signed record gives it (none: answer on the connection).
+    if (!pp.reply) this.send(from, this.addrOf(from), this.pushPullMessage(true));
   }
 
   // ---- the state rules (SWIM §4.2 with incarnations; memberlist's aliveNode/suspectNode/deadNode)
@@ -487,15 +538,23 @@ export class Membership {
   private onAlive(item: AliveItem): void {
     if (item.id === this.me.id) {
       // Someone speaks for us with our incarnation or later (a previous run of this agent, or a
-      // stale address/meta): outbid it, or the swarm would keep the other record.
+      // stale address/meta): outbid it, or the swarm would keep the other record. Only a
+      // statement we signed can move our incarnation: a forged one is dropped here.
       const same = item.addr === this.me.addr && metaEqual(item.meta, this.me.meta);
-      if (item.incarnation > this.me.incarnation || (item.incarnation === this.me.incarnation && !same)) this.refute(item.incarnation, false);
+      if (item.incarnation < this.me.incarnation || (item.incarnation === this.me.incarnation && same)) return;
+      if (!this.verified(item)) return;
+      this.refute(item.incarnation, false);
       return;
     }
     const m = this.members.get(item.id);
+    // Old news first: no signature is checked for what would change nothing.
+    if (m !== undefined && item.incarnation <= m.incarnation) return;
+    if (!this.admissible(item)) return;
     if (m === undefined) {
       if (this.members.size >= membersMax) return;
-      const added: Member = { id: item.id, addr: item.addr, incarnation: item.incarnation, state: 'alive', meta: item.meta, sinceMs: this.nowMs };
+      const added: Member = {
+        id: item.id, addr: item.addr, incarnation: item.incarnation, state: 'alive', meta: item.meta, sinceMs: this.nowMs, alive: item, leave: null,
+      };
       this.members.set(added.id, added);
       this.memberArray.push(added);
       this.live++;
@@ -504,12 +563,13 @@ export class Membership {
       this.emit('join', added);
       return;
     }
-    if (item.incarnation <= m.incarnation) return;
     const before = m.state;
     const changed = m.addr !== item.addr || !metaEqual(m.meta, item.meta);
     m.incarnation = item.incarnation;
     m.addr = item.addr;
     m.meta = item.meta;
+    m.alive = item;
+    m.leave = null;
     this.setState(m, 'alive');
     this.broadcast(item);
     if (before === 'dead' || before === 'left') {
@@ -519,21 +579,24 @@ export class Membership {
     else if (changed) this.emit('update', m);
   }
 
-  /** `spread` false: a suspicion of our own that is not gossiped (see onPushPull). */
-  private onSuspect(item: SuspectItem, spread = true): void {
+  /**
+   * `spread` false: a suspicion of our own that is not gossiped (see onPushPull). `sender`: the
+   * peer whose message carried the claim, asked for evidence when it is above our incarnation.
+   */
+  private onSuspect(item: SuspectItem, spread = true, sender?: MemberId): void {
     if (item.id === this.me.id) {
-      if (item.incarnation >= this.me.incarnation) this.refute(item.incarnation, true, item.from);
+      if (item.incarnation > this.me.incarnation) this.unbacked(sender);
+      else if (item.incarnation === this.me.incarnation) this.refute(item.incarnation, true, item.from);
       else if (item.from !== this.me.id) this.tellAlive(item.from);
       return;
     }
     const m = this.members.get(item.id);
     if (m === undefined || item.incarnation < m.incarnation || !isLive(m.state)) return;
+    if (!this.backed(item, m)) return;
     if (m.state === 'suspect') {
-      m.incarnation = item.incarnation;
       if (this.confirm(m.id, item.from)) this.broadcast(item);
       return;
     }
-    m.incarnation = item.incarnation;
     this.setState(m, 'suspect');
     this.stats.suspicionsStarted++;
     const { minMs, maxMs } = suspicionBoundsMs(this.cfg, this.live);
@@ -580,15 +643,24 @@ export class Membership {
     return true;
   }
 
-  private onDead(item: DeadItem): void {
+  private onDead(item: DeadItem, sender?: MemberId): void {
+    const leaving = item.from === item.id;
     if (item.id === this.me.id) {
-      if (item.incarnation >= this.me.incarnation) this.refute(item.incarnation, true, item.from);
+      if (leaving) {
+        // Our own leave, replayed (a previous run's): outbid it if it is really ours.
+        if (this.phase === 'joined' && item.incarnation >= this.me.incarnation && this.verified(item)) this.refute(item.incarnation, true);
+      } else if (item.incarnation > this.me.incarnation) this.unbacked(sender);
+      else if (item.incarnation === this.me.incarnation) this.refute(item.incarnation, true, item.from);
       return;
     }
     const m = this.members.get(item.id);
     if (m === undefined || item.incarnation < m.incarnation || !isLive(m.state)) return;
-    const leaving = item.from === item.id;
-    m.incarnation = item.incarnation;
+    if (leaving) {
+      // The member's own word, at any incarnation it signed.
+      if (!this.verified(item)) return;
+      m.incarnation = item.incarnation;
+      m.leave = item;
+    } else if (!this.backed(item, m)) return;
     this.setState(m, leaving ? 'left' : 'dead');
     if (item.from === this.me.id) this.stats.declaredDead++;
     this.broadcast(item);
@@ -619,24 +691,94 @@ export class Membership {
     this.onDead({ kind: 'dead', id, incarnation: m.incarnation, from: this.me.id });
   }
 
+  // ---- trust (statement.ts) -------------------------------------------------------------------
+
+  /** Whether a self-statement (alive, leave) carries its subject's valid signature; counts a failure. */
+  private verified(item: AliveItem | DeadItem): boolean {
+    const ok = item.kind === 'alive'
+      ? this.signer.verify(aliveStatement(item), item.sig)
+      : item.sig !== undefined && item.from === item.id && this.signer.verify(leaveStatement(item), item.sig);
+    if (!ok) this.stats.badSignatures++;
+    return ok;
+  }
+
+  /** Whether another member's alive record may be listed: admitted, the roster's role, signed. */
+  private admissible(item: AliveItem): boolean {
+    if (!this.trust.isAdmitted(item.id)) {
+      this.stats.notAdmitted++;
+      return false;
+    }
+    const role = this.trust.roleOf(item.id);
+    if (role !== null && role !== item.meta.role) {
+      this.stats.roleRefused++;
+      return false;
+    }
+    return this.verified(item);
+  }
+
+  /**
+   * Whether a claim about member `m` (suspect, dead by another) may count: it refers to exactly
+   * the incarnation `m` signed last (the caller ignored lower ones), and its author is admitted.
+   */
+  private backed(item: SuspectItem | DeadItem, m: Member): boolean {
+    if (item.incarnation > m.incarnation) {
+      this.stats.unbackedClaims++;
+      return false;
+    }
+    if (item.from !== this.me.id && !this.trust.isAdmitted(item.from)) {
+      this.stats.notAdmitted++;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A claim about us above any incarnation we know we signed: forged, or made about a previous
+   * run of this agent that signed higher (a restart before anyone noticed). Never refuted at its
+   * number (a forged 2^40 would exhaust us); instead the sender is asked for its table, at most
+   * once per probe period, which carries our old signed record if there is one: that verified
+   * record is what we refute above.
+   */
+  private unbacked(sender: MemberId | undefined): void {
+    this.stats.unbackedClaims++;
+    if (sender === undefined || sender === this.me.id || this.phase !== 'joined') return;
+    if (this.nowMs - this.lastEvidenceMs < this.cfg.probeIntervalMs) return;
+    this.lastEvidenceMs = this.nowMs;
+    this.send(sender, this.addrOf(sender), this.pushPullMessage(false));
+  }
+
+  /** Signs this agent's current alive record (after its incarnation, addr or meta changed). */
+  private resign(): void {
+    const me = this.me;
+    const s = { kind: 'alive', id: me.id, addr: me.addr, incarnation: me.incarnation, meta: me.meta } as const;
+    me.alive = { ...s, sig: this.signer.sign(s) };
+  }
+
   /**
    * Outbid a claim about us: a higher incarnation, spread as alive, and sent straight back to
    * whoever made the claim (its timer is the one running first; gossip alone may reach it late).
    */
   private refute(incarnation: number, suspected: boolean, accuser?: MemberId): void {
     if (this.phase !== 'joined') return;
-    this.me.incarnation = Math.max(this.me.incarnation, incarnation) + 1;
+    const next = Math.max(this.me.incarnation, incarnation) + 1;
+    if (next > incarnationMax) {
+      // Only our own signatures got us here (claims above what we signed are ignored).
+      this.stats.incarnationExhausted++;
+      return;
+    }
+    this.me.incarnation = next;
+    this.resign();
     this.stats.refutations++;
     // Lifeguard: being suspected while alive says our own messages are not getting through.
     if (suspected) this.adjustHealth(1);
-    this.broadcast(this.aliveItem(this.me));
+    this.broadcast(this.me.alive);
     if (accuser !== undefined && accuser !== this.me.id) this.tellAlive(accuser);
   }
 
   /** Our current alive record, straight to `id` (who holds an older, worse one about us). */
   private tellAlive(id: MemberId): void {
     const to = this.members.get(id);
-    if (to !== undefined) this.send(to.id, to.addr, { type: 'gossip', gossip: [this.aliveItem(this.me)] });
+    if (to !== undefined) this.send(to.id, to.addr, { type: 'gossip', gossip: [this.me.alive] });
   }
 
   private setState(m: Member, state: MemberState): void {
@@ -724,16 +866,16 @@ export class Membership {
   }
 
   private pushPullMessage(reply: boolean): PushPull {
-    const members: MemberView[] = [];
-    for (const m of this.members.values()) members.push(viewOf(m));
+    const members: MemberRecord[] = [];
+    for (const m of this.members.values()) {
+      // The wire's rule (validate.ts): a leave exactly when left.
+      invariant((m.state === 'left') === (m.leave !== null), 'a member is left exactly when its signed leave is kept');
+      members.push({ state: m.state, alive: m.alive, leave: m.leave });
+    }
     return { type: 'pushPull', reply, members };
   }
 
   // ---- helpers --------------------------------------------------------------------------------
-
-  private aliveItem(m: Member): AliveItem {
-    return { kind: 'alive', id: m.id, addr: m.addr, incarnation: m.incarnation, meta: m.meta };
-  }
 
   private addrOf(id: MemberId): string | null {
     return this.members.get(id)?.addr ?? null;
@@ -751,6 +893,11 @@ export class Membership {
   private emit(type: MemberEventType, m: Member): void {
     this.events.push({ type, member: viewOf(m), atMs: this.nowMs });
   }
+}
+
+/** An invariant of the core; broken means a bug (the driver logs it and carries on). */
+function invariant(cond: boolean, what: string): asserts cond {
+  if (!cond) throw new Error(`membership invariant: ${what}`);
 }
 
 function isLive(state: MemberState): boolean {

@@ -32,12 +32,33 @@ export interface MemberView {
 
 // ---- gossip items (piggybacked on every message, and sent alone by the gossip timer) ---------
 
-export interface AliveItem { readonly kind: 'alive'; readonly id: MemberId; readonly addr: string; readonly incarnation: number; readonly meta: Meta }
-/** `from` suspects `id` at `incarnation`; distinct `from`s are Lifeguard's confirmations. */
+/**
+ * `id`'s statement about itself: reach me at `addr`, this is my metadata, as of `incarnation`.
+ * `sig` is its signature of the statement (statement.ts): relayed verbatim, never re-signed, so a
+ * third party can spread it but not forge or alter it.
+ */
+export interface AliveItem {
+  readonly kind: 'alive'; readonly id: MemberId; readonly addr: string; readonly incarnation: number; readonly meta: Meta; readonly sig: string;
+}
+/**
+ * `from` suspects `id` at `incarnation`; distinct `from`s are Lifeguard's confirmations. A claim
+ * about another member: unsigned, taken only from roster members, and only at the incarnation
+ * `id` itself signed last (a claim above it is ignored; `id`'s refutation at a higher one wins).
+ */
 export interface SuspectItem { readonly kind: 'suspect'; readonly id: MemberId; readonly incarnation: number; readonly from: MemberId }
-/** `from` declares `id` dead; `from === id` is a graceful leave. */
-export interface DeadItem { readonly kind: 'dead'; readonly id: MemberId; readonly incarnation: number; readonly from: MemberId }
+/**
+ * `from` declares `id` dead, a claim like a suspicion; or, when `from === id`, `id`'s graceful
+ * leave: its own statement, then signed (`sig`, present exactly when `from === id`).
+ */
+export interface DeadItem { readonly kind: 'dead'; readonly id: MemberId; readonly incarnation: number; readonly from: MemberId; readonly sig?: string }
 export type GossipItem = AliveItem | SuspectItem | DeadItem;
+
+/**
+ * One member in a push-pull: its latest signed alive statement and, when it left, its signed
+ * leave (present exactly when `state` is `left`), both verbatim; `state` is the sender's claim
+ * (suspect and dead refer to `alive.incarnation`).
+ */
+export interface MemberRecord { readonly state: MemberState; readonly alive: AliveItem; readonly leave: DeadItem | null }
 
 // ---- messages -------------------------------------------------------------------------------
 
@@ -53,7 +74,7 @@ export interface PingReq {
 export interface Nack { readonly type: 'nack'; readonly seq: number }
 export interface Gossip { readonly type: 'gossip'; readonly gossip: readonly GossipItem[] }
 /** Full-state exchange (join, anti-entropy, reconnect after a partition). `reply` answers one. */
-export interface PushPull { readonly type: 'pushPull'; readonly reply: boolean; readonly members: readonly MemberView[] }
+export interface PushPull { readonly type: 'pushPull'; readonly reply: boolean; readonly members: readonly MemberRecord[] }
 
 export type Message = Ping | Ack | PingReq | Nack | Gossip | PushPull;
 export type MessageType = Message['type'];
@@ -118,5 +139,16 @@ export interface MembershipStats {
   refutations: number;
   declaredDead: number;
   pushPulls: number;
+  /** Messages the validator refused (receiveUntrusted). */
   rejected: number;
+  /** Self-statements (alive, leave) whose signature did not verify: dropped. */
+  badSignatures: number;
+  /** Frames from, alive records of, and claims by peers not admitted to the roster: dropped. */
+  notAdmitted: number;
+  /** Alive records whose `meta.role` disagrees with the roster's role for the member: dropped. */
+  roleRefused: number;
+  /** Claims (suspect, dead) above the incarnation their subject signed last: ignored. */
+  unbackedClaims: number;
+  /** Refutations or metadata updates not made because the incarnation reached incarnationMax. */
+  incarnationExhausted: number;
 }

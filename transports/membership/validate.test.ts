@@ -5,16 +5,17 @@ import { validateMessage, validateMeta } from './validate.ts';
 import { metaBytesMax, gossipItemsPerMessageMax } from './config.ts';
 
 const meta = { role: 'worker', devices: ['gps'], plugins: ['survey'], battery: 0.5 };
-const alive = { kind: 'alive', id: 'm1', addr: 'sim://1', incarnation: 3, meta };
+const alive = { kind: 'alive', id: 'm1', addr: 'sim://1', incarnation: 3, meta, sig: 'c2ln' };
 
 test('well-formed messages of every type pass and come back as fresh copies', () => {
   const msgs: unknown[] = [
     { type: 'ping', seq: 1, target: 'm2', gossip: [alive, { kind: 'suspect', id: 'm3', incarnation: 0, from: 'm1' }] },
-    { type: 'ack', seq: 1, gossip: [{ kind: 'dead', id: 'm3', incarnation: 2, from: 'm3' }] },
+    { type: 'ack', seq: 1, gossip: [{ kind: 'dead', id: 'm3', incarnation: 2, from: 'm3', sig: 'c2ln' }] },
     { type: 'pingReq', seq: 7, target: 'm4', targetAddr: 'sim://4', gossip: [] },
     { type: 'nack', seq: 7 },
-    { type: 'gossip', gossip: [alive] },
-    { type: 'pushPull', reply: false, members: [{ id: 'm1', addr: 'sim://1', incarnation: 0, state: 'left', meta }] },
+    { type: 'gossip', gossip: [alive, { ...alive, incarnation: 2 ** 40 }] },
+    { type: 'pushPull', reply: false, members: [{ state: 'left', alive, leave: { kind: 'dead', id: 'm1', incarnation: 3, from: 'm1', sig: 'c2ln' } }] },
+    { type: 'pushPull', reply: true, members: [{ state: 'suspect', alive, leave: null }] },
   ];
   for (const m of msgs) {
     const v = validateMessage(m);
@@ -41,9 +42,24 @@ test('malformed messages are refused with a reason naming the field, never throw
     [{ type: 'gossip', gossip: [, alive] }, /missing entry \(sparse array\)/],
     [{ type: 'gossip', gossip: [{ kind: 'suspect', id: 'm1', incarnation: 1, from: 'm2', why: 'x' }] }, /unknown field/],
     [{ type: 'pushPull', reply: 'yes', members: [] }, /^pushPull\.reply: expected a boolean/],
-    [{ type: 'pushPull', reply: true, members: [{ id: 'm1', addr: 'a', incarnation: 0, state: 'zombie', meta }] }, /state: expected one of alive, suspect, dead, left/],
-    [{ type: 'pushPull', reply: true, members: [{ id: 'm1', addr: 'a', incarnation: 0, state: 'alive', meta }, { id: 'm1', addr: 'b', incarnation: 0, state: 'alive', meta }] }, /duplicate member/],
+    [{ type: 'pushPull', reply: true, members: [{ state: 'zombie', alive, leave: null }] }, /state: expected one of alive, suspect, dead, left/],
+    [{ type: 'pushPull', reply: true, members: [{ state: 'alive', alive, leave: null }, { state: 'alive', alive: { ...alive, addr: 'b' }, leave: null }] }, /duplicate member/],
     [{ type: 'ping', seq: 1, target: '\ud800', gossip: [] }, /lone surrogate/],
+    // Incarnations are bounded far below 2^53 (config.ts, incarnationMax = 2^40).
+    [{ type: 'gossip', gossip: [{ kind: 'dead', id: 'm1', incarnation: 2 ** 53 - 1, from: 'm2' }] }, /^gossip\.gossip\[0\]\.incarnation: expected an integer in 0\.\.1099511627776/],
+    [{ type: 'gossip', gossip: [{ ...alive, incarnation: 2 ** 40 + 1 }] }, /incarnation: expected an integer/],
+    // A self-statement carries a signature; a claim about another member does not.
+    [{ type: 'gossip', gossip: [{ kind: 'dead', id: 'm1', incarnation: 1, from: 'm1' }] }, /\.sig: missing \(a leave is signed/],
+    [{ type: 'gossip', gossip: [{ kind: 'dead', id: 'm1', incarnation: 1, from: 'm2', sig: 'c2ln' }] }, /only a leave \(from === id\) is signed/],
+    [{ type: 'gossip', gossip: [{ kind: 'suspect', id: 'm1', incarnation: 1, from: 'm2', sig: 'c2ln' }] }, /sig: unknown field/],
+    [{ type: 'gossip', gossip: [{ kind: 'alive', id: 'm1', addr: 'a', incarnation: 1, meta }] }, /\.sig: missing/],
+    [{ type: 'gossip', gossip: [{ ...alive, sig: 'x'.repeat(129) }] }, /\.sig: expected at most 128 bytes/],
+    // A push-pull member: its signed record; its signed leave exactly when left.
+    [{ type: 'pushPull', reply: true, members: [{ state: 'left', alive, leave: null }] }, /leave: missing: a left member is carried with its signed leave/],
+    [{ type: 'pushPull', reply: true, members: [{ state: 'alive', alive, leave: { kind: 'dead', id: 'm1', incarnation: 3, from: 'm1', sig: 'c2ln' } }] }, /only a left member carries a leave/],
+    [{ type: 'pushPull', reply: true, members: [{ state: 'left', alive, leave: { kind: 'dead', id: 'm2', incarnation: 3, from: 'm2', sig: 'c2ln' } }] }, /the member's own leave/],
+    [{ type: 'pushPull', reply: true, members: [{ state: 'left', alive, leave: { kind: 'dead', id: 'm1', incarnation: 2, from: 'm1', sig: 'c2ln' } }] }, /below the alive record's/],
+    [{ type: 'pushPull', reply: true, members: [{ id: 'm1', addr: 'a', incarnation: 0, state: 'alive', meta }] }, /unknown field/],
   ];
   for (const [raw, reason] of cases) {
     const v = validateMessage(raw);

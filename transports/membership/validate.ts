@@ -3,17 +3,20 @@
 //   - never throws: any input, proxies and accessors included, yields `{ ok: false, reason }`;
 //   - reads fields as own data-property descriptors (a getter is refused without being called);
 //   - is strict: unknown fields and types, holes in arrays, non-plain objects are refused;
-//   - bounds everything: string bytes, list lengths, counters, metadata size (config.ts);
+//   - bounds everything: string bytes, list lengths, counters, incarnations (far below 2^53),
+//     metadata size, signature size (config.ts);
+//   - checks the shape of signed statements (a leave carries `sig`, a claim about another member
+//     does not); whether a signature verifies is the core's check (it holds the `Signer`);
 //   - returns a fresh copy holding only known fields, so the core never keeps the sender's object.
 // A reason names the message type and the field: "pushPull.members[3].meta.battery: …".
 //
 // Pure: no clock, timer, randomness or I/O.
 
 import {
-  addrBytesMax, counterMax, gossipItemsPerMessageMax, idBytesMax, membersMax, metaListMax, metaNameBytesMax,
+  addrBytesMax, counterMax, gossipItemsPerMessageMax, idBytesMax, incarnationMax, membersMax, metaListMax, metaNameBytesMax, sigBytesMax,
 } from './config.ts';
 import { metaProblem, utf8Bytes } from './meta.ts';
-import type { GossipItem, MemberId, MemberState, MemberView, Message, Meta } from './types.ts';
+import type { AliveItem, DeadItem, GossipItem, MemberId, MemberRecord, MemberState, Message, Meta } from './types.ts';
 
 export type Validated = { ok: true; msg: Message } | { ok: false; reason: string };
 
@@ -122,6 +125,12 @@ function counter(v: unknown, path: string): number {
   return v === 0 ? 0 : v;
 }
 
+/** An incarnation: bounded far below 2^53 (config.ts, incarnationMax), so a refutation above it stays valid. */
+function incarnation(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > incarnationMax) reject(path, `expected an integer in 0..${incarnationMax}, got ${describe(v)}`);
+  return v === 0 ? 0 : v;
+}
+
 function boundedString(v: unknown, path: string, bytesMax: number): string {
   if (typeof v !== 'string') reject(path, `expected a string, got ${describe(v)}`);
   if (v.length > bytesMax) reject(path, `expected at most ${bytesMax} bytes, got ${v.length}+`);
@@ -134,6 +143,8 @@ function boundedString(v: unknown, path: string, bytesMax: number): string {
 
 const id = (v: unknown, path: string): MemberId => boundedString(v, path, idBytesMax);
 const addr = (v: unknown, path: string): string => boundedString(v, path, addrBytesMax);
+/** Checked for shape and size only here; whether it verifies is the core's question (statement.ts). */
+const sig = (v: unknown, path: string): string => boundedString(v, path, sigBytesMax);
 
 function boolean(v: unknown, path: string): boolean {
   if (typeof v !== 'boolean') reject(path, `expected a boolean, got ${describe(v)}`);
@@ -156,26 +167,62 @@ function meta(raw: unknown, path: string): Meta {
 
 const memberStates: ReadonlySet<string> = new Set<MemberState>(['alive', 'suspect', 'dead', 'left']);
 
-function memberView(raw: unknown, path: string): MemberView {
-  const [i, a, inc, state, m] = fields(plainObject(raw, path), path, ['id', 'addr', 'incarnation', 'state', 'meta']);
-  if (typeof state !== 'string' || !memberStates.has(state)) reject(`${path}.state`, `expected one of ${[...memberStates].join(', ')}, got ${describe(state)}`);
+function aliveItem(obj: object, path: string): AliveItem {
+  const [, i, a, inc, m, sg] = fields(obj, path, ['kind', 'id', 'addr', 'incarnation', 'meta', 'sig']);
   return {
-    id: id(i, `${path}.id`), addr: addr(a, `${path}.addr`), incarnation: counter(inc, `${path}.incarnation`),
-    state: state as MemberState, meta: meta(m, `${path}.meta`),
+    kind: 'alive', id: id(i, `${path}.id`), addr: addr(a, `${path}.addr`), incarnation: incarnation(inc, `${path}.incarnation`),
+    meta: meta(m, `${path}.meta`), sig: sig(sg, `${path}.sig`),
   };
+}
+
+/** A dead claim, or a leave (`from === id`), which alone carries a signature. */
+function deadItem(obj: object, path: string): DeadItem {
+  const signed = Reflect.getOwnPropertyDescriptor(obj, 'sig') !== undefined;
+  if (!signed) {
+    const [, i, inc, from] = fields(obj, path, ['kind', 'id', 'incarnation', 'from']);
+    const item: DeadItem = { kind: 'dead', id: id(i, `${path}.id`), incarnation: incarnation(inc, `${path}.incarnation`), from: id(from, `${path}.from`) };
+    if (item.from === item.id) reject(`${path}.sig`, 'missing (a leave is signed by the member leaving)');
+    return item;
+  }
+  const [, i, inc, from, sg] = fields(obj, path, ['kind', 'id', 'incarnation', 'from', 'sig']);
+  const item: DeadItem = {
+    kind: 'dead', id: id(i, `${path}.id`), incarnation: incarnation(inc, `${path}.incarnation`), from: id(from, `${path}.from`), sig: sig(sg, `${path}.sig`),
+  };
+  if (item.from !== item.id) reject(`${path}.sig`, 'only a leave (from === id) is signed; a claim about another member is not');
+  return item;
+}
+
+function kindOf(obj: object, path: string): unknown {
+  return ownValue(obj, 'kind', `${path}.kind`);
+}
+
+function memberRecord(raw: unknown, path: string): MemberRecord {
+  const [state, a, l] = fields(plainObject(raw, path), path, ['state', 'alive', 'leave']);
+  if (typeof state !== 'string' || !memberStates.has(state)) reject(`${path}.state`, `expected one of ${[...memberStates].join(', ')}, got ${describe(state)}`);
+  const aliveObj = plainObject(a, `${path}.alive`);
+  if (kindOf(aliveObj, `${path}.alive`) !== 'alive') reject(`${path}.alive.kind`, 'expected alive');
+  const alive = aliveItem(aliveObj, `${path}.alive`);
+  let leave: DeadItem | null = null;
+  if (l !== null) {
+    const leaveObj = plainObject(l, `${path}.leave`);
+    if (kindOf(leaveObj, `${path}.leave`) !== 'dead') reject(`${path}.leave.kind`, 'expected dead');
+    leave = deadItem(leaveObj, `${path}.leave`);
+    if (leave.id !== alive.id || leave.from !== alive.id) reject(`${path}.leave`, 'must be the member\'s own leave (id and from equal to alive.id)');
+    if (leave.incarnation < alive.incarnation) reject(`${path}.leave.incarnation`, 'below the alive record\'s');
+  }
+  if ((state === 'left') !== (leave !== null)) reject(`${path}.leave`, state === 'left' ? 'missing: a left member is carried with its signed leave' : 'only a left member carries a leave');
+  return { state: state as MemberState, alive, leave };
 }
 
 function gossipItem(raw: unknown, path: string): GossipItem {
   const obj = plainObject(raw, path);
   const kind = ownValue(obj, 'kind', `${path}.kind`);
   switch (kind) {
-    case 'alive': {
-      const [, i, a, inc, m] = fields(obj, path, ['kind', 'id', 'addr', 'incarnation', 'meta']);
-      return { kind, id: id(i, `${path}.id`), addr: addr(a, `${path}.addr`), incarnation: counter(inc, `${path}.incarnation`), meta: meta(m, `${path}.meta`) };
-    }
-    case 'suspect': case 'dead': {
+    case 'alive': return aliveItem(obj, path);
+    case 'dead': return deadItem(obj, path);
+    case 'suspect': {
       const [, i, inc, from] = fields(obj, path, ['kind', 'id', 'incarnation', 'from']);
-      return { kind, id: id(i, `${path}.id`), incarnation: counter(inc, `${path}.incarnation`), from: id(from, `${path}.from`) };
+      return { kind, id: id(i, `${path}.id`), incarnation: incarnation(inc, `${path}.incarnation`), from: id(from, `${path}.from`) };
     }
     default: return reject(`${path}.kind`, `expected alive, suspect or dead, got ${describe(kind)}`);
   }
@@ -214,11 +261,12 @@ function message(raw: unknown): Message {
     }
     case 'pushPull': {
       const [, reply, raw] = fields(obj, type, ['type', 'reply', 'members']);
-      const members = array(raw, 'pushPull.members', membersMax).map((m, i) => memberView(m, `pushPull.members[${i}]`));
+      const members = array(raw, 'pushPull.members', membersMax).map((m, i) => memberRecord(m, `pushPull.members[${i}]`));
       const seen = new Set<string>();
       for (let i = 0; i < members.length; i++) {
-        if (seen.has(members[i].id)) reject(`pushPull.members[${i}].id`, `duplicate member ${JSON.stringify(members[i].id.slice(0, 40))}`);
-        seen.add(members[i].id);
+        const mid = members[i].alive.id;
+        if (seen.has(mid)) reject(`pushPull.members[${i}].alive.id`, `duplicate member ${JSON.stringify(mid.slice(0, 40))}`);
+        seen.add(mid);
       }
       return { type, reply: boolean(reply, 'pushPull.reply'), members };
     }
