@@ -228,6 +228,9 @@ export class Agent implements AgentApi {
       logger: log.child({ part: 'membership' }),
       registry: this.metrics.registry,
       meta,
+      // Statements about itself signed with its identity; only roster members heard, in their roles.
+      privateKey: this.identity.privateKey,
+      trust: { isAdmitted: (id) => this.roster.admits(id), roleOf: (id) => this.roster.roleOf(id) },
       // Voters (with known addresses, as multiaddrs) and bootstrap peers are the seeds.
       seeds: [
         ...c.voters.filter((v) => v.id !== this.identity.peerId).flatMap((v) => v.addrs.length === 0 ? [v.id] : v.addrs.map((a) => `${a}/p2p/${v.id}`)),

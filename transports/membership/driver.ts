@@ -3,7 +3,7 @@
 // (performance.now(), monotonic), entropy (node:crypto), the one timer for `wakeAtMs`, streams,
 // gossipsub, logs and metrics. README.md ("The libp2p driver") has the wire details.
 //
-// /covey/membership/1.0.0 — every core message (ping, ack, pingReq, nack, gossip, pushPull). Per
+// /covey/membership/2.0.0 — every core message (ping, ack, pingReq, nack, gossip, pushPull). Per
 //   peer one long-lived outbound stream, written only (each side opens its own), created on the
 //   first message and closed after idleCloseMs without traffic. On it, length-prefixed frames
 //   (it-length-prefixed) holding UTF-8 JSON `{ "swarm": <name>, "msg": <core message> }`, at most
@@ -46,7 +46,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Logger } from '../../agent/log.ts';
+import type { Logger } from 'pino';
 import type { CoveyNode } from '../node.ts';
 import { addrBytesMax, type MembershipOptions } from './config.ts';
 import { ed25519Signer } from './ed25519.ts';
@@ -58,7 +58,9 @@ import type {
 } from './types.ts';
 import { isMemberId, validateMessage, validateMeta } from './validate.ts';
 
-export const membershipProtocol = '/covey/membership/1.0.0';
+// 2.0.0: statements about oneself are signed and push-pull carries signed records (1.0.0 agents
+// cannot read them, so the two refuse to negotiate rather than drop each other's frames).
+export const membershipProtocol = '/covey/membership/2.0.0';
 
 /** The gossipsub topic of a swarm's membership news. */
 export function membershipTopic(swarm: string): string {

@@ -1,0 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSwarm, startAgent, swarmDown, waitReady } from '../agent/swarm.ts';
+const dir = mkdtempSync(join(tmpdir(), 'covey-mem-'));
+const swarm = await createSwarm(join(dir, 'swarm'), { agents: 3, voters: 3, name: 'mem', logLevel: 'warn' });
+swarm.agents.map((ag) => startAgent(swarm, ag.index));
+await waitReady(swarm, 60_000);
+await new Promise((r) => setTimeout(r, 5000));
+const t = await (await fetch(`${swarm.agents[0].http}/metrics`)).text();
+console.log(t.split('\n').filter((l) => /^(process_resident|nodejs_heap_size|nodejs_external|nodejs_heap_space_size_used)/.test(l)).join('\n'));
+await swarmDown(swarm.dir);

@@ -1,0 +1,14 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WalStorage } from '../consensus/storage/wal-storage.ts';
+const dir = mkdtempSync(join(tmpdir(), 'rp-'));
+const p = spawn(process.execPath, ['consensus/storage/crash-child.ts', dir, '1', 'wal'], { stdio: ['ignore', 'pipe', 'inherit'] });
+let n = 0;
+p.stdout.on('data', (d) => { n += String(d).split('\n').length - 1; if (n > 200) p.kill('SIGKILL'); });
+await new Promise((r) => p.on('exit', r));
+process.env.WALDBG = '1';
+const s = await WalStorage.open(dir);
+console.log('acked', n, 'loaded', (await s.load()).applied.length);
+await s.close();

@@ -1,0 +1,17 @@
+import { test } from 'node:test';
+import { createServer } from 'node:http';
+import { pino } from 'pino';
+import { attachStreamServer } from '../agent/stream/server.ts';
+import { StreamClient } from '../agent/stream/client.ts';
+test('x', async () => {
+console.log('start');
+const server = createServer((_q, r) => r.writeHead(404).end());
+attachStreamServer(server, { submit: async () => ({ ok: true }), authorize: () => null, logger: pino({ level: 'debug' }) });
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as any).port;
+  console.log('listening', port);
+  const c = await StreamClient.connect(`http://127.0.0.1:${port}`);
+  console.log('connected');
+  console.log(await c.get('a'));
+  c.close(); server.closeAllConnections(); server.close();
+});

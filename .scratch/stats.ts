@@ -1,0 +1,26 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSwarm, startAgent, swarmDown, waitReady } from '../agent/swarm.ts';
+import { coveyStreamClient } from '../bench/kv-clients.ts';
+const clients = Number(process.argv[2] ?? 64);
+const dir = mkdtempSync(join(tmpdir(), 'covey-stats-'));
+const swarm = await createSwarm(join(dir, 'swarm'), { agents: 3, voters: 3, name: 'stats', logLevel: 'warn' });
+for (const ag of swarm.agents) startAgent(swarm, ag.index);
+await waitReady(swarm, 60_000);
+const kv = await Promise.all(swarm.agents.map((ag) => coveyStreamClient(ag.http)));
+const metrics = async () => Promise.all(swarm.agents.map(async (ag) => {
+  const t = await (await fetch(`${ag.http}/metrics`)).text();
+  const get = (re: RegExp) => t.split('\n').filter((l) => re.test(l) && !l.startsWith('#')).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return { syncs: get(/^covey_storage_syncs/), frames: get(/^covey_rpc_frames_sent_total/), cmds: get(/^covey_commands_total/), committed: get(/^covey_instances_committed/) };
+}));
+let n = 0;
+const run = async (ms: number) => { const until = performance.now() + ms; await Promise.all(Array.from({ length: clients }, async (_, p) => { for (let i = 0; performance.now() < until; i++) { await kv[p % 3].put(`k/${p}/${i}/${Math.random()}`, 'v'.repeat(100)); n++; } })); };
+await run(1000);
+const a = await metrics(); n = 0;
+const t0 = performance.now(); await run(Number(process.env.RUN_MS ?? 5000)); const secs = (performance.now() - t0) / 1000;
+const b = await metrics();
+console.log(`${clients} clients: ${(n / secs).toFixed(0)} ops/s`);
+b.forEach((m, i) => console.log(`agent ${i}: syncs/s ${((m.syncs - a[i].syncs) / secs).toFixed(0)}, frames/s ${((m.frames - a[i].frames) / secs).toFixed(0)}, cmds/s ${((m.cmds - a[i].cmds) / secs).toFixed(0)}, committed/s ${((m.committed - a[i].committed) / secs).toFixed(0)}`));
+await Promise.all(kv.map((c) => c.close()));
+await swarmDown(swarm.dir);

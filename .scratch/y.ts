@@ -1,0 +1,16 @@
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { defaultLogger } from '@libp2p/logger';
+import { pipe } from 'it-pipe';
+const factory = yamux()({ logger: defaultLogger() } as any);
+let received = 0, updates = 0;
+const a = factory.createStreamMuxer({ direction: 'outbound' });
+const b = factory.createStreamMuxer({ direction: 'inbound', onIncomingStream: (s) => { console.log('incoming'); void (async () => { for await (const c of s.source) received += c.byteLength; console.log('reader done', received); })(); } });
+void pipe(a.source, b);
+void pipe(b.source, async function* (src) { for await (const chunk of src) { const buf = chunk instanceof Uint8Array ? chunk : (chunk as any).subarray(); if (buf.length === 12 && buf[1] === 1) updates++; yield buf; } }, a);
+const stream = await a.newStream();
+console.log('stream open');
+await stream.sink((function* () { for (let i = 0; i < 200; i++) yield new Uint8Array(100); })());
+console.log('sent');
+await new Promise((r) => setTimeout(r, 200));
+console.log({ received, updates });
+process.exit(0);
