@@ -35,8 +35,11 @@ export interface DecoderCounts {
   readonly membershipDropped: number;
   /** Submit requests refused as invalid (/covey/submit/1.0.0). */
   readonly submitInvalid: number;
-  /** Snapshot transfers refused as invalid. */
-  readonly snapshotInvalid: number;
+  /**
+   * Snapshot transfers received, whatever the outcome: `invalid` ones failed framing or JSON, `ok`
+   * ones parsed and went on to the core's validator, which refused them (the fuzzer sends no valid one).
+   */
+  readonly snapshotReceived: number;
 }
 
 export async function decoderCounts(http: string): Promise<DecoderCounts> {
@@ -45,7 +48,7 @@ export async function decoderCounts(http: string): Promise<DecoderCounts> {
     consensusDropped: metricSum(text, 'covey_rpc_frames_dropped_total'),
     membershipDropped: metricSum(text, 'covey_membership_frames_dropped_total'),
     submitInvalid: metricSum(text, 'covey_rpc_submits_served_total', { outcome: 'invalid' }),
-    snapshotInvalid: metricSum(text, 'covey_snapshots_received_total', { outcome: 'invalid' }),
+    snapshotReceived: metricSum(text, 'covey_snapshots_received_total'),
   };
 }
 
@@ -54,7 +57,7 @@ export function countsDelta(after: DecoderCounts, before: DecoderCounts): Decode
     consensusDropped: after.consensusDropped - before.consensusDropped,
     membershipDropped: after.membershipDropped - before.membershipDropped,
     submitInvalid: after.submitInvalid - before.submitInvalid,
-    snapshotInvalid: after.snapshotInvalid - before.snapshotInvalid,
+    snapshotReceived: after.snapshotReceived - before.snapshotReceived,
   };
 }
 

@@ -317,10 +317,16 @@ class Flood {
       case 'membership': return sendOnStream(this.#node, peer, membershipProtocol, frames);
       case 'submit': if (await sendRequest(this.#node, peer, submitProtocol, frames[0], true)) this.submitReplies++; return;
       case 'snapshot': await sendRequest(this.#node, peer, snapshotProtocol, frames[0], false); return;
-      case 'gossip': this.gossipPublished += await publishAll(this.#node, membershipTopic(this.#swarm.name), frames); return;
+      // Awaited first, then added: `x += await …` would read x before the wait and lose the other loops' counts.
+      case 'gossip': {
+        const published = await publishAll(this.#node, membershipTopic(this.#swarm.name), frames);
+        this.gossipPublished += published;
+        return;
+      }
       case 'httpStream': {
         const u = new URL(this.#swarm.agents[agent].http);
-        this.httpReplies += await sendHttpStream(u.hostname, Number(u.port), frames);
+        const replies = await sendHttpStream(u.hostname, Number(u.port), frames);
+        this.httpReplies += replies;
       }
     }
   }
