@@ -3,13 +3,14 @@
 // gossipsub topic). Fails when an agent exits, stops answering, stops committing, or keeps the
 // memory the flood took (agent/fuzz/wire-fuzzer.ts says how).
 //
-// Usage: npm run fuzz:wire -- [--frames 1000000] [--seed N] [--settle 20s] [--rss-tolerance 30] [--keep] [--json]
+// Usage: npm run fuzz:wire -- [--frames 1000000] [--seed N] [--targets consensus,submit,snapshot,membership,gossip,httpStream] [--settle 20s] [--rss-tolerance 30] [--keep] [--json]
 // Exit codes: 0 passed, 1 a failure found (the seed and the last frames are printed), 2 bad arguments.
 
 import { parseArgs } from 'node:util';
 import { runWireFuzz, type WireFuzzReport } from '../agent/fuzz/wire-fuzzer.ts';
+import { fuzzTargets, type FuzzTarget } from '../transports/testing/fuzz-frames.ts';
 
-interface Args { frames: number; seed: number; settleMs: number; tolerance: number; keep: boolean; json: boolean }
+interface Args { targets: FuzzTarget[]; frames: number; seed: number; settleMs: number; tolerance: number; keep: boolean; json: boolean }
 
 const framesMax = 100_000_000;
 
@@ -23,6 +24,7 @@ function parse(): Args {
         'rss-tolerance': { type: 'string', default: '30' },
         keep: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        targets: { type: 'string', default: fuzzTargets.join(',') },
       },
     });
     const frames = Number(values.frames);
@@ -35,7 +37,10 @@ function parse(): Args {
     if (settleMs > 600_000) throw new Error(`--settle must be at most 600s, got "${values.settle}"`);
     const tolerance = Number(values['rss-tolerance']);
     if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > 4096) throw new Error(`--rss-tolerance must be MiB from 0 to 4096, got "${values['rss-tolerance']}"`);
-    return { frames, seed, settleMs, tolerance, keep: values.keep, json: values.json };
+    const targets = values.targets.split(',').map((t) => t.trim()) as FuzzTarget[];
+    const unknown = targets.filter((t) => !fuzzTargets.includes(t));
+    if (unknown.length > 0 || targets.length === 0) throw new Error(`--targets must list some of ${fuzzTargets.join(', ')}; unknown: ${unknown.join(', ') || '(none given)'}`);
+    return { targets, frames, seed, settleMs, tolerance, keep: values.keep, json: values.json };
   } catch (err) {
     process.stderr.write(`fuzz:wire: ${(err as Error).message}\n`);
     process.exit(2);
@@ -60,7 +65,7 @@ function summary(r: WireFuzzReport): string {
 
 const args = parse();
 const report = await runWireFuzz({
-  frames: args.frames, seed: args.seed, settleMs: args.settleMs, rssToleranceMiB: args.tolerance, keepDir: args.keep,
+  frames: args.frames, seed: args.seed, targets: args.targets, settleMs: args.settleMs, rssToleranceMiB: args.tolerance, keepDir: args.keep,
   onProgress: (p) => {
     if (!args.json) process.stdout.write(`[${p.phase}] frames ${p.frames}, ${p.framesPerSec} frames/s, RSS MiB ${p.rssMiB.map((m) => (m === null ? 'gone' : m.toFixed(0))).join(' / ')}\n`);
   },

@@ -85,8 +85,13 @@ export class FrameFeed {
   readonly #feeds: Map<FuzzTarget, TargetFeed>;
   readonly #recent = new Map<number, SentRecord[]>();
 
-  constructor(totalFrames: number, ctx: FuzzContext, seed: number, frameBytesMax: number) {
-    this.#feeds = new Map(fuzzTargets.map((t) => [t, new TargetFeed(t, Math.round(totalFrames * targetShare[t]), ctx, seed, frameBytesMax)]));
+  /** `targets`: the decoders to fuzz (default all); the frames are shared among them by targetShare. */
+  constructor(totalFrames: number, ctx: FuzzContext, seed: number, frameBytesMax: number, targets: readonly FuzzTarget[] = fuzzTargets) {
+    const shares = targets.reduce((s, t) => s + targetShare[t], 0);
+    this.#feeds = new Map(fuzzTargets.map((t) => {
+      const quota = targets.includes(t) ? Math.round(totalFrames * targetShare[t] / shares) : 0;
+      return [t, new TargetFeed(t, quota, ctx, seed, frameBytesMax)];
+    }));
   }
 
   /** Up to `max` frames of `target` (fewer when its quota runs out; empty when spent). */

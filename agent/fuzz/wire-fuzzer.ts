@@ -40,6 +40,8 @@ import { commitProblem, countsDelta, decoderCounts, healthProblem, heapFigures, 
 export interface WireFuzzOptions {
   readonly frames: number;
   readonly seed: number;
+  /** Decoders to fuzz; default every one (transports/testing/fuzz-frames.ts fuzzTargets). */
+  readonly targets?: readonly FuzzTarget[];
   /** Frames of the warm-up before the baseline (default 2% of frames, at most 20 000). */
   readonly warmupFrames?: number;
   /** Wait after the warm-up and after the flood before reading RSS (default 20 s). */
@@ -140,7 +142,7 @@ export async function runWireFuzz(o: WireFuzzOptions): Promise<WireFuzzReport> {
     node = await fuzzerNode(swarm);
     await waitReady(swarm, 90_000, [0, 1, 2]);
     const ctx: FuzzContext = { n: voters, from: fuzzerVoter, swarm: swarm.name, peers: swarm.agents.map((a) => a.peerId) };
-    const feed = new FrameFeed(o.frames, ctx, o.seed, frameBytesMaxDefault);
+    const feed = new FrameFeed(o.frames, ctx, o.seed, frameBytesMaxDefault, o.targets);
     const pids = swarm.agents.slice(0, runningAgents).map((a) => a.pid!);
     const before = await Promise.all(swarm.agents.slice(0, runningAgents).map((a) => decoderCounts(a.http)));
     const watcher = new Watcher(swarm, pids, fail);
