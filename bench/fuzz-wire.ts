@@ -67,8 +67,12 @@ const args = parse();
 const report = await runWireFuzz({
   frames: args.frames, seed: args.seed, targets: args.targets, settleMs: args.settleMs, rssToleranceMiB: args.tolerance, keepDir: args.keep,
   onProgress: (p) => {
-    if (!args.json) process.stdout.write(`[${p.phase}] frames ${p.frames}, ${p.framesPerSec} frames/s, RSS MiB ${p.rssMiB.map((m) => (m === null ? 'gone' : m.toFixed(0))).join(' / ')}\n`);
+    if (!args.json) process.stdout.write(`[${p.phase}] frames ${p.frames}, ${p.framesPerSec} frames/s, RSS MiB ${p.rssMiB.map((m) => (m === null ? 'gone' : m.toFixed(0))).join(' / ')}, heap used MiB ${p.heapUsedMiB.map((m) => (m === null ? '?' : m.toFixed(0))).join(' / ')}\n`);
   },
+}).catch((err: unknown) => {
+  // The harness itself could not run (a swarm that never became ready, a port taken): not a finding.
+  process.stderr.write(`fuzz:wire: the run could not go on: ${(err as Error).message}\n`);
+  process.exit(1);
 });
 process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : summary(report));
 process.exit(report.ok ? 0 : 1);

@@ -17,7 +17,7 @@ export const recentFramesMax = 256;
  * the protocols that cost a stream per frame (submit, snapshot) get less, so the flood stays fast.
  */
 export const targetShare: Readonly<Record<FuzzTarget, number>> = {
-  consensus: 0.4, membership: 0.25, httpStream: 0.2, submit: 0.06, gossip: 0.06, snapshot: 0.03,
+  consensus: 0.45, membership: 0.27, httpStream: 0.18, gossip: 0.06, submit: 0.03, snapshot: 0.01,
 };
 
 /** A frame as drawn, with where it came from (enough to draw it again). */

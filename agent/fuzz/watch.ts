@@ -16,6 +16,20 @@ export function rssMiB(pid: number): number | null {
   }
 }
 
+/** Attempts at reading /metrics: a keep-alive socket the agent has just closed fails one fetch. */
+const metricsAttempts = 3;
+
+async function metricsText(http: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(`${http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    } catch (err) {
+      if (attempt >= metricsAttempts) throw new Error(`cannot read ${http}/metrics: ${(err as Error).message}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 /** The sum of every series of `name` in a Prometheus text exposition whose labels match `labels`. */
 export function metricSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
   let sum = 0;
@@ -43,7 +57,7 @@ export interface DecoderCounts {
 }
 
 export async function decoderCounts(http: string): Promise<DecoderCounts> {
-  const text = await (await fetch(`${http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const text = await metricsText(http);
   return {
     consensusDropped: metricSum(text, 'covey_rpc_frames_dropped_total'),
     membershipDropped: metricSum(text, 'covey_membership_frames_dropped_total'),
@@ -70,7 +84,7 @@ export interface HeapFigures {
 }
 
 export async function heapFigures(http: string): Promise<HeapFigures> {
-  const text = await (await fetch(`${http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const text = await metricsText(http);
   const mib = (name: string) => Math.round(metricSum(text, name) / 1024 / 1024 * 10) / 10;
   return { heapUsedMiB: mib('covey_process_nodejs_heap_size_used_bytes'), heapTotalMiB: mib('covey_process_nodejs_heap_size_total_bytes'), externalMiB: mib('covey_process_nodejs_external_memory_bytes') };
 }

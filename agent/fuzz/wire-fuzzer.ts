@@ -60,6 +60,8 @@ export interface Progress {
   readonly frames: number;
   readonly framesPerSec: number;
   readonly rssMiB: (number | null)[];
+  /** V8 heap in use per agent (/metrics), null where it did not answer. */
+  readonly heapUsedMiB: (number | null)[];
 }
 
 export interface AgentFigures {
@@ -117,8 +119,8 @@ const lanes: Readonly<Record<FuzzTarget, { perAgent: number; batch: number }>> =
   consensus: { perAgent: 2, batch: 200 },
   membership: { perAgent: 2, batch: 200 },
   httpStream: { perAgent: 1, batch: 500 },
-  submit: { perAgent: 6, batch: 1 },
-  snapshot: { perAgent: 1, batch: 1 },
+  submit: { perAgent: 16, batch: 1 }, // a stream per request costs ~20 ms of round trips: many in flight (the agent allows 64)
+  snapshot: { perAgent: 2, batch: 1 }, // the agent allows 2 inbound snapshot streams per connection
   gossip: { perAgent: 0, batch: 20 }, // one loop in all: a message reaches every agent
 };
 
@@ -148,9 +150,14 @@ export async function runWireFuzz(o: WireFuzzOptions): Promise<WireFuzzReport> {
     const watcher = new Watcher(swarm, pids, fail);
     const watching = watcher.run(stop.signal);
     const flood = new Flood(node, swarm, feed, stop.signal);
-    const progress = (phase: Progress['phase']) => setInterval(() => o.onProgress?.({
-      phase, frames: flood.sent, framesPerSec: flood.rate(), rssMiB: pids.map(rssMiB),
-    }), o.progressEveryMs ?? 5000);
+    const progress = (phase: Progress['phase']) => setInterval(() => {
+      if (o.onProgress === undefined) return;
+      const frames = flood.sent;
+      const framesPerSec = flood.rate();
+      const rss = pids.map(rssMiB);
+      void Promise.all(swarm.agents.slice(0, runningAgents).map((a) => heapFigures(a.http).then((h) => h.heapUsedMiB, () => null)))
+        .then((heapUsedMiB) => o.onProgress?.({ phase, frames, framesPerSec, rssMiB: rss, heapUsedMiB }));
+    }, o.progressEveryMs ?? 5000);
 
     // Warm-up, then the baseline.
     const warmup = o.warmupFrames ?? Math.min(20_000, Math.round(o.frames * 0.02));
