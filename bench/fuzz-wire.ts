@@ -3,7 +3,7 @@
 // gossipsub topic). Fails when an agent exits, stops answering, stops committing, or keeps the
 // memory the flood took (agent/fuzz/wire-fuzzer.ts says how).
 //
-// Usage: npm run fuzz:wire -- [--frames 1000000] [--seed N] [--targets consensus,submit,snapshot,membership,gossip,httpStream] [--settle 20s] [--rss-tolerance 30] [--keep] [--json]
+// Usage: npm run fuzz:wire -- [--frames 1000000] [--seed N] [--targets consensus,submit,snapshot,membership,gossip,httpStream] [--settle 150s] [--rss-tolerance 30] [--keep] [--json]
 // Exit codes: 0 passed, 1 a failure found (the seed and the last frames are printed), 2 bad arguments.
 
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ function parse(): Args {
       options: {
         frames: { type: 'string', default: '1000000' },
         seed: { type: 'string' },
-        settle: { type: 'string', default: '20s' },
+        settle: { type: 'string', default: '150s' },
         'rss-tolerance': { type: 'string', default: '30' },
         keep: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },

@@ -44,7 +44,7 @@ export interface WireFuzzOptions {
   readonly targets?: readonly FuzzTarget[];
   /** Frames of the warm-up before the baseline (default 2% of frames, at most 20 000). */
   readonly warmupFrames?: number;
-  /** Wait after the warm-up and after the flood before reading RSS (default 20 s). */
+  /** Wait after the warm-up (at most 10 s) and after the flood before reading RSS (default 150 s: V8 gives back the pages it grew to only after a minute or two idle). */
   readonly settleMs?: number;
   /** RSS after the settle may exceed the baseline by max(this, 20 %) (default 30 MiB). */
   readonly rssToleranceMiB?: number;
@@ -127,7 +127,7 @@ const lanes: Readonly<Record<FuzzTarget, { perAgent: number; batch: number }>> =
 export async function runWireFuzz(o: WireFuzzOptions): Promise<WireFuzzReport> {
   const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'covey-fuzz-wire-'));
-  const settleMs = o.settleMs ?? 20_000;
+  const settleMs = o.settleMs ?? 150_000;
   const tolerance = o.rssToleranceMiB ?? 30;
   const swarm = await createSwarm(dir, { agents: voters, voters, name: 'fuzz', logLevel: 'warn' });
   let node: Libp2p | null = null;
@@ -294,6 +294,8 @@ class Flood {
 
   async #loop(target: FuzzTarget, batch: number, agent: number): Promise<void> {
     while (!this.#signal.aborted && this.sent < this.#limit) {
+      // A send that settles without I/O (gossipsub refusing at once) would otherwise starve timers.
+      await new Promise((r) => setImmediate(r));
       const frames = this.#take(target, Math.min(batch, this.#limit - this.sent));
       if (frames.length === 0) return;
       this.sent += frames.length;
