@@ -4,8 +4,9 @@
 // (a small ring) to be written out when that agent fails.
 
 import fc from 'fast-check';
-import { fuzzFrameArbitrary, fuzzTargets, type FuzzContext, type FuzzFrame, type FuzzTarget } from '../../transports/testing/fuzz-frames.ts';
-import { acceptedByDecoder } from '../../transports/testing/fuzz-frames.ts';
+import {
+  acceptedByDecoder, fuzzFrameArbitrary, fuzzTargets, type FuzzContext, type FuzzFrame, type FuzzTarget,
+} from '../../transports/testing/fuzz-frames.ts';
 
 /** Frames drawn at once (one fc.sample call). */
 export const chunkFrames = 1000;

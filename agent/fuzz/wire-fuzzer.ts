@@ -108,6 +108,8 @@ const runningAgents = 3;
 const voters = 4;
 const fuzzerVoter = 3;
 const healthEveryMs = 2000;
+/** /health is one line of JSON; 10 s unanswered is an agent starved or stuck (on a shared 2-core machine, starved happens). */
+const healthTimeoutMs = 10_000;
 const commitEveryMs = 4000;
 /** A commit check may take this long under the flood before the agent counts as stuck. */
 const commitTimeoutMs = 20_000;
@@ -381,7 +383,7 @@ class Watcher {
     const strikes = this.#pids.map(() => 0);
     while (!signal.aborted) {
       await Promise.all(this.#pids.map(async (_, i) => {
-        const why = await healthProblem(this.#swarm.agents[i].http, 5000);
+        const why = await healthProblem(this.#swarm.agents[i].http, healthTimeoutMs);
         strikes[i] = why === null ? 0 : strikes[i] + 1;
         if (strikes[i] >= strikesMax && !signal.aborted) this.#fail(`agent ${i} is stuck: ${why} (${strikesMax} checks in a row)`);
       }));
