@@ -114,3 +114,13 @@ export async function commitProblem(writer: AgentClient, reader: AgentClient, ke
     return `PUT/GET ${key} (${writer.baseUrl} → ${reader.baseUrl}) failed: ${(err as Error).message}`;
   }
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) { resolve(); return; }
+    const t = setTimeout(() => { signal?.removeEventListener('abort', done); resolve(); }, ms);
+    const done = () => { clearTimeout(t); resolve(); };
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

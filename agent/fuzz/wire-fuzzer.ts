@@ -20,22 +20,20 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Libp2p, PeerId } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import type { Libp2p } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { parse as parseYaml } from 'yaml';
 import { AgentClient } from '../client.ts';
 import { loadIdentity } from '../identity.ts';
-import { createSwarm, isAlive, startAgent, stopAgent, waitReady, type Swarm } from '../swarm.ts';
+import { createSwarm, startAgent, stopAgent, waitReady, type Swarm } from '../swarm.ts';
 import { createCoveyNode } from '../../transports/node.ts';
-import { membershipProtocol, membershipTopic } from '../../transports/membership/driver.ts';
-import { epaxosProtocol, submitProtocol } from '../../transports/rpc/consensus-rpc.ts';
-import { snapshotProtocol } from '../../transports/rpc/snapshot-transfer.ts';
+import { epaxosProtocol } from '../../transports/rpc/consensus-rpc.ts';
 import { frameBytesMaxDefault } from '../../transports/wire/codec.ts';
 import type { FuzzContext, FuzzTarget } from '../../transports/testing/fuzz-frames.ts';
-import { FrameFeed, type DrawnFrame } from './feed.ts';
-import { publishAll, sendHttpStream, sendOnStream, sendRequest } from './senders.ts';
-import { commitProblem, countsDelta, decoderCounts, healthProblem, heapFigures, rssMiB, type DecoderCounts, type HeapFigures } from './watch.ts';
+import { FrameFeed } from './feed.ts';
+import { Flood } from './flood.ts';
+import { commitProblem, countsDelta, decoderCounts, heapFigures, rssMiB, sleep, type DecoderCounts, type HeapFigures } from './watch.ts';
+import { commitTimeoutMs, Watcher } from './watcher.ts';
 
 export interface WireFuzzOptions {
   readonly frames: number;
@@ -107,24 +105,6 @@ export interface WireFuzzReport {
 const runningAgents = 3;
 const voters = 4;
 const fuzzerVoter = 3;
-const healthEveryMs = 2000;
-/** /health is one line of JSON; 10 s unanswered is an agent starved or stuck (on a shared 2-core machine, starved happens). */
-const healthTimeoutMs = 10_000;
-const commitEveryMs = 4000;
-/** A commit check may take this long under the flood before the agent counts as stuck. */
-const commitTimeoutMs = 20_000;
-/** Consecutive failed checks of one kind before an agent counts as stuck (the flood is CPU-heavy on 2 cores). */
-const strikesMax = 3;
-
-/** Sender loops per agent and frames per stream or connection, per target. */
-const lanes: Readonly<Record<FuzzTarget, { perAgent: number; batch: number }>> = {
-  consensus: { perAgent: 2, batch: 200 },
-  membership: { perAgent: 2, batch: 200 },
-  httpStream: { perAgent: 1, batch: 500 },
-  submit: { perAgent: 16, batch: 1 }, // a stream per request costs ~20 ms of round trips: many in flight (the agent allows 64)
-  snapshot: { perAgent: 2, batch: 1 }, // the agent allows 2 inbound snapshot streams per connection
-  gossip: { perAgent: 0, batch: 20 }, // one loop in all: a message reaches every agent
-};
 
 export async function runWireFuzz(o: WireFuzzOptions): Promise<WireFuzzReport> {
   const started = performance.now();
@@ -151,7 +131,7 @@ export async function runWireFuzz(o: WireFuzzOptions): Promise<WireFuzzReport> {
     const before = await Promise.all(swarm.agents.slice(0, runningAgents).map((a) => decoderCounts(a.http)));
     const watcher = new Watcher(swarm, pids, fail);
     const watching = watcher.run(stop.signal);
-    const flood = new Flood(node, swarm, feed, stop.signal);
+    const flood = new Flood(node, swarm, runningAgents, feed, stop.signal);
     const progress = (phase: Progress['phase']) => setInterval(() => {
       if (o.onProgress === undefined) return;
       const frames = flood.sent;
@@ -251,160 +231,6 @@ function client(swarm: Swarm, i: number): AgentClient {
   return new AgentClient(swarm.agents[i].http);
 }
 
-/** The sender loops: each takes frames of its target from the feed and sends them to its agent. */
-class Flood {
-  sent = 0;
-  httpReplies = 0;
-  submitReplies = 0;
-  gossipPublished = 0;
-  #limit = 0;
-  #rateFrom = { t: performance.now(), sent: 0 };
-  readonly #node: Libp2p;
-  readonly #swarm: Swarm;
-  readonly #feed: FrameFeed;
-  readonly #signal: AbortSignal;
-  readonly #peers: PeerId[];
-
-  constructor(node: Libp2p, swarm: Swarm, feed: FrameFeed, signal: AbortSignal) {
-    this.#node = node;
-    this.#swarm = swarm;
-    this.#feed = feed;
-    this.#signal = signal;
-    this.#peers = swarm.agents.slice(0, runningAgents).map((a) => peerIdFromString(a.peerId));
-  }
-
-  /** Frames per second since the last call. */
-  rate(): number {
-    const now = performance.now();
-    const r = (this.sent - this.#rateFrom.sent) / ((now - this.#rateFrom.t) / 1000);
-    this.#rateFrom = { t: now, sent: this.sent };
-    return Math.round(r);
-  }
-
-  /** Sends until `limit` frames have been sent in all (or every quota is spent, or the run stops). */
-  async run(limit: number): Promise<void> {
-    this.#limit = limit;
-    const loops: Promise<void>[] = [];
-    for (const [target, lane] of Object.entries(lanes) as [FuzzTarget, { perAgent: number; batch: number }][]) {
-      if (target === 'gossip') { loops.push(this.#loop(target, lane.batch, 0)); continue; }
-      for (let agent = 0; agent < runningAgents; agent++) {
-        for (let k = 0; k < lane.perAgent; k++) loops.push(this.#loop(target, lane.batch, agent));
-      }
-    }
-    await Promise.all(loops);
-  }
-
-  async #loop(target: FuzzTarget, batch: number, agent: number): Promise<void> {
-    while (!this.#signal.aborted && this.sent < this.#limit) {
-      // A send that settles without I/O (gossipsub refusing at once) would otherwise starve timers.
-      await new Promise((r) => setImmediate(r));
-      const frames = this.#take(target, Math.min(batch, this.#limit - this.sent));
-      if (frames.length === 0) return;
-      this.sent += frames.length;
-      this.#feed.sent(target === 'gossip' ? -1 : agent, frames);
-      try {
-        await this.#send(target, agent, frames);
-      } catch {
-        // A refused dial or a reset stream: the agent may be busy or gone; the watcher decides which.
-        await sleep(50, this.#signal);
-      }
-    }
-  }
-
-  /** Frames for one stream: a framing breaker ends it. */
-  #take(target: FuzzTarget, max: number): DrawnFrame[] {
-    const out: DrawnFrame[] = [];
-    while (out.length < max) {
-      const [f] = this.#feed.take(target, 1);
-      if (f === undefined) break;
-      out.push(f);
-      if (f.kind === 'raw') break;
-    }
-    return out;
-  }
-
-  async #send(target: FuzzTarget, agent: number, frames: DrawnFrame[]): Promise<void> {
-    const peer = this.#peers[agent];
-    switch (target) {
-      case 'consensus': return sendOnStream(this.#node, peer, epaxosProtocol, frames);
-      case 'membership': return sendOnStream(this.#node, peer, membershipProtocol, frames);
-      case 'submit': if (await sendRequest(this.#node, peer, submitProtocol, frames[0], true)) this.submitReplies++; return;
-      case 'snapshot': await sendRequest(this.#node, peer, snapshotProtocol, frames[0], false); return;
-      // Awaited first, then added: `x += await …` would read x before the wait and lose the other loops' counts.
-      case 'gossip': {
-        const published = await publishAll(this.#node, membershipTopic(this.#swarm.name), frames);
-        this.gossipPublished += published;
-        return;
-      }
-      case 'httpStream': {
-        const u = new URL(this.#swarm.agents[agent].http);
-        const replies = await sendHttpStream(u.hostname, Number(u.port), frames);
-        this.httpReplies += replies;
-      }
-    }
-  }
-}
-
-/** Liveness, health and commit checks, and the RSS peak, until the run stops. */
-class Watcher {
-  commits = 0;
-  crashes = 0;
-  peak: number[];
-  readonly #swarm: Swarm;
-  readonly #pids: number[];
-  readonly #fail: (why: string) => void;
-
-  constructor(swarm: Swarm, pids: number[], fail: (why: string) => void) {
-    this.#swarm = swarm;
-    this.#pids = pids;
-    this.#fail = fail;
-    this.peak = pids.map((p) => rssMiB(p) ?? 0);
-  }
-
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.#liveness(signal), this.#health(signal), this.#commits(signal)]);
-  }
-
-  async #liveness(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      this.#pids.forEach((pid, i) => {
-        const rss = rssMiB(pid);
-        if (rss !== null) this.peak[i] = Math.max(this.peak[i], rss);
-        if (!isAlive(pid)) {
-          this.crashes++;
-          this.#fail(`agent ${i} (pid ${pid}) exited; its log: ${this.#swarm.agents[i].log}\n${tail(this.#swarm.agents[i].log, 20)}`);
-        }
-      });
-      await sleep(250, signal);
-    }
-  }
-
-  async #health(signal: AbortSignal): Promise<void> {
-    const strikes = this.#pids.map(() => 0);
-    while (!signal.aborted) {
-      await Promise.all(this.#pids.map(async (_, i) => {
-        const why = await healthProblem(this.#swarm.agents[i].http, healthTimeoutMs);
-        strikes[i] = why === null ? 0 : strikes[i] + 1;
-        if (strikes[i] >= strikesMax && !signal.aborted) this.#fail(`agent ${i} is stuck: ${why} (${strikesMax} checks in a row)`);
-      }));
-      await sleep(healthEveryMs, signal);
-    }
-  }
-
-  async #commits(signal: AbortSignal): Promise<void> {
-    const strikes = this.#pids.map(() => 0);
-    for (let n = 0; !signal.aborted; n++) {
-      const i = n % this.#pids.length;
-      const why = await commitProblem(client(this.#swarm, i), client(this.#swarm, (i + 1) % this.#pids.length), `fuzz-check/${i}`, `v${n}`, commitTimeoutMs);
-      if (signal.aborted) return;
-      strikes[i] = why === null ? 0 : strikes[i] + 1;
-      if (why === null) this.commits++;
-      else if (strikes[i] >= strikesMax) this.#fail(`agent ${i} does not commit: ${why} (${strikesMax} checks in a row)`);
-      await sleep(commitEveryMs, signal);
-    }
-  }
-}
-
 function writeCounterexample(dir: string, feed: FrameFeed, seed: number, failure: string): string {
   const file = join(dir, 'counterexample.json');
   const recent = Object.fromEntries([-1, 0, 1, 2].map((a) => [a === -1 ? 'gossip' : `agent-${a}`, feed.recent(a)]));
@@ -416,23 +242,6 @@ function writeCounterexample(dir: string, feed: FrameFeed, seed: number, failure
   return file;
 }
 
-function tail(file: string, lines: number): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) { resolve(); return; }
-    const t = setTimeout(() => { signal?.removeEventListener('abort', done); resolve(); }, ms);
-    const done = () => { clearTimeout(t); resolve(); };
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
