@@ -17,6 +17,10 @@ import { CoveyStateMachine } from '../consensus/statemachine/machine.ts';
 import type { Command, CommandResult } from '../consensus/statemachine/commands.ts';
 import type { ReplicaStorage } from '../consensus/storage/port.ts';
 import type { Logger } from './log.ts';
+import { DropLog } from '../transports/drop-log.ts';
+
+/** At most one warning per sending voter this often for refused snapshots; the rest are counted. */
+const refusalLogIntervalMs = 10_000;
 
 export interface DriverOptions {
   readonly replica: ReplicaOptions;
@@ -87,9 +91,11 @@ export class ReplicaDriver {
   private stopped = false;
   /** Set when storage failed: the replica may not go on, since it can no longer keep promises. */
   private failure: Error | null = null;
+  private readonly snapshotRefusals: DropLog;
 
   private constructor(o: DriverOptions, replica: Replica, machine: CoveyStateMachine) {
     this.o = o;
+    this.snapshotRefusals = new DropLog(o.logger, 'refused a state-transfer snapshot', refusalLogIntervalMs);
     this.replica = replica;
     this.machine = machine;
   }
@@ -131,7 +137,8 @@ export class ReplicaDriver {
     const v = this.replica.receiveSnapshotUntrusted(from, raw);
     if (!v.ok) {
       this.stats.rejectedMessages++;
-      this.o.logger.warn({ from, reason: v.reason }, 'refused a state-transfer snapshot');
+      // Rate-limited per sender: a voter sending garbage snapshots must not flood the log (fuzz:wire).
+      this.snapshotRefusals.warn(String(from), 'invalid', v.reason);
       return;
     }
     this.kick();

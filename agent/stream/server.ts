@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { decodeSubmit, encodeSubmitReply, type SubmitReply } from '../../transports/wire/codec.ts';
 import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
 import type { Logger } from '../log.ts';
+import { DropLog } from '../../transports/drop-log.ts';
 import { encodeStreamFrame, FrameReader, FrameWriter, frameBytesMax, inFlightMax, streamPath, streamProtocol } from './frames.ts';
 
 export interface StreamServerOptions {
@@ -33,6 +34,8 @@ export interface StreamServer {
 /** Handles upgrades to the submit stream on `server`; any other upgrade is refused with 404. */
 export function attachStreamServer(server: Server, o: StreamServerOptions): StreamServer {
   const open = new Set<Duplex>();
+  // One warning per client address per interval: a client sending garbage must not flood the log.
+  const unframeable = new DropLog(o.logger, 'submit stream: unframeable bytes; closed the connection', unframeableLogIntervalMs);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: number, reason: string): void => {
       const body = JSON.stringify({ error: reason }) + '\n';
@@ -49,12 +52,15 @@ export function attachStreamServer(server: Server, o: StreamServerOptions): Stre
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${streamProtocol}\r\nconnection: Upgrade\r\n\r\n`);
     open.add(socket);
     socket.on('close', () => open.delete(socket));
-    serve(socket, head, o);
+    serve(socket, head, o, (detail) => unframeable.warn(req.socket.remoteAddress ?? 'unknown', 'unframeable', detail));
   });
   return { closeAll: () => { for (const s of open) s.destroy(); open.clear(); } };
 }
 
-function serve(socket: Duplex, head: Buffer, o: StreamServerOptions): void {
+/** At most one warning per client address this often for unframeable bytes. */
+const unframeableLogIntervalMs = 10_000;
+
+function serve(socket: Duplex, head: Buffer, o: StreamServerOptions, onUnframeable: (detail: string) => void): void {
   (socket as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   const reader = new FrameReader();
   const writer = new FrameWriter((data) => { if (!socket.destroyed) socket.write(data); });
@@ -67,7 +73,7 @@ function serve(socket: Duplex, head: Buffer, o: StreamServerOptions): void {
     try {
       frames = reader.push(chunk);
     } catch (err) {
-      o.logger.warn({ err: (err as Error).message }, 'submit stream: unframeable bytes; closing the connection');
+      onUnframeable((err as Error).message);
       socket.destroy();
       return;
     }

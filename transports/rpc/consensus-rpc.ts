@@ -112,6 +112,7 @@ export class ConsensusRpc {
   readonly #outboxes = new Map<number, Outbox>();
   readonly #inbound = new Set<Stream>();
   readonly #dropLog: DropLog;
+  readonly #submitRefusals: DropLog;
   readonly #frameBytesMax: number;
   readonly #queueFramesMax: number;
   readonly #queueBytesMax: number;
@@ -125,6 +126,7 @@ export class ConsensusRpc {
   constructor(options: ConsensusRpcOptions) {
     this.#o = options;
     this.#dropLog = new DropLog(options.logger, 'dropped a consensus frame', logIntervalMs);
+    this.#submitRefusals = new DropLog(options.logger, 'refused a malformed submit request', logIntervalMs);
     this.#n = options.voters.length;
     if (this.#n < 1) throw new RangeError('ConsensusRpc: voters must not be empty');
     if (options.self !== null && !(Number.isInteger(options.self) && options.self >= 0 && options.self < this.#n)) {
@@ -446,7 +448,7 @@ export class ConsensusRpc {
     const d = decodeSubmit(request, this.#frameBytesMax);
     if (!d.ok) {
       this.metrics.submitsServed.inc({ outcome: 'invalid' });
-      this.#o.logger.warn({ peer, reason: d.reason }, 'refused a malformed submit request');
+      this.#submitRefusals.warn(peer, d.kind, d.reason);
       return { error: `invalid command: ${d.reason}` };
     }
     if (this.#o.onSubmit === undefined) {

@@ -17,11 +17,14 @@ import { pipe } from 'it-pipe';
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { SnapshotMessage } from '../../consensus/core/types.ts';
+import { DropLog } from '../drop-log.ts';
 
 export const snapshotProtocol = '/covey/snapshot/1.0.0';
 /** Largest snapshot accepted or sent (bytes of JSON). */
 export const snapshotBytesMaxDefault = 256 * 1024 * 1024;
 const transferTimeoutMs = 60_000;
+/** At most one warning per peer this often for refused transfers; the rest are counted in it. */
+const refusalLogIntervalMs = 10_000;
 
 export interface SnapshotTransferOptions {
   readonly node: Libp2p;
@@ -45,11 +48,13 @@ export class SnapshotTransfer {
   readonly #abort = new AbortController();
   readonly #sent: Counter<'outcome'>;
   readonly #received: Counter<'outcome'>;
+  readonly #refusals: DropLog;
   #running = false;
 
   constructor(o: SnapshotTransferOptions) {
     this.#o = o;
     this.#bytesMax = o.snapshotBytesMax ?? snapshotBytesMaxDefault;
+    this.#refusals = new DropLog(o.logger, 'dropped a snapshot transfer', refusalLogIntervalMs);
     this.#peers = o.voters.map((id) => peerIdFromString(id));
     o.voters.forEach((id, i) => this.#index.set(id, i));
     const registry = o.registry ?? new Registry();
@@ -109,7 +114,7 @@ export class SnapshotTransfer {
     const from = this.#index.get(peer);
     if (from === undefined || from === this.#o.self) {
       this.#received.inc({ outcome: 'non_voter' });
-      this.#o.logger.warn({ peer }, 'refused a snapshot from a peer that is not another voter');
+      this.#refusals.warn(peer, 'non_voter', 'refused a snapshot from a peer that is not another voter');
       stream.abort(new Error('not a voter'));
       return;
     }
@@ -132,7 +137,7 @@ export class SnapshotTransfer {
       await stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => {});
     } catch (err) {
       this.#received.inc({ outcome: 'invalid' });
-      this.#o.logger.warn({ peer, err: (err as Error).message }, 'dropped a snapshot transfer');
+      this.#refusals.warn(peer, 'invalid', (err as Error).message);
       stream.abort(err as Error);
     } finally {
       clearTimeout(timer);
