@@ -40,7 +40,7 @@
 
 import { DropLog } from '../drop-log.ts';
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Connection, Libp2p, Message as PubSubMessage, PeerId, PrivateKey, PubSub, Stream } from '@libp2p/interface';
+import type { Connection, Libp2p, Message as PubSubMessage, PeerId, PrivateKey, PubSub, Stream, TopicValidatorResult } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import * as lp from 'it-length-prefixed';
@@ -53,6 +53,7 @@ import { ed25519Signer } from './ed25519.ts';
 import { trustEveryone, type Trust } from './statement.ts';
 import { Membership, type Result, type Seed } from './membership.ts';
 import { utf8Bytes } from './meta.ts';
+import { TopicGate } from './topic-gate.ts';
 import type {
   GossipItem, MemberEvent, MemberId, MemberState, MembershipStats, Message, MessageType, Meta, Outgoing, Status,
 } from './types.ts';
@@ -91,7 +92,7 @@ export const logIntervalMs = 10_000;
 const swarmNamePattern = /^[^\s/]{1,64}$/;
 
 /** Why a received frame was dropped (the `reason` label). */
-export type FrameDropReason = 'oversized' | 'truncated' | 'malformed' | 'foreign_swarm' | 'invalid' | 'not_self' | 'not_admitted';
+export type FrameDropReason = 'oversized' | 'truncated' | 'malformed' | 'foreign_swarm' | 'invalid' | 'not_self' | 'rate_limited' | 'not_admitted';
 /** Why the core dropped a statement inside an accepted frame (the `reason` label). */
 export type StatementDropReason = 'bad_signature' | 'not_admitted' | 'role_mismatch' | 'unbacked_claim';
 /** The core's counter behind each statement drop reason. */
@@ -185,7 +186,7 @@ export function membershipMetrics(registry: Registry): MembershipMetrics {
     })),
     framesDropped: metric(registry, 'covey_membership_frames_dropped_total', () => new Counter({
       name: 'covey_membership_frames_dropped_total',
-      help: 'Received membership frames dropped before the core, by reason (oversized, truncated, malformed, foreign_swarm, invalid, not_self, not_admitted)',
+      help: 'Received membership frames dropped before the core, by reason (oversized, truncated, malformed, foreign_swarm, invalid, not_self, not_admitted, rate_limited)',
       labelNames: ['reason'], registers,
     })),
     statementsDropped: metric(registry, 'covey_membership_statements_dropped_total', () => new Counter({
@@ -244,6 +245,7 @@ export class MembershipDriver {
   readonly #o: MembershipDriverOptions;
   readonly #node: Libp2p;
   readonly #pubsub: PubSub | null;
+  readonly #topicGate: TopicGate;
   readonly #topic: string;
   readonly #selfId: string;
   readonly #seeds: Seed[];
@@ -306,6 +308,7 @@ export class MembershipDriver {
     this.#privateKey = key;
     ed25519Signer(key, options.swarm, this.#selfId); // checks the key now, not at start
     this.#trust = safeTrust(options.trust ?? trustEveryone, options.logger);
+    this.#topicGate = new TopicGate({ isAdmitted: (p) => this.#trust.isAdmitted(p), frameBytesMax: this.#frameBytesMax });
   }
 
   /** Handles the protocol, subscribes to the topic, joins through the seeds. The node must be started. */
@@ -326,6 +329,13 @@ export class MembershipDriver {
     }, { maxInboundStreams: inboundStreamsMax });
     this.#node.addEventListener('peer:disconnect', this.#onDisconnect);
     if (this.#pubsub !== null) {
+      // Refused here, a message is neither delivered nor forwarded to the rest of the mesh.
+      this.#pubsub.topicValidators.set(this.#topic, (_peer, m) => {
+        const signer = m.type === 'signed' ? m.from.toString() : null;
+        const { verdict, why } = this.#topicGate.check(signer, m.data.length, now());
+        if (why !== null) this.#drop(signer ?? 'unsigned', why, `membership topic message refused before forwarding (${why})`);
+        return verdict as TopicValidatorResult;
+      });
       this.#pubsub.addEventListener('message', this.#onPubSub);
       this.#pubsub.subscribe(this.#topic);
     } else {
@@ -375,6 +385,7 @@ export class MembershipDriver {
     this.#timerAtMs = null;
     this.#node.removeEventListener('peer:disconnect', this.#onDisconnect);
     if (this.#pubsub !== null) {
+      this.#pubsub.topicValidators.delete(this.#topic);
       this.#pubsub.removeEventListener('message', this.#onPubSub);
       try {
         this.#pubsub.unsubscribe(this.#topic);
