@@ -243,7 +243,7 @@ export class Agent implements AgentApi {
       roster: this.roster,
       swarm: c.swarm.name,
       pubsub: this.node.services.pubsub,
-      read: this.driver === null ? null : () => this.driver!.stateMachine.roster(),
+      read: this.driver === null ? null : { version: () => this.driver!.stateMachine.rosterVersion(), view: () => this.driver!.stateMachine.roster() },
       logger: log.child({ part: 'roster' }),
     });
     this.roster.onChange((revoked) => {

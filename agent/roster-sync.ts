@@ -1,7 +1,7 @@
 // Keeps an agent's SwarmRoster current with the replicated decisions.
 //
-// A voter reads its own state machine (every `pollMs`: the roster changes rarely and reading its
-// version costs nothing) and publishes the decisions on gossipsub topic covey/<swarm>/roster, on
+// A voter reads its own state machine (its version every `pollMs`, the decisions only when the
+// version moved: the roster changes rarely) and publishes the decisions on gossipsub topic covey/<swarm>/roster, on
 // every change and every `publishEveryMs` (a worker that joins later, or missed a message, hears
 // it within that). A worker takes a message only when its StrictSign signer is a voter of its
 // config and its version is newer than what it holds: voters are trusted with the roster, other
@@ -26,7 +26,7 @@ export interface RosterSyncOptions {
   readonly swarm: string;
   readonly pubsub: PubSub | null;
   /** A voter's own decisions (its state machine); null on a worker. */
-  readonly read: (() => RosterView) | null;
+  readonly read: { version(): number; view(): RosterView } | null;
   readonly logger: Logger;
   readonly pollMs?: number;
   readonly publishEveryMs?: number;
@@ -48,9 +48,9 @@ export class RosterSync {
   start(): void {
     const { pubsub, read } = this.#o;
     if (read !== null) {
-      this.#o.roster.update(read());
+      this.#o.roster.update(read.view());
       this.#poll = setInterval(() => {
-        if (this.#o.roster.update(read())) this.#send();
+        if (read.version() !== this.#o.roster.version && this.#o.roster.update(read.view())) this.#send();
       }, this.#o.pollMs ?? rosterPollMs);
       this.#publish = setInterval(() => this.#send(), this.#o.publishEveryMs ?? rosterPublishEveryMs);
       this.#poll.unref();
@@ -75,7 +75,7 @@ export class RosterSync {
   #send(): void {
     const { pubsub, read } = this.#o;
     if (pubsub === null || read === null) return;
-    const view = read();
+    const view = read.view();
     if (view.version === 0) return; // nothing decided: the config says it all
     const bytes = new TextEncoder().encode(JSON.stringify({ swarm: this.#o.swarm, version: view.version, decisions: view.decisions }));
     pubsub.publish(this.#topic, bytes).catch((err: Error) => this.#o.logger.debug({ err: err.message }, 'cannot publish the roster (no subscribed peers yet?)'));

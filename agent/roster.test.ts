@@ -21,6 +21,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { createJoinToken } from './join-token.ts';
+import { eventually as poll } from '../transports/testing/eventually.ts';
+
+const eventually = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => poll(what, f, timeoutMs, 100);
 
 const cli = new URL('./cli/covey.ts', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -35,21 +38,6 @@ after(async () => {
   if (swarm !== null) await swarmDown(swarm.dir).catch(() => {});
   rmSync(root, { recursive: true, force: true });
 });
-
-async function eventually<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 /** A libp2p node of this process: a stranger to the swarm until admitted. */
 async function outsider(): Promise<CoveyNode> {

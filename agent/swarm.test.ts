@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentClient, AgentClientError } from './client.ts';
 import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } from './swarm.ts';
+import { eventually as poll } from '../transports/testing/eventually.ts';
+
+const eventually = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> => poll(what, f, timeoutMs, 100);
 
 const cli = new URL('./cli/covey.ts', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -20,21 +23,6 @@ after(async () => {
   for (const s of swarms) await swarmDown(s.dir).catch(() => {});
   rmSync(root, { recursive: true, force: true });
 });
-
-async function eventually<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function up(name: string, agents: number, voters: number, snapshotEveryApplied?: number): Promise<{ s: Swarm; c: AgentClient[] }> {
   const s = await createSwarm(join(root, name), { agents, voters, faultInjection: true, requestTimeoutMs: 3000, snapshotEveryApplied });
@@ -185,7 +173,6 @@ test('covey init writes a config and key that an agent accepts once voters are l
     return true;
   });
 });
-
 
 test('npm start: brings up a 3-agent swarm, shows live work, and stops it cleanly', { timeout: 120_000 }, async () => {
   const demo = new URL('./demo.ts', import.meta.url).pathname;

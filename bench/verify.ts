@@ -1,6 +1,6 @@
 // bench:verify — `covey verify` on a history as large as the simulator and the swarm bench write:
 // by default 100,000 operations over 100 keys, 10 clients a key, 10% of unknown outcome (and 10%
-// failed), linearizable by construction (bench/register-history.ts). Prints the time, the peak
+// failed), linearizable by construction (sim/workload/register-history.ts). Prints the time, the peak
 // RSS of the verify process and the verdicts; exit code 1 unless every key is judged linearizable.
 //
 // Usage: npm run bench:verify [-- --keys 100 --ops 100000 --clients 10 --unknown 0.1 --seed 1 --file F --json]
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { registerHistory } from './register-history.ts';
+import { registerHistory } from '../sim/workload/register-history.ts';
 
 const { values: args } = parseArgs({
   options: {

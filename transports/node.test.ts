@@ -8,16 +8,9 @@ import {
   createCoveyNode, generateIdentityKey, generateSwarmKey, identityKeyFromBytes, identityKeyToBytes,
   loadIdentityKey, loadOrCreateIdentityKey, saveIdentityKey, saveSwarmKey, type CoveyNode,
 } from './node.ts';
+import { waitFor } from './testing/eventually.ts';
 
 const loopback = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'];
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function node(swarmKey?: Uint8Array): Promise<CoveyNode> {
   const n = await createCoveyNode({ privateKey: await generateIdentityKey(), listen: loopback, swarmKey });

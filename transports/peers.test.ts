@@ -4,6 +4,9 @@ import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface';
 import { pino } from 'pino';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from './node.ts';
 import { PeerKeeper, redialDelayMs } from './peers.ts';
+import { waitFor as poll } from './testing/eventually.ts';
+
+const waitFor = (what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> => poll(what, cond, timeoutMs);
 
 const logger = pino({ level: 'silent' });
 const started: CoveyNode[] = [];
@@ -12,14 +15,6 @@ after(async () => {
   await Promise.all(keepers.map((k) => k.stop()));
   await Promise.all(started.map((n) => n.stop()));
 });
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function node(privateKey?: PrivateKey, listen = ['/ip4/127.0.0.1/tcp/0'], bootstrap?: string[]): Promise<CoveyNode> {
   const n = await createCoveyNode({ privateKey: privateKey ?? await generateIdentityKey(), listen, bootstrap });

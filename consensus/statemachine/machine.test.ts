@@ -595,6 +595,7 @@ describe('roster', () => {
     assert.deepEqual(run({ op: 'peer.revoke', peerId: peerA }), { ok: true, value: '2' }); // a revocation of a peer never admitted is kept
     assert.deepEqual(run({ op: 'peer.revoke', peerId: peerB }), { ok: true, value: '3' });
     assert.deepEqual(m.roster(), { version: 3, decisions: [[peerA, 'revoked'], [peerB, 'revoked']] });
+    assert.equal(m.rosterVersion(), 3);
     failure(run({ op: 'peer.admit', peerId: 'alice' }), /peerId must be a libp2p peer id/);
     assert.equal(m.roster().version, 3);
   });

@@ -96,6 +96,11 @@ export class CoveyStateMachine implements StateMachine {
     return [...this.#tasks.values()].map(freezeView).sort((a, b) => compareStrings(a.taskId, b.taskId));
   }
 
+  /** The roster's version: how many decisions have changed (cheap; roster() sorts). */
+  rosterVersion(): number {
+    return this.#roster.version;
+  }
+
   /** Stale local read of the roster's decisions, sorted by peer id. */
   roster(): RosterView {
     return { version: this.#roster.version, decisions: [...this.#roster.decisions].sort((a, b) => compareStrings(a[0], b[0])) };

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseHistory } from '../history.ts';
 import { checkLinearizable } from './linearizability.ts';
 import type { LinearizabilityResult } from './linearizability.ts';
+import { generateRegisterOps, registerEvents, type RegisterOp } from '../workload/register-history.ts';
 
 interface Ev {
   process: number;
@@ -115,85 +116,14 @@ describe('checkLinearizable: non-linearizable histories', () => {
 
 // ---- Generated histories from a real sequential register --------------------------------------
 
-interface GenOp { process: number; key: string; f: 'read' | 'write' | 'cas'; invoke: number; at: number; complete: number; outcome: 'ok' | 'info' | 'fail' | 'open'; value?: unknown; output?: unknown }
+type GenOp = RegisterOp;
 
-/** Small seeded PRNG (mulberry32), so a failing seed reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Generated histories of a real register (sim/workload/register-history.ts): linearizable by construction. */
+function generate(seed: number, keys: number, opsPerKey: number, clients: number, unknownShare = 0.05): GenOp[] {
+  return generateRegisterOps({ seed, keys, opsPerKey, clientsPerKey: clients, unknownShare });
 }
 
-/**
- * Each key has `clients` processes issuing operations back to back with random windows; each
- * operation takes effect at a random point `at` inside its window, applied in `at` order to a
- * real register. So the history is linearizable by construction. Info operations take effect
- * or not at random; fail ones never do.
- */
-function generate(seed: number, keys: number, opsPerKey: number, clients: number, unknownRate = 0.05): GenOp[] {
-  const rand = prng(seed);
-  const int = (n: number) => Math.floor(rand() * n);
-  const ops: GenOp[] = [];
-  for (let k = 0; k < keys; k++) {
-    const key = `k${k}`;
-    const perKey: GenOp[] = [];
-    for (let c = 0; c < clients; c++) {
-      let t = int(50);
-      const n = Math.ceil(opsPerKey / clients) - (c < opsPerKey % clients || opsPerKey % clients === 0 ? 0 : 1);
-      for (let j = 0; j < n; j++) {
-        const invoke = t;
-        const at = invoke + 1 + int(100);
-        const complete = at + 1 + int(100);
-        t = complete + 1 + int(50);
-        const x = rand();
-        const outcome = x < unknownRate ? (j === n - 1 ? 'open' : 'info') : x < 2 * unknownRate ? 'fail' : 'ok';
-        const f = (['read', 'write', 'cas'] as const)[int(3)];
-        perKey.push({ process: k * clients + c, key, f, invoke, at, complete, outcome });
-      }
-    }
-    perKey.sort((a, b) => a.at - b.at);
-    let current: string | null = null;
-    const written: string[] = [];
-    let fresh = 0;
-    for (const o of perKey) {
-      const takesEffect = o.outcome === 'ok' || ((o.outcome === 'info' || o.outcome === 'open') && rand() < 0.5);
-      if (o.f === 'read') o.output = current;
-      else if (o.f === 'write') {
-        o.value = `${key}-v${fresh++}`;
-        if (takesEffect) current = o.value as string;
-        written.push(o.value as string);
-      } else {
-        const expected: string = current !== null && rand() < 0.6 ? current : written.length > 0 ? written[int(written.length)] : 'none';
-        const next = `${key}-v${fresh++}`;
-        o.value = [expected, next];
-        o.output = expected === current;
-        if (takesEffect && expected === current) current = next;
-        written.push(next);
-      }
-    }
-    ops.push(...perKey);
-  }
-  return ops;
-}
-
-function toEvents(ops: GenOp[]): Ev[] {
-  const events: Ev[] = [];
-  for (const o of ops) {
-    const invoke: Ev = { process: o.process, type: 'invoke', f: o.f, key: o.key, time: o.invoke };
-    if (o.f !== 'read') invoke.value = o.value;
-    events.push(invoke);
-    if (o.outcome === 'open') continue;
-    const done: Ev = { process: o.process, type: o.outcome, f: o.f, key: o.key, time: o.complete };
-    if (o.outcome === 'ok' && o.f !== 'write') done.value = o.output;
-    events.push(done);
-  }
-  return events.sort((a, b) => a.time - b.time);
-}
+const toEvents = (ops: GenOp[]): Ev[] => registerEvents(ops);
 
 const params = fc.record({
   seed: fc.integer(),

@@ -17,6 +17,7 @@ import { MembershipDriver, membershipProtocol, membershipTopic, type MemberInfo,
 import { ed25519Signer } from './ed25519.ts';
 import type { Trust } from './statement.ts';
 import type { AliveItem, MemberEvent, Meta, Role } from './types.ts';
+import { waitFor } from '../testing/eventually.ts';
 
 const logger = pino({ level: process.env.COVEY_TEST_LOG_LEVEL ?? 'silent' });
 const swarm = 'trust-swarm';
@@ -26,14 +27,6 @@ const tuning: MembershipTuning = {
 const voterMeta: Meta = { role: 'voter', devices: [], plugins: [], battery: null };
 const workerMeta: Meta = { role: 'worker', devices: [], plugins: [], battery: null };
 const forgedSig = 'A'.repeat(86);
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
 import { MembershipDriver, membershipProtocol, membershipTopic, parseAddr, type MemberInfo, type MembershipTuning } from './driver.ts';
 import type { MemberEvent, Meta } from './types.ts';
+import { waitFor } from '../testing/eventually.ts';
 
 const logger = pino({ level: process.env.COVEY_TEST_LOG_LEVEL ?? 'silent' });
 const swarm = 'test-swarm';
@@ -24,14 +25,6 @@ const workerMeta: Meta = { role: 'worker', devices: ['camera'], plugins: [], bat
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => { unhandled.push(e); };
 process.on('unhandledRejection', onUnhandled);
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface Agent {
   key: PrivateKey;

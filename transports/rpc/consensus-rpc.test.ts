@@ -11,6 +11,9 @@ import type { Command, CommandResult } from '../../consensus/statemachine/comman
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
 import { encodeFrame } from '../wire/codec.ts';
 import { ConsensusRpc, epaxosProtocol } from './consensus-rpc.ts';
+import { waitFor as poll } from '../testing/eventually.ts';
+
+const waitFor = (what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> => poll(what, cond, timeoutMs);
 
 const logger = pino({ level: 'silent' });
 const frameBytesMax = 64 * 1024;
@@ -19,14 +22,6 @@ const n = 3;
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => { unhandled.push(e); };
 process.on('unhandledRejection', onUnhandled);
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const watermark = (k: number): Message => ({ type: 'Watermark', executed: [k, 0, 0] });
 const seqOf = (m: Message): number => (m.type === 'Watermark' ? m.executed[0] : -1);

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import type { SnapshotMessage } from '../../consensus/core/types.ts';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
 import { SnapshotTransfer, snapshotProtocol } from './snapshot-transfer.ts';
+import { waitFor } from '../testing/eventually.ts';
 
 const logger = pino({ level: 'silent' });
 const nodes: CoveyNode[] = [];
@@ -15,14 +16,6 @@ after(async () => {
   for (const t of transfers) await t.stop();
   for (const n of nodes) await n.stop();
 });
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const snapshot: SnapshotMessage = { type: 'Snapshot', machine: { kv: [['a', 'b']], tasks: [], clients: [] }, applied: [3, 1], appliedAbove: [], truncated: [2, 1] };
 
