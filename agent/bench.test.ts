@@ -33,17 +33,17 @@ test('covey swarm bench: kills voters, writes a history the checker accepts, pri
   const dir = mkdtempSync(join(tmpdir(), 'covey-bench-test-'));
   try {
     const history = join(dir, 'history.jsonl');
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'swarm', 'bench', '--voters', '3', '--clients', '8', '--ops', '400', '--keys', '8',
-      '--kill-every', '2s', '--down', '500ms', '--history', history, '--seed', '7', '--json'], { timeout: 200_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'swarm', 'bench', '--voters', '3', '--clients', '8', '--ops', '800', '--keys', '8',
+      '--kill-every', '1s', '--down', '500ms', '--history', history, '--seed', '7', '--json'], { timeout: 200_000 });
     const s = JSON.parse(stdout) as Record<string, unknown>;
     for (const k of ['ops', 'acked', 'lost', 'linearizable', 'throughput', 'p50Ms', 'p99Ms']) assert.ok(k in s, `summary has ${k}`);
-    assert.equal(s.ops, 400);
+    assert.equal(s.ops, 800);
     assert.equal(s.lost, 0);
     assert.equal(s.linearizable, true);
     assert.ok((s.kills as number) >= 1, 'at least one voter was killed');
-    assert.ok((s.acked as number) > 300);
+    assert.ok((s.acked as number) > 600);
     const h = parseHistory(readFileSync(history, 'utf8'));
-    assert.equal(h.events.filter((e) => e.type === 'invoke').length, 400 + 8, 'every operation and the final reads are in the history');
+    assert.equal(h.events.filter((e) => e.type === 'invoke').length, 800 + 8, 'every operation and the final reads are in the history');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
