@@ -39,7 +39,9 @@ async function run(name: string, body: () => Promise<void>): Promise<void> {
     await body();
   } catch (err) {
     // A plugin entry that cannot be loaded is a config problem too (agent/plugins/loader.ts).
-    const usage = err instanceof ConfigError || err instanceof InvalidArgumentError || (err as Error).name === 'PluginLoadError';
+    // By name as well: an error thrown inside the agent bundle is of the bundle's own class.
+    const errName = (err as Error).name;
+    const usage = err instanceof ConfigError || err instanceof InvalidArgumentError || errName === 'ConfigError' || errName === 'PluginLoadError';
     process.stderr.write(`covey ${name}: ${(err as Error).message}\n`);
     process.exitCode = usage ? 2 : 1;
   }
@@ -125,19 +127,10 @@ export function agentCommand(): Command {
     .description('run an agent: join the swarm, serve the HTTP API, keep state in the data dir')
     .requiredOption('--config <file>', 'the agent config (YAML; `covey init` writes one)')
     .action((o: { config: string }) => run('agent', async () => {
-      const { loadConfig } = await import('../config.ts');
-      const config = loadConfig(o.config);
-      const { Agent } = await import('../agent.ts'); // libp2p and lmdb load only for the agent itself
-      const agent = await Agent.start(config);
-      process.stderr.write(`covey agent ${agent.identity.peerId} running; HTTP API at ${agent.httpUrl}\n`);
-      await new Promise<void>((resolveStop) => {
-        const stop = (signal: string) => {
-          agent.logger.info({ signal }, 'stopping');
-          agent.stop().then(resolveStop, (err) => { agent.logger.error({ err }, 'stop failed'); process.exitCode = 1; resolveStop(); });
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+      // libp2p and lmdb load only for the agent itself: from the bundle when it is fresh.
+      const { agentEntry } = await import('./bundle.ts');
+      const { runAgent } = await import(agentEntry()) as typeof import('./run-agent.ts');
+      await runAgent(o.config);
     }));
 }
 

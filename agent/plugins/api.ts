@@ -214,6 +214,18 @@ export function definePlugin<O = unknown, S = undefined>(d: PluginDefinition<O, 
   return Object.freeze({ ...d });
 }
 
+// The errors a plugin catches are told apart by a brand under a global symbol, not by class
+// identity: the agent may run from its bundle (agent/cli/bundle.ts) while a plugin imports this
+// file, or an installed plugin its own copy of it, and `err instanceof UnavailableError` must hold
+// for an error thrown by any copy.
+function brand(error: Error, kind: string): void {
+  Object.defineProperty(error, Symbol.for(`covey.${kind}`), { value: true });
+}
+
+function branded(x: unknown, kind: string): boolean {
+  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[Symbol.for(`covey.${kind}`)] === true;
+}
+
 /** An attempt outside the plugin's declared capabilities. */
 export class CapabilityError extends Error {
   readonly plugin: string;
@@ -223,7 +235,10 @@ export class CapabilityError extends Error {
     this.name = 'CapabilityError';
     this.plugin = plugin;
     this.capability = capability;
+    brand(this, 'CapabilityError');
   }
+
+  static override [Symbol.hasInstance](x: unknown): boolean { return branded(x, 'CapabilityError'); }
 }
 
 /** The operation could not reach a majority of voters in time; it may still take effect. */
@@ -231,7 +246,10 @@ export class UnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'UnavailableError';
+    brand(this, 'UnavailableError');
   }
+
+  static override [Symbol.hasInstance](x: unknown): boolean { return branded(x, 'UnavailableError'); }
 }
 
 /** The plugin's run ended while this was waiting. */
@@ -239,5 +257,8 @@ export class PluginStoppedError extends Error {
   constructor(plugin: string) {
     super(`plugin "${plugin}" stopped`);
     this.name = 'PluginStoppedError';
+    brand(this, 'PluginStoppedError');
   }
+
+  static override [Symbol.hasInstance](x: unknown): boolean { return branded(x, 'PluginStoppedError'); }
 }

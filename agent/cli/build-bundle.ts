@@ -1,0 +1,67 @@
+// `npm run build`: bundles the agent (agent/cli/run-agent.ts and everything it imports) into
+// dist/agent.mjs with esbuild, and records its inputs in dist/agent.meta.json so that
+// agent/cli/bundle.ts runs it only while it is fresh. Run by npm as "prepare" after `npm ci` and
+// `npm install`. Without esbuild (an install without dev dependencies) it says so and exits 0:
+// the agent then runs from its sources.
+//
+// Left outside the bundle, loaded from node_modules as before: native addons (lmdb and its
+// msgpackr-extract, serialport, i2c-bus, node-libgpiod), which find their binaries relative to
+// their own package, and pino, whose transports (pino-pretty on a terminal) start a worker thread
+// from a file of pino's own.
+//
+// Exit codes: 0 built (or skipped without esbuild), 1 the build failed.
+
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { bundleDir, bundleFile, bundleMetaFile, projectRoot, type BundleMeta } from './bundle.ts';
+
+const external = ['lmdb', 'msgpackr-extract', 'serialport', '@serialport/*', 'i2c-bus', 'node-libgpiod', 'pino', 'pino-pretty', 'thread-stream'];
+
+async function main(): Promise<number> {
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    process.stderr.write('build: esbuild is not installed (dev dependencies skipped?); the agent will run from its TypeScript sources\n');
+    return 0;
+  }
+  const builtAtMs = Date.now();
+  mkdirSync(bundleDir, { recursive: true });
+  const tmp = `${bundleFile}.${process.pid}.tmp`;
+  const result = await esbuild.build({
+    entryPoints: [join(projectRoot, 'agent', 'cli', 'run-agent.ts')],
+    outfile: tmp,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    external,
+    // Whitespace and syntax only: names stay, so stack traces and logged errors stay readable.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    keepNames: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    // CommonJS dependencies call require(); an ES module has none of its own.
+    banner: { js: "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);" },
+  });
+  const sources = Object.keys(result.metafile.inputs)
+    .map((input) => relative(projectRoot, join(process.cwd(), input)))
+    .filter((file) => !file.split(/[\\/]/).includes('node_modules'))
+    .sort();
+  const meta: BundleMeta = { format: 1, builtAtMs, sources };
+  // The bundle and then its metadata, each by rename: a reader never sees half a file, and a
+  // bundle without metadata (a build that stopped between the two) is not used.
+  renameSync(tmp, bundleFile);
+  writeFileSync(`${bundleMetaFile}.tmp`, JSON.stringify(meta, null, 1) + '\n');
+  renameSync(`${bundleMetaFile}.tmp`, bundleMetaFile);
+  const bytes = result.metafile.outputs[relative(process.cwd(), tmp)]?.bytes;
+  process.stderr.write(`build: ${relative(process.cwd(), bundleFile)} from ${sources.length} source files${bytes === undefined ? '' : `, ${(bytes / 1e6).toFixed(1)} MB`}\n`);
+  return 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+  process.stderr.write(`build: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});
