@@ -17,6 +17,7 @@ import { WalStorage } from '../consensus/storage/wal-storage.ts';
 import { defaultQuorumConfig, quorums } from '../consensus/core/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
+import { deadVoter } from './membership-recovery.ts';
 import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { keylessExposure } from './exposure.ts';
@@ -554,9 +555,8 @@ export class Agent implements AgentApi {
         this.logger.error({ err }, 'membership listener threw');
       }
     }
-    if (e.type !== 'dead' || this.driver === null) return;
-    const r = this.config.voters.findIndex((v) => v.id === e.member.id);
-    if (r >= 0) this.driver.recoverCoordinator(r);
+    const r = deadVoter(e, this.config.voters.map((v) => v.id));
+    if (r !== null) this.driver?.recoverCoordinator(r);
   }
 
   readiness(): { ready: boolean; reason: string } {

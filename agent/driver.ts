@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Replica } from '../consensus/core/replica.ts';
-import { initCoord } from '../consensus/core/ids.ts';
 import type { ReplicaOptions } from '../consensus/core/config.ts';
 import type { Envelope, Event, ExecutedBatch, Message, Ready, ReplicaSnapshot, SnapshotEnvelope } from '../consensus/core/types.ts';
 import { CoveyStateMachine } from '../consensus/statemachine/machine.ts';
@@ -18,6 +17,7 @@ import type { Command, CommandResult } from '../consensus/statemachine/commands.
 import type { ReplicaStorage } from '../consensus/storage/port.ts';
 import type { Logger } from './log.ts';
 import { DropLog } from '../transports/drop-log.ts';
+import { recoveryEvents } from './membership-recovery.ts';
 
 /** At most one warning per sending voter this often for refused snapshots; the rest are counted. */
 const refusalLogIntervalMs = 10_000;
@@ -127,7 +127,7 @@ export class ReplicaDriver {
    */
   recoverCoordinator(r: number): void {
     if (this.stopped || this.failure !== null) return;
-    for (const id of this.replica.pendingIds()) if (initCoord(id) === r) this.events.push({ type: 'recover', id });
+    this.events.push(...recoveryEvents(this.replica.pendingIds(), r));
     this.kick();
   }
 

@@ -32,6 +32,9 @@ import { EventQueue } from './queue.ts';
 import { SimDisk } from './disk.ts';
 import { Network, defaultNetwork, drawUs, type Cut, type NetworkOptions } from './network.ts';
 import { TraceHash, codeOf } from './trace.ts';
+import { SimSwim, swimId, type SwimTuning } from './swim.ts';
+import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
+import type { Message as MembershipMessage } from '../../transports/membership/types.ts';
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -68,6 +71,16 @@ export interface SimulationOptions {
   readonly crashEveryMs?: { readonly min: number; readonly max: number };
   /** Voters snapshot and truncate after this many applied instances (ReplicaOptions; default the core's). */
   readonly snapshotEveryApplied?: number;
+  /** The voters' recovery timeout (ReplicaOptions; default the core's, 1 s). */
+  readonly recoveryTimeoutMs?: number;
+  /**
+   * Membership among the voters. 'swim': the real SWIM core on every voter (sim/engine/swim.ts),
+   * whose dead verdicts start the recovery of the dead voter's instances through the agent's own
+   * wiring (agent/membership-recovery.ts). Default 'none': recovery by timeouts only.
+   */
+  readonly membership?: 'none' | 'swim';
+  /** SWIM's timing when membership is 'swim' (default: the membership core's). */
+  readonly swimTuning?: SwimTuning;
   /**
    * Once the run has settled, one voter loses its disk and restarts empty; the run goes on until it
    * has caught up (by state transfer when its peers truncated what it needs). Done only when
@@ -202,6 +215,13 @@ export interface SimulationResult {
   readonly trace: string[] | null;
   /** Snapshots taken, instances forgotten by truncation, and snapshots installed by state transfer (all voters, current incarnations). */
   readonly snapshots: { readonly taken: number; readonly truncated: number; readonly installed: number };
+  /**
+   * With membership 'swim': the member events the voters saw, and the recover events their dead
+   * verdicts started (agent/membership-recovery.ts). Null without membership.
+   */
+  readonly membership: { readonly events: { readonly suspect: number; readonly dead: number; readonly alive: number; readonly join: number }; readonly recoveries: number } | null;
+  /** Per voter, the instances it knows that had not committed when the run ended; null for a voter that was down. */
+  readonly pendingAtEnd: readonly (number | null)[];
 }
 
 type SimEvent =
@@ -232,7 +252,11 @@ type SimEvent =
   /** Hosted code's timer on an agent (dropped for an older incarnation) or on a device. */
   | { kind: 'host'; agent: number; inc: number; timer: HostTimer }
   | { kind: 'device'; timer: HostTimer }
-  | { kind: 'telemetry'; from: number; to: number; topic: string; data: Uint8Array };
+  | { kind: 'telemetry'; from: number; to: number; topic: string; data: Uint8Array }
+  /** A membership message between voters (membership 'swim'). */
+  | { kind: 'swim'; from: number; to: number; msg: MembershipMessage }
+  /** A voter's membership timer, due at dueUs (deferred while the voter is stalled). */
+  | { kind: 'swimWake'; agent: number; epoch: number; dueUs: number };
 
 /** An agent's clock: local µs = base + (virtual − since) · rate. Monotone; jumps only forward. */
 interface Clock {
@@ -359,7 +383,8 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   /** Every acknowledged write, as (clientId, requestId): each must be applied at every voter. */
   const acked: { readonly clientId: string; readonly requestId: number }[] = [];
 
-  const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e, snapshotEveryApplied: options.snapshotEveryApplied });
+  const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e, snapshotEveryApplied: options.snapshotEveryApplied,
+    ...(options.recoveryTimeoutMs === undefined ? {} : { recoveryTimeoutMs: options.recoveryTimeoutMs, recoveryTimeoutMaxMs: Math.max(options.recoveryTimeoutMs, 10_000) }) });
 
   const agents: Agent[] = [];
   for (let a = 0; a < agentCount; a++) agents.push({ up: true, inc: 0, stalledUntilUs: 0, clock: { baseUs: 0, sinceUs: 0, rate: 1 } });
@@ -567,6 +592,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       voter.quietSyncs.length = 0;
       voter.fsyncDoneUs = nowUs;
       voter.disk.crash();
+      swim?.crash(a);
     }
     // Clients on the agent die with it: the outcome of what they had open is unknown.
     for (const p of procs) if (p.agent === a && p.open !== null) complete(p, 'info');
@@ -589,6 +615,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       voter.machine = new CoveyStateMachine();
       voter.replica = Replica.restore(replicaOptions(a), voter.disk.load(), voter.machine);
       turn(a, null); // restore may have applied committed instances; also starts the tick chain
+      swim?.boot(a);
     }
     if (host !== undefined) { hostActivity = true; host.restarted(a); }
   };
@@ -838,6 +865,15 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         hostActivity = true;
         host!.deliver(ev.to, ev.from, ev.topic, ev.data);
         return;
+      case 'swim':
+        if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
+        swim!.deliver(ev.from, ev.to, ev.msg);
+        return;
+      case 'swimWake':
+        if (!agents[ev.agent].up || deferIfStalled(ev.agent, ev)) return;
+        swim!.wake(ev.agent, ev.epoch, ev.dueUs);
+        return;
       case 'end':
         // Stop injecting faults and new operations; let the swarm recover and finish. Clocks
         // keep their skew: that is a property of the devices, not a fault that ends.
@@ -874,6 +910,8 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       case 'heal': hash.add(ev.cut); break;
       case 'host': hash.add(ev.agent); hash.add(ev.inc); break;
       case 'telemetry': hash.add(ev.from); hash.add(ev.to); hash.add(ev.data.length); break;
+      case 'swim': hash.add(ev.from); hash.add(ev.to); hash.add(typeCode(ev.msg.type)); break;
+      case 'swimWake': hash.add(ev.agent); hash.add(ev.epoch); break;
     }
   };
 
@@ -894,14 +932,19 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       case 'heal': return `${t} heal cut${ev.cut}`;
       case 'host': return `${t} host ${ev.agent}.${ev.inc}`;
       case 'telemetry': return `${t} telemetry ${ev.from}>${ev.to} ${ev.topic} ${ev.data.length}`;
+      case 'swim': return `${t} swim ${ev.from}>${ev.to} ${ev.msg.type}`;
+      case 'swimWake': return `${t} swimWake ${ev.agent}.${ev.epoch}`;
       default: return `${t} ${ev.kind}`;
     }
   };
 
   /** Every voter up, nothing pending, queued or unsynced, and all at the same executed watermark. */
   const settled = (): boolean => {
-    const w0 = voters[0].replica.executedWatermark();
+    // Over the voters that are still part of the swarm: one killed for good never comes back.
+    const first = voters.findIndex((_, v) => !killed.has(v));
+    const w0 = voters[first].replica.executedWatermark();
     for (let v = 0; v < n; v++) {
+      if (killed.has(v)) continue;
       if (!agents[v].up) return false;
       const r = voters[v].replica;
       syncQuiet(v);
@@ -912,7 +955,32 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     return true;
   };
 
+  // ---- membership (option 'swim'): SWIM on the voters, dead verdicts wired as on an agent -----
+
+  const voterIds = Array.from({ length: n }, (_, v) => swimId(v));
+  let membershipRecoveries = 0;
+  const swim: SimSwim | null = options.membership === 'swim' ? new SimSwim(n, {
+    localMs,
+    virtualUsAt: (a, ms) => {
+      const c = agents[a].clock;
+      return c.sinceUs + Math.ceil((ms * usPerMs - c.baseUs) / c.rate);
+    },
+    nowUs: () => nowUs,
+    nextU32: () => rng.nextU32(),
+    send: (from, to, bytes, msg) => sendOver(from, to, bytes, { kind: 'swim', from, to, msg }),
+    wake: (atUs, agent, epoch) => queue.push(atUs, { kind: 'swimWake', agent, epoch, dueUs: atUs }),
+    onEvent: (observer, e) => {
+      const r = deadVoter(e, voterIds);
+      if (r === null || !agents[observer].up) return;
+      const recover = recoveryEvents(voters[observer].replica.pendingIds(), r);
+      membershipRecoveries += recover.length;
+      if (trace !== null) trace.push(`${nowUs} dead ${observer} sees ${r}: recovers ${recover.length}`);
+      for (const ev of recover) turn(observer, ev);
+    },
+  }, options.swimTuning) : null;
+
   for (let v = 0; v < n; v++) turn(v, null); // each voter's first Ready asks for its first tick
+  for (let v = 0; v < n; v++) swim?.boot(v);
   if (options.skew === true) {
     // Each agent starts with its own offset (0–4 s) and rate (±5%).
     for (let a = 0; a < agentCount; a++) {
@@ -1011,7 +1079,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     phase('durability+liveness');
     violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
     if (tasks !== null) violations.push(...tasks.violations.map((v) => `tasks: ${v}`));
-    violations.push(...unbackedVotes, ...checkDurability(voters, acked), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000));
+    violations.push(...unbackedVotes, ...checkDurability(voters, acked, killed), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000, killed));
     phase('done');
 
     return {
@@ -1023,6 +1091,8 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         truncated: replicas.reduce((x, r) => x + r.stats.truncatedInstances, 0),
         installed: replicas.reduce((x, r) => x + r.stats.snapshotsInstalled, 0),
       },
+      membership: swim === null ? null : { events: { ...swim.events }, recoveries: membershipRecoveries },
+      pendingAtEnd: voters.map((v, i) => agents[i].up ? v.replica.pendingIds().length : null),
     };
   };
 
@@ -1063,7 +1133,7 @@ function checkerView(v: Voter): ReplicaView {
  * in some voter's durable execution log, is applied at each voter (the run has settled, so that is
  * durable). A voter that installed a snapshot has the ids it covers applied without a log entry.
  */
-export function checkDurability(voters: readonly Pick<Voter, 'replica' | 'disk'>[], acked: readonly { readonly clientId: string; readonly requestId: number }[]): string[] {
+export function checkDurability(voters: readonly Pick<Voter, 'replica' | 'disk'>[], acked: readonly { readonly clientId: string; readonly requestId: number }[], lost: ReadonlySet<number> = new Set()): string[] {
   const out: string[] = [];
   // clientId → requestId → the instances whose batch carries that command.
   const idsOf = new Map<string, Map<number, InstanceId[]>>();
@@ -1086,6 +1156,7 @@ export function checkDurability(voters: readonly Pick<Voter, 'replica' | 'disk'>
     }
   }
   for (let v = 0; v < voters.length; v++) {
+    if (lost.has(v)) continue; // killed for good (SimWorld.kill): its log counted above, its state is gone
     const r = voters[v].replica;
     const missing = acked.filter((k) => !(idsOf.get(k.clientId)?.get(k.requestId) ?? []).some((id) => r.isApplied(id)));
     if (missing.length > 0) out.push(`durability: ${missing.length} acknowledged writes never applied at voter ${v} (first: ${missing.slice(0, 3).map((k) => `${k.clientId}/${k.requestId}`).join(', ')})`);
@@ -1094,18 +1165,19 @@ export function checkDurability(voters: readonly Pick<Voter, 'replica' | 'disk'>
 }
 
 /** Once the faults stopped, every voter committed and applied everything, to the same state. */
-function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: number): string[] {
+function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: number, lost: ReadonlySet<number>): string[] {
   const out: string[] = [];
-  for (let v = 0; v < voters.length; v++) {
+  const live = voters.map((_, v) => v).filter((v) => !lost.has(v));
+  for (const v of live) {
     const r = voters[v].replica;
     const pending = r.pendingIds().length;
     const unapplied = r.committedUnapplied().length;
     if (pending > 0 || unapplied > 0) out.push(`liveness: voter ${v} still had ${pending} uncommitted and ${unapplied} unapplied ids ${drainMs} ms after the faults stopped`);
   }
   if (isSettled) {
-    const d0 = voters[0].machine.digest();
-    for (let v = 1; v < voters.length; v++) {
-      if (voters[v].machine.digest() !== d0) out.push(`agreement: voter ${v}'s state machine differs from voter 0's after every command was applied`);
+    const d0 = voters[live[0]].machine.digest();
+    for (const v of live.slice(1)) {
+      if (voters[v].machine.digest() !== d0) out.push(`agreement: voter ${v}'s state machine differs from voter ${live[0]}'s after every command was applied`);
     }
   } else if (out.length === 0) {
     out.push(`liveness: the voters had not converged ${drainMs} ms after the faults stopped`);
@@ -1116,7 +1188,7 @@ function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: nu
 const kindCode: Record<SimEvent['kind'], number> = {
   deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
   partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17, snapshot: 18,
-  host: 19, device: 20, telemetry: 21, flushCrash: 22,
+  host: 19, device: 20, telemetry: 21, flushCrash: 22, swim: 23, swimWake: 24,
 };
 
 const typeCodes = new Map<string, number>();

@@ -1,0 +1,23 @@
+// What an agent does when membership declares a voter dead: it recovers that voter's instances
+// it knows and that have not committed, now, instead of after each one's recovery timeout
+// (PROTOCOL.md §12 recovery policy). One piece of wiring for the real agent (agent.ts, through
+// the replica driver) and for the simulator (sim/engine/swim.ts), so the simulator tests the
+// path a field agent takes from a SWIM verdict to the recovery of a dead voter's instances.
+
+import { initCoord, type InstanceId } from '../consensus/core/ids.ts';
+import type { Event } from '../consensus/core/types.ts';
+import type { MemberEvent } from '../transports/membership/types.ts';
+
+/** The voter a membership event declares dead (its index among `voterIds`), or null. */
+export function deadVoter(e: MemberEvent, voterIds: readonly string[]): number | null {
+  if (e.type !== 'dead') return null;
+  const r = voterIds.indexOf(e.member.id);
+  return r >= 0 ? r : null;
+}
+
+/** The replica events that recover voter `r`'s instances among a replica's pending ones. */
+export function recoveryEvents(pending: Iterable<InstanceId>, r: number): Event[] {
+  const out: Event[] = [];
+  for (const id of pending) if (initCoord(id) === r) out.push({ type: 'recover', id });
+  return out;
+}
