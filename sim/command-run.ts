@@ -22,6 +22,7 @@ export function summarize(a: SimArgs, seed: number, r: SimulationResult, wallMs?
     ...(a.rate === null ? {} : { shed: r.shed }),
     linearizable: r.linearizable,
     ...(r.tasks === null ? {} : { tasks: r.tasks.stats }),
+    ...(r.membership === null ? {} : { membership: r.membership }),
     settled: r.settled,
     violations: r.violations,
     ...(wallMs === undefined ? {} : { wallMs: Math.round(wallMs) }),
