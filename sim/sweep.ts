@@ -1,6 +1,7 @@
 // The seed sweep's mapping from a seed to a run: every fault on, 3 and 5 voters, the register
 // and task-board workloads, with and without agents beyond the voters, some runs with most
-// operations on private keys. Shared by the 200-seed sweep inside npm test
+// operations on private keys, and every fourth with SWIM membership on the voters (dead verdicts
+// start recoveries, as on an agent). Shared by the 200-seed sweep inside npm test
 // (sim/engine/sweep.test.ts) and the long sweep script (bench/sweep.ts), so a seed means the same
 // run in both and its printed replay command reproduces it.
 
@@ -10,6 +11,6 @@ export function sweepArgs(seed: number, durationMs = 3000): SimArgs {
   const voters = seed % 2 === 0 ? 3 : 5;
   return {
     ...defaultSimArgs, voters, agents: seed % 3 === 0 ? voters + 4 : voters, seeds: [seed], durationMs, faults: new Set(faults),
-    workload: seed % 4 === 1 ? 'tasks' : 'kv', conflict: seed % 5 === 0 ? 0.3 : 1,
+    workload: seed % 4 === 1 ? 'tasks' : 'kv', conflict: seed % 5 === 0 ? 0.3 : 1, membership: seed % 4 === 3 ? 'swim' : 'none',
   };
 }

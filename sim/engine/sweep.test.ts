@@ -17,12 +17,14 @@ test(`${seeds} seeds with every fault on pass every checker`, () => {
   let ops = 0;
   let claims = 0;
   let crashesInFlush = 0;
+  let membershipRecoveries = 0;
   for (let seed = first; seed < first + seeds; seed++) {
     const args = sweepArgs(seed);
     const r = runSimulation(simulationOptions(args, seed));
     ops += r.ops;
     claims += r.tasks?.stats.claims ?? 0;
     crashesInFlush += r.faults.crashesInFlush;
+    membershipRecoveries += r.membership?.recoveries ?? 0;
     if (!passed(r)) failing.push(`seed ${seed}: ${r.violations.slice(0, 3).join('; ')}\n  replay: ${replayCommand(args, seed)}`);
   }
   assert.deepEqual(failing, [], failing.join('\n'));
@@ -30,4 +32,6 @@ test(`${seeds} seeds with every fault on pass every checker`, () => {
   assert.ok(claims > 100, `workers claimed tasks (${claims} claims)`);
   // Crashes that land while a voter's early effects are out and its records are not yet durable.
   assert.ok(crashesInFlush > seeds / 2, `voters crashed inside a flush window (${crashesInFlush} times)`);
+  // A quarter of the runs have SWIM on the voters: its dead verdicts started recoveries.
+  assert.ok(membershipRecoveries > 0, `SWIM's dead verdicts started recoveries (${membershipRecoveries})`);
 });
