@@ -30,6 +30,7 @@ import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
 import { createCoveyNode, type CoveyNode } from '../transports/node.ts';
 import { PeerKeeper } from '../transports/peers.ts';
+import { LinkHealth } from '../transports/link-health.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
 import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
 import { MembershipDriver } from '../transports/membership/driver.ts';
@@ -70,6 +71,7 @@ export class Agent implements AgentApi {
   private storage: WalStorage | null = null;
   private node: CoveyNode | null = null;
   private keeper: PeerKeeper | null = null;
+  private health: LinkHealth | null = null;
   private rpc: ConsensusRpc | null = null;
   private transfer: SnapshotTransfer | null = null;
   private membership: MembershipDriver | null = null;
@@ -196,6 +198,7 @@ export class Agent implements AgentApi {
       onMessage: (from, msg) => {
         if (this.cut.has(c.voters[from].id)) return;
         this.lastHeard[from] = performance.now();
+        this.health?.heard(c.voters[from].id);
         this.driver?.receive(from, msg);
       },
       onSubmit: (command, from) => {
@@ -223,6 +226,13 @@ export class Agent implements AgentApi {
       logger: log.child({ part: 'peers' }),
     });
     await this.keeper.start();
+    // Whether each other voter is heard, not just connected (a cut network keeps connections open).
+    this.health = new LinkHealth({
+      node: this.node,
+      peers: c.voters.filter((v) => v.id !== this.identity.peerId).map((v) => v.id),
+      logger: log.child({ part: 'health' }),
+    });
+    await this.health.start();
     this.membership = new MembershipDriver({
       node: this.node,
       swarm: c.swarm.name,
@@ -352,6 +362,7 @@ export class Agent implements AgentApi {
     await this.driver?.stop();
     await this.membership?.stop({ leave: true });
     this.rosterSync?.stop();
+    await this.health?.stop();
     await this.keeper?.stop();
     await this.transfer?.stop();
     await this.rpc?.stop();
@@ -461,12 +472,17 @@ export class Agent implements AgentApi {
       'the command may still take effect — retry with the same clientId and requestId to learn its outcome';
   }
 
-  /** Voters connected now (self included), minus any cut by fault injection. */
+  /**
+   * Voters this agent reaches now (self included): connected, and heard within the link health's
+   * window (transports/link-health.ts) — a cut network leaves connections open for minutes —
+   * minus any cut by fault injection.
+   */
   reachableVoters(): number[] {
     const connected = new Set(this.rpc?.connectedVoters() ?? []);
     const out: number[] = [];
     for (let v = 0; v < this.n; v++) {
-      if (v === this.selfIndex || (connected.has(v) && !this.cut.has(this.config.voters[v].id))) out.push(v);
+      const id = this.config.voters[v].id;
+      if (v === this.selfIndex || (connected.has(v) && this.health?.hearing(id) === true && !this.cut.has(id))) out.push(v);
     }
     this.metrics.reachableVoters.set(out.length);
     return out;
@@ -555,6 +571,8 @@ export class Agent implements AgentApi {
         this.logger.error({ err }, 'membership listener threw');
       }
     }
+    // Heard alive again (perhaps through another member, while the direct link was down): dial now.
+    if (e.type === 'join' || e.type === 'alive') this.keeper?.redialNow(e.member.id);
     const r = deadVoter(e, this.config.voters.map((v) => v.id));
     if (r !== null) this.driver?.recoverCoordinator(r);
   }
@@ -568,7 +586,12 @@ export class Agent implements AgentApi {
         ? { ready: true, reason: `reaches ${reach} of ${this.n} voters` }
         : { ready: false, reason: `reaches ${reach} of ${this.n} voters, needs ${q.slowQuorumSize} to commit` };
     }
-    return reach > 0 ? { ready: true, reason: `reaches ${reach} voter(s)` } : { ready: false, reason: 'reaches no voter' };
+    // A worker forwards to any voter, but nothing commits unless a majority of voters is up: a
+    // worker that hears fewer cannot know that its commands would commit.
+    if (reach === 0) return { ready: false, reason: 'reaches no voter' };
+    return reach >= q.slowQuorumSize
+      ? { ready: true, reason: `reaches ${reach} of ${this.n} voters` }
+      : { ready: false, reason: `reaches ${reach} of ${this.n} voters; a command needs a majority (${q.slowQuorumSize}) of them up to commit` };
   }
 
   status(): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { pino } from 'pino';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from './node.ts';
 import { PeerKeeper, redialDelayMs } from './peers.ts';
@@ -92,6 +93,28 @@ describe('PeerKeeper', () => {
     discover();
     await waitFor('the discovered peer to be dialled', () => c.getConnections(b.peerId).length > 0);
     assert.deepEqual(k.connected(), [], 'a discovered peer is dialled, not kept');
+  });
+
+  it('redials a kept peer at once when told it is back, instead of waiting out its backoff', async () => {
+    const a = await node();
+    const bKey = await generateIdentityKey();
+    const probe = await node();
+    const port = probe.getMultiaddrs()[0].nodeAddress().port;
+    await probe.stop(); // a free port: b listens there later
+    const addr = `/ip4/127.0.0.1/tcp/${port}`;
+    const bId = peerIdFromPrivateKey(bKey).toString();
+    // A minute of backoff after the first failed dial: only redialNow can connect within the test.
+    const k = keeper({ node: a, peers: [{ id: bId, addrs: [addr] }], logger, redialDelayMsMin: 120_000, redialDelayMsMax: 120_000, dialDiscovered: false });
+    await k.start();
+    await new Promise((r) => setTimeout(r, 500)); // the first dial fails: nothing listens
+    assert.equal(k.isConnected(bId), false);
+    await node(bKey, [addr]);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(k.isConnected(bId), false, 'still waiting out its backoff');
+    k.redialNow(bId);
+    await waitFor('the redial', () => k.isConnected(bId), 10_000);
+    k.redialNow(bId); // connected: nothing to do
+    k.redialNow('12D3KooWNotKept');
   });
 
   it('keeps bootstrap peers given to it like voters', async () => {
