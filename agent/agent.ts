@@ -56,6 +56,8 @@ const recentEventsMax = 200;
 
 /** How long a non-voter waits before trying the next voter when forwarding fails. */
 const forwardRetryMs = 200;
+/** How often the core is told which voters this one hears (only changes reach it). */
+const reachHintEveryMs = 100;
 
 export class Agent implements AgentApi {
   readonly config: AgentConfig;
@@ -72,6 +74,7 @@ export class Agent implements AgentApi {
   private node: CoveyNode | null = null;
   private keeper: PeerKeeper | null = null;
   private health: LinkHealth | null = null;
+  private reachTimer: NodeJS.Timeout | null = null;
   private rpc: ConsensusRpc | null = null;
   private transfer: SnapshotTransfer | null = null;
   private membership: MembershipDriver | null = null;
@@ -233,6 +236,9 @@ export class Agent implements AgentApi {
       logger: log.child({ part: 'health' }),
     });
     await this.health.start();
+    // The core's quorum choices follow what this voter hears (a hint; the core's 'reachable' event).
+    this.reachTimer = setInterval(() => this.driver?.setReachable(this.reachableVoters()), reachHintEveryMs);
+    this.reachTimer.unref();
     this.membership = new MembershipDriver({
       node: this.node,
       swarm: c.swarm.name,
@@ -362,6 +368,8 @@ export class Agent implements AgentApi {
     await this.driver?.stop();
     await this.membership?.stop({ leave: true });
     this.rosterSync?.stop();
+    if (this.reachTimer !== null) clearInterval(this.reachTimer);
+    this.reachTimer = null;
     await this.health?.stop();
     await this.keeper?.stop();
     await this.transfer?.stop();

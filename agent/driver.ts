@@ -88,6 +88,8 @@ export class ReplicaDriver {
   private snapshotInfo: { at: string; applied: readonly number[]; truncated: readonly number[] } | null = null;
   private turnScheduled = false;
   private tickTimer: NodeJS.Timeout | null = null;
+  /** The last reachable set handed to the core (setReachable), as text. */
+  private reachableKey = '';
   private stopped = false;
   /** Set when storage failed: the replica may not go on, since it can no longer keep promises. */
   private failure: Error | null = null;
@@ -128,6 +130,19 @@ export class ReplicaDriver {
   recoverCoordinator(r: number): void {
     if (this.stopped || this.failure !== null) return;
     this.events.push(...recoveryEvents(this.replica.pendingIds(), r));
+    this.kick();
+  }
+
+  /**
+   * The voters this one hears now, itself included (a hint for the core's choice of quorum and of
+   * when to ask others for a commit; see the core's 'reachable' event). Steps only on a change.
+   */
+  setReachable(replicas: readonly number[]): void {
+    if (this.stopped || this.failure !== null) return;
+    const key = replicas.join(',');
+    if (key === this.reachableKey) return;
+    this.reachableKey = key;
+    this.events.push({ type: 'reachable', replicas: [...replicas] });
     this.kick();
   }
 

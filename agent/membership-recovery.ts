@@ -21,3 +21,30 @@ export function recoveryEvents(pending: Iterable<InstanceId>, r: number): Event[
   for (const id of pending) if (initCoord(id) === r) out.push({ type: 'recover', id });
   return out;
 }
+
+/**
+ * The voters one observer's membership does not hold alive (suspect, dead, left), for the core's
+ * 'reachable' hint: the simulator feeds it from SWIM's events (an agent feeds it from what it hears
+ * on its links, transports/link-health.ts, which reacts sooner).
+ */
+export class UnheardVoters {
+  readonly #unheard = new Set<number>();
+  readonly #voterIds: readonly string[];
+  readonly #self: number;
+
+  constructor(voterIds: readonly string[], self: number) {
+    this.#voterIds = voterIds;
+    this.#self = self;
+  }
+
+  /** The 'reachable' event this membership event calls for, or null when it changes nothing. */
+  observe(e: MemberEvent): Event | null {
+    const r = this.#voterIds.indexOf(e.member.id);
+    if (r < 0 || r === this.#self) return null;
+    const unheard = e.type === 'suspect' || e.type === 'dead' || e.type === 'leave';
+    const heard = e.type === 'join' || e.type === 'alive';
+    if (unheard === this.#unheard.has(r) || (!unheard && !heard)) return null;
+    if (unheard) this.#unheard.add(r); else this.#unheard.delete(r);
+    return { type: 'reachable', replicas: this.#voterIds.map((_, v) => v).filter((v) => !this.#unheard.has(v)) };
+  }
+}

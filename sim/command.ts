@@ -28,12 +28,14 @@ export interface SimArgs {
   readonly rate: number | null;
   /** Membership among the voters: none (recovery by timeouts) or SWIM (SimulationOptions.membership). */
   readonly membership: 'none' | 'swim';
+  /** With SWIM: the voters' cores are told which voters SWIM holds alive (SimulationOptions.reachableHint). */
+  readonly reachableHint: boolean;
   readonly history?: string;
   readonly json: boolean;
 }
 
 export const defaultSimArgs: SimArgs = {
-  voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, membership: 'none', json: false,
+  voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, membership: 'none', reachableHint: false, json: false,
 };
 
 function membershipName(value: string): 'none' | 'swim' {
@@ -112,8 +114,12 @@ export function replayCommand(a: SimArgs, seed: number): string {
     `--faults ${[...a.faults].join(',') || "''"} --workload ${a.workload} --clients ${a.clients} --keys ${a.keys} --conflict ${a.conflict}`,
     ...(a.rate === null ? [] : [`--rate ${a.rate}`]),
     ...(a.membership === 'none' ? [] : [`--membership ${a.membership}`]),
+    ...(a.reachableHint ? ['--reachable-hint'] : []),
   ].join(' ');
 }
+
+/** SWIM's timing when it stands in for an agent's link health (--reachable-hint). */
+export const briskSwim = { probeIntervalMs: 300, probeTimeoutMs: 100, indirectTimeoutMs: 150, suspicionMult: 2 } as const;
 
 /** Loss, duplication and reordering rates when those faults are on. */
 export const lossRate = 0.05;
@@ -130,6 +136,10 @@ export function simulationOptions(a: SimArgs, seed: number): SimulationOptions {
     seed, voters: a.voters, agents: a.agents, durationMs: a.durationMs, workload: a.workload, clients: a.clients, keys: a.keys, conflict: a.conflict,
     openLoop: a.rate === null ? undefined : { ratePerSec: a.rate },
     membership: a.membership,
+    reachableHint: a.reachableHint,
+    // An agent's hint comes from its link health, which stops hearing a cut voter within a second;
+    // SWIM's own timing suspects in seconds, so under the hint it is tuned brisk to play that part.
+    ...(a.reachableHint ? { swimTuning: briskSwim } : {}),
     crashes: f.has('crash'), partitions: f.has('partition'), pauses: f.has('pause'), skew: f.has('skew'),
     loss: f.has('loss') ? lossRate : 0, duplicate: f.has('dup') ? duplicateRate : 0, reorder: f.has('reorder') ? reorderRate : 0,
   };
@@ -154,11 +164,12 @@ export function simCommand(): Command {
     .option('--conflict <p>', 'kv: share of operations on shared registers (the rest use a private one)', fraction('--conflict'), 1)
     .option('--rate <ops>', 'open-loop clients: operations per second per client (default: closed loop)', positive('--rate', 100_000))
     .option('--membership <m>', 'membership among the voters: none (instances of a lost voter are recovered on timeouts) or swim (SWIM declares it dead and the others recover its instances at once, as agents do)', membershipName, 'none' as 'none' | 'swim')
+    .option('--reachable-hint', 'with --membership swim: each voter\'s consensus core is told which voters SWIM holds alive, as an agent\'s is from its links (quorums and commit learning route around the suspected)', false)
     .option('--history <file>', 'write the history (JSON Lines, shared/HISTORY-FORMAT.md) of a single run')
     .option('--json', 'print the summary as one JSON object', false)
     .option('--plugin <path>', 'run a plugin module (its plugin and `simulation` scenario) on every agent instead of a workload, e.g. examples/survey')
     .option('--kill-share <p>', 'with --plugin and the crash fault: share of the mortal agents (drones) lost for good', fraction('--kill-share'), 0.3)
-    .action(async (o: { voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName; clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; history?: string; json: boolean; plugin?: string; killShare: number }, cmd: Command) => {
+    .action(async (o: { voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName; clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; reachableHint: boolean; history?: string; json: boolean; plugin?: string; killShare: number }, cmd: Command) => {
       const agents = o.agents ?? o.voters;
       if (agents < o.voters) cmd.error(`covey sim: --agents (${agents}) counts the voters too, so it must be at least --voters (${o.voters})`, { exitCode: 2 });
       if (o.plugin !== undefined) {
@@ -167,9 +178,10 @@ export function simCommand(): Command {
         process.exitCode = await runPlugin(o.plugin, { voters: o.voters, agents, seeds: o.seeds ?? o.seed, faults: o.faults, killShare: o.killShare, history: o.history, json: o.json }, cmd);
         return;
       }
+      if (o.reachableHint && o.membership !== 'swim') cmd.error('covey sim: --reachable-hint comes from SWIM; add --membership swim', { exitCode: 2 });
       const a: SimArgs = {
         voters: o.voters, agents, seeds: o.seeds ?? o.seed, durationMs: o.duration, faults: o.faults, workload: o.workload,
-        clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, membership: o.membership, history: o.history, json: o.json,
+        clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, membership: o.membership, reachableHint: o.reachableHint, history: o.history, json: o.json,
       };
       if (a.history !== undefined && a.seeds.length > 1) cmd.error('covey sim: --history writes one run; use it with --seed, not --seeds', { exitCode: 2 });
       const { runOne, runSweep } = await import('./command-run.ts');

@@ -11,6 +11,6 @@ export function sweepArgs(seed: number, durationMs = 3000): SimArgs {
   const voters = seed % 2 === 0 ? 3 : 5;
   return {
     ...defaultSimArgs, voters, agents: seed % 3 === 0 ? voters + 4 : voters, seeds: [seed], durationMs, faults: new Set(faults),
-    workload: seed % 4 === 1 ? 'tasks' : 'kv', conflict: seed % 5 === 0 ? 0.3 : 1, membership: seed % 4 === 3 ? 'swim' : 'none',
+    workload: seed % 4 === 1 ? 'tasks' : 'kv', conflict: seed % 5 === 0 ? 0.3 : 1, membership: seed % 4 === 3 ? 'swim' : 'none', reachableHint: seed % 8 === 7,
   };
 }

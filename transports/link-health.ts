@@ -19,8 +19,8 @@ import { Uint8ArrayList } from 'uint8arraylist';
 import type { Logger } from 'pino';
 
 export const healthProtocol = '/covey/health/1.0.0';
-export const healthIntervalMsDefault = 500;
-export const healthStaleAfterMsDefault = 1500;
+export const healthIntervalMsDefault = 250;
+export const healthStaleAfterMsDefault = 1000;
 export const healthAbortAfterMsDefault = 4000;
 /** Bytes of one echo; a peer that sends more on the stream is cut off at this. */
 const echoBytes = 8;

@@ -43,6 +43,13 @@ export interface ReplicaOptions {
   /** First recovery timeout for a pending id; doubles per attempt up to the max (§9, §12). */
   readonly recoveryTimeoutMs?: number;
   readonly recoveryTimeoutMaxMs?: number;
+  /**
+   * How long an instance whose coordinator this replica does not reach (the 'reachable' event) may
+   * stay uncommitted here before it is asked of the others by recovery, which they answer with the
+   * Commit when they hold it. Short, because the coordinator cannot send it; not zero, so that an
+   * instance still in flight is rarely pre-empted.
+   */
+  readonly learnFromOthersMs?: number;
   /** Send the executed watermark every this many ticks (§12 bounded dependencies). */
   readonly watermarkEveryTicks?: number;
   /**
@@ -71,6 +78,7 @@ export interface ReplicaConfig extends Quorums {
   readonly retransmitMs: number;
   readonly recoveryTimeoutMs: number;
   readonly recoveryTimeoutMaxMs: number;
+  readonly learnFromOthersMs: number;
   readonly watermarkEveryTicks: number;
   readonly indexLagExchanges: number;
   readonly snapshotEveryApplied: number;
@@ -98,6 +106,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     retransmitMs: o.retransmitMs ?? 200,
     recoveryTimeoutMs: o.recoveryTimeoutMs ?? 1000,
     recoveryTimeoutMaxMs: o.recoveryTimeoutMaxMs ?? 16_000,
+    learnFromOthersMs: o.learnFromOthersMs ?? 150,
     watermarkEveryTicks: o.watermarkEveryTicks ?? 10,
     indexLagExchanges: o.indexLagExchanges ?? 8,
     snapshotEveryApplied: o.snapshotEveryApplied ?? 10_000,

@@ -96,6 +96,8 @@ export class Replica {
    * and `restore` skips and recovers that many (PROTOCOL.md §12, "Votes count once durable").
    */
   private readonly unconfirmedEarly = new Set<InstanceId>();
+  /** Peers the driver says do not answer now (the 'reachable' hint; empty until it says). */
+  private unreachable = new Set<ReplicaId>();
 
   private nowMs = 0;
   private entropy = 0;
@@ -210,6 +212,7 @@ export class Replica {
       case 'submit': this.submit(ev.command); break;
       case 'tick': this.tick(ev.nowMs, ev.entropy); break;
       case 'recover': this.startRecovery(ev.id); break;
+      case 'reachable': this.setReachable(ev.replicas); break;
       case 'snapshot': this.onSnapshot(ev.msg); break;
     }
   }
@@ -461,7 +464,12 @@ export class Replica {
     const replies = lead.replies.size;
     if (replies < slowQuorumSize) return;
     // Practical policy of §5: go slow once a fast quorum of matching answers is impossible or late.
-    const fastImpossible = replies - lead.matching > e || replies === n;
+    // Impossible also when the answers still to come, all matching, would fall short because the
+    // rest are peers this replica does not reach (the driver's hint): waiting for them is waiting
+    // out the timeout on every instance during a partition (issue 16).
+    let silentUnreachable = 0;
+    for (const r of this.unreachable) if (!lead.replies.has(r)) silentUnreachable++;
+    const fastImpossible = replies - lead.matching > e || replies === n || lead.matching + (n - replies - silentUnreachable) < fastQuorumSize;
     if (!fastImpossible && !timedOut) return;
     let dep = inst.initDep;
     for (const d of lead.replies.values()) dep = depsUnion(dep, d); // line 21
@@ -787,7 +795,32 @@ export class Replica {
   private trackPending(id: InstanceId): void {
     if (this.pending.has(id) || this.notNeeded(id)) return;
     if (this.instances.get(id)?.phase === 'COMMITTED') return;
-    this.pending.set(id, { attempt: 0, deadlineMs: this.nowMs + this.recoveryDelayMs(id, 0) });
+    this.pending.set(id, { attempt: 0, deadlineMs: this.nowMs + this.firstRecoveryDelayMs(id) });
+  }
+
+  /** The first wait for an id: shorter when its coordinator is not reached (it cannot send the Commit). */
+  private firstRecoveryDelayMs(id: InstanceId): number {
+    const delay = this.recoveryDelayMs(id, 0);
+    return this.unreachable.has(initCoord(id)) ? Math.min(delay, this.cfg.learnFromOthersMs) : delay;
+  }
+
+  /** The driver's 'reachable' hint (see Event): changes no state that is persisted or sent. */
+  private setReachable(replicas: readonly ReplicaId[]): void {
+    const reached = new Set(replicas);
+    const before = this.unreachable;
+    this.unreachable = new Set();
+    for (let r = 0; r < this.cfg.n; r++) if (r !== this.self && !reached.has(r)) this.unreachable.add(r);
+    // Ids of a coordinator that just became unreachable: ask the others soon, not at the full timeout.
+    for (const [id, p] of this.pending) {
+      const c = initCoord(id);
+      if (p.attempt === 0 && this.unreachable.has(c) && !before.has(c)) p.deadlineMs = Math.min(p.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
+    }
+    // Own proposals waiting for answers that now cannot come: decide them now.
+    for (const [id, lead] of [...this.leads]) {
+      if (lead.kind !== 'preaccept') continue;
+      const inst = this.instances.get(id);
+      if (inst !== undefined && inst.bal === 0 && inst.phase === 'PREACCEPTED') this.decidePreAccept(inst, lead, false);
+    }
   }
 
   private exchangeWatermarks(): void {

@@ -103,6 +103,14 @@ export type Event =
    * coordinator dead and execution is blocked on it (§12 recovery policy), or a test says so.
    */
   | { readonly type: 'recover'; readonly id: InstanceId }
+  /**
+   * The driver's view of which peers answer now (its link health, membership): a hint that never
+   * bears on safety. The coordinator goes to the slow path at once when the fast quorum can only be
+   * made of peers it does not reach, and an instance whose coordinator it does not reach is asked of
+   * the others after `learnFromOthersMs` instead of the full recovery timeout (the coordinator
+   * cannot send it the Commit). Until the first such event every peer counts as reachable.
+   */
+  | { readonly type: 'reachable'; readonly replicas: readonly ReplicaId[] }
   /** A state-transfer snapshot from a peer, already validated (validateSnapshotMessage). */
   | { readonly type: 'snapshot'; readonly from: ReplicaId; readonly msg: SnapshotMessage };
 

@@ -33,7 +33,7 @@ import { SimDisk } from './disk.ts';
 import { Network, defaultNetwork, drawUs, type Cut, type NetworkOptions } from './network.ts';
 import { TraceHash, codeOf } from './trace.ts';
 import { SimSwim, swimId, type SwimTuning } from './swim.ts';
-import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
+import { deadVoter, recoveryEvents, UnheardVoters } from '../../agent/membership-recovery.ts';
 import type { Message as MembershipMessage } from '../../transports/membership/types.ts';
 
 export interface SimulationOptions {
@@ -81,6 +81,13 @@ export interface SimulationOptions {
   readonly membership?: 'none' | 'swim';
   /** SWIM's timing when membership is 'swim' (default: the membership core's). */
   readonly swimTuning?: SwimTuning;
+  /**
+   * With membership 'swim': each voter's core is also told which voters its SWIM holds alive (the
+   * 'reachable' hint), so it goes to the slow path without waiting on suspected voters and asks
+   * the others for a suspected coordinator's instances after learnFromOthersMs. An agent gives the
+   * same hint from what it hears on its links (transports/link-health.ts). Default false.
+   */
+  readonly reachableHint?: boolean;
   /**
    * Once the run has settled, one voter loses its disk and restarts empty; the run goes on until it
    * has caught up (by state transfer when its peers truncated what it needs). Done only when
@@ -615,6 +622,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       voter.machine = new CoveyStateMachine();
       voter.replica = Replica.restore(replicaOptions(a), voter.disk.load(), voter.machine);
       turn(a, null); // restore may have applied committed instances; also starts the tick chain
+      if (swim !== null) unheard[a] = new UnheardVoters(voterIds, a); // a new replica has no hint yet
       swim?.boot(a);
     }
     if (host !== undefined) { hostActivity = true; host.restarted(a); }
@@ -959,6 +967,8 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   const voterIds = Array.from({ length: n }, (_, v) => swimId(v));
   let membershipRecoveries = 0;
+  // What each voter's SWIM holds alive, handed to its core as the 'reachable' hint (as an agent's link health does).
+  const unheard = Array.from({ length: n }, (_, v) => new UnheardVoters(voterIds, v));
   const swim: SimSwim | null = options.membership === 'swim' ? new SimSwim(n, {
     localMs,
     virtualUsAt: (a, ms) => {
@@ -970,6 +980,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     send: (from, to, bytes, msg) => sendOver(from, to, bytes, { kind: 'swim', from, to, msg }),
     wake: (atUs, agent, epoch) => queue.push(atUs, { kind: 'swimWake', agent, epoch, dueUs: atUs }),
     onEvent: (observer, e) => {
+      if (!agents[observer].up) return;
+      const hint = options.reachableHint === true ? unheard[observer].observe(e) : null;
+      if (hint !== null) turn(observer, hint);
       const r = deadVoter(e, voterIds);
       if (r === null || !agents[observer].up) return;
       const recover = recoveryEvents(voters[observer].replica.pendingIds(), r);

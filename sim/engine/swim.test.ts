@@ -57,3 +57,16 @@ test('with SWIM on, the same seed gives the same trace hash and history', async 
   const c = await runSimulationAsync({ ...base, seed: 42, membership: 'swim', host: killVoterAt(1500) });
   assert.notEqual(c.traceHash, a.traceHash);
 });
+
+test('with the reachable hint, a suspected voter\'s instances are asked of the others before SWIM declares it dead', async () => {
+  const hinted = await runSimulationAsync({ ...base, membership: 'swim', reachableHint: true, host: killVoterAt(1500) });
+  assert.ok(hinted.membership !== null && hinted.membership.events.suspect >= 2, `both survivors suspect voter 0: ${JSON.stringify(hinted.membership)}`);
+  // Suspicion comes seconds before the dead verdict; 150 ms after it the survivors asked each
+  // other for voter 0's instances, so the verdict finds nothing left to recover.
+  assert.equal(hinted.membership.recoveries, 0, `nothing was left for the dead verdict: ${JSON.stringify(hinted.membership)}`);
+  assert.deepEqual(hinted.pendingAtEnd, [null, 0, 0], 'the survivors finished every instance');
+  assert.deepEqual(hinted.violations, []);
+  assert.equal(hinted.linearizable, true);
+  const again = await runSimulationAsync({ ...base, membership: 'swim', reachableHint: true, host: killVoterAt(1500) });
+  assert.equal(again.traceHash, hinted.traceHash);
+});
