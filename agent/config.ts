@@ -32,9 +32,13 @@ const pluginEntry = z.preprocess((v) => typeof v === 'string' ? { module: v } : 
   enabled: z.boolean({ error: 'expected true or false (false keeps the entry but does not load the plugin)' }).default(true),
 }, { error: 'expected a mapping such as { module: ./plugins/heartbeat.ts, options: { … } }' }));
 
+/** What a swarm name may be: it goes into topic names and protocol ids. */
+export const swarmNamePattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const swarmNameRule = 'expected a short lowercase name (letters, digits, dashes), for example "field-survey"';
+
 export const configSchema = z.strictObject({
   swarm: z.strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a short lowercase name (letters, digits, dashes), for example "field-survey"' }),
+    name: z.string().regex(swarmNamePattern, { error: swarmNameRule }),
     /** A pnet pre-shared key file (libp2p's /key/swarm/psk/1.0.0/ format); agents without it cannot connect. */
     keyFile: z.string().optional(),
     /**

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -167,6 +167,12 @@ test('covey init writes a config and key that an agent accepts once voters are l
   assert.equal(readFileSync(join(root, 'pa', 'swarm.key'), 'utf8'), readFileSync(join(root, 'pb', 'swarm.key'), 'utf8'));
   assert.match(readFileSync(a.config, 'utf8'), /keyFile: swarm\.key/);
   await assert.rejects(run(process.execPath, [cli, 'init', '--dir', join(root, 'pc'), '--swarm-key', a.config]), /is not a libp2p swarm key/);
+  await assert.rejects(run(process.execPath, [cli, 'init', '--dir', join(root, 'named'), '--swarm', 'My Swarm']), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 2, 'a swarm name no agent would accept is refused at init, not at the first start');
+    assert.match(err.stderr, /--swarm "My Swarm": expected a short lowercase name/);
+    assert.ok(!existsSync(join(root, 'named', 'config.yaml')), 'and nothing is written');
+    return true;
+  });
   await assert.rejects(run(process.execPath, [cli, 'init', '--dir', join(root, 'init2'), '--voters', 'a,b,c']), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 2);
     assert.match(err.stderr, /voters\[0\]\.id: expected a libp2p peer id/);

@@ -80,6 +80,8 @@ export function initCommand(): Command {
       const dir = resolve(o.dir);
       const configFile = join(dir, 'config.yaml');
       if (existsSync(configFile)) throw new InvalidArgumentError(`${configFile} already exists; choose another --dir`);
+      const { swarmNamePattern, swarmNameRule } = await import('../config.ts');
+      if (!swarmNamePattern.test(o.swarm)) throw new InvalidArgumentError(`--swarm "${o.swarm}": ${swarmNameRule}`);
       const [{ stringify }, { parseConfig }, { createIdentity, saveIdentity }, { generateSwarmKey, saveSwarmKey }] = await Promise.all([
         import('yaml'), import('../config.ts'), import('../identity.ts'), import('../../transports/node.ts'),
       ]);

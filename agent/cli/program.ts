@@ -54,7 +54,26 @@ export function buildCli(): Command {
   program.addCommand(swarmCommand());
   program.addCommand(simCommand());
   program.addCommand(checkCommand());
+  // `covey verify` keeps its own: 2 means "undecided" there, and bad input is 3 (docs/verify.md).
+  usageErrorsExit2(program, new Set(['verify']));
   program.addCommand(verifyCommand());
-
   return program;
+}
+
+/** Commander's own usage errors: a wrong or missing argument, an unknown option or command. */
+const usageErrorCodes = new Set([
+  'commander.invalidArgument', 'commander.missingArgument', 'commander.optionMissingArgument', 'commander.missingMandatoryOptionValue',
+  'commander.unknownOption', 'commander.unknownCommand', 'commander.excessArguments', 'commander.conflictingOption',
+]);
+
+/**
+ * Every command exits 2 on a usage error, as the docs say (commander's default is 1, the code
+ * Covey keeps for "ran, and the answer is no"). Set on each command: commander copies exit
+ * settings only to subcommands made with .command(), not to those added with .addCommand().
+ */
+function usageErrorsExit2(cmd: Command, except: ReadonlySet<string>): void {
+  cmd.exitOverride((err) => {
+    process.exit(usageErrorCodes.has(err.code) ? 2 : err.exitCode);
+  });
+  for (const sub of cmd.commands) if (!except.has(sub.name())) usageErrorsExit2(sub, except);
 }
