@@ -4,7 +4,7 @@
 // targets. Needs root.
 //
 // Usage: npm run chaos:net [-- --voters 5 --faults split,isolate,oneway,flap,loss --cut 30
-//          --baseline 20 --recover 10 --clients 4 --keys 100 --history FILE --dir DIR --seed N --json]
+//          --baseline 15 --recover 10 --clients 4 --keys 100 --history FILE --dir DIR --seed N --json]
 // Exit codes: 0 safe (linearizable, the voters agree) and every target met; 1 a safety failure;
 // 3 safe but a target missed; 2 bad arguments, or this machine cannot run it (not root, no `ip`).
 
@@ -24,7 +24,7 @@ function options(): Options {
       voters: { type: 'string', default: '5' },
       faults: { type: 'string' },
       cut: { type: 'string', default: '30' },
-      baseline: { type: 'string', default: '20' },
+      baseline: { type: 'string', default: '15' },
       recover: { type: 'string', default: '10' },
       clients: { type: 'string', default: '4' },
       keys: { type: 'string', default: '100' },
@@ -64,6 +64,7 @@ function print(s: NemesisSummary): void {
   for (const f of s.faults) {
     const x = f.figures;
     out.write(`\n${f.fault}: ${f.what}\n`);
+    out.write(`  no fault just before: ${f.before.throughput} ops/s, p50 ${f.before.p50Ms} ms\n`);
     out.write(`  acked during it: ${x.ackedMajority} on the majority side${f.minority.length > 0 ? `, ${x.ackedMinority} on the minority` : ''}; throughput ${x.throughputRatio}x of no fault\n`);
     if (f.minority.length > 0) out.write(`  cut → minority /ready 503: ${x.readyDropMs === null ? 'never' : `${x.readyDropMs} ms`}\n`);
     out.write(`  heal → a write acked at every agent: ${x.healToWriteMs === null ? 'not within the wait' : `${x.healToWriteMs} ms`}\n`);

@@ -18,7 +18,7 @@ describe('the network nemesis (needs root)', { skip: unavailable === null ? fals
     const s = await runNemesis({
       voters: 3, clientsPerAgent: 2, keys: 20,
       faults: ['isolate', 'oneway', 'flap', ...(lossAvailable() ? ['loss' as const] : [])],
-      cutMs: 3000, baselineMs: 3000, recoverMs: 3000, attemptMs: 1000, seed: 16,
+      cutMs: 3000, baselineMs: 2000, recoverMs: 3000, attemptMs: 1000, seed: 16,
     });
     assert.ok(s.linearizable, `linearizable: ${s.violations.slice(0, 3).join('; ')}`);
     assert.deepEqual(s.disagreements, [], 'every voter holds the same value for every key after the final heal');

@@ -16,6 +16,8 @@ export interface FaultReport {
   what: string;
   majority: readonly number[];
   minority: readonly number[];
+  /** The no-fault window just before the fault, which the ratios compare with. */
+  before: { throughput: number; p50Ms: number };
   figures: {
     /** Operations acked during the fault, by side. */
     ackedMajority: number;
@@ -70,7 +72,8 @@ export function faultReport(plan: FaultPlan, cut: Window, baseline: Window, ops:
   met[`a write acked at every agent within ${targets.healToWriteMsMax} ms of the heal`] = healToWriteMs !== null && healToWriteMs <= targets.healToWriteMsMax;
   if (plan.name === 'split') met[`majority-side p50 within ${targets.majorityP50RatioMax}x of no fault`] = figures.majorityP50Ratio <= targets.majorityP50RatioMax;
   if (pair !== null) met[`the one-way pair at ≥ ${targets.pairThroughputRatioMin * 100} % of its no-fault throughput`] = pair >= targets.pairThroughputRatioMin;
-  return { fault: plan.name, what: plan.what, majority: plan.majority, minority: plan.minority, figures, met };
+  const beforeFigures = { throughput: Math.round(rate(before.length, baseS)), p50Ms: baseP50 };
+  return { fault: plan.name, what: plan.what, majority: plan.majority, minority: plan.minority, before: beforeFigures, figures, met };
 }
 
 function p50(xs: readonly OpRecord[]): number {

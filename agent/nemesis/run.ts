@@ -1,6 +1,7 @@
 // The network nemesis: a real local swarm, each agent in its own network namespace (netns.ts),
 // clients at every agent writing one history, and faults on the network one after another — a
-// no-fault baseline, then each fault for `cutMs`, healed, and a pause to recover. The history is
+// no-fault window before each fault (what that fault is compared with: the machine's load drifts
+// over a long run), then the fault for `cutMs`, healed, and a pause to recover. The history is
 // judged by the project's linearizability checker; after the final heal every voter must hold the
 // same value for every key; and each fault is measured for how smoothly the swarm rode it
 // (report.ts). Needs root; see netns.ts.
@@ -27,7 +28,7 @@ export interface NemesisOptions {
   readonly faults: readonly FaultName[];
   /** How long each fault lasts. */
   readonly cutMs: number;
-  /** The no-fault window at the start that every fault is compared with. */
+  /** The no-fault window before each fault that the fault is compared with. */
   readonly baselineMs: number;
   /** After each heal, before the next fault. */
   readonly recoverMs: number;
@@ -51,6 +52,7 @@ export interface NemesisSummary {
   violations: string[];
   /** Keys on which the voters still disagreed after the final heal (empty: they agree). */
   disagreements: string[];
+  /** Over all the no-fault windows. */
   baseline: { throughput: number; p50Ms: number };
   faults: FaultReport[];
   wallMs: number;
@@ -114,11 +116,13 @@ async function drive(lab: NetLab, swarm: Swarm, token: string, o: NemesisOptions
   let nextProbeProcess = o.voters * o.clientsPerAgent;
   // The first seconds of a fresh swarm are slower (connections, JIT): not a fair baseline.
   await sleep(warmupMs);
-  const baseline: Window = { fromMs: rec.nowMs(), toMs: 0 };
-  await sleep(o.baselineMs);
-  baseline.toMs = rec.nowMs();
+  const baselines: Window[] = [];
   const reports: FaultReport[] = [];
   for (const name of o.faults) {
+    const baseline: Window = { fromMs: rec.nowMs(), toMs: 0 };
+    await sleep(o.baselineMs);
+    baseline.toMs = rec.nowMs();
+    baselines.push(baseline);
     const plan = planFault(name, o.voters, o.lossPercent);
     say(`fault: ${plan.what} for ${o.cutMs} ms`);
     const cut = await holdFault(lab, plan, o.cutMs, rec);
@@ -136,7 +140,8 @@ async function drive(lab: NetLab, swarm: Swarm, token: string, o: NemesisOptions
   if (o.history !== undefined) writeFileSync(o.history, text);
   say(`checking ${rec.lines.length / 2} operations for linearizability`);
   const lin = checkLinearizable(parseHistory(text));
-  const base = rec.ops.filter((x) => !x.probe && x.ok && x.endMs >= baseline.fromMs && x.endMs < baseline.toMs);
+  const base = rec.ops.filter((x) => !x.probe && x.ok && baselines.some((b) => x.endMs >= b.fromMs && x.endMs < b.toMs));
+  const baseS = baselines.reduce((t, b) => t + (b.toMs - b.fromMs), 0) / 1000;
   const acked = rec.ops.filter((x) => x.ok).length;
   return {
     voters: o.voters,
@@ -147,7 +152,7 @@ async function drive(lab: NetLab, swarm: Swarm, token: string, o: NemesisOptions
     linearizable: lin.linearizable,
     violations: lin.violations.map((v) => `${v.key}: ${v.reason}`),
     disagreements,
-    baseline: { throughput: Math.round(base.length / ((baseline.toMs - baseline.fromMs) / 1000)), p50Ms: median(base.map((x) => x.endMs - x.beginMs)) },
+    baseline: { throughput: Math.round(base.length / baseS), p50Ms: median(base.map((x) => x.endMs - x.beginMs)) },
     faults: reports,
     wallMs: Date.now() - started,
   };
