@@ -5,6 +5,7 @@
 // are left out. `tsc --noEmit` already checks the types.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { roomsPlugin } from './lint/rooms-rule.ts';
 
 // Sizes the code meets today, measured 2026-12 (the maxima, so nothing is grandfathered by name).
 // Issue 14 splits the long functions (createSimulation, createRun, Agent.startParts, ...) and
@@ -34,6 +35,12 @@ export default tseslint.config(
       'max-len': ['error', { code: lineColumnsMax }],
       'max-lines-per-function': ['error', { max: functionLinesMax, skipBlankLines: false, skipComments: false }],
     },
+  },
+  {
+    // The import graph: only the arrows and doors that lint/layout.ts lists (DESIGN.md's Layout).
+    files: ['**/*.ts', '**/*.mts', '**/*.mjs', '**/*.js'],
+    plugins: { covey: roomsPlugin },
+    rules: { 'covey/rooms': 'error' },
   },
   {
     // The `covey` launcher (agent/cli/covey.mjs) is plain JavaScript run by Node: tell ESLint
