@@ -70,7 +70,7 @@ export async function runSwarmBench(o: BenchOptions, progress?: (done: number, t
   const lastSeen = new Map<string, string | null>();
   const counts = { acked: 0, ackedWrites: 0, failed: 0, unknown: 0 };
   const started = Date.now();
-  let workloadMs = 0;
+  let workloadMs: number;
   try {
     for (const a of swarm.agents) startAgent(swarm, a.index);
     await waitReady(swarm, 60_000);

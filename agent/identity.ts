@@ -23,7 +23,7 @@ export function saveIdentity(file: string, id: Identity): void {
     saveIdentityKey(file, id.privateKey);
   } catch (err) {
     if (/already exists/.test((err as Error).message)) {
-      throw new Error(`${file} already exists; an agent's key is its identity, so it is never overwritten (delete it by hand to make a new agent)`);
+      throw new Error(`${file} already exists; an agent's key is its identity, so it is never overwritten (delete it by hand to make a new agent)`, { cause: err });
     }
     throw err;
   }
@@ -35,9 +35,9 @@ export function loadIdentity(file: string): Identity {
     privateKey = loadIdentityKey(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`identity key ${file} does not exist; \`covey init\` writes one (or fix "identity" in the config)`);
-    if (code !== undefined) throw new Error(`cannot read identity key ${file}: ${code}`);
-    throw new Error(`identity key ${file} is not a libp2p private key (${(err as Error).message}); restore it from a backup or make a new agent with \`covey init\``);
+    if (code === 'ENOENT') throw new Error(`identity key ${file} does not exist; \`covey init\` writes one (or fix "identity" in the config)`, { cause: err });
+    if (code !== undefined) throw new Error(`cannot read identity key ${file}: ${code}`, { cause: err });
+    throw new Error(`identity key ${file} is not a libp2p private key (${(err as Error).message}); restore it from a backup or make a new agent with \`covey init\``, { cause: err });
   }
   return { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() };
 }

@@ -55,7 +55,7 @@ export async function verifyJoinToken(token: unknown, o: { swarm: string; nowMs:
   if (c.swarm !== o.swarm) return { ok: false, reason: `the token is for swarm ${JSON.stringify(c.swarm)}, not ${JSON.stringify(o.swarm)}` };
   if (typeof c.expiresMs !== 'number' || !Number.isSafeInteger(c.expiresMs)) return { ok: false, reason: 'the token\'s expiry is not a time' };
   if (c.expiresMs <= o.nowMs) return { ok: false, reason: `the token expired at ${new Date(c.expiresMs).toISOString()}; ask an admitted peer for a new one (covey peers token)` };
-  let good = false;
+  let good: boolean;
   try {
     good = await peerIdFromString(c.issuer).publicKey!.verify(signed(payload), Buffer.from(parts[1], 'base64url'));
   } catch {

@@ -97,7 +97,7 @@ function runCase(c: Case, durationMs: number): Result {
   }
   let lastTick = start;
   const deadline = start + durationMs;
-  let now = start;
+  let now: number;
   for (let iter = 0; ; iter++) {
     if (head < queue.length) {
       const env = queue[head++];

@@ -2,11 +2,11 @@
 // direct and through the proxy at delay 0 (median of 5 runs of 1,000 each).
 // Usage: node bench/delay-proxy-cost.ts
 
-import { createServer, connect, type Socket } from 'node:net';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { startDelayProxy } from './delay-proxy.ts';
 const echo = createServer((s) => s.on('data', (d) => s.write(d)));
 await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-const port = (echo.address() as any).port;
+const port = (echo.address() as AddressInfo).port;
 const proxy = await startDelayProxy([{ listen: '127.0.0.1:0', target: `127.0.0.1:${port}` }], 0);
 const pport = Number(proxy.addresses[0].split(':')[1]);
 async function rtts(p: number, n: number): Promise<number> {

@@ -77,7 +77,7 @@ function* jsonLines(text: string): Generator<HistoryRecord> {
     try {
       parsed = JSON.parse(raw);
     } catch (e) {
-      throw new Error(`history line ${line}: bad JSON (${(e as Error).message})`);
+      throw new Error(`history line ${line}: bad JSON (${(e as Error).message})`, { cause: e });
     }
     yield { fields: parsed, line };
   }

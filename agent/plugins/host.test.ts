@@ -13,6 +13,9 @@ import { PluginHost, type LoadedPlugin } from './host.ts';
 import { loadPlugin, PluginLoadError, validateOptions } from './loader.ts';
 import { settle, testEnvironment, TestWorld } from './testing.ts';
 
+// A plugin of any option and state types: with `unknown` a typed plugin would not fit (its start
+// takes a context of its own types), and the host stores every plugin as <unknown, unknown> anyway.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const loaded = (definition: ReturnType<typeof definePlugin<any, any>>, options?: unknown): LoadedPlugin => ({ definition, options, source: 'test' });
 
 test('lifecycle: configured, active, inactive; the stop hook runs and the run\'s timers are released', async () => {

@@ -153,7 +153,7 @@ export class LmdbStorage implements ReplicaStorage {
         noMetaSync: behindLog,
       });
     } catch (e) {
-      throw new Error(`${dir} is not a Covey store: lmdb cannot open it (${(e as Error).message})`);
+      throw new Error(`${dir} is not a Covey store: lmdb cannot open it (${(e as Error).message})`, { cause: e });
     }
     try {
       const store = new LmdbStorage(dir, root, 0, behindLog);
@@ -170,7 +170,7 @@ export class LmdbStorage implements ReplicaStorage {
         try {
           f = decodeValue(format, 'meta.format') as FormatRecord;
         } catch (e) {
-          throw new Error(`${dir} is not a Covey store: ${(e as Error).message}`);
+          throw new Error(`${dir} is not a Covey store: ${(e as Error).message}`, { cause: e });
         }
         if (f === null || typeof f !== 'object' || f.magic !== lmdbStoreMagic) throw new Error(`${dir} is not a Covey store: its format record names ${JSON.stringify(f)}`);
         if (!Number.isInteger(f.version) || f.version > lmdbFormatVersion) {
@@ -275,7 +275,7 @@ export class LmdbStorage implements ReplicaStorage {
         await this.root.flushed;
       } catch (e) {
         if (queued > 0 && queued < ops.length) this.broken = new Error(`a group commit failed after ${queued} of its ${ops.length} writes were queued`);
-        throw new Error(`storage: group commit of ${encoded.length} records failed: ${(e as Error).message}`);
+        throw new Error(`storage: group commit of ${encoded.length} records failed: ${(e as Error).message}`, { cause: e });
       }
       this.firstApplied = ops.firstApplied;
       this.nextApplied = ops.nextApplied;
@@ -467,7 +467,7 @@ function beforeWrite(check: () => void): void {
   try {
     check();
   } catch (e) {
-    throw new Error(`assertion: refusing to persist a record that loading would refuse (${(e as Error).message.replace(/^storage corrupt: /, '')})`);
+    throw new Error(`assertion: refusing to persist a record that loading would refuse (${(e as Error).message.replace(/^storage corrupt: /, '')})`, { cause: e });
   }
 }
 

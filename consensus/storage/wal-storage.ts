@@ -67,7 +67,7 @@ export class WalStorage implements ReplicaStorage {
         try {
           encoded = decodeBody(f.body);
         } catch (e) {
-          throw new Error(`${dir}: write-ahead log frame ${f.seq} is unreadable (${(e as Error).message})`);
+          throw new Error(`${dir}: write-ahead log frame ${f.seq} is unreadable (${(e as Error).message})`, { cause: e });
         }
         await store.appendEncoded(encoded, f.seq);
         last = f.seq;

@@ -121,10 +121,10 @@ describe('covey verify: search', () => {
     // order. One search over the whole key would retry the first part's orders for each of the
     // second's; cut at quiescent points, each part is searched once.
     const b = new Builder();
-    let t = busyPart(b, 0, 12, 20, 'first');
+    const t = busyPart(b, 0, 12, 20, 'first');
     for (let i = 0; i < 12; i++) b.write(10 + i, `mid-${i}`, t, t + 100);
     b.read(1, 'mid-0', t + 200, t + 210).read(1, 'mid-1', t + 220, t + 230).read(1, 'mid-0', t + 240, t + 250);
-    t = busyPart(b, t + 300, 12, 20, 'second');
+    busyPart(b, t + 300, 12, 20, 'second');
     const text = b.text();
     const { result: r, ms } = cpuMs(() => verify(text));
     assert.equal(r.verdict, 'not-linearizable');

@@ -20,7 +20,8 @@ export class TraceHash {
   }
 
   hex(): string {
-    let a = fmix(this.h1 ^ this.h4), b = fmix(this.h2 ^ this.h3), c = fmix(this.h3 + a), d = fmix(this.h4 + b);
+    let a = fmix(this.h1 ^ this.h4), b = fmix(this.h2 ^ this.h3);
+    const c = fmix(this.h3 + a), d = fmix(this.h4 + b);
     a = fmix(a ^ d);
     b = fmix(b ^ c);
     return [a, b, c, d].map((x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
