@@ -149,6 +149,13 @@ export function passed(r: SimulationResult): boolean {
   return r.linearizable && r.violations.length === 0;
 }
 
+/** What commander hands simCommand's action. */
+interface SimCommandOptions {
+  voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName;
+  clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; reachableHint: boolean;
+  history?: string; json: boolean; plugin?: string; killShare: number;
+}
+
 export function simCommand(): Command {
   return new Command('sim')
     .description('run the deterministic swarm simulation: voters and agents, clients, faults; check every history')
@@ -169,7 +176,7 @@ export function simCommand(): Command {
     .option('--json', 'print the summary as one JSON object', false)
     .option('--plugin <path>', 'run a plugin module (its plugin and `simulation` scenario) on every agent instead of a workload, e.g. examples/survey')
     .option('--kill-share <p>', 'with --plugin and the crash fault: share of the mortal agents (drones) lost for good', fraction('--kill-share'), 0.3)
-    .action(async (o: { voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName; clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; reachableHint: boolean; history?: string; json: boolean; plugin?: string; killShare: number }, cmd: Command) => {
+    .action(async (o: SimCommandOptions, cmd: Command) => {
       const agents = o.agents ?? o.voters;
       if (agents < o.voters) cmd.error(`covey sim: --agents (${agents}) counts the voters too, so it must be at least --voters (${o.voters})`, { exitCode: 2 });
       if (o.plugin !== undefined) {

@@ -105,7 +105,7 @@ export async function watchReady(rec: Recorder, client: AgentClient, changes: Re
   let last: boolean | null = null;
   while (!stop()) {
     const at = rec.nowMs();
-    let ready = false;
+    let ready: boolean;
     try {
       await client.request('GET', '/ready', undefined, AbortSignal.timeout(1000));
       ready = true;

@@ -33,7 +33,7 @@ import { SimDisk } from './disk.ts';
 import { Network, defaultNetwork, drawUs, type Cut, type NetworkOptions } from './network.ts';
 import { TraceHash, codeOf } from './trace.ts';
 import { SimSwim, swimId, type SwimTuning } from './swim.ts';
-import { deadVoter, recoveryEvents, UnheardVoters } from '../../agent/membership-recovery.ts';
+import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
 import type { Message as MembershipMessage } from '../../transports/membership/types.ts';
 
 export interface SimulationOptions {
@@ -270,6 +270,11 @@ interface Clock {
   baseUs: number;
   sinceUs: number;
   rate: number;
+}
+
+/** The virtual µs at which clock `c` will read `localMs` (the inverse of the mapping above). */
+function virtualUsAt(c: Clock, localMs: number): number {
+  return c.sinceUs + Math.ceil((localMs * usPerMs - c.baseUs) / c.rate);
 }
 
 interface Agent {
@@ -622,7 +627,6 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       voter.machine = new CoveyStateMachine();
       voter.replica = Replica.restore(replicaOptions(a), voter.disk.load(), voter.machine);
       turn(a, null); // restore may have applied committed instances; also starts the tick chain
-      if (swim !== null) unheard[a] = new UnheardVoters(voterIds, a); // a new replica has no hint yet
       swim?.boot(a);
     }
     if (host !== undefined) { hostActivity = true; host.restarted(a); }
@@ -967,22 +971,15 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   const voterIds = Array.from({ length: n }, (_, v) => swimId(v));
   let membershipRecoveries = 0;
-  // What each voter's SWIM holds alive, handed to its core as the 'reachable' hint (as an agent's link health does).
-  const unheard = Array.from({ length: n }, (_, v) => new UnheardVoters(voterIds, v));
   const swim: SimSwim | null = options.membership === 'swim' ? new SimSwim(n, {
     localMs,
-    virtualUsAt: (a, ms) => {
-      const c = agents[a].clock;
-      return c.sinceUs + Math.ceil((ms * usPerMs - c.baseUs) / c.rate);
-    },
+    virtualUsAt: (a, ms) => virtualUsAt(agents[a].clock, ms),
     nowUs: () => nowUs,
     nextU32: () => rng.nextU32(),
     send: (from, to, bytes, msg) => sendOver(from, to, bytes, { kind: 'swim', from, to, msg }),
     wake: (atUs, agent, epoch) => queue.push(atUs, { kind: 'swimWake', agent, epoch, dueUs: atUs }),
+    onHint: options.reachableHint === true ? (observer, hint) => turn(observer, hint) : undefined,
     onEvent: (observer, e) => {
-      if (!agents[observer].up) return;
-      const hint = options.reachableHint === true ? unheard[observer].observe(e) : null;
-      if (hint !== null) turn(observer, hint);
       const r = deadVoter(e, voterIds);
       if (r === null || !agents[observer].up) return;
       const recover = recoveryEvents(voters[observer].replica.pendingIds(), r);

@@ -13,6 +13,8 @@ import type { MembershipOptions } from '../../transports/membership/config.ts';
 import { digestSigner } from '../../transports/membership/statement.ts';
 import type { MemberEvent, Message } from '../../transports/membership/types.ts';
 import { sizeBytes } from '../membership/harness.ts';
+import { UnheardVoters } from '../../agent/membership-recovery.ts';
+import type { Event } from '../../consensus/core/types.ts';
 
 /** The membership knobs a simulation may change (not identity, clock or seed). */
 export type SwimTuning = Partial<Pick<MembershipOptions, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectTimeoutMs' | 'suspicionMult' | 'gossipIntervalMs' | 'pushPullIntervalMs'>>;
@@ -31,6 +33,11 @@ export interface SwimPorts {
   wake(atUs: number, agent: number, epoch: number): void;
   /** A member event as agent `observer` saw it. */
   onEvent(observer: number, e: MemberEvent): void;
+  /**
+   * When given: the 'reachable' hint for agent `observer`'s core, on each change in the voters
+   * its SWIM holds alive (SimulationOptions.reachableHint). A restarted agent starts with none.
+   */
+  onHint?(observer: number, hint: Event): void;
 }
 
 export const swimSwarm = 'sim';
@@ -45,6 +52,8 @@ export class SimSwim {
   /** When each agent's pending wake-up is due (µs): a later or equal one is not queued twice. */
   readonly #wakeAtUs: number[];
   readonly #signer = digestSigner(swimSwarm);
+  /** Per agent, the voters its SWIM does not hold alive (for onHint). */
+  readonly #unheard: UnheardVoters[];
   /** Member events seen, by type (a result figure). */
   readonly events = { suspect: 0, dead: 0, alive: 0, join: 0 };
 
@@ -55,6 +64,11 @@ export class SimSwim {
     this.#nodes = new Array<Membership | null>(count).fill(null);
     this.#epochs = new Array<number>(count).fill(0);
     this.#wakeAtUs = new Array<number>(count).fill(Infinity);
+    this.#unheard = Array.from({ length: count }, (_, a) => new UnheardVoters(this.#ids(), a));
+  }
+
+  #ids(): string[] {
+    return Array.from({ length: this.#count }, (_, a) => swimId(a));
   }
 
   /** Starts agent `a`'s membership (at the start, and when it restarts) and joins through the others. */
@@ -65,6 +79,7 @@ export class SimSwim {
       id: swimId(a), addr: `sim://${a}`, nowMs: this.#ports.localMs(a), seed: this.#ports.nextU32(), signer: this.#signer,
     });
     this.#nodes[a] = node;
+    this.#unheard[a] = new UnheardVoters(this.#ids(), a);
     const seeds = [];
     for (let b = 0; b < this.#count; b++) if (b !== a) seeds.push({ id: swimId(b), addr: `sim://${b}` });
     node.join(seeds);
@@ -107,6 +122,8 @@ export class SimSwim {
     }
     for (const e of ready.events) {
       if (e.type in this.events) this.events[e.type as keyof SimSwim['events']]++;
+      const hint = this.#ports.onHint === undefined ? null : this.#unheard[a].observe(e);
+      if (hint !== null) this.#ports.onHint!(a, hint);
       this.#ports.onEvent(a, e);
     }
     if (ready.wakeAtMs !== null) {
