@@ -107,3 +107,26 @@ describe("the 'reachable' hint", () => {
     assert.equal(of(step(r, { type: 'tick', nowMs: 1200, entropy: 1 }), 'Recover').length, 2);
   });
 });
+
+describe('instances a peer has executed', () => {
+  // A peer's watermark says it executed voter 1's instances 1..3: they are committed there, and
+  // this replica missed their Commits (it was cut off). It asks the others soon, not at the full
+  // recovery timeout — after a long partition that timeout was the former minority's delay.
+  test('are asked of the others after learnFromOthersMs', () => {
+    const r = bare(0, 3, { learnFromOthersMs: 150 });
+    step(r, { type: 'tick', nowMs: 0, entropy: 1 });
+    step(r, { type: 'message', from: 2, msg: { type: 'Watermark', executed: [0, 3, 0] } });
+    assert.equal(of(step(r, { type: 'tick', nowMs: 100, entropy: 1 }), 'Recover').length, 0, 'not before');
+    const recovers = of(step(r, { type: 'tick', nowMs: 200, entropy: 1 }), 'Recover');
+    assert.deepEqual([...new Set(recovers.map((e) => (e.msg as { id: number }).id))].sort(), [instanceId(1, 1), instanceId(2, 1), instanceId(3, 1)].sort());
+  });
+
+  test('one already waiting at the full timeout is asked soon too', () => {
+    const r = bare(0, 3, { learnFromOthersMs: 150 });
+    step(r, { type: 'tick', nowMs: 0, entropy: 1 });
+    step(r, { type: 'message', from: 1, msg: { type: 'PreAccept', id: instanceId(1, 1), cmd: { commands: [put('k', 'w')] }, dep: makeDeps([], [0, 0, 0]) } });
+    step(r, { type: 'tick', nowMs: 1000, entropy: 1 });
+    step(r, { type: 'message', from: 2, msg: { type: 'Watermark', executed: [0, 1, 0] } });
+    assert.equal(of(step(r, { type: 'tick', nowMs: 1200, entropy: 1 }), 'Recover').length, 2);
+  });
+});

@@ -714,7 +714,7 @@ export class Replica {
       const to = Math.min(m.executed[c], start + catchUpIdsPerWatermarkMax);
       for (let s = start + 1; s <= to; s++) {
         const id = instanceId(s, c);
-        if (this.instances.get(id)?.phase !== 'COMMITTED') this.trackPending(id);
+        if (this.instances.get(id)?.phase !== 'COMMITTED') this.learnCommitted(id);
       }
       if (to > this.caughtUpTo[c]) this.caughtUpTo[c] = to;
     }
@@ -796,6 +796,24 @@ export class Replica {
     if (this.pending.has(id) || this.notNeeded(id)) return;
     if (this.instances.get(id)?.phase === 'COMMITTED') return;
     this.pending.set(id, { attempt: 0, deadlineMs: this.nowMs + this.firstRecoveryDelayMs(id) });
+  }
+
+  /**
+   * A peer executed `id`, so it is committed there, and this replica missed its Commit (a cut, a
+   * lost message): ask the others after learnFromOthersMs rather than the full recovery timeout —
+   * they answer with the Commit, joining no ballot. After a long partition the former minority
+   * learns the majority's instances this way; with the full timeout its first commands waited
+   * seconds for them after the heal (issue 16).
+   */
+  private learnCommitted(id: InstanceId): void {
+    const p = this.pending.get(id);
+    if (p === undefined) {
+      this.trackPending(id);
+      const q = this.pending.get(id);
+      if (q !== undefined) q.deadlineMs = Math.min(q.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
+    } else if (p.attempt === 0) {
+      p.deadlineMs = Math.min(p.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
+    }
   }
 
   /** The first wait for an id: shorter when its coordinator is not reached (it cannot send the Commit). */
