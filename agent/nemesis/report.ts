@@ -27,6 +27,8 @@ export interface FaultReport {
     readyDropped: boolean;
     /** Slowest agent's time from the heal to its first acked write (null: some agent had none). */
     healToWriteMs: number | null;
+    /** Each agent's time from the heal to its first acked write (null: none within the wait). */
+    healToWriteMsByAgent: (number | null)[];
     /** p50 of operations acked on the majority side during the fault, and against no fault. */
     majorityP50Ms: number;
     majorityP50Ratio: number;
@@ -62,6 +64,7 @@ export function faultReport(plan: FaultPlan, cut: Window, baseline: Window, ops:
     readyDropMs,
     readyDropped,
     healToWriteMs,
+    healToWriteMsByAgent: resumedAtMs.map((t) => (t === null ? null : Math.round(t - cut.toMs))),
     majorityP50Ms,
     majorityP50Ratio: ratio(majorityP50Ms, baseP50),
     throughputRatio: ratio(rate(during.length, cutS), rate(before.length, baseS)),
