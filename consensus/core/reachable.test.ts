@@ -119,6 +119,15 @@ describe('instances a peer has executed', () => {
     assert.equal(of(step(r, { type: 'tick', nowMs: 100, entropy: 1 }), 'Recover').length, 0, 'not before');
     const recovers = of(step(r, { type: 'tick', nowMs: 200, entropy: 1 }), 'Recover');
     assert.deepEqual([...new Set(recovers.map((e) => (e.msg as { id: number }).id))].sort(), [instanceId(1, 1), instanceId(2, 1), instanceId(3, 1)].sort());
+    assert.ok(recovers.length === 3 && recovers.every((e) => e.to === 2), 'each asked of the peer that executed it, alone');
+  });
+
+  test('go to every peer when the one that executed them stays silent', () => {
+    const r = bare(0, 3, { learnFromOthersMs: 150, retransmitMs: 200 });
+    step(r, { type: 'tick', nowMs: 0, entropy: 1 });
+    step(r, { type: 'message', from: 2, msg: { type: 'Watermark', executed: [0, 1, 0] } });
+    assert.deepEqual(of(step(r, { type: 'tick', nowMs: 200, entropy: 1 }), 'Recover').map((e) => e.to), [2]);
+    assert.deepEqual(of(step(r, { type: 'tick', nowMs: 450, entropy: 1 }), 'Recover').map((e) => e.to).sort(), [1, 2], 'retransmitted to every silent peer');
   });
 
   test('one already waiting at the full timeout is asked soon too', () => {
@@ -127,6 +136,6 @@ describe('instances a peer has executed', () => {
     step(r, { type: 'message', from: 1, msg: { type: 'PreAccept', id: instanceId(1, 1), cmd: { commands: [put('k', 'w')] }, dep: makeDeps([], [0, 0, 0]) } });
     step(r, { type: 'tick', nowMs: 1000, entropy: 1 });
     step(r, { type: 'message', from: 2, msg: { type: 'Watermark', executed: [0, 1, 0] } });
-    assert.equal(of(step(r, { type: 'tick', nowMs: 1200, entropy: 1 }), 'Recover').length, 2);
+    assert.deepEqual(of(step(r, { type: 'tick', nowMs: 1200, entropy: 1 }), 'Recover').map((e) => e.to), [2]);
   });
 });

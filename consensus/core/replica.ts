@@ -49,6 +49,8 @@ type Lead =
 interface PendingId {
   attempt: number;
   deadlineMs: number;
+  /** A peer known to hold the id committed (it executed it): the first recovery asks it alone. */
+  holder?: ReplicaId;
 }
 
 export interface ReplicaStats {
@@ -714,7 +716,7 @@ export class Replica {
       const to = Math.min(m.executed[c], start + catchUpIdsPerWatermarkMax);
       for (let s = start + 1; s <= to; s++) {
         const id = instanceId(s, c);
-        if (this.instances.get(id)?.phase !== 'COMMITTED') this.learnCommitted(id);
+        if (this.instances.get(id)?.phase !== 'COMMITTED') this.learnCommitted(id, from);
       }
       if (to > this.caughtUpTo[c]) this.caughtUpTo[c] = to;
     }
@@ -737,7 +739,7 @@ export class Replica {
       if (inst?.phase === 'COMMITTED' || this.notNeeded(id)) { this.pending.delete(id); continue; }
       p.attempt++;
       p.deadlineMs = this.nowMs + this.recoveryDelayMs(id, p.attempt);
-      this.startRecovery(id);
+      this.startRecovery(id, p.attempt === 1 ? p.holder : undefined);
     }
     this.flushExecution();
     if (this.ticks % this.cfg.watermarkEveryTicks === 0) this.exchangeWatermarks();
@@ -775,7 +777,14 @@ export class Replica {
   }
 
   /** Line 43–45: recover(id) at a ballot this replica owns above bal[id]. */
-  private startRecovery(id: InstanceId): void {
+  /**
+   * `askFirst`: a peer known to hold the id committed. The Recover goes to it alone (it answers
+   * with the Commit); the others get it only if it stays silent, when the lead retransmits to every
+   * silent peer after retransmitMs. A voter catching up on thousands of instances after a
+   * partition sends one message per instance instead of n−1, and gets one Commit back instead of
+   * up to n−1. Sending to fewer at first is what a lossy network may do anyway.
+   */
+  private startRecovery(id: InstanceId, askFirst?: ReplicaId): void {
     if (this.forgotten(id)) return;
     const inst = this.getOrCreate(id);
     if (inst.phase === 'COMMITTED') return;
@@ -783,7 +792,9 @@ export class Replica {
     if (ballotOwner(b, this.cfg.n, id) !== this.self) throw new Error(`assertion: ballot ${b} not owned by ${this.self}`);
     this.stats.recoveriesStarted++;
     this.leads.set(id, { kind: 'recover', b, sentMs: this.nowMs, oks: new Map() });
-    this.broadcast({ type: 'Recover', b, id });
+    if (askFirst === undefined || askFirst === this.self) return this.broadcast({ type: 'Recover', b, id });
+    this.send(askFirst, { type: 'Recover', b, id });
+    this.deliverToSelf({ type: 'Recover', b, id });
   }
 
   /** Randomised, growing recovery timeout: base·2^attempt, capped, plus up to half again. */
@@ -805,15 +816,12 @@ export class Replica {
    * learns the majority's instances this way; with the full timeout its first commands waited
    * seconds for them after the heal (issue 16).
    */
-  private learnCommitted(id: InstanceId): void {
+  private learnCommitted(id: InstanceId, holder: ReplicaId): void {
+    if (!this.pending.has(id)) this.trackPending(id);
     const p = this.pending.get(id);
-    if (p === undefined) {
-      this.trackPending(id);
-      const q = this.pending.get(id);
-      if (q !== undefined) q.deadlineMs = Math.min(q.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
-    } else if (p.attempt === 0) {
-      p.deadlineMs = Math.min(p.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
-    }
+    if (p === undefined || p.attempt !== 0) return;
+    p.deadlineMs = Math.min(p.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
+    p.holder = holder;
   }
 
   /** The first wait for an id: shorter when its coordinator is not reached (it cannot send the Commit). */
