@@ -99,8 +99,6 @@ export type StatementDropReason = 'bad_signature' | 'not_admitted' | 'role_misma
 const statementDropStats: readonly (readonly [StatementDropReason, keyof MembershipStats])[] = [
   ['bad_signature', 'badSignatures'], ['not_admitted', 'notAdmitted'], ['role_mismatch', 'roleRefused'], ['unbacked_claim', 'unbackedClaims'],
 ];
-/** Why an outgoing frame was not sent. */
-export type SendDropReason = 'queue_full' | 'unreachable' | 'too_large' | 'stopped';
 type Channel = 'stream' | 'pubsub';
 
 /** Core options a caller may tune (tests use a fast probe period). */

@@ -77,13 +77,11 @@ export interface ConsensusRpcOptions {
   readonly queueBytesMax?: number;
 }
 
-type QueuedFrame = EncodedFrame;
-
 /** The outgoing side towards one voter. */
 class Outbox {
   readonly to: number;
   readonly peerId: PeerId;
-  readonly frames: QueuedFrame[] = [];
+  readonly frames: EncodedFrame[] = [];
   queuedBytes = 0;
   pending: Message[] = [];
   stream: Stream | null = null;
@@ -274,12 +272,12 @@ export class ConsensusRpc {
     }
   }
 
-  #enqueue(box: Outbox, frame: QueuedFrame): void {
+  #enqueue(box: Outbox, frame: EncodedFrame): void {
     box.frames.push(frame);
     box.queuedBytes += frame.bytes.length;
     let dropped = 0;
     while (box.frames.length > 1 && (box.frames.length > this.#queueFramesMax || box.queuedBytes > this.#queueBytesMax)) {
-      const old = box.frames.shift() as QueuedFrame;
+      const old = box.frames.shift() as EncodedFrame;
       box.queuedBytes -= old.bytes.length;
       dropped++;
     }
