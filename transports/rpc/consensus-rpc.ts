@@ -30,7 +30,7 @@ import type { Envelope, Message } from '../../consensus/core/types.ts';
 import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
 import {
   decodeFrame, decodeSubmit, decodeSubmitReply, encodeFrames, encodeSubmit, encodeSubmitReply,
-  frameBytesMaxDefault, type EncodedFrame, type SubmitReply,
+  consensusFrameBytesMaxDefault, type EncodedFrame, type SubmitReply,
 } from '../wire/codec.ts';
 import { redialDelayMs } from '../peers.ts';
 import { DropLog } from '../drop-log.ts';
@@ -135,7 +135,7 @@ export class ConsensusRpc {
       this.#voterIndex.set(v, i);
       if (i !== options.self) this.#outboxes.set(i, new Outbox(i, peerIdFromString(v)));
     });
-    this.#frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+    this.#frameBytesMax = options.frameBytesMax ?? consensusFrameBytesMaxDefault;
     this.#queueFramesMax = options.queueFramesMax ?? queueFramesMaxDefault;
     this.#queueBytesMax = options.queueBytesMax ?? queueBytesMaxDefault;
     this.metrics = rpcMetrics(options.registry ?? new Registry());

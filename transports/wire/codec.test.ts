@@ -12,7 +12,7 @@ import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../../consen
 import type { Command, CommandResult, TaskView } from '../../consensus/statemachine/commands.ts';
 import {
   decodeFrame, decodeSubmit, decodeSubmitReply, encodeFrame, encodeFrames, encodeSubmit, encodeSubmitReply,
-  FrameDesc, SubmitRequestDesc, frameBytesMaxDefault, schemaMessages,
+  FrameDesc, SubmitRequestDesc, consensusFrameBytesMaxDefault, schemaMessages,
 } from './codec.ts';
 import type { FieldDesc, MessageDesc } from './protobuf.ts';
 
@@ -276,9 +276,9 @@ describe('wire codec: rejections', () => {
     const bytes = encodeFrame(new Array(100).fill(msg));
     rejected(decodeFrame(bytes, 0, ctx3, bytes.length - 1), 'oversized');
     assert.ok(decodeFrame(bytes, 0, ctx3, bytes.length).ok);
-    rejected(decodeFrame(new Uint8Array(frameBytesMaxDefault + 1), 0, ctx3), 'oversized');
-    rejected(decodeSubmit(new Uint8Array(frameBytesMaxDefault + 1)), 'oversized');
-    rejected(decodeSubmitReply(new Uint8Array(frameBytesMaxDefault + 1)), 'oversized');
+    rejected(decodeFrame(new Uint8Array(consensusFrameBytesMaxDefault + 1), 0, ctx3), 'oversized');
+    rejected(decodeSubmit(new Uint8Array(consensusFrameBytesMaxDefault + 1)), 'oversized');
+    rejected(decodeSubmitReply(new Uint8Array(consensusFrameBytesMaxDefault + 1)), 'oversized');
   });
 
   it('refuses wrong wire types, duplicate fields, two oneof members, and unsafe integers', () => {
