@@ -28,7 +28,7 @@ import { loadIdentity } from '../identity.ts';
 import { createSwarm, startAgent, stopAgent, waitReady, type Swarm } from '../swarm.ts';
 import { createCoveyNode } from '../../transports/node.ts';
 import { epaxosProtocol } from '../../transports/rpc/consensus-rpc.ts';
-import { frameBytesMaxDefault } from '../../transports/wire/codec.ts';
+import { consensusFrameBytesMaxDefault } from '../../transports/wire/codec.ts';
 import type { FuzzContext, FuzzTarget } from '../../transports/testing/fuzz-frames.ts';
 import { FrameFeed } from './feed.ts';
 import { Flood } from './flood.ts';
@@ -126,7 +126,7 @@ export async function runWireFuzz(o: WireFuzzOptions): Promise<WireFuzzReport> {
     node = await fuzzerNode(swarm);
     await waitReady(swarm, 90_000, [0, 1, 2]);
     const ctx: FuzzContext = { n: voters, from: fuzzerVoter, swarm: swarm.name, peers: swarm.agents.map((a) => a.peerId) };
-    const feed = new FrameFeed(o.frames, ctx, o.seed, frameBytesMaxDefault, o.targets);
+    const feed = new FrameFeed(o.frames, ctx, o.seed, consensusFrameBytesMaxDefault, o.targets);
     const pids = swarm.agents.slice(0, runningAgents).map((a) => a.pid!);
     const before = await Promise.all(swarm.agents.slice(0, runningAgents).map((a) => decoderCounts(a.http)));
     const watcher = new Watcher(swarm, pids, fail);

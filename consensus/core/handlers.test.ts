@@ -730,6 +730,20 @@ describe('batching', () => {
     assert.deepEqual(sizes, [1, 2, 1, 1, 1]);
     assert.equal(cl.replies[0].length, cmds.length);
   });
+
+  test('batchBytesMax counts each string of a command once: a long clientId is not counted twice', () => {
+    const cl = cluster({ batchCommandsMax: 100, pipelineInstancesMax: 1, batchBytesMax: 13_000 });
+    // The clientId is nearly all of each command: 64 + 3 × (1000 + 1 + 1 + 3) = 3079 bytes
+    // estimated, so four fit in 13,000 and five do not. Counting the clientId twice (6079 each)
+    // would fit only two.
+    const clientId = 'c'.repeat(1000);
+    const cmds = Array.from({ length: 9 }, (_, i) => put(`${i}`, 'v', clientId));
+    for (const c of cmds) cl.submit(0, c);
+    settled(cl);
+    const sizes = [1, 2, 3].map((s) => (cl.replicas[1].instance(instanceId(s, 0))?.cmd as Batch).commands.length);
+    assert.deepEqual(sizes, [1, 4, 4], 'the first alone (nothing was queued), then four a batch');
+    assert.equal(cl.replicas[0].stats.proposed, 3);
+  });
 });
 
 describe('overload', () => {

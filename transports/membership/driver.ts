@@ -68,8 +68,8 @@ export function membershipTopic(swarm: string): string {
   return `covey/${swarm}/membership`;
 }
 
-/** Bytes of one frame (every message but pushPull; also one gossipsub message). */
-export const frameBytesMaxDefault = 64 * 1024;
+/** Bytes of one membership frame (every message but pushPull; also one gossipsub message). */
+export const membershipFrameBytesMaxDefault = 64 * 1024;
 /** Bytes of one pushPull frame (the full member table; ~370 B per signed member record: ~11 000 members). */
 export const pushPullBytesMaxDefault = 4 * 1024 * 1024;
 /** Opening a stream to a member (dial included) gives up after this long. */
@@ -99,8 +99,6 @@ export type StatementDropReason = 'bad_signature' | 'not_admitted' | 'role_misma
 const statementDropStats: readonly (readonly [StatementDropReason, keyof MembershipStats])[] = [
   ['bad_signature', 'badSignatures'], ['not_admitted', 'notAdmitted'], ['role_mismatch', 'roleRefused'], ['unbacked_claim', 'unbackedClaims'],
 ];
-/** Why an outgoing frame was not sent. */
-export type SendDropReason = 'queue_full' | 'unreachable' | 'too_large' | 'stopped';
 type Channel = 'stream' | 'pubsub';
 
 /** Core options a caller may tune (tests use a fast probe period). */
@@ -290,7 +288,7 @@ export class MembershipDriver {
     this.#topic = membershipTopic(options.swarm);
     const services = this.#node.services as { pubsub?: PubSub };
     this.#pubsub = services.pubsub ?? null;
-    this.#frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+    this.#frameBytesMax = options.frameBytesMax ?? membershipFrameBytesMaxDefault;
     this.#pushPullBytesMax = Math.max(this.#frameBytesMax, options.pushPullBytesMax ?? pushPullBytesMaxDefault);
     this.#dialTimeoutMs = options.dialTimeoutMs ?? dialTimeoutMsDefault;
     this.#writeStallMs = options.writeStallMs ?? writeStallMsDefault;

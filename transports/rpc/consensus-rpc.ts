@@ -30,7 +30,7 @@ import type { Envelope, Message } from '../../consensus/core/types.ts';
 import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
 import {
   decodeFrame, decodeSubmit, decodeSubmitReply, encodeFrames, encodeSubmit, encodeSubmitReply,
-  frameBytesMaxDefault, type EncodedFrame, type SubmitReply,
+  consensusFrameBytesMaxDefault, type EncodedFrame, type SubmitReply,
 } from '../wire/codec.ts';
 import { redialDelayMs } from '../peers.ts';
 import { DropLog } from '../drop-log.ts';
@@ -77,13 +77,11 @@ export interface ConsensusRpcOptions {
   readonly queueBytesMax?: number;
 }
 
-type QueuedFrame = EncodedFrame;
-
 /** The outgoing side towards one voter. */
 class Outbox {
   readonly to: number;
   readonly peerId: PeerId;
-  readonly frames: QueuedFrame[] = [];
+  readonly frames: EncodedFrame[] = [];
   queuedBytes = 0;
   pending: Message[] = [];
   stream: Stream | null = null;
@@ -137,7 +135,7 @@ export class ConsensusRpc {
       this.#voterIndex.set(v, i);
       if (i !== options.self) this.#outboxes.set(i, new Outbox(i, peerIdFromString(v)));
     });
-    this.#frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+    this.#frameBytesMax = options.frameBytesMax ?? consensusFrameBytesMaxDefault;
     this.#queueFramesMax = options.queueFramesMax ?? queueFramesMaxDefault;
     this.#queueBytesMax = options.queueBytesMax ?? queueBytesMaxDefault;
     this.metrics = rpcMetrics(options.registry ?? new Registry());
@@ -274,12 +272,12 @@ export class ConsensusRpc {
     }
   }
 
-  #enqueue(box: Outbox, frame: QueuedFrame): void {
+  #enqueue(box: Outbox, frame: EncodedFrame): void {
     box.frames.push(frame);
     box.queuedBytes += frame.bytes.length;
     let dropped = 0;
     while (box.frames.length > 1 && (box.frames.length > this.#queueFramesMax || box.queuedBytes > this.#queueBytesMax)) {
-      const old = box.frames.shift() as QueuedFrame;
+      const old = box.frames.shift() as EncodedFrame;
       box.queuedBytes -= old.bytes.length;
       dropped++;
     }

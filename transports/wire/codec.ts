@@ -26,11 +26,12 @@ import type { FieldDesc, FieldKind, FieldLabel, MessageDesc, Raw } from './proto
 // ---- limits -----------------------------------------------------------------------------------
 
 /**
- * Bytes of one frame (and of one submit request or reply). Big enough for a largest single
- * command (a cas with a 1 MiB expectation and a 1 MiB value) with room to spare; small enough that
- * a Raspberry Pi can hold a few per peer.
+ * Bytes of one consensus frame (and of one submit request or reply). Big enough for a largest
+ * single command (a cas with a 1 MiB expectation and a 1 MiB value) with room to spare; small
+ * enough that a Raspberry Pi can hold a few per peer. Membership frames have their own, smaller
+ * bound (membershipFrameBytesMaxDefault, membership/driver.ts).
  */
-export const frameBytesMaxDefault = 4 * 1024 * 1024;
+export const consensusFrameBytesMaxDefault = 4 * 1024 * 1024;
 /** Messages in one frame. A frame is one turn's output for one peer; more is split. */
 export const frameMessagesMax = 65_536;
 
@@ -333,7 +334,7 @@ export function encodeFrame(msgs: readonly Message[]): Uint8Array {
  * frameMessagesMax messages. A message that alone exceeds the bound cannot be sent: it is
  * returned in `tooLarge` (the caller counts and logs it; consensus will time out and recover).
  */
-export function encodeFrames(msgs: readonly Message[], frameBytesMax = frameBytesMaxDefault): { frames: EncodedFrame[]; tooLarge: Message[] } {
+export function encodeFrames(msgs: readonly Message[], frameBytesMax = consensusFrameBytesMaxDefault): { frames: EncodedFrame[]; tooLarge: Message[] } {
   const frames: EncodedFrame[] = [];
   const tooLarge: Message[] = [];
   let w = writer();
@@ -363,7 +364,7 @@ export function encodeFrames(msgs: readonly Message[], frameBytesMax = frameByte
  * Decodes one frame that the voter `from` sent (its ReplicaId comes from the authenticated
  * connection, never from the bytes) and validates every message for a group of `ctx.n` voters.
  */
-export function decodeFrame(bytes: Uint8Array, from: ReplicaId, ctx: ValidationContext, frameBytesMax = frameBytesMaxDefault): FrameDecoded {
+export function decodeFrame(bytes: Uint8Array, from: ReplicaId, ctx: ValidationContext, frameBytesMax = consensusFrameBytesMaxDefault): FrameDecoded {
   if (bytes.length > frameBytesMax) return oversized('frame', bytes.length, frameBytesMax);
   let raws: Raw[];
   try {
@@ -386,7 +387,7 @@ export function encodeSubmit(command: Command): Uint8Array {
   return encodeMessage<Raw>({ command: commandToPb(command) }, submitRequestCodec);
 }
 
-export function decodeSubmit(bytes: Uint8Array, bytesMax = frameBytesMaxDefault): SubmitDecoded {
+export function decodeSubmit(bytes: Uint8Array, bytesMax = consensusFrameBytesMaxDefault): SubmitDecoded {
   if (bytes.length > bytesMax) return oversized('SubmitRequest', bytes.length, bytesMax);
   let raw: Raw;
   try {
@@ -412,7 +413,7 @@ export function encodeSubmitReply(reply: SubmitReply): Uint8Array {
   return encodeMessage<Raw>(raw, submitReplyCodec);
 }
 
-export function decodeSubmitReply(bytes: Uint8Array, bytesMax = frameBytesMaxDefault): SubmitReplyDecoded {
+export function decodeSubmitReply(bytes: Uint8Array, bytesMax = consensusFrameBytesMaxDefault): SubmitReplyDecoded {
   if (bytes.length > bytesMax) return oversized('SubmitReply', bytes.length, bytesMax);
   try {
     const raw = decodeMessage<Raw>(bytes, submitReplyCodec);
