@@ -81,12 +81,19 @@ export interface HeapFigures {
   /** The V8 heap as committed (used or not): what of the RSS the heap holds. */
   readonly heapTotalMiB: number;
   readonly externalMiB: number;
+  /** The agent's memory reclaims so far (agent/memory-reclaim.ts) and the RSS each step gave back, MiB. */
+  readonly reclaims: number;
+  readonly reclaimedMiB: { readonly v8: number; readonly malloc: number };
 }
 
 export async function heapFigures(http: string): Promise<HeapFigures> {
   const text = await metricsText(http);
   const mib = (name: string) => Math.round(metricSum(text, name) / 1024 / 1024 * 10) / 10;
-  return { heapUsedMiB: mib('covey_process_nodejs_heap_size_used_bytes'), heapTotalMiB: mib('covey_process_nodejs_heap_size_total_bytes'), externalMiB: mib('covey_process_nodejs_external_memory_bytes') };
+  const reclaimed = (step: string) => Math.round(metricSum(text, 'covey_memory_reclaimed_rss_bytes_total', { step }) / 1024 / 1024 * 10) / 10;
+  return {
+    heapUsedMiB: mib('covey_process_nodejs_heap_size_used_bytes'), heapTotalMiB: mib('covey_process_nodejs_heap_size_total_bytes'), externalMiB: mib('covey_process_nodejs_external_memory_bytes'),
+    reclaims: metricSum(text, 'covey_memory_reclaims_total'), reclaimedMiB: { v8: reclaimed('v8'), malloc: reclaimed('malloc') },
+  };
 }
 
 /** GET /health within `timeoutMs`; the reason when it does not answer 200. */
