@@ -10,9 +10,11 @@
 //     chunks in its arenas; free() returns memory only from the top of an arena, so a few live
 //     chunks pin the rest. Only malloc_trim(3) returns the free pages in the middle
 //     (agent/malloc-trim.ts; absent where it cannot be loaded).
-// So when the process has grown well past where it last settled and the event loop is mostly idle
-// (the burst is over), this asks V8 for its smallest heap and then trims malloc — at most once per
-// `intervalMsMin`, so a steady load never pays it repeatedly. The collection pauses the agent (tens
+// So when the process has grown well past the smallest it has been and the event loop is mostly
+// idle (the burst is over), this asks V8 for its smallest heap and then trims malloc — at most once
+// per `intervalMsMin`, and, while reclaims give little back (the memory is in use: a bigger state,
+// more peers), ever more rarely, up to once per `intervalMsMax`: a grown agent never pays for
+// nothing often. The collection pauses the agent (tens
 // of ms for a heap of ~100 MiB on this 2-core machine); the idleness condition keeps that pause away
 // from busy moments, and consensus tolerates a pause of that size (its timeouts are in seconds).
 
@@ -26,12 +28,14 @@ import { loadMallocTrim } from './malloc-trim.ts';
 export const checkEveryMsDefault = 10_000;
 /** The least time between two reclaims: each costs a pause. */
 export const intervalMsMinDefault = 30_000;
+/** The most time between two reclaims while the process stays grown and reclaims give little back. */
+export const intervalMsMaxDefault = 600_000;
 /** Growth of RSS over the settled size that is worth a reclaim. */
 export const growthBytesMinDefault = 16 * 1024 * 1024;
 /** Busiest event loop (share of the last check's time spent running) counted as idle. */
 export const busyMaxDefault = 0.2;
-/** A reclaim that gave back less than this means the memory is in use: settle at the new size. */
-const reclaimedBytesMeaningful = 4 * 1024 * 1024;
+/** A reclaim that gave back less than this found the memory in use: the next one waits twice as long. */
+export const reclaimedBytesMeaningful = 4 * 1024 * 1024;
 
 export interface ReclaimSample {
   readonly rssBytes: number;
@@ -42,16 +46,22 @@ export interface ReclaimSample {
 
 export interface ReclaimLimits {
   readonly intervalMsMin: number;
+  readonly intervalMsMax: number;
   readonly growthBytesMin: number;
   readonly busyMax: number;
 }
 
 /**
- * Whether to reclaim now: grown by `growthBytesMin` over the size it settled at (`floorBytes`),
- * idle, and the last reclaim long enough ago. Pure, so the policy is tested without a process.
+ * Whether to reclaim now: grown by `growthBytesMin` over the smallest size seen (`floorBytes`),
+ * idle, and the last reclaim at least `intervalMs` ago. Pure, so the policy is tested without a process.
  */
-export function shouldReclaim(s: ReclaimSample, floorBytes: number, lastReclaimMs: number, l: ReclaimLimits): boolean {
-  return s.rssBytes - floorBytes >= l.growthBytesMin && s.busy <= l.busyMax && s.nowMs - lastReclaimMs >= l.intervalMsMin;
+export function shouldReclaim(s: ReclaimSample, floorBytes: number, lastReclaimMs: number, intervalMs: number, l: ReclaimLimits): boolean {
+  return s.rssBytes - floorBytes >= l.growthBytesMin && s.busy <= l.busyMax && s.nowMs - lastReclaimMs >= intervalMs;
+}
+
+/** The wait before the next reclaim: the least after one that gave memory back, else twice the last, up to the most. */
+export function nextIntervalMs(intervalMs: number, reclaimedBytes: number, l: ReclaimLimits): number {
+  return reclaimedBytes >= reclaimedBytesMeaningful ? l.intervalMsMin : Math.min(intervalMs * 2, l.intervalMsMax);
 }
 
 export interface MemoryReclaimOptions {
@@ -79,13 +89,18 @@ export class MemoryReclaim {
   readonly #reclaims: Counter;
   readonly #reclaimedBytes: Counter<'step'>;
   #timer: NodeJS.Timeout | null = null;
-  /** RSS where the process last settled: at the first check, after each reclaim. */
-  #floorBytes = -1;
+  /**
+   * The smallest RSS seen. Not the size after the last reclaim: one that ran during a slow flood
+   * would set the mark high, and the memory the rest of the flood took would never be reclaimed.
+   */
+  #floorBytes = Infinity;
   #lastReclaimMs = -Infinity;
+  #intervalMs: number;
 
   constructor(o: MemoryReclaimOptions) {
     this.#o = o;
-    this.#limits = { intervalMsMin: intervalMsMinDefault, growthBytesMin: growthBytesMinDefault, busyMax: busyMaxDefault, ...o.limits };
+    this.#limits = { intervalMsMin: intervalMsMinDefault, intervalMsMax: intervalMsMaxDefault, growthBytesMin: growthBytesMinDefault, busyMax: busyMaxDefault, ...o.limits };
+    this.#intervalMs = this.#limits.intervalMsMin;
     this.#sample = o.sample ?? processSampler();
     this.#steps = o.steps ?? processSteps(o.logger);
     this.#reclaims = new Counter({ name: 'covey_memory_reclaims_total', help: 'Times this agent, idle after growing, asked V8 and malloc to give memory back', registers: [o.registry] });
@@ -109,9 +124,8 @@ export class MemoryReclaim {
   /** One look (the timer's; tests call it directly). Returns the bytes given back, or null when it did not reclaim. */
   check(): number | null {
     const s = this.#sample();
-    if (this.#floorBytes < 0) this.#floorBytes = s.rssBytes;
-    if (s.rssBytes < this.#floorBytes) this.#floorBytes = s.rssBytes;
-    if (!shouldReclaim(s, this.#floorBytes, this.#lastReclaimMs, this.#limits)) return null;
+    this.#floorBytes = Math.min(this.#floorBytes, s.rssBytes);
+    if (!shouldReclaim(s, this.#floorBytes, this.#lastReclaimMs, this.#intervalMs, this.#limits)) return null;
     const started = performance.now();
     const gave: Record<string, number> = {};
     let before = s.rssBytes;
@@ -130,12 +144,11 @@ export class MemoryReclaim {
     const after = this.#sample();
     const reclaimed = Math.max(0, s.rssBytes - after.rssBytes);
     this.#lastReclaimMs = after.nowMs;
-    // Settle at the new size whatever it is: memory still held is in use (or malloc's to keep
-    // where it cannot be trimmed), and reclaiming again for it would only repeat the pause.
-    this.#floorBytes = after.rssBytes;
+    this.#intervalMs = nextIntervalMs(this.#intervalMs, reclaimed, this.#limits);
+    this.#floorBytes = Math.min(this.#floorBytes, after.rssBytes);
     this.#reclaims.inc();
     const level = reclaimed >= reclaimedBytesMeaningful ? 'info' : 'debug';
-    this.#o.logger[level]({ rssBeforeMiB: mib(s.rssBytes), rssAfterMiB: mib(after.rssBytes), gaveMiB: Object.fromEntries(Object.entries(gave).map(([k, v]) => [k, mib(v)])), pauseMs: Math.round(performance.now() - started) }, 'idle after growing: gave memory back');
+    this.#o.logger[level]({ rssBeforeMiB: mib(s.rssBytes), rssAfterMiB: mib(after.rssBytes), gaveMiB: Object.fromEntries(Object.entries(gave).map(([k, v]) => [k, mib(v)])), pauseMs: Math.round(performance.now() - started), nextInS: this.#intervalMs / 1000 }, 'idle after growing: gave memory back');
     return reclaimed;
   }
 }
