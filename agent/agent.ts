@@ -28,6 +28,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
+import { MemoryReclaim } from './memory-reclaim.ts';
 import { createCoveyNode, type CoveyNode } from '../transports/node.ts';
 import { PeerKeeper } from '../transports/peers.ts';
 import { LinkHealth } from '../transports/link-health.ts';
@@ -86,6 +87,7 @@ export class Agent implements AgentApi {
   private loadedPlugins: LoadedPlugin[] = [];
   private pluginEnv: AgentEnvironment | null = null;
   private pluginHost: PluginHost | null = null;
+  private memoryReclaim: MemoryReclaim | null = null;
   private readonly memberListeners = new Set<(e: MemberEvent) => void>();
   /** The configured devices, by name, once opened (a device that failed to open is here too, unavailable). */
   private deviceMap: Map<string, Device> = new Map();
@@ -302,6 +304,9 @@ export class Agent implements AgentApi {
     });
     this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
     await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
+    // Gives memory back once a burst is over (agent/memory-reclaim.ts says why it is needed).
+    this.memoryReclaim = new MemoryReclaim({ logger: log.child({ part: 'memory' }), registry: this.metrics.registry });
+    this.memoryReclaim.start();
     log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name), devices: this.devices().map((d) => `${d.name}:${d.status.state}`) }, 'agent started');
   }
 
@@ -356,6 +361,7 @@ export class Agent implements AgentApi {
   }
 
   private async stopParts(): Promise<void> {
+    this.memoryReclaim?.stop();
     // Plugins first: their stop hooks may still use consensus, telemetry and the store.
     await this.pluginHost?.stop();
     await this.pluginEnv?.close();

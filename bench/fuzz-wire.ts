@@ -57,6 +57,7 @@ function summary(r: WireFuzzReport): string {
   for (const a of r.agents) {
     lines.push(`  agent ${a.index}: RSS baseline ${a.rssBaselineMiB} MiB, peak ${a.rssPeakMiB}, after ${a.rssAfterMiB} (${a.backToBaseline ? 'back' : 'NOT back'} within max(${r.rssToleranceMiB} MiB, 20 %)); ` +
       `heap used ${a.heapBaseline?.heapUsedMiB} → ${a.heapAfter?.heapUsedMiB} MiB (committed ${a.heapBaseline?.heapTotalMiB} → ${a.heapAfter?.heapTotalMiB}), external ${a.heapBaseline?.externalMiB} → ${a.heapAfter?.externalMiB} MiB; ` +
+      `reclaims ${a.heapAfter?.reclaims} (gave back v8 ${a.heapAfter?.reclaimedMiB.v8} MiB, malloc ${a.heapAfter?.reclaimedMiB.malloc} MiB in all; pause mean ${a.heapAfter?.reclaimPauseMeanMs} ms, each ≤ ${a.heapAfter?.reclaimPauseAtMostS} s); ` +
       `refused consensus ${a.refused.consensusDropped}, membership ${a.refused.membershipDropped}, submit ${a.refused.submitInvalid}, snapshot (received) ${a.refused.snapshotReceived}`);
   }
   if (r.failure !== null) lines.push(`  failure: ${r.failure}`, `  reproduce: npm run fuzz:wire -- --seed ${r.seed} --frames ${r.frames}`, `  last frames: ${r.counterexample}`, `  swarm kept in ${r.dir}`);

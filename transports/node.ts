@@ -63,6 +63,14 @@ export interface CoveyNodeOptions {
 
 /** Default listen addresses: TCP for devices, WebSockets for browsers and proxies. */
 export const listenDefault: readonly string[] = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'];
+/**
+ * What one yamux stream may buffer unread (its receive window), at most. js yamux doubles a busy
+ * stream's window up to 16 MiB, so a peer that writes faster than this agent reads could park
+ * 16 MiB per stream here — a flood's memory, held until read. 256 KiB (yamux's starting window) is
+ * a per-stream budget that still fills a LAN link (256 KiB per round trip of ~1 ms) and ~2.5 MB/s
+ * at 100 ms; a frame of Covey's largest (4 MiB, transports/wire/codec.ts) crosses in 16 windows.
+ */
+export const yamuxOptions = { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 256 * 1024 } as const;
 /** Open connections kept at most; a swarm of a few hundred devices needs far fewer per node. */
 export const maxConnectionsDefault = 300;
 
@@ -80,7 +88,7 @@ export async function createCoveyNode(options: CoveyNodeOptions): Promise<CoveyN
     },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux(yamuxOptions)],
     connectionGater: options.connectionGater,
     connectionProtector: options.swarmKey === undefined ? undefined : preSharedKey({ psk: options.swarmKey }),
     peerDiscovery: discovery,

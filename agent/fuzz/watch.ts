@@ -81,12 +81,35 @@ export interface HeapFigures {
   /** The V8 heap as committed (used or not): what of the RSS the heap holds. */
   readonly heapTotalMiB: number;
   readonly externalMiB: number;
+  /** The agent's memory reclaims so far (agent/memory-reclaim.ts) and the RSS each step gave back, MiB. */
+  readonly reclaims: number;
+  readonly reclaimedMiB: { readonly v8: number; readonly malloc: number };
+  /** Their pauses: the mean, and the smallest histogram bound above the longest (null: none, or over the last bound). */
+  readonly reclaimPauseMeanMs: number | null;
+  readonly reclaimPauseAtMostS: number | null;
+}
+
+/** The smallest `le` bound of histogram `name` that holds every observation. */
+function histogramBound(text: string, name: string): number | null {
+  const count = metricSum(text, `${name}_count`);
+  if (count === 0) return null;
+  const bounds = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([0-9.]+)"\\} (\\d+)`, 'gm'))]
+    .map((m) => ({ le: Number(m[1]), n: Number(m[2]) }))
+    .sort((x, y) => x.le - y.le);
+  return bounds.find((b) => b.n === count)?.le ?? null;
 }
 
 export async function heapFigures(http: string): Promise<HeapFigures> {
   const text = await metricsText(http);
   const mib = (name: string) => Math.round(metricSum(text, name) / 1024 / 1024 * 10) / 10;
-  return { heapUsedMiB: mib('covey_process_nodejs_heap_size_used_bytes'), heapTotalMiB: mib('covey_process_nodejs_heap_size_total_bytes'), externalMiB: mib('covey_process_nodejs_external_memory_bytes') };
+  const pauses = metricSum(text, 'covey_memory_reclaim_pause_seconds_count');
+  const reclaimed = (step: string) => Math.round(metricSum(text, 'covey_memory_reclaimed_rss_bytes_total', { step }) / 1024 / 1024 * 10) / 10;
+  return {
+    heapUsedMiB: mib('covey_process_nodejs_heap_size_used_bytes'), heapTotalMiB: mib('covey_process_nodejs_heap_size_total_bytes'), externalMiB: mib('covey_process_nodejs_external_memory_bytes'),
+    reclaims: metricSum(text, 'covey_memory_reclaims_total'), reclaimedMiB: { v8: reclaimed('v8'), malloc: reclaimed('malloc') },
+    reclaimPauseMeanMs: pauses === 0 ? null : Math.round(metricSum(text, 'covey_memory_reclaim_pause_seconds_sum') / pauses * 1000),
+    reclaimPauseAtMostS: histogramBound(text, 'covey_memory_reclaim_pause_seconds'),
+  };
 }
 
 /** GET /health within `timeoutMs`; the reason when it does not answer 200. */

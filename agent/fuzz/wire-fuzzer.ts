@@ -42,7 +42,7 @@ export interface WireFuzzOptions {
   readonly targets?: readonly FuzzTarget[];
   /** Frames of the warm-up before the baseline (default 2% of frames, at most 20 000). */
   readonly warmupFrames?: number;
-  /** Wait after the warm-up (at most 10 s) and after the flood before reading RSS (default 150 s: V8 gives back the pages it grew to only after a minute or two idle). */
+  /** Wait after the warm-up (at most 10 s) and after the flood before reading RSS (default 150 s: an agent gives memory back once idle — agent/memory-reclaim.ts looks every 10 s, at most every 30 s — so this leaves it a few tries). */
   readonly settleMs?: number;
   /** RSS after the settle may exceed the baseline by max(this, 20 %) (default 30 MiB). */
   readonly rssToleranceMiB?: number;
