@@ -106,7 +106,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     retransmitMs: o.retransmitMs ?? 200,
     recoveryTimeoutMs: o.recoveryTimeoutMs ?? 1000,
     recoveryTimeoutMaxMs: o.recoveryTimeoutMaxMs ?? 16_000,
-    learnFromOthersMs: o.learnFromOthersMs ?? 150,
+    learnFromOthersMs: o.learnFromOthersMs ?? 50,
     watermarkEveryTicks: o.watermarkEveryTicks ?? 10,
     indexLagExchanges: o.indexLagExchanges ?? 8,
     snapshotEveryApplied: o.snapshotEveryApplied ?? 10_000,
