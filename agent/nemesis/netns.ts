@@ -32,8 +32,16 @@ export class NetLabError extends Error {
 export function netLabUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'the network nemesis needs root to make network namespaces (run it as root, e.g. `sudo npm run chaos:net`; CI runs as root)';
   if (!commandExists('ip')) return 'the network nemesis needs the `ip` command (apt-get install iproute2)';
-  const probe = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  if (probe.status !== 0) return `this machine does not let Covey make network namespaces (\`ip netns list\`: ${probe.stderr.trim() || `exit ${probe.status}`})`;
+  // Listing is not enough (a container may list but not create): make and remove a namespace and
+  // a bridge, as a lab does.
+  const ns = `covey-probe-${process.pid}`;
+  const made = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });
+  if (made.status !== 0) return `this machine does not let Covey make network namespaces (\`ip netns add\`: ${made.stderr.trim() || `exit ${made.status}`})`;
+  spawnSync('ip', ['netns', 'del', ns]);
+  const bridge = `cvprobe${process.pid}`;
+  const br = spawnSync('ip', ['link', 'add', bridge, 'type', 'bridge'], { encoding: 'utf8' });
+  if (br.status !== 0) return `this machine does not let Covey make a bridge (\`ip link add … type bridge\`: ${br.stderr.trim() || `exit ${br.status}`})`;
+  spawnSync('ip', ['link', 'del', bridge]);
   return null;
 }
 
