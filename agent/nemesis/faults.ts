@@ -16,7 +16,7 @@ export interface FaultPlan {
   readonly minority: readonly number[];
   /** The two agents of a one-way cut, to compare their throughput with no fault. */
   readonly pair: readonly [number, number] | null;
-  /** Applies the fault; `everyMs` is called again every `tickMs` while it lasts (flapping). */
+  /** Applies the fault; `tick` is then called every `tickMs` while it lasts (flapping), with the tick count. */
   apply(lab: NetLab): void;
   readonly tickMs?: number;
   tick?(lab: NetLab, n: number): void;

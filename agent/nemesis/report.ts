@@ -79,7 +79,8 @@ export function faultReport(plan: FaultPlan, cut: Window, baseline: Window, ops:
   return { fault: plan.name, what: plan.what, majority: plan.majority, minority: plan.minority, before: beforeFigures, figures, met };
 }
 
-function p50(xs: readonly OpRecord[]): number {
+/** Median latency of the operations, ms. */
+export function p50(xs: readonly OpRecord[]): number {
   if (xs.length === 0) return 0;
   const s = xs.map((x) => x.endMs - x.beginMs).sort((a, b) => a - b);
   return Math.round(s[Math.floor(s.length / 2)] * 100) / 100;

@@ -18,7 +18,7 @@ import { AgentClient } from '../client.ts';
 import { createSwarm, isAlive, saveSwarm, stopAgent, waitReady, type Swarm } from '../swarm.ts';
 import { planFault, type FaultName, type FaultPlan } from './faults.ts';
 import { NetLab } from './netns.ts';
-import { faultReport, type FaultReport, type Window } from './report.ts';
+import { faultReport, p50, type FaultReport, type Window } from './report.ts';
 import { clientLoop, probeWrite, Recorder, sleep, watchReady, type ReadyChange } from './workload.ts';
 
 export interface NemesisOptions {
@@ -152,7 +152,7 @@ async function drive(lab: NetLab, swarm: Swarm, token: string, o: NemesisOptions
     linearizable: lin.linearizable,
     violations: lin.violations.map((v) => `${v.key}: ${v.reason}`),
     disagreements,
-    baseline: { throughput: Math.round(base.length / baseS), p50Ms: median(base.map((x) => x.endMs - x.beginMs)) },
+    baseline: { throughput: Math.round(base.length / baseS), p50Ms: p50(base) },
     faults: reports,
     wallMs: Date.now() - started,
   };
@@ -232,10 +232,4 @@ function startInLab(lab: NetLab, s: Swarm, i: number): void {
   child.unref();
   a.pid = child.pid ?? null;
   saveSwarm(s);
-}
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.floor(s.length / 2)] * 100) / 100;
 }

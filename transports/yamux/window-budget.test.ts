@@ -5,46 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { defaultLogger } from '@libp2p/logger';
-import { pipe } from 'it-pipe';
-import { Uint8ArrayList } from 'uint8arraylist';
 import { yamuxOptions } from '../node.ts';
 import { sendWindowUpdatesAtHalfWindow } from './window-updates.ts';
+import { sendBackToBack } from './testing.ts';
 
-const windowUpdate = 1; // yamux frame type
-
-async function largestWindowGranted(options: Parameters<typeof yamux>[0], bytes: number): Promise<{ largest: number; received: number }> {
-  const factory = yamux(options)({ logger: defaultLogger() });
-  let largest = 0;
-  let received = 0;
-  let finished!: () => void;
-  const done = new Promise<void>((r) => { finished = r; });
-  const a = factory.createStreamMuxer({ direction: 'outbound' });
-  const b = factory.createStreamMuxer({
-    direction: 'inbound',
-    onIncomingStream: (s) => {
-      void (async () => {
-        for await (const chunk of s.source) received += chunk.byteLength;
-        finished();
-      })();
-    },
-  });
-  void pipe(a.source, b);
-  void pipe(b.source, async function* (src) {
-    for await (const chunk of src) {
-      const buf = chunk instanceof Uint8Array ? chunk : (chunk as Uint8ArrayList).subarray();
-      // A header-only window update: its length field is the credit granted.
-      if (buf.length === 12 && buf[1] === windowUpdate) largest = Math.max(largest, new DataView(buf.buffer, buf.byteOffset).getUint32(8));
-      yield buf;
-    }
-  }, a);
-  const stream = await a.newStream();
-  await stream.sink((function* () { for (let sent = 0; sent < bytes; sent += 32 * 1024) yield new Uint8Array(32 * 1024); })());
-  await done;
-  a.abort(new Error('test over'));
-  b.abort(new Error('test over'));
-  return { largest, received };
+async function largestWindowGranted(options: Parameters<typeof sendBackToBack>[0], bytes: number): Promise<{ largest: number; received: number }> {
+  const chunks = (function* () { for (let sent = 0; sent < bytes; sent += 32 * 1024) yield new Uint8Array(32 * 1024); })();
+  const r = await sendBackToBack(options, chunks);
+  return { largest: Math.max(0, ...r.windowUpdates), received: r.received };
 }
 
 test('a stream\'s receive window stays within 256 KiB however fast its peer writes', async () => {

@@ -4,42 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { defaultLogger } from '@libp2p/logger';
-import { pipe } from 'it-pipe';
-import { Uint8ArrayList } from 'uint8arraylist';
 import { sendWindowUpdatesAtHalfWindow } from './window-updates.ts';
+import { sendBackToBack } from './testing.ts';
 
 async function headerOnlyFramesBack(messages: number, bytes: number): Promise<{ updates: number; received: number }> {
-  const factory = yamux()({ logger: defaultLogger() });
-  let received = 0;
-  let updates = 0;
-  let finished!: () => void;
-  const done = new Promise<void>((r) => { finished = r; });
-  const a = factory.createStreamMuxer({ direction: 'outbound' });
-  const b = factory.createStreamMuxer({
-    direction: 'inbound',
-    onIncomingStream: (s) => {
-      void (async () => {
-        for await (const chunk of s.source) received += chunk.byteLength;
-        finished();
-      })();
-    },
-  });
-  void pipe(a.source, b);
-  void pipe(b.source, async function* (src) {
-    for await (const chunk of src) {
-      const buf = chunk instanceof Uint8Array ? chunk : (chunk as Uint8ArrayList).subarray();
-      if (buf.length === 12 && buf[1] === 1) updates++; // type 1: a window update, header only
-      yield buf;
-    }
-  }, a);
-  const stream = await a.newStream();
-  await stream.sink((function* () { for (let i = 0; i < messages; i++) yield new Uint8Array(bytes).fill(i & 0xff); })());
-  await done;
-  a.abort(new Error('test over'));
-  b.abort(new Error('test over'));
-  return { updates, received };
+  const chunks = (function* () { for (let i = 0; i < messages; i++) yield new Uint8Array(bytes).fill(i & 0xff); })();
+  const r = await sendBackToBack({}, chunks);
+  return { updates: r.windowUpdates.length, received: r.received };
 }
 
 test('a reader sends window updates once half its window is used, not after every chunk', async () => {
