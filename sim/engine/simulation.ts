@@ -32,6 +32,7 @@ import { EventQueue } from './queue.ts';
 import { SimDisk } from './disk.ts';
 import { Network, defaultNetwork, drawUs, type Cut, type NetworkOptions } from './network.ts';
 import { TraceHash, codeOf } from './trace.ts';
+import { FaultLog, type FaultRecord } from './fault-log.ts';
 import { SimSwim, swimId, type SwimTuning } from './swim.ts';
 import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
 import type { Message as MembershipMessage } from '../../transports/membership/types.ts';
@@ -229,6 +230,8 @@ export interface SimulationResult {
   readonly membership: { readonly events: { readonly suspect: number; readonly dead: number; readonly alive: number; readonly join: number }; readonly recoveries: number } | null;
   /** Per voter, the instances it knows that had not committed when the run ended; null for a voter that was down. */
   readonly pendingAtEnd: readonly (number | null)[];
+  /** Every fault injected, per agent, in virtual time (fault-log.ts; for reports, recorded only). */
+  readonly faultLog: readonly FaultRecord[];
 }
 
 type SimEvent =
@@ -384,6 +387,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   const network = new Network(agentCount, netOptions);
   const historyLines: string[] = [];
   const faults: FaultCounts = { crashes: 0, crashesInFlush: 0, partitions: 0, splits: 0, oneWay: 0, flapping: 0, isolated: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  const faultLog = new FaultLog();
   let nowUs = 0;
   let events = 0;
   let ops = 0;
@@ -594,6 +598,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   const crash = (a: number): void => {
     const agent = agents[a];
+    faultLog.crash(a, nowUs / usPerMs, a < n && voters[a].fsyncDoneUs > nowUs);
     agent.up = false;
     agent.inc++;
     agent.stalledUntilUs = 0;
@@ -622,6 +627,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     const agent = agents[a];
     if (agent.up || killed.has(a)) return;
     agent.up = true;
+    faultLog.restart(a, nowUs / usPerMs);
     if (a < n) {
       const voter = voters[a];
       voter.machine = new CoveyStateMachine();
@@ -658,21 +664,21 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       const minority = shuffled(n).slice(0, rng.int(1, budget));
       const side = new Set(minority);
       for (let a = n; a < agentCount; a++) if (rng.chance(0.5)) side.add(a);
-      cutFor({ kind: 'split', side }, minority, lasting());
+      faultLog.cut(cutFor({ kind: 'split', side }, minority, lasting()), 'split', [...side], nowUs / usPerMs);
       faults.splits++;
     } else if (kind === 'isolate') {
       const a = budget >= 1 || agentCount === n ? rng.int(0, agentCount - 1) : rng.int(n, agentCount - 1);
       if (a < n && budget < 1) return;
-      cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], lasting());
+      faultLog.cut(cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], lasting()), 'isolate', [a], nowUs / usPerMs);
       faults.isolated++;
     } else {
       const pair = shuffled(n);
       if (kind === 'oneway') {
-        cutFor({ kind: 'oneway', from: pair[0], to: pair[1] }, [], lasting());
+        faultLog.cut(cutFor({ kind: 'oneway', from: pair[0], to: pair[1] }, [], lasting()), 'oneway', [pair[0], pair[1]], nowUs / usPerMs);
         faults.oneWay++;
       } else {
         const periodUs = rng.int(20 * usPerMs, 200 * usPerMs);
-        cutFor({ kind: 'flap', a: pair[0], b: pair[1], periodUs, startUs: nowUs }, [], rng.int(1000 * usPerMs, 3000 * usPerMs));
+        faultLog.cut(cutFor({ kind: 'flap', a: pair[0], b: pair[1], periodUs, startUs: nowUs }, [], rng.int(1000 * usPerMs, 3000 * usPerMs)), 'flap', [pair[0], pair[1]], nowUs / usPerMs);
         faults.flapping++;
       }
     }
@@ -689,8 +695,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     if (stall) {
       agents[a].stalledUntilUs = nowUs + durationUs;
       queue.push(nowUs + durationUs, { kind: 'resume', agent: a });
+      faultLog.stall(a, nowUs / usPerMs, (nowUs + durationUs) / usPerMs);
     } else {
-      cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], durationUs);
+      faultLog.cut(cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], durationUs), 'silence', [a], nowUs / usPerMs);
     }
     faults.pauses++;
     if (trace !== null) trace.push(`${nowUs} pause ${stall ? 'stall' : 'silence'} ${a} ${durationUs}`);
@@ -706,6 +713,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     c.sinceUs = nowUs;
     if (jump) c.baseUs += amount;
     else c.rate = 1 + amount / 1000;
+    faultLog.skew(a, nowUs / usPerMs, jump ? { jumpMs: amount / usPerMs } : { rate: c.rate });
     faults.skews++;
     if (trace !== null) trace.push(`${nowUs} skew ${a} ${jump ? 'jump' : 'rate'} ${amount}`);
   };
@@ -847,6 +855,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       case 'heal':
         network.removeCut(ev.cut);
         impairedBy.delete(ev.cut);
+        faultLog.heal(ev.cut, nowUs / usPerMs);
         return;
       case 'pause':
         if (ending) return;
@@ -894,59 +903,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         if (host !== undefined) { hostActivity = true; host.end(); }
         network.clearCuts();
         impairedBy.clear();
+        faultLog.endAll(nowUs / usPerMs);
         for (let a = 0; a < agentCount; a++) { agents[a].stalledUntilUs = 0; restart(a); }
         return;
-    }
-  };
-
-  const addToHash = (t: number, ev: SimEvent): void => {
-    hash.add(t);
-    hash.add(kindCode[ev.kind]);
-    switch (ev.kind) {
-      case 'deliver': {
-        const m = ev.env.msg;
-        hash.add(ev.env.from); hash.add(ev.env.to); hash.add(typeCode(m.type));
-        if ('id' in m) hash.add(m.id);
-        if ('b' in m) hash.add(m.b);
-        break;
-      }
-      case 'snapshot': hash.add(ev.env.from); hash.add(ev.env.to); break;
-      case 'request': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.command.requestId); break;
-      case 'response': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.requestId); break;
-      case 'tick': case 'flushCrash': hash.add(ev.voter); hash.add(ev.inc); break;
-      case 'fsync': hash.add(ev.voter); hash.add(ev.inc); hash.add(ev.upTo); hash.add(ev.messages.length); hash.add(ev.replies.length); break;
-      case 'invoke': case 'timeout': hash.add(ev.proc); break;
-      case 'resend': hash.add(ev.proc); hash.add(ev.attempt); break;
-      case 'arrival': hash.add(ev.client); break;
-      case 'restart': case 'resume': hash.add(ev.agent); break;
-      case 'heal': hash.add(ev.cut); break;
-      case 'host': hash.add(ev.agent); hash.add(ev.inc); break;
-      case 'telemetry': hash.add(ev.from); hash.add(ev.to); hash.add(ev.data.length); break;
-      case 'swim': hash.add(ev.from); hash.add(ev.to); hash.add(typeCode(ev.msg.type)); break;
-      case 'swimWake': hash.add(ev.agent); hash.add(ev.epoch); break;
-    }
-  };
-
-  const traceLine = (t: number, ev: SimEvent): string => {
-    switch (ev.kind) {
-      case 'deliver': {
-        const m = ev.env.msg;
-        return `${t} deliver ${ev.env.from}>${ev.env.to} ${m.type} ${'id' in m ? m.id : ''} ${'b' in m ? m.b : ''}`;
-      }
-      case 'request': return `${t} request ${ev.from}>${ev.to} p${ev.proc} r${ev.command.requestId} ${ev.command.op}`;
-      case 'response': return `${t} response ${ev.from}>${ev.to} p${ev.proc} r${ev.requestId}`;
-      case 'tick': return `${t} tick ${ev.voter}.${ev.inc}`;
-      case 'fsync': return `${t} fsync ${ev.voter}.${ev.inc} ${ev.upTo} ${ev.messages.length} ${ev.replies.length}`;
-      case 'invoke': case 'timeout': return `${t} ${ev.kind} p${ev.proc}`;
-      case 'resend': return `${t} resend p${ev.proc} r${ev.requestId} #${ev.attempt}`;
-      case 'arrival': return `${t} arrival c${ev.client}`;
-      case 'restart': case 'resume': return `${t} ${ev.kind} ${ev.agent}`;
-      case 'heal': return `${t} heal cut${ev.cut}`;
-      case 'host': return `${t} host ${ev.agent}.${ev.inc}`;
-      case 'telemetry': return `${t} telemetry ${ev.from}>${ev.to} ${ev.topic} ${ev.data.length}`;
-      case 'swim': return `${t} swim ${ev.from}>${ev.to} ${ev.msg.type}`;
-      case 'swimWake': return `${t} swimWake ${ev.agent}.${ev.epoch}`;
-      default: return `${t} ${ev.kind}`;
     }
   };
 
@@ -1027,11 +986,12 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       kill: (a) => {
         if (killed.has(a)) return;
         killed.add(a);
+        faultLog.kill(a, nowUs / usPerMs);
         if (agents[a].up) crash(a);
       },
       cut: (side, durationUs) => {
         if (ending) return;
-        cutFor({ kind: 'split', side: new Set(side) }, side.filter((a) => a < n), durationUs);
+        faultLog.cut(cutFor({ kind: 'split', side: new Set(side) }, side.filter((a) => a < n), durationUs), 'scripted', side, nowUs / usPerMs);
         faults.partitions++;
         faults.splits++;
       },
@@ -1046,7 +1006,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     if (next === undefined || next.timeUs > hardStopUs) { over = true; return false; }
     nowUs = next.timeUs;
     events++;
-    addToHash(nowUs, next.item);
+    addToHash(hash, nowUs, next.item);
     if (trace !== null) trace.push(traceLine(nowUs, next.item));
     handle(next.item);
     if (ending && openOps === 0 && (events & 63) === 0 && settled()) {
@@ -1103,6 +1063,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       },
       membership: swim === null ? null : { events: { ...swim.events }, recoveries: membershipRecoveries },
       pendingAtEnd: voters.map((v, i) => agents[i].up ? v.replica.pendingIds().length : null),
+      faultLog: faultLog.entries,
     };
   };
 
@@ -1193,6 +1154,59 @@ function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: nu
     out.push(`liveness: the voters had not converged ${drainMs} ms after the faults stopped`);
   }
   return out;
+}
+
+/** Folds an event into the trace hash: its time, kind and identity (not its payload). */
+function addToHash(hash: TraceHash, t: number, ev: SimEvent): void {
+  hash.add(t);
+  hash.add(kindCode[ev.kind]);
+  switch (ev.kind) {
+    case 'deliver': {
+      const m = ev.env.msg;
+      hash.add(ev.env.from); hash.add(ev.env.to); hash.add(typeCode(m.type));
+      if ('id' in m) hash.add(m.id);
+      if ('b' in m) hash.add(m.b);
+      break;
+    }
+    case 'snapshot': hash.add(ev.env.from); hash.add(ev.env.to); break;
+    case 'request': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.command.requestId); break;
+    case 'response': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.requestId); break;
+    case 'tick': case 'flushCrash': hash.add(ev.voter); hash.add(ev.inc); break;
+    case 'fsync': hash.add(ev.voter); hash.add(ev.inc); hash.add(ev.upTo); hash.add(ev.messages.length); hash.add(ev.replies.length); break;
+    case 'invoke': case 'timeout': hash.add(ev.proc); break;
+    case 'resend': hash.add(ev.proc); hash.add(ev.attempt); break;
+    case 'arrival': hash.add(ev.client); break;
+    case 'restart': case 'resume': hash.add(ev.agent); break;
+    case 'heal': hash.add(ev.cut); break;
+    case 'host': hash.add(ev.agent); hash.add(ev.inc); break;
+    case 'telemetry': hash.add(ev.from); hash.add(ev.to); hash.add(ev.data.length); break;
+    case 'swim': hash.add(ev.from); hash.add(ev.to); hash.add(typeCode(ev.msg.type)); break;
+    case 'swimWake': hash.add(ev.agent); hash.add(ev.epoch); break;
+  }
+}
+
+/** The readable line of an event in `trace` (keepTrace). */
+function traceLine(t: number, ev: SimEvent): string {
+  switch (ev.kind) {
+    case 'deliver': {
+      const m = ev.env.msg;
+      return `${t} deliver ${ev.env.from}>${ev.env.to} ${m.type} ${'id' in m ? m.id : ''} ${'b' in m ? m.b : ''}`;
+    }
+    case 'request': return `${t} request ${ev.from}>${ev.to} p${ev.proc} r${ev.command.requestId} ${ev.command.op}`;
+    case 'response': return `${t} response ${ev.from}>${ev.to} p${ev.proc} r${ev.requestId}`;
+    case 'tick': return `${t} tick ${ev.voter}.${ev.inc}`;
+    case 'fsync': return `${t} fsync ${ev.voter}.${ev.inc} ${ev.upTo} ${ev.messages.length} ${ev.replies.length}`;
+    case 'invoke': case 'timeout': return `${t} ${ev.kind} p${ev.proc}`;
+    case 'resend': return `${t} resend p${ev.proc} r${ev.requestId} #${ev.attempt}`;
+    case 'arrival': return `${t} arrival c${ev.client}`;
+    case 'restart': case 'resume': return `${t} ${ev.kind} ${ev.agent}`;
+    case 'heal': return `${t} heal cut${ev.cut}`;
+    case 'host': return `${t} host ${ev.agent}.${ev.inc}`;
+    case 'telemetry': return `${t} telemetry ${ev.from}>${ev.to} ${ev.topic} ${ev.data.length}`;
+    case 'swim': return `${t} swim ${ev.from}>${ev.to} ${ev.msg.type}`;
+    case 'swimWake': return `${t} swimWake ${ev.agent}.${ev.epoch}`;
+    default: return `${t} ${ev.kind}`;
+  }
 }
 
 const kindCode: Record<SimEvent['kind'], number> = {
