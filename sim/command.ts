@@ -2,7 +2,7 @@
 // summary (or one JSON object), writes the history on request, and exits non-zero when any
 // checker finds a violation, so a failing seed can be replayed from the line it prints.
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { SimulationOptions, SimulationResult } from './engine/simulation.ts';
 import { workloadNames, type WorkloadName } from './workload/workload.ts';
 
@@ -31,11 +31,15 @@ export interface SimArgs {
   /** With SWIM: the voters' cores are told which voters SWIM holds alive (SimulationOptions.reachableHint). */
   readonly reachableHint: boolean;
   readonly history?: string;
+  /** Write the HTML report of the run here (sim/report/). */
+  readonly report?: string;
   readonly json: boolean;
+  /** Draw a progress bar on stderr (on a terminal without --json, or when --progress asks). */
+  readonly progress: boolean;
 }
 
 export const defaultSimArgs: SimArgs = {
-  voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, membership: 'none', reachableHint: false, json: false,
+  voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, membership: 'none', reachableHint: false, json: false, progress: false,
 };
 
 function membershipName(value: string): 'none' | 'swim' {
@@ -153,46 +157,80 @@ export function passed(r: SimulationResult): boolean {
 interface SimCommandOptions {
   voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName;
   clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; reachableHint: boolean;
-  history?: string; json: boolean; plugin?: string; killShare: number;
+  history?: string; report?: string; json: boolean; progress: boolean; plugin?: string; killShare: number; pluginLogs: boolean;
+}
+
+/** Options of workload mode that a plugin run has no use for: its agents' plugins are the clients. */
+const workloadOnly = ['workload', 'clients', 'keys', 'conflict', 'rate', 'membership', 'reachableHint'] as const;
+/** Options of plugin mode only. */
+const pluginOnly = ['killShare', 'pluginLogs'] as const;
+
+/** The option's flag as a user types it: reachableHint → --reachable-hint. */
+function flagOf(name: string): string {
+  return `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Options given on the command line (not defaults), among these. */
+function given(cmd: Command, names: readonly string[]): string[] {
+  return names.filter((n) => cmd.getOptionValueSource(n) === 'cli').map(flagOf);
+}
+
+/** Whether to draw a progress bar: asked for, or on a terminal when stdout is not JSON. */
+export function showProgress(o: { readonly progress: boolean; readonly json: boolean }): boolean {
+  return o.progress || (process.stderr.isTTY === true && !o.json);
 }
 
 export function simCommand(): Command {
   return new Command('sim')
-    .description('run the deterministic swarm simulation: voters and agents, clients, faults; check every history')
-    .option('--voters <n>', 'voters: 3 or 5', voterCount, 3 as 3 | 5)
+    .description('run the deterministic swarm simulation: voters and agents, clients (a workload) or a plugin on every agent, faults; check every history')
+    .addOption(new Option('--voters <n>', 'voters: 3 or 5').argParser(voterCount).default(3 as 3 | 5))
     .option('--agents <n>', 'agents in the swarm, voters included (the rest submit through voters; default: the voters)', count('--agents', 1, 100_000))
-    .option('--seed <n>', 'the seed of one run', parseSeeds, [1])
+    .addOption(new Option('--seed <n>', 'the seed of one run').argParser(parseSeeds).default([1], '1'))
     .option('--seeds <a..b>', 'sweep these seeds; prints each failing one with its replay command', parseSeeds)
-    .option('--duration <d>', 'virtual time with clients and faults: 500ms, 10s, 10m', parseDuration, 10_000)
-    .option('--faults <list>', `comma-separated: ${faults.join(', ')}, or all`, parseFaults, new Set<Fault>())
-    .option('--workload <w>', `${workloadNames.join(' or ')}`, workloadName, 'kv' as WorkloadName)
-    .option('--clients <n>', 'clients (on the non-voter agents when there are any)', count('--clients', 1, 100_000), 8)
-    .option('--keys <n>', 'kv: shared registers', count('--keys', 1, 1_000_000), 5)
-    .option('--conflict <p>', 'kv: share of operations on shared registers (the rest use a private one)', fraction('--conflict'), 1)
+    .addOption(new Option('--duration <d>', 'virtual time with clients and faults, with a unit: 500ms, 10s, 10m; with --plugin the most the mission may take (default there: 4 × its ideal time + 60s)')
+      .argParser(parseDuration).default(10_000, '10s'))
+    .addOption(new Option('--faults <list>', `comma-separated: ${faults.join(', ')}, or all`).argParser(parseFaults).default(new Set<Fault>(), 'none'))
+    .addOption(new Option('--workload <w>', `workload mode: ${workloadNames.join(' or ')}`).argParser(workloadName).default('kv' as WorkloadName, 'kv'))
+    .addOption(new Option('--clients <n>', 'workload mode: clients (on the non-voter agents when there are any)').argParser(count('--clients', 1, 100_000)).default(8))
+    .addOption(new Option('--keys <n>', 'kv: shared registers').argParser(count('--keys', 1, 1_000_000)).default(5))
+    .addOption(new Option('--conflict <p>', 'kv: share of operations on shared registers (the rest use a private one)').argParser(fraction('--conflict')).default(1))
     .option('--rate <ops>', 'open-loop clients: operations per second per client (default: closed loop)', positive('--rate', 100_000))
-    .option('--membership <m>', 'membership among the voters: none (instances of a lost voter are recovered on timeouts) or swim (SWIM declares it dead and the others recover its instances at once, as agents do)', membershipName, 'none' as 'none' | 'swim')
-    .option('--reachable-hint', 'with --membership swim: each voter\'s consensus core is told which voters SWIM holds alive, as an agent\'s is from its links (quorums and commit learning route around the suspected)', false)
+    .addOption(new Option('--membership <m>', 'workload mode: membership among the voters: none (instances of a lost voter are recovered on timeouts) or swim (SWIM declares it dead and the others recover its instances at once, as agents do)')
+      .argParser(membershipName).default('none' as 'none' | 'swim', 'none'))
+    .addOption(new Option('--reachable-hint', 'with --membership swim: each voter\'s consensus core is told which voters SWIM holds alive, as an agent\'s is from its links (quorums and commit learning route around the suspected)').default(false, 'off'))
     .option('--history <file>', 'write the history (JSON Lines, shared/HISTORY-FORMAT.md) of a single run')
-    .option('--json', 'print the summary as one JSON object', false)
+    .option('--report <file.html>', 'write a self-contained HTML report of a single run: faults per agent on a timeline, throughput and latency, verdicts, trace hash; with --plugin also plugin failures, logs and the mission map')
+    .addOption(new Option('--json', 'print the summary as one JSON object').default(false, 'off'))
+    .addOption(new Option('--progress', 'draw a progress bar on stderr even when it is not a terminal or with --json').default(false, 'on a terminal without --json'))
     .option('--plugin <path>', 'run a plugin module (its plugin and `simulation` scenario) on every agent instead of a workload, e.g. examples/survey')
-    .option('--kill-share <p>', 'with --plugin and the crash fault: share of the mortal agents (drones) lost for good', fraction('--kill-share'), 0.3)
+    .addOption(new Option('--kill-share <p>', 'with --plugin and the crash fault: share of the mortal agents (drones) lost for good').argParser(fraction('--kill-share')).default(0.3))
+    .addOption(new Option('--plugin-logs', 'with --plugin: print every plugin log line and failure (with its error) to stderr').default(false, 'off'))
     .action(async (o: SimCommandOptions, cmd: Command) => {
       const agents = o.agents ?? o.voters;
+      const seeds = o.seeds ?? o.seed;
       if (agents < o.voters) cmd.error(`covey sim: --agents (${agents}) counts the voters too, so it must be at least --voters (${o.voters})`, { exitCode: 2 });
+      if (o.history !== undefined && seeds.length > 1) cmd.error('covey sim: --history writes one run; use it with --seed, not --seeds', { exitCode: 2 });
+      if (o.report !== undefined && seeds.length > 1) cmd.error('covey sim: --report writes one run; use it with --seed, not --seeds (replay a failing seed of a sweep with it)', { exitCode: 2 });
       if (o.plugin !== undefined) {
+        const refused = given(cmd, workloadOnly);
+        if (refused.length > 0) cmd.error(`covey sim --plugin: ${refused.join(', ')} ${refused.length === 1 ? 'applies' : 'apply'} to workload runs only (the plugins on the agents are the clients); drop ${refused.length === 1 ? 'it' : 'them'}`, { exitCode: 2 });
         if (agents <= o.voters) cmd.error(`covey sim --plugin: give --agents above --voters (${o.voters}); the agents beyond the voters carry the devices`, { exitCode: 2 });
+        const limitMs = cmd.getOptionValueSource('duration') === 'cli' ? o.duration : undefined;
         const { runPlugin } = await import('./command-run.ts');
-        process.exitCode = await runPlugin(o.plugin, { voters: o.voters, agents, seeds: o.seeds ?? o.seed, faults: o.faults, killShare: o.killShare, history: o.history, json: o.json }, cmd);
+        process.exitCode = await runPlugin(o.plugin, {
+          voters: o.voters, agents, seeds, faults: o.faults, killShare: o.killShare, limitMs, history: o.history, report: o.report, json: o.json, progress: o.progress, pluginLogs: o.pluginLogs,
+        }, cmd);
         return;
       }
+      const refused = given(cmd, pluginOnly);
+      if (refused.length > 0) cmd.error(`covey sim: ${refused.join(', ')} ${refused.length === 1 ? 'applies' : 'apply'} to plugin runs only; add --plugin PATH or drop ${refused.length === 1 ? 'it' : 'them'}`, { exitCode: 2 });
       if (o.reachableHint && o.membership !== 'swim') cmd.error('covey sim: --reachable-hint comes from SWIM; add --membership swim', { exitCode: 2 });
       const a: SimArgs = {
-        voters: o.voters, agents, seeds: o.seeds ?? o.seed, durationMs: o.duration, faults: o.faults, workload: o.workload,
-        clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, membership: o.membership, reachableHint: o.reachableHint, history: o.history, json: o.json,
+        voters: o.voters, agents, seeds, durationMs: o.duration, faults: o.faults, workload: o.workload,
+        clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, membership: o.membership, reachableHint: o.reachableHint,
+        history: o.history, report: o.report, json: o.json, progress: o.progress,
       };
-      if (a.history !== undefined && a.seeds.length > 1) cmd.error('covey sim: --history writes one run; use it with --seed, not --seeds', { exitCode: 2 });
       const { runOne, runSweep } = await import('./command-run.ts');
       process.exitCode = a.seeds.length === 1 ? runOne(a) : runSweep(a);
     });
 }
-

@@ -4,7 +4,7 @@
 
 import { ManualClock } from '../../devices/clock.ts';
 import { SimAutopilot } from '../../devices/sim/autopilot.ts';
-import type { PluginScenario, ScenarioSetup, ScenarioView } from '../../sim/plugins/scenario.ts';
+import type { MissionMap, PluginScenario, ScenarioSetup, ScenarioView } from '../../sim/plugins/scenario.ts';
 import { cellsOf, lawnmower, pathLength, toLatLon, type Area } from './geometry.ts';
 import { coverageTopic, followPath, surveyOptions, taskIdOf, type CoverageMessage, type SurveyOptions } from './plugin.ts';
 
@@ -17,6 +17,12 @@ function optionsFor(): SurveyOptions {
 }
 
 const drones = (s: ScenarioSetup): number => s.agents - s.voters;
+
+/** A drone's home, metres from the area's origin: spread evenly along the south edge, 5 m south of it. */
+function homeOf(agent: number, s: ScenarioSetup): { north: number; east: number } {
+  const slot = (agent - s.voters + 0.5) / Math.max(1, drones(s));
+  return { north: -5, east: simArea.widthM * slot };
+}
 
 const vehicle = { maxSpeed: 10, maxAccel: 3 };
 
@@ -60,9 +66,8 @@ export const simulation: PluginScenario = {
   options: () => optionsFor(),
   devices(agent, _setup, hw) {
     if (agent.role === 'voter') return [];
-    // Homes spread evenly along the south edge, 5 m south of it.
-    const slot = (agent.index - _setup.voters + 0.5) / Math.max(1, drones(_setup));
-    const home = toLatLon(simArea.origin, -5, simArea.widthM * slot);
+    const at = homeOf(agent.index, _setup);
+    const home = toLatLon(simArea.origin, at.north, at.east);
     const ap = new SimAutopilot({ id: 'autopilot', clock: hw.clock, random: hw.random, home, ...vehicle, positionNoise: 0.2 });
     // The ground crew: a drone landed (disarmed) with a low battery gets a fresh one 60 s later.
     let swapping = false;
@@ -84,6 +89,34 @@ export const simulation: PluginScenario = {
     const total = cellsOf(o.area, o.cellSizeM).length;
     const prefix = taskIdOf(mission, '');
     return view.tasks().filter((t) => t.taskId.startsWith(prefix) && t.status === 'done').length === total;
+  },
+  map(view: ScenarioView): MissionMap {
+    const o = optionsFor();
+    const byTask = new Map(view.tasks().map((t) => [t.taskId, t]));
+    const coveredBy = new Map<string, Set<string>>();
+    for (const p of view.published) {
+      const m = p.topic === coverageTopic ? p.value as CoverageMessage : null;
+      if (m === null || m.state !== 'covered') continue;
+      let s = coveredBy.get(m.cell);
+      if (s === undefined) coveredBy.set(m.cell, (s = new Set()));
+      s.add(m.drone);
+    }
+    return {
+      widthM: o.area.widthM,
+      heightM: o.area.heightM,
+      cells: cellsOf(o.area, o.cellSizeM).map((c) => {
+        const t = byTask.get(taskIdOf(mission, c));
+        return { id: c.id, north: c.north, east: c.east, sizeM: c.size, status: t?.status ?? null, doneBy: t?.status === 'done' ? t.owner : null, coveredBy: [...(coveredBy.get(c.id) ?? [])].sort() };
+      }),
+    };
+  },
+  position(view: ScenarioView, agent: number) {
+    // The simulated vehicle's true position (no noise drawn), from its home.
+    const ap = view.devices(agent).find((d) => d instanceof SimAutopilot);
+    if (ap === undefined) return undefined;
+    const p = ap.truePosition();
+    const home = homeOf(agent, view.setup);
+    return { north: home.north + p.n, east: home.east + p.e };
   },
   report(view: ScenarioView) {
     const o = optionsFor();

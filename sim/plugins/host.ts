@@ -59,7 +59,7 @@ export class SimPluginHost implements SimHost {
   readonly killed: { agent: number; atMs: number }[] = [];
   readonly logs: LogLine[] = [];
   /** Plugin failures seen (restarts under supervision), per agent. */
-  readonly failures: { agent: number; atMs: number; error: string }[] = [];
+  readonly failures: { agent: number; atMs: number; error: string; fields: object }[] = [];
   #ended = false;
 
   constructor(o: SimPluginOptions) {
@@ -226,7 +226,7 @@ export class SimPluginHost implements SimHost {
     };
     const logger = (plugin: string): PluginLogger => {
       const at = (level: string) => (obj: object | string, msg?: string): void => {
-        if (level === 'error') this.failures.push({ agent: a, atMs: this.#nowMs(), error: typeof obj === 'string' ? obj : (msg ?? '') });
+        if (level === 'error') this.failures.push({ agent: a, atMs: this.#nowMs(), error: typeof obj === 'string' ? obj : (msg ?? ''), fields: typeof obj === 'string' ? {} : obj });
         if (this.#o.keepLogs !== true) return;
         this.logs.push(typeof obj === 'string'
           ? { atMs: this.#nowMs(), agent: a, level, msg: `${plugin}: ${obj}`, fields: {} }

@@ -5,9 +5,9 @@
 
 import { pluginOf, resolvePluginModule, PluginLoadError } from '../../agent/plugins/loader.ts';
 import type { PluginDefinition } from '../../agent/plugins/api.ts';
-import { runSimulationAsync, type SimulationOptions, type SimulationResult } from '../engine/simulation.ts';
+import { runSimulationAsync, type SimProgress, type SimulationOptions, type SimulationResult } from '../engine/simulation.ts';
 import { SimPluginHost, type LogLine } from './host.ts';
-import { isScenario, type PluginScenario, type Published } from './scenario.ts';
+import { isScenario, type MissionMap, type PluginScenario, type Published } from './scenario.ts';
 
 export interface PluginModule {
   readonly plugin: PluginDefinition<unknown, unknown>;
@@ -53,7 +53,22 @@ export interface PluginRunOptions {
   /** Upper bound on virtual time (default 4 × the ideal time + 60 s). */
   readonly limitMs?: number;
   readonly keepLogs?: boolean;
+  /** Sample every agent's position (scenario.position) each second of virtual time, for the report's flight paths. */
+  readonly keepTracks?: boolean;
+  /** Called every few thousand events (a progress bar); durationMs is the limit on virtual time. */
+  readonly onProgress?: (p: SimProgress) => void;
 }
+
+/** Where an agent was, metres north/east of the map's origin, at virtual time atMs. */
+export interface TrackPoint {
+  readonly atMs: number;
+  readonly north: number;
+  readonly east: number;
+}
+
+/** Track points kept per agent at most (one a second: over five hours of virtual time). */
+export const trackPointsMax = 20_000;
+const trackEveryMs = 1000;
 
 export interface PluginRunResult {
   readonly sim: SimulationResult;
@@ -61,7 +76,18 @@ export interface PluginRunResult {
   readonly missionComplete: boolean;
   readonly idealTimeMs: number;
   readonly pluginFailures: number;
+  /** Each plugin failure (a restart under supervision): when, where, its message and fields (the error's stack). */
+  readonly failures: readonly { readonly agent: number; readonly atMs: number; readonly error: string; readonly fields: object }[];
+  /** Log lines of every plugin, when keepLogs was set. */
   readonly logs: readonly LogLine[];
+  /** The mission's map at the end (scenario.map), or null when the scenario has none. */
+  readonly map: MissionMap | null;
+  /** Per agent with a position, its path (keepTracks); agents killed for good are in view.killed. */
+  readonly tracks: ReadonlyMap<number, readonly TrackPoint[]>;
+  /** Agents lost for good, with when. */
+  readonly killed: readonly { readonly agent: number; readonly atMs: number }[];
+  /** When the mission was done (virtual ms), or null. */
+  readonly completeAtMs: number | null;
   /** Every telemetry message published, as published. */
   readonly published: readonly Published[];
   /** From the history: tasks completed (an ok task-complete), and how many were completed more than once. */
@@ -93,6 +119,22 @@ export async function runPluginSimulation(o: PluginRunOptions): Promise<PluginRu
     keepLogs: o.keepLogs,
   });
   let completeAtMs: number | null = null;
+  const tracks = new Map<number, TrackPoint[]>();
+  let trackedAtMs = -Infinity;
+  const sampleTracks = (view: ReturnType<SimPluginHost['view']>): void => {
+    const position = o.module.scenario.position;
+    if (o.keepTracks !== true || position === undefined || view.nowMs < trackedAtMs + trackEveryMs) return;
+    trackedAtMs = view.nowMs;
+    for (let a = 0; a < o.agents; a++) {
+      const p = position(view, a);
+      if (p === undefined) continue;
+      let list = tracks.get(a);
+      if (list === undefined) tracks.set(a, (list = []));
+      const last = list.at(-1);
+      if (list.length >= trackPointsMax || (last !== undefined && Math.hypot(last.north - p.north, last.east - p.east) < 0.5)) continue;
+      list.push({ atMs: view.nowMs, north: round1(p.north), east: round1(p.east) });
+    }
+  };
   const scenarioHost = {
     attach: host.attach.bind(host),
     crashed: host.crashed.bind(host),
@@ -100,6 +142,7 @@ export async function runPluginSimulation(o: PluginRunOptions): Promise<PluginRu
     deliver: host.deliver.bind(host),
     end: host.end.bind(host),
     done: (): boolean => {
+      if (o.keepTracks === true) sampleTracks(host.view());
       const d = host.done();
       if (d && completeAtMs === null) completeAtMs = host.view().nowMs;
       return d;
@@ -122,6 +165,7 @@ export async function runPluginSimulation(o: PluginRunOptions): Promise<PluginRu
     skew: o.skew ?? false,
     requestTimeoutMs: 5000,
     host: scenarioHost,
+    onProgress: o.onProgress,
   };
   const sim = await runSimulationAsync(options);
   const view = host.view();
@@ -131,8 +175,17 @@ export async function runPluginSimulation(o: PluginRunOptions): Promise<PluginRu
     missionComplete: completeAtMs !== null,
     idealTimeMs,
     pluginFailures: host.failures.length,
+    failures: host.failures,
     logs: host.logs,
+    map: o.module.scenario.map?.(view) ?? null,
+    tracks,
+    killed: host.killed,
+    completeAtMs,
     published: host.published,
     completions: completionsOf(sim.history),
   };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }

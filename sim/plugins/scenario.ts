@@ -54,6 +54,35 @@ export interface PluginScenario {
   idealTimeMs(setup: ScenarioSetup): number;
   done(view: ScenarioView): boolean;
   report(view: ScenarioView): Record<string, unknown>;
+  /** For the report's map (`covey sim --report`): the area, its cells and who covered them. */
+  map?(view: ScenarioView): MissionMap;
+  /**
+   * Where an agent is now, metres north/east of the map's origin, or undefined (no vehicle). Read
+   * at every second of virtual time for the report's flight paths: it must only read (no
+   * randomness, no commands), so the run is the same with or without a report.
+   */
+  position?(view: ScenarioView, agent: number): { readonly north: number; readonly east: number } | undefined;
+}
+
+/** A mission's area for the report's map, in metres north and east of its south-west corner. */
+export interface MissionMap {
+  readonly widthM: number;
+  readonly heightM: number;
+  readonly cells: readonly MapCell[];
+}
+
+export interface MapCell {
+  readonly id: string;
+  /** South-west corner and side, metres. */
+  readonly north: number;
+  readonly east: number;
+  readonly sizeM: number;
+  /** The task's state on the board (open, claimed, done), or null when it has no task. */
+  readonly status: string | null;
+  /** The agent the board credits with it (the completing owner), as "agent-7". */
+  readonly doneBy: string | null;
+  /** Every agent that reported flying it end to end (two or more: flown twice). */
+  readonly coveredBy: readonly string[];
 }
 
 export function isScenario(x: unknown): x is PluginScenario {
