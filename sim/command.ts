@@ -2,6 +2,8 @@
 // summary (or one JSON object), writes the history on request, and exits non-zero when any
 // checker finds a violation, so a failing seed can be replayed from the line it prints.
 
+import { accessSync, constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { SimulationOptions, SimulationResult } from './engine/simulation.ts';
 import { workloadNames, type WorkloadName } from './workload/workload.ts';
@@ -175,6 +177,16 @@ function given(cmd: Command, names: readonly string[]): string[] {
   return names.filter((n) => cmd.getOptionValueSource(n) === 'cli').map(flagOf);
 }
 
+/** Whether a file can be created in the folder of `file` (checked before a run, not after it). */
+function writableDir(file: string): boolean {
+  try {
+    accessSync(dirname(resolve(file)), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether to draw a progress bar: asked for, or on a terminal when stdout is not JSON. */
 export function showProgress(o: { readonly progress: boolean; readonly json: boolean }): boolean {
   return o.progress || (process.stderr.isTTY === true && !o.json);
@@ -187,8 +199,8 @@ export function simCommand(): Command {
     .option('--agents <n>', 'agents in the swarm, voters included (the rest submit through voters; default: the voters)', count('--agents', 1, 100_000))
     .addOption(new Option('--seed <n>', 'the seed of one run').argParser(parseSeeds).default([1], '1'))
     .option('--seeds <a..b>', 'sweep these seeds; prints each failing one with its replay command', parseSeeds)
-    .addOption(new Option('--duration <d>', 'virtual time with clients and faults, with a unit: 500ms, 10s, 10m; with --plugin the most the mission may take (default there: 4 × its ideal time + 60s)')
-      .argParser(parseDuration).default(10_000, '10s'))
+    .addOption(new Option('--duration <d>', 'virtual time with clients and faults, with a unit: 500ms, 10s, 10m; with --plugin, the most the mission may take')
+      .argParser(parseDuration).default(10_000, '10s; with --plugin, 4 × the mission\'s ideal time + 60s'))
     .addOption(new Option('--faults <list>', `comma-separated: ${faults.join(', ')}, or all`).argParser(parseFaults).default(new Set<Fault>(), 'none'))
     .addOption(new Option('--workload <w>', `workload mode: ${workloadNames.join(' or ')}`).argParser(workloadName).default('kv' as WorkloadName, 'kv'))
     .addOption(new Option('--clients <n>', 'workload mode: clients (on the non-voter agents when there are any)').argParser(count('--clients', 1, 100_000)).default(8))
@@ -211,6 +223,9 @@ export function simCommand(): Command {
       if (agents < o.voters) cmd.error(`covey sim: --agents (${agents}) counts the voters too, so it must be at least --voters (${o.voters})`, { exitCode: 2 });
       if (o.history !== undefined && seeds.length > 1) cmd.error('covey sim: --history writes one run; use it with --seed, not --seeds', { exitCode: 2 });
       if (o.report !== undefined && seeds.length > 1) cmd.error('covey sim: --report writes one run; use it with --seed, not --seeds (replay a failing seed of a sweep with it)', { exitCode: 2 });
+      for (const [flag, file] of [['--history', o.history], ['--report', o.report]] as const) {
+        if (file !== undefined && !writableDir(file)) cmd.error(`covey sim: ${flag} ${file}: the folder ${dirname(resolve(file))} does not exist or is not writable; create it or give another path`, { exitCode: 2 });
+      }
       if (o.plugin !== undefined) {
         const refused = given(cmd, workloadOnly);
         if (refused.length > 0) cmd.error(`covey sim --plugin: ${refused.join(', ')} ${refused.length === 1 ? 'applies' : 'apply'} to workload runs only (the plugins on the agents are the clients); drop ${refused.length === 1 ? 'it' : 'them'}`, { exitCode: 2 });

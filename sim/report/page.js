@@ -43,7 +43,8 @@
     root.append(el('header', {},
       el('h1', {}, `covey sim — ${data.title}`),
       el('p', { id: 'verdict', class: data.passed ? 'pass' : 'fail' }, data.passed ? 'PASSED: every checker passed' : 'FAILED: see the verdicts and violations below'),
-      el('p', {}, 'trace hash ', el('code', { id: 'trace-hash' }, data.traceHash), ` · seed ${data.seed} · ${data.events.toLocaleString('en')} events · ${seconds(data.endMs)} virtual`),
+      el('p', {}, 'trace hash ', el('code', { id: 'trace-hash' }, data.traceHash), ` · seed ${data.seed} · ${data.events.toLocaleString('en')} events · ${seconds(data.endMs)} virtual`,
+        data.plugin === null || data.plugin.failures.length === 0 ? '' : el('a', { href: '#failures', class: 'fail' }, ` · ${data.plugin.failures.length} plugin failures (restarted; not a checker's verdict)`)),
       el('p', {}, 'replay: ', el('code', {}, data.replay))));
   }
 
@@ -81,6 +82,9 @@
         case 'stall': marks(e.agent).push({ kind: 'stall', from: e.startMs, to: e.endMs, text: `${agentName(e.agent)} stalled (paused) from ${seconds(e.startMs)} to ${seconds(e.endMs)}` }); break;
         case 'skew': marks(e.agent).push({ kind: 'skew', from: e.atMs, to: e.atMs, text: `${agentName(e.agent)}'s clock ${e.jumpMs !== null ? `jumped ${e.jumpMs} ms forward` : `now runs at ×${e.rate}`} at ${seconds(e.atMs)}` }); break;
       }
+    }
+    for (const f of data.plugin === null ? [] : data.plugin.failures) {
+      marks(f.agent).push({ kind: 'failure', from: f.atMs, to: f.atMs, text: `${agentName(f.agent)} at ${seconds(f.atMs)}: ${f.error}` });
     }
     for (const [a, c] of downSince) {
       const lost = killedAt.has(a);
@@ -122,8 +126,8 @@
       g.append(label);
       for (const m of per.get(agent.index) || []) {
         const network = m.kind === 'partition' || m.kind === 'isolated' || m.kind === 'link' || m.kind === 'silence';
-        if (m.kind === 'skew') {
-          g.append(svg('rect', { x: x(m.from) - 1, y, width: 2, height: rowH - 2, class: 'fault fault-skew', 'data-kind': 'skew', 'data-agent': agent.index }, m.text));
+        if (m.kind === 'skew' || m.kind === 'failure') {
+          g.append(svg('rect', { x: x(m.from) - 1, y, width: m.kind === 'failure' ? 3 : 2, height: rowH - 2, class: `fault fault-${m.kind}`, 'data-kind': m.kind, 'data-agent': agent.index }, m.text));
           continue;
         }
         const y0 = network ? y + (rowH - 2) / 2 : y;
@@ -132,7 +136,7 @@
     });
     const c = data.faults.counts;
     const keys = [['crash', 'crashed (down until restart)'], ['lost', 'lost for good'], ['stall', 'paused (stalled)'], ['partition', 'partition (cut-off side)'],
-      ['isolated', 'isolated'], ['link', 'one-way or flapping link'], ['silence', 'radio silence (pause)'], ['skew', 'clock skew']];
+      ['isolated', 'isolated'], ['link', 'one-way or flapping link'], ['silence', 'radio silence (pause)'], ['skew', 'clock skew'], ...(data.plugin === null ? [] : [['failure', 'plugin failure']])];
     const legend = el('p', { class: 'legend' }, ...keys.map(([k, t]) => el('span', { class: 'key' }, el('i', { class: `swatch fault-${k}` }), t)));
     const s = section('timeline', 'Faults per agent', el('p', {},
       `${c.crashes} crashes, ${c.partitions} partitions (${c.splits} splits, ${c.isolated} isolated, ${c.oneWay} one-way, ${c.flapping} flapping), ${c.pauses} pauses, ${c.skews} clock skews; `
