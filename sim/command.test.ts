@@ -69,3 +69,68 @@ test('covey sim with agents beyond the voters, the task workload and every fault
   assert.equal(s.settled, true);
   for (const k of ['crashes', 'partitions', 'pauses', 'skews', 'dropped', 'duplicated', 'reordered']) assert.ok(k in s.injected, k);
 });
+
+test('covey sim --help shows defaults a user can type', () => {
+  const r = covey('sim', '--help');
+  assert.equal(r.status, 0);
+  const help = r.stdout.replace(/\s+/g, ' ');
+  assert.match(help, /--duration <d> .*\(default: 10s; with --plugin, 4 × the mission's ideal time \+ 60s\)/);
+  assert.match(help, /--seed <n> the seed of one run \(default: 1\)/);
+  assert.match(help, /--faults <list> .*\(default: none\)/);
+  assert.match(help, /--kill-share <p> .*\(default: 0\.3\)/);
+  // What commander printed before: values a user cannot type back.
+  assert.doesNotMatch(help, /default: \{\}|default: \[1\]|default: 10000/);
+  // And the defaults it shows are accepted as typed.
+  const typed = covey('sim', '--duration', '10s', '--seed', '1', '--faults', '', '--voters', '3', '--json');
+  assert.equal(typed.status, 0, typed.stderr);
+  assert.equal(JSON.parse(typed.stdout).traceHash, JSON.parse(covey('sim', '--json').stdout).traceHash);
+});
+
+test('covey sim refuses flags that do not apply to the mode, with exit 2 and what to do', () => {
+  const plugin = ['sim', '--plugin', 'examples/survey', '--agents', '6'];
+  const w = covey(...plugin, '--workload', 'tasks');
+  assert.equal(w.status, 2);
+  assert.match(w.stderr, /covey sim --plugin: --workload applies to workload runs only \(the plugins on the agents are the clients\); drop it/);
+  const cr = covey(...plugin, '--clients', '4', '--rate', '10');
+  assert.equal(cr.status, 2);
+  assert.match(cr.stderr, /--clients, --rate apply to workload runs only/);
+  const m = covey(...plugin, '--membership', 'swim', '--keys', '3');
+  assert.equal(m.status, 2);
+  assert.match(m.stderr, /--keys, --membership apply/);
+  const logs = covey('sim', '--plugin-logs');
+  assert.equal(logs.status, 2);
+  assert.match(logs.stderr, /--plugin-logs applies to plugin runs only; add --plugin PATH or drop it/);
+  const kill = covey('sim', '--kill-share', '0.5');
+  assert.equal(kill.status, 2);
+  assert.match(kill.stderr, /--kill-share applies to plugin runs only/);
+  const sweep = covey('sim', '--seeds', '1..2', '--report', join(tmpdir(), 'r.html'));
+  assert.equal(sweep.status, 2);
+  assert.match(sweep.stderr, /--report writes one run; use it with --seed/);
+  const nowhere = covey('sim', '--report', '/nonexistent-covey-dir/r.html');
+  assert.equal(nowhere.status, 2);
+  assert.match(nowhere.stderr, /--report \/nonexistent-covey-dir\/r\.html: the folder \/nonexistent-covey-dir does not exist or is not writable/);
+  const bare = covey('sim', '--duration', '10');
+  assert.equal(bare.status, 2);
+  assert.match(bare.stderr, /--duration takes a number with a unit: 500ms, 10s or 10m \(got "10"\)/);
+});
+
+test('covey sim --plugin --duration limits the mission (not done in 20 s of virtual time, exit 1); plugin runs have a progress bar', () => {
+  const r = covey('sim', '--plugin', 'examples/survey', '--agents', '6', '--duration', '20s', '--json', '--progress');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /\[#*\.*\] +\d+% of the 20 s limit +[\d.]+ s virtual, \d+ events/);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.missionComplete, false);
+  assert.ok(s.cellsCovered < s.cellsTotal);
+});
+
+test('covey sim --progress: the bar goes to stderr, never into the --json output; without it and without a terminal, no bar', () => {
+  const args = ['sim', '--seed', '2', '--duration', '8s', '--json'];
+  const shown = covey(...args, '--progress');
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.match(shown.stderr, /\[#*\.*\] +\d+% +[\d.]+ s virtual, \d+ events, \d+ ops/);
+  const s = JSON.parse(shown.stdout); // one JSON object, nothing else
+  assert.equal(typeof s.traceHash, 'string');
+  const quiet = covey(...args);
+  assert.equal(quiet.stderr, '');
+  assert.equal(JSON.parse(quiet.stdout).traceHash, s.traceHash);
+});
