@@ -22,6 +22,10 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 const surveyArgs = ['sim', '--plugin', 'examples/survey', '--agents', '12', '--seed', '1', '--faults', 'crash', '--json'];
 const surveyFile = join(dir, 'survey.html');
 const survey = covey(...surveyArgs, '--report', surveyFile);
+// A workload run with every fault, for the data test and the browser test.
+const kvArgs = ['sim', '--agents', '6', '--seed', '3', '--duration', '3s', '--faults', 'all', '--json'];
+const kvFile = join(dir, 'kv.html');
+const kv = covey(...kvArgs, '--report', kvFile);
 
 test('opSeries: completions per bucket as rates per second, latencies of the ok ones, unknown outcomes apart', () => {
   const ms = 1e6; // ns per ms
@@ -42,13 +46,11 @@ test('opSeries: completions per bucket as rates per second, latencies of the ok 
 });
 
 test('a workload report: self-contained, and its data is the run\'s (trace hash, faults per agent, operations)', () => {
-  const file = join(dir, 'kv.html');
-  const args = ['sim', '--agents', '6', '--seed', '3', '--duration', '3s', '--faults', 'all', '--json'];
-  const r = covey(...args, '--report', file);
+  const r = kv;
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`report: ${file}`));
+  assert.match(r.stderr, new RegExp(`report: ${kvFile}`));
   const summary = JSON.parse(r.stdout);
-  const html = readFileSync(file, 'utf8');
+  const html = readFileSync(kvFile, 'utf8');
   // Nothing fetched from elsewhere: no external scripts, styles or links; uPlot is inline.
   const external = /<script[^>]+src=|<link[^>]+href=|<img[^>]+src=|url\(\s*['"]?https?:|import\s*\(\s*['"]https?:/.exec(html);
   assert.equal(external, null, `the report loads something from elsewhere: ${external?.[0]}`);
@@ -70,7 +72,7 @@ test('a workload report: self-contained, and its data is the run\'s (trace hash,
   assert.ok(total(data.ops.okPerS) > 0);
   assert.ok(data.ops.p50Ms.some((x) => x !== null && x > 0));
   // The report changes nothing in the run: the same seed without it has the same trace hash.
-  assert.equal(JSON.parse(covey(...args).stdout).traceHash, summary.traceHash);
+  assert.equal(JSON.parse(covey(...kvArgs).stdout).traceHash, summary.traceHash);
 });
 
 test('a survey report: the map (every cell, who completed it, flight paths, drones lost) and the crashes, as the run reported them', () => {
@@ -150,6 +152,35 @@ test('in headless Chromium, a survey run\'s report shows the map with its drones
     await page.locator('#map').screenshot({ path: files.map });
     await page.locator('#timeline').screenshot({ path: files.timeline });
     process.stdout.write(`# report screenshots: ${Object.values(files).join(' ')}\n`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('in headless Chromium, a workload report draws every kind of fault it injected and both charts', { skip: browserSkipReason() }, async () => {
+  assert.equal(kv.status, 0, kv.stderr);
+  const data = reportDataOf(readFileSync(kvFile, 'utf8'));
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`file://${kvFile}`);
+    await page.waitForSelector('body[data-rendered="true"]', { timeout: 20_000 });
+    assert.deepEqual(errors, []);
+    const drawn = async (kind: string) => page.locator(`#fault-timeline rect[data-kind="${kind}"]`).count();
+    const log = data.faults.log;
+    // A crash is drawn once it has restarted (or at the end); every stall, skew and isolation as recorded.
+    assert.equal(await drawn('crash'), log.filter((e) => e.kind === 'crash').length);
+    assert.equal(await drawn('stall'), log.filter((e) => e.kind === 'stall').length);
+    assert.equal(await drawn('skew'), log.filter((e) => e.kind === 'skew').length);
+    assert.equal(await drawn('link'), log.filter((e) => e.kind === 'cut' && (e.shape === 'oneway' || e.shape === 'flap')).reduce((n, e) => n + (e.kind === 'cut' ? e.agents.length : 0), 0));
+    assert.equal(await page.locator('#mission-map').count(), 0, 'no map without a plugin');
+    assert.equal(await page.locator('#throughput-chart canvas').count(), 1);
+    assert.equal(await page.locator('#latency-chart canvas').count(), 1);
+    const file = join(screenshotDir('sim-report-kv'), 'kv-report.png');
+    await page.screenshot({ path: file, fullPage: true });
+    process.stdout.write(`# workload report screenshot: ${file}\n`);
   } finally {
     await browser.close();
   }
