@@ -14,6 +14,7 @@ import type { Logger } from './log.ts';
 import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceSpec } from '../devices/registry.ts';
 import type { DeviceKind, DeviceStatus } from '../devices/types.ts';
+import { LiveHttpError, type LiveRoutes } from './live/http-routes.ts';
 
 /** One configured device as `GET /devices` and `status().devices` list it. */
 export interface DeviceInfo {
@@ -99,6 +100,8 @@ const bodies = {
 export interface HttpOptions {
   readonly token?: string;
   readonly logger: Logger;
+  /** The live layer's routes: /events, /telemetry (agent/live/http-routes.ts). */
+  readonly live?: LiveRoutes;
 }
 
 export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
@@ -110,7 +113,7 @@ export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
         return;
       }
       const name = (err as Error).name;
-      const status = err instanceof HttpError ? err.status
+      const status = err instanceof HttpError || err instanceof LiveHttpError ? err.status
         : name === 'InvalidCommandError' ? 400
         : name === 'DeadlineError' || name === 'UnavailableError' ? 503 : 500;
       if (status === 500) o.logger.error({ err, url: req.url }, 'HTTP handler failed');
@@ -142,6 +145,7 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
   const stale = url.searchParams.get('stale');
   if (stale !== null && stale !== 'true' && stale !== 'false') throw new HttpError(400, `query "stale" must be true or false, got "${stale}"`);
 
+  if (o.live?.handle(req, res, url) === true) return;
   if (path === '/health' && method === 'GET') return send(res, 200, { ok: true });
   if (path === '/ready' && method === 'GET') {
     const r = api.readiness();
