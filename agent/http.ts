@@ -15,6 +15,7 @@ import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceSpec } from '../devices/registry.ts';
 import type { DeviceKind, DeviceStatus } from '../devices/types.ts';
 import { LiveHttpError, type LiveRoutes } from './live/http-routes.ts';
+import { cookieToken, sameToken } from './live/ui-routes.ts';
 
 /** One configured device as `GET /devices` and `status().devices` list it. */
 export interface DeviceInfo {
@@ -141,6 +142,7 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
     const b = await body(req, bodies.join, false, joinBodyBytesMax);
     return answer(res, await api.redeemJoinToken(b.token));
   }
+  if (o.live?.beforeAuth(req, res, url, o.token) === true) return;
   if (o.token !== undefined && !authorized(req, o.token)) throw new HttpError(401, 'missing or wrong bearer token: send "Authorization: Bearer <http.token from the agent config>"');
   const stale = url.searchParams.get('stale');
   if (stale !== null && stale !== 'true' && stale !== 'false') throw new HttpError(400, `query "stale" must be true or false, got "${stale}"`);
@@ -316,6 +318,9 @@ export function tokenProblem(req: IncomingMessage, token: string | undefined): s
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {
+  // The dashboard's cookie (agent/live/ui-routes.ts) may read, never write or open the submit
+  // stream (an upgrade): no cross-site request can change state through it.
+  if (req.method === 'GET' && req.headers.upgrade === undefined && sameToken(cookieToken(req), token)) return true;
   const h = req.headers.authorization;
   if (h === undefined || !h.startsWith('Bearer ')) return false;
   const a = Buffer.from(h.slice(7));

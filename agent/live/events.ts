@@ -68,9 +68,9 @@ export interface ConsensusEventData {
   readonly kind: 'consensus';
   /** Instances committed per second at this voter over the last sample (null on a worker). */
   readonly commitsPerS: number | null;
-  /** Mean client-command latency over the last sample, ms (null when no command was answered). */
+  /** Mean latency of the commands this agent answered over the last ~10 s, ms (null when none). */
   readonly latencyMs: number | null;
-  /** Share of commits over the last sample that took the fast path, 0..1 (null when none). */
+  /** Share of the commands this voter led over the last ~10 s that committed on the fast path, 0..1 (null when it led none). */
   readonly fastPathShare: number | null;
   /** Recoveries of stalled instances started here since start (null on a worker). */
   readonly recoveries: number | null;

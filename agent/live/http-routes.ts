@@ -2,12 +2,14 @@
 //   GET /events?kinds=member,task,…&prefix=P&topic=T   Server-Sent Events (events.ts)
 //   GET /telemetry                                      every telemetry topic the tap tracks
 //   GET /telemetry?topic=T                              one topic, with its recent history
+//   GET /ui, /ui/<file>                                 the dashboard (ui-routes.ts)
 // A bad query is a 400 naming the problem; a full house of listeners a 503.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventQueryError, LiveLimitError, parseEventFilter, type LiveEvents } from './events.ts';
 import { SseClient } from './sse.ts';
 import type { TelemetryTap } from './telemetry-tap.ts';
+import { serveUi, uiLogin } from './ui-routes.ts';
 
 export interface LiveRoutesOptions {
   readonly events: LiveEvents;
@@ -48,6 +50,7 @@ export class LiveRoutes {
    * Throws LiveHttpError for a request it owns but cannot serve.
    */
   handle(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    if (serveUi(req, res, url)) return true;
     const path = url.pathname;
     if (path !== '/events' && path !== '/telemetry') return false;
     if (req.method !== 'GET') throw new LiveHttpError(405, `${req.method} is not allowed on ${path}; use GET`);
@@ -93,6 +96,11 @@ export class LiveRoutes {
     const detail = this.#o.tap.topic(topic);
     if (detail === null) throw new LiveHttpError(404, `no telemetry topic ${JSON.stringify(topic)} has been heard here; GET /telemetry lists the topics this agent tracks`);
     json(res, 200, detail);
+  }
+
+  /** Before the token check: the dashboard's `?token=` login, and its page for a browser without the token (ui-routes.ts). */
+  beforeAuth(req: IncomingMessage, res: ServerResponse, url: URL, token: string | undefined): boolean {
+    return uiLogin(req, res, url, token);
   }
 
   /** Ends every stream (the agent is stopping). */

@@ -48,6 +48,16 @@ test('consensus sampler: commit rate, mean latency and fast-path share over each
   assert.ok(Math.abs(second.latencyMs! - 5) < 1e-9);
   assert.equal(second.fastPathShare, 0.75);
   assert.equal(second.recoveries, 1);
+  // A quiet second: the commit rate drops to 0, but share and latency still cover the window.
+  const third = await sampler.sample(4000);
+  assert.equal(third.commitsPerS, 0);
+  assert.equal(third.fastPathShare, 0.75);
+  assert.ok(Math.abs(third.latencyMs! - 5) < 1e-9);
+  // Once the busy samples leave the window, there is nothing to take a share of.
+  for (let t = 5000; t < 5000 + 10 * 1000; t += 1000) await sampler.sample(t);
+  const quiet = await sampler.sample(20_000);
+  assert.equal(quiet.fastPathShare, null);
+  assert.equal(quiet.latencyMs, null);
   const worker = new ConsensusSampler({ replica: () => null, latency: async () => ({ count: 0, sumS: 0 }), reachableVoters: () => 2, voters: 3 });
   await worker.sample(0);
   const w = await worker.sample(1000);
