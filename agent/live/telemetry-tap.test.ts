@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import type { Cancel } from '../plugins/api.ts';
-import { historyMax, schemasTopic, TelemetryTap, topicsMax, type TelemetrySample, type TelemetryTapPort } from './telemetry-tap.ts';
+import { historyBytesMax, historyMax, schemasTopic, TelemetryTap, topicsMax, type TelemetrySample, type TelemetryTapPort } from './telemetry-tap.ts';
 
 /** A port whose subscriptions, publications and peer news the test drives by hand. */
 function fakePort() {
@@ -93,9 +93,14 @@ test('bounds: history per topic, number of topics; non-JSON is counted, not kept
   assert.equal(n.count, historyMax + 30);
   assert.equal(n.history.length, historyMax);
   assert.equal(n.history[0].value, 30, 'the oldest are dropped first');
+  const big = 'x'.repeat(1000);
+  for (let i = 0; i < historyMax; i++) tap.published('big', bytes({ i, big }));
+  const kept = tap.topic('big')!.history;
+  assert.ok(kept.length < historyMax && kept.length * 1000 <= historyBytesMax, `history of big values cut by bytes: ${kept.length} kept`);
+  assert.equal((kept.at(-1)!.value as { i: number }).i, historyMax - 1, 'the newest is kept');
   for (let i = 0; i < topicsMax + 5; i++) f.peerSubscribes(`t/${i}`);
   assert.equal(tap.topics().length, topicsMax);
-  assert.equal(tap.topicsRefused, 6);
+  assert.equal(tap.topicsRefused, 7);
   tap.published('n', new TextEncoder().encode('{not json'));
   assert.equal(tap.invalid, 1);
   assert.equal(tap.topic('n')!.count, historyMax + 30);

@@ -8,8 +8,8 @@
 // a plugin on this agent declares one (ctx.telemetry.topic); a peer subscribes to one (gossipsub's
 // subscription news); or a peer announces one it declared on the reserved `covey/schemas` topic
 // (so a publisher that never subscribes is found too, and its schema travels with it).
-// Everything is bounded: topics, history per topic, the size of a value kept in history, the
-// size of an announced schema.
+// Everything is bounded: topics, history per topic (in values and in bytes), the size of a value
+// kept in history, the size of an announced schema.
 
 import { z } from 'zod';
 import type { Cancel } from '../plugins/api.ts';
@@ -20,6 +20,8 @@ export const topicsMax = 256;
 export const historyMax = 120;
 /** A value bigger than this (JSON bytes) is kept as the last value, but not in the history. */
 export const historyValueBytesMax = 4096;
+/** A topic's history is also cut to this many bytes of values: 256 topics hold at most 8 MiB. */
+export const historyBytesMax = 32 * 1024;
 /** The rate is messages per second over this window. */
 export const rateWindowMs = 5000;
 /** Arrival times kept for the rate; a faster topic's rate saturates at rateSamplesMax / window. */
@@ -78,6 +80,9 @@ interface TopicState {
   count: number;
   readonly arrivals: number[];
   readonly history: TelemetrySample[];
+  /** Bytes of each history entry's value, in the same order. */
+  readonly historyBytes: number[];
+  historyBytesTotal: number;
   cancel: Cancel | null;
 }
 
@@ -165,7 +170,7 @@ export class TelemetryTap {
     if (known !== undefined) return known;
     if (topic === schemasTopic) return null;
     if (this.#topics.size >= topicsMax) { this.topicsRefused++; return null; }
-    const t: TopicState = { topic, schema: null, declaredHere: false, last: null, count: 0, arrivals: [], history: [], cancel: null };
+    const t: TopicState = { topic, schema: null, declaredHere: false, last: null, count: 0, arrivals: [], history: [], historyBytes: [], historyBytesTotal: 0, cancel: null };
     this.#topics.set(topic, t);
     this.#listen(t);
     return t;
@@ -194,7 +199,12 @@ export class TelemetryTap {
     if (t.arrivals.length > rateSamplesMax) t.arrivals.shift();
     if (data.length <= historyValueBytesMax) {
       t.history.push(sample);
-      if (t.history.length > historyMax) t.history.shift();
+      t.historyBytes.push(data.length);
+      t.historyBytesTotal += data.length;
+      while (t.history.length > historyMax || t.historyBytesTotal > historyBytesMax) {
+        t.history.shift();
+        t.historyBytesTotal -= t.historyBytes.shift()!;
+      }
     }
     this.#tell(topic, sample);
     this.#tell('*', sample);
