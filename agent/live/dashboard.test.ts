@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { browserSkipReason, launchChromium, screenshotDir } from '../browser-testing.ts';
+import { AgentClient } from '../client.ts';
 import { createSwarm, startAgent, swarmDown, waitReady, type Swarm } from '../swarm.ts';
 
 // The page functions below run in the browser; the project's types have no DOM, so name the little they use.
@@ -73,6 +74,11 @@ test('dashboard: every member, a task claimed by a named drone, telemetry changi
     assert.match(c.task, /^survey\/dash\//);
     assert.equal(c.holder, `…${c.owner.slice(-8)}`);
     await page.screenshot({ path: join(shots, '1-task-claimed.png'), fullPage: true });
+
+    // A key written through another agent shows up in the key browser, live.
+    await new AgentClient(s.agents[1].http).put('dash/greeting', 'hello from agent 1');
+    await page.waitForSelector('#keys tr[data-key="dash/greeting"]', { timeout: 20_000 });
+    assert.equal(await page.$eval('#keys tr[data-key="dash/greeting"] td.value', (e) => e.textContent), 'hello from agent 1');
 
     // A telemetry value that changes: the drones' coverage reports.
     const lastOf = (): Promise<string> => page.$eval('[data-topic="survey/coverage"] [data-last]', (e) => e.textContent ?? '');

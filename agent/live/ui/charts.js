@@ -1,5 +1,6 @@
 // One card per telemetry topic: its rate and count, its JSON schema, the last value and who sent
-// it, and a uPlot chart of its numeric fields over time (per sender when several agents publish).
+// it, and a uPlot chart of its numeric fields over time (per sender when several agents publish;
+// lat and lon are left to the map).
 
 import { el, short } from './panels.js';
 
@@ -8,12 +9,14 @@ const seriesMax = 6;
 const palette = ['#2f6fde', '#d98c00', '#1f9d55', '#d64545', '#7a4cc2', '#0f8b8d'];
 /** Numbers this large are times or ids, not quantities: not charted. */
 const chartableAbsMax = 1e9;
+/** Coordinates are drawn on the map; as lines on one scale with altitude and battery they are flat and hide the rest. */
+const mapFields = new Set(['lat', 'lon']);
 
 /** The numeric fields of a value (nested up to two levels), as [path, number]. */
 function numbers(value, prefix = '', depth = 0) {
   if (typeof value === 'number' && Number.isFinite(value) && Math.abs(value) < chartableAbsMax) return [[prefix || 'value', value]];
   if (value === null || typeof value !== 'object' || depth >= 2) return [];
-  return Object.entries(value).flatMap(([k, v]) => numbers(v, prefix ? `${prefix}.${k}` : k, depth + 1));
+  return Object.entries(value).filter(([k]) => !mapFields.has(k)).flatMap(([k, v]) => numbers(v, prefix ? `${prefix}.${k}` : k, depth + 1));
 }
 
 const cards = new Map();
