@@ -29,6 +29,7 @@ export class LiveLayer {
   readonly routes: LiveRoutes;
   readonly #logger: Logger;
   readonly #stops: Cancel[] = [];
+  #publishingPositions = false;
 
   constructor(o: { readonly logger: Logger }) {
     this.#logger = o.logger;
@@ -67,8 +68,15 @@ export class LiveLayer {
   }
 
   async #publishPositions(o: LiveStartOptions): Promise<void> {
-    for (const m of await localPositions(o.devices)) {
-      await o.tap.publish(positionTopic, new TextEncoder().encode(JSON.stringify(m))).catch((err: unknown) => this.#logger.debug({ err }, 'position publish failed'));
+    // A device slow to answer (a battery read over a busy link) must not stack up rounds.
+    if (this.#publishingPositions) return;
+    this.#publishingPositions = true;
+    try {
+      for (const m of await localPositions(o.devices)) {
+        await o.tap.publish(positionTopic, new TextEncoder().encode(JSON.stringify(m))).catch((err: unknown) => this.#logger.debug({ err }, 'position publish failed'));
+      }
+    } finally {
+      this.#publishingPositions = false;
     }
   }
 
