@@ -49,6 +49,14 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
+    // The dashboard (agent/live/ui/) runs in the browser: its globals, and uPlot's from its script tag.
+    files: ['agent/live/ui/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['window', 'document', 'Node', 'EventSource', 'fetch', 'setInterval', 'setTimeout', 'clearInterval', 'URL', 'URLSearchParams', 'uPlot']
+        .map((name) => [name, 'readonly'])),
+    },
+  },
+  {
     // These throw a new error with the old one's message in the text but not as its `cause`.
     // The fix is one argument each, left out here only because agent/agent.ts and transports/ are
     // being reworked by other work in parallel (issue 14): add `{ cause: err }` there and drop this.

@@ -1,6 +1,8 @@
-// `npm start`: a new user's first look. Brings up a real 3-agent swarm on loopback (in
-// .covey/demo, kept between runs), runs a small live workload through different agents, prints
-// once a second what the swarm is doing, and on Ctrl-C stops every agent cleanly.
+// `npm start`: a new user's first look. Brings up a real swarm on loopback (in .covey/demo, kept
+// between runs): three voters and two simulated drones flying the survey example
+// (agent/demo-swarm.ts). Prints the dashboard's URL, runs a small live workload through
+// different agents, prints once a second what the swarm is doing, and on Ctrl-C stops every
+// agent cleanly.
 //
 //   npm start                 run until Ctrl-C
 //   npm start -- --for 20s    run for a while, then stop (scripts, CI)
@@ -8,6 +10,7 @@
 
 import { resolve } from 'node:path';
 import { AgentClient, AgentClientError } from './client.ts';
+import { demoDrones, demoSwarm, demoVoters } from './demo-swarm.ts';
 import { swarmDown, swarmUp, type Swarm } from './swarm.ts';
 
 interface DemoOptions {
@@ -38,12 +41,18 @@ function usage(problem: string | null): never {
 }
 
 export async function runDemo(o: DemoOptions, out: (line: string) => void = (l) => process.stdout.write(l + '\n')): Promise<void> {
-  out(`starting a local swarm of 3 agents in ${o.dir} …`);
-  const swarm = await swarmUp(o.dir, { agents: 3, name: 'demo' }, (ready, total) => {
+  out(`starting a local swarm of ${demoVoters} voters and ${demoDrones} simulated drones in ${o.dir} …`);
+  const demo = await demoSwarm(o.dir, 'demo');
+  if (demo === null) {
+    throw new Error(`${o.dir} holds a swarm from an older demo (without drones); remove it (rm -rf ${o.dir}) or choose another --dir`);
+  }
+  const swarm = await swarmUp(o.dir, {}, (ready, total) => {
     if (process.stderr.isTTY) process.stderr.write(`\r  ${ready}/${total} agents ready`);
   });
   if (process.stderr.isTTY) process.stderr.write('\n');
-  for (const a of swarm.agents) out(`  agent ${a.index}  ${a.peerId}  ${a.http}  (log: ${a.log})`);
+  for (const a of swarm.agents) out(`  agent ${a.index}  ${a.voter ? 'voter' : 'drone'}  ${a.peerId}  ${a.http}  (log: ${a.log})`);
+  out('');
+  out(`dashboard:  ${swarm.agents[0].http}/ui   (every agent serves it at /ui; docs/agent.md, "Dashboard")`);
   out('');
   out(`try, in another terminal:  npm run covey -- kv get demo/counter --agent ${swarm.agents[1].http}`);
   out(`                           npm run covey -- status --agent ${swarm.agents[0].http}`);
@@ -57,7 +66,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void = (l) 
     if (o.forMs !== null) setTimeout(() => { stopping = true; r(); }, o.forMs).unref();
   });
   try {
-    await Promise.race([workload(swarm, () => stopping, out), stop]);
+    await Promise.race([workload(swarm, demo.mission, () => stopping, out), stop]);
     stopping = true;
   } finally {
     out('stopping the swarm …');
@@ -67,7 +76,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void = (l) 
 }
 
 /** Writes a counter through one agent, reads it through another, and runs a task each few seconds. */
-async function workload(swarm: Swarm, stopped: () => boolean, out: (line: string) => void): Promise<void> {
+async function workload(swarm: Swarm, mission: string, stopped: () => boolean, out: (line: string) => void): Promise<void> {
   const clients = swarm.agents.map((a) => new AgentClient(a.http));
   const t0 = Date.now();
   let counter = 0;
@@ -101,6 +110,8 @@ async function workload(swarm: Swarm, stopped: () => boolean, out: (line: string
     line += '  |  ' + statuses.map((s, i) => s === null ? `agent ${i}: down` :
       `agent ${i}: ${(s.instances as { executed: number } | null)?.executed ?? '-'} executed, reaches ${s.reachableVoters}`).join('; ');
     line += `  |  tasks done ${tasksDone}${errors > 0 ? `, errors ${errors}` : ''}`;
+    const cells = await clients[0].tasks().then((t) => (t.value as unknown as { taskId: string; status: string }[]).filter((x) => x.taskId.startsWith(`survey/${mission}/`)), () => []);
+    line += `  |  survey ${mission}: ${cells.filter((c) => c.status === 'claimed').length} cells being flown, ${cells.filter((c) => c.status === 'done').length}/${cells.length} done`;
     out(line);
     await new Promise((r) => setTimeout(r, 1000));
   }

@@ -14,6 +14,8 @@ import type { Logger } from './log.ts';
 import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceSpec } from '../devices/registry.ts';
 import type { DeviceKind, DeviceStatus } from '../devices/types.ts';
+import { LiveHttpError, type LiveRoutes } from './live/http-routes.ts';
+import { cookieToken, sameToken } from './live/ui-routes.ts';
 
 /** One configured device as `GET /devices` and `status().devices` list it. */
 export interface DeviceInfo {
@@ -99,6 +101,8 @@ const bodies = {
 export interface HttpOptions {
   readonly token?: string;
   readonly logger: Logger;
+  /** The live layer's routes: /events, /telemetry (agent/live/http-routes.ts). */
+  readonly live?: LiveRoutes;
 }
 
 export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
@@ -110,7 +114,7 @@ export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
         return;
       }
       const name = (err as Error).name;
-      const status = err instanceof HttpError ? err.status
+      const status = err instanceof HttpError || err instanceof LiveHttpError ? err.status
         : name === 'InvalidCommandError' ? 400
         : name === 'DeadlineError' || name === 'UnavailableError' ? 503 : 500;
       if (status === 500) o.logger.error({ err, url: req.url }, 'HTTP handler failed');
@@ -138,10 +142,12 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
     const b = await body(req, bodies.join, false, joinBodyBytesMax);
     return answer(res, await api.redeemJoinToken(b.token));
   }
+  if (o.live?.beforeAuth(req, res, url, o.token) === true) return;
   if (o.token !== undefined && !authorized(req, o.token)) throw new HttpError(401, 'missing or wrong bearer token: send "Authorization: Bearer <http.token from the agent config>"');
   const stale = url.searchParams.get('stale');
   if (stale !== null && stale !== 'true' && stale !== 'false') throw new HttpError(400, `query "stale" must be true or false, got "${stale}"`);
 
+  if (o.live?.handle(req, res, url) === true) return;
   if (path === '/health' && method === 'GET') return send(res, 200, { ok: true });
   if (path === '/ready' && method === 'GET') {
     const r = api.readiness();
@@ -312,6 +318,9 @@ export function tokenProblem(req: IncomingMessage, token: string | undefined): s
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {
+  // The dashboard's cookie (agent/live/ui-routes.ts) may read, never write or open the submit
+  // stream (an upgrade): no cross-site request can change state through it.
+  if (req.method === 'GET' && req.headers.upgrade === undefined && sameToken(cookieToken(req), token)) return true;
   const h = req.headers.authorization;
   if (h === undefined || !h.startsWith('Bearer ')) return false;
   const a = Buffer.from(h.slice(7));

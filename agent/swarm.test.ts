@@ -186,14 +186,18 @@ test('covey init writes a config and key that an agent accepts once voters are l
   });
 });
 
-test('npm start: brings up a 3-agent swarm, shows live work, and stops it cleanly', { timeout: 120_000 }, async () => {
+test('npm start: brings up 3 voters and 2 simulated drones on the survey, prints the dashboard URL, shows live work, and stops it cleanly', { timeout: 120_000 }, async () => {
   const demo = new URL('./demo.ts', import.meta.url).pathname;
   const dir = join(root, 'demo');
-  const { stdout } = await run(process.execPath, [demo, '--for', '5s', '--dir', dir], { timeout: 100_000 });
-  assert.match(stdout, /agent 2 {2}12D3KooW\S+ {2}http:\/\/127\.0\.0\.1:\d+/);
+  // 15 s: five agents and two flying drones on a loaded 2-core machine took over 5 s to the first round.
+  const { stdout } = await run(process.execPath, [demo, '--for', '15s', '--dir', dir], { timeout: 100_000 });
+  assert.match(stdout, /agent 2 {2}voter {2}12D3KooW\S+ {2}http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(stdout, /agent 4 {2}drone {2}12D3KooW\S+ {2}http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(stdout, /dashboard: {2}http:\/\/127\.0\.0\.1:\d+\/ui/);
   assert.match(stdout, /put counter=\d+ via agent \d, read \d+ via agent \d/);
   assert.match(stdout, /agent 0: \d+ executed, reaches 3/);
-  assert.match(stdout, /stopped 3 agent\(s\)/);
+  assert.match(stdout, /survey demo-\d+: \d+ cells being flown, \d+\/\d+ done/);
+  assert.match(stdout, /stopped 5 agent\(s\)/);
   const swarm = JSON.parse(readFileSync(join(dir, 'swarm.json'), 'utf8')) as Swarm;
   assert.ok(swarm.agents.every((a) => a.pid === null), 'no agent left running');
 });

@@ -19,6 +19,7 @@ import { getRandomValues } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Message as PubSubMessage, PubSub } from '@libp2p/interface';
 import { open, type RootDatabase } from 'lmdb';
+import type { ZodType } from 'zod';
 import type { CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
 import { realTimeClock, type DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
@@ -51,6 +52,14 @@ export interface AgentEnvironmentOptions {
   readonly storeDir: string;
   /** Defaults to realTimeClock(). */
   readonly timers?: DeviceClock;
+  /** Told of topics the plugins declare and of what they publish (the live layer's telemetry tap, agent/live/). */
+  readonly observer?: TelemetryObserver;
+}
+
+/** What sees this agent's own telemetry: gossipsub never delivers one's own messages back. */
+export interface TelemetryObserver {
+  declared(topic: string, schema: ZodType | null): void;
+  published(topic: string, data: Uint8Array): void;
 }
 
 /** The gossipsub topic that carries a plugin telemetry topic. */
@@ -118,9 +127,15 @@ export class AgentEnvironment implements PluginEnvironment {
 
   // ---- telemetry ----------------------------------------------------------------------------
 
+  declareTopic(topic: string, schema: ZodType): void {
+    this.#o.observer?.declared(topic, schema);
+  }
+
   async publish(topic: string, data: Uint8Array): Promise<void> {
+    if (this.#closed) return;
+    this.#o.observer?.published(topic, data);
     const pubsub = this.#o.pubsub;
-    if (pubsub === null || this.#closed) return;
+    if (pubsub === null) return;
     try {
       await pubsub.publish(telemetryTopic(this.#o.swarm, topic), data);
     } catch (err) {

@@ -1,0 +1,67 @@
+// Consensus health as a periodic `consensus` event: the commit rate over the last sample, mean
+// command latency and the fast-path share over the last windowSamples, from the replica's running counters and the agent's
+// command-latency histogram (both cumulative: the sampler keeps the previous reading and reports
+// the difference).
+
+import type { ConsensusEventData } from './events.ts';
+
+/** How often the dashboard's consensus panel is refreshed. */
+export const consensusEveryMs = 1000;
+/**
+ * Latency and fast-path share are taken over this many samples: a voter leads only the commands
+ * sent to it, so one second often holds none, and a share of nothing says nothing.
+ */
+export const windowSamples = 10;
+
+export interface ConsensusCounters {
+  /** The replica's counters since start, or null on a worker. */
+  replica(): { committed: number; fastCommits: number; slowCommits: number; recoveries: number } | null;
+  /** Client commands answered since start and their summed latency (the covey_command_seconds histogram). */
+  latency(): Promise<{ count: number; sumS: number }>;
+  reachableVoters(): number;
+  readonly voters: number;
+}
+
+interface Reading {
+  readonly atMs: number;
+  readonly committed: number;
+  readonly fast: number;
+  readonly slow: number;
+  readonly count: number;
+  readonly sumS: number;
+}
+
+export class ConsensusSampler {
+  readonly #c: ConsensusCounters;
+  /** The last windowSamples readings, oldest first. */
+  readonly #readings: Reading[] = [];
+
+  constructor(counters: ConsensusCounters) {
+    this.#c = counters;
+  }
+
+  /** The next sample: rates over the time since the previous call (null rates on the first call). */
+  async sample(atMs: number): Promise<ConsensusEventData> {
+    const r = this.#c.replica();
+    const l = await this.#c.latency();
+    const now: Reading = { atMs, committed: r?.committed ?? 0, fast: r?.fastCommits ?? 0, slow: r?.slowCommits ?? 0, count: l.count, sumS: l.sumS };
+    const p = this.#readings.at(-1) ?? null;
+    const w = this.#readings[0] ?? null;
+    this.#readings.push(now);
+    if (this.#readings.length > windowSamples) this.#readings.shift();
+    const seconds = p === null ? 0 : (atMs - p.atMs) / 1000;
+    const commits = w === null ? 0 : (now.fast - w.fast) + (now.slow - w.slow);
+    const answered = w === null ? 0 : now.count - w.count;
+    return {
+      kind: 'consensus',
+      commitsPerS: r === null || seconds <= 0 ? null : (now.committed - p!.committed) / seconds,
+      latencyMs: answered <= 0 ? null : ((now.sumS - w!.sumS) / answered) * 1000,
+      fastPathShare: commits <= 0 ? null : (now.fast - w!.fast) / commits,
+      recoveries: r === null ? null : r.recoveries,
+      committed: r === null ? null : r.committed,
+      reachableVoters: this.#c.reachableVoters(),
+      voters: this.#c.voters,
+      atMs,
+    };
+  }
+}
