@@ -292,14 +292,16 @@ export function swarmCommand(): Command {
     .option('--voters <n>', 'how many of them vote (default: all, up to 7; 3 with --workers)', intArg('--voters'))
     .option('--workers <n>', 'agents beyond the voters (they do not vote; they forward to a voter)', intArg('--workers', 0))
     .option('--config-extra <file>', 'a YAML fragment (plugins:, devices:, …) merged into every agent\'s config; relative plugin paths are relative to the file')
-    .option('--worker-config-extra <file>', 'a YAML fragment merged into the workers\' configs only (after --config-extra), e.g. their devices')
+    .option('--voter-config-extra <file>', 'a YAML fragment merged into the voters\' configs only (after --config-extra); a plugin already listed gets these options merged into its own')
+    .option('--worker-config-extra <file>', 'a YAML fragment merged into the workers\' configs only (after --config-extra), e.g. their devices, or other options for a plugin already listed')
     .requiredOption('--dir <dir>', 'directory for the swarm (reused if it holds one)')
-    .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; workerConfigExtra?: string; dir: string }) => run('swarm up', async () => {
+    .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; voterConfigExtra?: string; workerConfigExtra?: string; dir: string }) => run('swarm up', async () => {
       const { readConfigFragment, swarmUp } = await import('../swarm.ts');
       const tty = process.stderr.isTTY === true;
       const all = o.configExtra === undefined ? {} : readConfigFragment(o.configExtra);
+      const voters = o.voterConfigExtra === undefined ? {} : readConfigFragment(o.voterConfigExtra);
       const workers = o.workerConfigExtra === undefined ? {} : readConfigFragment(o.workerConfigExtra);
-      const configExtra = [all, (_i: number, a: AgentSlot) => a.voter ? {} : workers];
+      const configExtra = [all, (_i: number, a: AgentSlot) => a.voter ? voters : workers];
       const s = await swarmUp(o.dir, { agents: o.agents, voters: o.voters, workers: o.workers, configExtra }, (ready, total) => {
         if (tty) process.stderr.write(`\rwaiting for agents: ${ready}/${total} ready`);
       });
