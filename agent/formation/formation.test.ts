@@ -20,7 +20,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-interface Status { role: string; voters?: string[]; replicaId?: number | null; readiness: string }
+interface Status { [k: string]: unknown; role?: string; voters?: string[]; replicaId?: number | null }
 
 async function readyOf(s: Swarm, i: number): Promise<{ status: number; reason: string }> {
   const r = await fetch(s.agents[i].http + '/ready', { signal: AbortSignal.timeout(2000) });
