@@ -51,6 +51,8 @@ export interface AgentOptions {
   readonly logger?: Logger;
   /** Plugin supervision figures (tests shorten them); defaults: host.ts defaultSupervision. */
   readonly supervision?: ConstructorParameters<typeof PluginHost>[2];
+  /** Gives up a start that is still forming its swarm (swarm.expectVoters): `covey agent` stopped meanwhile. */
+  readonly signal?: AbortSignal;
 }
 
 /** Membership events kept for `GET /members/events`. */
@@ -144,7 +146,7 @@ export class Agent implements AgentApi {
     const logger = o.logger ?? createLogger({ name: 'covey', level: configIn.log.level });
     const identity = loadIdentity(configPath(configIn, configIn.identity));
     // With swarm.expectVoters the voters are agreed first (agent/formation/); then the agent starts with them as if configured.
-    const forming = configIn.swarm.expectVoters === undefined ? null : await formSwarm(configIn, identity, logger);
+    const forming = configIn.swarm.expectVoters === undefined ? null : await formSwarm(configIn, identity, logger, o.signal);
     const config = forming?.config ?? configIn;
     const agent = new Agent(config, identity, logger, o, forming);
     try {

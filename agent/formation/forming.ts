@@ -14,6 +14,7 @@ import { SwarmRoster } from '../roster.ts';
 import type { CoveyNode } from '../../transports/node.ts';
 import { PeerKeeper } from '../../transports/peers.ts';
 import { Formation, type FormationProgress } from './formation.ts';
+import type { FormedVoter } from './rule.ts';
 import { formationStore } from './store.ts';
 
 export interface FormingSwarm {
@@ -25,7 +26,8 @@ export interface FormingSwarm {
   admitWith(admits: (peer: string) => boolean): void;
 }
 
-export async function formSwarm(config: AgentConfig, identity: Identity, logger: Logger): Promise<FormingSwarm> {
+/** Forms the swarm (or reads the formed set from disk); `signal` gives up, stopping everything it started. */
+export async function formSwarm(config: AgentConfig, identity: Identity, logger: Logger, signal?: AbortSignal): Promise<FormingSwarm> {
   const k = config.swarm.expectVoters;
   if (k === undefined) throw new Error('formSwarm: the config has no swarm.expectVoters');
   const log = logger.child({ part: 'formation' });
@@ -50,7 +52,7 @@ export async function formSwarm(config: AgentConfig, identity: Identity, logger:
       log.info({ expectVoters: k }, f.progress().reason);
       http = await listen(config, identity.peerId, () => f.progress());
     }
-    const voters = await f.formed();
+    const voters = await untilFormed(f, signal);
     return {
       node,
       formation: f,
@@ -65,6 +67,20 @@ export async function formSwarm(config: AgentConfig, identity: Identity, logger:
     await keeper?.stop();
     if (http !== null) await close(http);
   }
+}
+
+export class FormationStoppedError extends Error {
+  override readonly name = 'FormationStoppedError';
+}
+
+function untilFormed(f: Formation, signal: AbortSignal | undefined): Promise<readonly FormedVoter[]> {
+  if (signal === undefined) return f.formed();
+  if (signal.aborted) return Promise.reject(new FormationStoppedError(`stopped while forming the swarm (${f.progress().reason})`));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new FormationStoppedError(`stopped while forming the swarm (${f.progress().reason})`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    f.formed().then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); }, reject);
+  });
 }
 
 /** The HTTP API while forming: /health, /ready (503 with the progress), /status; anything else 503. */
