@@ -71,6 +71,7 @@ export class Formation {
   #chain: Promise<unknown> = Promise.resolve();
   readonly #candidates = new Map<string, Candidate>();
   readonly #helloAt = new Map<string, number>();
+  readonly #greeting = new Set<string>();
   readonly #dialAt = new Map<string, number>();
   /** Who answered at each bootstrap address (learnt from the connection), so it is not dialled again. */
   readonly #bootstrapPeers = new Map<string, string>();
@@ -166,8 +167,9 @@ export class Formation {
     const formed = () => this.#state.formed === null ? null : this.#state.formed.map((v) => ({ id: v.id, addrs: [...v.addrs] }));
     switch (r.type) {
       case 'hello':
-        // Only a forming agent is a candidate; a formed one answers with its set instead.
-        this.#candidates.set(from, { addrs: r.addrs, heardAt: performance.now() });
+        // Only a forming agent is a candidate; a formed one answers with its set instead (and
+        // keeps no candidates: late agents would grow the map for nothing).
+        if (this.#state.formed === null) this.#candidates.set(from, { addrs: r.addrs, heardAt: performance.now() });
         return { type: 'hello', swarm: this.#o.swarm, expectVoters: this.#o.expectVoters, addrs: this.#ownAddrs(), formed: formed() };
       case 'propose': {
         const answer = await this.#transition((s) => {
@@ -200,9 +202,11 @@ export class Formation {
     const now = performance.now();
     this.#dialBootstrap(now);
     for (const peer of this.#connectedPeers()) {
-      if (now - (this.#helloAt.get(peer) ?? -Infinity) < helloEveryMs) continue;
+      // One hello in flight per peer: a slow peer is not sent a new one every round.
+      if (this.#greeting.has(peer) || now - (this.#helloAt.get(peer) ?? -Infinity) < helloEveryMs) continue;
       this.#helloAt.set(peer, now);
-      void this.#hello(peer);
+      this.#greeting.add(peer);
+      void this.#hello(peer).finally(() => this.#greeting.delete(peer));
     }
     const lock = this.#state.lock;
     if (lock !== null && coordinatorOf(lock.set) !== this.#self && now - this.#askAt >= askEveryMs) {

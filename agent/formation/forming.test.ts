@@ -41,6 +41,7 @@ test('with swarm.roster, only roster members can be chosen: a stranger with the 
   const agents = await Promise.all([1, 2, 3].map((i) => Agent.start(configs[i], { logger: silentLogger })));
   try {
     const expected = members.map((m) => m.peerId);
+    assert.ok(stranger.peerId < expected[0], 'the stranger would be chosen first if the roster let it in');
     for (const a of agents) assert.deepEqual(a.status().voters, expected, 'the three roster members are the voters');
     const ready = await fetch(`http://127.0.0.1:${ports[1]}/ready`);
     assert.equal(ready.status, 503);
