@@ -8,7 +8,7 @@
 // once the HTTP API is up, and stopped first, while consensus still answers their stop hooks.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -20,7 +20,6 @@ import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { deadVoter } from './membership-recovery.ts';
 import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
-import { keylessExposure } from './exposure.ts';
 import { SwarmRoster } from './roster.ts';
 import { verifyJoinToken } from './join-token.ts';
 import { RosterSync } from './roster-sync.ts';
@@ -29,7 +28,9 @@ import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
 import { MemoryReclaim } from './memory-reclaim.ts';
-import { createCoveyNode, type CoveyNode } from '../transports/node.ts';
+import type { CoveyNode } from '../transports/node.ts';
+import { createAgentNode } from './agent-node.ts';
+import { formSwarm, type FormingSwarm } from './formation/forming.ts';
 import { PeerKeeper } from '../transports/peers.ts';
 import { LinkHealth } from '../transports/link-health.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
@@ -51,6 +52,8 @@ export interface AgentOptions {
   readonly logger?: Logger;
   /** Plugin supervision figures (tests shorten them); defaults: host.ts defaultSupervision. */
   readonly supervision?: ConstructorParameters<typeof PluginHost>[2];
+  /** Gives up a start that is still forming its swarm (swarm.expectVoters): `covey agent` stopped meanwhile. */
+  readonly signal?: AbortSignal;
 }
 
 /** Membership events kept for `GET /members/events`. */
@@ -103,9 +106,12 @@ export class Agent implements AgentApi {
   private nextVoter = 0;
   private stopping: Promise<void> | null = null;
   readonly faults?: AgentApi['faults'];
+  /** With `swarm.expectVoters`: the formation that chose the voters; it keeps answering late agents. */
+  private readonly forming: FormingSwarm | null;
 
-  private constructor(config: AgentConfig, identity: Identity, logger: Logger, o: AgentOptions) {
+  private constructor(config: AgentConfig, identity: Identity, logger: Logger, o: AgentOptions, forming: FormingSwarm | null) {
     this.config = config;
+    this.forming = forming;
     this.supervision = o.supervision;
     this.identity = identity;
     this.logger = logger;
@@ -140,10 +146,13 @@ export class Agent implements AgentApi {
   }
 
   /** Starts every part; on failure stops what was started and throws an error naming the part. */
-  static async start(config: AgentConfig, o: AgentOptions = {}): Promise<Agent> {
-    const logger = o.logger ?? createLogger({ name: 'covey', level: config.log.level });
-    const identity = loadIdentity(configPath(config, config.identity));
-    const agent = new Agent(config, identity, logger, o);
+  static async start(configIn: AgentConfig, o: AgentOptions = {}): Promise<Agent> {
+    const logger = o.logger ?? createLogger({ name: 'covey', level: configIn.log.level });
+    const identity = loadIdentity(configPath(configIn, configIn.identity));
+    // With swarm.expectVoters the voters are agreed first (agent/formation/); then the agent starts with them as if configured.
+    const forming = configIn.swarm.expectVoters === undefined ? null : await formSwarm(configIn, identity, logger, o.signal);
+    const config = forming?.config ?? configIn;
+    const agent = new Agent(config, identity, logger, o, forming);
     try {
       await agent.startParts();
     } catch (err) {
@@ -181,24 +190,14 @@ export class Agent implements AgentApi {
         onExecuted: (batch) => this.live.executed(batch),
       });
     }
-    const swarmKey = c.swarm.keyFile === undefined ? undefined : readSwarmKey(configPath(c, c.swarm.keyFile));
-    const exposure = keylessExposure(c.listen, swarmKey !== undefined, this.roster.enforced);
-    if (exposure !== null) log.warn(exposure);
-    const admits = (peer: { toString(): string }): boolean => this.roster.admits(peer.toString());
-    this.node = await createCoveyNode({
-      // Off the roster: refused once noise has named the peer, and never dialled (docs/security.md).
-      connectionGater: {
-        denyInboundEncryptedConnection: async (peer) => !admits(peer),
-        denyOutboundEncryptedConnection: async (peer) => !admits(peer),
-        denyDialPeer: async (peer) => !admits(peer),
-      },
-      privateKey: this.identity.privateKey,
-      listen: c.listen,
-      announce: c.announce.length === 0 ? undefined : c.announce,
-      bootstrap: c.bootstrap,
-      mdns: c.mdns,
-      swarmKey,
-    });
+    const admits = (peer: string): boolean => this.roster.admits(peer);
+    if (this.forming !== null) {
+      // The forming swarm's node, with its connections: from now on this agent's roster decides who connects.
+      this.forming.admitWith(admits);
+      this.node = this.forming.node;
+    } else {
+      this.node = await createAgentNode(c, this.identity.privateKey, admits, log);
+    }
     this.rpc = new ConsensusRpc({
       node: this.node,
       voters: c.voters.map((v) => v.id),
@@ -416,6 +415,7 @@ export class Agent implements AgentApi {
     await this.keeper?.stop();
     await this.transfer?.stop();
     await this.rpc?.stop();
+    await this.forming?.formation.stop();
     await this.node?.stop();
     await this.storage?.close();
     this.http?.closeAllConnections();
@@ -686,14 +686,6 @@ function statusOf(d: Device): DeviceStatus {
 
 function readiness(r: { ready: boolean; reason: string }): Record<string, unknown> {
   return { ready: r.ready, readiness: r.reason };
-}
-
-function readSwarmKey(file: string): Uint8Array {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new Error(`swarm.keyFile: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); copy the swarm's key file there, or remove swarm.keyFile for an open swarm`);
-  }
 }
 
 function splitHostPort(s: string): [string, number] {

@@ -37,7 +37,7 @@ test('voters may carry their addresses', () => {
 });
 
 test('errors name the field, what was wrong and the fix', () => {
-  assert.match(problems('swarm: { name: a }\n'), /voters: missing; this field is required/);
+  assert.match(problems('swarm: { name: a }\n'), /voters: missing; list the voters' peer ids .* or set swarm\.expectVoters: 3/);
   assert.match(problems(`swarm: { name: a }\nvoters: [${ids[0]}]\n`), /voters: list at least 3 voters/);
   assert.match(problems(`swarm: { name: a }\nvoters: [${ids[0]}, nope, ${ids[2]}]\n`), /voters\[1\]\.id: expected a libp2p peer id/);
   assert.match(problems(minimal + 'htpp: { listen: 1.2.3.4:80 }\n'), /\(top level\): unknown field "htpp"; check the spelling/);
@@ -46,6 +46,17 @@ test('errors name the field, what was wrong and the fix', () => {
   assert.match(problems(minimal + 'listen: [tcp:4001]\n'), /listen\[0\]: expected a multiaddr/);
   assert.match(problems('swarm: { name: "Not OK" }\n' + minimal.split('\n')[1]), /swarm\.name: expected a short lowercase name/);
   assert.match(problems(`swarm: { name: a }\nvoters: [${ids[0]}, ${ids[1]}, ${ids[0]}]\n`), /listed twice/);
+});
+
+test('swarm.expectVoters stands in for the voters list: exclusive with it, within the voters\' bounds', () => {
+  const c = parseConfig('swarm: { name: a, expectVoters: 3 }\n', 'c', '/');
+  assert.equal(c.swarm.expectVoters, 3);
+  assert.deepEqual(c.voters, [], 'no voters until the swarm has formed');
+  assert.match(problems(`swarm: { name: a, expectVoters: 3 }\nvoters: [${ids.join(', ')}]\n`), /voters and swarm\.expectVoters: give one of them, not both/);
+  assert.match(problems('swarm: { name: a, expectVoters: 2 }\n'), /swarm\.expectVoters: expect at least 3 voters/);
+  assert.match(problems('swarm: { name: a, expectVoters: 17 }\n'), /swarm\.expectVoters: at most 16 voters/);
+  assert.match(problems('swarm: { name: a, expectVoters: three }\n'), /swarm\.expectVoters: expected a whole number of voters/);
+  assert.match(problems('swarm: { name: a, expectVoters: 3.5 }\n'), /swarm\.expectVoters: expected a whole number of voters/);
 });
 
 test('listening beyond localhost requires a token', () => {

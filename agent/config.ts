@@ -32,6 +32,9 @@ const pluginEntry = z.preprocess((v) => typeof v === 'string' ? { module: v } : 
   enabled: z.boolean({ error: 'expected true or false (false keeps the entry but does not load the plugin)' }).default(true),
 }, { error: 'expected a mapping such as { module: ./plugins/heartbeat.ts, options: { … } }' }));
 
+const votersMin = 3;
+const votersMax = 16;
+
 /** What a swarm name may be: it goes into topic names and protocol ids. */
 export const swarmNamePattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const swarmNameRule = 'expected a short lowercase name (letters, digits, dashes), for example "field-survey"';
@@ -47,14 +50,25 @@ export const configSchema = z.strictObject({
      * an open swarm, where every peer that is not revoked may connect.
      */
     roster: z.array(peerId).max(10_000).optional(),
+    /**
+     * Form the swarm without listing the voters (docs/agent.md, "A swarm that forms by itself"):
+     * the first this many agents with this swarm name and this figure that find each other
+     * become the voters, agreed once and kept in the data dir. Exclusive with `voters`.
+     */
+    expectVoters: z.number({ error: 'expected a whole number of voters, such as 3' }).int({ error: 'expected a whole number of voters, such as 3' })
+      .min(votersMin, { error: `expect at least ${votersMin} voters (3, 5 or 7 are usual; consensus needs a majority that survives a crash)` })
+      .max(votersMax, { error: `at most ${votersMax} voters; other agents join as workers` }).optional(),
   }),
   identity: z.string().default('identity.key'),
   dataDir: z.string().default('data'),
   listen: z.array(multiaddr).min(1).default(['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']),
   /** Addresses other agents should dial instead of the listen addresses (behind NAT or a proxy). */
   announce: z.array(multiaddr).default([]),
-  /** The voters, in the same order in every agent's config: a voter's index is its replica id. */
-  voters: z.array(voter).min(3, { error: 'list at least 3 voters (3, 5 or 7 are usual; consensus needs a majority that survives a crash): the peer ids `covey init` printed on each voter' }).max(16, { error: 'at most 16 voters; other agents join as workers without being listed' }),
+  /**
+   * The voters, in the same order in every agent's config: a voter's index is its replica id.
+   * Absent with `swarm.expectVoters` (the agent fills it in once the swarm has formed).
+   */
+  voters: z.array(voter).max(votersMax, { error: `at most ${votersMax} voters; other agents join as workers without being listed` }).optional(),
   bootstrap: z.array(multiaddr).default([]),
   mdns: z.boolean().default(true),
   http: z.strictObject({
@@ -86,7 +100,9 @@ export const configSchema = z.strictObject({
   devices: deviceSpecsSchema.default([]),
 });
 
-export type AgentConfig = z.output<typeof configSchema> & {
+export type AgentConfig = Omit<z.output<typeof configSchema>, 'voters'> & {
+  /** Empty until a swarm with `swarm.expectVoters` has formed (agent/formation/); then its voters. */
+  readonly voters: NonNullable<z.output<typeof configSchema>['voters']>;
   /** The directory of the config file: relative paths above resolve against it. */
   readonly baseDir: string;
 };
@@ -114,14 +130,30 @@ export function parseConfig(text: string, source: string, baseDir: string): Agen
     throw new ConfigError(`${source}: ${lines.length} problem${lines.length === 1 ? '' : 's'}:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
-  const ids = c.voters.map((v) => v.id);
+  const voters = checkVoters(c.voters, c.swarm.expectVoters, source);
+  const ids = voters.map((v) => v.id);
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup !== undefined) throw new ConfigError(`${source}: voters: ${dup} is listed twice; every voter appears once`);
   if (!loopback.test(c.http.listen) && c.http.token === undefined) {
     throw new ConfigError(`${source}: http.token: required because http.listen (${c.http.listen}) is reachable from other machines; ` +
       'set a token of at least 16 characters, or listen on 127.0.0.1');
   }
-  return { ...c, baseDir };
+  return { ...c, voters, baseDir };
+}
+
+/** `voters` or `swarm.expectVoters`, exactly one: the voters are either listed or formed. */
+function checkVoters(voters: AgentConfig['voters'] | undefined, expectVoters: number | undefined, source: string): AgentConfig['voters'] {
+  if (voters !== undefined && expectVoters !== undefined) {
+    throw new ConfigError(`${source}: voters and swarm.expectVoters: give one of them, not both; list the voters' peer ids, or let the first ${expectVoters} agents that find each other form the swarm`);
+  }
+  if (expectVoters !== undefined) return [];
+  if (voters === undefined) {
+    throw new ConfigError(`${source}: voters: missing; list the voters' peer ids (\`covey init\` prints each agent's), or set swarm.expectVoters: 3 to let the first 3 agents that find each other form the swarm`);
+  }
+  if (voters.length < votersMin) {
+    throw new ConfigError(`${source}: voters: list at least ${votersMin} voters (3, 5 or 7 are usual; consensus needs a majority that survives a crash): the peer ids \`covey init\` printed on each voter, or set swarm.expectVoters instead`);
+  }
+  return voters;
 }
 
 export function loadConfig(file: string): AgentConfig {

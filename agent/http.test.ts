@@ -37,7 +37,7 @@ async function serve(token?: string, host: PluginHost | null = null) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    g, url, client: new AgentClient(url, token),
+    g, url, api, client: new AgentClient(url, token),
     raw: (method: string, path: string, body?: string, headers: Record<string, string> = {}) => fetch(url + path, { method, body, headers }),
     close: async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); await Promise.all(g.drivers.map((x) => x.stop())); },
   };
@@ -163,6 +163,27 @@ test('no quorum: the request waits for its deadline, then fails with 503 saying 
     const ready = await s.raw('GET', '/ready');
     assert.equal(ready.status, 503);
     s.g.down.clear();
+  } finally {
+    await s.close();
+  }
+});
+
+test('/ready?commit=true: ready only when a read through consensus commits, even where the agent hears a majority', async () => {
+  const s = await serve();
+  try {
+    assert.equal((await s.raw('GET', '/ready?commit=maybe')).status, 400);
+    const ok = await s.raw('GET', '/ready?commit=true');
+    assert.equal(ok.status, 200);
+    assert.match(((await ok.json()) as { reason: string }).reason, /all voters reachable; a read through consensus committed in \d+ ms/);
+    // The agent hears a majority (say, the voters are cut from each other, not from it), yet nothing commits.
+    s.api.readiness = () => ({ ready: true, reason: 'reaches 2 of 3 voters' });
+    s.g.down.add(1); s.g.down.add(2);
+    assert.equal((await s.raw('GET', '/ready')).status, 200, 'the plain probe says what the agent hears');
+    const stuck = await s.raw('GET', '/ready?commit=true');
+    assert.equal(stuck.status, 503);
+    assert.match(((await stuck.json()) as { reason: string }).reason, /reaches 2 of 3 voters, but a read through consensus did not commit within 2000 ms/);
+    s.g.down.clear();
+    assert.equal((await s.raw('GET', '/ready?commit=true')).status, 200);
   } finally {
     await s.close();
   }

@@ -133,6 +133,27 @@ export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
   return server;
 }
 
+/** `/ready?commit=true` waits this long for its read to commit. */
+export const commitProbeTimeoutMs = 2_000;
+/** The key the probe reads (a read commits an instance like a write; it changes nothing). */
+export const commitProbeKey = 'covey/ready-probe';
+
+/**
+ * The second probe, `/ready?commit=true`: what /ready reports is what this agent hears, and a
+ * majority heard is not yet a majority that answers (voters cut from each other, a stalled
+ * disk); a linearizable read through consensus is. It costs one consensus instance: poll it
+ * every few seconds at most, and plain /ready as often as you like.
+ */
+async function commitProbe(api: AgentApi, r: { ready: boolean; reason: string }, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  try {
+    await api.submit({ op: 'get', key: commitProbeKey }, { timeoutMs: commitProbeTimeoutMs });
+    return send(res, 200, { ready: true, reason: `${r.reason}; a read through consensus committed in ${Math.round(performance.now() - started)} ms` });
+  } catch (err) {
+    return send(res, 503, { ready: false, reason: `${r.reason}, but a read through consensus did not commit within ${commitProbeTimeoutMs} ms (${(err as Error).message.split(';')[0]})` });
+  }
+}
+
 async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://agent');
   const path = url.pathname;
@@ -150,8 +171,11 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
   if (o.live?.handle(req, res, url) === true) return;
   if (path === '/health' && method === 'GET') return send(res, 200, { ok: true });
   if (path === '/ready' && method === 'GET') {
+    const commit = url.searchParams.get('commit');
+    if (commit !== null && commit !== 'true' && commit !== 'false') throw new HttpError(400, `query "commit" must be true or false, got "${commit}"`);
     const r = api.readiness();
-    return send(res, r.ready ? 200 : 503, r);
+    if (!r.ready || commit !== 'true') return send(res, r.ready ? 200 : 503, r);
+    return commitProbe(api, r, res);
   }
   if (path === '/status' && method === 'GET') return send(res, 200, api.status());
   if (path === '/members' && method === 'GET') return send(res, 200, { members: api.members() });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config.ts';
-import { createSwarm, mergeConfig, readConfigFragment } from './swarm.ts';
+import { createSwarm, mergeConfig, mergePlugins, readConfigFragment } from './swarm.ts';
 
 test('createSwarm: voters + workers, plugins for all, devices and extra config per agent; each config is checked', async () => {
   const root = mkdtempSync(join(tmpdir(), 'covey-swarm-config-'));
@@ -53,4 +53,35 @@ test('config fragments: relative plugin paths become absolute against the fragme
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('per-role plugin options: a role\'s fragment that lists a plugin again merges its options into the entry instead of a second entry', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'covey-per-role-'));
+  try {
+    // Two fragments beside each other, as a user writes them for `covey swarm up --config-extra
+    // survey.yaml --worker-config-extra drone.yaml`: the same relative module in both.
+    writeFileSync(join(root, 'survey.yaml'), 'plugins:\n  - module: ./survey.ts\n    options: { cellSizeM: 20, planner: { every: 5, mode: grid }, zones: [a, b] }\n  - ./heartbeat.ts\n');
+    writeFileSync(join(root, 'drone.yaml'), 'plugins:\n  - module: ./survey.ts\n    options: { planner: { mode: follow }, zones: [c] }\n  - { module: ./heartbeat.ts, enabled: false }\n  - ./camera.ts\n');
+    writeFileSync(join(root, 'voter.yaml'), 'plugins:\n  - module: ./survey.ts\n    options: { cellSizeM: 50 }\n');
+    const all = readConfigFragment(join(root, 'survey.yaml'));
+    const workers = readConfigFragment(join(root, 'drone.yaml'));
+    const voters = readConfigFragment(join(root, 'voter.yaml'));
+    const s = await createSwarm(join(root, 'swarm'), { voters: 3, workers: 1, configExtra: [all, (_i, a) => a.voter ? voters : workers] });
+    const [voter, worker] = [loadConfig(s.agents[0].config), loadConfig(s.agents[3].config)];
+    const survey = join(root, 'survey.ts');
+    assert.deepEqual(voter.plugins, [
+      { module: survey, options: { cellSizeM: 50, planner: { every: 5, mode: 'grid' }, zones: ['a', 'b'] }, enabled: true },
+      { module: join(root, 'heartbeat.ts'), enabled: true },
+    ]);
+    assert.deepEqual(worker.plugins, [
+      // Mappings merge key by key; a list replaces (zones), as any other value does.
+      { module: survey, options: { cellSizeM: 20, planner: { every: 5, mode: 'follow' }, zones: ['c'] }, enabled: true },
+      { module: join(root, 'heartbeat.ts'), enabled: false },
+      { module: join(root, 'camera.ts'), enabled: true },
+    ]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.deepEqual(mergePlugins(['a', { module: 'b', options: 3 }], ['b', { module: 'a', options: { x: 1 } }, 'c']),
+    [{ module: 'a', options: { x: 1 } }, { module: 'b', options: 3 }, 'c'], 'bare strings are { module }; an entry without options keeps the old ones');
 });

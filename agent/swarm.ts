@@ -61,7 +61,8 @@ export interface CreateOptions {
   readonly devices?: PerAgent<readonly DeviceSpecInput[]>;
   /**
    * More config, merged into each agent's (after the swarm's own fields): mappings are merged,
-   * `plugins` and `devices` lists are appended to, anything else replaces. Applied in order.
+   * `plugins` and `devices` lists are appended to (a plugin already listed gets its options
+   * merged instead: mergePlugins), anything else replaces. Applied in order.
    */
   readonly configExtra?: PerAgent<Record<string, unknown>> | readonly PerAgent<Record<string, unknown>>[];
   /** The agents' log level (default info). */
@@ -158,16 +159,53 @@ function pick<T>(v: PerAgent<T>, slot: AgentSlot): T {
   return typeof v === 'function' ? (v as (index: number, agent: AgentSlot) => T)(slot.index, slot) : v;
 }
 
-/** `extra` over `base`: mappings merge, the `plugins` and `devices` lists are appended to, other values replace. */
+/**
+ * `extra` over `base`: mappings merge, the `plugins` and `devices` lists are appended to, other
+ * values replace. A plugin entry of `extra` whose module is already listed merges into that entry
+ * instead (mergePlugins), so a fragment can give one role other options for the same plugin.
+ */
 export function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
-  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   for (const [k, v] of Object.entries(extra)) {
     const b = out[k];
-    if ((k === 'plugins' || k === 'devices') && Array.isArray(v)) out[k] = [...(Array.isArray(b) ? b : []), ...v];
+    if (k === 'plugins' && Array.isArray(v)) out[k] = mergePlugins(Array.isArray(b) ? b : [], v);
+    else if (k === 'devices' && Array.isArray(v)) out[k] = [...(Array.isArray(b) ? b : []), ...v];
     else if (isMap(v) && isMap(b)) out[k] = mergeConfig(b, v);
     else out[k] = v;
   }
+  return out;
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Plugin entries of `extra` over `base`, by module (the same text; a fragment's relative paths are
+ * absolute by then): a module already listed keeps its place, its `options` merge key by key
+ * (mappings within merge the same way; anything else, lists included, replaces) and `enabled`
+ * replaces when given; a new module is appended. A bare string entry is `{ module }`.
+ */
+export function mergePlugins(base: readonly unknown[], extra: readonly unknown[]): unknown[] {
+  const out = [...base];
+  const moduleOf = (p: unknown): unknown => typeof p === 'string' ? p : isMap(p) ? p.module : undefined;
+  for (const e of extra) {
+    const m = moduleOf(e);
+    const i = typeof m === 'string' ? out.findIndex((p) => moduleOf(p) === m) : -1;
+    if (i < 0) {
+      out.push(e);
+      continue;
+    }
+    const was: Record<string, unknown> = typeof out[i] === 'string' ? { module: m } : { ...(out[i] as Record<string, unknown>) };
+    const now: Record<string, unknown> = typeof e === 'string' ? { module: m } : (e as Record<string, unknown>);
+    if (now.options !== undefined) was.options = isMap(was.options) && isMap(now.options) ? mergeOptions(was.options, now.options) : now.options;
+    if (now.enabled !== undefined) was.enabled = now.enabled;
+    out[i] = was;
+  }
+  return out;
+}
+
+function mergeOptions(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extra)) out[k] = isMap(v) && isMap(out[k]) ? mergeOptions(out[k] as Record<string, unknown>, v) : v;
   return out;
 }
 

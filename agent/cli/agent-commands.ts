@@ -70,13 +70,14 @@ export function initCommand(): Command {
     .description('write a config and an identity key for a new agent')
     .option('--dir <dir>', 'directory for config.yaml, identity.key and data/', '.')
     .option('--swarm <name>', 'swarm name', 'covey')
-    .option('--voters <ids>', 'comma-separated peer ids of the voters, in the same order on every agent (3, 5 or 7; default: this agent, and you add the others)')
+    .option('--voters <ids>', 'comma-separated peer ids of the voters, in the same order on every agent (3, 5 or 7)')
+    .option('--expect-voters <k>', 'without --voters: the first k agents with this swarm name that find each other become the voters (swarm.expectVoters)', intArg('--expect-voters'))
     .option('--listen <addrs>', 'comma-separated multiaddrs to listen on', '/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/tcp/4002/ws')
     .option('--bootstrap <addrs>', 'comma-separated multiaddrs (with /p2p/ID) of agents to meet first', '')
     .option('--http <host:port>', 'HTTP API address', '127.0.0.1:7070')
     .option('--new-swarm-key', 'make a private-network key (swarm.key) for a new swarm; copy it to every other agent')
     .option('--swarm-key <file>', 'join a private swarm: copy its key file here as swarm.key')
-    .action((o: { dir: string; swarm: string; voters?: string; listen: string; bootstrap: string; http: string; newSwarmKey?: boolean; swarmKey?: string }) => run('init', async () => {
+    .action((o: { dir: string; swarm: string; voters?: string; expectVoters?: number; listen: string; bootstrap: string; http: string; newSwarmKey?: boolean; swarmKey?: string }) => run('init', async () => {
       const dir = resolve(o.dir);
       const configFile = join(dir, 'config.yaml');
       if (existsSync(configFile)) throw new InvalidArgumentError(`${configFile} already exists; choose another --dir`);
@@ -95,20 +96,23 @@ export function initCommand(): Command {
       } else if (o.newSwarmKey === true) {
         swarmKey = generateSwarmKey();
       }
+      if (o.voters !== undefined && o.expectVoters !== undefined) throw new InvalidArgumentError('give --voters or --expect-voters, not both');
+      // Without the voters' ids, the swarm forms by itself: the first k agents that find each other.
+      const expectVoters = o.voters === undefined ? o.expectVoters ?? 3 : undefined;
       const config = {
-        swarm: swarmKey === null ? { name: o.swarm } : { name: o.swarm, keyFile: 'swarm.key' },
+        swarm: { name: o.swarm, ...(swarmKey === null ? {} : { keyFile: 'swarm.key' }), ...(expectVoters === undefined ? {} : { expectVoters }) },
         identity: 'identity.key',
         dataDir: 'data',
         listen: list(o.listen),
-        voters: o.voters === undefined ? [id.peerId] : list(o.voters),
+        ...(o.voters === undefined ? {} : { voters: list(o.voters) }),
         bootstrap: list(o.bootstrap),
         mdns: true,
         http: { listen: o.http },
         log: { level: 'info' },
       };
       const text = '# Covey agent config (docs/agent.md lists every field)\n' + stringify(config);
-      // With the voters given, what init writes must be a config an agent starts from: check first.
-      if (o.voters !== undefined) parseConfig(text, '--voters/--listen/--http', dir);
+      // What init writes is a config the agent starts from: checked by the agent's own schema first.
+      parseConfig(text, 'covey init (--swarm, --voters, --expect-voters, --listen, --bootstrap, --http)', dir);
       saveIdentity(join(dir, 'identity.key'), id);
       if (swarmKey !== null) saveSwarmKey(join(dir, 'swarm.key'), swarmKey);
       writeFileSync(configFile, text);
@@ -120,7 +124,7 @@ export function initCommand(): Command {
       }
       process.stderr.write(o.voters !== undefined
         ? `start it with: covey agent --config ${configFile}\n`
-        : `next: init the other voters, list all their peer ids under "voters" in every config (same order, 3 or more), then: covey agent --config ${configFile}\n`);
+        : `start it with: covey agent --config ${configFile}\nthe first ${expectVoters} agents of swarm "${o.swarm}" that find each other (mDNS on the local network, or --bootstrap addresses) become its voters; later ones join as workers\n`);
     }));
 }
 
@@ -288,14 +292,16 @@ export function swarmCommand(): Command {
     .option('--voters <n>', 'how many of them vote (default: all, up to 7; 3 with --workers)', intArg('--voters'))
     .option('--workers <n>', 'agents beyond the voters (they do not vote; they forward to a voter)', intArg('--workers', 0))
     .option('--config-extra <file>', 'a YAML fragment (plugins:, devices:, …) merged into every agent\'s config; relative plugin paths are relative to the file')
-    .option('--worker-config-extra <file>', 'a YAML fragment merged into the workers\' configs only (after --config-extra), e.g. their devices')
+    .option('--voter-config-extra <file>', 'a YAML fragment merged into the voters\' configs only (after --config-extra); a plugin already listed gets these options merged into its own')
+    .option('--worker-config-extra <file>', 'a YAML fragment merged into the workers\' configs only (after --config-extra), e.g. their devices, or other options for a plugin already listed')
     .requiredOption('--dir <dir>', 'directory for the swarm (reused if it holds one)')
-    .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; workerConfigExtra?: string; dir: string }) => run('swarm up', async () => {
+    .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; voterConfigExtra?: string; workerConfigExtra?: string; dir: string }) => run('swarm up', async () => {
       const { readConfigFragment, swarmUp } = await import('../swarm.ts');
       const tty = process.stderr.isTTY === true;
       const all = o.configExtra === undefined ? {} : readConfigFragment(o.configExtra);
+      const voters = o.voterConfigExtra === undefined ? {} : readConfigFragment(o.voterConfigExtra);
       const workers = o.workerConfigExtra === undefined ? {} : readConfigFragment(o.workerConfigExtra);
-      const configExtra = [all, (_i: number, a: AgentSlot) => a.voter ? {} : workers];
+      const configExtra = [all, (_i: number, a: AgentSlot) => a.voter ? voters : workers];
       const s = await swarmUp(o.dir, { agents: o.agents, voters: o.voters, workers: o.workers, configExtra }, (ready, total) => {
         if (tty) process.stderr.write(`\rwaiting for agents: ${ready}/${total} ready`);
       });

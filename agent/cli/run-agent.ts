@@ -7,7 +7,24 @@ import { Agent } from '../agent.ts';
 
 export async function runAgent(configFile: string): Promise<void> {
   const config = loadConfig(configFile);
-  const agent = await Agent.start(config);
+  // A swarm that forms by itself may wait long for its peers: a signal then stops the start cleanly.
+  const forming = new AbortController();
+  const stopForming = () => forming.abort();
+  process.once('SIGINT', stopForming);
+  process.once('SIGTERM', stopForming);
+  let agent: Agent;
+  try {
+    agent = await Agent.start(config, { signal: forming.signal });
+  } catch (err) {
+    if ((err as Error).name === 'FormationStoppedError') {
+      process.stderr.write(`covey agent: ${(err as Error).message}\n`);
+      return;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', stopForming);
+    process.off('SIGTERM', stopForming);
+  }
   process.stderr.write(`covey agent ${agent.identity.peerId} running; HTTP API at ${agent.httpUrl}\n`);
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
