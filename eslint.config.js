@@ -46,7 +46,7 @@ export default tseslint.config(
     // The `covey` launcher (agent/cli/covey.mjs) is plain JavaScript run by Node: tell ESLint
     // Node's globals, which typescript-eslint's parser knows for the .ts files.
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   {
     // These throw a new error with the old one's message in the text but not as its `cause`.
