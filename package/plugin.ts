@@ -12,3 +12,6 @@ export {
 export type { PluginScenario, ScenarioAgent, ScenarioSetup, ScenarioView, Published } from '../sim/plugins/scenario.ts';
 export type { Actuator, Autopilot, Battery, BatteryReading, Device, DeviceKind, DeviceStatus, GeoPoint, Position, Sensor } from '../devices/types.ts';
 export { DeviceError } from '../devices/types.ts';
+// zod, as Covey itself uses it: an options or telemetry schema built with this `z` is the very
+// kind definePlugin and the agent check, whatever zod a plugin's own node_modules holds.
+export { z } from 'zod';
