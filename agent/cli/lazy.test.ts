@@ -36,6 +36,7 @@ const light = new Set([
   'sim/check/model/command.ts',
   'sim/check/model/defaults.ts',
   'agent/cli/verify-command.ts',
+  'agent/cli/new-command.ts',
 ]);
 
 /** Heavy modules named in the failure message when one shows up. */
@@ -78,7 +79,7 @@ test('covey --version and --help load only commander and the command definitions
 test('each command\'s --help loads nothing heavy', () => {
   const commands = [
     ['init'], ['agent'], ['kv'], ['kv', 'get'], ['kv', 'put'], ['kv', 'cas'], ['kv', 'del'], ['tasks', 'ls'], ['tasks', 'claim'],
-    ['members'], ['status'], ['swarm', 'up'], ['swarm', 'down'], ['swarm', 'bench'], ['sim'], ['check'], ['verify'], ['quorum'],
+    ['members'], ['status'], ['swarm', 'up'], ['swarm', 'down'], ['swarm', 'bench'], ['sim'], ['check'], ['verify'], ['quorum'], ['new'], ['new', 'plugin'],
   ];
   for (const c of commands) {
     const r = modulesLoaded([...c, '--help']);
