@@ -92,6 +92,14 @@ test('a plugin made by the installed `covey new plugin` passes its own npm test 
   assert.match(t.stdout, /pass 4\b/, t.stdout);
   assert.match(t.stdout, /fail 0\b/, t.stdout);
 
+  // docs/plugins.md's snippets that import covey type-check against the published types too.
+  const snippets = [...readFileSync(join(root, 'docs', 'plugins.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((code) => /from 'covey(\/[a-z]+)?'/.test(code));
+  assert.ok(snippets.length >= 3, `docs/plugins.md has its covey snippets (found ${snippets.length})`);
+  snippets.forEach((code, i) => writeFileSync(join(pluginDir, 'src', `docs-snippet-${i}.ts`), code + 'export {};\n'));
+  const docs = spawnSync('npx', ['tsc', '--noEmit', '-p', '.'], { cwd: pluginDir, env, encoding: 'utf8' });
+  assert.equal(docs.status, 0, `docs/plugins.md's snippets do not type-check against covey's types:\n${docs.stdout}`);
+  snippets.forEach((_code, i) => rmSync(join(pluginDir, 'src', `docs-snippet-${i}.ts`)));
+
   // The type-check is a real one: a plugin that misuses the API fails it, naming covey's type.
   writeFileSync(join(pluginDir, 'src', 'wrong.ts'), "import { definePlugin } from 'covey/plugin';\nexport default definePlugin({ name: 'w', version: '1', capabilities: { kv: 'w/' }, start() {} });\n");
   const wrong = spawnSync('npx', ['tsc', '--noEmit', '-p', '.'], { cwd: pluginDir, env, encoding: 'utf8' });
