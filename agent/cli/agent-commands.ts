@@ -135,6 +135,9 @@ export function agentCommand(): Command {
     .action((o: { config?: string; dev?: boolean; plugin: string[]; http: string; json?: boolean }, self: Command) => run('agent', async () => {
       if (o.dev !== true && o.config === undefined) self.error('covey agent: give --config FILE (`covey init` writes one), or --dev for a one-voter agent on this machine', { exitCode: 2, code: 'commander.missingMandatoryOptionValue' });
       if (o.dev !== true && o.plugin.length > 0) self.error('covey agent: --plugin goes with --dev; a configured agent lists its plugins under plugins: in its config', { exitCode: 2, code: 'commander.conflictingOption' });
+      for (const flag of ['http', 'json'] as const) {
+        if (o.dev !== true && self.getOptionValueSource(flag) === 'cli') self.error(`covey agent: --${flag} goes with --dev; a configured agent takes it from its config`, { exitCode: 2, code: 'commander.conflictingOption' });
+      }
       // libp2p and lmdb load only for the agent itself: from the bundle when it is fresh.
       const { agentEntry } = await import('./bundle.ts');
       const entry = await import(agentEntry()) as typeof import('./run-agent.ts');

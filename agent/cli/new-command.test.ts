@@ -49,7 +49,7 @@ test('covey new plugin refuses a bad name, a bad package name and a directory th
   }
 });
 
-test('covey agent wants --config or --dev, not both, and --plugin only with --dev (exit 2)', () => {
+test('covey agent wants --config or --dev, not both, and --plugin and --http only with --dev (exit 2)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'covey-new-'));
   try {
     let r = covey(['agent'], dir);
@@ -61,6 +61,9 @@ test('covey agent wants --config or --dev, not both, and --plugin only with --de
     r = covey(['agent', '--config', 'x.yaml', '--plugin', 'p'], dir);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--plugin goes with --dev/);
+    r = covey(['agent', '--config', 'x.yaml', '--http', '127.0.0.1:7071'], dir);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--http goes with --dev/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,14 +10,7 @@ export async function runAgent(configFile: string): Promise<void> {
   const config = loadConfig(configFile);
   const agent = await Agent.start(config);
   process.stderr.write(`covey agent ${agent.identity.peerId} running; HTTP API at ${agent.httpUrl}\n`);
-  await new Promise<void>((resolveStop) => {
-    const stop = (signal: string) => {
-      agent.logger.info({ signal }, 'stopping');
-      agent.stop().then(resolveStop, (err) => { agent.logger.error({ err }, 'stop failed'); process.exitCode = 1; resolveStop(); });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await untilSignal(agent);
 }
 
 /** `covey agent --dev`: a one-voter agent with temporary data (agent/dev.ts), until SIGINT or SIGTERM. */
@@ -40,7 +33,13 @@ export async function runDevAgent(o: DevAgentOptions & { json?: boolean }): Prom
     `  plugins   ${plugins.length === 0 ? 'none (add --plugin PATH or PACKAGE)' : plugins.join(', ')}`,
     'stop it with Ctrl-C',
   ].join('\n') + '\n');
-  await new Promise<void>((resolveStop) => {
+  await untilSignal(agent);
+  dev.remove();
+}
+
+/** Runs until SIGINT or SIGTERM, then stops the agent gracefully. */
+function untilSignal(agent: Agent): Promise<void> {
+  return new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
       agent.logger.info({ signal }, 'stopping');
       agent.stop().then(resolveStop, (err) => { agent.logger.error({ err }, 'stop failed'); process.exitCode = 1; resolveStop(); });
@@ -48,5 +47,4 @@ export async function runDevAgent(o: DevAgentOptions & { json?: boolean }): Prom
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  dev.remove();
 }
