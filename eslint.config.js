@@ -46,7 +46,7 @@ export default tseslint.config(
     // The `covey` launcher (agent/cli/covey.mjs) is plain JavaScript run by Node: tell ESLint
     // Node's globals, which typescript-eslint's parser knows for the .ts files.
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   {
     // The dashboard (agent/live/ui/) runs in the browser: its globals, and uPlot's from its script tag.

@@ -116,6 +116,14 @@ export const rooms: readonly Room[] = [
     mayImport: ['agent', 'devices', 'sim'],
   },
   {
+    name: 'package',
+    paths: ['package/'],
+    job: 'the npm package\'s public face: the entry points `covey`, `covey/plugin`, `covey/testing` and `covey/devices` '
+      + '(package.json "exports"), their build to JavaScript and .d.ts (dist/lib/), and the test that packs, installs and uses it',
+    door: null,
+    mayImport: ['agent', ...cores, 'devices', 'sim'],
+  },
+  {
     name: 'docs',
     paths: ['docs/'],
     job: 'longer explanations: protocol notes, operations, plugins, benchmarks',

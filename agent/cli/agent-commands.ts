@@ -5,7 +5,7 @@
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AgentClient, AgentClientError } from '../client.ts';
 import { ConfigError } from '../config-error.ts';
 import type { AgentSlot } from '../swarm.ts';
@@ -130,13 +130,32 @@ export function initCommand(): Command {
 
 export function agentCommand(): Command {
   return new Command('agent')
-    .description('run an agent: join the swarm, serve the HTTP API, keep state in the data dir')
-    .requiredOption('--config <file>', 'the agent config (YAML; `covey init` writes one)')
-    .action((o: { config: string }) => run('agent', async () => {
+    .description('run an agent: join the swarm, serve the HTTP API, keep state in the data dir (or --dev: a one-voter agent for trying plugins)')
+    .addOption(new Option('--config <file>', 'the agent config (YAML; `covey init` writes one)').conflicts('dev'))
+    .option('--dev', 'a swarm of one voter on this machine: temporary data (removed when it stops), loopback only, no mDNS; for plugin authors, not the field')
+    .option('--plugin <module>', 'with --dev: a plugin to run, a path (relative to here) or an installed package\'s name; repeat for more', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--http <host:port>', 'with --dev: the HTTP API on loopback (port 0: any free one)', '127.0.0.1:7070')
+    .option('--json', 'with --dev: print what it is and where as one JSON line')
+    .action((o: { config?: string; dev?: boolean; plugin: string[]; http: string; json?: boolean }, self: Command) => run('agent', async () => {
+      if (o.dev !== true && o.config === undefined) self.error('covey agent: give --config FILE (`covey init` writes one), or --dev for a one-voter agent on this machine', { exitCode: 2, code: 'commander.missingMandatoryOptionValue' });
+      if (o.dev !== true && o.plugin.length > 0) self.error('covey agent: --plugin goes with --dev; a configured agent lists its plugins under plugins: in its config', { exitCode: 2, code: 'commander.conflictingOption' });
+      for (const flag of ['http', 'json'] as const) {
+        if (o.dev !== true && self.getOptionValueSource(flag) === 'cli') self.error(`covey agent: --${flag} goes with --dev; a configured agent takes it from its config`, { exitCode: 2, code: 'commander.conflictingOption' });
+      }
       // libp2p and lmdb load only for the agent itself: from the bundle when it is fresh.
       const { agentEntry } = await import('./bundle.ts');
-      const { runAgent } = await import(agentEntry()) as typeof import('./run-agent.ts');
-      await runAgent(o.config);
+      const entry = await import(agentEntry()) as typeof import('./run-agent.ts');
+      if (o.dev === true) {
+        try {
+          await entry.runDevAgent({ plugins: o.plugin, http: o.http, baseDir: process.cwd(), json: o.json });
+        } catch (err) {
+          // A bad --http is a usage error, as a bad config is.
+          if (err instanceof RangeError && err.message.startsWith('--http')) throw new InvalidArgumentError(err.message);
+          throw err;
+        }
+        return;
+      }
+      await entry.runAgent(o.config as string);
     }));
 }
 

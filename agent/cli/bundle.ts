@@ -62,7 +62,9 @@ export function bundleStaleness(root = projectRoot): string | null {
 
 /** The module `covey agent` imports: a URL to the bundle when fresh, else to run-agent.ts. */
 export function agentEntry(env: NodeJS.ProcessEnv = process.env): string {
-  const source = new URL('./run-agent.ts', import.meta.url).href;
+  // Compiled into the npm package (dist/lib/, package/build.ts) this file is bundle.js, beside
+  // run-agent.js: a computed URL is not rewritten by tsc as import paths are.
+  const source = new URL(import.meta.url.endsWith('.js') ? './run-agent.js' : './run-agent.ts', import.meta.url).href;
   if (env.COVEY_BUNDLE === '0') return source;
   return bundleStaleness() === null ? new URL('../../dist/agent.mjs', import.meta.url).href : source;
 }

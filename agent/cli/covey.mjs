@@ -4,6 +4,7 @@
 // then strips nothing at all (covey.ts explains the cache; it is the same program). A 4 MiB
 // young-generation semi-space instead of V8's 16 MiB: an idle agent's RSS 175 → 135 MB, and no
 // measurable change in throughput (docs/benchmarks.md).
+import { existsSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 
 const major = Number(process.versions.node.split('.')[0]);
@@ -12,5 +13,8 @@ if (major < 22) {
   process.exit(2);
 }
 nodeModule.enableCompileCache();
-const { buildCli } = await import('./program.ts');
+// In a checkout this file sits beside program.ts; in the npm package (package.json "bin") it is
+// copied beside the compiled program.js (package/build.ts), which needs no type stripping at all.
+const program = existsSync(new URL('./program.ts', import.meta.url)) ? './program.ts' : './program.js';
+const { buildCli } = await import(program);
 await buildCli().parseAsync(process.argv);

@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { verifyCommand } from './verify-command.ts';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
+import { newCommand } from './new-command.ts';
 import { agentCommand, initCommand, kvCommand, membersCommand, peersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
 
 function positiveInt(name: string) {
@@ -54,6 +55,7 @@ export function buildCli(): Command {
   program.addCommand(swarmCommand());
   program.addCommand(simCommand());
   program.addCommand(checkCommand());
+  program.addCommand(newCommand());
   // `covey verify` keeps its own: 2 means "undecided" there, and bad input is 3 (docs/verify.md).
   usageErrorsExit2(program, new Set(['verify']));
   program.addCommand(verifyCommand());

@@ -4,6 +4,7 @@
 
 import { loadConfig } from '../config.ts';
 import { Agent } from '../agent.ts';
+import { devAgentSetup, type DevAgentOptions } from '../dev.ts';
 
 export async function runAgent(configFile: string): Promise<void> {
   const config = loadConfig(configFile);
@@ -26,7 +27,36 @@ export async function runAgent(configFile: string): Promise<void> {
     process.off('SIGTERM', stopForming);
   }
   process.stderr.write(`covey agent ${agent.identity.peerId} running; HTTP API at ${agent.httpUrl}\n`);
-  await new Promise<void>((resolveStop) => {
+  await untilSignal(agent);
+}
+
+/** `covey agent --dev`: a one-voter agent with temporary data (agent/dev.ts), until SIGINT or SIGTERM. */
+export async function runDevAgent(o: DevAgentOptions & { json?: boolean }): Promise<void> {
+  const dev = await devAgentSetup(o);
+  let agent: Agent;
+  try {
+    agent = await Agent.start(dev.config);
+  } catch (err) {
+    dev.remove();
+    throw err;
+  }
+  const plugins = dev.config.plugins.map((p) => p.module);
+  const about = { dev: true, peerId: dev.peerId, http: agent.httpUrl, dataDir: dev.dir, plugins };
+  process.stdout.write(o.json === true ? JSON.stringify(about) + '\n' : [
+    'covey agent --dev: a swarm of one voter on this machine, for trying plugins (it survives no crash; not for the field)',
+    `  peer id   ${dev.peerId}`,
+    `  HTTP API  ${agent.httpUrl}   (covey kv get KEY --agent ${agent.httpUrl}; covey status --agent ${agent.httpUrl})`,
+    `  data      ${dev.dir}   (temporary: removed when it stops)`,
+    `  plugins   ${plugins.length === 0 ? 'none (add --plugin PATH or PACKAGE)' : plugins.join(', ')}`,
+    'stop it with Ctrl-C',
+  ].join('\n') + '\n');
+  await untilSignal(agent);
+  dev.remove();
+}
+
+/** Runs until SIGINT or SIGTERM, then stops the agent gracefully. */
+function untilSignal(agent: Agent): Promise<void> {
+  return new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
       agent.logger.info({ signal }, 'stopping');
       agent.stop().then(resolveStop, (err) => { agent.logger.error({ err }, 'stop failed'); process.exitCode = 1; resolveStop(); });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -274,6 +274,26 @@ test('loading: a module path relative to the config, and clear errors for a miss
   await assert.rejects(loadPlugin({ module: './missing.ts' }, dir, 'plugins[1]'), /plugins\[1\]: cannot load plugin module "\.\/missing\.ts".*check the path/);
   await assert.rejects(loadPlugin({ module: './nothing.ts' }, dir, 'plugins[2]'), /does not export a plugin/);
   await assert.rejects(loadPlugin({ module: 'no-such-covey-plugin' }, dir, 'plugins[3]'), /install the package/);
+});
+
+test('loading by package name: an installed plain-JavaScript package loads; one that ships TypeScript is refused with the fix', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-plugin-pkg-'));
+  const api = pathToFileURL(join(import.meta.dirname, 'api.ts')).href;
+  const pkg = (name: string, main: string, text: string) => {
+    mkdirSync(join(dir, 'node_modules', name), { recursive: true });
+    writeFileSync(join(dir, 'node_modules', name, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', exports: { '.': `./${main}` } }));
+    writeFileSync(join(dir, 'node_modules', name, main), text);
+  };
+  pkg('covey-plugin-js', 'index.js', `import { definePlugin } from '${api}';\nexport default definePlugin({ name: 'js', version: '1.0.0', capabilities: {}, start() {} });\n`);
+  pkg('covey-plugin-ts', 'index.ts', `import { definePlugin } from '${api}';\nexport default definePlugin({ name: 'ts', version: '1.0.0' as string, capabilities: {}, start() {} });\n`);
+  try {
+    const js = await loadPlugin({ module: 'covey-plugin-js' }, dir, 'plugins[0]');
+    assert.deepEqual([js.definition.name, js.source], ['js', 'covey-plugin-js']);
+    await assert.rejects(loadPlugin({ module: 'covey-plugin-ts' }, dir, 'plugins[1]'),
+      (e: Error) => e instanceof PluginLoadError && /plugins\[1\]: cannot load plugin module "covey-plugin-ts"/.test(e.message) && /must ship JavaScript: compile it \(tsc\)/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('spawn: a long task runs without a hang limit; its failure fails the run; stopping ends it quietly', async () => {

@@ -34,6 +34,20 @@ export function resolvePluginModule(module: string, baseDir: string): string {
   }
 }
 
+/** What to do about a plugin module that failed to import, by the error's code. */
+export function loadFailureHint(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ERR_MODULE_NOT_FOUND': case 'MODULE_NOT_FOUND':
+      return 'check the path (relative to the config file) or install the package';
+    // Node strips types only outside node_modules: an installed plugin package must ship JavaScript.
+    case 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING': case 'ERR_UNKNOWN_FILE_EXTENSION':
+      return 'an installed package must ship JavaScript: compile it (tsc) and point its package.json "exports" at the .js files; '
+        + '`covey new plugin NAME` makes a package set up so (docs/plugins.md, "Packaging a plugin")';
+    default:
+      return 'the module threw while loading';
+  }
+}
+
 export function isPluginDefinition(x: unknown): x is PluginDefinition<unknown, unknown> {
   if (typeof x !== 'object' || x === null) return false;
   const d = x as Record<string, unknown>;
@@ -68,10 +82,7 @@ export async function loadPlugin(entry: PluginEntry, baseDir: string, where: str
     mod = await import(resolvePluginModule(entry.module, baseDir)) as Record<string, unknown>;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const hint = e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND'
-      ? 'check the path (relative to the config file) or install the package'
-      : 'the module threw while loading';
-    throw new PluginLoadError(`${where}: cannot load plugin module ${JSON.stringify(entry.module)}: ${e.message.split('\n')[0]} (${hint})`, { cause: err });
+    throw new PluginLoadError(`${where}: cannot load plugin module ${JSON.stringify(entry.module)}: ${e.message.split('\n')[0]} (${loadFailureHint(e)})`, { cause: err });
   }
   const definition = pluginOf(mod, `${where} (${entry.module})`);
   return { definition, options: validateOptions(definition, entry.options, where), source: entry.module };

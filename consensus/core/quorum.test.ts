@@ -41,11 +41,19 @@ describe('quorums', () => {
     assert.throws(() => quorums({ n: 7, f: 1, e: 2 }), /e \(2\) must not exceed f \(1\)/);
   });
 
-  test('f = 0, non-integers, negatives and n outside 1..16 are rejected', () => {
-    assert.throws(() => quorums({ n: 1, f: 0, e: 0 }), /f must be at least 1/);
+  test('f = 0 with more than one voter, non-integers, negatives and n outside 1..16 are rejected', () => {
+    assert.throws(() => quorums({ n: 3, f: 0, e: 0 }), /f must be at least 1 with 3 voters/);
+    assert.throws(() => quorums({ n: 2, f: 0, e: 0 }), /f must be at least 1 with 2 voters/);
     assert.throws(() => quorums({ n: 3, f: 1.5, e: 1 }), /f must be a non-negative integer/);
     assert.throws(() => quorums({ n: 3, f: 1, e: -1 }), /e must be a non-negative integer/);
     assert.throws(() => quorums({ n: 17, f: 8, e: 1 }), /n must be between 1 and 16/);
     assert.throws(() => quorums({ n: 0, f: 1, e: 1 }), /n must be between/);
+  });
+
+  test('a single voter (a dev agent) is every quorum: n=1, f=0, e=0', () => {
+    assert.deepEqual(defaultQuorumConfig(1), { n: 1, f: 0, e: 0 });
+    const q = quorums(defaultQuorumConfig(1));
+    assert.equal(q.slowQuorumSize, 1);
+    assert.equal(q.fastQuorumSize, 1);
   });
 });

@@ -22,7 +22,9 @@ export function quorums(cfg: QuorumConfig): Quorums {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`quorum config: ${name} must be a non-negative integer, got ${v}`);
   }
   if (n < 1 || n > replicasMax) throw new RangeError(`quorum config: n must be between 1 and ${replicasMax}, got ${n}`);
-  if (f < 1) throw new RangeError(`quorum config: f must be at least 1 (got ${f}); a group that tolerates no crash needs no consensus`);
+  // f = 0 only for a group of one (`covey agent --dev`): its one voter is every quorum. Two or
+  // more voters that tolerate no crash would stop at the first one, which is never what is meant.
+  if (f < 1 && n > 1) throw new RangeError(`quorum config: f must be at least 1 with ${n} voters (got ${f}); only a single voter (a dev agent) tolerates no crash`);
   if (e > f) throw new RangeError(`quorum config: e (${e}) must not exceed f (${f})`);
   if (n < 2 * f + 1) throw new RangeError(`quorum config: n=${n} tolerates at most f=${Math.floor((n - 1) / 2)} crashes (n ≥ 2f+1), got f=${f}`);
   if (n < 2 * e + f - 1) throw new RangeError(`quorum config: n=${n} is below 2e+f−1=${2 * e + f - 1}; lower e (fast-path fault tolerance)`);

@@ -3,7 +3,7 @@
 // joins the engine's checkers (task board fencing over the plugins' task operations, durability,
 // invariants, liveness) with the scenario's own report.
 
-import { pluginOf, resolvePluginModule, PluginLoadError } from '../../agent/plugins/loader.ts';
+import { loadFailureHint, pluginOf, resolvePluginModule, PluginLoadError } from '../../agent/plugins/loader.ts';
 import type { PluginDefinition } from '../../agent/plugins/api.ts';
 import { runSimulationAsync, type SimProgress, type SimulationOptions, type SimulationResult } from '../engine/simulation.ts';
 import { SimPluginHost, type LogLine } from './host.ts';
@@ -33,7 +33,9 @@ export async function loadPluginModule(path: string, cwd = process.cwd()): Promi
       lastError = err;
     }
   }
-  throw new PluginLoadError(`--plugin ${path}: cannot load it: ${(lastError as Error).message.split('\n')[0]} (give a plugin module path, or a directory with index.ts)`);
+  const e = lastError as NodeJS.ErrnoException;
+  const hint = e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND' ? 'give a plugin module path, a directory with index.ts, or an installed package\'s name' : loadFailureHint(e);
+  throw new PluginLoadError(`--plugin ${path}: cannot load it: ${e.message.split('\n')[0]} (${hint})`);
 }
 
 export interface PluginRunOptions {
