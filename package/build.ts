@@ -8,7 +8,7 @@
 // Exit codes: 0 built, 1 the build failed (tsc's errors are printed).
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,10 @@ function main(): number {
   if (!existsSync(program)) {
     process.stderr.write(`build: tsc did not write ${program}; check "files" in tsconfig.build.json\n`);
     return 1;
+  }
+  // Files modules read at run time rather than import: tsc does not copy them.
+  for (const assets of [join('agent', 'live', 'ui'), join('sim', 'report')]) {
+    cpSync(join(root, assets), join(libDir, assets), { recursive: true, filter: (src) => !/\.ts$/.test(src) && !src.includes('fixtures') });
   }
   const bin = join(libDir, 'agent', 'cli', 'covey.mjs');
   copyFileSync(join(root, 'agent', 'cli', 'covey.mjs'), bin);
