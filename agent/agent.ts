@@ -21,6 +21,7 @@ import { deadVoter } from './membership-recovery.ts';
 import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { keylessExposure } from './exposure.ts';
+import { pageKeys, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { SwarmRoster } from './roster.ts';
 import { verifyJoinToken } from './join-token.ts';
 import { RosterSync } from './roster-sync.ts';
@@ -522,6 +523,12 @@ export class Agent implements AgentApi {
     if (this.driver === null) throw new HttpError(409, 'stale reads are served by voters (they hold the state); ask a voter, or read linearizably here');
     const value = this.driver.stateMachine.get(key);
     return { value, stale: true, staleness: this.staleness() };
+  }
+
+  staleList(q: KvListQuery): StaleAnswer<KvEntry[]> & { readonly next: string | null } {
+    if (this.driver === null) throw new HttpError(409, 'key listings are served by voters (they hold the state); ask a voter');
+    const page = pageKeys(this.driver.stateMachine, q);
+    return { value: page.entries, next: page.next, stale: true, staleness: this.staleness() };
   }
 
   staleTasks(): StaleAnswer<unknown[]> {

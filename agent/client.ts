@@ -91,6 +91,21 @@ export class AgentClient {
     return this.request('DELETE', `/kv/${encodeURIComponent(key)}`, { ...ids }) as Promise<CommandResult>;
   }
 
+  /** One page of a voter's local keys under a prefix (GET /kv?prefix=); pass `next` back as `after` to read on. */
+  kvList(q: { prefix?: string; after?: string | null; limit?: number } = {}): Promise<{ value: { key: string; value: string }[]; next: string | null; stale: true; staleness: Record<string, unknown> }> {
+    const params = new URLSearchParams();
+    if (q.prefix !== undefined && q.prefix !== '') params.set('prefix', q.prefix);
+    if (q.after !== undefined && q.after !== null) params.set('after', q.after);
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    const query = params.size === 0 ? '' : `?${params}`;
+    return this.request('GET', `/kv${query}`) as Promise<{ value: { key: string; value: string }[]; next: string | null; stale: true; staleness: Record<string, unknown> }>;
+  }
+
+  /** One task, linearizable (GET /tasks/ID); `ok: false` when it does not exist. */
+  getTask(taskId: string): Promise<CommandResult> {
+    return this.request('GET', `/tasks/${encodeURIComponent(taskId)}`) as Promise<CommandResult>;
+  }
+
   tasks(): Promise<{ value: Record<string, unknown>[] }> {
     return this.request('GET', '/tasks') as Promise<{ value: Record<string, unknown>[] }>;
   }
