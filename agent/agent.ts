@@ -295,6 +295,8 @@ export class Agent implements AgentApi {
       swarm: c.swarm.name,
       submit: (op) => this.submit(op, {}),
       staleGet: this.selfIndex === null ? null : (key) => this.staleGet(key),
+      staleList: this.selfIndex === null ? null : (q) => ({ value: pageKeys(this.driver!.stateMachine, q), stale: true, staleness: this.staleness() }),
+      staleTasks: this.selfIndex === null ? null : () => ({ value: this.driver!.stateMachine.listTasks(), stale: true, staleness: this.staleness() }),
       pubsub: this.node.services.pubsub,
       admits: (peer) => this.roster.admits(peer),
       members: () => this.membership?.members() ?? [],

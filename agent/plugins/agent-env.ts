@@ -19,7 +19,8 @@ import { getRandomValues } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Message as PubSubMessage, PubSub } from '@libp2p/interface';
 import { open, type RootDatabase } from 'lmdb';
-import type { CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { KvListQuery, KvPage } from '../kv-list.ts';
 import { realTimeClock, type DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
 import type { MemberInfo } from '../../transports/membership/driver.ts';
@@ -27,7 +28,7 @@ import type { MemberEvent, MemberEventType } from '../../transports/membership/t
 import { DeadlineError, UnavailableError as DriverUnavailableError } from '../driver.ts';
 import type { Logger } from '../log.ts';
 import { UnavailableError, type Cancel, type MemberChange, type MemberView, type PluginLogger, type PluginStore, type StaleRead } from './api.ts';
-import type { PluginEnvironment } from './environment.ts';
+import { listingServedByVoters, type PluginEnvironment } from './environment.ts';
 
 /** What the environment needs from the agent (the Agent passes closures over its parts). */
 export interface AgentEnvironmentOptions {
@@ -38,6 +39,10 @@ export interface AgentEnvironmentOptions {
   readonly submit: (op: Operation) => Promise<CommandResult>;
   /** The voter's local copy; null on a worker (it holds no state). */
   readonly staleGet: ((key: string) => StaleRead<string | null>) | null;
+  /** One page of the voter's local keys under a prefix; null on a worker. */
+  readonly staleList?: ((q: KvListQuery) => StaleRead<KvPage>) | null;
+  /** The voter's local task board; null on a worker. */
+  readonly staleTasks?: (() => StaleRead<TaskView[]>) | null;
   /** The node's gossipsub (services.pubsub); null: telemetry stays local (publishing does nothing). */
   readonly pubsub: PubSub | null;
   /** Whether a peer is on the swarm roster: telemetry from anyone else is dropped. Default: everyone. */
@@ -114,6 +119,16 @@ export class AgentEnvironment implements PluginEnvironment {
       throw new Error(`stale reads are served by voters (they hold the replicated state); this agent (${this.agentId}) is a worker: use kv.get, which is linearizable and works from any agent`);
     }
     return this.#o.staleGet(key);
+  }
+
+  async staleList(q: KvListQuery): Promise<StaleRead<KvPage>> {
+    if (this.#o.staleList === undefined || this.#o.staleList === null) throw listingServedByVoters(this.agentId, 'kv.list');
+    return this.#o.staleList(q);
+  }
+
+  async staleTasks(): Promise<StaleRead<TaskView[]>> {
+    if (this.#o.staleTasks === undefined || this.#o.staleTasks === null) throw listingServedByVoters(this.agentId, 'tasks.list');
+    return this.#o.staleTasks();
   }
 
   // ---- telemetry ----------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 
 import type { DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
-import type { CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { KvListQuery, KvPage } from '../kv-list.ts';
 import type { Cancel, MemberChange, MemberView, PluginLogger, PluginStore, StaleRead } from './api.ts';
 
 export interface PluginEnvironment {
@@ -20,6 +21,10 @@ export interface PluginEnvironment {
   submit(op: Operation): Promise<CommandResult>;
   /** This agent's replica's copy (voters); rejects with an error saying where to ask otherwise. */
   staleGet(key: string): Promise<StaleRead<string | null>>;
+  /** One page of this agent's replica's keys under a prefix (voters); rejects like staleGet elsewhere. */
+  staleList(q: KvListQuery): Promise<StaleRead<KvPage>>;
+  /** This agent's replica's task board, sorted by task id (voters); rejects like staleGet elsewhere. */
+  staleTasks(): Promise<StaleRead<TaskView[]>>;
   /** Broadcast on a telemetry topic (best effort, like gossipsub). */
   publish(topic: string, data: Uint8Array): Promise<void>;
   /** Messages from other agents on a topic. */
@@ -31,4 +36,9 @@ export interface PluginEnvironment {
   logger(plugin: string): PluginLogger;
   /** The plugin's private durable store on this agent. */
   store(plugin: string): PluginStore;
+}
+
+/** What a worker answers when asked for a listing: the same words in the agent and the simulator. */
+export function listingServedByVoters(agentId: string, what: string): Error {
+  return new Error(`${what} is a local read of the replicated state, which voters hold; this agent (${agentId}) is a worker: run the listing in the plugin on a voter, or read known keys and tasks with kv.get and tasks.get, which work from any agent`);
 }
