@@ -29,6 +29,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
+import { TelemetryStats } from './telemetry-stats.ts';
 import { MemoryReclaim } from './memory-reclaim.ts';
 import { createCoveyNode, type CoveyNode } from '../transports/node.ts';
 import { PeerKeeper } from '../transports/peers.ts';
@@ -67,6 +68,8 @@ export class Agent implements AgentApi {
   readonly logger: Logger;
   readonly selfIndex: number | null;
   private readonly metrics: AgentMetrics;
+  /** Telemetry per topic, counted by the plugin environment (metrics, and the HTTP API's views of it). */
+  readonly telemetryStats = new TelemetryStats();
   private readonly startedMs = Date.now();
   /** This incarnation's client id: request ids restart at 1, so the client id must be new too. */
   private readonly clientId: string;
@@ -119,6 +122,11 @@ export class Agent implements AgentApi {
         const s = d.core.stats;
         return { committed: s.committed, applied: s.applied, pending: d.core.pendingIds().length, queued: d.core.queuedCommands(), fsyncs: d.stats.fsyncs, recoveries: s.recoveriesStarted };
       },
+      plugins: () => this.plugins(),
+      devices: () => this.devices(),
+      // Leases are stamped with the submitters' wall clocks, so "expired" is judged by this one.
+      tasks: () => this.driver === null ? null : { tasks: this.driver.stateMachine.listTasks(), nowMs: Date.now() },
+      telemetry: this.telemetryStats,
     });
     if (config.faultInjection) {
       this.faults = {
@@ -304,6 +312,7 @@ export class Agent implements AgentApi {
       devices: this.deviceMap,
       logger: log.child({ part: 'plugins' }),
       storeDir: join(configPath(c, c.dataDir), 'plugins'),
+      telemetry: this.telemetryStats,
     });
     this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
     await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised

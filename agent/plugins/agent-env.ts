@@ -27,6 +27,7 @@ import type { MemberInfo } from '../../transports/membership/driver.ts';
 import type { MemberEvent, MemberEventType } from '../../transports/membership/types.ts';
 import { DeadlineError, UnavailableError as DriverUnavailableError } from '../driver.ts';
 import type { Logger } from '../log.ts';
+import type { TelemetryStats } from '../telemetry-stats.ts';
 import { UnavailableError, type Cancel, type MemberChange, type MemberView, type PluginLogger, type PluginStore, type StaleRead } from './api.ts';
 import { listingServedByVoters, type PluginEnvironment } from './environment.ts';
 
@@ -56,6 +57,8 @@ export interface AgentEnvironmentOptions {
   readonly storeDir: string;
   /** Defaults to realTimeClock(). */
   readonly timers?: DeviceClock;
+  /** Counts telemetry per topic for /metrics (agent/telemetry-stats.ts); none when absent. */
+  readonly telemetry?: TelemetryStats;
 }
 
 /** The gossipsub topic that carries a plugin telemetry topic. */
@@ -136,6 +139,7 @@ export class AgentEnvironment implements PluginEnvironment {
   async publish(topic: string, data: Uint8Array): Promise<void> {
     const pubsub = this.#o.pubsub;
     if (pubsub === null || this.#closed) return;
+    this.#o.telemetry?.published(topic);
     try {
       await pubsub.publish(telemetryTopic(this.#o.swarm, topic), data);
     } catch (err) {
@@ -176,6 +180,7 @@ export class AgentEnvironment implements PluginEnvironment {
     if (set === undefined || m.type !== 'signed') return;
     const from = m.from.toString();
     if (from === this.agentId || this.#o.admits?.(from) === false) return;
+    this.#o.telemetry?.received(m.topic.slice(telemetryTopic(this.#o.swarm, '').length));
     for (const fn of [...set]) {
       try {
         fn(m.data, from);
@@ -185,6 +190,10 @@ export class AgentEnvironment implements PluginEnvironment {
       }
     }
   };
+
+  telemetryDropped(topic: string): void {
+    this.#o.telemetry?.dropped(topic);
+  }
 
   // ---- membership ---------------------------------------------------------------------------
 

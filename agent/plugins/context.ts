@@ -280,10 +280,11 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
               parsed = JSON.parse(new TextDecoder().decode(data));
             } catch {
               dropped.count++;
+              env.telemetryDropped?.(topicName);
               return;
             }
             const checked = schema.safeParse(parsed);
-            if (!checked.success) { dropped.count++; return; }
+            if (!checked.success) { dropped.count++; env.telemetryDropped?.(topicName); return; }
             guard(`telemetry ${JSON.stringify(topicName)} subscriber`, () => fn(checked.data, from));
           }));
         },

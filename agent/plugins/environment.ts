@@ -29,6 +29,8 @@ export interface PluginEnvironment {
   publish(topic: string, data: Uint8Array): Promise<void>;
   /** Messages from other agents on a topic. */
   subscribe(topic: string, fn: (data: Uint8Array, from: string) => void): Cancel;
+  /** Told of each message a subscription dropped (not JSON, or not the topic's schema), for metrics; optional. */
+  telemetryDropped?(topic: string): void;
   members(): MemberView[];
   onMemberChange(fn: (change: MemberChange) => void): Cancel;
   readonly devices: ReadonlyMap<string, Device>;
