@@ -42,9 +42,10 @@ import type { MemberEvent, Meta } from '../transports/membership/types.ts';
 import { realTimeClock, seededRandom } from '../devices/clock.ts';
 import { closeDevices, driverKinds, openDevices } from '../devices/registry.ts';
 import type { Device, DeviceStatus } from '../devices/types.ts';
-import { AgentEnvironment } from './plugins/agent-env.ts';
+import { AgentEnvironment, type AgentEnvironmentOptions } from './plugins/agent-env.ts';
 import { PluginHost, type LoadedPlugin, type PluginStatus } from './plugins/host.ts';
 import { loadPlugins } from './plugins/loader.ts';
+import { LiveLayer, peerTelemetryTopics } from './live/live.ts';
 
 const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
@@ -92,6 +93,8 @@ export class Agent implements AgentApi {
   private pluginEnv: AgentEnvironment | null = null;
   private pluginHost: PluginHost | null = null;
   private memoryReclaim: MemoryReclaim | null = null;
+  /** What the dashboard and the live tools stream (agent/live/): events, telemetry, positions. */
+  readonly live: LiveLayer;
   private readonly memberListeners = new Set<(e: MemberEvent) => void>();
   /** The configured devices, by name, once opened (a device that failed to open is here too, unavailable). */
   private deviceMap: Map<string, Device> = new Map();
@@ -114,6 +117,7 @@ export class Agent implements AgentApi {
     this.selfIndex = i < 0 ? null : i;
     this.clientId = `${identity.peerId.slice(-10)}.${this.startedMs.toString(36)}.${randomBytes(4).toString('hex')}`;
     this.lastHeard = new Array<number>(config.voters.length).fill(-Infinity);
+    this.live = new LiveLayer({ logger: logger.child({ part: 'live' }) });
     this.roster = new SwarmRoster({ voters: config.voters.map((v) => v.id), bootstrap: config.swarm.roster });
     this.metrics = createMetrics({
       replica: () => {
@@ -183,6 +187,7 @@ export class Agent implements AgentApi {
         sendSnapshots: (envs) => {
           for (const e of envs) if (!this.cut.has(c.voters[e.to].id)) this.transfer?.send(e.to, e.msg);
         },
+        onExecuted: (batch) => this.live.executed(batch),
       });
     }
     const swarmKey = c.swarm.keyFile === undefined ? undefined : readSwarmKey(configPath(c, c.swarm.keyFile));
@@ -282,7 +287,7 @@ export class Agent implements AgentApi {
     });
     this.rosterSync.start();
     const [host, port] = splitHostPort(c.http.listen);
-    this.http = createHttpApi(this, { token: c.http.token, logger: log.child({ part: 'http' }) });
+    this.http = createHttpApi(this, { token: c.http.token, logger: log.child({ part: 'http' }), live: this.live.routes });
     this.streams = attachStreamServer(this.http, {
       submit: (command) => this.driver !== null ? this.submitLocal(command, c.consensus.requestTimeoutMs) : this.forward(command, c.consensus.requestTimeoutMs),
       authorize: (req) => tokenProblem(req, c.http.token),
@@ -313,13 +318,43 @@ export class Agent implements AgentApi {
       logger: log.child({ part: 'plugins' }),
       storeDir: join(configPath(c, c.dataDir), 'plugins'),
       telemetry: this.telemetryStats,
+      observer: { declared: (topic, schema) => this.live.tap.declare(topic, schema), published: (topic, data) => this.live.tap.published(topic, data) },
     });
+    this.startLive(this.pluginEnv, this.node.services.pubsub);
     this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
     await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
     // Gives memory back once a burst is over (agent/memory-reclaim.ts says why it is needed).
     this.memoryReclaim = new MemoryReclaim({ logger: log.child({ part: 'memory' }), registry: this.metrics.registry });
     this.memoryReclaim.start();
     log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name), devices: this.devices().map((d) => `${d.name}:${d.status.state}`) }, 'agent started');
+  }
+
+  /** The live layer listens through the plugin environment's telemetry (agent/live/live.ts). */
+  private startLive(env: AgentEnvironment, pubsub: AgentEnvironmentOptions['pubsub']): void {
+    const timers = realTimeClock();
+    this.live.start({
+      tap: {
+        selfId: this.identity.peerId,
+        subscribe: (topic, fn) => env.subscribe(topic, fn),
+        publish: (topic, data) => env.publish(topic, data),
+        onPeerTopic: peerTelemetryTopics(pubsub, this.config.swarm.name),
+        every: (ms, fn) => timers.every(ms, fn),
+      },
+      devices: this.deviceMap,
+      counters: {
+        replica: () => {
+          const d = this.driver;
+          return d === null ? null : { committed: d.core.stats.committed, fastCommits: d.core.stats.fastCommits, slowCommits: d.core.stats.slowCommits, recoveries: d.core.stats.recoveriesStarted };
+        },
+        latency: async () => {
+          const values = (await this.metrics.commandSeconds.get()).values;
+          const total = (suffix: string): number => values.filter((v) => v.metricName === `covey_command_seconds_${suffix}`).reduce((a, v) => a + v.value, 0);
+          return { count: total('count'), sumS: total('sum') };
+        },
+        reachableVoters: () => this.reachableVoters().length,
+        voters: this.n,
+      },
+    });
   }
 
   /**
@@ -374,6 +409,7 @@ export class Agent implements AgentApi {
 
   private async stopParts(): Promise<void> {
     this.memoryReclaim?.stop();
+    this.live.stop();
     // Plugins first: their stop hooks may still use consensus, telemetry and the store.
     await this.pluginHost?.stop();
     await this.pluginEnv?.close();
@@ -596,6 +632,7 @@ export class Agent implements AgentApi {
     if (this.recentEvents.length > recentEventsMax) this.recentEvents.splice(0, this.recentEvents.length - recentEventsMax);
     const level = e.type === 'dead' || e.type === 'suspect' ? 'warn' : 'info';
     this.logger[level]({ member: e.member.id, state: e.member.state, incarnation: e.member.incarnation }, `member ${e.type}`);
+    this.live.member(e);
     for (const fn of this.memberListeners) {
       try {
         fn(e);

@@ -15,6 +15,7 @@ import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceSpec } from '../devices/registry.ts';
 import type { DeviceKind, DeviceStatus } from '../devices/types.ts';
 import { parseKvListQuery, type KvEntry, type KvListQuery } from './kv-list.ts';
+import { LiveHttpError, type LiveRoutes } from './live/http-routes.ts';
 
 /** One configured device as `GET /devices` and `status().devices` list it. */
 export interface DeviceInfo {
@@ -33,8 +34,8 @@ export interface AgentApi {
   /** Stale local reads (voters only); says how stale they may be. */
   staleGet(key: string): StaleAnswer<string | null>;
   staleTasks(): StaleAnswer<unknown[]>;
-  /** One page of the local keys under a prefix (voters only; agent/kv-list.ts). */
-  staleList(q: KvListQuery): StaleAnswer<KvEntry[]> & { readonly next: string | null };
+  /** One page of the local keys under a prefix (voters only; agent/kv-list.ts). Optional so test doubles need not serve it. */
+  staleList?(q: KvListQuery): StaleAnswer<KvEntry[]> & { readonly next: string | null };
   members(): unknown[];
   /** Recent membership events, oldest first. */
   memberEvents(): unknown[];
@@ -102,6 +103,8 @@ const bodies = {
 export interface HttpOptions {
   readonly token?: string;
   readonly logger: Logger;
+  /** The live layer's routes: /events, /telemetry (agent/live/http-routes.ts). */
+  readonly live?: LiveRoutes;
 }
 
 export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
@@ -113,7 +116,7 @@ export function createHttpApi(api: AgentApi, o: HttpOptions): Server {
         return;
       }
       const name = (err as Error).name;
-      const status = err instanceof HttpError ? err.status
+      const status = err instanceof HttpError || err instanceof LiveHttpError ? err.status
         : name === 'InvalidCommandError' ? 400
         : name === 'DeadlineError' || name === 'UnavailableError' ? 503 : 500;
       if (status === 500) o.logger.error({ err, url: req.url }, 'HTTP handler failed');
@@ -145,6 +148,7 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
   const stale = url.searchParams.get('stale');
   if (stale !== null && stale !== 'true' && stale !== 'false') throw new HttpError(400, `query "stale" must be true or false, got "${stale}"`);
 
+  if (o.live?.handle(req, res, url) === true) return;
   if (path === '/health' && method === 'GET') return send(res, 200, { ok: true });
   if (path === '/ready' && method === 'GET') {
     const r = api.readiness();
@@ -172,6 +176,7 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
     if (method !== 'GET') throw methodNotAllowed(method, path, 'GET (writes go to /kv/KEY)');
     const q = parseKvListQuery(url.searchParams);
     if (typeof q === 'string') throw new HttpError(400, q);
+    if (api.staleList === undefined) throw new HttpError(404, 'this API serves no key listings');
     return send(res, 200, api.staleList(q));
   }
   if (path.startsWith('/kv/')) {

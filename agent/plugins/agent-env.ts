@@ -19,6 +19,7 @@ import { getRandomValues } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Message as PubSubMessage, PubSub } from '@libp2p/interface';
 import { open, type RootDatabase } from 'lmdb';
+import type { ZodType } from 'zod';
 import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
 import type { KvListQuery, KvPage } from '../kv-list.ts';
 import { realTimeClock, type DeviceClock } from '../../devices/clock.ts';
@@ -59,6 +60,14 @@ export interface AgentEnvironmentOptions {
   readonly timers?: DeviceClock;
   /** Counts telemetry per topic for /metrics (agent/telemetry-stats.ts); none when absent. */
   readonly telemetry?: TelemetryStats;
+  /** Told of topics the plugins declare and of what they publish (the live layer's telemetry tap, agent/live/). */
+  readonly observer?: TelemetryObserver;
+}
+
+/** What sees this agent's own telemetry: gossipsub never delivers one's own messages back. */
+export interface TelemetryObserver {
+  declared(topic: string, schema: ZodType | null): void;
+  published(topic: string, data: Uint8Array): void;
 }
 
 /** The gossipsub topic that carries a plugin telemetry topic. */
@@ -136,9 +145,15 @@ export class AgentEnvironment implements PluginEnvironment {
 
   // ---- telemetry ----------------------------------------------------------------------------
 
+  declareTopic(topic: string, schema: ZodType): void {
+    this.#o.observer?.declared(topic, schema);
+  }
+
   async publish(topic: string, data: Uint8Array): Promise<void> {
+    if (this.#closed) return;
+    this.#o.observer?.published(topic, data);
     const pubsub = this.#o.pubsub;
-    if (pubsub === null || this.#closed) return;
+    if (pubsub === null) return;
     this.#o.telemetry?.published(topic);
     try {
       await pubsub.publish(telemetryTopic(this.#o.swarm, topic), data);

@@ -262,6 +262,7 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
   const telemetry: TelemetryApi = {
     topic<S extends z.ZodType>(topicName: string, schema: S): Topic<z.output<S>> {
       needTopic(topicName);
+      env.declareTopic?.(topicName, schema);
       return {
         name: topicName,
         async publish(value) {

@@ -3,6 +3,7 @@
 // with time or randomness in it comes from here, so a plugin under the simulator is as
 // deterministic as the simulator.
 
+import type { ZodType } from 'zod';
 import type { DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
 import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
@@ -27,6 +28,8 @@ export interface PluginEnvironment {
   staleTasks(): Promise<StaleRead<TaskView[]>>;
   /** Broadcast on a telemetry topic (best effort, like gossipsub). */
   publish(topic: string, data: Uint8Array): Promise<void>;
+  /** A plugin made a topic with this schema (the agent's live layer shows it; optional: the simulator has none). */
+  declareTopic?(topic: string, schema: ZodType): void;
   /** Messages from other agents on a topic. */
   subscribe(topic: string, fn: (data: Uint8Array, from: string) => void): Cancel;
   /** Told of each message a subscription dropped (not JSON, or not the topic's schema), for metrics; optional. */
