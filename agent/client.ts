@@ -3,6 +3,7 @@
 
 import type { CommandResult } from '../consensus/statemachine/commands.ts';
 import type { PluginStatus } from './plugins/host.ts';
+import { readSse, type SseMessage } from './live/sse-reader.ts';
 
 export class AgentClientError extends Error {
   /** HTTP status, or 0 when the agent could not be reached at all. */
@@ -49,6 +50,41 @@ export class AgentClient {
     if (res.ok || res.status === 409) return parsed;
     const msg = typeof parsed === 'object' && parsed !== null && 'error' in parsed ? String((parsed as { error: unknown }).error) : text.trim();
     throw new AgentClientError(res.status, `${method} ${path}: ${res.status} ${msg}`, parsed);
+  }
+
+  /**
+   * The agent's live events (GET /events, Server-Sent Events) that pass the query (kinds, prefix,
+   * topic), as they come; ends when the agent closes the stream or the signal aborts.
+   */
+  async *events(query: Record<string, string>, signal?: AbortSignal): AsyncGenerator<SseMessage> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const path = `/events?${new URLSearchParams(query)}`;
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { headers, signal });
+    } catch (err) {
+      if (signal?.aborted === true) return;
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new AgentClientError(0, `cannot reach the agent at ${this.baseUrl} (${cause}); is it running? start one with \`covey agent --config FILE\` or point --agent at it`);
+    }
+    if (!res.ok || res.body === null) {
+      const text = await res.text();
+      let msg = text.trim();
+      try { msg = String((JSON.parse(text) as { error?: unknown }).error ?? msg); } catch { /* not JSON */ }
+      throw new AgentClientError(res.status, `GET ${path}: ${res.status} ${res.status === 404 ? 'this agent has no live events (an older version?)' : msg}`);
+    }
+    try {
+      yield* readSse(res.body);
+    } catch (err) {
+      if (signal?.aborted === true) return;
+      throw err;
+    }
+  }
+
+  /** Every telemetry topic the agent tracks (GET /telemetry), or one with its recent history (?topic=). */
+  telemetry(topic?: string): Promise<Record<string, unknown>> {
+    return this.request('GET', topic === undefined ? '/telemetry' : `/telemetry?topic=${encodeURIComponent(topic)}`) as Promise<Record<string, unknown>>;
   }
 
   status(): Promise<Record<string, unknown>> {

@@ -16,16 +16,16 @@ import { formatTable } from './table.ts';
 // libp2p keys, lmdb, the swarm launcher) when it runs. agent/cli/lazy.test.ts checks this.
 
 /** Where the client commands find the agent: --agent URL, or the http section of --config. */
-interface Target { agent?: string; config?: string; authToken?: string }
+export interface Target { agent?: string; config?: string; authToken?: string }
 
-function targetOptions(c: Command): Command {
+export function targetOptions(c: Command): Command {
   return c
     .option('--agent <url>', 'the agent\'s HTTP API (default: $COVEY_AGENT or http://127.0.0.1:7070)')
     .option('--config <file>', 'read the agent\'s HTTP address and token from its config file')
     .option('--auth-token <token>', 'bearer token, when the agent listens beyond localhost (default: $COVEY_TOKEN)');
 }
 
-async function clientFor(t: Target): Promise<AgentClient> {
+export async function clientFor(t: Target): Promise<AgentClient> {
   if (t.config !== undefined) {
     const { loadConfig } = await import('../config.ts');
     const c = loadConfig(t.config);
@@ -35,7 +35,7 @@ async function clientFor(t: Target): Promise<AgentClient> {
 }
 
 /** Runs a command body; prints errors as one line and sets the exit code (2 for usage/config). */
-async function run(name: string, body: () => Promise<void>): Promise<void> {
+export async function run(name: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (err) {
@@ -48,7 +48,7 @@ async function run(name: string, body: () => Promise<void>): Promise<void> {
   }
 }
 
-function print(value: unknown): void {
+export function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
@@ -58,7 +58,7 @@ function printResult(r: unknown): void {
   if (typeof r === 'object' && r !== null && (r as { ok?: unknown }).ok === false) process.exitCode = 1;
 }
 
-function intArg(name: string, min = 1) {
+export function intArg(name: string, min = 1) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}, got "${v}"`);

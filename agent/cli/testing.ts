@@ -2,12 +2,13 @@
 // but libp2p and lmdb is real), and the `covey` CLI run as a child process against it. The child
 // runs asynchronously, so this process keeps serving its requests meanwhile.
 
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { createHttpApi, type AgentApi } from '../http.ts';
 import { pageKeys } from '../kv-list.ts';
+import type { LiveRoutes } from '../live/http-routes.ts';
 import { AgentClient } from '../client.ts';
 import { group, silentLogger } from '../testing.ts';
 import type { Command, Operation } from '../../consensus/statemachine/commands.ts';
@@ -22,16 +23,23 @@ export interface CliRun {
 
 /** Runs `covey ...args` to its end; never rejects for a non-zero exit (the code is in the answer). */
 export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+  return startCli(args, env).done;
+}
+
+/** Starts `covey ...args`: the child (to signal it) and its end. Killed after 30 s (code -1 then). */
+export function startCli(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliRun> } {
+  let child!: ChildProcess;
+  const done = new Promise<CliRun>((resolve) => {
+    child = execFile(process.execPath, [cliPath, ...args], { env: { ...process.env, COVEY_AGENT: '', COVEY_TOKEN: '', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });
   });
+  return { child, done };
 }
 
 /** An HTTP API over an in-process group of three voters; `close()` stops it all. */
-export async function serveGroup(extra: Partial<AgentApi> = {}) {
+export async function serveGroup(extra: Partial<AgentApi> = {}, o: { live?: LiveRoutes } = {}) {
   const g = await group();
   const d = g.drivers[0];
   let seq = 0;
@@ -53,7 +61,7 @@ export async function serveGroup(extra: Partial<AgentApi> = {}) {
     redeemJoinToken: async () => ({ ok: false, error: 'not in this test' }),
     ...extra,
   };
-  const server = createHttpApi(api, { logger: silentLogger });
+  const server = createHttpApi(api, { logger: silentLogger, live: o.live });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
