@@ -11,7 +11,6 @@ import { definePlugin } from './plugins/api.ts';
 import { PluginHost } from './plugins/host.ts';
 import { testEnvironment, TestWorld } from './plugins/testing.ts';
 import { formatStatus } from './cli/agent-commands.ts';
-import { pageKeys } from './kv-list.ts';
 
 /** The HTTP API over voter 0 of an in-process group: everything but libp2p and lmdb is real. */
 async function serve(token?: string, host: PluginHost | null = null) {
@@ -25,7 +24,6 @@ async function serve(token?: string, host: PluginHost | null = null) {
     submit: (op: Operation, o) => d.submit({ clientId: o.clientId ?? 'http-test', requestId: o.requestId ?? ++seq, timestampMs: Date.now(), ...op } as Command, o.timeoutMs ?? 3000, () => 'no majority'),
     staleGet: (key) => ({ value: d.stateMachine.get(key), stale: true, staleness: { appliedInstances: d.core.stats.applied } }),
     staleTasks: () => ({ value: d.stateMachine.listTasks(), stale: true, staleness: {} }),
-    staleList: (q) => { const p = pageKeys(d.stateMachine, q); return { value: p.entries, next: p.next, stale: true, staleness: {} }; },
     members: () => [],
     memberEvents: () => [],
     plugins: () => host?.status() ?? [],

@@ -37,6 +37,17 @@ test('kv ls lists a prefix across pages, as a table and as JSON', async () => {
     const col = lines[0].indexOf('VALUE');
     for (const l of lines.slice(1)) assert.match(l.slice(col), /^(battery \d+|v)$/, l);
 
+    // The route itself: one page and its continuation; a bad query or method says what is wrong.
+    const page = await (await fetch(`${s.url}/kv?prefix=fleet/drone-&limit=10`)).json() as { value: { key: string }[]; next: string | null; stale: boolean };
+    assert.deepEqual([page.value.length, page.next, page.stale], [10, 'fleet/drone-09', true]);
+    const rest = await (await fetch(`${s.url}/kv?prefix=fleet/drone-&limit=10&after=${encodeURIComponent(page.next!)}`)).json() as { value: { key: string }[]; next: string | null };
+    assert.deepEqual([rest.value.map((e) => e.key), rest.next], [['fleet/drone-10', 'fleet/drone-11'], null]);
+    const badLimit = await fetch(`${s.url}/kv?limit=abc`);
+    assert.equal(badLimit.status, 400);
+    assert.match(((await badLimit.json()) as { error: string }).error, /limit.*from 1 to 1000, got "abc"/);
+    const post = await fetch(`${s.url}/kv`, { method: 'POST', body: '{}' });
+    assert.equal(post.status, 405);
+
     const none = await runCli(['kv', 'ls', '--prefix', 'nothing/', '--agent', s.url]);
     assert.equal(none.code, 0);
     assert.equal(none.stdout, 'no keys under "nothing/"\n');
