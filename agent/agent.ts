@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Command, CommandResult, Operation } from '../consensus/statemachine/commands.ts';
+import type { Command, CommandResult, Operation, TaskView } from '../consensus/statemachine/commands.ts';
 import { WalStorage } from '../consensus/storage/wal-storage.ts';
 import { defaultQuorumConfig, quorums } from '../consensus/core/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
@@ -69,7 +69,7 @@ export class Agent implements AgentApi {
   readonly logger: Logger;
   readonly selfIndex: number | null;
   private readonly metrics: AgentMetrics;
-  /** Telemetry per topic, counted by the plugin environment (metrics, and the HTTP API's views of it). */
+  /** Telemetry per topic, counted by the plugin environment, for /metrics. */
   readonly telemetryStats = new TelemetryStats();
   private readonly startedMs = Date.now();
   /** This incarnation's client id: request ids restart at 1, so the client id must be new too. */
@@ -308,8 +308,8 @@ export class Agent implements AgentApi {
       swarm: c.swarm.name,
       submit: (op) => this.submit(op, {}),
       staleGet: this.selfIndex === null ? null : (key) => this.staleGet(key),
-      staleList: this.selfIndex === null ? null : (q) => ({ value: pageKeys(this.driver!.stateMachine, q), stale: true, staleness: this.staleness() }),
-      staleTasks: this.selfIndex === null ? null : () => ({ value: this.driver!.stateMachine.listTasks(), stale: true, staleness: this.staleness() }),
+      staleList: this.selfIndex === null ? null : (q) => { const a = this.staleList(q); return { value: { entries: a.value, next: a.next }, stale: true, staleness: a.staleness }; },
+      staleTasks: this.selfIndex === null ? null : () => this.staleTasks(),
       pubsub: this.node.services.pubsub,
       admits: (peer) => this.roster.admits(peer),
       members: () => this.membership?.members() ?? [],
@@ -578,7 +578,7 @@ export class Agent implements AgentApi {
     return { value: page.entries, next: page.next, stale: true, staleness: this.staleness() };
   }
 
-  staleTasks(): StaleAnswer<unknown[]> {
+  staleTasks(): StaleAnswer<TaskView[]> {
     if (this.driver === null) throw new HttpError(409, 'task listings are served by voters (they hold the state); ask a voter');
     return { value: this.driver.stateMachine.listTasks(), stale: true, staleness: this.staleness() };
   }
