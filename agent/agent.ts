@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Command, CommandResult, Operation } from '../consensus/statemachine/commands.ts';
+import type { Command, CommandResult, Operation, TaskView } from '../consensus/statemachine/commands.ts';
 import { WalStorage } from '../consensus/storage/wal-storage.ts';
 import { defaultQuorumConfig, quorums } from '../consensus/core/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
@@ -20,6 +20,7 @@ import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { deadVoter } from './membership-recovery.ts';
 import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
+import { pageKeys, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { SwarmRoster } from './roster.ts';
 import { verifyJoinToken } from './join-token.ts';
 import { RosterSync } from './roster-sync.ts';
@@ -27,6 +28,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { loadIdentity, type Identity } from './identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type AgentMetrics } from './metrics.ts';
+import { TelemetryStats } from './telemetry-stats.ts';
 import { MemoryReclaim } from './memory-reclaim.ts';
 import type { CoveyNode } from '../transports/node.ts';
 import { createAgentNode } from './agent-node.ts';
@@ -70,6 +72,8 @@ export class Agent implements AgentApi {
   readonly logger: Logger;
   readonly selfIndex: number | null;
   private readonly metrics: AgentMetrics;
+  /** Telemetry per topic, counted by the plugin environment, for /metrics. */
+  readonly telemetryStats = new TelemetryStats();
   private readonly startedMs = Date.now();
   /** This incarnation's client id: request ids restart at 1, so the client id must be new too. */
   private readonly clientId: string;
@@ -128,6 +132,11 @@ export class Agent implements AgentApi {
         const s = d.core.stats;
         return { committed: s.committed, applied: s.applied, pending: d.core.pendingIds().length, queued: d.core.queuedCommands(), fsyncs: d.stats.fsyncs, recoveries: s.recoveriesStarted };
       },
+      plugins: () => this.plugins(),
+      devices: () => this.devices(),
+      // Leases are stamped with the submitters' wall clocks, so "expired" is judged by this one.
+      tasks: () => this.driver === null ? null : { tasks: this.driver.stateMachine.listTasks(), nowMs: Date.now() },
+      telemetry: this.telemetryStats,
     });
     if (config.faultInjection) {
       this.faults = {
@@ -298,6 +307,8 @@ export class Agent implements AgentApi {
       swarm: c.swarm.name,
       submit: (op) => this.submit(op, {}),
       staleGet: this.selfIndex === null ? null : (key) => this.staleGet(key),
+      staleList: this.selfIndex === null ? null : (q) => { const a = this.staleList(q); return { value: { entries: a.value, next: a.next }, stale: true, staleness: a.staleness }; },
+      staleTasks: this.selfIndex === null ? null : () => this.staleTasks(),
       pubsub: this.node.services.pubsub,
       admits: (peer) => this.roster.admits(peer),
       members: () => this.membership?.members() ?? [],
@@ -305,6 +316,7 @@ export class Agent implements AgentApi {
       devices: this.deviceMap,
       logger: log.child({ part: 'plugins' }),
       storeDir: join(configPath(c, c.dataDir), 'plugins'),
+      telemetry: this.telemetryStats,
       observer: { declared: (topic, schema) => this.live.tap.declare(topic, schema), published: (topic, data) => this.live.tap.published(topic, data) },
     });
     this.startLive(this.pluginEnv, this.node.services.pubsub);
@@ -560,7 +572,13 @@ export class Agent implements AgentApi {
     return { value, stale: true, staleness: this.staleness() };
   }
 
-  staleTasks(): StaleAnswer<unknown[]> {
+  staleList(q: KvListQuery): StaleAnswer<KvEntry[]> & { readonly next: string | null } {
+    if (this.driver === null) throw new HttpError(409, 'key listings are served by voters (they hold the state); ask a voter');
+    const page = pageKeys(this.driver.stateMachine, q);
+    return { value: page.entries, next: page.next, stale: true, staleness: this.staleness() };
+  }
+
+  staleTasks(): StaleAnswer<TaskView[]> {
     if (this.driver === null) throw new HttpError(409, 'task listings are served by voters (they hold the state); ask a voter');
     return { value: this.driver.stateMachine.listTasks(), stale: true, staleness: this.staleness() };
   }

@@ -3,6 +3,7 @@
 
 import type { CommandResult } from '../consensus/statemachine/commands.ts';
 import type { PluginStatus } from './plugins/host.ts';
+import { readSse, type SseMessage } from './live/sse-reader.ts';
 
 export class AgentClientError extends Error {
   /** HTTP status, or 0 when the agent could not be reached at all. */
@@ -51,6 +52,41 @@ export class AgentClient {
     throw new AgentClientError(res.status, `${method} ${path}: ${res.status} ${msg}`, parsed);
   }
 
+  /**
+   * The agent's live events (GET /events, Server-Sent Events) that pass the query (kinds, prefix,
+   * topic), as they come; ends when the agent closes the stream or the signal aborts.
+   */
+  async *events(query: Record<string, string>, signal?: AbortSignal): AsyncGenerator<SseMessage> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const path = `/events?${new URLSearchParams(query)}`;
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { headers, signal });
+    } catch (err) {
+      if (signal?.aborted === true) return;
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new AgentClientError(0, `cannot reach the agent at ${this.baseUrl} (${cause}); is it running? start one with \`covey agent --config FILE\` or point --agent at it`);
+    }
+    if (!res.ok || res.body === null) {
+      const text = await res.text();
+      let msg = text.trim();
+      try { msg = String((JSON.parse(text) as { error?: unknown }).error ?? msg); } catch { /* not JSON */ }
+      throw new AgentClientError(res.status, `GET ${path}: ${res.status} ${res.status === 404 ? 'this agent has no live events (an older version?)' : msg}`);
+    }
+    try {
+      yield* readSse(res.body);
+    } catch (err) {
+      if (signal?.aborted === true) return;
+      throw err;
+    }
+  }
+
+  /** Every telemetry topic the agent tracks (GET /telemetry), or one with its recent history (?topic=). */
+  telemetry(topic?: string): Promise<Record<string, unknown>> {
+    return this.request('GET', topic === undefined ? '/telemetry' : `/telemetry?topic=${encodeURIComponent(topic)}`) as Promise<Record<string, unknown>>;
+  }
+
   status(): Promise<Record<string, unknown>> {
     return this.request('GET', '/status') as Promise<Record<string, unknown>>;
   }
@@ -89,6 +125,21 @@ export class AgentClient {
 
   del(key: string, ids: ClientIds = {}): Promise<CommandResult> {
     return this.request('DELETE', `/kv/${encodeURIComponent(key)}`, { ...ids }) as Promise<CommandResult>;
+  }
+
+  /** One page of a voter's local keys under a prefix (GET /kv?prefix=); pass `next` back as `after` to read on. */
+  kvList(q: { prefix?: string; after?: string | null; limit?: number } = {}): Promise<{ value: { key: string; value: string }[]; next: string | null; stale: true; staleness: Record<string, unknown> }> {
+    const params = new URLSearchParams();
+    if (q.prefix !== undefined && q.prefix !== '') params.set('prefix', q.prefix);
+    if (q.after !== undefined && q.after !== null) params.set('after', q.after);
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    const query = params.size === 0 ? '' : `?${params}`;
+    return this.request('GET', `/kv${query}`) as Promise<{ value: { key: string; value: string }[]; next: string | null; stale: true; staleness: Record<string, unknown> }>;
+  }
+
+  /** One task, linearizable (GET /tasks/ID); `ok: false` when it does not exist. */
+  getTask(taskId: string): Promise<CommandResult> {
+    return this.request('GET', `/tasks/${encodeURIComponent(taskId)}`) as Promise<CommandResult>;
   }
 
   tasks(): Promise<{ value: Record<string, unknown>[] }> {

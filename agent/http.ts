@@ -14,6 +14,7 @@ import type { Logger } from './log.ts';
 import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceSpec } from '../devices/registry.ts';
 import type { DeviceKind, DeviceStatus } from '../devices/types.ts';
+import { parseKvListQuery, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { LiveHttpError, type LiveRoutes } from './live/http-routes.ts';
 import { cookieToken, sameToken } from './live/ui-routes.ts';
 
@@ -34,6 +35,8 @@ export interface AgentApi {
   /** Stale local reads (voters only); says how stale they may be. */
   staleGet(key: string): StaleAnswer<string | null>;
   staleTasks(): StaleAnswer<unknown[]>;
+  /** One page of the local keys under a prefix (voters only; agent/kv-list.ts). Optional so test doubles need not serve it. */
+  staleList?(q: KvListQuery): StaleAnswer<KvEntry[]> & { readonly next: string | null };
   members(): unknown[];
   /** Recent membership events, oldest first. */
   memberEvents(): unknown[];
@@ -195,6 +198,13 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
     return;
   }
 
+  if (path === '/kv') {
+    if (method !== 'GET') throw methodNotAllowed(method, path, 'GET (writes go to /kv/KEY)');
+    const q = parseKvListQuery(url.searchParams);
+    if (typeof q === 'string') throw new HttpError(400, q);
+    if (api.staleList === undefined) throw new HttpError(404, 'this API serves no key listings');
+    return send(res, 200, api.staleList(q));
+  }
   if (path.startsWith('/kv/')) {
     const key = decodeSegment(path.slice(4), 'key');
     switch (method) {

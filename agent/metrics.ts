@@ -1,7 +1,13 @@
 // Prometheus metrics of an agent (prom-client), served at /metrics. One registry per agent, so two
-// agents in one process (tests) never mix their figures.
+// agents in one process (tests) never mix their figures. Figures that live elsewhere (the
+// replica's counters, plugin states, devices, the task board) are read at scrape time through
+// MetricsSources, so nothing has to remember to update a gauge.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PluginStatus } from './plugins/host.ts';
+import type { DeviceInfo } from './http.ts';
+import type { TaskView } from '../consensus/statemachine/commands.ts';
+import { registerTelemetryMetrics, type TelemetryStats } from './telemetry-stats.ts';
 
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -13,11 +19,26 @@ export interface AgentMetrics {
 export interface MetricsSources {
   /** Called at scrape time: the replica's counters, or null on a non-voter. */
   replica(): { committed: number; applied: number; pending: number; queued: number; fsyncs: number; recoveries: number } | null;
+  /** The plugin host's view of every plugin (empty before the plugins start). */
+  plugins?(): readonly PluginStatus[];
+  /** The configured devices and their status. */
+  devices?(): readonly DeviceInfo[];
+  /** The voter's local task board and its clock (ms), or null on a non-voter. */
+  tasks?(): { readonly tasks: readonly TaskView[]; readonly nowMs: number } | null;
+  /** Telemetry counted by the plugin environment (agent/telemetry-stats.ts). */
+  telemetry?: TelemetryStats;
 }
+
+/** Every state a plugin can be in: each gets a sample (1 for the current one), so a dashboard sees the 0s too. */
+export const pluginStates = ['configured', 'active', 'failed', 'inactive'] as const;
+/** The task board's states as the metric counts them: a claim whose lease ran out is "expired". */
+export const taskStates = ['open', 'claimed', 'expired', 'done'] as const;
 
 export function createMetrics(sources: MetricsSources): AgentMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'covey_process_' });
+  // prom-client names its own figures process_* and nodejs_*: "covey_" alone makes them
+  // covey_process_cpu_seconds_total, not covey_process_process_cpu_seconds_total.
+  collectDefaultMetrics({ register: registry, prefix: 'covey_' });
   const commands = new Counter({
     name: 'covey_commands_total', help: 'Client commands handled by this agent, by operation and outcome (ok, refused, timeout, error)',
     labelNames: ['op', 'outcome'] as const, registers: [registry],
@@ -39,5 +60,73 @@ export function createMetrics(sources: MetricsSources): AgentMetrics {
   fromReplica('covey_commands_queued', 'Client commands waiting to be proposed (batching, back-pressure)', (r) => r.queued);
   fromReplica('covey_storage_syncs', 'Group commits made durable since start', (r) => r.fsyncs);
   fromReplica('covey_recoveries_started', 'Recoveries of stalled instances started here since start', (r) => r.recoveries);
+  registerPluginMetrics(registry, sources);
+  registerDeviceMetrics(registry, sources);
+  registerTaskMetrics(registry, sources);
+  if (sources.telemetry !== undefined) registerTelemetryMetrics(registry, sources.telemetry);
   return { registry, commands, commandSeconds, reachableVoters };
+}
+
+function registerPluginMetrics(registry: Registry, sources: MetricsSources): void {
+  const plugins = (): readonly PluginStatus[] => sources.plugins?.() ?? [];
+  new Gauge({
+    name: 'covey_plugin_state', help: 'Each plugin\'s state: 1 for the state it is in, 0 for the others (configured, active, failed, inactive)',
+    labelNames: ['plugin', 'state'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of plugins()) for (const s of pluginStates) this.set({ plugin: p.name, state: s }, p.state === s ? 1 : 0);
+    },
+  });
+  // Counters kept by the plugin host; copied at scrape time (they only grow while the agent runs).
+  new Counter({
+    name: 'covey_plugin_restarts_total', help: 'Restarts of each plugin after a failure, since the agent started',
+    labelNames: ['plugin'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of plugins()) this.inc({ plugin: p.name }, p.restarts);
+    },
+  });
+  new Counter({
+    name: 'covey_plugin_telemetry_dropped_total', help: 'Telemetry messages each plugin\'s subscriptions dropped (not JSON, or not matching the topic\'s schema)',
+    labelNames: ['plugin'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of plugins()) this.inc({ plugin: p.name }, p.telemetryDropped);
+    },
+  });
+}
+
+function registerDeviceMetrics(registry: Registry, sources: MetricsSources): void {
+  new Gauge({
+    name: 'covey_device_available', help: 'Whether each configured device is available now (1) or not (0: failed to open, link lost, opening, closed)',
+    labelNames: ['device', 'kind', 'driver'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of sources.devices?.() ?? []) this.set({ device: d.name, kind: d.kind, driver: d.driver }, d.status.state === 'available' ? 1 : 0);
+    },
+  });
+}
+
+function registerTaskMetrics(registry: Registry, sources: MetricsSources): void {
+  new Gauge({
+    name: 'covey_tasks', help: 'Tasks on this voter\'s copy of the board by state: open, claimed (lease running), expired (claimed, lease ran out: anyone may claim it), done',
+    labelNames: ['state'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      const board = sources.tasks?.() ?? null;
+      if (board === null) return;
+      const counts = countTasks(board.tasks, board.nowMs);
+      for (const s of taskStates) this.set({ state: s }, counts[s]);
+    },
+  });
+}
+
+/** Tasks by state; a claim whose lease ended before nowMs counts as expired. */
+export function countTasks(tasks: readonly TaskView[], nowMs: number): Record<(typeof taskStates)[number], number> {
+  const counts = { open: 0, claimed: 0, expired: 0, done: 0 };
+  for (const t of tasks) {
+    if (t.status === 'claimed') counts[t.leaseExpiresMs <= nowMs ? 'expired' : 'claimed']++;
+    else counts[t.status]++;
+  }
+  return counts;
 }

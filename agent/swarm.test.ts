@@ -124,7 +124,7 @@ test('the covey CLI reaches a running agent: kv, tasks, status, members; bad arg
   const complete = await run(process.execPath, [cli, 'tasks', 'complete', 'cell-1', 'covered', '--worker', 'drone-7', '--token', String(claim.task.token), ...agent]);
   assert.equal(JSON.parse(complete.stdout).task.status, 'done');
   const ls = await run(process.execPath, [cli, 'tasks', 'ls', ...agent]);
-  assert.match(ls.stdout, /cell-1\s+done\s+owner=drone-7/);
+  assert.match(ls.stdout, /^cell-1 +done +drone-7 +1 +- +covered$/m);
   const status = JSON.parse((await run(process.execPath, [cli, 'status', ...agent])).stdout);
   assert.equal(status.peerId, s.agents[1].peerId);
   assert.equal(status.role, 'voter');

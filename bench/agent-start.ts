@@ -63,7 +63,7 @@ function rssOf(pid: number): { rssMiB: number; fileMiB: number } {
 
 async function heapUsedMiB(http: string): Promise<number> {
   const text = await (await fetch(http + '/metrics')).text();
-  return Number(/^covey_process_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return Number(/^covey_nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
 }
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];

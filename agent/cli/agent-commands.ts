@@ -9,22 +9,23 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { AgentClient, AgentClientError } from '../client.ts';
 import { ConfigError } from '../config-error.ts';
 import type { AgentSlot } from '../swarm.ts';
+import { formatTable } from './table.ts';
 
 // Only commander, the HTTP client and node's own modules load with this file, so `covey --help`
 // and the client commands start fast; each action imports what it needs (the config schema,
 // libp2p keys, lmdb, the swarm launcher) when it runs. agent/cli/lazy.test.ts checks this.
 
 /** Where the client commands find the agent: --agent URL, or the http section of --config. */
-interface Target { agent?: string; config?: string; authToken?: string }
+export interface Target { agent?: string; config?: string; authToken?: string }
 
-function targetOptions(c: Command): Command {
+export function targetOptions(c: Command): Command {
   return c
     .option('--agent <url>', 'the agent\'s HTTP API (default: $COVEY_AGENT or http://127.0.0.1:7070)')
     .option('--config <file>', 'read the agent\'s HTTP address and token from its config file')
     .option('--auth-token <token>', 'bearer token, when the agent listens beyond localhost (default: $COVEY_TOKEN)');
 }
 
-async function clientFor(t: Target): Promise<AgentClient> {
+export async function clientFor(t: Target): Promise<AgentClient> {
   if (t.config !== undefined) {
     const { loadConfig } = await import('../config.ts');
     const c = loadConfig(t.config);
@@ -34,7 +35,7 @@ async function clientFor(t: Target): Promise<AgentClient> {
 }
 
 /** Runs a command body; prints errors as one line and sets the exit code (2 for usage/config). */
-async function run(name: string, body: () => Promise<void>): Promise<void> {
+export async function run(name: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (err) {
@@ -47,7 +48,7 @@ async function run(name: string, body: () => Promise<void>): Promise<void> {
   }
 }
 
-function print(value: unknown): void {
+export function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
@@ -57,7 +58,7 @@ function printResult(r: unknown): void {
   if (typeof r === 'object' && r !== null && (r as { ok?: unknown }).ok === false) process.exitCode = 1;
 }
 
-function intArg(name: string, min = 1) {
+export function intArg(name: string, min = 1) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
@@ -77,6 +78,7 @@ export function initCommand(): Command {
     .option('--http <host:port>', 'HTTP API address', '127.0.0.1:7070')
     .option('--new-swarm-key', 'make a private-network key (swarm.key) for a new swarm; copy it to every other agent')
     .option('--swarm-key <file>', 'join a private swarm: copy its key file here as swarm.key')
+    .option('--json', 'print { peerId, config, identity } as JSON (this command always does; accepted everywhere for scripts)')
     .action((o: { dir: string; swarm: string; voters?: string; expectVoters?: number; listen: string; bootstrap: string; http: string; newSwarmKey?: boolean; swarmKey?: string }) => run('init', async () => {
       const dir = resolve(o.dir);
       const configFile = join(dir, 'config.yaml');
@@ -159,44 +161,106 @@ export function agentCommand(): Command {
     }));
 }
 
+/** `--json` on a command whose answer is JSON already: accepted, so a script can pass it to every command. */
+function jsonOption(c: Command): Command {
+  return c.option('--json', 'print JSON (this command always does; accepted everywhere for scripts)');
+}
+
+/** Entries `kv ls` asks for per request (the API's most; agent/kv-list.ts). */
+const kvLsPageLimit = 1000;
+
 export function kvCommand(): Command {
   const kv = new Command('kv').description('read and write the replicated key-value store through a running agent');
-  targetOptions(kv.command('get <key>').description('read a key (linearizable, or --stale for the local copy)')
-    .option('--stale', 'read this voter\'s local copy without consensus (says how stale it may be)'))
+  jsonOption(targetOptions(kv.command('get <key>').description('read a key (linearizable, or --stale for the local copy)')
+    .option('--stale', 'read this voter\'s local copy without consensus (says how stale it may be)')))
     .action((key: string, o: Target & { stale?: boolean }) => run('kv get', async () => printResult(await (await clientFor(o)).get(key, { stale: o.stale }))));
-  targetOptions(kv.command('put <key> <value>').description('write a key'))
+  jsonOption(targetOptions(kv.command('put <key> <value>').description('write a key')))
     .action((key: string, value: string, o: Target) => run('kv put', async () => printResult(await (await clientFor(o)).put(key, value))));
-  targetOptions(kv.command('cas <key> <expected> <value>').description('compare-and-swap: write value if the key holds expected (use --absent for "no value")')
-    .option('--absent', 'expect the key to be absent (expected is ignored)'))
+  jsonOption(targetOptions(kv.command('cas <key> <expected> <value>').description('compare-and-swap: write value if the key holds expected (use --absent for "no value")')
+    .option('--absent', 'expect the key to be absent (expected is ignored)')))
     .action((key: string, expected: string, value: string, o: Target & { absent?: boolean }) => run('kv cas', async () =>
       printResult(await (await clientFor(o)).cas(key, o.absent === true ? null : expected, value))));
-  targetOptions(kv.command('del <key>').description('delete a key'))
+  jsonOption(targetOptions(kv.command('del <key>').description('delete a key')))
     .action((key: string, o: Target) => run('kv del', async () => printResult(await (await clientFor(o)).del(key))));
+  targetOptions(kv.command('ls').description('list keys and values under a prefix (a voter\'s local copy, stale; sorted by key)')
+    .option('--prefix <prefix>', 'only keys that start with this', '')
+    .option('--limit <n>', 'print at most n entries (default: all)', intArg('--limit'))
+    .option('--json', 'print { prefix, entries: [{ key, value }], truncated, stale, staleness } as JSON'))
+    .action((o: Target & { prefix: string; limit?: number; json?: boolean }) => run('kv ls', async () => {
+      const client = await clientFor(o);
+      const entries: { key: string; value: string }[] = [];
+      let after: string | null = null;
+      let staleness: Record<string, unknown> = {};
+      let truncated = false;
+      for (;;) {
+        const want = o.limit === undefined ? kvLsPageLimit : Math.min(kvLsPageLimit, o.limit - entries.length);
+        const page = await client.kvList({ prefix: o.prefix, after, limit: want });
+        if (after === null) staleness = page.staleness;
+        entries.push(...page.value);
+        if (page.next === null) break;
+        if (o.limit !== undefined && entries.length >= o.limit) { truncated = true; break; }
+        after = page.next;
+      }
+      if (o.json === true) { print({ prefix: o.prefix, entries, truncated, stale: true, staleness }); return; }
+      if (entries.length === 0) { process.stdout.write(`no keys${o.prefix === '' ? '' : ` under "${o.prefix}"`}\n`); return; }
+      process.stdout.write(formatTable(['KEY', 'VALUE'], entries.map((e) => [e.key, e.value])));
+      if (truncated) process.stdout.write(`(more after "${entries[entries.length - 1].key}"; raise --limit)\n`);
+    }));
   return kv;
+}
+
+/** `tasks ls` as text: one row a task, columns as wide as their widest cell. */
+export function formatTasks(tasks: readonly Record<string, unknown>[], nowMs: number): string {
+  const rows = tasks.map((t) => {
+    const leaseMs = Number(t.leaseExpiresMs) - nowMs;
+    const lease = t.status !== 'claimed' ? '-' : leaseMs > 0 ? `${(leaseMs / 1000).toFixed(1)} s` : 'expired';
+    return [String(t.taskId), String(t.status), t.owner === null || t.owner === undefined ? '-' : String(t.owner), String(t.token), lease, t.result === null || t.result === undefined ? '-' : String(t.result)];
+  });
+  return formatTable(['TASK', 'STATUS', 'OWNER', 'TOKEN', 'LEASE LEFT', 'RESULT'], rows);
 }
 
 export function tasksCommand(): Command {
   const t = new Command('tasks').description('use the replicated task board through a running agent');
-  targetOptions(t.command('ls').description('list tasks (this voter\'s local copy)'))
-    .action((o: Target) => run('tasks ls', async () => {
+  targetOptions(t.command('ls').description('list tasks (this voter\'s local copy, stale)')
+    .option('--prefix <prefix>', 'only tasks whose id starts with this')
+    .option('--status <status>', 'only tasks in this state: open, claimed or done', statusArg)
+    .option('--json', 'print the tasks as a JSON array (taskId, spec, status, owner, token, leaseExpiresMs, result)'))
+    .action((o: Target & { prefix?: string; status?: string; json?: boolean }) => run('tasks ls', async () => {
       const r = await (await clientFor(o)).tasks();
-      for (const task of r.value) {
-        process.stdout.write(`${String(task.taskId).padEnd(20)} ${String(task.status).padEnd(8)} owner=${task.owner ?? '-'} token=${task.token} ${task.result === null ? '' : 'result=' + JSON.stringify(task.result)}\n`);
-      }
-      if (r.value.length === 0) process.stdout.write('no tasks\n');
+      const tasks = r.value.filter((x) => (o.prefix === undefined || String(x.taskId).startsWith(o.prefix)) && (o.status === undefined || x.status === o.status));
+      if (o.json === true) { print(tasks); return; }
+      process.stdout.write(tasks.length === 0 ? 'no tasks\n' : formatTasks(tasks, Date.now()));
     }));
-  targetOptions(t.command('create <taskId> [spec]').description('create a task'))
+  jsonOption(targetOptions(t.command('get <taskId>').description('read one task (linearizable): status, owner, fencing token, lease end, result')))
+    .action((taskId: string, o: Target) => run('tasks get', async () => printResult(await (await clientFor(o)).getTask(taskId))));
+  jsonOption(targetOptions(t.command('create <taskId> [spec]').description('create a task')))
     .action((taskId: string, spec: string | undefined, o: Target) => run('tasks create', async () => printResult(await (await clientFor(o)).task('create', taskId, { spec: spec ?? '' }))));
-  targetOptions(t.command('claim <taskId>').description('claim a task: prints the lease and fencing token')
+  jsonOption(targetOptions(t.command('claim <taskId>').description('claim a task: prints the lease and fencing token')
     .requiredOption('--worker <name>', 'who claims it')
-    .option('--lease <ms>', 'lease length in ms', intArg('--lease'), 30_000))
+    .option('--lease <ms>', 'lease length in ms', intArg('--lease'), 30_000)))
     .action((taskId: string, o: Target & { worker: string; lease: number }) => run('tasks claim', async () => printResult(await (await clientFor(o)).task('claim', taskId, { worker: o.worker, leaseMs: o.lease }))));
-  targetOptions(t.command('complete <taskId> [result]').description('complete a claimed task with its fencing token')
+  jsonOption(targetOptions(t.command('renew <taskId>').description('extend the lease of a claim you hold, with its fencing token')
     .requiredOption('--worker <name>', 'the worker holding the claim')
-    .requiredOption('--token <n>', 'the fencing token from the claim', intArg('--token')))
+    .requiredOption('--token <n>', 'the fencing token from the claim', intArg('--token'))
+    .option('--lease <ms>', 'new lease length in ms, from now', intArg('--lease'), 30_000)))
+    .action((taskId: string, o: Target & { worker: string; token: number; lease: number }) => run('tasks renew', async () =>
+      printResult(await (await clientFor(o)).task('renew', taskId, { worker: o.worker, token: o.token, leaseMs: o.lease }))));
+  jsonOption(targetOptions(t.command('release <taskId>').description('give a claimed task back (open again for others), with its fencing token')
+    .requiredOption('--worker <name>', 'the worker holding the claim')
+    .requiredOption('--token <n>', 'the fencing token from the claim', intArg('--token'))))
+    .action((taskId: string, o: Target & { worker: string; token: number }) => run('tasks release', async () =>
+      printResult(await (await clientFor(o)).task('release', taskId, { worker: o.worker, token: o.token }))));
+  jsonOption(targetOptions(t.command('complete <taskId> [result]').description('complete a claimed task with its fencing token')
+    .requiredOption('--worker <name>', 'the worker holding the claim')
+    .requiredOption('--token <n>', 'the fencing token from the claim', intArg('--token'))))
     .action((taskId: string, result: string | undefined, o: Target & { worker: string; token: number }) => run('tasks complete', async () =>
       printResult(await (await clientFor(o)).task('complete', taskId, { worker: o.worker, token: o.token, result: result ?? '' }))));
   return t;
+}
+
+function statusArg(v: string): string {
+  if (!['open', 'claimed', 'done'].includes(v)) throw new InvalidArgumentError(`--status must be open, claimed or done, got "${v}"`);
+  return v;
 }
 
 export function membersCommand(): Command {
@@ -231,9 +295,9 @@ export function peersCommand(): Command {
       }
     }));
   for (const action of ['admit', 'revoke'] as const) {
-    targetOptions(peers.command(`${action} <peerId>`).description(action === 'admit'
+    jsonOption(targetOptions(peers.command(`${action} <peerId>`).description(action === 'admit'
       ? 'admit a peer to the swarm, through consensus (at a voter)'
-      : 'revoke a peer: every agent closes its connections and refuses it (at a voter; voters cannot be revoked)'))
+      : 'revoke a peer: every agent closes its connections and refuses it (at a voter; voters cannot be revoked)')))
       .action((peerId: string, o: Target) => run(`peers ${action}`, async () => printResult(await (await clientFor(o)).changeRoster(action, peerId))));
   }
   peers.command('token').description('sign a join token with this agent\'s key: the device it names can join the swarm with `covey peers join` (this agent must be on the roster)')
@@ -250,7 +314,7 @@ export function peersCommand(): Command {
       if (o.json === true) print({ token, peer: o.for, issuer: id.peerId, expires: new Date(nowMs + o.ttl).toISOString() });
       else process.stdout.write(`${token}\n`);
     }));
-  peers.command('join <token>').description('redeem a join token at a voter: the peer it names is admitted through consensus (no HTTP token needed)')
+  jsonOption(peers.command('join <token>').description('redeem a join token at a voter: the peer it names is admitted through consensus (no HTTP token needed)'))
     .option('--agent <url>', 'a voter\'s HTTP API (default: $COVEY_AGENT or http://127.0.0.1:7070)')
     .action((token: string, o: { agent?: string }) => run('peers join', async () =>
       printResult(await new AgentClient(o.agent ?? process.env.COVEY_AGENT ?? 'http://127.0.0.1:7070').request('POST', '/peers/join', { token }))));
@@ -314,7 +378,8 @@ export function swarmCommand(): Command {
     .option('--voter-config-extra <file>', 'a YAML fragment merged into the voters\' configs only (after --config-extra); a plugin already listed gets these options merged into its own')
     .option('--worker-config-extra <file>', 'a YAML fragment merged into the workers\' configs only (after --config-extra), e.g. their devices, or other options for a plugin already listed')
     .requiredOption('--dir <dir>', 'directory for the swarm (reused if it holds one)')
-    .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; voterConfigExtra?: string; workerConfigExtra?: string; dir: string }) => run('swarm up', async () => {
+    .option('--json', 'print the agents as a JSON array (index, voter, peerId, http, pid, log)')
+    .action((o: { agents?: number; voters?: number; workers?: number; configExtra?: string; voterConfigExtra?: string; workerConfigExtra?: string; dir: string; json?: boolean }) => run('swarm up', async () => {
       const { readConfigFragment, swarmUp } = await import('../swarm.ts');
       const tty = process.stderr.isTTY === true;
       const all = o.configExtra === undefined ? {} : readConfigFragment(o.configExtra);
@@ -325,16 +390,19 @@ export function swarmCommand(): Command {
         if (tty) process.stderr.write(`\rwaiting for agents: ${ready}/${total} ready`);
       });
       if (tty) process.stderr.write('\n');
+      if (o.json === true) { print(s.agents.map((a) => ({ index: a.index, voter: a.voter, peerId: a.peerId, http: a.http, pid: a.pid, log: a.log }))); return; }
       for (const a of s.agents) process.stdout.write(`agent ${a.index}  ${a.voter ? 'voter ' : 'worker'}  ${a.peerId}  ${a.http}  pid ${a.pid}  log ${a.log}\n`);
       process.stdout.write(`\ntry:  covey kv put hello world --agent ${s.agents[0].http}\n      covey kv get hello --agent ${s.agents[s.agents.length - 1].http}\n      covey status --agent ${s.agents[0].http}\nstop: covey swarm down --dir ${o.dir}\n`);
     }));
   s.command('down')
     .description('stop the agents of a local swarm (gracefully; data is kept for the next up)')
     .requiredOption('--dir <dir>', 'the swarm\'s directory')
-    .action((o: { dir: string }) => run('swarm down', async () => {
+    .option('--json', 'print { stopped } as JSON')
+    .action((o: { dir: string; json?: boolean }) => run('swarm down', async () => {
       const { swarmDown } = await import('../swarm.ts');
       const n = await swarmDown(o.dir);
-      process.stdout.write(`stopped ${n} agent(s)\n`);
+      if (o.json === true) print({ stopped: n });
+      else process.stdout.write(`stopped ${n} agent(s)\n`);
     }));
   s.command('bench')
     .description('run a register workload against a new local swarm while killing (kill -9) and restarting voters; check the history')

@@ -29,7 +29,11 @@ const light = new Set([
   'agent/cli/covey.ts',
   'agent/cli/program.ts',
   'agent/cli/agent-commands.ts',
+  'agent/cli/live-commands.ts',
+  'agent/cli/table.ts',
+  'agent/cli/hz.ts',
   'agent/client.ts',
+  'agent/live/sse-reader.ts',
   'agent/config-error.ts',
   'sim/command.ts',
   'sim/workload/workload.ts',
@@ -78,7 +82,8 @@ test('covey --version and --help load only commander and the command definitions
 
 test('each command\'s --help loads nothing heavy', () => {
   const commands = [
-    ['init'], ['agent'], ['kv'], ['kv', 'get'], ['kv', 'put'], ['kv', 'cas'], ['kv', 'del'], ['tasks', 'ls'], ['tasks', 'claim'],
+    ['init'], ['agent'], ['kv'], ['kv', 'get'], ['kv', 'put'], ['kv', 'cas'], ['kv', 'del'], ['tasks', 'ls'], ['tasks', 'claim'], ['tasks', 'get'], ['tasks', 'renew'], ['tasks', 'release'],
+    ['kv', 'ls'], ['kv', 'watch'], ['telemetry'], ['telemetry', 'ls'], ['telemetry', 'echo'], ['telemetry', 'hz'],
     ['members'], ['status'], ['swarm', 'up'], ['swarm', 'down'], ['swarm', 'bench'], ['sim'], ['check'], ['verify'], ['quorum'], ['new'], ['new', 'plugin'],
   ];
   for (const c of commands) {

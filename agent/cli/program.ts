@@ -11,6 +11,7 @@ import { verifyCommand } from './verify-command.ts';
 import { simCommand } from '../../sim/command.ts';
 import { checkCommand } from '../../sim/check/model/command.ts';
 import { newCommand } from './new-command.ts';
+import { addKvWatch, telemetryCommand } from './live-commands.ts';
 import { agentCommand, initCommand, kvCommand, membersCommand, peersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
 
 function positiveInt(name: string) {
@@ -47,10 +48,13 @@ export function buildCli(): Command {
 
   program.addCommand(initCommand());
   program.addCommand(agentCommand());
-  program.addCommand(kvCommand());
+  const kv = kvCommand();
+  addKvWatch(kv);
+  program.addCommand(kv);
   program.addCommand(tasksCommand());
   program.addCommand(membersCommand());
   program.addCommand(peersCommand());
+  program.addCommand(telemetryCommand());
   program.addCommand(statusCommand());
   program.addCommand(swarmCommand());
   program.addCommand(simCommand());

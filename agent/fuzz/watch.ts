@@ -105,7 +105,7 @@ export async function heapFigures(http: string): Promise<HeapFigures> {
   const pauses = metricSum(text, 'covey_memory_reclaim_pause_seconds_count');
   const reclaimed = (step: string) => Math.round(metricSum(text, 'covey_memory_reclaimed_rss_bytes_total', { step }) / 1024 / 1024 * 10) / 10;
   return {
-    heapUsedMiB: mib('covey_process_nodejs_heap_size_used_bytes'), heapTotalMiB: mib('covey_process_nodejs_heap_size_total_bytes'), externalMiB: mib('covey_process_nodejs_external_memory_bytes'),
+    heapUsedMiB: mib('covey_nodejs_heap_size_used_bytes'), heapTotalMiB: mib('covey_nodejs_heap_size_total_bytes'), externalMiB: mib('covey_nodejs_external_memory_bytes'),
     reclaims: metricSum(text, 'covey_memory_reclaims_total'), reclaimedMiB: { v8: reclaimed('v8'), malloc: reclaimed('malloc') },
     reclaimPauseMeanMs: pauses === 0 ? null : Math.round(metricSum(text, 'covey_memory_reclaim_pause_seconds_sum') / pauses * 1000),
     reclaimPauseAtMostS: histogramBound(text, 'covey_memory_reclaim_pause_seconds'),

@@ -268,3 +268,17 @@ test('environment: the store is per plugin, JSON values, durable across close an
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('environment: listings come from the voter\'s replica; a worker says they are served by voters', async () => {
+  const worker = new AgentEnvironment(envOptions());
+  await assert.rejects(worker.staleList({ prefix: 'a/', after: null, limit: 10 }), /kv\.list is a local read of the replicated state, which voters hold; this agent \(me\) is a worker/);
+  await assert.rejects(worker.staleTasks(), /tasks\.list is a local read/);
+  const page = { entries: [{ key: 'a/1', value: 'x' }], next: null };
+  const voter = new AgentEnvironment(envOptions({
+    role: 'voter',
+    staleList: (q) => ({ value: q.prefix === 'a/' ? page : { entries: [], next: null }, stale: true, staleness: { appliedInstances: 4 } }),
+    staleTasks: () => ({ value: [], stale: true, staleness: { appliedInstances: 4 } }),
+  }));
+  assert.deepEqual(await voter.staleList({ prefix: 'a/', after: null, limit: 10 }), { value: page, stale: true, staleness: { appliedInstances: 4 } });
+  assert.deepEqual(await voter.staleTasks(), { value: [], stale: true, staleness: { appliedInstances: 4 } });
+});

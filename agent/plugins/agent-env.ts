@@ -20,15 +20,17 @@ import { mkdirSync } from 'node:fs';
 import type { Message as PubSubMessage, PubSub } from '@libp2p/interface';
 import { open, type RootDatabase } from 'lmdb';
 import type { ZodType } from 'zod';
-import type { CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { KvListQuery, KvPage } from '../kv-list.ts';
 import { realTimeClock, type DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
 import type { MemberInfo } from '../../transports/membership/driver.ts';
 import type { MemberEvent, MemberEventType } from '../../transports/membership/types.ts';
 import { DeadlineError, UnavailableError as DriverUnavailableError } from '../driver.ts';
 import type { Logger } from '../log.ts';
+import type { TelemetryStats } from '../telemetry-stats.ts';
 import { UnavailableError, type Cancel, type MemberChange, type MemberView, type PluginLogger, type PluginStore, type StaleRead } from './api.ts';
-import type { PluginEnvironment } from './environment.ts';
+import { listingServedByVoters, type PluginEnvironment } from './environment.ts';
 
 /** What the environment needs from the agent (the Agent passes closures over its parts). */
 export interface AgentEnvironmentOptions {
@@ -39,6 +41,10 @@ export interface AgentEnvironmentOptions {
   readonly submit: (op: Operation) => Promise<CommandResult>;
   /** The voter's local copy; null on a worker (it holds no state). */
   readonly staleGet: ((key: string) => StaleRead<string | null>) | null;
+  /** One page of the voter's local keys under a prefix; null on a worker. */
+  readonly staleList?: ((q: KvListQuery) => StaleRead<KvPage>) | null;
+  /** The voter's local task board; null on a worker. */
+  readonly staleTasks?: (() => StaleRead<TaskView[]>) | null;
   /** The node's gossipsub (services.pubsub); null: telemetry stays local (publishing does nothing). */
   readonly pubsub: PubSub | null;
   /** Whether a peer is on the swarm roster: telemetry from anyone else is dropped. Default: everyone. */
@@ -52,6 +58,8 @@ export interface AgentEnvironmentOptions {
   readonly storeDir: string;
   /** Defaults to realTimeClock(). */
   readonly timers?: DeviceClock;
+  /** Counts telemetry per topic for /metrics (agent/telemetry-stats.ts); none when absent. */
+  readonly telemetry?: TelemetryStats;
   /** Told of topics the plugins declare and of what they publish (the live layer's telemetry tap, agent/live/). */
   readonly observer?: TelemetryObserver;
 }
@@ -125,6 +133,16 @@ export class AgentEnvironment implements PluginEnvironment {
     return this.#o.staleGet(key);
   }
 
+  async staleList(q: KvListQuery): Promise<StaleRead<KvPage>> {
+    if (this.#o.staleList === undefined || this.#o.staleList === null) throw listingServedByVoters(this.agentId, 'kv.list');
+    return this.#o.staleList(q);
+  }
+
+  async staleTasks(): Promise<StaleRead<TaskView[]>> {
+    if (this.#o.staleTasks === undefined || this.#o.staleTasks === null) throw listingServedByVoters(this.agentId, 'tasks.list');
+    return this.#o.staleTasks();
+  }
+
   // ---- telemetry ----------------------------------------------------------------------------
 
   declareTopic(topic: string, schema: ZodType): void {
@@ -136,6 +154,7 @@ export class AgentEnvironment implements PluginEnvironment {
     this.#o.observer?.published(topic, data);
     const pubsub = this.#o.pubsub;
     if (pubsub === null) return;
+    this.#o.telemetry?.published(topic);
     try {
       await pubsub.publish(telemetryTopic(this.#o.swarm, topic), data);
     } catch (err) {
@@ -176,6 +195,7 @@ export class AgentEnvironment implements PluginEnvironment {
     if (set === undefined || m.type !== 'signed') return;
     const from = m.from.toString();
     if (from === this.agentId || this.#o.admits?.(from) === false) return;
+    this.#o.telemetry?.received(m.topic.slice(telemetryTopic(this.#o.swarm, '').length));
     for (const fn of [...set]) {
       try {
         fn(m.data, from);
@@ -185,6 +205,10 @@ export class AgentEnvironment implements PluginEnvironment {
       }
     }
   };
+
+  telemetryDropped(topic: string): void {
+    this.#o.telemetry?.dropped(topic);
+  }
 
   // ---- membership ---------------------------------------------------------------------------
 

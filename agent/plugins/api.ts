@@ -7,9 +7,10 @@
 
 import type { z } from 'zod';
 import type { Actuator, Autopilot, Battery, Cancel, Device, DeviceKind, DeviceStatus, Sensor } from '../../devices/types.ts';
-import type { TaskView } from '../../consensus/statemachine/commands.ts';
+import type { TaskStatus, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { KvEntry } from '../kv-list.ts';
 
-export type { Cancel, TaskView };
+export type { Cancel, KvEntry, TaskStatus, TaskView };
 
 /**
  * What a plugin may touch. Everything else fails with a CapabilityError naming what is missing.
@@ -47,6 +48,29 @@ export interface StaleRead<T> {
   readonly staleness: Record<string, unknown>;
 }
 
+/** A stale local listing (StaleRead) that says whether it stopped at its limit before the end. */
+export interface Listing<T> extends StaleRead<T[]> {
+  /** True when there was more than the limit: the listing holds the first `limit` in order. */
+  readonly truncated: boolean;
+}
+
+/** A key under a watched prefix changed: its new value, or null when it was deleted. */
+export interface KvChange {
+  readonly key: string;
+  readonly value: string | null;
+}
+
+/** Which tasks `tasks.list` returns; every field narrows, none is required. */
+export interface TaskFilter {
+  /** Task ids starting with this (must be within capabilities.tasks); default: every task the capabilities cover. */
+  readonly prefix?: string;
+  readonly status?: TaskStatus | readonly TaskStatus[];
+  /** The worker holding the claim (an agent id); null: no holder. */
+  readonly owner?: string | null;
+  /** At most this many (default 1000, at most 10,000), in task id order. */
+  readonly limit?: number;
+}
+
 export interface KvApi {
   /** Linearizable read, through consensus. Rejects with UnavailableError when no majority answers in time. */
   get(key: string): Promise<string | null>;
@@ -56,6 +80,19 @@ export interface KvApi {
   delete(key: string): Promise<void>;
   /** Compare-and-set: writes `value` (null deletes) only when the current value is `expected` (null: absent). */
   cas(key: string, expected: string | null, value: string | null): Promise<boolean>;
+  /**
+   * The keys under a prefix (within capabilities.kv) with their values, sorted by key: this
+   * agent's local copy, possibly stale (voters only; on a worker it rejects and says so). At most
+   * `limit` entries (default 1000, at most 10,000); `truncated` says there were more.
+   */
+  list(prefix: string, options?: { readonly limit?: number }): Promise<Listing<KvEntry>>;
+  /**
+   * Calls fn with every key under the prefix (within capabilities.kv) as first seen, then with each
+   * change (value null: deleted), reading the local listing every intervalMs (default 1000; voters
+   * only: on a worker it throws at once). Changes between two reads are merged: a key written
+   * twice reports its last value. Watches at most 10,000 keys (a warning is logged beyond).
+   */
+  watch(prefix: string, fn: (change: KvChange) => void | Promise<void>, options?: { readonly intervalMs?: number }): Cancel;
 }
 
 /** The holder's proof of a claim: present it to renew, complete or release. */
@@ -86,6 +123,13 @@ export interface TasksApi {
    * intervalMs (default 1000) through consensus; read failures are retried, not reported.
    */
   watch(taskId: string, fn: (task: TaskView | null) => void | Promise<void>, options?: { readonly intervalMs?: number }): Cancel;
+  /**
+   * The tasks matching the filter, by task id, from this agent's local copy of the board (possibly
+   * stale; voters only, on a worker it rejects and says so). Only tasks whose ids the plugin's
+   * capabilities.tasks cover are listed. Finds work whose announcement was lost: list the open
+   * tasks and claim one (the claim goes through consensus, so a stale listing is safe).
+   */
+  list(filter?: TaskFilter): Promise<Listing<TaskView>>;
 }
 
 export interface Topic<T> {

@@ -11,7 +11,8 @@ import {
   type Cancel, type DevicesApi, type KvApi, type MembershipApi, type PluginContext, type PluginDefinition,
   type TaskClaim, type TaskOutcome, type TasksApi, type TelemetryApi, type Topic,
 } from './api.ts';
-import type { PluginEnvironment } from './environment.ts';
+import { listingServedByVoters, type PluginEnvironment } from './environment.ts';
+import { kvChanges, listKeys, listLimit, pluginListLimitMax, taskMatches } from './listing.ts';
 
 /** Largest telemetry message, JSON-encoded (gossipsub's default max is 1 MiB; telemetry is small). */
 export const telemetryBytesMax = 64 * 1024;
@@ -99,6 +100,11 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
       throw new CapabilityError(name, `${kind}:${what}`, `${label} ${JSON.stringify(what)} is outside its declared ${kind} prefixes [${prefixes.map((p) => JSON.stringify(p)).join(', ')}]; add a prefix covering it to capabilities.${kind} in definePlugin`);
     }
   };
+  /** A listing's prefix must lie inside one declared prefix: a plugin lists only what it may read. */
+  const needListPrefix = (kind: 'kv' | 'tasks', prefix: string): void => {
+    if (typeof prefix !== 'string') throw new TypeError(`plugin "${name}": a ${kind} listing's prefix must be a string, got ${typeof prefix}`);
+    needPrefix(kind, prefix);
+  };
   const needTopic = (topic: string): void => {
     const topics = caps.topics ?? [];
     if (!topics.includes(topic)) {
@@ -142,6 +148,42 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
       const r = mustSucceed(await submit({ op: 'cas', key, expected, value }), `kv cas ${JSON.stringify(key)}`);
       return r.ok && r.swapped === true;
     },
+    async list(prefix, options) {
+      needListPrefix('kv', prefix);
+      const limit = listLimit(name, options?.limit);
+      alive();
+      return listKeys(env, prefix, limit);
+    },
+    watch(prefix, fn, options) {
+      needListPrefix('kv', prefix);
+      running();
+      // A worker holds no state: say so now rather than retry a read that can never succeed.
+      if (env.role === 'worker') throw listingServedByVoters(env.agentId, 'kv.watch');
+      const intervalMs = options?.intervalMs ?? 1000;
+      if (!(intervalMs > 0)) throw new RangeError(`plugin "${name}": kv.watch intervalMs must be > 0, got ${intervalMs}`);
+      let last = new Map<string, string>();
+      let busy = false;
+      let warned = false;
+      const poll = (): void => {
+        if (busy) return;
+        busy = true;
+        listKeys(env, prefix, pluginListLimitMax).then((listing) => {
+          if (listing.truncated && !warned) {
+            warned = true;
+            log.warn({ prefix, keysMax: pluginListLimitMax }, `kv.watch(${JSON.stringify(prefix)}): more than ${pluginListLimitMax} keys under the prefix; only the first are watched (watch a narrower prefix)`);
+          }
+          const changes = kvChanges(last, listing.value);
+          last = new Map(listing.value.map((e) => [e.key, e.value]));
+          if (changes.length === 0) { busy = false; return; }
+          guard(`kv.watch(${JSON.stringify(prefix)}) callback`, async () => {
+            for (const c of changes) await fn(c);
+          }, () => { busy = false; });
+        }, () => { busy = false; }); // not readable now (stopping, a replica restoring): try again at the next poll
+      };
+      const stop = track(env.timers.every(intervalMs, poll));
+      poll();
+      return stop;
+    },
   };
 
   const worker = env.agentId;
@@ -181,6 +223,16 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
     async get(taskId) {
       needPrefix('tasks', taskId);
       return getTask(taskId);
+    },
+    async list(filter = {}) {
+      if (filter.prefix !== undefined) needListPrefix('tasks', filter.prefix);
+      else if ((caps.tasks ?? []).length === 0) throw new CapabilityError(name, 'tasks', 'it declared no task id prefixes; add the prefixes of the tasks it lists to capabilities.tasks in definePlugin');
+      const limit = listLimit(name, filter.limit);
+      alive();
+      const board = await env.staleTasks();
+      const covered = (id: string): boolean => (caps.tasks ?? []).some((p) => id.startsWith(p));
+      const matching = board.value.filter((t) => covered(t.taskId) && taskMatches(t, filter));
+      return { value: matching.slice(0, limit), truncated: matching.length > limit, stale: true, staleness: board.staleness };
     },
     watch(taskId, fn, options) {
       needPrefix('tasks', taskId);
@@ -229,10 +281,11 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
               parsed = JSON.parse(new TextDecoder().decode(data));
             } catch {
               dropped.count++;
+              env.telemetryDropped?.(topicName);
               return;
             }
             const checked = schema.safeParse(parsed);
-            if (!checked.success) { dropped.count++; return; }
+            if (!checked.success) { dropped.count++; env.telemetryDropped?.(topicName); return; }
             guard(`telemetry ${JSON.stringify(topicName)} subscriber`, () => fn(checked.data, from));
           }));
         },

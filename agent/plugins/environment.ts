@@ -6,7 +6,8 @@
 import type { ZodType } from 'zod';
 import type { DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
-import type { CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { KvListQuery, KvPage } from '../kv-list.ts';
 import type { Cancel, MemberChange, MemberView, PluginLogger, PluginStore, StaleRead } from './api.ts';
 
 export interface PluginEnvironment {
@@ -21,12 +22,18 @@ export interface PluginEnvironment {
   submit(op: Operation): Promise<CommandResult>;
   /** This agent's replica's copy (voters); rejects with an error saying where to ask otherwise. */
   staleGet(key: string): Promise<StaleRead<string | null>>;
+  /** One page of this agent's replica's keys under a prefix (voters); rejects like staleGet elsewhere. */
+  staleList(q: KvListQuery): Promise<StaleRead<KvPage>>;
+  /** This agent's replica's task board, sorted by task id (voters); rejects like staleGet elsewhere. */
+  staleTasks(): Promise<StaleRead<TaskView[]>>;
   /** Broadcast on a telemetry topic (best effort, like gossipsub). */
   publish(topic: string, data: Uint8Array): Promise<void>;
   /** A plugin made a topic with this schema (the agent's live layer shows it; optional: the simulator has none). */
   declareTopic?(topic: string, schema: ZodType): void;
   /** Messages from other agents on a topic. */
   subscribe(topic: string, fn: (data: Uint8Array, from: string) => void): Cancel;
+  /** Told of each message a subscription dropped (not JSON, or not the topic's schema), for metrics; optional. */
+  telemetryDropped?(topic: string): void;
   members(): MemberView[];
   onMemberChange(fn: (change: MemberChange) => void): Cancel;
   readonly devices: ReadonlyMap<string, Device>;
@@ -34,4 +41,9 @@ export interface PluginEnvironment {
   logger(plugin: string): PluginLogger;
   /** The plugin's private durable store on this agent. */
   store(plugin: string): PluginStore;
+}
+
+/** What a worker answers when asked for a listing: the same words in the agent and the simulator. */
+export function listingServedByVoters(agentId: string, what: string): Error {
+  return new Error(`${what} is a local read of the replicated state, which voters hold; this agent (${agentId}) is a worker: run the listing in the plugin on a voter, or read known keys and tasks with kv.get and tasks.get, which work from any agent`);
 }

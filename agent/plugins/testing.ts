@@ -8,7 +8,8 @@ import type { Device } from '../../devices/types.ts';
 import { CoveyStateMachine } from '../../consensus/statemachine/machine.ts';
 import type { Command, CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
 import { UnavailableError, type Cancel, type MemberChange, type MemberView, type PluginLogger, type PluginStore } from './api.ts';
-import type { PluginEnvironment } from './environment.ts';
+import { listingServedByVoters, type PluginEnvironment } from './environment.ts';
+import { pageKeys } from '../kv-list.ts';
 
 /** What the environments of one test share: the clock, the replicated state and the telemetry bus. */
 export class TestWorld {
@@ -62,7 +63,8 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
-export function testEnvironment(world: TestWorld, agentId: string, devices: ReadonlyMap<string, Device> = new Map()): PluginEnvironment {
+/** One agent's environment; a 'worker' (the default) is refused the listings, as on a real worker. */
+export function testEnvironment(world: TestWorld, agentId: string, devices: ReadonlyMap<string, Device> = new Map(), role: 'voter' | 'worker' = 'worker'): PluginEnvironment {
   const stores = new Map<string, Map<string, unknown>>();
   const random = seededRandom(agentId.length + 7);
   const logger = (plugin: string): PluginLogger => {
@@ -73,7 +75,7 @@ export function testEnvironment(world: TestWorld, agentId: string, devices: Read
   };
   return {
     agentId,
-    role: 'worker',
+    role,
     timers: world.clock,
     wallClock: () => 1_700_000_000_000 + world.clock.now(),
     random: () => random.float(),
@@ -84,6 +86,14 @@ export function testEnvironment(world: TestWorld, agentId: string, devices: Read
     },
     async staleGet(key) {
       return { value: world.machine.get(key), stale: true, staleness: {} };
+    },
+    async staleList(q) {
+      if (role === 'worker') throw listingServedByVoters(agentId, 'kv.list');
+      return { value: pageKeys(world.machine, q), stale: true, staleness: {} };
+    },
+    async staleTasks() {
+      if (role === 'worker') throw listingServedByVoters(agentId, 'tasks.list');
+      return { value: world.machine.listTasks(), stale: true, staleness: {} };
     },
     async publish(topic, data) {
       world.publish(topic, data, agentId);

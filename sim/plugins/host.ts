@@ -15,7 +15,8 @@ import { PluginHost, type LoadedPlugin, type SupervisionOptions } from '../../ag
 import { validateOptions } from '../../agent/plugins/loader.ts';
 import { UnavailableError, type MemberChange, type MemberView, type PluginLogger, type PluginStore } from '../../agent/plugins/api.ts';
 import type { PluginDefinition } from '../../agent/plugins/api.ts';
-import type { PluginEnvironment } from '../../agent/plugins/environment.ts';
+import { listingServedByVoters, type PluginEnvironment } from '../../agent/plugins/environment.ts';
+import { pageKeys } from '../../agent/kv-list.ts';
 import type { SimHost, SimWorld } from '../engine/simulation.ts';
 import type { PluginScenario, Published, ScenarioAgent, ScenarioSetup, ScenarioView } from './scenario.ts';
 
@@ -252,6 +253,14 @@ export class SimPluginHost implements SimHost {
       staleGet: async (key) => {
         if (a >= world.voters) throw new Error('stale reads are served by voters (they hold the state); read linearizably');
         return { value: world.machine(a).get(key), stale: true, staleness: { simulated: true } };
+      },
+      staleList: async (q) => {
+        if (a >= world.voters) throw listingServedByVoters(agentId(a), 'kv.list');
+        return { value: pageKeys(world.machine(a), q), stale: true, staleness: { simulated: true } };
+      },
+      staleTasks: async () => {
+        if (a >= world.voters) throw listingServedByVoters(agentId(a), 'tasks.list');
+        return { value: world.machine(a).listTasks(), stale: true, staleness: { simulated: true } };
       },
       publish: async (topic, data) => {
         if (!current()) return;
