@@ -51,8 +51,10 @@ test('the serialport bindings load under this Node and call into the addon', { s
 });
 
 test('node-libgpiod loads under this Node', { skip: absent('node-libgpiod') }, () => {
-  const gpiod = requireFromRoot('node-libgpiod') as { Chip?: unknown };
-  assert.equal(typeof gpiod.Chip, 'function', `node-libgpiod does not load; ${fix}`);
+  const gpiod = requireFromRoot('node-libgpiod') as { Chip: new (name: string) => unknown; version: string };
+  assert.match(gpiod.version, /^\d+\.\d+/, 'the libgpiod version the addon reports');
+  // Into the addon's C++ and libgpiod: a chip that does not exist is the kernel's ENOENT.
+  assert.throws(() => new gpiod.Chip('covey-no-such-chip'), { code: 'ENOENT' });
 });
 
 test('probeAddon says loads, absent, or why it fails', () => {
