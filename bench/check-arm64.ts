@@ -19,7 +19,7 @@
 // libraries: the message says how to install it) or a bad argument.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, globSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, globSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -59,7 +59,9 @@ function run(command: string, args: readonly string[], cwd: string, what: string
 
 /** The working tree's files (tracked and new, not ignored): the sources as they are, without node_modules or dist. */
 function copySources(into: string): number {
-  const files = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], root, 'listing the sources').split('\0').filter((f) => f !== '' && existsSync(join(root, f)));
+  const files = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], root, 'listing the sources').split('\0')
+    // Regular files only: a worktree's node_modules may be an untracked symlink.
+    .filter((f) => f !== '' && !f.startsWith('node_modules') && existsSync(join(root, f)) && lstatSync(join(root, f)).isFile());
   for (const f of files) {
     mkdirSync(dirname(join(into, f)), { recursive: true });
     copyFileSync(join(root, f), join(into, f));
