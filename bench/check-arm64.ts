@@ -87,7 +87,11 @@ interface AddonCheck { readonly package: string; readonly state: 'loads' | 'fail
 // package npm picked with --cpu=arm64), or a build on the device by `npm ci` (not here: there is no
 // arm64 compiler, and --ignore-scripts keeps npm from running x64 install scripts).
 const addonProbes: readonly { pkg: string; probe: string; prebuilt: boolean }[] = [
-  { pkg: 'lmdb', prebuilt: true, probe: "const d = require('lmdb').open({ path: require('os').tmpdir() + '/covey-arm64-' + process.pid }); d.putSync('k', 1); if (d.get('k') !== 1) throw new Error('read back'); d.close()" },
+  {
+    pkg: 'lmdb', prebuilt: true,
+    probe: "const fs = require('fs'); const p = require('os').tmpdir() + '/covey-arm64-lmdb-' + process.pid; const d = require('lmdb').open({ path: p }); d.putSync('k', 1); "
+      + "if (d.get('k') !== 1) throw new Error('read back'); d.close(); fs.rmSync(p, { recursive: true, force: true }); fs.rmSync(p + '-lock', { force: true })",
+  },
   { pkg: 'msgpackr-extract', prebuilt: true, probe: "require('msgpackr-extract')" },
   { pkg: '@serialport/bindings-cpp', prebuilt: true, probe: "require('@serialport/bindings-cpp')" },
   { pkg: 'i2c-bus', prebuilt: false, probe: "require('i2c-bus')" },
