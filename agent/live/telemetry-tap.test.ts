@@ -68,6 +68,21 @@ test('a declared topic is subscribed, announced with its JSON schema, and counts
   assert.ok(!f.subscribed('env/temp'));
 });
 
+test('a peer subscribing to the announcements gets them at once, not at the next round; the topic is not tracked', () => {
+  const tap = new TelemetryTap();
+  const f = fakePort();
+  tap.start(f.port);
+  tap.declare('pulse', z.strictObject({ n: z.number() }));
+  const announcements = (): number => f.published.filter((p) => p.topic === schemasTopic).length;
+  const before = announcements();
+  f.peerSubscribes(schemasTopic);
+  assert.equal(announcements(), before + 1);
+  assert.deepEqual(tap.topics().map((t) => t.topic), ['pulse']);
+  f.peerSubscribes('other/topic');
+  assert.equal(announcements(), before + 1, 'another topic\'s subscriber triggers no announcement');
+  tap.stop();
+});
+
 test('topics are learned from peers\' subscriptions and announcements; an announced schema fills an unknown one', () => {
   const tap = new TelemetryTap();
   const f = fakePort();

@@ -109,7 +109,9 @@ export class TelemetryTap {
     this.#port = port;
     for (const t of this.#topics.values()) this.#listen(t);
     this.#cancels.push(port.subscribe(schemasTopic, (data, from) => this.#onAnnouncement(data, from)));
-    this.#cancels.push(port.onPeerTopic((topic) => { this.#track(topic); }));
+    // A peer that just subscribed to the announcements has missed the last round: announce again
+    // now rather than leave it without schemas for up to announceEveryMs.
+    this.#cancels.push(port.onPeerTopic((topic) => { if (topic === schemasTopic) this.#announceAll(); else this.#track(topic); }));
     this.#cancels.push(port.every(announceEveryMs, () => this.#announceAll()));
     this.#announceAll();
   }
