@@ -1,0 +1,117 @@
+// The Foxglove bridge, tested with the protocol's own client (FoxgloveClient of
+// @foxglove/ws-protocol over `ws`): it advertises the tap's topics with their JSON schemas, sends
+// a subscribed topic's values as JSON with their time, advertises a topic that appears later, and
+// re-advertises a channel whose schema becomes known after it was first advertised.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FoxgloveClient } from '@foxglove/ws-protocol';
+import { WebSocket } from 'ws';
+import { z } from 'zod';
+import { silentLogger } from '../testing.ts';
+import { FoxgloveBridge } from './foxglove-bridge.ts';
+import { positionMessage, positionTopic } from './positions.ts';
+import { TelemetryTap } from './telemetry-tap.ts';
+
+interface Advertised { id: number; topic: string; encoding: string; schemaName: string; schema: string; schemaEncoding?: string }
+interface Received { subscriptionId: number; timestamp: bigint; data: DataView }
+
+const bytes = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+
+/** A connected FoxgloveClient that records advertisements and messages, with waits on them. */
+async function connect(port: number) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`, [FoxgloveClient.SUPPORTED_SUBPROTOCOL]);
+  const client = new FoxgloveClient({ ws: ws as never });
+  const channels = new Map<string, Advertised>();
+  const removed: number[] = [];
+  const messages: Received[] = [];
+  const waiters = new Set<() => void>();
+  const poke = (): void => { for (const w of [...waiters]) w(); };
+  client.on('advertise', (cs) => { for (const c of cs as unknown as Advertised[]) channels.set(c.topic, c); poke(); });
+  client.on('unadvertise', (ids) => { removed.push(...ids); poke(); });
+  client.on('message', (m) => { messages.push(m as unknown as Received); poke(); });
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  const until = <T>(what: string, get: () => T | undefined): Promise<T> => new Promise((resolve, reject) => {
+    const check = (): void => {
+      const v = get();
+      if (v === undefined) return;
+      waiters.delete(check); clearTimeout(timer); resolve(v);
+    };
+    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${what}`)); }, 5000);
+    waiters.add(check);
+    check();
+  });
+  return { ws, client, channels, removed, messages, until, close: (): void => client.close() };
+}
+
+test('a Foxglove client sees the telemetry topics with their schemas, subscribes, and receives JSON messages; a later topic is advertised', async () => {
+  const tap = new TelemetryTap();
+  tap.declare(positionTopic, positionMessage);
+  const bridge = await FoxgloveBridge.start({ tap, listen: '127.0.0.1:0', logger: silentLogger });
+  const c = await connect(bridge.port);
+  try {
+    const pos = await c.until('covey/position advertised', () => c.channels.get(positionTopic));
+    assert.equal(pos.encoding, 'json');
+    assert.equal(pos.schemaEncoding, 'jsonschema');
+    assert.equal(pos.schemaName, positionTopic);
+    const schema = JSON.parse(pos.schema) as { type: string; properties: Record<string, unknown>; required: string[] };
+    assert.equal(schema.type, 'object');
+    assert.deepEqual(schema.required.sort(), ['device', 'lat', 'lon']);
+    assert.ok('battery' in schema.properties, 'the schema lists the optional fields too');
+
+    const subId = c.client.subscribe(pos.id);
+    // The subscription reaches the server asynchronously: publish until a message arrives.
+    const fix = { device: 'drone-1', lat: 47.397, lon: 8.545, alt: 12.5, battery: 0.8 };
+    const before = Date.now();
+    const tick = setInterval(() => tap.published(positionTopic, bytes(fix)), 20);
+    let got: Received;
+    try {
+      got = await c.until('a position message', () => c.messages.find((m) => m.subscriptionId === subId));
+    } finally {
+      clearInterval(tick);
+    }
+    const value = JSON.parse(new TextDecoder().decode(got.data)) as unknown;
+    assert.deepEqual(value, fix);
+    assert.ok(positionMessage.safeParse(value).success, 'the message fits the advertised schema');
+    const ms = Number(got.timestamp / 1_000_000n);
+    assert.ok(ms >= before && ms <= Date.now(), `the timestamp is the arrival time in ns (${got.timestamp})`);
+
+    // A topic the tap learns later (a peer's plugin) is advertised on the fly, schema and all.
+    tap.declare('battery-report', z.object({ percent: z.number() }));
+    const later = await c.until('battery-report advertised', () => c.channels.get('battery-report'));
+    assert.equal((JSON.parse(later.schema) as { properties: Record<string, unknown> }).properties.percent !== undefined, true);
+  } finally {
+    c.close();
+    await bridge.stop();
+  }
+});
+
+test('a topic first seen without a schema is advertised schemaless, then re-advertised when its schema arrives', async () => {
+  const tap = new TelemetryTap();
+  const bridge = await FoxgloveBridge.start({ tap, listen: '127.0.0.1:0', logger: silentLogger });
+  const c = await connect(bridge.port);
+  try {
+    tap.published('wind', bytes({ speed: 3 }));
+    const first = await c.until('wind advertised', () => c.channels.get('wind'));
+    assert.equal(first.schema, '');
+    tap.declare('wind', z.object({ speed: z.number() }));
+    const second = await c.until('wind re-advertised with a schema', () => (c.channels.get('wind')?.schema ?? '') !== '' ? c.channels.get('wind') : undefined);
+    assert.notEqual(second.id, first.id);
+    assert.ok(c.removed.includes(first.id), 'the schemaless channel was withdrawn');
+    assert.ok('speed' in (JSON.parse(second.schema) as { properties: Record<string, unknown> }).properties);
+  } finally {
+    c.close();
+    await bridge.stop();
+  }
+});
+
+test('a port already in use is refused with a message naming the address and the setting', async () => {
+  const tap = new TelemetryTap();
+  const first = await FoxgloveBridge.start({ tap, listen: '127.0.0.1:0', logger: silentLogger });
+  try {
+    await assert.rejects(FoxgloveBridge.start({ tap, listen: `127.0.0.1:${first.port}`, logger: silentLogger }),
+      new RegExp(`cannot listen for Foxglove on 127\\.0\\.0\\.1:${first.port}: .*change foxglove\\.listen`));
+  } finally {
+    await first.stop();
+  }
+});
