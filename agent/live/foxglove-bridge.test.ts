@@ -5,50 +5,20 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FoxgloveClient } from '@foxglove/ws-protocol';
-import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { silentLogger } from '../testing.ts';
 import { FoxgloveBridge } from './foxglove-bridge.ts';
+import { connectFoxglove as connect, type Received } from './foxglove-testing.ts';
 import { positionMessage, positionTopic } from './positions.ts';
 import { TelemetryTap } from './telemetry-tap.ts';
 
-interface Advertised { id: number; topic: string; encoding: string; schemaName: string; schema: string; schemaEncoding?: string }
-interface Received { subscriptionId: number; timestamp: bigint; data: DataView }
-
 const bytes = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
-
-/** A connected FoxgloveClient that records advertisements and messages, with waits on them. */
-async function connect(port: number) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}`, [FoxgloveClient.SUPPORTED_SUBPROTOCOL]);
-  const client = new FoxgloveClient({ ws: ws as never });
-  const channels = new Map<string, Advertised>();
-  const removed: number[] = [];
-  const messages: Received[] = [];
-  const waiters = new Set<() => void>();
-  const poke = (): void => { for (const w of [...waiters]) w(); };
-  client.on('advertise', (cs) => { for (const c of cs as unknown as Advertised[]) channels.set(c.topic, c); poke(); });
-  client.on('unadvertise', (ids) => { removed.push(...ids); poke(); });
-  client.on('message', (m) => { messages.push(m as unknown as Received); poke(); });
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-  const until = <T>(what: string, get: () => T | undefined): Promise<T> => new Promise((resolve, reject) => {
-    const check = (): void => {
-      const v = get();
-      if (v === undefined) return;
-      waiters.delete(check); clearTimeout(timer); resolve(v);
-    };
-    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${what}`)); }, 5000);
-    waiters.add(check);
-    check();
-  });
-  return { ws, client, channels, removed, messages, until, close: (): void => client.close() };
-}
 
 test('a Foxglove client sees the telemetry topics with their schemas, subscribes, and receives JSON messages; a later topic is advertised', async () => {
   const tap = new TelemetryTap();
   tap.declare(positionTopic, positionMessage);
   const bridge = await FoxgloveBridge.start({ tap, listen: '127.0.0.1:0', logger: silentLogger });
-  const c = await connect(bridge.port);
+  const c = await connect(`ws://127.0.0.1:${bridge.port}`);
   try {
     const pos = await c.until('covey/position advertised', () => c.channels.get(positionTopic));
     assert.equal(pos.encoding, 'json');
@@ -89,7 +59,7 @@ test('a Foxglove client sees the telemetry topics with their schemas, subscribes
 test('a topic first seen without a schema is advertised schemaless, then re-advertised when its schema arrives', async () => {
   const tap = new TelemetryTap();
   const bridge = await FoxgloveBridge.start({ tap, listen: '127.0.0.1:0', logger: silentLogger });
-  const c = await connect(bridge.port);
+  const c = await connect(`ws://127.0.0.1:${bridge.port}`);
   try {
     tap.published('wind', bytes({ speed: 3 }));
     const first = await c.until('wind advertised', () => c.channels.get('wind'));

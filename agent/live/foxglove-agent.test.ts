@@ -1,0 +1,76 @@
+// The Foxglove bridge inside one real agent (libp2p, the live layer, a plugin, a simulated drone),
+// reached with the protocol's own client: the agent's config turns it on, it advertises the
+// plugin's topic and `covey/position` with their JSON schemas, and a subscriber receives the
+// drone's fixes. Voter 0 of three that never start: nothing commits, none is needed.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { stringify } from 'yaml';
+import { Agent } from '../agent.ts';
+import { parseConfig } from '../config.ts';
+import { createIdentity, saveIdentity } from '../identity.ts';
+import { freePorts } from '../swarm.ts';
+import { silentLogger } from '../testing.ts';
+import { connectFoxglove } from './foxglove-testing.ts';
+import { positionMessage, positionTopic } from './positions.ts';
+
+const apiUrl = pathToFileURL(join(import.meta.dirname, '..', 'plugins', 'api.ts')).href;
+// The plugin sits in a temporary directory, out of reach of node_modules: it imports zod by path.
+const zodUrl = import.meta.resolve('zod');
+
+const pulseSource = `
+import { z } from '${zodUrl}';
+import { definePlugin } from '${apiUrl}';
+export default definePlugin({
+  name: 'pulse', version: '1.0.0', capabilities: { topics: ['pulse/n'] },
+  start(ctx) {
+    const topic = ctx.telemetry.topic('pulse/n', z.strictObject({ n: z.number().int() }));
+    let n = 0;
+    ctx.every(100, () => topic.publish({ n: ++n }));
+  },
+});
+`;
+
+test('an agent with foxglove.listen serves its telemetry and its drone\'s position to a Foxglove client', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-foxglove-'));
+  const [id, ...others] = await Promise.all([0, 1, 2].map(() => createIdentity()));
+  saveIdentity(join(dir, 'identity.key'), id);
+  writeFileSync(join(dir, 'pulse.ts'), pulseSource);
+  const [port] = await freePorts(1);
+  const config = parseConfig(stringify({
+    swarm: { name: 'foxglove-test' },
+    listen: [`/ip4/127.0.0.1/tcp/${port}`],
+    voters: [id, ...others].map((i) => i.peerId),
+    mdns: false,
+    http: { listen: '127.0.0.1:0' },
+    foxglove: { listen: '127.0.0.1:0' },
+    plugins: [{ module: './pulse.ts' }],
+    devices: [{ driver: 'sim-autopilot', name: 'autopilot', home: { lat: 47.4, lon: 8.5 } }],
+  }), 'config.yaml', dir);
+  const agent = await Agent.start(config, { logger: silentLogger });
+  try {
+    assert.match(agent.foxgloveUrl ?? '', /^ws:\/\/127\.0\.0\.1:\d+$/);
+    const c = await connectFoxglove(agent.foxgloveUrl!);
+    try {
+      const pulse = await c.until('pulse/n advertised', () => c.channels.get('pulse/n'));
+      assert.deepEqual((JSON.parse(pulse.schema) as { required: string[] }).required, ['n']);
+      const pos = await c.until('covey/position advertised', () => c.channels.get(positionTopic));
+      assert.equal(pos.encoding, 'json');
+      const sub = c.client.subscribe(pos.id);
+      const got = await c.until('a position message', () => c.messages.find((m) => m.subscriptionId === sub));
+      const fix = positionMessage.parse(JSON.parse(new TextDecoder().decode(got.data)));
+      assert.equal(fix.device, 'autopilot');
+      assert.ok(Math.abs(fix.lat - 47.4) < 1e-3, `the drone is near home: ${fix.lat}`);
+    } finally {
+      c.close();
+    }
+  } finally {
+    await agent.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(agent.foxgloveUrl, null, 'stopped with the agent');
+});
