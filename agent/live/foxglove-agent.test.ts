@@ -1,7 +1,7 @@
 // The Foxglove bridge inside one real agent (libp2p, the live layer, a plugin, a simulated drone),
 // reached with the protocol's own client: the agent's config turns it on, it advertises the
 // plugin's topic and `covey/position` with their JSON schemas, and a subscriber receives the
-// drone's fixes. Voter 0 of three that never start: nothing commits, none is needed.
+// drone's fixes, also as a foxglove.LocationFix on the drone's own topic (for the Map panel). Voter 0 of three that never start: nothing commits, none is needed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import { parseConfig } from '../config.ts';
 import { createIdentity, saveIdentity } from '../identity.ts';
 import { freePorts } from '../swarm.ts';
 import { silentLogger } from '../testing.ts';
+import { locationFix } from './foxglove-location.ts';
 import { connectFoxglove } from './foxglove-testing.ts';
 import { positionMessage, positionTopic } from './positions.ts';
 
@@ -65,6 +66,18 @@ test('an agent with foxglove.listen serves its telemetry and its drone\'s positi
       const fix = positionMessage.parse(JSON.parse(new TextDecoder().decode(got.data)));
       assert.equal(fix.device, 'autopilot');
       assert.ok(Math.abs(fix.lat - 47.4) < 1e-3, `the drone is near home: ${fix.lat}`);
+
+      // The same drone on its own LocationFix topic, for Foxglove's Map panel.
+      const fixTopic = `covey/fix/${id.peerId.slice(-8)}/autopilot`;
+      const fc = await c.until(`${fixTopic} advertised`, () => c.channels.get(fixTopic));
+      assert.equal(fc.schemaName, 'foxglove.LocationFix');
+      assert.equal((JSON.parse(fc.schema) as { title: string }).title, 'foxglove.LocationFix');
+      const fixSub = c.client.subscribe(fc.id);
+      const gotFix = await c.until('a LocationFix', () => c.messages.find((m) => m.subscriptionId === fixSub));
+      const lf = locationFix.parse(JSON.parse(new TextDecoder().decode(gotFix.data)));
+      assert.ok(Math.abs(lf.latitude - 47.4) < 1e-3 && Math.abs(lf.longitude - 8.5) < 1e-3, `the fix is near home: ${lf.latitude}, ${lf.longitude}`);
+      assert.equal(lf.frame_id, 'autopilot');
+      assert.equal(BigInt(lf.timestamp.sec) * 1_000_000_000n + BigInt(lf.timestamp.nsec), gotFix.timestamp, 'the fix carries the message time');
     } finally {
       c.close();
     }

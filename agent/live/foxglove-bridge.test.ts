@@ -85,3 +85,31 @@ test('a port already in use is refused with a message naming the address and the
     await first.stop();
   }
 });
+
+test('a client that stops reading loses messages instead of growing the agent\'s memory', async () => {
+  const tap = new TelemetryTap();
+  tap.declare('big', z.object({ blob: z.string() }));
+  const bridge = await FoxgloveBridge.start({ tap, listen: '127.0.0.1:0', logger: silentLogger });
+  const c = await connect(`ws://127.0.0.1:${bridge.port}`);
+  try {
+    const ch = await c.until('big advertised', () => c.channels.get('big'));
+    const sub = c.client.subscribe(ch.id);
+    const tick = setInterval(() => tap.published('big', bytes({ blob: 'first' })), 20);
+    try {
+      await c.until('a first message', () => c.messages.find((m) => m.subscriptionId === sub));
+    } finally {
+      clearInterval(tick);
+    }
+    // The client's socket stops reading: the kernel's buffers fill, then the bridge's.
+    (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const value = bytes({ blob: 'x'.repeat(256 * 1024) });
+    for (let i = 0; i < 200 && bridge.dropped === 0; i++) {
+      tap.published('big', value);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(bridge.dropped > 0, 'messages were dropped for the stalled client');
+  } finally {
+    c.close();
+    await bridge.stop();
+  }
+});

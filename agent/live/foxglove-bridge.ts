@@ -2,7 +2,8 @@
 // over the telemetry tap, so Foxglove Studio ("Open connection → Foxglove WebSocket") shows the
 // swarm's telemetry and drone positions with no glue code. Each telemetry topic the tap knows is a
 // channel with encoding `json` and its JSON schema (when a plugin declared one); a topic learned
-// later is advertised then, and a schema learned later re-advertises its channel with it.
+// later is advertised then, and a schema learned later re-advertises its channel with it. Each
+// drone's fix is also sent as a foxglove.LocationFix for the Map panel (./foxglove-location.ts).
 //
 // It is opt-in (`foxglove.listen` in the config) and unauthenticated, so the config accepts only a
 // loopback address (agent/config.ts); reach it from another machine through an SSH tunnel.
@@ -13,6 +14,7 @@ import { FoxgloveServer } from '@foxglove/ws-protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log.ts';
 import type { Cancel } from '../plugins/api.ts';
+import { fixTopicsMax, locationFixJsonSchema, locationFixOf, locationFixSchemaName } from './foxglove-location.ts';
 import type { TelemetrySample, TelemetryTap } from './telemetry-tap.ts';
 
 /** A client whose socket holds more than this (bytes not yet sent) gets no data until it drains. */
@@ -42,6 +44,8 @@ export class FoxgloveBridge {
   readonly #wss: WebSocketServer;
   readonly #channels = new Map<string, ChannelState>();
   readonly #subscribed = new Set<number>();
+  /** Per-drone LocationFix channels advertised (bounded by fixTopicsMax). */
+  #fixChannels = 0;
   #cancelTap: Cancel | null = null;
   #timer: NodeJS.Timeout | null = null;
   /** Messages not sent to a client because its buffer was full. */
@@ -97,11 +101,10 @@ export class FoxgloveBridge {
 
   /** Advertises every topic the tap knows, and re-advertises a channel whose schema became known. */
   #sync(): void {
-    for (const t of this.#tap.topics()) this.#channelOf(t.topic, t.schema);
+    for (const t of this.#tap.topics()) this.#channelOf(t.topic, t.topic, t.schema === null ? '' : JSON.stringify(t.schema));
   }
 
-  #channelOf(topic: string, schema: Record<string, unknown> | null): ChannelState {
-    const text = schema === null ? '' : JSON.stringify(schema);
+  #channelOf(topic: string, schemaName: string, text: string): ChannelState {
     const known = this.#channels.get(topic);
     if (known !== undefined && (known.schema === text || text === '')) return known;
     if (known !== undefined) {
@@ -109,16 +112,30 @@ export class FoxgloveBridge {
       this.#server.removeChannel(known.id);
       this.#subscribed.delete(known.id);
     }
-    const id = this.#server.addChannel({ topic, encoding: 'json', schemaName: topic, schema: text, schemaEncoding: 'jsonschema' });
+    const id = this.#server.addChannel({ topic, encoding: 'json', schemaName, schema: text, schemaEncoding: 'jsonschema' });
     const c = { id, schema: text };
     this.#channels.set(topic, c);
     return c;
   }
 
   #onSample(s: TelemetrySample): void {
-    const c = this.#channelOf(s.topic, this.#tap.topic(s.topic)?.schema ?? null);
+    const schema = this.#tap.topic(s.topic)?.schema ?? null;
+    const c = this.#channelOf(s.topic, s.topic, schema === null ? '' : JSON.stringify(schema));
+    this.#send(c, s.atMs, s.value);
+    const f = locationFixOf(s);
+    if (f === null) return;
+    const fc = this.#channels.get(f.topic) ?? (this.#fixChannels < fixTopicsMax ? this.#newFixChannel(f.topic) : null);
+    if (fc !== null) this.#send(fc, s.atMs, f.fix);
+  }
+
+  #newFixChannel(topic: string): ChannelState {
+    this.#fixChannels++;
+    return this.#channelOf(topic, locationFixSchemaName, locationFixJsonSchema);
+  }
+
+  #send(c: ChannelState, atMs: number, value: unknown): void {
     if (!this.#subscribed.has(c.id)) return;
-    this.#server.sendMessage(c.id, BigInt(Math.round(s.atMs)) * 1_000_000n, new TextEncoder().encode(JSON.stringify(s.value)));
+    this.#server.sendMessage(c.id, BigInt(Math.round(atMs)) * 1_000_000n, new TextEncoder().encode(JSON.stringify(value)));
   }
 
   /** Closes every client and the listening socket. */
