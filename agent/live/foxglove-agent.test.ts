@@ -1,11 +1,13 @@
 // The Foxglove bridge inside one real agent (libp2p, the live layer, a plugin, a simulated drone),
 // reached with the protocol's own client: the agent's config turns it on, it advertises the
 // plugin's topic and `covey/position` with their JSON schemas, and a subscriber receives the
-// drone's fixes, also as a foxglove.LocationFix on the drone's own topic (for the Map panel). Voter 0 of three that never start: nothing commits, none is needed.
+// drone's fixes, also as a foxglove.LocationFix on the drone's own topic (for the Map panel); a
+// port already taken leaves the agent running without the bridge. Voter 0 of three that never start: nothing commits, none is needed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,8 +38,8 @@ export default definePlugin({
 });
 `;
 
-test('an agent with foxglove.listen serves its telemetry and its drone\'s position to a Foxglove client', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'covey-foxglove-'));
+/** A voter 0 of three (the others never start) with the pulse plugin, a simulated drone and `foxglove`. */
+async function agentConfig(dir: string, foxglove: Record<string, unknown>) {
   const [id, ...others] = await Promise.all([0, 1, 2].map(() => createIdentity()));
   saveIdentity(join(dir, 'identity.key'), id);
   writeFileSync(join(dir, 'pulse.ts'), pulseSource);
@@ -48,10 +50,16 @@ test('an agent with foxglove.listen serves its telemetry and its drone\'s positi
     voters: [id, ...others].map((i) => i.peerId),
     mdns: false,
     http: { listen: '127.0.0.1:0' },
-    foxglove: { listen: '127.0.0.1:0' },
+    foxglove,
     plugins: [{ module: './pulse.ts' }],
     devices: [{ driver: 'sim-autopilot', name: 'autopilot', home: { lat: 47.4, lon: 8.5 } }],
   }), 'config.yaml', dir);
+  return { id, config };
+}
+
+test('an agent with foxglove.listen serves its telemetry and its drone\'s position to a Foxglove client', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-foxglove-'));
+  const { id, config } = await agentConfig(dir, { listen: '127.0.0.1:0' });
   const agent = await Agent.start(config, { logger: silentLogger });
   try {
     assert.match(agent.foxgloveUrl ?? '', /^ws:\/\/127\.0\.0\.1:\d+$/);
@@ -86,4 +94,20 @@ test('an agent with foxglove.listen serves its telemetry and its drone\'s positi
     rmSync(dir, { recursive: true, force: true });
   }
   assert.equal(agent.foxgloveUrl, null, 'stopped with the agent');
+});
+
+test('an agent whose Foxglove port is taken logs it and runs on without the bridge', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-foxglove-'));
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { config } = await agentConfig(dir, { listen: `127.0.0.1:${(taken.address() as AddressInfo).port}` });
+  const agent = await Agent.start(config, { logger: silentLogger });
+  try {
+    assert.equal(agent.foxgloveUrl, null);
+    assert.equal((await fetch(`${agent.httpUrl}/health`)).status, 200);
+  } finally {
+    await agent.stop();
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -86,9 +86,15 @@ export class FoxgloveBridge {
   #wire(): void {
     this.#wss.on('error', (err) => this.#logger.warn({ err }, 'Foxglove bridge socket error'));
     this.#wss.on('connection', (ws, req) => {
-      boundSends(ws, () => { this.dropped++; });
+      const client = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      let warned = false;
+      boundSends(ws, () => {
+        this.dropped++;
+        if (!warned) this.#logger.warn({ client }, 'a Foxglove client reads too slowly: dropping its messages until it catches up');
+        warned = true;
+      });
       ws.on('error', (err) => this.#logger.debug({ err }, 'Foxglove client error'));
-      this.#server.handleConnection(ws, `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`);
+      this.#server.handleConnection(ws, client);
     });
     this.#server.on('error', (err) => this.#logger.debug({ err }, 'Foxglove protocol error from a client'));
     this.#server.on('subscribe', (id) => { this.#subscribed.add(id); });
