@@ -2,7 +2,8 @@
 // reached with the protocol's own client: the agent's config turns it on, it advertises the
 // plugin's topic and `covey/position` with their JSON schemas, and a subscriber receives the
 // drone's fixes, also as a foxglove.LocationFix on the drone's own topic (for the Map panel); a
-// port already taken leaves the agent running without the bridge. Voter 0 of three that never start: nothing commits, none is needed.
+// port already taken leaves the agent running without the bridge. Voter 0 of three that never
+// start: nothing commits, none is needed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

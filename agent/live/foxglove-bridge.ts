@@ -107,7 +107,7 @@ export class FoxgloveBridge {
 
   /** Advertises every topic the tap knows, and re-advertises a channel whose schema became known. */
   #sync(): void {
-    for (const t of this.#tap.topics()) this.#channelOf(t.topic, t.topic, t.schema === null ? '' : JSON.stringify(t.schema));
+    for (const t of this.#tap.topics()) this.#channelOf(t.topic, t.topic, schemaText(t.schema));
   }
 
   #channelOf(topic: string, schemaName: string, text: string): ChannelState {
@@ -125,8 +125,8 @@ export class FoxgloveBridge {
   }
 
   #onSample(s: TelemetrySample): void {
-    const schema = this.#tap.topic(s.topic)?.schema ?? null;
-    const c = this.#channelOf(s.topic, s.topic, schema === null ? '' : JSON.stringify(schema));
+    // A known channel as it is (a schema learned later is picked up by #sync): no tap lookup per message.
+    const c = this.#channels.get(s.topic) ?? this.#channelOf(s.topic, s.topic, schemaText(this.#tap.topic(s.topic)?.schema ?? null));
     this.#send(c, s.atMs, s.value);
     const f = locationFixOf(s);
     if (f === null) return;
@@ -163,6 +163,11 @@ function boundSends(ws: WebSocket, onDrop: () => void): void {
     if (ws.readyState !== ws.OPEN) return;
     send(data, options ?? {});
   };
+}
+
+/** A JSON schema as Foxglove takes it: its text, or '' when none is known. */
+function schemaText(schema: Record<string, unknown> | null): string {
+  return schema === null ? '' : JSON.stringify(schema);
 }
 
 function splitHostPort(s: string): [string, number] {
