@@ -47,6 +47,7 @@ import { AgentEnvironment, type AgentEnvironmentOptions } from './plugins/agent-
 import { PluginHost, type LoadedPlugin, type PluginStatus } from './plugins/host.ts';
 import { loadPlugins } from './plugins/loader.ts';
 import { LiveLayer, peerTelemetryTopics } from './live/live.ts';
+import { FoxgloveBridge } from './live/foxglove-bridge.ts';
 
 const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
@@ -98,6 +99,8 @@ export class Agent implements AgentApi {
   private memoryReclaim: MemoryReclaim | null = null;
   /** What the dashboard and the live tools stream (agent/live/): events, telemetry, positions. */
   readonly live: LiveLayer;
+  /** The opt-in Foxglove WebSocket server over the live layer's telemetry (config `foxglove`). */
+  private foxglove: FoxgloveBridge | null = null;
   private readonly memberListeners = new Set<(e: MemberEvent) => void>();
   /** The configured devices, by name, once opened (a device that failed to open is here too, unavailable). */
   private deviceMap: Map<string, Device> = new Map();
@@ -320,12 +323,32 @@ export class Agent implements AgentApi {
       observer: { declared: (topic, schema) => this.live.tap.declare(topic, schema), published: (topic, data) => this.live.tap.published(topic, data) },
     });
     this.startLive(this.pluginEnv, this.node.services.pubsub);
+    await this.startFoxglove(log);
     this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
     await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
     // Gives memory back once a burst is over (agent/memory-reclaim.ts says why it is needed).
     this.memoryReclaim = new MemoryReclaim({ logger: log.child({ part: 'memory' }), registry: this.metrics.registry });
     this.memoryReclaim.start();
     log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name), devices: this.devices().map((d) => `${d.name}:${d.status.state}`) }, 'agent started');
+  }
+
+  /** A bridge that cannot listen is logged and left off: watching the swarm is not worth stopping the agent. */
+  private async startFoxglove(log: Logger): Promise<void> {
+    const listen = this.config.foxglove?.listen;
+    if (listen === undefined) return;
+    try {
+      this.foxglove = await FoxgloveBridge.start({ tap: this.live.tap, listen, logger: log.child({ part: 'foxglove' }), name: `covey ${this.config.swarm.name} ${this.identity.peerId.slice(-6)}` });
+      log.info({ url: this.foxgloveUrl }, 'Foxglove bridge listening (Foxglove Studio: Open connection → Foxglove WebSocket)');
+    } catch (err) {
+      log.error({ err }, (err as Error).message);
+    }
+  }
+
+  /** ws://host:port of the Foxglove bridge, or null when it is off (or could not listen). */
+  get foxgloveUrl(): string | null {
+    const listen = this.config.foxglove?.listen;
+    if (this.foxglove === null || listen === undefined) return null;
+    return `ws://${listen.slice(0, listen.lastIndexOf(':'))}:${this.foxglove.port}`;
   }
 
   /** The live layer listens through the plugin environment's telemetry (agent/live/live.ts). */
@@ -408,6 +431,8 @@ export class Agent implements AgentApi {
 
   private async stopParts(): Promise<void> {
     this.memoryReclaim?.stop();
+    await this.foxglove?.stop();
+    this.foxglove = null;
     this.live.stop();
     // Plugins first: their stop hooks may still use consensus, telemetry and the store.
     await this.pluginHost?.stop();

@@ -126,3 +126,13 @@ test('devices: bad entries name devices[i], the device, the field and the fix', 
   // Every problem is listed, not only the first.
   assert.match(dev('  - { driver: gpio-out, name: a }\n  - { driver: nope, name: b }\n'), /2 problems:\n {2}devices\[0\] \("a"\)\.line: .*\n {2}devices\[1\] \("b"\)\.driver: unknown driver "nope"/);
 });
+
+test('the Foxglove bridge is off by default, loopback on 8765 when asked for, and refuses other addresses', () => {
+  assert.equal(parseConfig(minimal, 'c', '/').foxglove, undefined);
+  assert.equal(parseConfig(minimal + 'foxglove: {}\n', 'c', '/').foxglove?.listen, '127.0.0.1:8765');
+  assert.equal(parseConfig(minimal + 'foxglove: { listen: "[::1]:9000" }\n', 'c', '/').foxglove?.listen, '[::1]:9000');
+  assert.match(problems(minimal + 'foxglove: { listen: 0.0.0.0:8765 }\n'), /foxglove\.listen: 0\.0\.0\.0:8765 is reachable from other machines.*no authentication.*SSH tunnel/);
+  assert.match(problems(minimal + 'foxglove: { listen: 8765 }\n'), /foxglove\.listen: expected host:port/);
+  assert.match(problems(minimal + 'foxglove: yes\n'), /foxglove: expected a mapping such as \{ listen: 127\.0\.0\.1:8765 \}/);
+  assert.match(problems(minimal + 'foxglove: { port: 8765 }\n'), /foxglove/);
+});

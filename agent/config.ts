@@ -76,6 +76,13 @@ export const configSchema = z.strictObject({
     /** Required when `listen` is not a loopback address: clients send `Authorization: Bearer <token>`. */
     token: z.string().min(16, { error: 'use a token of at least 16 characters' }).optional(),
   }).default({ listen: '127.0.0.1:7070' }),
+  /**
+   * Opt-in Foxglove WebSocket server (agent/live/foxglove-bridge.ts; docs/agent.md#foxglove). It has
+   * no authentication, so only a loopback address is accepted: reach it through an SSH tunnel.
+   */
+  foxglove: z.strictObject({
+    listen: z.string({ error: 'expected host:port, for example 127.0.0.1:8765' }).pipe(hostPort).default('127.0.0.1:8765'),
+  }, { error: 'expected a mapping such as { listen: 127.0.0.1:8765 } (leave foxglove out to turn the bridge off)' }).optional(),
   log: z.strictObject({ level: z.enum(levels).default('info') }).default({ level: 'info' }),
   consensus: z.strictObject({
     tickMs: z.number().int().min(1).max(1000).optional(),
@@ -137,6 +144,10 @@ export function parseConfig(text: string, source: string, baseDir: string): Agen
   if (!loopback.test(c.http.listen) && c.http.token === undefined) {
     throw new ConfigError(`${source}: http.token: required because http.listen (${c.http.listen}) is reachable from other machines; ` +
       'set a token of at least 16 characters, or listen on 127.0.0.1');
+  }
+  if (c.foxglove !== undefined && !loopback.test(c.foxglove.listen)) {
+    throw new ConfigError(`${source}: foxglove.listen: ${c.foxglove.listen} is reachable from other machines, and the Foxglove bridge has no authentication; ` +
+      'listen on 127.0.0.1 (the default, 127.0.0.1:8765) and connect from elsewhere through an SSH tunnel (ssh -L 8765:127.0.0.1:8765 DEVICE)');
   }
   return { ...c, voters, baseDir };
 }
