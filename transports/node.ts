@@ -178,7 +178,8 @@ function writeSecretFile(file: string, bytes: Uint8Array): void {
   fsyncPath(dirname(file));
 }
 
-function fsyncPath(path: string): void {
+/** fsync a file or a directory by path (a directory's fsync makes a rename or link in it durable). */
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

@@ -3,10 +3,11 @@
 // it leaves the agent — a member's acceptance before its answer, "formed" before it is told. It is
 // read back through the same checks as a frame from the network, paired with the write.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { peerIdPattern } from '../../consensus/statemachine/roster.ts';
+import { fsyncPath } from '../../transports/node.ts';
 import { ConfigError } from '../config-error.ts';
 import { initialState, type FormationState } from './rule.ts';
 import { addrsMax, addrBytesMax, votersMax } from './wire.ts';
@@ -72,13 +73,4 @@ export function formationStore(dataDir: string, swarm: string, expectVoters: num
       fsyncPath(dirname(file));
     },
   };
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
