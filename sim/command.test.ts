@@ -134,3 +134,21 @@ test('covey sim --progress: the bar goes to stderr, never into the --json output
   assert.equal(quiet.stderr, '');
   assert.equal(JSON.parse(quiet.stdout).traceHash, s.traceHash);
 });
+
+test('--catch-up-snapshot-ids reaches the voters: a sweep seed that uses it replays to the same run from its printed command', async () => {
+  const { replayCommand, simulationOptions } = await import('./command.ts');
+  const { sweepArgs } = await import('./sweep.ts');
+  const { runSimulation } = await import('./engine/simulation.ts');
+  const args = sweepArgs(5, 1500); // seed % 3 === 2: state transfer at 8 ids behind
+  const replay = replayCommand(args, 5);
+  assert.match(replay, /--catch-up-snapshot-ids 8/);
+  const direct = runSimulation(simulationOptions(args, 5));
+  assert.ok(direct.snapshots.installed > 0, 'the run caught a voter up by state transfer');
+  const flags = replay.replace(/^npm run covey -- /, '').split(' ').map((x) => x === "''" ? '' : x);
+  const viaCli = covey(...flags, '--json');
+  assert.equal(viaCli.status, 0, viaCli.stderr);
+  assert.equal(JSON.parse(viaCli.stdout).traceHash, direct.traceHash);
+  const without = runSimulation(simulationOptions({ ...args, catchUpSnapshotIds: null }, 5));
+  assert.notEqual(without.traceHash, direct.traceHash, 'the threshold changes what the voters do');
+  assert.match(covey('sim', '--catch-up-snapshot-ids', '-1').stderr, /--catch-up-snapshot-ids must be a whole number from 0/);
+});

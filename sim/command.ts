@@ -32,6 +32,8 @@ export interface SimArgs {
   readonly membership: 'none' | 'swim';
   /** With SWIM: the voters' cores are told which voters SWIM holds alive (SimulationOptions.reachableHint). */
   readonly reachableHint: boolean;
+  /** State transfer to a voter this many ids behind (ReplicaOptions.catchUpBySnapshotIds), or null: the core's default. */
+  readonly catchUpSnapshotIds: number | null;
   readonly history?: string;
   /** Write the HTML report of the run here (sim/report/). */
   readonly report?: string;
@@ -41,7 +43,7 @@ export interface SimArgs {
 }
 
 export const defaultSimArgs: SimArgs = {
-  voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, membership: 'none', reachableHint: false, json: false, progress: false,
+  voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, membership: 'none', reachableHint: false, catchUpSnapshotIds: null, json: false, progress: false,
 };
 
 function membershipName(value: string): 'none' | 'swim' {
@@ -121,6 +123,7 @@ export function replayCommand(a: SimArgs, seed: number): string {
     ...(a.rate === null ? [] : [`--rate ${a.rate}`]),
     ...(a.membership === 'none' ? [] : [`--membership ${a.membership}`]),
     ...(a.reachableHint ? ['--reachable-hint'] : []),
+    ...(a.catchUpSnapshotIds === null ? [] : [`--catch-up-snapshot-ids ${a.catchUpSnapshotIds}`]),
   ].join(' ');
 }
 
@@ -143,6 +146,7 @@ export function simulationOptions(a: SimArgs, seed: number): SimulationOptions {
     openLoop: a.rate === null ? undefined : { ratePerSec: a.rate },
     membership: a.membership,
     reachableHint: a.reachableHint,
+    ...(a.catchUpSnapshotIds === null ? {} : { catchUpBySnapshotIds: a.catchUpSnapshotIds }),
     // An agent's hint comes from its link health, which stops hearing a cut voter within a second;
     // SWIM's own timing suspects in seconds, so under the hint it is tuned brisk to play that part.
     ...(a.reachableHint ? { swimTuning: briskSwim } : {}),
@@ -159,11 +163,11 @@ export function passed(r: SimulationResult): boolean {
 interface SimCommandOptions {
   voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName;
   clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; reachableHint: boolean;
-  history?: string; report?: string; json: boolean; progress: boolean; plugin?: string; killShare: number; pluginLogs: boolean;
+  catchUpSnapshotIds?: number; history?: string; report?: string; json: boolean; progress: boolean; plugin?: string; killShare: number; pluginLogs: boolean;
 }
 
 /** Options of workload mode that a plugin run has no use for: its agents' plugins are the clients. */
-const workloadOnly = ['workload', 'clients', 'keys', 'conflict', 'rate', 'membership', 'reachableHint'] as const;
+const workloadOnly = ['workload', 'clients', 'keys', 'conflict', 'rate', 'membership', 'reachableHint', 'catchUpSnapshotIds'] as const;
 /** Options of plugin mode only. */
 const pluginOnly = ['killShare', 'pluginLogs'] as const;
 
@@ -210,6 +214,7 @@ export function simCommand(): Command {
     .addOption(new Option('--membership <m>', 'workload mode: membership among the voters: none (instances of a lost voter are recovered on timeouts) or swim (SWIM declares it dead and the others recover its instances at once, as agents do)')
       .argParser(membershipName).default('none' as 'none' | 'swim', 'none'))
     .addOption(new Option('--reachable-hint', 'with --membership swim: each voter\'s consensus core is told which voters SWIM holds alive, as an agent\'s is from its links (quorums and commit learning route around the suspected)').default(false, 'off'))
+    .option('--catch-up-snapshot-ids <n>', 'workload mode: send a voter a snapshot when it is this many instances behind (a peer\'s watermark), instead of one recovery per missed instance; 0 only across truncated history (default: the agent\'s, 1024)', count('--catch-up-snapshot-ids', 0, 1_000_000_000))
     .option('--history <file>', 'write the history (JSON Lines, shared/HISTORY-FORMAT.md) of a single run')
     .option('--report <file.html>', 'write a self-contained HTML report of a single run: faults per agent on a timeline, throughput and latency, verdicts, trace hash; with --plugin also plugin failures, logs and the mission map')
     .addOption(new Option('--json', 'print the summary as one JSON object').default(false, 'off'))
@@ -243,7 +248,7 @@ export function simCommand(): Command {
       const a: SimArgs = {
         voters: o.voters, agents, seeds, durationMs: o.duration, faults: o.faults, workload: o.workload,
         clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, membership: o.membership, reachableHint: o.reachableHint,
-        history: o.history, report: o.report, json: o.json, progress: o.progress,
+        catchUpSnapshotIds: o.catchUpSnapshotIds ?? null, history: o.history, report: o.report, json: o.json, progress: o.progress,
       };
       const { runOne, runSweep } = await import('./command-run.ts');
       process.exitCode = a.seeds.length === 1 ? runOne(a) : runSweep(a);

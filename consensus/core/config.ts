@@ -64,6 +64,12 @@ export interface ReplicaOptions {
   readonly snapshotEveryApplied?: number;
   /** Least time between two snapshots sent to the same lagging peer (state transfer). */
   readonly snapshotResendMs?: number;
+  /**
+   * Catch a peer up by state transfer when its executed watermark is at least this many ids behind
+   * what this replica has applied (summed over coordinators): after a long partition, one snapshot
+   * instead of one recovery round per instance it missed. 0: only across truncated history.
+   */
+  readonly catchUpBySnapshotIds?: number;
 }
 
 export interface ReplicaConfig extends Quorums {
@@ -83,6 +89,7 @@ export interface ReplicaConfig extends Quorums {
   readonly indexLagExchanges: number;
   readonly snapshotEveryApplied: number;
   readonly snapshotResendMs: number;
+  readonly catchUpBySnapshotIds: number;
 }
 
 /** The default of `earlyProposalsMax`: room for a pipeline of 8 (the default is 1), and a cheap skip at restart. */
@@ -111,6 +118,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     indexLagExchanges: o.indexLagExchanges ?? 8,
     snapshotEveryApplied: o.snapshotEveryApplied ?? 10_000,
     snapshotResendMs: o.snapshotResendMs ?? 2000,
+    catchUpBySnapshotIds: o.catchUpBySnapshotIds ?? 1024,
   };
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`replica config: ${k} must be a non-negative integer, got ${v}`);

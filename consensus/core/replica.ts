@@ -116,6 +116,8 @@ export class Replica {
   private appliedSinceSnapshot = 0;
   /** When a snapshot was last sent to each peer (state transfer is rate-limited). */
   private readonly snapshotSentMs: number[];
+  /** What the last snapshot sent to each peer covered (its applied prefix), or null. */
+  private readonly snapshotSentApplied: (readonly number[] | null)[];
   /** Per coordinator, the seq up to which peers' reports have been checked for ids missing here. */
   private readonly caughtUpTo: number[];
   /** The floor this replica puts on the dependency sets it proposes. */
@@ -145,6 +147,7 @@ export class Replica {
     this.executor = new Executor({ committed: (id) => { const i = this.instances.get(id); return i?.phase === 'COMMITTED' ? i : undefined; } }, n);
     this.truncated = new Array<number>(n).fill(0);
     this.snapshotSentMs = new Array<number>(n).fill(-Infinity);
+    this.snapshotSentApplied = new Array<readonly number[] | null>(n).fill(null);
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
     this.caughtUpTo = new Array<number>(n).fill(0);
     this.proposalFloor = new Array<number>(n).fill(0);
@@ -707,8 +710,9 @@ export class Replica {
     // A peer applied own ids this replica does not remember allocating (it lost its disk): never
     // allocate them again.
     if (m.executed[this.self] >= this.nextSeq) this.nextSeq = m.executed[this.self] + 1;
-    // State transfer: the peer still needs ids this replica has forgotten.
-    if (!floorAtLeast(m.executed, this.truncated)) this.sendSnapshot(from);
+    // State transfer: the peer still needs ids this replica has forgotten, or is so far behind
+    // (a long partition) that one snapshot beats a recovery round per missed instance.
+    if (!floorAtLeast(m.executed, this.truncated) || this.farBehind(m.executed)) this.sendSnapshot(from, m.executed);
     const known = this.peerPrefix[from];
     for (let c = 0; c < known.length; c++) {
       if (m.executed[c] > known[c]) known[c] = m.executed[c];
@@ -935,12 +939,38 @@ export class Replica {
     for (const id of this.executor.appliedAbove()) if (initCoord(id) === this.self) this.nextSeq = Math.max(this.nextSeq, instanceSeq(id) + 1);
   }
 
-  /** State transfer, sending side: at most once per snapshotResendMs per peer. */
-  private sendSnapshot(to: ReplicaId): void {
+  /**
+   * Is a peer that reports `executed` at least catchUpBySnapshotIds behind what is applied here?
+   * Safe to act on at any lag: the receiver installs a snapshot only if it covers everything it
+   * applied (onSnapshot), and ids it never voted for are, to every quorum, ids it never heard of.
+   */
+  private farBehind(executed: readonly number[]): boolean {
+    const threshold = this.cfg.catchUpBySnapshotIds;
+    if (threshold === 0) return false;
+    const prefix = this.appliedPrefix;
+    let lag = 0;
+    for (let c = 0; c < prefix.length; c++) {
+      // The peer applied ids this replica has not: it would refuse the snapshot (onSnapshot), so do
+      // not spend the snapshotResendMs allowance on it; it catches up instance by instance meanwhile.
+      if (executed[c] > prefix[c]) return false;
+      lag += prefix[c] - executed[c];
+    }
+    return lag >= threshold;
+  }
+
+  /**
+   * State transfer, sending side: at most once per snapshotResendMs per peer, unless the peer's
+   * watermark shows an id the last one did not cover, so that it certainly refused it (onSnapshot):
+   * a restarted voter reports the own seqs it skipped, which a snapshot sent just before lacked.
+   */
+  private sendSnapshot(to: ReplicaId, executed: readonly number[]): void {
     const snapshot = this.sm.snapshot;
     if (snapshot === undefined || to === this.self) return;
-    if (this.nowMs - this.snapshotSentMs[to] < this.cfg.snapshotResendMs) return;
+    const last = this.snapshotSentApplied[to];
+    const refused = last !== null && executed.some((x, c) => x > last[c]);
+    if (!refused && this.nowMs - this.snapshotSentMs[to] < this.cfg.snapshotResendMs) return;
     this.snapshotSentMs[to] = this.nowMs;
+    this.snapshotSentApplied[to] = [...this.appliedPrefix];
     this.stats.snapshotsSent++;
     this.snapshots.push({
       from: this.self, to,

@@ -89,6 +89,8 @@ export interface SimulationOptions {
    * same hint from what it hears on its links (transports/link-health.ts). Default false.
    */
   readonly reachableHint?: boolean;
+  /** ReplicaOptions.catchUpBySnapshotIds of every voter; absent, the core's default. */
+  readonly catchUpBySnapshotIds?: number;
   /**
    * Once the run has settled, one voter loses its disk and restarts empty; the run goes on until it
    * has caught up (by state transfer when its peers truncated what it needs). Done only when
@@ -400,6 +402,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   const acked: { readonly clientId: string; readonly requestId: number }[] = [];
 
   const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e, snapshotEveryApplied: options.snapshotEveryApplied,
+    ...(options.catchUpBySnapshotIds === undefined ? {} : { catchUpBySnapshotIds: options.catchUpBySnapshotIds }),
     ...(options.recoveryTimeoutMs === undefined ? {} : { recoveryTimeoutMs: options.recoveryTimeoutMs, recoveryTimeoutMaxMs: Math.max(options.recoveryTimeoutMs, 10_000) }) });
 
   const agents: Agent[] = [];

@@ -1,5 +1,6 @@
 // State transfer between voters: /covey/snapshot/1.0.0. A voter whose peer has truncated
-// instances it never applied is sent a snapshot (consensus/core: Ready.snapshots). Snapshots are
+// instances it never applied, or that lags a peer by catchUpBySnapshotIds instances or more (a
+// long partition), is sent a snapshot (consensus/core: Ready.snapshots). Snapshots are
 // large and rare, so they travel on their own short-lived stream, not in the consensus frames:
 // one length-prefixed frame holding the snapshot as UTF-8 JSON (the machine state is plain JSON
 // data), bounded by snapshotBytesMax. The receiver maps the authenticated remote peer to its voter
