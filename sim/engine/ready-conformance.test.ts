@@ -15,7 +15,7 @@ import { emptyDeps } from '../../consensus/core/deps.ts';
 import { instanceId } from '../../consensus/core/ids.ts';
 import type { ClientReply, Envelope, PersistRecord, Ready } from '../../consensus/core/types.ts';
 
-const noTimers = { n: 3, f: 1, e: 1, tickMs: 1000, recoveryTimeoutMs: 1e9, recoveryTimeoutMaxMs: 1e9 };
+const noTimers = { n: 3, f: 1, e: 1, tickMs: 60_000, recoveryTimeoutMs: 1e9, recoveryTimeoutMaxMs: 1e9 };
 
 /** A storage whose appends stay pending until the test completes or fails them, oldest first. */
 class HeldStorage extends MemoryStorage {
