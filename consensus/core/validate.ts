@@ -17,6 +17,7 @@ import type { Ballot, InstanceId, ReplicaId } from './ids.ts';
 import { NOP } from './types.ts';
 import type { Batch, Deps, Message, MessageType, Payload, Phase, SnapshotMessage } from './types.ts';
 import type { Command } from '../statemachine/commands.ts';
+import { array, describe, ownValue, plainObject, quote, reject, Rejection, utf8Bytes } from '../../kit/validate-kit.ts';
 
 // ---- limits ---------------------------------------------------------------------------------
 
@@ -82,73 +83,11 @@ export function validateCommand(raw: unknown): { ok: true; command: Command } | 
   }
 }
 
-// ---- rejection ------------------------------------------------------------------------------
-
-/**
- * Thrown inside the validator and caught at the API edge. Recognised by its private field, not by
- * `instanceof`: an attacker's proxy can throw from a trap, and `instanceof` on a thrown proxy would
- * run its getPrototypeOf trap inside our catch block.
- */
-class Rejection {
-  readonly #reason: string;
-  constructor(reason: string) {
-    this.#reason = reason;
-  }
-  static reasonOf(e: unknown): string | null {
-    return typeof e === 'object' && e !== null && #reason in e ? (e as Rejection).#reason : null;
-  }
-}
-
-function reject(path: string, problem: string): never {
-  throw new Rejection(`${path}: ${problem}`);
-}
-
-/** A short description of a received value that runs none of its code. */
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  switch (typeof v) {
-    case 'number': return String(v);
-    case 'string': return `string ${quote(v)}`;
-    case 'boolean': return String(v);
-    case 'undefined': return 'undefined';
-    case 'object':
-      try {
-        return Array.isArray(v) ? 'an array' : 'an object';
-      } catch {
-        return 'an object'; // a revoked proxy
-      }
-    default: return `a ${typeof v}`;
-  }
-}
-
-function quote(s: string): string {
-  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
-}
+// ---- rejection and structure (and kit/validate-kit.ts: Rejection, plainObject, ownValue, array) ---
 
 function fieldPath(path: string, key: string | symbol): string {
   if (typeof key === 'symbol') return `${path}[${String(key).slice(0, 50)}]`;
   return /^[A-Za-z_$][\w$]{0,39}$/.test(key) ? `${path}.${key}` : `${path}[${quote(key)}]`;
-}
-
-// ---- structure: objects and arrays ----------------------------------------------------------
-
-/** A non-array object whose prototype is Object.prototype or null (what any decoder produces). */
-function plainObject(raw: unknown, path: string): object {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) reject(path, `expected an object, got ${describe(raw)}`);
-  const proto: unknown = Object.getPrototypeOf(raw);
-  if (proto !== Object.prototype && proto !== null) reject(path, 'expected a plain object');
-  return raw;
-}
-
-/**
- * Reads one own data property through a single descriptor lookup (so a proxy cannot answer two
- * questions differently); a getter is rejected without being called.
- */
-function ownValue(obj: object, key: string | number, path: string, missing = 'missing'): unknown {
-  const d = Reflect.getOwnPropertyDescriptor(obj, key);
-  if (d === undefined) reject(path, missing);
-  if (!('value' in d)) reject(path, 'accessor properties are not allowed');
-  return d.value;
 }
 
 /**
@@ -162,21 +101,6 @@ function fields<const K extends string>(obj: object, path: string, keys: readonl
   const out = Object.create(null) as Record<K, unknown>;
   for (const key of keys) {
     out[key] = ownValue(obj, key, `${path}.${key}`);
-  }
-  return out;
-}
-
-/** A dense array of min..max entries, copied entry by entry. */
-function array(raw: unknown, path: string, min: number, max: number): unknown[] {
-  if (!Array.isArray(raw)) reject(path, `expected an array, got ${describe(raw)}`);
-  const length: unknown = (raw as unknown[]).length;
-  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) reject(path, 'invalid array length');
-  if (min === max && length !== min) reject(path, `expected ${min} entries, got ${length}`);
-  if (length < min) reject(path, `expected at least ${min} entries, got ${length}`);
-  if (length > max) reject(path, `expected at most ${max} entries, got ${length}`);
-  const out: unknown[] = new Array(length);
-  for (let i = 0; i < length; i++) {
-    out[i] = ownValue(raw as object, i, `${path}[${i}]`, 'missing entry (sparse array)');
   }
   return out;
 }
@@ -217,23 +141,6 @@ function phase(v: unknown, path: string): Phase {
  * an encoder would turn two different lone surrogates into the same U+FFFD bytes, so two keys
  * distinct in memory could merge after a restart reloads them from storage.
  */
-function utf8Bytes(s: string): number {
-  let bytes = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1); // NaN past the end
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return -1;
-      bytes += 4;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return -1;
-    else bytes += 3;
-  }
-  return bytes;
-}
-
 function text(v: unknown, path: string, bytesMax: number, nonEmpty = false): string {
   if (typeof v !== 'string') reject(path, `expected a string, got ${describe(v)}`);
   if (nonEmpty && v.length === 0) reject(path, 'must not be empty');

@@ -108,6 +108,11 @@ export class SimDisk {
     return this.durableRecords;
   }
 
+  /** Where the log stands: records ever appended and not lost (what `append` returns). */
+  get position(): number {
+    return this.appended;
+  }
+
   get unsyncedCount(): number {
     return this.buffer.length;
   }

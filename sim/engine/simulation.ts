@@ -36,6 +36,7 @@ import { FaultLog, type FaultRecord } from './fault-log.ts';
 import { SimSwim, swimId, type SwimTuning } from './swim.ts';
 import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
 import type { Message as MembershipMessage } from '../../transports/membership/types.ts';
+import type { ReadyProbe } from './ready-conformance.ts';
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -130,6 +131,8 @@ export interface SimulationOptions {
    * asynchronous, and the runner lets its promise continuations run between events.
    */
   readonly host?: SimHost;
+  /** Hears each voter's Readies, fsyncs, crashes and releases: the Ready-driver conformance test (ready-conformance.ts). */
+  readonly readyProbe?: ReadyProbe;
 }
 
 /** What the simulator offers hosted code (one object for the whole swarm; agents by index). */
@@ -383,6 +386,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     : kvWorkload({ keys: options.keys ?? 5, conflict: options.conflict ?? 1, thinkMs: options.thinkMs ?? { min: 0, max: 5 } });
 
   const rng = new Random(options.seed);
+  const probe = options.readyProbe;
   const queue = new EventQueue<SimEvent>();
   const hash = new TraceHash();
   const trace: string[] | null = options.keepTrace === true ? [] : null;
@@ -452,6 +456,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     syncQuiet(v);
     if (ev !== null) replica.step(ev);
     const ready = replica.takeReady();
+    probe?.ready(v, ready, voter.disk.position + ready.persist.length);
     if (ready.tickMs !== null) {
       const virtualUs = Math.max(1, Math.round((ready.tickMs * usPerMs) / agents[v].clock.rate));
       queue.push(nowUs + virtualUs, { kind: 'tick', voter: v, inc: agents[v].inc });
@@ -474,11 +479,13 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   /** Puts a voter's messages on the network (its own votes are handed back by the fsync, never sent). */
   const release = (envs: readonly Envelope[]): void => {
+    probe?.sent(envs);
     if (commitWatch !== null) for (const env of envs) if (env.msg.type === 'Commit') commitWatch.see(env.msg, nowUs / usPerMs);
     for (const env of envs) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
   };
 
   const answer = (v: number, reply: ClientReply): void => {
+    probe?.answered(v, reply);
     const p = procs[Number(reply.clientId.slice(1))];
     if (p.agent === v) onResult(p, reply.requestId, reply.result);
     else sendOver(v, p.agent, 64 + resultBytes, { kind: 'response', from: v, to: p.agent, proc: p.id, requestId: reply.requestId, result: reply.result });
@@ -612,6 +619,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       voter.quietSyncs.length = 0;
       voter.fsyncDoneUs = nowUs;
       voter.disk.crash();
+      probe?.lost(a);
       swim?.crash(a);
     }
     // Clients on the agent die with it: the outcome of what they had open is unknown.
@@ -768,6 +776,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         const agent = agents[ev.voter];
         if (agent.inc !== ev.inc) return; // crashed before the fsync: effects are lost
         voters[ev.voter].disk.sync(ev.upTo);
+        probe?.durable(ev.voter, ev.upTo);
         if (deferIfStalled(ev.voter, ev)) return; // durable, but not sent yet
         const own = ev.messages.filter((env) => env.to === ev.voter);
         release(own.length === 0 ? ev.messages : ev.messages.filter((env) => env.to !== ev.voter));

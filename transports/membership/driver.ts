@@ -39,12 +39,12 @@
 // multiaddrs ending in /p2p/<id>.
 
 import { DropLog } from '../drop-log.ts';
+import { FrameOutbox, frameReadError, writeFrames, type QueuedFrame } from '../stream/outbox.ts';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Connection, Libp2p, Message as PubSubMessage, PeerId, PrivateKey, PubSub, Stream, TopicValidatorResult } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import * as lp from 'it-length-prefixed';
-import { pipe } from 'it-pipe';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { CoveyNode } from '../node.ts';
@@ -202,17 +202,14 @@ export function membershipMetrics(registry: Registry): MembershipMetrics {
   };
 }
 
-interface QueuedFrame {
-  readonly bytes: Uint8Array;
+interface TypedFrame extends QueuedFrame {
   readonly type: MessageType;
 }
 
-/** The outgoing side towards one peer. */
-class Outbox {
+/** The outgoing side towards one peer: the shared bounded queue (stream/outbox.ts), its stream and address. */
+class Outbox extends FrameOutbox<TypedFrame> {
   readonly id: string;
   readonly peerId: PeerId;
-  readonly frames: QueuedFrame[] = [];
-  bytes = 0;
   /** When the head frame started waiting (for the stall check). */
   headSinceMs = 0;
   stream: Stream | null = null;
@@ -221,17 +218,10 @@ class Outbox {
   /** The addr the core gave last, and the one merged into the peer store. */
   addr: string | null = null;
   merged: string | null = null;
-  /** Ends the writer's pipe when the peer disconnects. */
-  broken: (() => void) | null = null;
-  wake: (() => void) | null = null;
   constructor(id: string, peerId: PeerId) {
+    super(queueFramesMax, queueBytesMax);
     this.id = id;
     this.peerId = peerId;
-  }
-  notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
   }
 }
 
@@ -391,9 +381,8 @@ export class MembershipDriver {
     }
     await this.#node.unhandle(membershipProtocol).catch(() => {});
     for (const box of this.#outboxes.values()) {
-      if (box.frames.length > 0) this.metrics.sendDropped.inc({ reason: 'stopped' }, box.frames.length);
-      box.frames.length = 0;
-      box.bytes = 0;
+      const dropped = box.clear();
+      if (dropped > 0) this.metrics.sendDropped.inc({ reason: 'stopped' }, dropped);
       box.stream?.abort(new Error('membership stopped'));
       box.notify();
     }
@@ -533,14 +522,7 @@ export class MembershipDriver {
       box.stream.abort(new Error(`membership stream stalled for ${Math.round(t - box.headSinceMs)} ms`));
     }
     let dropped = 0;
-    for (const f of frames) {
-      box.frames.push(f);
-      box.bytes += f.bytes.length;
-      while (box.frames.length > 1 && (box.frames.length > queueFramesMax || box.bytes > queueBytesMax)) {
-        box.bytes -= box.frames.shift()!.bytes.length;
-        dropped++;
-      }
-    }
+    for (const f of frames) dropped += box.push(f);
     if (dropped > 0) this.metrics.sendDropped.inc({ reason: 'queue_full' }, dropped);
     if (!box.running) {
       box.running = true;
@@ -567,7 +549,7 @@ export class MembershipDriver {
    * ping, ack or pingReq sheds piggybacked items until it fits (they are best-effort); anything
    * else too large is dropped and logged.
    */
-  #encode(msg: Message): QueuedFrame[] {
+  #encode(msg: Message): TypedFrame[] {
     const bytes = utf8Encoder.encode(JSON.stringify({ swarm: this.#o.swarm, msg }));
     const bound = msg.type === 'pushPull' ? this.#pushPullBytesMax : this.#frameBytesMax;
     if (bytes.length <= bound) return [{ bytes, type: msg.type }];
@@ -596,9 +578,7 @@ export class MembershipDriver {
         } catch (err) {
           if (!this.#running) break;
           // Whatever waits is stale by the time the peer is back; the core's timers handle it.
-          this.metrics.sendDropped.inc({ reason: 'unreachable' }, box.frames.length);
-          box.frames.length = 0;
-          box.bytes = 0;
+          this.metrics.sendDropped.inc({ reason: 'unreachable' }, box.clear());
           // Counted across outboxes (one is dropped when its queue empties): consecutive failures.
           const failures = (this.#dialFailures.get(box.id) ?? 0) + 1;
           if (this.#dialFailures.size >= 4096 && !this.#dialFailures.has(box.id)) this.#dialFailures.clear();
@@ -611,10 +591,9 @@ export class MembershipDriver {
         this.#dialFailures.delete(box.id);
         box.stream = stream;
         try {
-          // Raced with stop and with the peer's disconnection: an aborted yamux sink may never settle.
-          const broken = new Promise<void>((r) => { box.broken = r; });
-          await Promise.race([pipe(this.#source(box, stream), (s) => lp.encode(s), stream.sink), this.#stopped, broken]);
-          if (this.#running && box.broken !== null) await stream.close({ signal: AbortSignal.timeout(1000) });
+          // Raced with stop and with the peer's disconnection (writeFrames).
+          const broke = await writeFrames(box, this.#source(box, stream), stream, this.#stopped);
+          if (this.#running && !broke) await stream.close({ signal: AbortSignal.timeout(1000) });
           else stream.abort(new Error(this.#running ? 'the peer disconnected' : 'membership stopped'));
         } catch (err) {
           this.#o.logger.debug({ to: box.id, err: (err as Error).message }, 'membership stream broke');
@@ -642,26 +621,17 @@ export class MembershipDriver {
    */
   async *#source(box: Outbox, stream: Stream): AsyncGenerator<Uint8Array> {
     while (this.#running && box.stream === stream) {
-      const f = box.frames.shift();
+      const f = box.shift();
       if (f === undefined) {
         if (this.#closing) return;
-        const woke = await this.#wait(box, this.#idleCloseMs);
-        if (!woke && box.frames.length === 0) return;
+        const woke = await box.wait(this.#idleCloseMs, true);
+        if (!woke && box.length === 0) return;
         continue;
       }
-      box.bytes -= f.bytes.length;
       box.headSinceMs = now();
       this.metrics.framesSent.inc({ channel: 'stream', type: f.type });
       yield f.bytes;
     }
-  }
-
-  #wait(box: Outbox, ms: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => { box.wake = null; resolve(false); }, ms);
-      t.unref();
-      box.wake = () => { clearTimeout(t); resolve(true); };
-    });
   }
 
   /** Puts the multiaddrs the core knows for a peer into the peer store, once per distinct addr. */
@@ -679,11 +649,7 @@ export class MembershipDriver {
   }
 
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const box = this.#outboxes.get(evt.detail.toString());
-    const broken = box?.broken;
-    if (box === undefined || broken === null || broken === undefined) return;
-    box.broken = null;
-    broken();
+    this.#outboxes.get(evt.detail.toString())?.breakLink();
   };
 
   #publish(gossip: GossipItem[]): void {
@@ -720,10 +686,10 @@ export class MembershipDriver {
         this.#onFrame(peer, chunk.subarray(), 'stream');
       }
     } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+      const framing = frameReadError(err);
+      if (framing === 'oversized') {
         this.#drop(peer, 'oversized', `frame length exceeds ${this.#pushPullBytesMax} bytes; closing the stream`);
-      } else if (name === 'UnexpectedEOFError') {
+      } else if (framing === 'truncated') {
         this.#drop(peer, 'truncated', 'the stream ended inside a frame');
       } else if (this.#running) {
         this.#o.logger.debug({ peer, err: (err as Error).message }, 'inbound membership stream ended with an error');

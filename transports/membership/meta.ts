@@ -3,24 +3,10 @@
 
 import { metaBytesMax, metaListMax, metaNameBytesMax } from './config.ts';
 import type { Meta } from './types.ts';
+import { utf8Bytes } from '../../kit/validate-kit.ts';
 
-/** UTF-8 length of `s`, or -1 when it holds a lone surrogate (no UTF-8 form). */
-export function utf8Bytes(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
-      if (d < 0xdc00 || d > 0xdfff) return -1;
-      n += 4;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return -1;
-    else n += 3;
-  }
-  return n;
-}
+/** UTF-8 length of a string, or -1 with a lone surrogate (kit/validate-kit.ts). */
+export { utf8Bytes };
 
 /**
  * Bytes the record costs on every alive message that carries it, as the wire encoding frames it:

@@ -16,6 +16,7 @@ import {
   addrBytesMax, counterMax, gossipItemsPerMessageMax, idBytesMax, incarnationMax, membersMax, metaListMax, metaNameBytesMax, sigBytesMax,
 } from './config.ts';
 import { metaProblem, utf8Bytes } from './meta.ts';
+import { array as arrayOf, describe, ownValue, plainObject, reject, Rejection } from '../../kit/validate-kit.ts';
 import type { AliveItem, DeadItem, GossipItem, MemberId, MemberRecord, MemberState, Message, Meta } from './types.ts';
 
 export type Validated = { ok: true; msg: Message } | { ok: false; reason: string };
@@ -45,53 +46,7 @@ export function isMemberId(v: unknown): v is MemberId {
   return b > 0 && b <= idBytesMax;
 }
 
-// ---- rejection (recognised by a private field: a thrown proxy's traps never run) --------------
-
-class Rejection {
-  readonly #reason: string;
-  constructor(reason: string) {
-    this.#reason = reason;
-  }
-  static reasonOf(e: unknown): string | null {
-    return typeof e === 'object' && e !== null && #reason in e ? (e as Rejection).#reason : null;
-  }
-}
-
-function reject(path: string, problem: string): never {
-  throw new Rejection(`${path}: ${problem}`);
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  switch (typeof v) {
-    case 'number': case 'boolean': return String(v);
-    case 'string': return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
-    case 'undefined': return 'undefined';
-    case 'object':
-      try {
-        return Array.isArray(v) ? 'an array' : 'an object';
-      } catch {
-        return 'an object';
-      }
-    default: return `a ${typeof v}`;
-  }
-}
-
-// ---- structure ------------------------------------------------------------------------------
-
-function plainObject(raw: unknown, path: string): object {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) reject(path, `expected an object, got ${describe(raw)}`);
-  const proto: unknown = Object.getPrototypeOf(raw);
-  if (proto !== Object.prototype && proto !== null) reject(path, 'expected a plain object');
-  return raw;
-}
-
-function ownValue(obj: object, key: string | number, path: string, missing = 'missing'): unknown {
-  const d = Reflect.getOwnPropertyDescriptor(obj, key);
-  if (d === undefined) reject(path, missing);
-  if (!('value' in d)) reject(path, 'accessor properties are not allowed');
-  return d.value;
-}
+// ---- structure (and kit/validate-kit.ts: Rejection, reject, describe, plainObject, ownValue) ---
 
 /**
  * Reads exactly `keys` from `obj`, returned in the order of `keys`: each must be an own data
@@ -108,14 +63,9 @@ function fields(obj: object, path: string, keys: readonly string[]): unknown[] {
   return out;
 }
 
+/** A dense array of at most `max` entries, copied entry by entry. */
 function array(raw: unknown, path: string, max: number): unknown[] {
-  if (!Array.isArray(raw)) reject(path, `expected an array, got ${describe(raw)}`);
-  const length: unknown = (raw as unknown[]).length;
-  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) reject(path, 'invalid array length');
-  if (length > max) reject(path, `expected at most ${max} entries, got ${length}`);
-  const out: unknown[] = new Array(length);
-  for (let i = 0; i < length; i++) out[i] = ownValue(raw as object, i, `${path}[${i}]`, 'missing entry (sparse array)');
-  return out;
+  return arrayOf(raw, path, 0, max);
 }
 
 // ---- scalars --------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import {
 } from '../wire/codec.ts';
 import { redialDelayMs } from '../peers.ts';
 import { DropLog } from '../drop-log.ts';
+import { FrameOutbox, frameReadError, writeFrames } from '../stream/outbox.ts';
 import { rpcMetrics, type DropReason, type RpcMetrics } from './metrics.ts';
 
 export const epaxosProtocol = '/covey/epaxos/1.0.0';
@@ -77,28 +78,18 @@ export interface ConsensusRpcOptions {
   readonly queueBytesMax?: number;
 }
 
-/** The outgoing side towards one voter. */
-class Outbox {
+/** The outgoing side towards one voter: the shared bounded queue (stream/outbox.ts), and its stream. */
+class Outbox extends FrameOutbox<EncodedFrame> {
   readonly to: number;
   readonly peerId: PeerId;
-  readonly frames: EncodedFrame[] = [];
-  queuedBytes = 0;
   pending: Message[] = [];
   stream: Stream | null = null;
   failures = 0;
-  /** Ends the writer's current pipe when libp2p reports the peer disconnected. */
-  broken: (() => void) | null = null;
-  /** Resolves the writer loop's current wait (for frames, or for the reopen delay). */
-  wake: (() => void) | null = null;
   loop: Promise<void> = Promise.resolve();
-  constructor(to: number, peerId: PeerId) {
+  constructor(to: number, peerId: PeerId, framesMax: number, bytesMax: number) {
+    super(framesMax, bytesMax);
     this.to = to;
     this.peerId = peerId;
-  }
-  notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
   }
 }
 
@@ -112,8 +103,6 @@ export class ConsensusRpc {
   readonly #dropLog: DropLog;
   readonly #submitRefusals: DropLog;
   readonly #frameBytesMax: number;
-  readonly #queueFramesMax: number;
-  readonly #queueBytesMax: number;
   readonly metrics: RpcMetrics;
   #abort = new AbortController();
   /** Settles when stop() begins; lets waits that libp2p might never settle end. */
@@ -133,11 +122,13 @@ export class ConsensusRpc {
     options.voters.forEach((v, i) => {
       if (this.#voterIndex.has(v)) throw new RangeError(`ConsensusRpc: voter ${v} is listed twice`);
       this.#voterIndex.set(v, i);
-      if (i !== options.self) this.#outboxes.set(i, new Outbox(i, peerIdFromString(v)));
     });
     this.#frameBytesMax = options.frameBytesMax ?? consensusFrameBytesMaxDefault;
-    this.#queueFramesMax = options.queueFramesMax ?? queueFramesMaxDefault;
-    this.#queueBytesMax = options.queueBytesMax ?? queueBytesMaxDefault;
+    const framesMax = options.queueFramesMax ?? queueFramesMaxDefault;
+    const bytesMax = options.queueBytesMax ?? queueBytesMaxDefault;
+    options.voters.forEach((v, i) => {
+      if (i !== options.self) this.#outboxes.set(i, new Outbox(i, peerIdFromString(v), framesMax, bytesMax));
+    });
     this.metrics = rpcMetrics(options.registry ?? new Registry());
   }
 
@@ -170,8 +161,7 @@ export class ConsensusRpc {
     for (const box of this.#outboxes.values()) {
       const dropped = box.frames.length + (box.pending.length > 0 ? 1 : 0);
       if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'stopped' }, dropped);
-      box.frames.length = 0;
-      box.queuedBytes = 0;
+      box.clear();
       box.pending = [];
       box.stream?.abort(new Error('consensus RPC stopped'));
       box.notify();
@@ -267,28 +257,18 @@ export class ConsensusRpc {
         this.#o.logger.error({ to: box.to, types: tooLarge.map((m) => m.type), frameBytesMax: this.#frameBytesMax },
           'a message alone exceeds the frame bound and cannot be sent (raise frameBytesMax or make smaller batches)');
       }
-      for (const frame of frames) this.#enqueue(box, frame);
+      let dropped = 0;
+      for (const frame of frames) dropped += box.push(frame);
+      if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'queue_full' }, dropped);
       box.notify();
     }
-  }
-
-  #enqueue(box: Outbox, frame: EncodedFrame): void {
-    box.frames.push(frame);
-    box.queuedBytes += frame.bytes.length;
-    let dropped = 0;
-    while (box.frames.length > 1 && (box.frames.length > this.#queueFramesMax || box.queuedBytes > this.#queueBytesMax)) {
-      const old = box.frames.shift() as EncodedFrame;
-      box.queuedBytes -= old.bytes.length;
-      dropped++;
-    }
-    if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'queue_full' }, dropped);
   }
 
   /** One writer per peer: open a stream when there is something to send, write, reopen on failure. */
   async #writer(box: Outbox): Promise<void> {
     while (this.#running) {
-      if (box.frames.length === 0) {
-        await new Promise<void>((r) => { box.wake = r; });
+      if (box.length === 0) {
+        await box.wait();
         continue;
       }
       let stream: Stream;
@@ -302,17 +282,15 @@ export class ConsensusRpc {
         if (box.failures === 1 || box.failures % 20 === 0) {
           this.#o.logger.info({ to: box.to, failures: box.failures, err: (err as Error).message }, 'cannot open a consensus stream; retrying');
         }
-        await this.#sleep(box, redialDelayMs(box.failures, reopenDelayMsMin, reopenDelayMsMax, Math.random()));
+        await box.wait(redialDelayMs(box.failures, reopenDelayMsMin, reopenDelayMsMax, Math.random()));
         continue;
       }
       box.failures = 0;
       box.stream = stream;
       try {
-        // Raced with stop and with the peer's disconnection: a yamux sink aborted while idle may
-        // never settle, and a writer must not wait forever on a dead stream.
-        const broken = new Promise<void>((r) => { box.broken = r; });
-        await Promise.race([pipe(this.#frameSource(box), (s) => lp.encode(s), stream.sink), this.#stopped, broken]);
-        if (this.#running && box.broken === null) throw new Error('the peer disconnected');
+        // Raced with stop and with the peer's disconnection (writeFrames).
+        const broke = await writeFrames(box, this.#frameSource(box), stream, this.#stopped);
+        if (this.#running && broke) throw new Error('the peer disconnected');
         if (this.#running) await stream.close({ signal: AbortSignal.timeout(1000) });
       } catch (err) {
         if (this.#running) this.#o.logger.debug({ to: box.to, err: (err as Error).message }, 'consensus stream broke; reopening');
@@ -327,23 +305,15 @@ export class ConsensusRpc {
   /** Yields queued frames; the next is taken only when the sink asks, i.e. has taken the last. */
   async *#frameSource(box: Outbox): AsyncGenerator<Uint8Array> {
     while (this.#running) {
-      const frame = box.frames.shift();
+      const frame = box.shift();
       if (frame === undefined) {
-        await new Promise<void>((r) => { box.wake = r; });
+        await box.wait();
         continue;
       }
-      box.queuedBytes -= frame.bytes.length;
       this.metrics.framesSent.inc();
       this.metrics.messagesSent.inc(frame.messages);
       yield frame.bytes;
     }
-  }
-
-  #sleep(box: Outbox, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => { box.wake = null; resolve(); }, ms);
-      box.wake = () => { clearTimeout(t); resolve(); };
-    });
   }
 
   readonly #onConnect = (evt: CustomEvent<PeerId>): void => {
@@ -355,11 +325,7 @@ export class ConsensusRpc {
 
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const i = this.#voterIndex.get(evt.detail.toString());
-    const box = i === undefined ? undefined : this.#outboxes.get(i);
-    const broken = box?.broken;
-    if (box === undefined || broken === null || broken === undefined) return;
-    box.broken = null;
-    broken();
+    if (i !== undefined) this.#outboxes.get(i)?.breakLink();
   };
 
   // ---- receiving -------------------------------------------------------------------------------
@@ -390,10 +356,10 @@ export class ConsensusRpc {
         for (const msg of r.messages) this.#deliver(from, msg);
       }
     } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+      const framing = frameReadError(err);
+      if (framing === 'oversized') {
         this.#drop(peer, 'oversized', `frame length exceeds ${this.#frameBytesMax} bytes; closing the stream`);
-      } else if (name === 'UnexpectedEOFError') {
+      } else if (framing === 'truncated') {
         this.#drop(peer, 'truncated', 'the stream ended inside a frame');
       } else if (this.#running) {
         this.#o.logger.debug({ peer, err: (err as Error).message }, 'inbound consensus stream ended with an error');
