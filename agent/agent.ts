@@ -327,7 +327,11 @@ export class Agent implements AgentApi {
     this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
     await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
     // Gives memory back once a burst is over (agent/memory-reclaim.ts says why it is needed).
-    this.memoryReclaim = new MemoryReclaim({ logger: log.child({ part: 'memory' }), registry: this.metrics.registry });
+    // Not while cut off from a majority: a heal may come at any moment, and the pause would hold it up.
+    const majority = quorums(defaultQuorumConfig(this.n)).slowQuorumSize;
+    this.memoryReclaim = new MemoryReclaim({
+      logger: log.child({ part: 'memory' }), registry: this.metrics.registry, holdOff: () => this.reachableVoters().length < majority,
+    });
     this.memoryReclaim.start();
     log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name), devices: this.devices().map((d) => `${d.name}:${d.status.state}`) }, 'agent started');
   }

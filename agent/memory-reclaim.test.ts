@@ -77,6 +77,19 @@ test('while the memory is in use, reclaims back off to once per intervalMsMax', 
   assert.notEqual(r.check(), null, 'one that gave memory back makes the next wait the least again');
 });
 
+test('no reclaim while the agent holds off (cut off from a majority); the first look after it may', () => {
+  const { p, sample, steps } = fakeProcess();
+  let cutOff = true;
+  const r = new MemoryReclaim({ logger: pino({ level: 'silent' }), registry: new Registry(), sample, steps, limits, holdOff: () => cutOff });
+  r.check(); // 100 MiB
+  p.rssMiB = 150; p.nowMs = 60_000;
+  assert.equal(r.check(), null, 'grown and idle, but cut off');
+  assert.deepEqual(p.ran, []);
+  cutOff = false;
+  p.nowMs = 70_000;
+  assert.notEqual(r.check(), null, 'back with a majority');
+});
+
 test('a step that throws is logged and the others still run', () => {
   const { p, sample, steps } = fakeProcess();
   const warnings: string[] = [];

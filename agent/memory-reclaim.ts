@@ -74,6 +74,12 @@ export interface MemoryReclaimOptions {
   readonly sample?: () => ReclaimSample;
   /** What a reclaim does, step by step (default: shrink V8's heap, then trim malloc where it can). */
   readonly steps?: readonly ReclaimStep[];
+  /**
+   * True while a pause would cost more than usual, so no reclaim starts: the agent's, while it is
+   * cut off from a majority of the voters. Quiet because it cannot commit, it would otherwise reclaim
+   * then (issue 16: a 1 s pause measured right at a heal held back reconnecting and catching up).
+   */
+  readonly holdOff?: () => boolean;
 }
 
 export interface ReclaimStep {
@@ -132,6 +138,7 @@ export class MemoryReclaim {
     const s = this.#sample();
     this.#floorBytes = Math.min(this.#floorBytes, s.rssBytes);
     if (!shouldReclaim(s, this.#floorBytes, this.#lastReclaimMs, this.#intervalMs, this.#limits)) return null;
+    if (this.#o.holdOff?.() === true) return null;
     const started = performance.now();
     const gave: Record<string, number> = {};
     let before = s.rssBytes;

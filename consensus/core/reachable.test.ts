@@ -108,6 +108,32 @@ describe("the 'reachable' hint", () => {
   });
 });
 
+describe('a heal: voters heard again', () => {
+  // Voter 0 of three, cut off: its proposal's PreAccepts went nowhere, and retransmissions are
+  // 1 s apart. When the others are heard again it retransmits at the next tick, not up to 1 s later.
+  function proposeCutOff(): Replica {
+    const r = bare(0, 3, { retransmitMs: 1000 });
+    step(r, { type: 'tick', nowMs: 0, entropy: 1 });
+    step(r, { type: 'reachable', replicas: [0] });
+    step(r, { type: 'submit', command: put('k', 'v') });
+    assert.equal(of(step(r, { type: 'tick', nowMs: 100, entropy: 1 }), 'PreAccept').length, 0, 'no retransmission yet');
+    return r;
+  }
+
+  test('leads retransmit to the silent at the next tick', () => {
+    const r = proposeCutOff();
+    step(r, { type: 'reachable', replicas: [0, 1, 2] });
+    assert.equal(of(step(r, { type: 'tick', nowMs: 110, entropy: 1 }), 'PreAccept').length, 2);
+  });
+
+  test('without a voter coming back, the retransmission waits for retransmitMs', () => {
+    const r = proposeCutOff();
+    step(r, { type: 'reachable', replicas: [0] });
+    assert.equal(of(step(r, { type: 'tick', nowMs: 110, entropy: 1 }), 'PreAccept').length, 0);
+    assert.equal(of(step(r, { type: 'tick', nowMs: 1010, entropy: 1 }), 'PreAccept').length, 2);
+  });
+});
+
 describe('instances a peer has executed', () => {
   // A peer's watermark says it executed voter 1's instances 1..3: they are committed there, and
   // this replica missed their Commits (it was cut off). It asks the others soon, not at the full

@@ -845,6 +845,17 @@ export class Replica {
       const c = initCoord(id);
       if (p.attempt === 0 && this.unreachable.has(c) && !before.has(c)) p.deadlineMs = Math.min(p.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
     }
+    // Voters heard again (a heal): what waited on them need not wait out its backoff. Leads
+    // retransmit at the next tick, and recoveries backed off while they were silent (up to
+    // recoveryTimeoutMaxMs) start soon. Both may happen at any time anyway (lossy channels, §9).
+    let returned = false;
+    for (const r of before) if (!this.unreachable.has(r)) returned = true;
+    if (returned) {
+      for (const lead of this.leads.values()) lead.sentMs = Math.min(lead.sentMs, this.nowMs - this.cfg.retransmitMs);
+      for (const p of this.pending.values()) {
+        if (p.attempt > 0) p.deadlineMs = Math.min(p.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
+      }
+    }
     // Own proposals waiting for answers that now cannot come: decide them now.
     for (const [id, lead] of [...this.leads]) {
       if (lead.kind !== 'preaccept') continue;
