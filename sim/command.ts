@@ -214,7 +214,7 @@ export function simCommand(): Command {
     .addOption(new Option('--membership <m>', 'workload mode: membership among the voters: none (instances of a lost voter are recovered on timeouts) or swim (SWIM declares it dead and the others recover its instances at once, as agents do)')
       .argParser(membershipName).default('none' as 'none' | 'swim', 'none'))
     .addOption(new Option('--reachable-hint', 'with --membership swim: each voter\'s consensus core is told which voters SWIM holds alive, as an agent\'s is from its links (quorums and commit learning route around the suspected)').default(false, 'off'))
-    .option('--catch-up-snapshot-ids <n>', 'workload mode: send a voter a snapshot when it is this many instances behind (a peer\'s watermark), instead of one recovery per missed instance; 0 only across truncated history (default: the agent\'s, 1024)', count('--catch-up-snapshot-ids', 0, 1_000_000_000))
+    .option('--catch-up-snapshot-ids <n>', 'workload mode: send a voter a snapshot when it is this many instances behind (a peer\'s watermark), instead of one recovery per missed instance; 0 only across truncated history (default: the agent\'s, 128)', count('--catch-up-snapshot-ids', 0, 1_000_000_000))
     .option('--history <file>', 'write the history (JSON Lines, shared/HISTORY-FORMAT.md) of a single run')
     .option('--report <file.html>', 'write a self-contained HTML report of a single run: faults per agent on a timeline, throughput and latency, verdicts, trace hash; with --plugin also plugin failures, logs and the mission map')
     .addOption(new Option('--json', 'print the summary as one JSON object').default(false, 'off'))

@@ -13,7 +13,7 @@ export function sweepArgs(seed: number, durationMs = 3000): SimArgs {
     ...defaultSimArgs, voters, agents: seed % 3 === 0 ? voters + 4 : voters, seeds: [seed], durationMs, faults: new Set(faults),
     workload: seed % 4 === 1 ? 'tasks' : 'kv', conflict: seed % 5 === 0 ? 0.3 : 1, membership: seed % 4 === 3 ? 'swim' : 'none', reachableHint: seed % 8 === 7,
     // A third of the runs catch lagging voters up by state transfer at a small lag, so that it runs
-    // under every fault (at the default 1024 a 3 s run rarely lags that far).
+    // under every fault (at the default 128 a 3 s run rarely lags that far).
     catchUpSnapshotIds: seed % 3 === 2 ? 8 : null,
   };
 }

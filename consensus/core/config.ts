@@ -118,7 +118,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     indexLagExchanges: o.indexLagExchanges ?? 8,
     snapshotEveryApplied: o.snapshotEveryApplied ?? 10_000,
     snapshotResendMs: o.snapshotResendMs ?? 2000,
-    catchUpBySnapshotIds: o.catchUpBySnapshotIds ?? 1024,
+    catchUpBySnapshotIds: o.catchUpBySnapshotIds ?? 128,
   };
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`replica config: ${k} must be a non-negative integer, got ${v}`);
