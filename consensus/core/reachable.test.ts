@@ -134,6 +134,24 @@ describe('a heal: voters heard again', () => {
   });
 });
 
+describe('relaying Commits to the peers that had to recover them', () => {
+  // Voter 2 of three hears voter 0; voter 1 does not (a one-way cut) and asked voter 2 to recover
+  // one of 0's instances. 0's next Commits reach voter 1 through voter 2, for a while.
+  const commitOf = (seq: number): Message => ({ type: 'Commit', b: 0, id: instanceId(seq, 0), cmd: { commands: [put('k', `v${seq}`)] }, dep: makeDeps([], [0, 0, 0]) });
+
+  test('a coordinator\'s Commits are relayed to a peer that recently recovered its instances, then no more', () => {
+    const r = bare(2, 3);
+    step(r, { type: 'tick', nowMs: 0, entropy: 1 });
+    assert.equal(of(step(r, { type: 'message', from: 0, msg: commitOf(1) }), 'Commit').length, 0, 'nobody asked: no relay');
+    step(r, { type: 'message', from: 1, msg: { type: 'Recover', b: 1, id: instanceId(2, 0) } });
+    const relayed = of(step(r, { type: 'message', from: 0, msg: commitOf(3) }), 'Commit');
+    assert.deepEqual(relayed.map((e) => e.to), [1]);
+    assert.equal(of(step(r, { type: 'message', from: 1, msg: commitOf(4) }), 'Commit').length, 0, 'only Commits from their coordinator are relayed');
+    step(r, { type: 'tick', nowMs: 2500, entropy: 1 });
+    assert.equal(of(step(r, { type: 'message', from: 0, msg: commitOf(5) }), 'Commit').length, 0, 'the relay ends 2 s after the last ask');
+  });
+});
+
 describe('instances a peer has executed', () => {
   // A peer's watermark says it executed voter 1's instances 1..3: they are committed there, and
   // this replica missed their Commits (it was cut off). It asks the others soon, not at the full

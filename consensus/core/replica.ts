@@ -36,6 +36,11 @@ export interface StateMachine {
  * catches up over several exchanges (and, once snapshots exist, by state transfer).
  */
 const catchUpIdsPerWatermarkMax = 256;
+/**
+ * How long after a peer asked this replica to recover an instance of coordinator c (the peer lacks
+ * c's Commit: it does not hear c, or c is down) c's Commits are relayed to it as they arrive.
+ */
+const relayCommitsMs = 2000;
 
 /** The coordinator's or recoverer's work in progress on one id, at ballot `b`. */
 type Lead =
@@ -118,6 +123,8 @@ export class Replica {
   private readonly snapshotSentMs: number[];
   /** What the last snapshot sent to each peer covered (its applied prefix), or null. */
   private readonly snapshotSentApplied: (readonly number[] | null)[];
+  /** Per coordinator c: peers that lack c's Commits, and until when they are relayed to them. */
+  private readonly relayUntilMs: Map<ReplicaId, number>[];
   /** Per coordinator, the seq up to which peers' reports have been checked for ids missing here. */
   private readonly caughtUpTo: number[];
   /** The floor this replica puts on the dependency sets it proposes. */
@@ -148,6 +155,7 @@ export class Replica {
     this.truncated = new Array<number>(n).fill(0);
     this.snapshotSentMs = new Array<number>(n).fill(-Infinity);
     this.snapshotSentApplied = new Array<readonly number[] | null>(n).fill(null);
+    this.relayUntilMs = Array.from({ length: n }, () => new Map<ReplicaId, number>());
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
     this.caughtUpTo = new Array<number>(n).fill(0);
     this.proposalFloor = new Array<number>(n).fill(0);
@@ -402,7 +410,7 @@ export class Replica {
       case 'PreAcceptOK': return this.onPreAcceptOK(from, msg);
       case 'Accept': return this.onAccept(from, msg);
       case 'AcceptOK': return this.onAcceptOK(from, msg);
-      case 'Commit': return this.onCommit(msg);
+      case 'Commit': return this.onCommit(from, msg);
       case 'Recover': return this.onRecover(from, msg);
       case 'RecoverOK': return this.onRecoverOK(from, msg);
       case 'Validate': return this.onValidate(from, msg);
@@ -539,12 +547,13 @@ export class Replica {
    * carries the decided value (INV7), so under message loss this replica also learns it when it
    * has moved to another ballot; it raises bal and abal to at least b, keeping abal ≤ bal (INV3).
    */
-  private onCommit(m: Commit): void {
+  private onCommit(from: ReplicaId, m: Commit): void {
     const inst = this.getOrCreate(m.id);
     if (inst.phase === 'COMMITTED') {
       if (!payloadsEqual(inst.cmd, m.cmd) || !depsEqual(inst.dep, m.dep)) this.stats.agreementViolations++;
       return;
     }
+    if (from === initCoord(m.id)) this.relayCommit(from, m);
     const previous = inst.cmd;
     inst.bal = Math.max(inst.bal, m.b);
     inst.abal = Math.max(inst.abal, m.b);
@@ -561,6 +570,8 @@ export class Replica {
 
   /** Lines 46–49. */
   private onRecover(from: ReplicaId, m: Recover): void {
+    const c = initCoord(m.id);
+    if (from !== this.self && c !== from && c !== this.self) this.relayUntilMs[c].set(from, this.nowMs + relayCommitsMs);
     const inst = this.getOrCreate(m.id);
     if (this.answerIfCommitted(from, inst)) return;
     if (inst.bal > m.b || (inst.bal === m.b && inst.abal === m.b)) return;
@@ -691,6 +702,20 @@ export class Replica {
   private acceptNop(b: Ballot, id: InstanceId): void {
     this.stats.recoveredAsNop++;
     this.startAccept(b, id, NOP, emptyDeps(this.cfg.n));
+  }
+
+  /**
+   * Covey: a coordinator's Commit, passed on to the peers that recently had to recover its
+   * instances (a one-way cut: they do not hear it, this replica does). They get it one hop late
+   * instead of after learnFromOthersMs and a recovery round. Any holder of a Commit may send it
+   * (§12), and it leaves with this turn's messages, after the COMMITTED record is durable here.
+   */
+  private relayCommit(coordinator: ReplicaId, m: Commit): void {
+    const peers = this.relayUntilMs[coordinator];
+    for (const [peer, untilMs] of peers) {
+      if (untilMs < this.nowMs) peers.delete(peer);
+      else if (peer !== this.self) this.send(peer, m);
+    }
   }
 
   /** Covey §12: any process holding a COMMITTED id answers a message about it with the Commit. */
