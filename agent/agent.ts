@@ -12,9 +12,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Command, CommandResult, Operation, TaskView } from '../consensus/statemachine/commands.ts';
+import {
+  type Command, type CommandResult, defaultQuorumConfig, type Operation, quorums, type TaskView,
+} from '../consensus/index.ts';
 import { WalStorage } from '../consensus/storage/wal-storage.ts';
-import { defaultQuorumConfig, quorums } from '../consensus/core/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { deadVoter } from './membership-recovery.ts';
@@ -38,8 +39,7 @@ import { LinkHealth } from '../transports/link-health.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
 import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
 import { MembershipDriver } from '../transports/membership/driver.ts';
-import { metaProblem } from '../transports/membership/meta.ts';
-import type { MemberEvent, Meta } from '../transports/membership/types.ts';
+import { type MemberEvent, type Meta, metaProblem } from '../transports/membership/index.ts';
 import { realTimeClock, seededRandom } from '../devices/clock.ts';
 import { closeDevices, driverKinds, openDevices } from '../devices/registry.ts';
 import type { Device, DeviceStatus } from '../devices/types.ts';

@@ -1,7 +1,7 @@
 // A small client for an agent's HTTP API, used by the CLI's client commands, `covey swarm` and
 // the tests. It reports an unreachable agent and an API error in words a user can act on.
 
-import type { CommandResult } from '../consensus/statemachine/commands.ts';
+import type { CommandResult } from '../consensus/index.ts';
 import type { PluginStatus } from './plugins/host.ts';
 import { readSse, type SseMessage } from './live/sse-reader.ts';
 

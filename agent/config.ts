@@ -10,7 +10,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { DRIVERS, deviceSpecsSchema } from '../devices/registry.ts';
 import { ConfigError } from './config-error.ts';
-import { peerIdPattern } from '../consensus/statemachine/roster.ts';
+import { peerIdPattern } from '../consensus/index.ts';
 
 /** A libp2p peer id in its usual base58 text form (Ed25519 ids start with 12D3KooW). */
 

@@ -21,7 +21,7 @@ import { parseConfig } from './config.ts';
 import { createIdentity, saveIdentity } from './identity.ts';
 import { AgentEnvironment } from './plugins/agent-env.ts';
 import { silentLogger } from './testing.ts';
-import type { Meta } from '../transports/membership/types.ts';
+import type { Meta } from '../transports/membership/index.ts';
 
 const apiUrl = pathToFileURL(join(import.meta.dirname, 'plugins', 'api.ts')).href;
 

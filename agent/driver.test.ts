@@ -2,12 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { group, silentLogger } from './testing.ts';
-import { MemoryStorage } from '../consensus/storage/memory.ts';
-import type { ReplicaStorage } from '../consensus/storage/port.ts';
-import { emptyDeps } from '../consensus/core/deps.ts';
-import { instanceId } from '../consensus/core/ids.ts';
-import type { Envelope, PersistRecord, PreAccept } from '../consensus/core/types.ts';
-import type { Command } from '../consensus/statemachine/commands.ts';
+import {
+  type Command, emptyDeps, type Envelope, instanceId, MemoryStorage, type PersistRecord, type PreAccept,
+  type ReplicaStorage,
+} from '../consensus/index.ts';
 
 let nextRequest = 1;
 function put(key: string, value: string): Command {

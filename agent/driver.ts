@@ -9,12 +9,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Replica } from '../consensus/core/replica.ts';
-import type { ReplicaOptions } from '../consensus/core/config.ts';
-import type { Envelope, Event, ExecutedBatch, Message, Ready, ReplicaSnapshot, SnapshotEnvelope } from '../consensus/core/types.ts';
-import { CoveyStateMachine } from '../consensus/statemachine/machine.ts';
-import type { Command, CommandResult } from '../consensus/statemachine/commands.ts';
-import type { ReplicaStorage } from '../consensus/storage/port.ts';
+import {
+  type Command, type CommandResult, CoveyStateMachine, type Envelope, type Event, type ExecutedBatch, type Message,
+  type Ready, Replica, type ReplicaOptions, type ReplicaSnapshot, type ReplicaStorage, type SnapshotEnvelope,
+} from '../consensus/index.ts';
 import type { Logger } from './log.ts';
 import { DropLog } from '../transports/drop-log.ts';
 import { recoveryEvents } from './membership-recovery.ts';

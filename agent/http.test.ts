@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { createHttpApi, HttpError, type AgentApi } from './http.ts';
 import { AgentClient } from './client.ts';
 import { group, silentLogger } from './testing.ts';
-import type { Command, Operation } from '../consensus/statemachine/commands.ts';
+import type { Command, Operation } from '../consensus/index.ts';
 import { definePlugin } from './plugins/api.ts';
 import { PluginHost } from './plugins/host.ts';
 import { testEnvironment, TestWorld } from './plugins/testing.ts';

@@ -7,8 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
-import type { CommandResult, Operation } from '../consensus/statemachine/commands.ts';
-import { peerIdPattern } from '../consensus/statemachine/roster.ts';
+import { type CommandResult, type Operation, peerIdPattern } from '../consensus/index.ts';
 import { joinTokenBytesMax } from './join-token.ts';
 import type { Logger } from './log.ts';
 import type { PluginStatus } from './plugins/host.ts';

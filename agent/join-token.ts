@@ -9,7 +9,7 @@
 
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { PrivateKey } from '@libp2p/interface';
-import { peerIdPattern } from '../consensus/statemachine/roster.ts';
+import { peerIdPattern } from '../consensus/index.ts';
 
 const domain = new TextEncoder().encode('covey-join-token-v1\n');
 export const joinTokenBytesMax = 2048;

@@ -4,9 +4,8 @@
 // the replica driver) and for the simulator (sim/engine/swim.ts), so the simulator tests the
 // path a field agent takes from a SWIM verdict to the recovery of a dead voter's instances.
 
-import { initCoord, type InstanceId } from '../consensus/core/ids.ts';
-import type { Event } from '../consensus/core/types.ts';
-import type { MemberEvent } from '../transports/membership/types.ts';
+import { type Event, initCoord, type InstanceId } from '../consensus/index.ts';
+import type { MemberEvent } from '../transports/membership/index.ts';
 
 /** The voter a membership event declares dead (its index among `voterIds`), or null. */
 export function deadVoter(e: MemberEvent, voterIds: readonly string[]): number | null {

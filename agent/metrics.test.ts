@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +11,8 @@ import { createIdentity, saveIdentity } from './identity.ts';
 import { countTasks, createMetrics } from './metrics.ts';
 import { TelemetryStats } from './telemetry-stats.ts';
 import { silentLogger } from './testing.ts';
-import type { TaskView } from '../consensus/statemachine/commands.ts';
+import type { TaskView } from '../consensus/index.ts';
+import { freePorts } from '../transports/ports.ts';
 
 /** The value of one sample in Prometheus text, or undefined when absent. */
 function sample(text: string, series: string): number | undefined {
@@ -107,17 +107,6 @@ const brokenSource = `
 import { definePlugin } from '${apiUrl}';
 export default definePlugin({ name: 'broken', version: '0.1.0', capabilities: {}, start() { throw new Error('no'); } });
 `;
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Server>((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => res(s));
-  })));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

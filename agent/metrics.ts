@@ -6,7 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PluginStatus } from './plugins/host.ts';
 import type { DeviceInfo } from './http.ts';
-import type { TaskView } from '../consensus/statemachine/commands.ts';
+import type { TaskView } from '../consensus/index.ts';
 import { registerTelemetryMetrics, type TelemetryStats } from './telemetry-stats.ts';
 
 export interface AgentMetrics {

@@ -8,7 +8,7 @@
 // peers are not. Anything else on the topic is dropped and counted.
 
 import type { PubSub, Message as PubSubMessage } from '@libp2p/interface';
-import { peerIdPattern, rosterDecisionsMax, type RosterView } from '../consensus/statemachine/roster.ts';
+import { peerIdPattern, rosterDecisionsMax, type RosterView } from '../consensus/index.ts';
 import type { Logger } from './log.ts';
 import type { SwarmRoster } from './roster.ts';
 

@@ -16,7 +16,7 @@ import { createSwarm, startAgent, swarmDown, waitReady, type Swarm } from './swa
 import { silentLogger } from './testing.ts';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../transports/node.ts';
 import { ConsensusRpc, epaxosProtocol } from '../transports/rpc/consensus-rpc.ts';
-import type { Command } from '../consensus/statemachine/commands.ts';
+import type { Command } from '../consensus/index.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';

@@ -10,7 +10,7 @@
 // A voter reads the decisions from its own state machine; a worker learns them from the voters
 // (agent/roster-sync.ts). Listeners hear of every change, e.g. to close a revoked peer's connections.
 
-import type { RosterDecision, RosterView } from '../consensus/statemachine/roster.ts';
+import type { RosterDecision, RosterView } from '../consensus/index.ts';
 
 export type RosterRole = 'voter' | 'worker';
 

@@ -6,10 +6,10 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { DeviceSpecInput } from '../devices/registry.ts';
+import { freePorts } from '../transports/ports.ts';
 import { AgentClient } from './client.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { createIdentity, saveIdentity } from './identity.ts';
@@ -77,18 +77,6 @@ export interface CreateOptions {
 
 const coveyCli = new URL('./cli/covey.mjs', import.meta.url).pathname;
 const swarmFile = (dir: string): string => join(dir, 'swarm.json');
-
-/** Ports the kernel says are free now (bound to 0 and released). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Server>((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => res(s));
-  })));
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 /** Writes keys and configs for a new swarm in `dir` (which must not hold one already). */
 export async function createSwarm(dirIn: string, o: CreateOptions): Promise<Swarm> {

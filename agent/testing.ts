@@ -2,7 +2,10 @@
 
 import { pino } from 'pino';
 import { ReplicaDriver } from './driver.ts';
-import { MemoryStorage } from '../consensus/storage/memory.ts';
+import { MemoryStorage } from '../consensus/index.ts';
+
+// Free loopback ports, for tests outside agent/ that may import agent but not transports (the CLI's).
+export { freePorts } from '../transports/ports.ts';
 
 export const silentLogger = pino({ level: 'silent' });
 

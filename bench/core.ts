@@ -7,10 +7,7 @@
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { Replica } from '../consensus/core/replica.ts';
-import type { Envelope, Ready } from '../consensus/core/types.ts';
-import { CoveyStateMachine } from '../consensus/statemachine/machine.ts';
-import type { Command } from '../consensus/statemachine/commands.ts';
+import { type Command, CoveyStateMachine, type Envelope, type Ready, Replica } from '../consensus/index.ts';
 import { createLogger } from '../agent/log.ts';
 
 const log = createLogger({ name: 'bench:core' });

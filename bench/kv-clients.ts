@@ -8,7 +8,7 @@
 import { Agent as HttpAgent, request } from 'node:http';
 import { Etcd3 } from 'etcd3';
 import { StreamClient } from '../agent/stream/client.ts';
-import type { CommandResult } from '../consensus/statemachine/commands.ts';
+import type { CommandResult } from '../consensus/index.ts';
 
 export interface KvClient {
   put(key: string, value: string): Promise<void>;

@@ -14,7 +14,7 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { detectionRun, partitionRun } from '../sim/membership/scenarios.ts';
-import { memberlistSuspicionTimeoutMs, membershipDefaults } from '../transports/membership/config.ts';
+import { memberlistSuspicionTimeoutMs, membershipDefaults } from '../transports/membership/index.ts';
 
 const { values: args } = parseArgs({
   options: {

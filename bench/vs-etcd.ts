@@ -22,7 +22,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify } from 'yaml';
 import { Etcd3 } from 'etcd3';
-import { createSwarm, freePorts, startAgent, swarmDown, waitReady, type Swarm } from '../agent/swarm.ts';
+import { freePorts } from '../transports/ports.ts';
+import { createSwarm, startAgent, swarmDown, waitReady, type Swarm } from '../agent/swarm.ts';
 import { startEtcdCluster, etcdVersion, type EtcdCluster } from './etcd-cluster.ts';
 import { coveyClient, coveyStreamClient, etcdClient, type KvClient } from './kv-clients.ts';
 

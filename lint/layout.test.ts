@@ -72,7 +72,18 @@ describe('the import rule (covey/rooms in eslint.config.js)', () => {
   it('passes an arrow the layout lists, a door, a package, and a listed exception', async () => {
     assert.deepEqual(await lintAs('agent/planted.ts', "import '../devices/types.ts';\nimport 'pino';\n"), []);
     assert.deepEqual(await lintAs('sim/planted.ts', "import '../transports/membership/index.ts';\n"), []);
-    assert.deepEqual(await lintAs('agent/bench.ts', "import '../sim/history.ts';\n"), []);
+    assert.deepEqual(await lintAs('agent/nemesis/run.ts', "import '../../sim/history.ts';\n"), []);
+  });
+
+  it('lets only tests and test helpers import a test kit (consensus-testing), and only through its door', async () => {
+    const kit = "import { batchArbitrary } from '../../consensus/testing/index.ts';\nexport { batchArbitrary };\n";
+    assert.deepEqual(await lintAs('transports/wire/planted.test.ts', kit), []);
+    assert.deepEqual(await lintAs('transports/testing/planted.ts', kit), []);
+    const shipped = await lintAs('transports/wire/planted.ts', kit);
+    assert.equal(shipped.length, 1, JSON.stringify(shipped));
+    assert.match(shipped[0], /^transports -> consensus-testing is not an arrow of the layout/);
+    const inside = await lintAs('transports/wire/planted.test.ts', "import '../../consensus/testing/arbitraries.ts';\n");
+    assert.deepEqual(inside, ['transports/wire/planted.test.ts imports consensus/testing/arbitraries.ts, inside consensus-testing: import its door consensus/testing/index.ts (lint/layout.ts)']);
   });
 
   it('fails a file in a folder that is no room', async () => {

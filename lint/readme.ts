@@ -22,7 +22,11 @@ function door(r: Room): string {
   return `\`${r.door.file}\` (not written yet: the files imported meanwhile are listed below)`;
 }
 
-const mayImport = (r: Room): string => (r.mayImport.length === 0 ? 'nothing of the project' : r.mayImport.join(', '));
+const mayImport = (r: Room): string => {
+  const rooms = r.mayImport.length === 0 ? 'nothing of the project' : r.mayImport.join(', ');
+  const tests = r.testsMayImport ?? [];
+  return tests.length === 0 ? rooms : `${rooms}; its tests and test helpers also ${tests.join(', ')}`;
+};
 
 /** The text between the markers. */
 export function renderLayout(): string {
@@ -35,7 +39,7 @@ export function renderLayout(): string {
     '|---|---|---|---|---|',
     ...rooms.map((r) => `| ${r.name} | ${where(r)} | ${r.job} | ${door(r)} | ${mayImport(r)} |`),
     '',
-    `Known exceptions (${exceptions.length}), to be removed as issue 14 fixes them:`,
+    `Known exceptions (${exceptions.length}), each with its reason; the faults among them are to be fixed (issues 14, 16):`,
     '',
     ...exceptions.map((e) => `- ${e.from.map((f) => (f === '**' ? 'any room' : `\`${f}\``)).join(', ')} → ${e.to.map((t) => `\`${t}\``).join(', ')}: ${e.why}`),
   ];

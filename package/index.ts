@@ -3,5 +3,5 @@
 // `covey/plugin`, the test kit `covey/testing`, the device interfaces `covey/devices`.
 
 export { AgentClient, AgentClientError, type ClientIds } from '../agent/client.ts';
-export type { CommandResult, TaskView } from '../consensus/statemachine/commands.ts';
+export type { CommandResult, TaskView } from '../consensus/index.ts';
 export type { PluginState, PluginStatus } from '../agent/plugins/host.ts';

@@ -422,7 +422,7 @@ export function swarmCommand(): Command {
       if (agents < o.voters) throw new InvalidArgumentError(`--agents (${agents}) must be at least --voters (${o.voters})`);
       const tty = process.stderr.isTTY === true;
       let last = 0;
-      const { runSwarmBench } = await import('../bench.ts');
+      const { runSwarmBench } = await import('../../bench/swarm-bench.ts');
       const summary = await runSwarmBench({ voters: o.voters, agents, clients: o.clients, ops: o.ops, keys: o.keys, killEveryMs: o.killEvery, downMs: o.down, history: o.history, dir: o.dir, seed: o.seed }, (done, total, kills) => {
         const t = Date.now();
         if (tty && (t - last > 200 || done === total)) { last = t; process.stderr.write(`\r${done}/${total} operations, ${kills} kills`); }

@@ -12,7 +12,7 @@ import { Agent } from '../agent.ts';
 import { AgentClient } from '../client.ts';
 import { parseConfig } from '../config.ts';
 import { createIdentity, saveIdentity } from '../identity.ts';
-import { freePorts } from '../swarm.ts';
+import { freePorts } from '../testing.ts';
 import { silentLogger } from '../testing.ts';
 import { runCli, startCli } from './testing.ts';
 

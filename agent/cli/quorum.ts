@@ -1,7 +1,7 @@
 // `covey quorum`: what a voter configuration tolerates, from PROTOCOL.md §1, so an operator can
 // choose n, f and e before writing a swarm config.
 
-import { defaultFastTolerance, defaultQuorumConfig, quorums, type Quorums } from '../../consensus/core/quorum.ts';
+import { defaultFastTolerance, defaultQuorumConfig, type Quorums, quorums } from '../../consensus/index.ts';
 
 export interface QuorumArgs {
   readonly voters: number;

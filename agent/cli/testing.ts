@@ -11,7 +11,7 @@ import { pageKeys } from '../kv-list.ts';
 import type { LiveRoutes } from '../live/http-routes.ts';
 import { AgentClient } from '../client.ts';
 import { group, silentLogger } from '../testing.ts';
-import type { Command, Operation } from '../../consensus/statemachine/commands.ts';
+import type { Command, Operation } from '../../consensus/index.ts';
 
 export const cliPath = fileURLToPath(new URL('./covey.ts', import.meta.url));
 

@@ -3,23 +3,15 @@
 // operations. Exit codes: 0 linearizable, 1 not linearizable, 2 undecided (a key's search stopped
 // at --states-max), 3 bad input (unreadable file, a malformed line, a bad option).
 //
-// Only the options live here; the checker (sim/check/verify-run.ts) loads when the command runs,
-// so `covey --help` stays light (agent/cli/lazy.test.ts).
+// Only the options live here; the checker (sim/check/verify-run.ts, which also defines their type)
+// loads when the command runs, so `covey --help` stays light (agent/cli/lazy.test.ts).
 
 import { Command, InvalidArgumentError } from 'commander';
+import type { VerifyArgs } from '../../sim/check/verify-run.ts';
 
 /** The default search budget per key (sim/check/linearizability.ts searchStatesMax; repeated so the checker need not load for --help). */
 export const verifyStatesMaxDefault = 1_000_000;
 export const exitBadInput = 3;
-
-export interface VerifyArgs {
-  format: 'auto' | 'jsonl' | 'edn';
-  statesMax: number;
-  json: boolean;
-  quiet: boolean;
-  /** undefined: on a terminal only. */
-  progress?: boolean;
-}
 
 function parseFormat(value: string): VerifyArgs['format'] {
   if (value === 'auto' || value === 'jsonl' || value === 'edn') return value;

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { AgentClient } from '../client.ts';
 import { createIdentity, saveIdentity } from '../identity.ts';
-import { freePorts, saveSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } from '../swarm.ts';
+import { freePorts } from '../../transports/ports.ts';
+import { saveSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } from '../swarm.ts';
 import { eventually } from '../../transports/testing/eventually.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'covey-formation-test-'));

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { Agent } from '../agent.ts';
 import { parseConfig } from '../config.ts';
 import { createIdentity, saveIdentity, type Identity } from '../identity.ts';
-import { freePorts } from '../swarm.ts';
+import { freePorts } from '../../transports/ports.ts';
 import { silentLogger } from '../testing.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'covey-forming-test-'));

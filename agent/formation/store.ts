@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { peerIdPattern } from '../../consensus/statemachine/roster.ts';
+import { peerIdPattern } from '../../consensus/index.ts';
 import { fsyncPath } from '../../transports/node.ts';
 import { ConfigError } from '../config-error.ts';
 import { initialState, type FormationState } from './rule.ts';

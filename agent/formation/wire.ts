@@ -6,7 +6,7 @@
 
 import { multiaddr } from '@multiformats/multiaddr';
 import { z } from 'zod';
-import { peerIdPattern } from '../../consensus/statemachine/roster.ts';
+import { peerIdPattern } from '../../consensus/index.ts';
 
 export const formationProtocol = '/covey/formation/1.0.0';
 /** One frame's bytes at most: 16 voters with 8 addresses of 256 bytes each fit with room to spare. */

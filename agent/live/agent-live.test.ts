@@ -15,7 +15,7 @@ import { Agent } from '../agent.ts';
 import { AgentClient } from '../client.ts';
 import { parseConfig } from '../config.ts';
 import { createIdentity, saveIdentity } from '../identity.ts';
-import { freePorts } from '../swarm.ts';
+import { freePorts } from '../../transports/ports.ts';
 import { silentLogger } from '../testing.ts';
 import { readSse } from './sse-reader.ts';
 

@@ -2,7 +2,7 @@
 // claimed, renewed, completed or released. Reads (get, task.get) and refused commands change
 // nothing and make no event; a compare-and-swap makes one only when it swapped.
 
-import type { ExecutedBatch } from '../../consensus/core/types.ts';
+import type { ExecutedBatch } from '../../consensus/index.ts';
 import type { KvEventData, TaskEventData } from './events.ts';
 
 export function changesOf(batch: ExecutedBatch, atMs: number): Array<KvEventData | TaskEventData> {

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
+import type { Command, CommandResult } from '../../consensus/index.ts';
 import { changesOf } from './changes.ts';
 import { EventQueryError, listenersMax, LiveEvents, LiveLimitError, parseEventFilter, type LiveEvent } from './events.ts';
 

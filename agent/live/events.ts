@@ -4,7 +4,7 @@
 // and never throws back at a producer: each listener is called synchronously and is expected
 // to buffer (and bound) what it cannot deliver at once (sse.ts does).
 
-import type { TaskView } from '../../consensus/statemachine/commands.ts';
+import type { TaskView } from '../../consensus/index.ts';
 import type { Cancel } from '../plugins/api.ts';
 
 export const eventKinds = ['member', 'task', 'kv', 'telemetry', 'position', 'consensus'] as const;

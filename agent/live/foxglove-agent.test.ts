@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { Agent } from '../agent.ts';
 import { parseConfig } from '../config.ts';
 import { createIdentity, saveIdentity } from '../identity.ts';
-import { freePorts } from '../swarm.ts';
+import { freePorts } from '../../transports/ports.ts';
 import { silentLogger } from '../testing.ts';
 import { locationFix } from './foxglove-location.ts';
 import { connectFoxglove } from './foxglove-testing.ts';

@@ -4,9 +4,9 @@
 // starts it once the plugin environment exists (the tap listens through it).
 
 import type { PubSub } from '@libp2p/interface';
-import type { ExecutedBatch } from '../../consensus/core/types.ts';
+import type { ExecutedBatch } from '../../consensus/index.ts';
 import type { Device } from '../../devices/types.ts';
-import type { MemberEvent } from '../../transports/membership/types.ts';
+import type { MemberEvent } from '../../transports/membership/index.ts';
 import type { Logger } from '../log.ts';
 import type { Cancel } from '../plugins/api.ts';
 import { telemetryTopic } from '../plugins/agent-env.ts';

@@ -12,7 +12,7 @@ import { parseConfig } from '../config.ts';
 import { DeadlineError, UnavailableError as DriverUnavailableError } from '../driver.ts';
 import { createIdentity, saveIdentity, type Identity } from '../identity.ts';
 import { silentLogger } from '../testing.ts';
-import type { MemberEvent, Meta } from '../../transports/membership/types.ts';
+import type { MemberEvent, Meta } from '../../transports/membership/index.ts';
 import type { MemberInfo } from '../../transports/membership/driver.ts';
 import { AgentEnvironment, cryptoRandom, telemetryTopic } from './agent-env.ts';
 import { UnavailableError } from './api.ts';

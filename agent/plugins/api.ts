@@ -7,7 +7,7 @@
 
 import type { z } from 'zod';
 import type { Actuator, Autopilot, Battery, Cancel, Device, DeviceKind, DeviceStatus, Sensor } from '../../devices/types.ts';
-import type { TaskStatus, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { TaskStatus, TaskView } from '../../consensus/index.ts';
 import type { KvEntry } from '../kv-list.ts';
 
 export type { Cancel, KvEntry, TaskStatus, TaskView };

@@ -5,7 +5,7 @@
 
 import type { z } from 'zod';
 import type { Device, DeviceKind } from '../../devices/types.ts';
-import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult, Operation, TaskView } from '../../consensus/index.ts';
 import {
   CapabilityError, PluginStoppedError,
   type Cancel, type DevicesApi, type KvApi, type MembershipApi, type PluginContext, type PluginDefinition,

@@ -6,7 +6,7 @@
 import type { ZodType } from 'zod';
 import type { DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
-import type { CommandResult, Operation, TaskView } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult, Operation, TaskView } from '../../consensus/index.ts';
 import type { KvListQuery, KvPage } from '../kv-list.ts';
 import type { Cancel, MemberChange, MemberView, PluginLogger, PluginStore, StaleRead } from './api.ts';
 

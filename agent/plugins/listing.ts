@@ -1,7 +1,7 @@
 // The plugin API's listings — kv.list, kv.watch and tasks.list — over a PluginEnvironment's stale
 // local reads (voters hold the state). Pure helpers; context.ts adds capabilities and supervision.
 
-import type { TaskView } from '../../consensus/statemachine/commands.ts';
+import type { TaskView } from '../../consensus/index.ts';
 import { kvListLimitMax, type KvEntry } from '../kv-list.ts';
 import type { KvChange, Listing, TaskFilter } from './api.ts';
 import type { PluginEnvironment } from './environment.ts';

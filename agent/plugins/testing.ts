@@ -5,8 +5,7 @@
 
 import { ManualClock, seededRandom } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
-import { CoveyStateMachine } from '../../consensus/statemachine/machine.ts';
-import type { Command, CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import { type Command, type CommandResult, CoveyStateMachine, type Operation } from '../../consensus/index.ts';
 import { UnavailableError, type Cancel, type MemberChange, type MemberView, type PluginLogger, type PluginStore } from './api.ts';
 import { listingServedByVoters, type PluginEnvironment } from './environment.ts';
 import { pageKeys } from '../kv-list.ts';

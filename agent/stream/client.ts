@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { decodeSubmitReply, encodeSubmit } from '../../transports/wire/codec.ts';
-import type { Command, CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import type { Command, CommandResult, Operation } from '../../consensus/index.ts';
 import { encodeStreamFrame, FrameReader, FrameWriter, streamPath, streamProtocol } from './frames.ts';
 
 /** The agent refused or failed the command; `kind` is the agent's error name (DeadlineError, UnavailableError, …). */

@@ -11,7 +11,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decodeSubmit, encodeSubmitReply, type SubmitReply } from '../../transports/wire/codec.ts';
-import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
+import type { Command, CommandResult } from '../../consensus/index.ts';
 import type { Logger } from '../log.ts';
 import { DropLog } from '../../transports/drop-log.ts';
 import { encodeStreamFrame, FrameReader, FrameWriter, frameBytesMax, inFlightMax, streamPath, streamProtocol } from './frames.ts';

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { attachStreamServer, type StreamServer } from './server.ts';
 import { StreamClient, StreamClosedError, StreamCommandError } from './client.ts';
 import { streamPath, streamProtocol } from './frames.ts';
-import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
+import type { Command, CommandResult } from '../../consensus/index.ts';
 import { tokenProblem } from '../http.ts';
 
 const logger = pino({ level: 'silent' });

@@ -3,7 +3,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, type ClusterOptions } from '../testing/cluster.ts';
+import { Cluster, type ClusterOptions } from '../cluster.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaOptions } from './config.ts';
 import { emptyDeps, makeDeps } from './deps.ts';

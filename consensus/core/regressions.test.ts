@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import { readdirSync, readFileSync } from 'node:fs';
-import { runSchedule, type Action } from '../testing/schedule.ts';
+import { type Action, runSchedule } from '../testing/index.ts';
 
 interface Fixture {
   readonly found: string;

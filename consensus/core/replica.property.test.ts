@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { runSchedule, type Action } from '../testing/schedule.ts';
+import { type Action, runSchedule } from '../testing/index.ts';
 
 const action = (n: number, keys: number): fc.Arbitrary<Action> => fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('submit' as const), r: fc.nat(n - 1), key: fc.nat(keys - 1), op: fc.constantFrom('put' as const, 'get' as const, 'cas' as const, 'delete' as const) }) },

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from '../testing/cluster.ts';
+import { Cluster } from '../cluster.ts';
 import { decideRecovery } from './recovery.ts';
 import { instanceId } from './ids.ts';
 import { NOP, type RecoverOK } from './types.ts';

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from '../testing/cluster.ts';
+import { Cluster } from '../cluster.ts';
 import { defaultQuorumConfig } from './quorum.ts';
 import type { Command } from '../statemachine/commands.ts';
 

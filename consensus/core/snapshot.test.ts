@@ -3,8 +3,8 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from '../testing/cluster.ts';
-import { runSchedule, type Action } from '../testing/schedule.ts';
+import { Cluster } from '../cluster.ts';
+import { type Action, runSchedule } from '../testing/index.ts';
 import type { CoveyStateMachine } from '../statemachine/machine.ts';
 import type { Command } from '../statemachine/commands.ts';
 import { instanceSeq, initCoord } from './ids.ts';

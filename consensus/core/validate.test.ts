@@ -5,7 +5,7 @@ import { ballotOwner, initCoord, instanceId, instanceSeq, replicasMax, seqMax } 
 import type { InstanceId } from './ids.ts';
 import { NOP } from './types.ts';
 import type { Batch, Deps, Message, MessageType, Phase } from './types.ts';
-import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../testing/arbitraries.ts';
+import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../testing/index.ts';
 import type { Command } from '../statemachine/commands.ts';
 import {
   batchCommandsMax, depsIdsMax, keyBytesMax, leaseMsMax, stringFieldBytesMax, validateCommand,

@@ -5,7 +5,7 @@
 // with a second instance (seq n, coordinator 1) in the same commit to exercise all-or-nothing.
 import { LmdbStorage } from './lmdb.ts';
 import { WalStorage } from './wal-storage.ts';
-import type { InstanceRecord } from '../core/types.ts';
+import type { InstanceRecord } from '../index.ts';
 
 const dir = process.argv[2];
 const start = Number(process.argv[3] ?? '1');

@@ -5,12 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { LmdbStorage, lmdbFormatVersion } from './lmdb.ts';
-import { MemoryStorage } from './memory.ts';
+import {
+  type Command, CoveyStateMachine, type InstanceRecord, MemoryStorage, type PersistRecord, Replica, type StoredState,
+} from '../index.ts';
 import { killWriterRepeatedly, recordedRun } from './testing.ts';
-import { Replica } from '../core/replica.ts';
-import type { InstanceRecord, PersistRecord, StoredState } from '../core/types.ts';
-import { CoveyStateMachine } from '../statemachine/machine.ts';
-import type { Command } from '../statemachine/commands.ts';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'covey-lmdb-'));

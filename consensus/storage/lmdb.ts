@@ -41,10 +41,10 @@ import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync } from
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { InstanceId } from '../core/ids.ts';
-import { belowFloor } from '../core/deps.ts';
-import type { InstanceRecord, PersistRecord, ReplicaSnapshot, StoredState } from '../core/types.ts';
-import type { ReplicaStorage } from './port.ts';
+import {
+  belowFloor, type InstanceId, type InstanceRecord, type PersistRecord, type ReplicaSnapshot, type ReplicaStorage,
+  type StoredState,
+} from '../index.ts';
 
 /** Names what wrote a store; a directory without it is not a Covey store. */
 export const lmdbStoreMagic = 'covey-replica-store';

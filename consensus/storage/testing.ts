@@ -13,9 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReplicaStorage } from './port.ts';
-import type { PersistRecord } from '../core/types.ts';
-import { Cluster } from '../testing/cluster.ts';
+import { Cluster, type PersistRecord, type ReplicaStorage } from '../index.ts';
 
 /** A replica group that snapshots often; replica 0's group commits are recorded as they happen. */
 export function recordedRun(): { batches: PersistRecord[][]; cluster: Cluster } {

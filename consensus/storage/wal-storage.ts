@@ -15,9 +15,8 @@
 // On disk: the lmdb environment (data.mdb, lock.mdb) and the log's segments in `wal/`.
 
 import { join } from 'node:path';
-import type { PersistRecord, StoredState } from '../core/types.ts';
+import type { PersistRecord, ReplicaStorage, StoredState } from '../index.ts';
 import { LmdbStorage, type Encoded } from './lmdb.ts';
-import type { ReplicaStorage } from './port.ts';
 import { WriteAheadLog, type WalOptions } from './wal.ts';
 
 /** Records waiting for lmdb beyond which a group commit waits for lmdb too (memory bound). */

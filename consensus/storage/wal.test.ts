@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { WriteAheadLog, type WalFiles } from './wal.ts';
 import { WalStorage, decodeBody, encodeBody } from './wal-storage.ts';
-import { MemoryStorage } from './memory.ts';
+import { MemoryStorage, type PersistRecord, type StoredState } from '../index.ts';
 import { killWriterRepeatedly, recordedRun } from './testing.ts';
-import type { PersistRecord, StoredState } from '../core/types.ts';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'covey-wal-'));
 const body = (s: string): Buffer => Buffer.from(s);

@@ -3,9 +3,7 @@
 // round trip needs well-formed Unicode, the validator's tests want lone surrogates too.
 
 import fc from 'fast-check';
-import { NOP, type Batch, type Payload } from '../core/types.ts';
-import { leaseMsMax } from '../statemachine/machine.ts';
-import type { Command } from '../statemachine/commands.ts';
+import { type Batch, type Command, leaseMsMax, NOP, type Payload } from '../index.ts';
 
 export function commandArbitrary(arbText: fc.Arbitrary<string>, arbCount: fc.Arbitrary<number>): fc.Arbitrary<Command> {
   const lease = fc.integer({ min: 1, max: leaseMsMax });

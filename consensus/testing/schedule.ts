@@ -4,9 +4,7 @@
 // property tests generate schedules; regression tests replay the ones that once failed.
 
 import assert from 'node:assert/strict';
-import { Cluster } from './cluster.ts';
-import type { CoveyStateMachine } from '../statemachine/machine.ts';
-import type { Command } from '../statemachine/commands.ts';
+import { Cluster, type Command, type CoveyStateMachine } from '../index.ts';
 
 export type Action =
   | { t: 'submit'; r: number; key: number; op: 'put' | 'get' | 'cas' | 'delete' }

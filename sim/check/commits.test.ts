@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommitWatch } from './commits.ts';
-import type { Commit } from '../../consensus/core/types.ts';
-import type { Command } from '../../consensus/statemachine/commands.ts';
+import type { Command, Commit } from '../../consensus/index.ts';
 
 const put = (value: string): Command => ({ clientId: 'c1', requestId: 1, timestampMs: 0, op: 'put', key: 'k', value });
 const commit = (b: number, value: string, ids: number[] = []): Commit => ({ type: 'Commit', b, id: 17, cmd: { commands: [put(value)] }, dep: { ids, floor: [0, 0, 0] } });

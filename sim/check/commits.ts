@@ -2,10 +2,7 @@
 // instance carries the same command and dependencies, whatever its ballot. One map lookup and one
 // field-wise comparison per Commit, so it stays on even in the longest runs.
 
-import { payloadsEqual } from '../../consensus/core/conflicts.ts';
-import { depsEqual } from '../../consensus/core/deps.ts';
-import { formatId, type InstanceId } from '../../consensus/core/ids.ts';
-import type { Commit } from '../../consensus/core/types.ts';
+import { type Commit, depsEqual, formatId, type InstanceId, payloadsEqual } from '../../consensus/index.ts';
 
 /** Violations kept (the first ones tell the story; a broken run would otherwise fill memory). */
 const violationsKept = 100;

@@ -1,10 +1,19 @@
-// The running half of `covey verify` (agent/cli/verify-command.ts holds its options): read the
+// The running half of `covey verify` (agent/cli/verify-command.ts parses its options): read the
 // history, judge it, print the verdicts, return the exit code. Loaded only when the command runs.
 
 import { readFileSync } from 'node:fs';
-import type { VerifyArgs } from '../../agent/cli/verify-command.ts';
 import { parseHistoryText } from './history-input.ts';
 import { exitCodes, verifyHistory, type KeyReport, type VerifyReport, type WitnessOperation } from './verify.ts';
+
+/** The options of `covey verify` (agent/cli/verify-command.ts parses them). */
+export interface VerifyArgs {
+  format: 'auto' | 'jsonl' | 'edn';
+  statesMax: number;
+  json: boolean;
+  quiet: boolean;
+  /** undefined: on a terminal only. */
+  progress?: boolean;
+}
 
 /** Progress starts only on a run this long, and is redrawn at most this often. */
 const progressAfterMs = 1_000;

@@ -13,9 +13,9 @@
 // after the snapshot), which is exactly what replaying the list would give. So `load` (every
 // voter restart) costs a copy of that state, not a replay of every record since the snapshot.
 
-import { belowFloor } from '../../consensus/core/deps.ts';
-import type { InstanceId } from '../../consensus/core/ids.ts';
-import type { InstanceRecord, PersistRecord, ReplicaSnapshot, StoredState } from '../../consensus/core/types.ts';
+import {
+  belowFloor, type InstanceId, type InstanceRecord, type PersistRecord, type ReplicaSnapshot, type StoredState,
+} from '../../consensus/index.ts';
 
 export class SimDisk {
   /** The durable state: what replaying the durable records in order gives (see the header). */

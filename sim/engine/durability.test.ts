@@ -5,12 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkDurability } from './simulation.ts';
 import { SimDisk } from './disk.ts';
-import { Replica } from '../../consensus/core/replica.ts';
-import { emptyDeps } from '../../consensus/core/deps.ts';
-import { instanceId } from '../../consensus/core/ids.ts';
-import type { PersistRecord } from '../../consensus/core/types.ts';
-import type { Command } from '../../consensus/statemachine/commands.ts';
-import { CoveyStateMachine } from '../../consensus/statemachine/machine.ts';
+import {
+  type Command, CoveyStateMachine, emptyDeps, instanceId, type PersistRecord, Replica,
+} from '../../consensus/index.ts';
 
 const write: Command = { clientId: 'p1', requestId: 7, timestampMs: 0, op: 'put', key: 'k', value: 'v' };
 const id = instanceId(1, 0);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Random } from './random.ts';
 import { EventQueue } from './queue.ts';
 import { SimDisk } from './disk.ts';
-import type { InstanceRecord, PersistRecord } from '../../consensus/core/types.ts';
+import type { InstanceRecord, PersistRecord } from '../../consensus/index.ts';
 
 test('Random: same seed, same stream; different seeds differ; ranges hold', () => {
   const a = new Random(42), b = new Random(42), c = new Random(43);

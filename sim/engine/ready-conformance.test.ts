@@ -9,11 +9,9 @@ import { readyDriverConformance, ReadyConformance, type HeldDriver } from './rea
 import { runSimulation } from './simulation.ts';
 import { ReplicaDriver } from '../../agent/driver.ts';
 import { silentLogger } from '../../agent/testing.ts';
-import { Cluster } from '../../consensus/testing/cluster.ts';
-import { MemoryStorage } from '../../consensus/storage/memory.ts';
-import { emptyDeps } from '../../consensus/core/deps.ts';
-import { instanceId } from '../../consensus/core/ids.ts';
-import type { ClientReply, Envelope, PersistRecord, Ready } from '../../consensus/core/types.ts';
+import {
+  Cluster, MemoryStorage, emptyDeps, instanceId, type ClientReply, type Envelope, type PersistRecord, type Ready,
+} from '../../consensus/index.ts';
 
 const noTimers = { n: 3, f: 1, e: 1, tickMs: 60_000, recoveryTimeoutMs: 1e9, recoveryTimeoutMaxMs: 1e9 };
 
@@ -125,7 +123,7 @@ describe('every Ready driver sends and answers only what is durable', () => {
     await stop();
   });
 
-  it('the test cluster with explicit syncs (consensus/testing/cluster.ts)', async () => {
+  it('the test cluster with explicit syncs (consensus/cluster.ts)', async () => {
     await readyDriverConformance(clusterDriver());
   });
 

@@ -1,6 +1,6 @@
 // One contract for every Ready driver (issue 14: "Three Ready drivers"): the agent's
 // (agent/driver.ts), the simulator's turns and fsyncs (simulation.ts) and the test cluster
-// (consensus/testing/cluster.ts) each honour the core's Ready by hand. This file judges them all
+// (consensus/cluster.ts) each honour the core's Ready by hand. This file judges them all
 // the same way, from what each one reports as it goes:
 //
 // - `ready(voter, ready, position)`: the driver took a Ready and appended its records; `position`
@@ -16,10 +16,9 @@
 // the simulator, whose disk runs on virtual time, is judged by the same checker over whole runs.
 
 import assert from 'node:assert/strict';
-import type { Command } from '../../consensus/statemachine/commands.ts';
-import type { ClientReply, Envelope, Message, PreAccept, Ready } from '../../consensus/core/types.ts';
-import { emptyDeps } from '../../consensus/core/deps.ts';
-import { instanceId } from '../../consensus/core/ids.ts';
+import {
+  emptyDeps, instanceId, type ClientReply, type Command, type Envelope, type Message, type PreAccept, type Ready,
+} from '../../consensus/index.ts';
 
 /** What a driver reports to the checker (the simulator takes one as `SimulationOptions.readyProbe`). */
 export interface ReadyProbe {

@@ -11,15 +11,11 @@
 // Nothing here reads a clock, calls Math.random, or iterates anything but arrays and
 // insertion-ordered Maps/Sets.
 
-import { Replica } from '../../consensus/core/replica.ts';
-import { defaultQuorumConfig } from '../../consensus/core/quorum.ts';
-import { CoveyStateMachine } from '../../consensus/statemachine/machine.ts';
-import { commandAccess, type Command, type CommandResult, type Operation } from '../../consensus/statemachine/commands.ts';
-import { checkAgreementAndVisibility, checkExecution } from '../../consensus/testing/invariants.ts';
-import type { ReplicaOptions } from '../../consensus/core/config.ts';
-import { NOP, type ClientReply, type Envelope, type Event as ReplicaEvent, type Message, type SnapshotEnvelope } from '../../consensus/core/types.ts';
-import type { ReplicaView } from '../../consensus/testing/invariants.ts';
-import { formatId, type InstanceId } from '../../consensus/core/ids.ts';
+import {
+  checkAgreementAndVisibility, checkExecution, type ClientReply, type Command, commandAccess, type CommandResult,
+  CoveyStateMachine, defaultQuorumConfig, type Envelope, type Event as ReplicaEvent, formatId, type InstanceId,
+  type Message, NOP, type Operation, Replica, type ReplicaOptions, type ReplicaView, type SnapshotEnvelope,
+} from '../../consensus/index.ts';
 import { CommitWatch } from '../check/commits.ts';
 import { parseHistory } from '../history.ts';
 import { checkLinearizable, type LinearizabilityResult } from '../check/linearizability.ts';
@@ -35,7 +31,7 @@ import { TraceHash, codeOf } from './trace.ts';
 import { FaultLog, type FaultRecord } from './fault-log.ts';
 import { SimSwim, swimId, type SwimTuning } from './swim.ts';
 import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
-import type { Message as MembershipMessage } from '../../transports/membership/types.ts';
+import type { Message as MembershipMessage } from '../../transports/membership/index.ts';
 import type { ReadyProbe } from './ready-conformance.ts';
 
 export interface SimulationOptions {

@@ -8,13 +8,12 @@
 // Deterministic like the rest of the simulator: every seed and tick entropy comes from the
 // simulation's generator, statements are "signed" with the keyless digest (statement.ts).
 
-import { Membership } from '../../transports/membership/membership.ts';
-import type { MembershipOptions } from '../../transports/membership/config.ts';
-import { digestSigner } from '../../transports/membership/statement.ts';
-import type { MemberEvent, Message } from '../../transports/membership/types.ts';
+import {
+  digestSigner, type MemberEvent, Membership, type MembershipOptions, type Message,
+} from '../../transports/membership/index.ts';
 import { sizeBytes } from '../membership/harness.ts';
 import { UnheardVoters } from '../../agent/membership-recovery.ts';
-import type { Event } from '../../consensus/core/types.ts';
+import type { Event } from '../../consensus/index.ts';
 
 /** The membership knobs a simulation may change (not identity, clock or seed). */
 export type SwimTuning = Partial<Pick<MembershipOptions, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectTimeoutMs' | 'suspicionMult' | 'gossipIntervalMs' | 'pushPullIntervalMs'>>;

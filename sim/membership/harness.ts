@@ -11,10 +11,10 @@ import { EventQueue } from '../engine/queue.ts';
 import { Network, type Cut, type NetworkOptions } from '../engine/network.ts';
 import { Random } from '../engine/random.ts';
 import { TraceHash, codeOf } from '../engine/trace.ts';
-import { Membership } from '../../transports/membership/membership.ts';
-import type { MembershipOptions } from '../../transports/membership/config.ts';
-import { digestSigner, type Signer, type Trust } from '../../transports/membership/statement.ts';
-import type { MemberEvent, MemberState, Message, Meta, Ready } from '../../transports/membership/types.ts';
+import {
+  digestSigner, type MemberEvent, Membership, type MembershipOptions, type MemberState, type Message, type Meta,
+  type Ready, type Signer, type Trust,
+} from '../../transports/membership/index.ts';
 
 export const radioNetwork: NetworkOptions = {
   latencyMs: { min: 5, max: 40 },

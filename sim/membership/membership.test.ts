@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MembershipSim, idOf } from './harness.ts';
 import { detectionRun, partitionRun } from './scenarios.ts';
-import { memberlistSuspicionTimeoutMs } from '../../transports/membership/config.ts';
-import type { Meta } from '../../transports/membership/types.ts';
+import { memberlistSuspicionTimeoutMs, type Meta } from '../../transports/membership/index.ts';
 
 const lossy = { loss: 0.05 };
 

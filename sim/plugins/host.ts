@@ -10,7 +10,7 @@
 
 import type { DeviceClock } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
-import type { TaskView } from '../../consensus/statemachine/commands.ts';
+import type { TaskView } from '../../consensus/index.ts';
 import { PluginHost, type LoadedPlugin, type SupervisionOptions } from '../../agent/plugins/host.ts';
 import { validateOptions } from '../../agent/plugins/loader.ts';
 import { UnavailableError, type MemberChange, type MemberView, type PluginLogger, type PluginStore } from '../../agent/plugins/api.ts';

@@ -5,7 +5,7 @@
 
 import type { DeviceClock, RandomSource } from '../../devices/clock.ts';
 import type { Device } from '../../devices/types.ts';
-import type { TaskView } from '../../consensus/statemachine/commands.ts';
+import type { TaskView } from '../../consensus/index.ts';
 
 export interface ScenarioAgent {
   readonly index: number;

@@ -3,7 +3,7 @@
 // linearizability checker has work to do); otherwise to a register only its own process uses,
 // which commits on the fast path without dependencies. Every written value is unique.
 
-import type { CommandResult } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult } from '../../consensus/index.ts';
 import type { Random } from '../engine/random.ts';
 import type { Completion, OpSpec, Proc, Workload } from './workload.ts';
 

@@ -7,7 +7,7 @@
 // History events use `f` values the register checker skips (HISTORY-FORMAT.md): task-create,
 // task-claim (ok value: the fencing token), task-renew and task-complete (invoke value: the token).
 
-import type { CommandResult } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult } from '../../consensus/index.ts';
 import type { Random } from '../engine/random.ts';
 import type { Completion, OpSpec, Proc, Workload } from './workload.ts';
 

@@ -2,7 +2,7 @@
 // workload only decides each process's next operation, turns the state machine's answer into the
 // history's completion, and says how long the process thinks before its next one.
 
-import type { CommandResult, Operation } from '../../consensus/statemachine/commands.ts';
+import type { CommandResult, Operation } from '../../consensus/index.ts';
 import type { Random } from '../engine/random.ts';
 
 /** One history process: a client with at most one operation open (HISTORY-FORMAT.md). */

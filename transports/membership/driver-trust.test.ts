@@ -12,11 +12,9 @@ import { pipe } from 'it-pipe';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
-import { incarnationMax } from './config.ts';
+import { type AliveItem, incarnationMax, type MemberEvent, type Meta, type Role, type Trust } from './index.ts';
 import { MembershipDriver, membershipProtocol, membershipTopic, type MemberInfo, type MembershipTuning } from './driver.ts';
 import { ed25519Signer } from './ed25519.ts';
-import type { Trust } from './statement.ts';
-import type { AliveItem, MemberEvent, Meta, Role } from './types.ts';
 import { waitFor } from '../testing/eventually.ts';
 
 const logger = pino({ level: process.env.COVEY_TEST_LOG_LEVEL ?? 'silent' });

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
 import { MembershipDriver, membershipProtocol, membershipTopic, parseAddr, type MemberInfo, type MembershipTuning } from './driver.ts';
-import type { MemberEvent, Meta } from './types.ts';
+import type { MemberEvent, Meta } from './index.ts';
 import { waitFor } from '../testing/eventually.ts';
 
 const logger = pino({ level: process.env.COVEY_TEST_LOG_LEVEL ?? 'silent' });

@@ -48,16 +48,13 @@ import * as lp from 'it-length-prefixed';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { CoveyNode } from '../node.ts';
-import { addrBytesMax, type MembershipOptions } from './config.ts';
+import {
+  addrBytesMax, type GossipItem, isMemberId, type MemberEvent, type MemberId, Membership, type MembershipOptions,
+  type MembershipStats, type MemberState, type Message, type MessageType, type Meta, type Outgoing, type Result,
+  type Seed, type Status, type Trust, trustEveryone, utf8Bytes, validateMessage, validateMeta,
+} from './index.ts';
 import { ed25519Signer } from './ed25519.ts';
-import { trustEveryone, type Trust } from './statement.ts';
-import { Membership, type Result, type Seed } from './membership.ts';
-import { utf8Bytes } from './meta.ts';
 import { TopicGate } from './topic-gate.ts';
-import type {
-  GossipItem, MemberEvent, MemberId, MemberState, MembershipStats, Message, MessageType, Meta, Outgoing, Status,
-} from './types.ts';
-import { isMemberId, validateMessage, validateMeta } from './validate.ts';
 
 // 2.0.0: statements about oneself are signed and push-pull carries signed records (1.0.0 agents
 // cannot read them, so the two refuse to negotiate rather than drop each other's frames).

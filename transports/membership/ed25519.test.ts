@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ed25519Signer } from './ed25519.ts';
-import type { Statement } from './statement.ts';
+import type { Statement } from './index.ts';
 
 test('Ed25519 statements: verify as signed; a tampered field, another signer, another swarm or another spelling does not', async () => {
   const k1 = await generateKeyPair('Ed25519');

@@ -10,7 +10,7 @@
 
 import type { PrivateKey, PublicKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { statementBytes, type Signer, type Statement } from './statement.ts';
+import { type Signer, type Statement, statementBytes } from './index.ts';
 
 /** Public keys kept parsed; beyond it the cache is reset (a swarm holds at most membersMax members). */
 const keysCachedMax = 16_384;

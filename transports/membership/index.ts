@@ -10,7 +10,7 @@ export {
   type MembershipOptions, type MembershipConfig,
 } from './config.ts';
 export { validateMessage, validateMeta, isMemberId, type Validated } from './validate.ts';
-export { metaSizeBytes } from './meta.ts';
+export { metaProblem, metaSizeBytes, utf8Bytes } from './meta.ts';
 export {
   statementDomain, statementText, statementBytes, digestSigner, trustEveryone, type Statement, type Signer, type Trust,
 } from './statement.ts';

@@ -5,9 +5,7 @@ import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { instanceId } from '../../consensus/core/ids.ts';
-import type { Envelope, Message } from '../../consensus/core/types.ts';
-import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
+import { type Command, type CommandResult, type Envelope, instanceId, type Message } from '../../consensus/index.ts';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
 import { encodeFrame } from '../wire/codec.ts';
 import { ConsensusRpc, epaxosProtocol } from './consensus-rpc.ts';
@@ -215,7 +213,7 @@ describe('ConsensusRpc', () => {
     // the newest five, 15..19: consensus retransmits what is lost, and the newest state matters.
     const registry = new Registry();
     const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
-    const { freePorts } = await import('../../agent/swarm.ts');
+    const { freePorts } = await import('../ports.ts');
     const [port] = await freePorts(1);
     const lonelyKey = await generateIdentityKey();
     const ghostKey = await generateIdentityKey();

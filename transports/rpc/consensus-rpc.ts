@@ -26,8 +26,7 @@ import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { Envelope, Message } from '../../consensus/core/types.ts';
-import type { Command, CommandResult } from '../../consensus/statemachine/commands.ts';
+import type { Command, CommandResult, Envelope, Message } from '../../consensus/index.ts';
 import {
   decodeFrame, decodeSubmit, decodeSubmitReply, encodeFrames, encodeSubmit, encodeSubmitReply,
   consensusFrameBytesMaxDefault, type EncodedFrame, type SubmitReply,

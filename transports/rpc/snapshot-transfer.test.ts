@@ -4,7 +4,7 @@ import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { SnapshotMessage } from '../../consensus/core/types.ts';
+import type { SnapshotMessage } from '../../consensus/index.ts';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
 import { SnapshotTransfer, snapshotProtocol } from './snapshot-transfer.ts';
 import { waitFor } from '../testing/eventually.ts';

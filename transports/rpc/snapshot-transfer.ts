@@ -17,7 +17,7 @@ import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { SnapshotMessage } from '../../consensus/core/types.ts';
+import type { SnapshotMessage } from '../../consensus/index.ts';
 import { DropLog } from '../drop-log.ts';
 
 export const snapshotProtocol = '/covey/snapshot/1.0.0';

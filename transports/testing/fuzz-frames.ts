@@ -20,12 +20,9 @@
 // claim, and could rightly change what the other agents believe.
 
 import fc from 'fast-check';
-import { instanceId, replicasMax } from '../../consensus/core/ids.ts';
-import type { Message } from '../../consensus/core/types.ts';
-import { validateSnapshotMessage } from '../../consensus/core/validate.ts';
-import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../../consensus/testing/arbitraries.ts';
-import type { Command } from '../../consensus/statemachine/commands.ts';
-import { validateMessage as validateMembershipMessage } from '../membership/validate.ts';
+import { type Command, instanceId, type Message, replicasMax, validateSnapshotMessage } from '../../consensus/index.ts';
+import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../../consensus/testing/index.ts';
+import { validateMessage as validateMembershipMessage } from '../membership/index.ts';
 import { decodeFrame, decodeSubmit, encodeFrame, encodeSubmit } from '../wire/codec.ts';
 import { arbMutation, arbProtobufPoison, arbRandomBytes, concat, varint } from './fuzz-mutate.ts';
 

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { timestampMsMax } from '../../consensus/statemachine/machine.ts';
+import {
+  ballotOwner, type Command, type CommandResult, type Deps, initCoord, type InstanceId, instanceId, instanceSeq,
+  type Message, type Phase, replicasMax, seqMax, type TaskView, timestampMsMax, validateCommand, validateMessage,
+} from '../../consensus/index.ts';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { validateCommand, validateMessage } from '../../consensus/core/validate.ts';
 import { writer } from 'protons-runtime';
-import { ballotOwner, initCoord, instanceId, instanceSeq, replicasMax, seqMax } from '../../consensus/core/ids.ts';
-import type { InstanceId } from '../../consensus/core/ids.ts';
-import type { Deps, Message, Phase } from '../../consensus/core/types.ts';
-import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../../consensus/testing/arbitraries.ts';
-import type { Command, CommandResult, TaskView } from '../../consensus/statemachine/commands.ts';
+import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../../consensus/testing/index.ts';
 import {
   decodeFrame, decodeSubmit, decodeSubmitReply, encodeFrame, encodeFrames, encodeSubmit, encodeSubmitReply,
   FrameDesc, SubmitRequestDesc, consensusFrameBytesMaxDefault, schemaMessages,

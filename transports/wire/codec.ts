@@ -8,18 +8,12 @@
 //      the sender's ReplicaId given by the caller (the authenticated peer), never read from bytes.
 // Encoding trusts its input: it comes from this process's core, which only makes valid messages.
 
-import { timestampMsMax } from '../../consensus/statemachine/machine.ts';
-import { decodeMessage, encodeMessage, writer } from 'protons-runtime';
-import type { ReplicaId } from '../../consensus/core/ids.ts';
-import { replicasMax } from '../../consensus/core/ids.ts';
-import { NOP } from '../../consensus/core/types.ts';
-import type { Batch, Message, MessageType, Payload } from '../../consensus/core/types.ts';
 import {
-  batchCommandsMax, depsIdsMax, validateCommand, validateEntriesMax, validateMessage,
-} from '../../consensus/core/validate.ts';
-import type { ValidationContext } from '../../consensus/core/validate.ts';
-import type { Command, CommandResult, TaskStatus, TaskView } from '../../consensus/statemachine/commands.ts';
-import { freezeResult } from '../../consensus/statemachine/results.ts';
+  type Batch, batchCommandsMax, type Command, type CommandResult, depsIdsMax, freezeResult, type Message,
+  type MessageType, NOP, type Payload, type ReplicaId, replicasMax, type TaskStatus, type TaskView, timestampMsMax,
+  validateCommand, validateEntriesMax, validateMessage, type ValidationContext,
+} from '../../consensus/index.ts';
+import { decodeMessage, encodeMessage, writer } from 'protons-runtime';
 import { WireError, codecOf } from './protobuf.ts';
 import type { FieldDesc, FieldKind, FieldLabel, MessageDesc, Raw } from './protobuf.ts';
 

@@ -28,11 +28,10 @@
 // states and transitions (model.test.ts checks this on small configurations).
 
 import { createHash } from 'node:crypto';
-import { Cluster, type ClusterOptions, type Ghost } from '../../../consensus/testing/cluster.ts';
-import type { Replica } from '../../../consensus/core/replica.ts';
-import type { InstanceId, ReplicaId } from '../../../consensus/core/ids.ts';
-import type { Batch, Deps, Envelope, Payload } from '../../../consensus/core/types.ts';
-import type { MemoryStorage } from '../../../consensus/storage/memory.ts';
+import {
+  type Batch, Cluster, type ClusterOptions, type Deps, type Envelope, type Ghost, type InstanceId,
+  type MemoryStorage, type Payload, type Replica, type ReplicaId,
+} from '../../../consensus/index.ts';
 import { canonical } from './serialize.ts';
 import type { Action, ModelConfig } from './model.ts';
 
@@ -81,7 +80,7 @@ export interface LocalHooks {
   readonly tickMatters: (rep: Replica) => boolean;
   /** The ids a recover action may target at this replica (model.ts `recoverable`). */
   readonly recoverable: (rep: Replica) => InstanceId[];
-  readonly command: (i: number) => import('../../../consensus/statemachine/commands.ts').Command;
+  readonly command: (i: number) => import('../../../consensus/index.ts').Command;
 }
 
 function sha(s: string): string {

@@ -11,7 +11,7 @@ import {
   applyAction, check, checkByReplay, defaultModel, enabledActions, ModelState, replayTrace, stateHash, type Action, type ModelConfig,
 } from './model.ts';
 import { count, parseReplicas, parseVariant } from './command.ts';
-import type { MessageType } from '../../../consensus/core/types.ts';
+import type { MessageType } from '../../../consensus/index.ts';
 
 const cli = new URL('../../../agent/cli/covey.ts', import.meta.url).pathname;
 const covey = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });

@@ -1,5 +1,5 @@
 // The exhaustive model checker over the real consensus core (issue: "covey check"). A state is a
-// `Cluster` (consensus/testing/cluster.ts) of three real replicas plus what the model still allows
+// `Cluster` (consensus/cluster.ts) of three real replicas plus what the model still allows
 // (commands not yet submitted, fault budgets). Every action the model allows is tried from every
 // reachable state, breadth first, so the first violation found comes with a shortest trace.
 // States are recognised again by a canonical serialization of the replicas, their storage, the
@@ -12,11 +12,10 @@
 // See README.md for what is modelled, what is abstracted away, and why that is sound.
 
 import { createHash } from 'node:crypto';
-import { Cluster, type ClusterOptions } from '../../../consensus/testing/cluster.ts';
-import type { Replica } from '../../../consensus/core/replica.ts';
-import { formatId, initCoord, type InstanceId, type ReplicaId } from '../../../consensus/core/ids.ts';
-import { NOP, type Deps, type Envelope, type Message, type Payload } from '../../../consensus/core/types.ts';
-import type { Command } from '../../../consensus/statemachine/commands.ts';
+import {
+  Cluster, type ClusterOptions, type Command, type Deps, type Envelope, formatId, initCoord, type InstanceId,
+  type Message, NOP, type Payload, type Replica, type ReplicaId,
+} from '../../../consensus/index.ts';
 import { canonical } from './serialize.ts';
 import { variantClass, type VariantName } from './variants.ts';
 import { BigSet, Engine, type GState } from './engine.ts';

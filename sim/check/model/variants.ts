@@ -2,9 +2,9 @@
 // in consensus/core/replica.ts, so the model checker can be shown to catch it. Never used outside
 // the model checker and its tests.
 
-import { Replica } from '../../../consensus/core/replica.ts';
-import type { Ballot } from '../../../consensus/core/ids.ts';
-import type { Envelope, Instance, Message, Ready } from '../../../consensus/core/types.ts';
+import {
+  type Ballot, type Envelope, type Instance, type Message, type Ready, Replica,
+} from '../../../consensus/index.ts';
 import { variantNames, type VariantName } from './defaults.ts';
 
 /**

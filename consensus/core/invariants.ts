@@ -2,10 +2,10 @@
 // was said on the wire. Each returns human-readable violations; an empty list means all hold.
 // Used after every step of the property tests and, later, by the simulator.
 
-import { footprint, payloadsEqual } from '../core/conflicts.ts';
-import { depsEqual, depsInclude } from '../core/deps.ts';
-import { ballotOwner, formatId, initCoord, instanceSeq, replicasMax, type InstanceId } from '../core/ids.ts';
-import { NOP, type Deps, type Envelope, type Instance, type Payload } from '../core/types.ts';
+import { footprint, payloadsEqual } from './conflicts.ts';
+import { depsEqual, depsInclude } from './deps.ts';
+import { ballotOwner, formatId, initCoord, instanceSeq, replicasMax, type InstanceId } from './ids.ts';
+import { NOP, type Deps, type Envelope, type Instance, type Payload } from './types.ts';
 
 export interface ReplicaView {
   readonly self: number;

@@ -10,10 +10,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { footprint, payloadsConflict, payloadsEqual } from '../core/conflicts.ts';
-import { depsEqual, depsInclude, makeDeps } from '../core/deps.ts';
-import { formatId, instanceId, type InstanceId } from '../core/ids.ts';
-import { NOP, type Batch, type Deps, type Instance, type Payload, type Phase } from '../core/types.ts';
+import { footprint, payloadsConflict, payloadsEqual } from './conflicts.ts';
+import { depsEqual, depsInclude, makeDeps } from './deps.ts';
+import { formatId, instanceId, type InstanceId } from './ids.ts';
+import { NOP, type Batch, type Deps, type Instance, type Payload, type Phase } from './types.ts';
 import type { Command } from '../statemachine/commands.ts';
 import { checkAgreementAndVisibility, checkExecution, type ReplicaView } from './invariants.ts';
 

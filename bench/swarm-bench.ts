@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseHistory } from '../sim/history.ts';
 import { checkLinearizable } from '../sim/check/linearizability.ts';
-import { AgentClient, AgentClientError } from './client.ts';
-import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, isAlive, type Swarm } from './swarm.ts';
+import { AgentClient, AgentClientError } from '../agent/client.ts';
+import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, isAlive, type Swarm } from '../agent/swarm.ts';
 
 export interface BenchOptions {
   readonly voters: number;

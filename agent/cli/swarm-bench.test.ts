@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { countLost } from './bench.ts';
-import { parseHistory } from '../sim/history.ts';
+import { countLost } from '../../bench/swarm-bench.ts';
+import { parseHistory } from '../../sim/history.ts';
 
-const cli = new URL('./cli/covey.ts', import.meta.url).pathname;
+const cli = new URL('./covey.ts', import.meta.url).pathname;
 
 const w = (process: number, value: string, invoke: number, complete: number | null) => [
   { process, type: 'invoke', f: 'write', key: 'k', value, time: invoke },

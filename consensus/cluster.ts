@@ -12,16 +12,16 @@
 //   model checker and the crash property tests explore.
 // A restart rebuilds a replica from storage.
 
-import { Replica, type StateMachine } from '../core/replica.ts';
-import type { ReplicaOptions } from '../core/config.ts';
-import type { InstanceId, ReplicaId } from '../core/ids.ts';
-import type { Batch, ClientReply, Deps, Envelope, Event, Payload, Ready, SnapshotEnvelope } from '../core/types.ts';
-import { MemoryStorage } from '../storage/memory.ts';
-import { CoveyStateMachine } from '../statemachine/machine.ts';
+import { Replica, type StateMachine } from './core/replica.ts';
+import type { ReplicaOptions } from './core/config.ts';
+import type { InstanceId, ReplicaId } from './core/ids.ts';
+import type { Batch, ClientReply, Deps, Envelope, Event, Payload, Ready, SnapshotEnvelope } from './core/types.ts';
+import { MemoryStorage } from './storage/memory.ts';
+import { CoveyStateMachine } from './statemachine/machine.ts';
 import {
   checkAgreementAndVisibility, checkExecution, checkLocalState, checkMessages, ownershipViolation, type ReplicaView,
-} from './invariants.ts';
-import type { Command } from '../statemachine/commands.ts';
+} from './core/invariants.ts';
+import type { Command } from './statemachine/commands.ts';
 
 export interface ClusterOptions extends Omit<ReplicaOptions, 'self'> {
   /** Makes each replica's state machine; defaults to Covey's key-value store and task board. */
