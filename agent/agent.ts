@@ -21,7 +21,9 @@ import { defaultQuorumConfig, quorums } from '../consensus/core/quorum.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { deadVoter } from './membership-recovery.ts';
-import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
+import {
+  createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions,
+} from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { pageKeys, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { SwarmRoster } from './roster.ts';
@@ -191,7 +193,9 @@ export class Agent implements AgentApi {
       plugins: () => this.plugins(),
       devices: () => this.devices(),
       // Leases are stamped with the submitters' wall clocks, so "expired" is judged by this one.
-      tasks: () => this.driver === null ? null : { tasks: this.driver.stateMachine.listTasks(), nowMs: this.clock.wallMs() },
+      tasks: () => this.driver === null
+        ? null
+        : { tasks: this.driver.stateMachine.listTasks(), nowMs: this.clock.wallMs() },
       telemetry: this.telemetryStats,
     });
   }
@@ -217,11 +221,14 @@ export class Agent implements AgentApi {
   static async start(configIn: AgentConfig, o: AgentOptions = {}): Promise<Agent> {
     const logger = o.logger ?? createLogger({ name: 'covey', level: configIn.log.level });
     const identity = loadIdentity(configPath(configIn, configIn.identity));
-    const forming = configIn.swarm.expectVoters === undefined ? null : await formSwarm(configIn, identity, logger, o.signal);
+    const forming = configIn.swarm.expectVoters === undefined
+      ? null
+      : await formSwarm(configIn, identity, logger, o.signal);
     const config = forming?.config ?? configIn;
     let agent: Agent;
     try {
-      agent = await createAgent(config, realAgentPorts(config, identity, logger, forming), { identity, supervision: o.supervision });
+      const ports = realAgentPorts(config, identity, logger, forming);
+      agent = await createAgent(config, ports, { identity, supervision: o.supervision });
     } catch (err) {
       // Nothing of the agent started; the forming swarm's node did.
       await forming?.formation.stop();
@@ -237,7 +244,9 @@ export class Agent implements AgentApi {
     await this.lifecycle.start();
     const log = this.logger;
     log.info({
-      peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl,
+      peerId: this.identity.peerId,
+      role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`,
+      http: this.httpUrl,
       addrs: this.node?.getMultiaddrs().map(String) ?? [], plugins: this.loadedPlugins.map((p) => p.definition.name),
       devices: this.devices().map((d) => `${d.name}:${d.status.state}`),
     }, 'agent started');
@@ -285,7 +294,10 @@ export class Agent implements AgentApi {
       name: 'replica',
       start: async () => {
         this.driver = await ReplicaDriver.start({
-          replica: { self: this.selfIndex!, n: this.n, f: q.f, e: q.e, tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied },
+          replica: {
+            self: this.selfIndex!, n: this.n, f: q.f, e: q.e,
+            tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied,
+          },
           storage: this.storage!,
           logger: this.logger.child({ part: 'replica' }),
           send: (envs) => {
@@ -330,7 +342,9 @@ export class Agent implements AgentApi {
           },
           onSubmit: (command, from) => {
             const refused = this.submitRefusal(command, from);
-            return refused !== null ? Promise.reject(new Error(refused)) : this.submitLocal(command, c.consensus.requestTimeoutMs);
+            return refused !== null
+              ? Promise.reject(new Error(refused))
+              : this.submitLocal(command, c.consensus.requestTimeoutMs);
           },
         });
         await this.rpc.start();
@@ -399,7 +413,9 @@ export class Agent implements AgentApi {
     let cancel: (() => void) | null = null;
     return {
       name: 'reach hint',
-      start: () => { cancel = this.clock.every(reachHintEveryMs, () => this.driver?.setReachable(this.reachableVoters())); },
+      start: () => {
+        cancel = this.clock.every(reachHintEveryMs, () => this.driver?.setReachable(this.reachableVoters()));
+      },
       stop: () => { cancel?.(); },
     };
   }
@@ -442,7 +458,9 @@ export class Agent implements AgentApi {
           roster: this.roster,
           swarm: this.config.swarm.name,
           pubsub: this.node!.services.pubsub,
-          read: d === null ? null : { version: () => d.stateMachine.rosterVersion(), view: () => d.stateMachine.roster() },
+          read: d === null
+            ? null
+            : { version: () => d.stateMachine.rosterVersion(), view: () => d.stateMachine.roster() },
           logger: this.logger.child({ part: 'roster' }),
         });
         this.roster.onChange((revoked) => {
@@ -468,7 +486,9 @@ export class Agent implements AgentApi {
     return {
       name: 'HTTP API',
       start: async () => {
-        const server = createHttpApi(this, { token: c.http.token, logger: this.logger.child({ part: 'http' }), live: this.live.routes });
+        const server = createHttpApi(this, {
+          token: c.http.token, logger: this.logger.child({ part: 'http' }), live: this.live.routes,
+        });
         streams = attachStreamServer(server, {
           submit: (command) => this.driver !== null
             ? this.submitLocal(command, c.consensus.requestTimeoutMs)
@@ -482,7 +502,9 @@ export class Agent implements AgentApi {
         });
         const [host, port] = splitHostPort(c.http.listen);
         await new Promise<void>((resolve, reject) => {
-          server.once('error', (err) => reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${err.message} (change http.listen)`)));
+          server.once('error', (err) => {
+            reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${err.message} (change http.listen)`));
+          });
           server.listen(port, host, () => resolve());
         });
         this.http = server;
@@ -613,7 +635,8 @@ export class Agent implements AgentApi {
         tap: this.live.tap, listen, logger: log.child({ part: 'foxglove' }),
         name: `covey ${this.config.swarm.name} ${this.identity.peerId.slice(-6)}`,
       });
-      log.info({ url: this.foxgloveUrl }, 'Foxglove bridge listening (Foxglove Studio: Open connection → Foxglove WebSocket)');
+      log.info({ url: this.foxgloveUrl },
+        'Foxglove bridge listening (Foxglove Studio: Open connection → Foxglove WebSocket)');
     } catch (err) {
       log.error({ err }, (err as Error).message);
     }
@@ -642,7 +665,9 @@ export class Agent implements AgentApi {
           const d = this.driver;
           if (d === null) return null;
           const s = d.core.stats;
-          return { committed: s.committed, fastCommits: s.fastCommits, slowCommits: s.slowCommits, recoveries: s.recoveriesStarted };
+          return {
+            committed: s.committed, fastCommits: s.fastCommits, slowCommits: s.slowCommits, recoveries: s.recoveriesStarted,
+          };
         },
         latency: async () => {
           const values = (await this.metrics.commandSeconds.get()).values;
@@ -669,7 +694,8 @@ export class Agent implements AgentApi {
     this.deviceMap = devices;
     for (const f of failures) {
       const spec = specs.find((s) => s.name === f.name);
-      this.logger.warn({ device: f.name, driver: spec?.driver, reason: f.error.message }, `${f.error.message}; the agent runs without it (plugins see it unavailable)`);
+      this.logger.warn({ device: f.name, driver: spec?.driver, reason: f.error.message },
+        `${f.error.message}; the agent runs without it (plugins see it unavailable)`);
     }
   }
 
@@ -786,7 +812,8 @@ export class Agent implements AgentApi {
           last = `voter ${to}: ${(err as Error).message}`;
         }
       }
-      await new Promise<void>((r) => { this.clock.after(Math.min(forwardRetryMs, Math.max(1, deadline - this.clock.now())), r); });
+      const waitMs = Math.min(forwardRetryMs, Math.max(1, deadline - this.clock.now()));
+      await new Promise<void>((r) => { this.clock.after(waitMs, r); });
     }
     throw new DeadlineError(`no voter answered within ${timeoutMs} ms (last: ${last}); the command may still take effect — retry with the same clientId and requestId to learn its outcome`);
   }

@@ -89,7 +89,9 @@ export class Lifecycle {
   async #start(): Promise<void> {
     for (const phase of ['beforeStart', 'start'] as const) {
       for (const p of this.#parts) {
-        if (this.#stopping !== null) throw new Error(`the agent was stopped while starting (before its ${p.name} started)`);
+        if (this.#stopping !== null) {
+          throw new Error(`the agent was stopped while starting (before its ${p.name} started)`);
+        }
         if (p[phase] === undefined) continue;
         // The part counts as entered inside the promise stop() waits for: no part is left running.
         this.#current = (async () => {

@@ -74,7 +74,9 @@ export function realAgentClock(): AgentClock {
  * agent/formation/forming.ts, whose formation keeps answering late agents until the node stops),
  * the WAL and lmdb under `<dataDir>/consensus`, the wall clock, node:crypto.
  */
-export function realAgentPorts(config: AgentConfig, identity: Identity, logger: Logger, forming: FormingSwarm | null = null): AgentPorts {
+export function realAgentPorts(
+  config: AgentConfig, identity: Identity, logger: Logger, forming: FormingSwarm | null = null,
+): AgentPorts {
   return {
     clock: realAgentClock(),
     network: {
