@@ -225,18 +225,18 @@ export class Agent implements AgentApi {
       ? null
       : await formSwarm(configIn, identity, logger, o.signal);
     const config = forming?.config ?? configIn;
-    let agent: Agent;
     try {
       const ports = realAgentPorts(config, identity, logger, forming);
-      agent = await createAgent(config, ports, { identity, supervision: o.supervision });
+      const agent = await createAgent(config, ports, { identity, supervision: o.supervision });
+      await agent.start();
+      return agent;
     } catch (err) {
-      // Nothing of the agent started; the forming swarm's node did.
+      // The forming swarm's node is stopped with the agent's node part; a failure before that part
+      // (a bad plugin, storage) leaves it to stop here (stopping it twice is harmless).
       await forming?.formation.stop();
       await forming?.node.stop();
       throw err;
     }
-    await agent.start();
-    return agent;
   }
 
   /** Starts every part, in order; on failure stops what started and rejects naming the part. */
