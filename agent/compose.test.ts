@@ -19,7 +19,10 @@ import { silentLogger } from './testing.ts';
 
 async function listen(port = 0): Promise<Server> {
   const s = createServer();
-  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(port, '127.0.0.1', () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => resolve());
+  });
   return s;
 }
 
@@ -30,7 +33,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function setup(o: { worker?: boolean; http?: string } = {}): Promise<{ dir: string; config: AgentConfig; identity: Identity; port: number }> {
+interface Setup { dir: string; config: AgentConfig; identity: Identity; port: number }
+
+async function setup(o: { worker?: boolean; http?: string } = {}): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'covey-compose-'));
   const ids = await Promise.all([0, 1, 2, 3].map(() => createIdentity()));
   const identity = o.worker === true ? ids[3] : ids[0];
@@ -59,7 +64,11 @@ function recordingPorts(config: AgentConfig, identity: Identity, log: string[]):
       open: async () => {
         log.push('storage open');
         const s = await real.storage.open();
-        return { load: () => s.load(), append: (r) => s.append(r), close: async () => { log.push('storage close'); await s.close(); } };
+        return {
+          load: () => s.load(),
+          append: (r) => s.append(r),
+          close: async () => { log.push('storage close'); await s.close(); },
+        };
       },
     },
   };
@@ -67,18 +76,22 @@ function recordingPorts(config: AgentConfig, identity: Identity, log: string[]):
 
 const voterParts = [
   'storage', 'replica', 'node', 'consensus RPC', 'snapshot transfer', 'peer keeper', 'link health', 'reach hint',
-  'membership', 'roster sync', 'HTTP API', 'devices', 'plugin environment', 'live layer', 'Foxglove bridge', 'plugin host',
-  'memory reclaim',
+  'membership', 'roster sync', 'HTTP API', 'devices', 'plugin environment', 'live layer', 'Foxglove bridge',
+  'plugin host', 'memory reclaim',
 ];
 
-test('createAgent composes the parts in dependency order: a voter has storage and a replica, a worker neither, the HTTP API is optional', async () => {
+test('createAgent composes the parts in dependency order: a voter has storage and a replica, a worker neither, '
+  + 'the HTTP API is optional', async () => {
   const v = await setup();
   const w = await setup({ worker: true });
   try {
-    const voter = await createAgent(v.config, realAgentPorts(v.config, v.identity, silentLogger), { identity: v.identity });
+    const voterPorts = realAgentPorts(v.config, v.identity, silentLogger);
+    const voter = await createAgent(v.config, voterPorts, { identity: v.identity });
     assert.deepEqual(voter.partNames, voterParts);
-    const worker = await createAgent(w.config, realAgentPorts(w.config, w.identity, silentLogger), { identity: w.identity, http: false });
-    assert.deepEqual(worker.partNames, voterParts.filter((p) => p !== 'storage' && p !== 'replica' && p !== 'HTTP API'));
+    const workerPorts = realAgentPorts(w.config, w.identity, silentLogger);
+    const worker = await createAgent(w.config, workerPorts, { identity: w.identity, http: false });
+    const workerParts = voterParts.filter((p) => p !== 'storage' && p !== 'replica' && p !== 'HTTP API');
+    assert.deepEqual(worker.partNames, workerParts);
     assert.equal(worker.selfIndex, null);
   } finally {
     rmSync(v.dir, { recursive: true, force: true });
@@ -86,7 +99,8 @@ test('createAgent composes the parts in dependency order: a voter has storage an
   }
 });
 
-test('an agent goes through its ports, stops the node before its storage, and stops once however often asked', async () => {
+test('an agent goes through its ports, stops the node before its storage, and stops once however often asked',
+  async () => {
   const s = await setup();
   const log: string[] = [];
   let agent: Agent | null = null;
@@ -108,7 +122,8 @@ test('an agent goes through its ports, stops the node before its storage, and st
   }
 });
 
-test('a start failing at the HTTP API (its port taken) stops what had started, in reverse, and names the part', async () => {
+test('a start failing at the HTTP API (its port taken) stops what had started, in reverse, and names the part',
+  async () => {
   const taken = await listen();
   const s = await setup({ http: `127.0.0.1:${(taken.address() as AddressInfo).port}` });
   const log: string[] = [];
@@ -117,7 +132,8 @@ test('a start failing at the HTTP API (its port taken) stops what had started, i
     await assert.rejects(agent.start(), (err: Error) => {
       assert.ok(err instanceof PartStartError, String(err));
       assert.equal(err.part, 'HTTP API');
-      assert.match(err.message, /^cannot start the agent's HTTP API: cannot listen for HTTP on 127\.0\.0\.1:\d+: .*\(change http\.listen\)$/);
+      assert.match(err.message,
+        /^cannot start the agent's HTTP API: cannot listen for HTTP on 127\.0\.0\.1:\d+: .*\(change http\.listen\)$/);
       return true;
     });
     assert.deepEqual(log, ['storage open', 'network open', 'network close', 'storage close']);

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { Lifecycle, PartStartError, type Part } from './lifecycle.ts';
 
 /** Parts that write what happens to them into `log`; `fail` names a part whose start throws. */
-function parts(log: string[], names: string[], o: { fail?: string; hooks?: boolean; stopThrows?: string } = {}): Part[] {
+interface PartsOptions { fail?: string; hooks?: boolean; stopThrows?: string }
+
+function parts(log: string[], names: string[], o: PartsOptions = {}): Part[] {
   return names.map((name) => ({
     name,
     ...(o.hooks === true ? {
@@ -33,7 +35,8 @@ test('parts start in the order given and stop in reverse', async () => {
   assert.deepEqual(log, ['stop plugins', 'stop node', 'stop driver', 'stop storage']);
 });
 
-test('the phases: every beforeStart before any start; beforeStop, stop, afterStop each over all parts in reverse', async () => {
+test('the phases: every beforeStart before any start; beforeStop, stop, afterStop each over all parts in reverse',
+  async () => {
   const log: string[] = [];
   const l = new Lifecycle(parts(log, ['a', 'b'], { hooks: true }));
   await l.start();
@@ -63,7 +66,12 @@ test('a part failing at start stops the ones already started, in reverse, and th
 
 test('a part with beforeStart is stopped even when a start before its own failed', async () => {
   const log: string[] = [];
-  const devices: Part = { name: 'devices', beforeStart: () => { log.push('open devices'); }, start: () => {}, stop: () => { log.push('close devices'); } };
+  const devices: Part = {
+    name: 'devices',
+    beforeStart: () => { log.push('open devices'); },
+    start: () => {},
+    stop: () => { log.push('close devices'); },
+  };
   const l = new Lifecycle([...parts(log, ['storage'], { fail: 'storage' }), devices]);
   await assert.rejects(l.start(), /cannot start the agent's storage: storage is broken/);
   assert.deepEqual(log, ['open devices', 'close devices']);
@@ -80,7 +88,8 @@ test('stop is idempotent: one stop for any number of calls, the same promise', a
   assert.deepEqual(log, ['start a', 'start b', 'stop b', 'stop a']);
 });
 
-test('a stop during start waits for the part starting, stops it and what came before, and the start rejects', async () => {
+test('a stop during start waits for the part starting, stops it and what came before, and the start rejects',
+  async () => {
   const log: string[] = [];
   const l = new Lifecycle(parts(log, ['a', 'b', 'c']));
   const started = l.start();
@@ -97,7 +106,9 @@ test('a stop during start waits for the part starting, stops it and what came be
 test('a part whose stop throws is reported and the others still stop', async () => {
   const log: string[] = [];
   const errors: string[] = [];
-  const l = new Lifecycle(parts(log, ['a', 'b', 'c'], { stopThrows: 'b' }), { onStopError: (part, phase, err) => errors.push(`${part} ${phase}: ${(err as Error).message}`) });
+  const l = new Lifecycle(parts(log, ['a', 'b', 'c'], { stopThrows: 'b' }), {
+    onStopError: (part, phase, err) => errors.push(`${part} ${phase}: ${(err as Error).message}`),
+  });
   await l.start();
   await l.stop();
   assert.deepEqual(log.slice(3), ['stop c', 'stop b', 'stop a']);
