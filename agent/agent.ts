@@ -1,25 +1,29 @@
-// The agent: one per device. It composes the parts (js-libp2p style: small components, one
-// factory) — identity, libp2p node, peer keeper, consensus RPC, the replica driver over lmdb (on a
-// voter), metrics, the HTTP API and the plugin host — and owns their lifecycle: start, graceful
-// stop, and restart from the data directory after a crash.
+// The agent: one per device. `createAgent(config, ports)` composes it (js-libp2p style: small
+// parts, one factory) from the parts below — replica storage and driver (on a voter), libp2p
+// node, consensus RPC, snapshot transfer, peer keeper, link health, membership, roster sync, the
+// HTTP API (optional), devices, the plugin environment, the live layer, the Foxglove bridge, the
+// plugin host — over explicit ports (agent/ports.ts: clock and timers, network, storage, entropy,
+// logger), and one lifecycle (agent/lifecycle.ts) starts them in that order and stops them in
+// reverse: graceful work first (plugins' stop hooks, devices, the HTTP API refusing new
+// connections, the driver finishing its turn in flight), then the resources, then the last HTTP
+// connections. `Agent.start(config)` is createAgent with the real ports, started.
 //
-// Plugins (docs/plugins.md) are imported and their options checked before anything else starts,
-// so a bad plugin entry fails `Agent.start` with nothing left running; they are started last,
-// once the HTTP API is up, and stopped first, while consensus still answers their stop hooks.
+// Plugins (docs/plugins.md) are imported and their options checked by createAgent, before any
+// part starts, so a bad plugin entry fails `Agent.start` with nothing left running; they are
+// started last, once the HTTP API is up, and stopped first, while consensus still answers their
+// stop hooks.
 
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
 import {
-  type Command, type CommandResult, defaultQuorumConfig, type Operation, quorums, type TaskView,
+  type Command, type CommandResult, defaultQuorumConfig, type Operation, quorums, type ReplicaStorage, type TaskView,
 } from '../consensus/index.ts';
-import { WalStorage } from '../consensus/storage/wal-storage.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { deadVoter } from './membership-recovery.ts';
-import { createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions } from './http.ts';
+import {
+  createHttpApi, HttpError, tokenProblem, type AgentApi, type DeviceInfo, type StaleAnswer, type SubmitOptions,
+} from './http.ts';
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { pageKeys, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { SwarmRoster } from './roster.ts';
@@ -32,15 +36,16 @@ import { createMetrics, type AgentMetrics } from './metrics.ts';
 import { TelemetryStats } from './telemetry-stats.ts';
 import { MemoryReclaim } from './memory-reclaim.ts';
 import type { CoveyNode } from '../transports/node.ts';
-import { createAgentNode } from './agent-node.ts';
-import { formSwarm, type FormingSwarm } from './formation/forming.ts';
+import { formSwarm } from './formation/forming.ts';
+import { Lifecycle, type Part } from './lifecycle.ts';
+import { realAgentPorts, type AgentClock, type AgentPorts } from './ports.ts';
 import { PeerKeeper } from '../transports/peers.ts';
 import { LinkHealth } from '../transports/link-health.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
 import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
 import { MembershipDriver } from '../transports/membership/driver.ts';
 import { type MemberEvent, type Meta, metaProblem } from '../transports/membership/index.ts';
-import { realTimeClock, seededRandom } from '../devices/clock.ts';
+import { seededRandom } from '../devices/clock.ts';
 import { closeDevices, driverKinds, openDevices } from '../devices/registry.ts';
 import type { Device, DeviceStatus } from '../devices/types.ts';
 import { AgentEnvironment, type AgentEnvironmentOptions } from './plugins/agent-env.ts';
@@ -48,6 +53,8 @@ import { PluginHost, type LoadedPlugin, type PluginStatus } from './plugins/host
 import { loadPlugins } from './plugins/loader.ts';
 import { LiveLayer, peerTelemetryTopics } from './live/live.ts';
 import { FoxgloveBridge } from './live/foxglove-bridge.ts';
+
+export type { AgentPorts } from './ports.ts';
 
 const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
@@ -57,6 +64,34 @@ export interface AgentOptions {
   readonly supervision?: ConstructorParameters<typeof PluginHost>[2];
   /** Gives up a start that is still forming its swarm (swarm.expectVoters): `covey agent` stopped meanwhile. */
   readonly signal?: AbortSignal;
+}
+
+export interface CreateAgentOptions {
+  /** The agent's key; default: read from (or created at) the config's identity file. */
+  readonly identity?: Identity;
+  readonly supervision?: AgentOptions['supervision'];
+  /** Whether to serve the HTTP API (and the submit stream); default true. */
+  readonly http?: boolean;
+}
+
+/**
+ * The one composition of an agent: loads and checks the configured plugins (a bad one rejects
+ * here, before anything runs), then composes the parts over `ports`. Nothing starts until
+ * `agent.start()`; `agent.stop()` stops what started.
+ */
+export async function createAgent(config: AgentConfig, ports: AgentPorts, o: CreateAgentOptions = {}): Promise<Agent> {
+  const identity = o.identity ?? loadIdentity(configPath(config, config.identity));
+  const plugins = await loadPlugins(config.plugins, config.baseDir);
+  return new Agent({ config, identity, ports, plugins, supervision: o.supervision, http: o.http ?? true });
+}
+
+interface Composition {
+  readonly config: AgentConfig;
+  readonly identity: Identity;
+  readonly ports: AgentPorts;
+  readonly plugins: LoadedPlugin[];
+  readonly supervision: AgentOptions['supervision'];
+  readonly http: boolean;
 }
 
 /** Membership events kept for `GET /members/events`. */
@@ -72,31 +107,32 @@ export class Agent implements AgentApi {
   readonly identity: Identity;
   readonly logger: Logger;
   readonly selfIndex: number | null;
+  private readonly ports: AgentPorts;
+  private readonly clock: AgentClock;
   private readonly metrics: AgentMetrics;
   /** Telemetry per topic, counted by the plugin environment, for /metrics. */
   readonly telemetryStats = new TelemetryStats();
-  private readonly startedMs = Date.now();
+  private readonly startedMs: number;
   /** This incarnation's client id: request ids restart at 1, so the client id must be new too. */
   private readonly clientId: string;
   private requestSeq = 0;
+  /** The parts, in start order, and their one lifecycle. */
+  private readonly lifecycle: Lifecycle;
+  // What the parts hold while they run (null before their start, or absent on this agent: a
+  // worker has no storage or driver, an agent without the HTTP API no server).
   private driver: ReplicaDriver | null = null;
-  private storage: WalStorage | null = null;
+  private storage: ReplicaStorage | null = null;
   private node: CoveyNode | null = null;
   private keeper: PeerKeeper | null = null;
   private health: LinkHealth | null = null;
-  private reachTimer: NodeJS.Timeout | null = null;
   private rpc: ConsensusRpc | null = null;
   private transfer: SnapshotTransfer | null = null;
   private membership: MembershipDriver | null = null;
   readonly roster: SwarmRoster;
-  private rosterSync: RosterSync | null = null;
   private readonly recentEvents: Record<string, unknown>[] = [];
   private http: Server | null = null;
-  private streams: StreamServer | null = null;
-  private loadedPlugins: LoadedPlugin[] = [];
-  private pluginEnv: AgentEnvironment | null = null;
+  private readonly loadedPlugins: LoadedPlugin[];
   private pluginHost: PluginHost | null = null;
-  private memoryReclaim: MemoryReclaim | null = null;
   /** What the dashboard and the live tools stream (agent/live/): events, telemetry, positions. */
   readonly live: LiveLayer;
   /** The opt-in Foxglove WebSocket server over the live layer's telemetry (config `foxglove`). */
@@ -104,49 +140,63 @@ export class Agent implements AgentApi {
   private readonly memberListeners = new Set<(e: MemberEvent) => void>();
   /** The configured devices, by name, once opened (a device that failed to open is here too, unavailable). */
   private deviceMap: Map<string, Device> = new Map();
-  /** The devices being opened (started with the other parts, awaited before the plugins start). */
+  /** The devices being opened (begun before the other parts start, awaited before the plugins start). */
   private devicesOpening: Promise<void> | null = null;
   private readonly supervision: AgentOptions['supervision'];
-  /** performance.now() when each voter was last heard from (messages), for staleness. */
+  /** clock.now() when each voter was last heard from (messages), for staleness. */
   private readonly lastHeard: number[];
   private readonly cut = new Set<string>();
   private nextVoter = 0;
-  private stopping: Promise<void> | null = null;
   readonly faults?: AgentApi['faults'];
-  /** With `swarm.expectVoters`: the formation that chose the voters; it keeps answering late agents. */
-  private readonly forming: FormingSwarm | null;
 
-  private constructor(config: AgentConfig, identity: Identity, logger: Logger, o: AgentOptions, forming: FormingSwarm | null) {
+  constructor(k: Composition) {
+    const { config, identity, ports } = k;
     this.config = config;
-    this.forming = forming;
-    this.supervision = o.supervision;
+    this.ports = ports;
+    this.clock = ports.clock;
+    this.startedMs = ports.clock.wallMs();
+    this.loadedPlugins = k.plugins;
+    this.supervision = k.supervision;
     this.identity = identity;
-    this.logger = logger;
+    this.logger = ports.logger;
     const i = config.voters.findIndex((v) => v.id === identity.peerId);
     this.selfIndex = i < 0 ? null : i;
-    this.clientId = `${identity.peerId.slice(-10)}.${this.startedMs.toString(36)}.${randomBytes(4).toString('hex')}`;
+    const salt = Buffer.from(ports.entropy.bytes(4)).toString('hex');
+    this.clientId = `${identity.peerId.slice(-10)}.${this.startedMs.toString(36)}.${salt}`;
     this.lastHeard = new Array<number>(config.voters.length).fill(-Infinity);
-    this.live = new LiveLayer({ logger: logger.child({ part: 'live' }) });
+    this.live = new LiveLayer({ logger: this.logger.child({ part: 'live' }) });
     this.roster = new SwarmRoster({ voters: config.voters.map((v) => v.id), bootstrap: config.swarm.roster });
-    this.metrics = createMetrics({
-      replica: () => {
-        const d = this.driver;
-        if (d === null) return null;
-        const s = d.core.stats;
-        return { committed: s.committed, applied: s.applied, pending: d.core.pendingIds().length, queued: d.core.queuedCommands(), fsyncs: d.stats.fsyncs, recoveries: s.recoveriesStarted };
-      },
-      plugins: () => this.plugins(),
-      devices: () => this.devices(),
-      // Leases are stamped with the submitters' wall clocks, so "expired" is judged by this one.
-      tasks: () => this.driver === null ? null : { tasks: this.driver.stateMachine.listTasks(), nowMs: Date.now() },
-      telemetry: this.telemetryStats,
-    });
+    this.metrics = this.createMetrics();
     if (config.faultInjection) {
       this.faults = {
         cut: async (peers) => { for (const p of peers) this.cut.add(p); },
         heal: () => { this.cut.clear(); },
       };
     }
+    this.lifecycle = new Lifecycle(this.parts(k.http), {
+      onStopError: (part, phase, err) => this.logger.error({ err, part, phase }, `stopping the agent's ${part} failed`),
+    });
+  }
+
+  private createMetrics(): AgentMetrics {
+    return createMetrics({
+      replica: () => {
+        const d = this.driver;
+        if (d === null) return null;
+        const s = d.core.stats;
+        return {
+          committed: s.committed, applied: s.applied, pending: d.core.pendingIds().length,
+          queued: d.core.queuedCommands(), fsyncs: d.stats.fsyncs, recoveries: s.recoveriesStarted,
+        };
+      },
+      plugins: () => this.plugins(),
+      devices: () => this.devices(),
+      // Leases are stamped with the submitters' wall clocks, so "expired" is judged by this one.
+      tasks: () => this.driver === null
+        ? null
+        : { tasks: this.driver.stateMachine.listTasks(), nowMs: this.clock.wallMs() },
+      telemetry: this.telemetryStats,
+    });
   }
 
   get registry() {
@@ -157,192 +207,442 @@ export class Agent implements AgentApi {
     return this.config.voters.length;
   }
 
-  /** Starts every part; on failure stops what was started and throws an error naming the part. */
+  /** The parts' names, in start order (stop runs in reverse). */
+  get partNames(): string[] {
+    return this.lifecycle.names;
+  }
+
+  /**
+   * createAgent with the real ports (agent/ports.ts), started. With swarm.expectVoters the voters
+   * are agreed first (agent/formation/); the agent then starts with them as if configured. On
+   * failure stops what was started and throws an error naming the part (PartStartError).
+   */
   static async start(configIn: AgentConfig, o: AgentOptions = {}): Promise<Agent> {
     const logger = o.logger ?? createLogger({ name: 'covey', level: configIn.log.level });
     const identity = loadIdentity(configPath(configIn, configIn.identity));
-    // With swarm.expectVoters the voters are agreed first (agent/formation/); then the agent starts with them as if configured.
-    const forming = configIn.swarm.expectVoters === undefined ? null : await formSwarm(configIn, identity, logger, o.signal);
+    const forming = configIn.swarm.expectVoters === undefined
+      ? null
+      : await formSwarm(configIn, identity, logger, o.signal);
     const config = forming?.config ?? configIn;
-    const agent = new Agent(config, identity, logger, o, forming);
     try {
-      await agent.startParts();
+      const ports = realAgentPorts(config, identity, logger, forming);
+      const agent = await createAgent(config, ports, { identity, supervision: o.supervision });
+      await agent.start();
+      return agent;
     } catch (err) {
-      await agent.stop().catch(() => {});
+      // The forming swarm's node is stopped with the agent's node part; a failure before that part
+      // (a bad plugin, storage) leaves it to stop here (stopping it twice is harmless).
+      await forming?.formation.stop();
+      await forming?.node.stop();
       throw err;
     }
-    return agent;
   }
 
-  private async startParts(): Promise<void> {
-    const c = this.config;
+  /** Starts every part, in order; on failure stops what started and rejects naming the part. */
+  async start(): Promise<void> {
+    await this.lifecycle.start();
     const log = this.logger;
+    log.info({
+      peerId: this.identity.peerId,
+      role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`,
+      http: this.httpUrl,
+      addrs: this.node?.getMultiaddrs().map(String) ?? [], plugins: this.loadedPlugins.map((p) => p.definition.name),
+      devices: this.devices().map((d) => `${d.name}:${d.status.state}`),
+    }, 'agent started');
+  }
+
+  /** Graceful stop: no new work, finish the turn in flight (flushed to disk), close everything. Idempotent. */
+  async stop(): Promise<void> {
+    await this.lifecycle.stop();
+    this.logger.info('agent stopped');
+  }
+
+  // ---- the parts, in start order ---------------------------------------------------------------
+
+  private parts(http: boolean): Part[] {
+    return [
+      ...(this.selfIndex === null ? [] : [this.storagePart(), this.replicaPart()]),
+      this.nodePart(),
+      this.rpcPart(),
+      this.snapshotsPart(),
+      this.peersPart(),
+      this.linkHealthPart(),
+      this.reachHintPart(),
+      this.membershipPart(),
+      this.rosterSyncPart(),
+      ...(http ? [this.httpPart()] : []),
+      this.devicesPart(),
+      ...this.pluginParts(),
+      this.memoryReclaimPart(),
+    ];
+  }
+
+  private storagePart(): Part {
+    return {
+      name: 'storage',
+      start: async () => { this.storage = await this.ports.storage.open(); },
+      stop: async () => { await this.storage?.close(); },
+    };
+  }
+
+  /** The replica driver over storage; its stop finishes the turn in flight while the network still runs. */
+  private replicaPart(): Part {
+    const c = this.config;
     const q = quorums(defaultQuorumConfig(this.n));
-    // Plugins first: a missing module or bad options stops the start before anything runs.
-    this.loadedPlugins = await loadPlugins(c.plugins, c.baseDir);
-    // Devices open while the rest starts (a MAVLink link may take seconds to hear a heartbeat);
-    // the plugins start only once every device is open or has failed to.
-    this.devicesOpening = this.openConfiguredDevices();
-    const meta = this.advertisedMeta();
-    if (this.selfIndex !== null) {
-      const dir = join(configPath(c, c.dataDir), 'consensus');
-      mkdirSync(dir, { recursive: true });
-      this.storage = await WalStorage.open(dir);
-      this.driver = await ReplicaDriver.start({
-        replica: { self: this.selfIndex, n: this.n, f: q.f, e: q.e, tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied },
-        storage: this.storage,
-        logger: log.child({ part: 'replica' }),
-        send: (envs) => {
-          if (this.rpc === null) return;
-          this.rpc.send(this.cut.size === 0 ? envs : envs.filter((e) => !this.cut.has(c.voters[e.to].id)));
+    return {
+      name: 'replica',
+      start: async () => {
+        this.driver = await ReplicaDriver.start({
+          replica: {
+            self: this.selfIndex!, n: this.n, f: q.f, e: q.e,
+            tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied,
+          },
+          storage: this.storage!,
+          logger: this.logger.child({ part: 'replica' }),
+          send: (envs) => {
+            if (this.rpc === null) return;
+            this.rpc.send(this.cut.size === 0 ? envs : envs.filter((e) => !this.cut.has(c.voters[e.to].id)));
+          },
+          sendSnapshots: (envs) => {
+            for (const e of envs) if (!this.cut.has(c.voters[e.to].id)) this.transfer?.send(e.to, e.msg);
+          },
+          onExecuted: (batch) => this.live.executed(batch),
+        });
+      },
+      beforeStop: async () => { await this.driver?.stop(); },
+      stop: () => {},
+    };
+  }
+
+  private nodePart(): Part {
+    return {
+      name: 'node',
+      start: async () => { this.node = await this.ports.network.open((peer) => this.roster.admits(peer)); },
+      stop: async () => { if (this.node !== null) await this.ports.network.close(this.node); },
+    };
+  }
+
+  private rpcPart(): Part {
+    const c = this.config;
+    return {
+      name: 'consensus RPC',
+      start: async () => {
+        this.rpc = new ConsensusRpc({
+          node: this.node!,
+          voters: c.voters.map((v) => v.id),
+          self: this.selfIndex,
+          logger: this.logger.child({ part: 'rpc' }),
+          registry: this.metrics.registry,
+          onMessage: (from, msg) => {
+            if (this.cut.has(c.voters[from].id)) return;
+            this.lastHeard[from] = this.clock.now();
+            this.health?.heard(c.voters[from].id);
+            this.driver?.receive(from, msg);
+          },
+          onSubmit: (command, from) => {
+            const refused = this.submitRefusal(command, from);
+            return refused !== null
+              ? Promise.reject(new Error(refused))
+              : this.submitLocal(command, c.consensus.requestTimeoutMs);
+          },
+        });
+        await this.rpc.start();
+      },
+      stop: async () => { await this.rpc?.stop(); },
+    };
+  }
+
+  private snapshotsPart(): Part {
+    const c = this.config;
+    return {
+      name: 'snapshot transfer',
+      start: async () => {
+        this.transfer = new SnapshotTransfer({
+          node: this.node!,
+          voters: c.voters.map((v) => v.id),
+          self: this.selfIndex,
+          logger: this.logger.child({ part: 'snapshots' }),
+          registry: this.metrics.registry,
+          onSnapshot: (from, raw) => {
+            if (this.cut.has(c.voters[from].id)) return;
+            this.driver?.receiveSnapshot(from, raw);
+          },
+        });
+        await this.transfer.start();
+      },
+      stop: async () => { await this.transfer?.stop(); },
+    };
+  }
+
+  private peersPart(): Part {
+    const c = this.config;
+    return {
+      name: 'peer keeper',
+      start: async () => {
+        this.keeper = new PeerKeeper({
+          node: this.node!,
+          peers: c.voters.filter((v) => v.id !== this.identity.peerId).map((v) => ({ id: v.id, addrs: v.addrs })),
+          bootstrap: c.bootstrap,
+          logger: this.logger.child({ part: 'peers' }),
+        });
+        await this.keeper.start();
+      },
+      stop: async () => { await this.keeper?.stop(); },
+    };
+  }
+
+  /** Whether each other voter is heard, not just connected (a cut network keeps connections open). */
+  private linkHealthPart(): Part {
+    return {
+      name: 'link health',
+      start: async () => {
+        this.health = new LinkHealth({
+          node: this.node!,
+          peers: this.config.voters.filter((v) => v.id !== this.identity.peerId).map((v) => v.id),
+          logger: this.logger.child({ part: 'health' }),
+        });
+        await this.health.start();
+      },
+      stop: async () => { await this.health?.stop(); },
+    };
+  }
+
+  /** The core's quorum choices follow what this voter hears (a hint; the core's 'reachable' event). */
+  private reachHintPart(): Part {
+    let cancel: (() => void) | null = null;
+    return {
+      name: 'reach hint',
+      start: () => {
+        cancel = this.clock.every(reachHintEveryMs, () => this.driver?.setReachable(this.reachableVoters()));
+      },
+      stop: () => { cancel?.(); },
+    };
+  }
+
+  private membershipPart(): Part {
+    const c = this.config;
+    return {
+      name: 'membership',
+      start: async () => {
+        this.membership = new MembershipDriver({
+          node: this.node!,
+          swarm: c.swarm.name,
+          logger: this.logger.child({ part: 'membership' }),
+          registry: this.metrics.registry,
+          meta: this.advertisedMeta(),
+          // Statements about itself signed with its identity; only roster members heard, in their roles.
+          privateKey: this.identity.privateKey,
+          trust: { isAdmitted: (id) => this.roster.admits(id), roleOf: (id) => this.roster.roleOf(id) },
+          // Voters (with known addresses, as multiaddrs) and bootstrap peers are the seeds.
+          seeds: [
+            ...c.voters.filter((v) => v.id !== this.identity.peerId)
+              .flatMap((v) => v.addrs.length === 0 ? [v.id] : v.addrs.map((a) => `${a}/p2p/${v.id}`)),
+            ...c.bootstrap,
+          ],
+          onEvent: (e) => this.onMemberEvent(e),
+        });
+        await this.membership.start();
+      },
+      stop: async () => { await this.membership?.stop({ leave: true }); },
+    };
+  }
+
+  private rosterSyncPart(): Part {
+    let sync: RosterSync | null = null;
+    return {
+      name: 'roster sync',
+      start: () => {
+        const d = this.driver;
+        sync = new RosterSync({
+          roster: this.roster,
+          swarm: this.config.swarm.name,
+          pubsub: this.node!.services.pubsub,
+          read: d === null
+            ? null
+            : { version: () => d.stateMachine.rosterVersion(), view: () => d.stateMachine.roster() },
+          logger: this.logger.child({ part: 'roster' }),
+        });
+        this.roster.onChange((revoked) => {
+          for (const peer of revoked) {
+            this.logger.warn({ peer }, 'peer revoked from the roster; closing its connections');
+            this.node?.hangUp(peerIdFromString(peer)).catch(() => {});
+          }
+        });
+        sync.start();
+      },
+      stop: () => { sync?.stop(); },
+    };
+  }
+
+  /**
+   * The HTTP API and the submit stream. It refuses new connections once the agent begins to stop;
+   * the open ones are closed last, so requests in flight are answered while the parts stop.
+   */
+  private httpPart(): Part {
+    const c = this.config;
+    let streams: StreamServer | null = null;
+    let closed: Promise<void> = Promise.resolve();
+    return {
+      name: 'HTTP API',
+      start: async () => {
+        const server = createHttpApi(this, {
+          token: c.http.token, logger: this.logger.child({ part: 'http' }), live: this.live.routes,
+        });
+        streams = attachStreamServer(server, {
+          submit: (command) => this.driver !== null
+            ? this.submitLocal(command, c.consensus.requestTimeoutMs)
+            : this.forward(command, c.consensus.requestTimeoutMs),
+          authorize: (req) => tokenProblem(req, c.http.token),
+          logger: this.logger.child({ part: 'stream' }),
+          onCommand: (op, outcome, seconds) => {
+            this.metrics.commands.inc({ op, outcome });
+            this.metrics.commandSeconds.observe({ op }, seconds);
+          },
+        });
+        const [host, port] = splitHostPort(c.http.listen);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', (err) => {
+            reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${err.message} (change http.listen)`));
+          });
+          server.listen(port, host, () => resolve());
+        });
+        this.http = server;
+      },
+      beforeStop: () => {
+        const server = this.http;
+        if (server === null) return;
+        closed = new Promise<void>((r) => { server.close(() => r()); server.closeIdleConnections(); });
+      },
+      stop: () => {},
+      afterStop: async () => {
+        this.http?.closeAllConnections();
+        streams?.closeAll();
+        await closed;
+      },
+    };
+  }
+
+  /**
+   * Devices open while the other parts start (a MAVLink link may take seconds to hear a
+   * heartbeat); the plugins start only once every device is open or has failed to. They close
+   * after the plugins (whose stop hooks may still command them, e.g. hold position).
+   */
+  private devicesPart(): Part {
+    return {
+      name: 'devices',
+      beforeStart: () => { this.devicesOpening = this.openConfiguredDevices(); },
+      start: async () => { await this.devicesOpening; },
+      beforeStop: async () => {
+        await this.devicesOpening?.catch(() => {});
+        await closeDevices(this.deviceMap);
+      },
+      stop: () => {},
+    };
+  }
+
+  /**
+   * The plugin environment, the live layer and the Foxglove bridge over it, then the plugin host.
+   * All stop gracefully (beforeStop), plugins first, while consensus, telemetry and the store
+   * still answer their stop hooks.
+   */
+  private pluginParts(): Part[] {
+    let env: AgentEnvironment | null = null;
+    return [
+      {
+        name: 'plugin environment',
+        start: () => { env = this.createPluginEnvironment(); },
+        beforeStop: async () => { await env?.close(); },
+        stop: () => {},
+      },
+      {
+        name: 'live layer',
+        start: () => { this.startLive(env!, this.node!.services.pubsub); },
+        beforeStop: () => { this.live.stop(); },
+        stop: () => {},
+      },
+      {
+        name: 'Foxglove bridge',
+        start: () => this.startFoxglove(),
+        beforeStop: async () => {
+          await this.foxglove?.stop();
+          this.foxglove = null;
         },
-        sendSnapshots: (envs) => {
-          for (const e of envs) if (!this.cut.has(c.voters[e.to].id)) this.transfer?.send(e.to, e.msg);
+        stop: () => {},
+      },
+      {
+        name: 'plugin host',
+        start: async () => {
+          this.pluginHost = new PluginHost(env!, this.loadedPlugins, this.supervision);
+          await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
         },
-        onExecuted: (batch) => this.live.executed(batch),
-      });
-    }
-    const admits = (peer: string): boolean => this.roster.admits(peer);
-    if (this.forming !== null) {
-      // The forming swarm's node, with its connections: from now on this agent's roster decides who connects.
-      this.forming.admitWith(admits);
-      this.node = this.forming.node;
-    } else {
-      this.node = await createAgentNode(c, this.identity.privateKey, admits, log);
-    }
-    this.rpc = new ConsensusRpc({
-      node: this.node,
-      voters: c.voters.map((v) => v.id),
-      self: this.selfIndex,
-      logger: log.child({ part: 'rpc' }),
-      registry: this.metrics.registry,
-      onMessage: (from, msg) => {
-        if (this.cut.has(c.voters[from].id)) return;
-        this.lastHeard[from] = performance.now();
-        this.health?.heard(c.voters[from].id);
-        this.driver?.receive(from, msg);
+        beforeStop: async () => { await this.pluginHost?.stop(); },
+        stop: () => {},
       },
-      onSubmit: (command, from) => {
-        const refused = this.submitRefusal(command, from);
-        return refused !== null ? Promise.reject(new Error(refused)) : this.submitLocal(command, c.consensus.requestTimeoutMs);
-      },
-    });
-    await this.rpc.start();
-    this.transfer = new SnapshotTransfer({
-      node: this.node,
-      voters: c.voters.map((v) => v.id),
-      self: this.selfIndex,
-      logger: log.child({ part: 'snapshots' }),
-      registry: this.metrics.registry,
-      onSnapshot: (from, raw) => {
-        if (this.cut.has(c.voters[from].id)) return;
-        this.driver?.receiveSnapshot(from, raw);
-      },
-    });
-    await this.transfer.start();
-    this.keeper = new PeerKeeper({
-      node: this.node,
-      peers: c.voters.filter((v) => v.id !== this.identity.peerId).map((v) => ({ id: v.id, addrs: v.addrs })),
-      bootstrap: c.bootstrap,
-      logger: log.child({ part: 'peers' }),
-    });
-    await this.keeper.start();
-    // Whether each other voter is heard, not just connected (a cut network keeps connections open).
-    this.health = new LinkHealth({
-      node: this.node,
-      peers: c.voters.filter((v) => v.id !== this.identity.peerId).map((v) => v.id),
-      logger: log.child({ part: 'health' }),
-    });
-    await this.health.start();
-    // The core's quorum choices follow what this voter hears (a hint; the core's 'reachable' event).
-    this.reachTimer = setInterval(() => this.driver?.setReachable(this.reachableVoters()), reachHintEveryMs);
-    this.reachTimer.unref();
-    this.membership = new MembershipDriver({
-      node: this.node,
-      swarm: c.swarm.name,
-      logger: log.child({ part: 'membership' }),
-      registry: this.metrics.registry,
-      meta,
-      // Statements about itself signed with its identity; only roster members heard, in their roles.
-      privateKey: this.identity.privateKey,
-      trust: { isAdmitted: (id) => this.roster.admits(id), roleOf: (id) => this.roster.roleOf(id) },
-      // Voters (with known addresses, as multiaddrs) and bootstrap peers are the seeds.
-      seeds: [
-        ...c.voters.filter((v) => v.id !== this.identity.peerId).flatMap((v) => v.addrs.length === 0 ? [v.id] : v.addrs.map((a) => `${a}/p2p/${v.id}`)),
-        ...c.bootstrap,
-      ],
-      onEvent: (e) => this.onMemberEvent(e),
-    });
-    await this.membership.start();
-    this.rosterSync = new RosterSync({
-      roster: this.roster,
-      swarm: c.swarm.name,
-      pubsub: this.node.services.pubsub,
-      read: this.driver === null ? null : { version: () => this.driver!.stateMachine.rosterVersion(), view: () => this.driver!.stateMachine.roster() },
-      logger: log.child({ part: 'roster' }),
-    });
-    this.roster.onChange((revoked) => {
-      for (const peer of revoked) {
-        this.logger.warn({ peer }, 'peer revoked from the roster; closing its connections');
-        this.node?.hangUp(peerIdFromString(peer)).catch(() => {});
-      }
-    });
-    this.rosterSync.start();
-    const [host, port] = splitHostPort(c.http.listen);
-    this.http = createHttpApi(this, { token: c.http.token, logger: log.child({ part: 'http' }), live: this.live.routes });
-    this.streams = attachStreamServer(this.http, {
-      submit: (command) => this.driver !== null ? this.submitLocal(command, c.consensus.requestTimeoutMs) : this.forward(command, c.consensus.requestTimeoutMs),
-      authorize: (req) => tokenProblem(req, c.http.token),
-      logger: log.child({ part: 'stream' }),
-      onCommand: (op, outcome, seconds) => {
-        this.metrics.commands.inc({ op, outcome });
-        this.metrics.commandSeconds.observe({ op }, seconds);
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.http!.once('error', (err) => reject(new Error(`cannot listen for HTTP on ${c.http.listen}: ${(err as Error).message} (change http.listen)`)));
-      this.http!.listen(port, host, () => resolve());
-    });
-    await this.devicesOpening;
-    this.pluginEnv = new AgentEnvironment({
+    ];
+  }
+
+  private createPluginEnvironment(): AgentEnvironment {
+    const c = this.config;
+    const voter = this.selfIndex !== null;
+    return new AgentEnvironment({
       agentId: this.identity.peerId,
-      role: this.selfIndex === null ? 'worker' : 'voter',
+      role: voter ? 'voter' : 'worker',
       swarm: c.swarm.name,
       submit: (op) => this.submit(op, {}),
-      staleGet: this.selfIndex === null ? null : (key) => this.staleGet(key),
-      staleList: this.selfIndex === null ? null : (q) => { const a = this.staleList(q); return { value: { entries: a.value, next: a.next }, stale: true, staleness: a.staleness }; },
-      staleTasks: this.selfIndex === null ? null : () => this.staleTasks(),
-      pubsub: this.node.services.pubsub,
+      staleGet: voter ? (key) => this.staleGet(key) : null,
+      staleList: voter ? (q) => {
+        const a = this.staleList(q);
+        return { value: { entries: a.value, next: a.next }, stale: true, staleness: a.staleness };
+      } : null,
+      staleTasks: voter ? () => this.staleTasks() : null,
+      pubsub: this.node!.services.pubsub,
       admits: (peer) => this.roster.admits(peer),
       members: () => this.membership?.members() ?? [],
       onMemberEvent: (fn) => { this.memberListeners.add(fn); return () => { this.memberListeners.delete(fn); }; },
       devices: this.deviceMap,
-      logger: log.child({ part: 'plugins' }),
+      logger: this.logger.child({ part: 'plugins' }),
       storeDir: join(configPath(c, c.dataDir), 'plugins'),
       telemetry: this.telemetryStats,
-      observer: { declared: (topic, schema) => this.live.tap.declare(topic, schema), published: (topic, data) => this.live.tap.published(topic, data) },
+      observer: {
+        declared: (topic, schema) => this.live.tap.declare(topic, schema),
+        published: (topic, data) => this.live.tap.published(topic, data),
+      },
     });
-    this.startLive(this.pluginEnv, this.node.services.pubsub);
-    await this.startFoxglove(log);
-    this.pluginHost = new PluginHost(this.pluginEnv, this.loadedPlugins, this.supervision);
-    await this.pluginHost.start(); // never rejects for one plugin's failure: failed plugins are supervised
-    // Gives memory back once a burst is over (agent/memory-reclaim.ts says why it is needed).
-    // Not while cut off from a majority: a heal may come at any moment, and the pause would hold it up.
+  }
+
+  /**
+   * Gives memory back once a burst is over (agent/memory-reclaim.ts says why it is needed). Not
+   * while cut off from a majority: a heal may come at any moment, and the pause would hold it up.
+   */
+  private memoryReclaimPart(): Part {
+    let reclaim: MemoryReclaim | null = null;
     const majority = quorums(defaultQuorumConfig(this.n)).slowQuorumSize;
-    this.memoryReclaim = new MemoryReclaim({
-      logger: log.child({ part: 'memory' }), registry: this.metrics.registry, holdOff: () => this.reachableVoters().length < majority,
-    });
-    this.memoryReclaim.start();
-    log.info({ peerId: this.identity.peerId, role: this.selfIndex === null ? 'worker' : `voter ${this.selfIndex}`, http: this.httpUrl, addrs: this.node.getMultiaddrs().map(String), plugins: this.loadedPlugins.map((p) => p.definition.name), devices: this.devices().map((d) => `${d.name}:${d.status.state}`) }, 'agent started');
+    return {
+      name: 'memory reclaim',
+      start: () => {
+        reclaim = new MemoryReclaim({
+          logger: this.logger.child({ part: 'memory' }), registry: this.metrics.registry,
+          holdOff: () => this.reachableVoters().length < majority,
+        });
+        reclaim.start();
+      },
+      beforeStop: () => { reclaim?.stop(); },
+      stop: () => {},
+    };
   }
 
   /** A bridge that cannot listen is logged and left off: watching the swarm is not worth stopping the agent. */
-  private async startFoxglove(log: Logger): Promise<void> {
+  private async startFoxglove(): Promise<void> {
     const listen = this.config.foxglove?.listen;
     if (listen === undefined) return;
+    const log = this.logger;
     try {
-      this.foxglove = await FoxgloveBridge.start({ tap: this.live.tap, listen, logger: log.child({ part: 'foxglove' }), name: `covey ${this.config.swarm.name} ${this.identity.peerId.slice(-6)}` });
-      log.info({ url: this.foxgloveUrl }, 'Foxglove bridge listening (Foxglove Studio: Open connection → Foxglove WebSocket)');
+      this.foxglove = await FoxgloveBridge.start({
+        tap: this.live.tap, listen, logger: log.child({ part: 'foxglove' }),
+        name: `covey ${this.config.swarm.name} ${this.identity.peerId.slice(-6)}`,
+      });
+      log.info({ url: this.foxgloveUrl },
+        'Foxglove bridge listening (Foxglove Studio: Open connection → Foxglove WebSocket)');
     } catch (err) {
       log.error({ err }, (err as Error).message);
     }
@@ -357,24 +657,28 @@ export class Agent implements AgentApi {
 
   /** The live layer listens through the plugin environment's telemetry (agent/live/live.ts). */
   private startLive(env: AgentEnvironment, pubsub: AgentEnvironmentOptions['pubsub']): void {
-    const timers = realTimeClock();
     this.live.start({
       tap: {
         selfId: this.identity.peerId,
         subscribe: (topic, fn) => env.subscribe(topic, fn),
         publish: (topic, data) => env.publish(topic, data),
         onPeerTopic: peerTelemetryTopics(pubsub, this.config.swarm.name),
-        every: (ms, fn) => timers.every(ms, fn),
+        every: (ms, fn) => this.clock.every(ms, fn),
       },
       devices: this.deviceMap,
       counters: {
         replica: () => {
           const d = this.driver;
-          return d === null ? null : { committed: d.core.stats.committed, fastCommits: d.core.stats.fastCommits, slowCommits: d.core.stats.slowCommits, recoveries: d.core.stats.recoveriesStarted };
+          if (d === null) return null;
+          const s = d.core.stats;
+          return {
+            committed: s.committed, fastCommits: s.fastCommits, slowCommits: s.slowCommits, recoveries: s.recoveriesStarted,
+          };
         },
         latency: async () => {
           const values = (await this.metrics.commandSeconds.get()).values;
-          const total = (suffix: string): number => values.filter((v) => v.metricName === `covey_command_seconds_${suffix}`).reduce((a, v) => a + v.value, 0);
+          const total = (suffix: string): number =>
+            values.filter((v) => v.metricName === `covey_command_seconds_${suffix}`).reduce((a, v) => a + v.value, 0);
           return { count: total('count'), sumS: total('sum') };
         },
         reachableVoters: () => this.reachableVoters().length,
@@ -384,19 +688,20 @@ export class Agent implements AgentApi {
   }
 
   /**
-   * Opens the config's devices with the real clock and crypto-seeded randomness (simulated
-   * drivers' noise). Never rejects: a device that cannot be opened stays in the map, unavailable
-   * with the reason, and a warning names it; the agent runs without it.
+   * Opens the config's devices with the agent's clock and randomness seeded from its entropy
+   * (simulated drivers' noise). Never rejects: a device that cannot be opened stays in the map,
+   * unavailable with the reason, and a warning names it; the agent runs without it.
    */
   private async openConfiguredDevices(): Promise<void> {
     const specs = this.config.devices;
     if (specs.length === 0) return;
-    const random = seededRandom(randomBytes(4).readUInt32LE(0));
-    const { devices, failures } = await openDevices(specs, { clock: realTimeClock(), random });
+    const random = seededRandom(Buffer.from(this.ports.entropy.bytes(4)).readUInt32LE(0));
+    const { devices, failures } = await openDevices(specs, { clock: this.clock, random });
     this.deviceMap = devices;
     for (const f of failures) {
       const spec = specs.find((s) => s.name === f.name);
-      this.logger.warn({ device: f.name, driver: spec?.driver, reason: f.error.message }, `${f.error.message}; the agent runs without it (plugins see it unavailable)`);
+      this.logger.warn({ device: f.name, driver: spec?.driver, reason: f.error.message },
+        `${f.error.message}; the agent runs without it (plugins see it unavailable)`);
     }
   }
 
@@ -427,49 +732,11 @@ export class Agent implements AgentApi {
     return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
-  /** Graceful stop: no new work, finish the turn in flight (flushed to disk), close everything. */
-  stop(): Promise<void> {
-    this.stopping ??= this.stopParts();
-    return this.stopping;
-  }
-
-  private async stopParts(): Promise<void> {
-    this.memoryReclaim?.stop();
-    await this.foxglove?.stop();
-    this.foxglove = null;
-    this.live.stop();
-    // Plugins first: their stop hooks may still use consensus, telemetry and the store.
-    await this.pluginHost?.stop();
-    await this.pluginEnv?.close();
-    // Devices after the plugins (their stop hooks may still command them, e.g. hold position).
-    if (this.devicesOpening !== null) {
-      await this.devicesOpening.catch(() => {});
-      await closeDevices(this.deviceMap);
-    }
-    const closeHttp = this.http === null ? Promise.resolve() : new Promise<void>((r) => { this.http!.close(() => r()); this.http!.closeIdleConnections(); });
-    await this.driver?.stop();
-    await this.membership?.stop({ leave: true });
-    this.rosterSync?.stop();
-    if (this.reachTimer !== null) clearInterval(this.reachTimer);
-    this.reachTimer = null;
-    await this.health?.stop();
-    await this.keeper?.stop();
-    await this.transfer?.stop();
-    await this.rpc?.stop();
-    await this.forming?.formation.stop();
-    await this.node?.stop();
-    await this.storage?.close();
-    this.http?.closeAllConnections();
-    this.streams?.closeAll();
-    await closeHttp;
-    this.logger.info('agent stopped');
-  }
-
   // ---- the API ---------------------------------------------------------------------------------
 
   async submit(op: Operation, o: SubmitOptions): Promise<CommandResult> {
-    const started = performance.now();
-    const command = { clientId: o.clientId ?? this.clientId, requestId: o.requestId ?? ++this.requestSeq, timestampMs: Date.now(), ...op } as Command;
+    const started = this.clock.now();
+    const command = { clientId: o.clientId ?? this.clientId, requestId: o.requestId ?? ++this.requestSeq, timestampMs: this.clock.wallMs(), ...op } as Command;
     const timeoutMs = o.timeoutMs ?? this.config.consensus.requestTimeoutMs;
     let outcome = 'error';
     try {
@@ -481,7 +748,7 @@ export class Agent implements AgentApi {
       throw err;
     } finally {
       this.metrics.commands.inc({ op: op.op, outcome });
-      this.metrics.commandSeconds.observe({ op: op.op }, (performance.now() - started) / 1000);
+      this.metrics.commandSeconds.observe({ op: op.op }, (this.clock.now() - started) / 1000);
     }
   }
 
@@ -511,7 +778,7 @@ export class Agent implements AgentApi {
 
   async redeemJoinToken(token: string): Promise<CommandResult> {
     if (this.driver === null) throw new HttpError(409, 'join tokens are redeemed at a voter (this agent is a worker); send it to a voter\'s HTTP API');
-    const v = await verifyJoinToken(token, { swarm: this.config.swarm.name, nowMs: Date.now() });
+    const v = await verifyJoinToken(token, { swarm: this.config.swarm.name, nowMs: this.clock.wallMs() });
     if (!v.ok) throw new HttpError(403, `join token refused: ${v.reason}`);
     const { peer, issuer } = v.claim;
     if (!this.roster.admits(issuer)) throw new HttpError(403, `join token refused: its issuer ${issuer} is not on the roster`);
@@ -536,10 +803,10 @@ export class Agent implements AgentApi {
 
   /** A non-voter hands the command to a voter it can reach, the next one on failure, until the deadline. */
   private async forward(command: Command, timeoutMs: number): Promise<CommandResult> {
-    const deadline = performance.now() + timeoutMs;
+    const deadline = this.clock.now() + timeoutMs;
     let last = 'no voter reachable';
     for (;;) {
-      const left = deadline - performance.now();
+      const left = deadline - this.clock.now();
       if (left <= 0) break;
       const reachable = this.reachableVoters().filter((v) => v !== this.selfIndex);
       if (reachable.length > 0 && this.rpc !== null) {
@@ -551,7 +818,8 @@ export class Agent implements AgentApi {
           last = `voter ${to}: ${(err as Error).message}`;
         }
       }
-      await new Promise((r) => setTimeout(r, Math.min(forwardRetryMs, Math.max(1, deadline - performance.now()))));
+      const waitMs = Math.min(forwardRetryMs, Math.max(1, deadline - this.clock.now()));
+      await new Promise<void>((r) => { this.clock.after(waitMs, r); });
     }
     throw new DeadlineError(`no voter answered within ${timeoutMs} ms (last: ${last}); the command may still take effect — retry with the same clientId and requestId to learn its outcome`);
   }
@@ -581,7 +849,7 @@ export class Agent implements AgentApi {
 
   private staleness(): Record<string, unknown> {
     const d = this.driver!;
-    const now = performance.now();
+    const now = this.clock.now();
     const q = quorums(defaultQuorumConfig(this.n));
     // The moment a majority (with this voter) was last heard from: the (majority−1)-th most recent.
     const heard = this.lastHeard.filter((_, v) => v !== this.selfIndex).sort((a, b) => b - a);
@@ -657,7 +925,7 @@ export class Agent implements AgentApi {
 
   /** Membership news: kept for the HTTP API, logged; a dead voter's stalled instances are recovered at once (§12). */
   private onMemberEvent(e: MemberEvent): void {
-    this.recentEvents.push({ type: e.type, peerId: e.member.id, state: e.member.state, incarnation: e.member.incarnation, at: new Date().toISOString() });
+    this.recentEvents.push({ type: e.type, peerId: e.member.id, state: e.member.state, incarnation: e.member.incarnation, at: new Date(this.clock.wallMs()).toISOString() });
     if (this.recentEvents.length > recentEventsMax) this.recentEvents.splice(0, this.recentEvents.length - recentEventsMax);
     const level = e.type === 'dead' || e.type === 'suspect' ? 'warn' : 'info';
     this.logger[level]({ member: e.member.id, state: e.member.state, incarnation: e.member.incarnation }, `member ${e.type}`);
@@ -704,7 +972,7 @@ export class Agent implements AgentApi {
       reachableVoters: reachable.length,
       addrs: this.node?.getMultiaddrs().map(String) ?? [],
       http: this.httpUrl,
-      uptimeMs: Date.now() - this.startedMs,
+      uptimeMs: this.clock.wallMs() - this.startedMs,
       ...readiness(this.readiness()),
       instances: d === null ? null : {
         committed: d.core.stats.committed,
