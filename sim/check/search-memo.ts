@@ -6,7 +6,10 @@
 // The caller keeps a hash of the bitset up to date as it toggles bits; the memo mixes in the value
 // and compares whole bitsets on a hash match, so a collision costs time, never a wrong answer.
 
-const tableSlotsInitial = 1 << 12;
+// Most segments hold one or two operations and explore a handful of states, and a run checks
+// tens of thousands of them: a fixed 4,096-slot start (40 KB per segment) made allocating and
+// collecting memos most of the checker's time. The table now starts at the caller's estimate.
+const tableSlotsMin = 8;
 
 export class SearchMemo {
   /** Words of one entry: its hash, its value, then the bitset. */
@@ -18,12 +21,15 @@ export class SearchMemo {
   private count = 0;
   private readonly words: number;
 
-  constructor(words: number) {
+  /** `words`: bitset words per state; `expected`: states the caller expects to hold (grows past it). */
+  constructor(words: number, expected = 2048) {
     this.words = words;
     this.stride = words + 2;
-    this.pool = new Uint32Array(this.stride * (tableSlotsInitial >> 1));
-    this.table = new Int32Array(tableSlotsInitial);
-    this.mask = tableSlotsInitial - 1;
+    let slots = tableSlotsMin;
+    while (slots < expected * 2) slots *= 2;
+    this.pool = new Uint32Array(this.stride * (slots >> 1));
+    this.table = new Int32Array(slots);
+    this.mask = slots - 1;
   }
 
   get size(): number {

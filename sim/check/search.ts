@@ -84,7 +84,8 @@ export function search(steps: readonly Step[], options: SearchOptions): SearchRe
     words[i >>> 5] ^= 1 << (i & 31);
     hash ^= salt[i];
   };
-  const memo = new SearchMemo(words.length);
+  // A search with n operations and k starts explores at least k × (n + 1) states; usually a few times that.
+  const memo = new SearchMemo(words.length, 4 * options.starts.length * (steps.length + 1));
   const okTotal = steps.filter((s) => s.ok).length;
   const ends = new Set<number>();
   const covered = (): boolean => options.endCandidates !== undefined && [...options.endCandidates].every((v) => ends.has(v));
