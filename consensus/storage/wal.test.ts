@@ -1,11 +1,11 @@
 // The write-ahead log and the storage built on it: group commits resolve only after their
-// fdatasync, many appends share one, a torn tail is cut off while damage before it or a missing
+// durable write (segments opened O_DSYNC), many appends share one, a torn tail is cut off while damage before it or a missing
 // segment is refused, and WalStorage loads exactly what MemoryStorage would — across restarts,
 // segment rotation and kill -9.
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, constants as fsConstants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -17,16 +17,28 @@ import { killWriterRepeatedly, recordedRun } from './testing.ts';
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'covey-wal-'));
 const body = (s: string): Buffer => Buffer.from(s);
 
-/** Real file operations whose fdatasync waits until the test lets it go (or fails it). */
-function heldFiles(): WalFiles & { syncs: number; writes: number; release(): void; failNext(e: Error): void; waiting(): boolean } {
+/** O_DSYNC in the flags of an open file descriptor, as the kernel reports them (octal). */
+function openedDsync(fd: number): boolean {
+  const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  assert.ok(flags !== null, 'fdinfo lists the flags');
+  return (parseInt(flags[1], 8) & fsConstants.O_DSYNC) === fsConstants.O_DSYNC;
+}
+
+/**
+ * Real writes whose completion waits until the test lets it go (or fails it). Each write notes
+ * whether its segment was opened O_DSYNC: the real writeDurable is a plain write, durable only so.
+ */
+function heldFiles(): WalFiles & { syncs: number; writes: number; everyWriteDsync: boolean; release(): void; failNext(e: Error): void; waiting(): boolean } {
   let held: { resolve: () => void; reject: (e: Error) => void } | null = null;
   let failure: Error | null = null;
   const f = {
     syncs: 0,
     writes: 0,
-    async write(h: FileHandle, data: Buffer) { f.writes++; await h.write(data, 0, data.length); },
-    async datasync(h: FileHandle) {
-      await h.datasync();
+    everyWriteDsync: true,
+    async writeDurable(h: FileHandle, data: Buffer) {
+      f.writes++;
+      f.everyWriteDsync &&= openedDsync(h.fd);
+      await h.write(data, 0, data.length);
       await new Promise<void>((resolve, reject) => { held = { resolve, reject }; });
       f.syncs++;
     },
@@ -40,7 +52,7 @@ function heldFiles(): WalFiles & { syncs: number; writes: number; release(): voi
 const until = async (cond: () => boolean): Promise<void> => { while (!cond()) await new Promise((r) => setImmediate(r)); };
 
 describe('WriteAheadLog', () => {
-  test('an append resolves only after its fdatasync; appends made meanwhile share the next one', async () => {
+  test('an append resolves only after its durable write; appends made meanwhile share the next one', async () => {
     const dir = tempDir();
     const files = heldFiles();
     const { wal, frames } = await WriteAheadLog.open(dir, { files });
@@ -62,6 +74,7 @@ describe('WriteAheadLog', () => {
     await Promise.all(rest.map((r) => r.durable));
     assert.deepEqual(done, [1, 2, 3, 4]);
     assert.equal(files.syncs, 2);
+    assert.ok(files.everyWriteDsync, 'segments are open with O_DSYNC, so a write returns only once durable');
     await wal.close();
     const again = await WriteAheadLog.open(dir);
     assert.deepEqual(again.frames.map((f) => [f.seq, f.body.toString()]), [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd']]);
