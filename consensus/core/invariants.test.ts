@@ -228,6 +228,24 @@ describe('checkExecution', () => {
     assert.deepEqual(checkExecution([view(0, insts), view(1, insts)], logs), expected);
     assert.deepEqual(checkExecutionOracle([view(0, insts), view(1, insts)], logs), expected);
   });
+
+  test('a dependency a snapshot covered counts as applied, also where the replica still holds it as a proposal', () => {
+    // Seen in the simulator after a long split: voter 3 held d as PREACCEPTED, installed a peer's
+    // snapshot that covers d, then applied a that depends on d. The peer applied d, so it was
+    // committed; INV8 checks the peer's own log for it.
+    const w = batch(command('put', 0));
+    const d = instanceId(1, 1), a = instanceId(2, 1), e = instanceId(1, 2);
+    const insts = [
+      instance(d, 'PREACCEPTED', w, { ids: [], floor: [0, 0, 0] }),
+      instance(a, 'COMMITTED', w, { ids: [d, e], floor: [0, 0, 0] }),
+      instance(e, 'PREACCEPTED', w, { ids: [], floor: [0, 0, 0] }),
+    ];
+    const covered = new Set([d]);
+    const afterSnapshot: ReplicaView = { ...view(0, insts), isApplied: (id) => covered.has(id) };
+    assert.deepEqual(checkExecution([afterSnapshot], [[a]]), [
+      'INV8: 2.1 applied at replica 0 before its dependency 1.2 committed',
+    ], 'd came in the snapshot; e did not');
+  });
 });
 
 // ---- a long run --------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ export interface ReplicaView {
   instanceIds(): Iterable<InstanceId>;
   /**
    * Covey state transfer: whether the replica counts id as applied. Only consulted for a dependency
-   * the replica holds no instance of: such an id was applied through a snapshot installed from a
-   * peer, which had applied it (so it was committed there); see checkExecution.
+   * the replica holds no committed instance of: such an id was applied through a snapshot installed
+   * from a peer, which had applied it (so it was committed there); see checkExecution.
    */
   isApplied?(id: InstanceId): boolean;
 }
@@ -286,9 +286,10 @@ export function checkExecution(replicas: readonly ReplicaView[], logs: readonly 
       if (inst?.phase !== 'COMMITTED') { v.push(`INV8: ${formatId(id)} applied at replica ${r} but not committed there`); continue; }
       for (const d of inst.dep.ids) {
         const dep = rep.instance(d);
-        // Sound: an id the replica never held but counts as applied came in a snapshot from a peer
-        // that had applied it (an applied id is committed; INV8 checks that peer's own log).
-        if (dep === undefined && rep.isApplied?.(d) === true) continue;
+        // Sound: an id that counts as applied here but is not committed here (never held, or held
+        // as a proposal when a snapshot covered it) came in a snapshot from a peer that had applied
+        // it (an applied id is committed; INV8 checks that peer's own log).
+        if (dep?.phase !== 'COMMITTED' && rep.isApplied?.(d) === true) continue;
         if (dep?.phase !== 'COMMITTED') v.push(`INV8: ${formatId(id)} applied at replica ${r} before its dependency ${formatId(d)} committed`);
       }
     }
