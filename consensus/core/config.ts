@@ -68,6 +68,8 @@ export interface ReplicaOptions {
    * Catch a peer up by state transfer when its executed watermark is at least this many ids behind
    * what this replica has applied (summed over coordinators): after a long partition, one snapshot
    * instead of one recovery round per instance it missed. 0: only across truncated history.
+   * Default 1024: at 128, voters a few seconds behind after a restart were sent snapshots they had
+   * to refuse (they applied on while it travelled; docs/consensus.md, "State transfer").
    */
   readonly catchUpBySnapshotIds?: number;
 }
@@ -118,7 +120,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     indexLagExchanges: o.indexLagExchanges ?? 8,
     snapshotEveryApplied: o.snapshotEveryApplied ?? 10_000,
     snapshotResendMs: o.snapshotResendMs ?? 2000,
-    catchUpBySnapshotIds: o.catchUpBySnapshotIds ?? 128,
+    catchUpBySnapshotIds: o.catchUpBySnapshotIds ?? 1024,
   };
   for (const [k, v] of Object.entries(c)) {
     if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0)) throw new RangeError(`replica config: ${k} must be a non-negative integer, got ${v}`);

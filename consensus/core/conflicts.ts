@@ -1,6 +1,14 @@
 // Key-level interference (PROTOCOL.md §2 ⋈, §12): two payloads conflict when some pair of their
 // commands touches a common key and at least one of the pair writes it. Nop conflicts with
 // everything (the conservative choice of §2); ⊥ conflicts with nothing.
+//
+// Every command also writes its client's session: the state machine's exactly-once memory of that
+// client's recent requests (machine.ts), which decides whether a command is a retry, an id reused
+// for another command, or too old to deduplicate. Those decisions depend on which of the client's
+// other commands came first, so a client's commands must be applied in one order everywhere: they
+// conflict. Without it, 128 later requests of one client on other keys, applied before its
+// delayed request 1 at one voter and after it at another, made one voter apply request 1 and the
+// other refuse it as too old — two different states (found by `covey sim --voters 7`).
 
 import { commandAccess } from '../statemachine/commands.ts';
 import { NOP, type Batch, type Payload } from './types.ts';
@@ -12,6 +20,11 @@ export type Footprint = ReadonlyMap<string, boolean>;
 // holding batches alive.
 const footprints = new WeakMap<Batch, Footprint>();
 
+/** The key of a client's session; no command key has this form (commandAccess: kv/, task/, roster). */
+export function sessionKey(clientId: string): string {
+  return 'session/' + clientId;
+}
+
 export function footprint(b: Batch): Footprint {
   let fp = footprints.get(b);
   if (fp === undefined) {
@@ -19,6 +32,7 @@ export function footprint(b: Batch): Footprint {
     for (const c of b.commands) {
       const a = commandAccess(c);
       m.set(a.key, (m.get(a.key) ?? false) || a.write);
+      m.set(sessionKey(c.clientId), true);
     }
     fp = m;
     footprints.set(b, fp);

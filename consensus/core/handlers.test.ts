@@ -15,8 +15,16 @@ import type { Command } from '../statemachine/commands.ts';
 // ---- helpers --------------------------------------------------------------------------------
 
 let requestIds = 0;
-const put = (key: string, value: string, clientId = 'c1'): Command => ({ clientId, requestId: ++requestIds, timestampMs: 0, op: 'put', key, value });
-const get = (key: string, clientId = 'c1'): Command => ({ clientId, requestId: ++requestIds, timestampMs: 0, op: 'get', key });
+// Each command its own client unless a test names one: a client's commands conflict with each
+// other (its session, conflicts.ts), and these tests mean commands on other keys not to.
+const put = (key: string, value: string, clientId?: string): Command => {
+  const requestId = ++requestIds;
+  return { clientId: clientId ?? `c${requestId}`, requestId, timestampMs: 0, op: 'put', key, value };
+};
+const get = (key: string, clientId?: string): Command => {
+  const requestId = ++requestIds;
+  return { clientId: clientId ?? `c${requestId}`, requestId, timestampMs: 0, op: 'get', key };
+};
 const batch = (...commands: Command[]): Batch => ({ commands });
 const none3 = emptyDeps(3);
 const deps3 = (...ids: InstanceId[]) => makeDeps(ids, [0, 0, 0]);

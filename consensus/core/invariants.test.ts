@@ -68,8 +68,10 @@ function checkExecutionOracle(replicas: readonly ReplicaView[], logs: readonly (
 
 type Op = 'get' | 'put' | 'delete' | 'task.get' | 'task.claim';
 
+/** Each command its own client: a client's commands conflict through its session (conflicts.ts). */
+let clients = 0;
 function command(op: Op, k: number, requestId = 0): Command {
-  const env = { clientId: 'c', requestId, timestampMs: 0 };
+  const env = { clientId: `c${++clients}`, requestId, timestampMs: 0 };
   switch (op) {
     case 'get': return { ...env, op, key: `k${k}` };
     case 'put': return { ...env, op, key: `k${k}`, value: 'v' };
@@ -195,11 +197,11 @@ describe('checkExecution', () => {
 
   test('reads do not conflict with reads; a batch that writes a key is a writer of it', () => {
     const floor = [0, 0];
-    const read = batch(command('get', 0)), readWrite = batch(command('get', 1), command('put', 0));
+    const read = batch(command('get', 0)), read2 = batch(command('get', 0)), readWrite = batch(command('get', 1), command('put', 0));
     const a = instanceId(1, 0), b = instanceId(1, 1), c = instanceId(2, 0);
     const insts = [
       instance(a, 'COMMITTED', read, { ids: [], floor }),
-      instance(b, 'COMMITTED', read, { ids: [], floor }),
+      instance(b, 'COMMITTED', read2, { ids: [], floor }), // another client's read (one client's commands conflict)
       instance(c, 'COMMITTED', readWrite, { ids: [], floor }),
     ];
     // Two readers swapped: fine. The writer (of k0, through its second command) swapped with a reader: not.
@@ -496,12 +498,12 @@ describe('checkAgreementAndVisibility', () => {
   });
 
   test('reads do not conflict with reads; a floor covers ids of its coordinators only; Nop is left out', () => {
-    const read = batch(command('get', 0)), write = batch(command('get', 1), command('put', 0)), other = batch(command('put', 1));
+    const read = batch(command('get', 0)), read2 = batch(command('get', 0)), write = batch(command('get', 1), command('put', 0)), other = batch(command('put', 1));
     const a = instanceId(1, 0), b = instanceId(1, 1), c = instanceId(2, 0), d = instanceId(3, 2), e = instanceId(4, 0), nop = instanceId(5, 1);
     const none = { ids: [], floor: [0, 0] };
     const insts = [
       instance(a, 'COMMITTED', read, none),
-      instance(b, 'COMMITTED', read, none), // a and b only read k0: fine
+      instance(b, 'COMMITTED', read2, none), // a and b (other clients) only read k0: fine
       instance(c, 'COMMITTED', write, { ids: [], floor: [1, 0] }), // writes k0: covers a, not b
       instance(d, 'COMMITTED', write, { ids: [b], floor: [2, 9] }), // coordinator 2 is beyond every floor
       instance(e, 'COMMITTED', other, { ids: [], floor: [0, 0] }), // writes k1, which c and d read

@@ -11,8 +11,10 @@ import type { Command } from '../statemachine/commands.ts';
 const n = 5;
 const P: RecoveryParams = { n: 5, f: 2, e: 2 }; // recovery quorum 3, |Q|−e = 1
 const none = emptyDeps(n);
-const put = (key: string, value: string): Command => ({ clientId: 'c', requestId: 1, timestampMs: 0, op: 'put', key, value });
-const get = (key: string): Command => ({ clientId: 'c', requestId: 2, timestampMs: 0, op: 'get', key });
+// Each command its own client: a client's commands conflict through its session (conflicts.ts).
+let clients = 0;
+const put = (key: string, value: string): Command => ({ clientId: `c${++clients}`, requestId: 1, timestampMs: 0, op: 'put', key, value });
+const get = (key: string): Command => ({ clientId: `c${++clients}`, requestId: 2, timestampMs: 0, op: 'get', key });
 const batch = (...commands: Command[]): Batch => ({ commands });
 
 const id = instanceId(1, 0); // coordinator 0

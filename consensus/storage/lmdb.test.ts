@@ -197,6 +197,10 @@ describe('the replica core rebuilds from LmdbStorage', () => {
     await drain();
     for (const r of [0, 1, 2]) { replicas[r].step({ type: 'tick', nowMs: 100, entropy: 1 }); await turn(r); }
     await drain();
+    // One client's commands all conflict (its session): concurrent ones miss the fast path and
+    // take the slow one on this second tick's fast-path timeout.
+    for (const r of [0, 1, 2]) { replicas[r].step({ type: 'tick', nowMs: 1000, entropy: 1 }); await turn(r); }
+    await drain();
     const digest = machines[0].digest();
     assert.equal(digest, machines[1].digest());
     const written = [...replicas[0].instanceIds()].sort((a, b) => a - b).map((id) => ({ ...replicas[0].instance(id)! }));
@@ -211,7 +215,7 @@ describe('the replica core rebuilds from LmdbStorage', () => {
     replicas[0].step({ type: 'submit', command: cmd(100) });
     await turn(0);
     await drain();
-    for (const r of [0, 1, 2]) { replicas[r].step({ type: 'tick', nowMs: 200, entropy: 2 }); await turn(r); }
+    for (const r of [0, 1, 2]) { replicas[r].step({ type: 'tick', nowMs: 1200, entropy: 2 }); await turn(r); }
     await drain();
     assert.equal(machines[0].digest(), machines[1].digest());
     assert.match(machines[0].digest(), /v100/);

@@ -185,7 +185,8 @@ export interface HeldDriver {
   completeAppend(ok: boolean): Promise<void>;
 }
 
-const put = (requestId: number, key: string): Command => ({ clientId: 'conformance', requestId, timestampMs: 0, op: 'put', key, value: 'v' });
+// A client per command: one client's commands conflict (its session), and the script's do not.
+const put = (requestId: number, key: string): Command => ({ clientId: `conformance-${requestId}`, requestId, timestampMs: 0, op: 'put', key, value: 'v' });
 
 /**
  * The script: while an append is pending nothing held by its turn leaves; once it completes
