@@ -83,12 +83,12 @@ export function parseSeeds(value: string): number[] {
 }
 
 /** The voter group sizes `--voters` takes (VoterCount). */
-export const voterCounts: readonly VoterCount[] = [3, 5, 7];
+const voterCounts: readonly VoterCount[] = [3, 5, 7];
 
 function voterCount(value: string): VoterCount {
   const n = voterCounts.find((v) => String(v) === value);
   if (n !== undefined) return n;
-  throw new InvalidArgumentError(`--voters: accepted values are 3, 5 and 7 (got "${value}")`);
+  throw new InvalidArgumentError(`--voters: accepted values are ${voterCounts.slice(0, -1).join(', ')} and ${voterCounts.at(-1)} (got "${value}")`);
 }
 
 function count(name: string, min: number, max: number) {
