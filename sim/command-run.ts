@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { runSimulation, type SimProgress, type SimulationResult } from './engine/simulation.ts';
+import { runSimulation, type SimProgress, type SimulationResult, type VoterCount } from './engine/simulation.ts';
 import { parseHistory, toOperations } from './history.ts';
 import { loadPluginModule, runPluginSimulation, type PluginRunResult } from './plugins/run.ts';
 import type { LogLine } from './plugins/host.ts';
@@ -125,7 +125,7 @@ export function runSweep(a: SimArgs): number {
 }
 
 export interface PluginArgs {
-  readonly voters: 3 | 5;
+  readonly voters: VoterCount;
   readonly agents: number;
   readonly seeds: readonly number[];
   readonly faults: ReadonlySet<Fault>;

@@ -44,9 +44,11 @@ test('covey sim --json: one JSON summary; the same seed gives the same trace has
 
 test('covey sim refuses bad arguments with a message naming the argument', () => {
   // Exit 2 for every usage error, as for every covey command (commander's own default is 1).
-  const r = covey('sim', '--voters', '4');
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /--voters: accepted values are 3 and 5/);
+  for (const v of ['4', '6', '9', '1']) {
+    const r = covey('sim', '--voters', v);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, new RegExp(`--voters: accepted values are 3, 5 and 7 \\(got "${v}"\\)`));
+  }
   const h = covey('sim', '--seeds', '1..3', '--history', '/tmp/x.jsonl');
   assert.equal(h.status, 2);
   assert.match(h.stderr, /--history writes one run/);
@@ -70,6 +72,20 @@ test('covey sim with agents beyond the voters, the task workload and every fault
   for (const k of ['crashes', 'partitions', 'pauses', 'skews', 'dropped', 'duplicated', 'reordered']) assert.ok(k in s.injected, k);
 });
 
+test('covey sim --voters 7: seven voters (f = 3) with agents beyond them and every fault pass every checker', () => {
+  const r = covey('sim', '--voters', '7', '--agents', '10', '--seed', '3', '--duration', '2s', '--faults', 'all', '--json');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.voters, 7);
+  assert.equal(s.agents, 10);
+  assert.equal(s.settled, true);
+  assert.deepEqual(s.violations, []);
+  assert.ok(s.ops > 0 && s.injected.crashes > 0 && s.injected.partitions > 0, JSON.stringify(s.injected));
+  const seven = covey('sim', '--voters', '7', '--seed', '3', '--duration', '1s', '--json');
+  const five = covey('sim', '--voters', '5', '--seed', '3', '--duration', '1s', '--json');
+  assert.notEqual(JSON.parse(seven.stdout).traceHash, JSON.parse(five.stdout).traceHash, '7 voters run a different swarm from 5');
+});
+
 test('covey sim --help shows defaults a user can type', () => {
   const r = covey('sim', '--help');
   assert.equal(r.status, 0);
@@ -78,6 +94,7 @@ test('covey sim --help shows defaults a user can type', () => {
   assert.match(help, /--seed <n> the seed of one run \(default: 1\)/);
   assert.match(help, /--faults <list> .*\(default: none\)/);
   assert.match(help, /--kill-share <p> .*\(default: 0\.3\)/);
+  assert.match(help, /--voters <n> voters: 3, 5 or 7 \(default: 3\)/);
   // What commander printed before: values a user cannot type back.
   assert.doesNotMatch(help, /default: \{\}|default: \[1\]|default: 10000/);
   // And the defaults it shows are accepted as typed.

@@ -5,7 +5,7 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { SimulationOptions, SimulationResult } from './engine/simulation.ts';
+import type { SimulationOptions, SimulationResult, VoterCount } from './engine/simulation.ts';
 import { workloadNames, type WorkloadName } from './workload/workload.ts';
 
 // This file holds the command's options and parsers and loads only commander, so `covey --help`
@@ -15,7 +15,7 @@ export const faults = ['crash', 'partition', 'pause', 'loss', 'dup', 'reorder', 
 export type Fault = (typeof faults)[number];
 
 export interface SimArgs {
-  readonly voters: 3 | 5;
+  readonly voters: VoterCount;
   /** Agents in the swarm, voters included. */
   readonly agents: number;
   readonly seeds: readonly number[];
@@ -82,9 +82,13 @@ export function parseSeeds(value: string): number[] {
   throw new InvalidArgumentError(`--seed/--seeds take a whole number or a range like 1..500 (got "${value}")`);
 }
 
-function voterCount(value: string): 3 | 5 {
-  if (value === '3' || value === '5') return Number(value) as 3 | 5;
-  throw new InvalidArgumentError(`--voters: accepted values are 3 and 5 (got "${value}")`);
+/** The voter group sizes `--voters` takes (VoterCount). */
+const voterCounts: readonly VoterCount[] = [3, 5, 7];
+
+function voterCount(value: string): VoterCount {
+  const n = voterCounts.find((v) => String(v) === value);
+  if (n !== undefined) return n;
+  throw new InvalidArgumentError(`--voters: accepted values are ${voterCounts.slice(0, -1).join(', ')} and ${voterCounts.at(-1)} (got "${value}")`);
 }
 
 function count(name: string, min: number, max: number) {
@@ -161,7 +165,7 @@ export function passed(r: SimulationResult): boolean {
 
 /** What commander hands simCommand's action. */
 interface SimCommandOptions {
-  voters: 3 | 5; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName;
+  voters: VoterCount; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName;
   clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; reachableHint: boolean;
   catchUpSnapshotIds?: number; history?: string; report?: string; json: boolean; progress: boolean; plugin?: string; killShare: number; pluginLogs: boolean;
 }
@@ -199,7 +203,7 @@ export function showProgress(o: { readonly progress: boolean; readonly json: boo
 export function simCommand(): Command {
   return new Command('sim')
     .description('run the deterministic swarm simulation: voters and agents, clients (a workload) or a plugin on every agent, faults; check every history')
-    .addOption(new Option('--voters <n>', 'voters: 3 or 5').argParser(voterCount).default(3 as 3 | 5))
+    .addOption(new Option('--voters <n>', 'voters: 3, 5 or 7').argParser(voterCount).default(3 as VoterCount))
     .option('--agents <n>', 'agents in the swarm, voters included (the rest submit through voters; default: the voters)', count('--agents', 1, 100_000))
     .addOption(new Option('--seed <n>', 'the seed of one run').argParser(parseSeeds).default([1], '1'))
     .option('--seeds <a..b>', 'sweep these seeds; prints each failing one with its replay command', parseSeeds)

@@ -34,9 +34,15 @@ import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
 import type { Message as MembershipMessage } from '../../transports/membership/index.ts';
 import type { ReadyProbe } from './ready-conformance.ts';
 
+/**
+ * Voter group sizes the simulator runs, up to the 7 a swarm takes: f = 1, 2, 3 crashes tolerated
+ * (PROTOCOL.md §1; the quorums come from defaultQuorumConfig: for 7, slow 4 and fast 5, e = 2).
+ */
+export type VoterCount = 3 | 5 | 7;
+
 export interface SimulationOptions {
   readonly seed: number;
-  readonly voters?: 3 | 5;
+  readonly voters?: VoterCount;
   /** Agents in the swarm (default: the voters). Agents beyond the voters host clients. */
   readonly agents?: number;
   /** Clients; they run on the non-voter agents when there are any, else on the voters. */

@@ -5,7 +5,7 @@
 
 import { loadFailureHint, pluginOf, resolvePluginModule, PluginLoadError } from '../../agent/plugins/loader.ts';
 import type { PluginDefinition } from '../../agent/plugins/api.ts';
-import { runSimulationAsync, type SimProgress, type SimulationOptions, type SimulationResult } from '../engine/simulation.ts';
+import { runSimulationAsync, type SimProgress, type SimulationOptions, type SimulationResult, type VoterCount } from '../engine/simulation.ts';
 import { SimPluginHost, type LogLine } from './host.ts';
 import { isScenario, type MissionMap, type PluginScenario, type Published } from './scenario.ts';
 
@@ -41,7 +41,7 @@ export async function loadPluginModule(path: string, cwd = process.cwd()): Promi
 export interface PluginRunOptions {
   readonly module: PluginModule;
   readonly seed: number;
-  readonly voters: 3 | 5;
+  readonly voters: VoterCount;
   readonly agents: number;
   /** Engine faults; `crash` also kills `killShare` of the mortal agents for good, `partition` adds one long partition. */
   readonly crashes: boolean;
