@@ -19,7 +19,7 @@ export {
 } from './core/types.ts';
 export { defaultFastTolerance, defaultQuorumConfig, quorums, type QuorumConfig, type Quorums } from './core/quorum.ts';
 export { belowFloor, depsEqual, emptyDeps } from './core/deps.ts';
-export { payloadsEqual } from './core/conflicts.ts';
+export { payloadsConflict, payloadsEqual } from './core/conflicts.ts';
 export { checkAgreementAndVisibility, checkExecution, type ReplicaView } from './core/invariants.ts';
 export {
   batchCommandsMax, depsIdsMax, validateCommand, validateEntriesMax, validateMessage, validateSnapshotMessage,
