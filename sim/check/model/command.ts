@@ -37,7 +37,7 @@ export function parseVariant(value: string): VariantName {
 
 export interface CheckArgs {
   replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number; unsynced: number;
-  maxStates: number; maxDepth?: number; variant: VariantName; json: boolean;
+  maxStates: number; maxDepth?: number; variant: VariantName; json: boolean; exactStates: boolean;
 }
 
 export function checkCommand(): Command {
@@ -55,6 +55,8 @@ export function checkCommand(): Command {
     .option('--max-states <n>', 'stop after this many distinct states and report "incomplete" (exit 3)', count('--max-states', 1, 1_000_000_000), maxStatesDefault)
     .option('--max-depth <n>', 'explore only states within this many steps; reports "depth-bounded" (exit 3)', count('--max-depth', 1, 1000))
     .option('--variant <name>', `the core to check: ${variantNames.join(', ')} (all but real are test-only variants with a known bug)`, parseVariant, 'real' as VariantName)
+    .option('--exact-states', 'keep every visited state exactly (about 0.5 kB a state) instead of its 128-bit hash (about 50 bytes; '
+      + 'a hash collision could hide a state: README.md, "State hashing")', false)
     .option('--json', 'print the result as one JSON object', false)
     // Any argument error (unknown option, a value outside the accepted ones) exits with 2.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitBadArgs))

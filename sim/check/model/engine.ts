@@ -28,6 +28,7 @@
 // states and transitions (model.test.ts checks this on small configurations).
 
 import { createHash } from 'node:crypto';
+import { TupleSet } from './visited.ts';
 import {
   type Batch, Cluster, type ClusterOptions, type Deps, type Envelope, type Ghost, type InstanceId,
   type MemoryStorage, type Payload, type Replica, type ReplicaId,
@@ -116,7 +117,9 @@ export class Engine {
   private readonly ghostObjs: (Ghost | undefined)[] = [];
   private readonly merges = new Map<string, number>();
   private readonly scratch: Cluster;
-  private readonly clean = new BigSet();
+  /** (local states, ghost record) tuples known to satisfy every invariant: exact, small ints. */
+  private readonly clean: TupleSet;
+  private readonly cleanTuple: Int32Array;
   /** Local transitions computed (memo misses), for the statistics. */
   localSteps = 0;
 
@@ -125,6 +128,8 @@ export class Engine {
     this.opts = opts;
     this.hooks = hooks;
     this.scratch = new Cluster(opts);
+    this.clean = new TupleSet(cfg.replicas + 1);
+    this.cleanTuple = new Int32Array(cfg.replicas + 1);
   }
 
   initial(): GState {
@@ -386,10 +391,21 @@ export class Engine {
     return k;
   }
 
+  /** Whether `t` differs from `s` in the network at most (the subsumption test's first half). */
+  static sameCore(s: GState, t: GState): boolean {
+    if (s.ghost !== t.ghost || s.submitted !== t.submitted) return false;
+    for (let i = 0; i < s.locals.length; i++) if (s.locals[i] !== t.locals[i]) return false;
+    for (let i = 0; i < s.used.length; i++) if (s.used[i] !== t.used[i]) return false;
+    return true;
+  }
+
   /** INV1–INV8 in `s` (`Cluster.violations()` over the representatives), cached per (local states, ghost record). */
   violations(s: GState): string[] {
-    const key = `${s.locals.join(',')}|${s.ghost}`;
-    if (this.clean.has(key)) return [];
+    const key = this.cleanTuple;
+    for (let r = 0; r < s.locals.length; r++) key[r] = s.locals[r];
+    key[s.locals.length] = s.ghost;
+    const hash = this.clean.hashOf(key);
+    if (this.clean.has(key, hash)) return [];
     const c = this.scratch;
     for (let r = 0; r < c.n; r++) {
       const local = this.locals[s.locals[r]];
@@ -399,34 +415,12 @@ export class Engine {
     }
     (c as { ghost: Ghost }).ghost = this.ghostObject(s.ghost);
     const v = c.violations();
-    if (v.length === 0) this.clean.add(key);
+    if (v.length === 0) this.clean.add(key, hash);
     return v;
   }
 
   /** The up flag of replica r in `s`. */
   up(s: GState, r: number): boolean {
     return this.locals[s.locals[r]].up;
-  }
-}
-
-/** A set of strings with no size limit (one JS Set holds at most 2^24 entries). */
-export class BigSet {
-  private readonly shards: Set<string>[] = Array.from({ length: 64 }, () => new Set<string>());
-  size = 0;
-  private shard(k: string): Set<string> {
-    let h = 0;
-    for (let i = 0; i < k.length; i++) h = (h * 31 + k.charCodeAt(i)) | 0;
-    return this.shards[h & 63];
-  }
-  has(k: string): boolean {
-    return this.shard(k).has(k);
-  }
-  /** Adds `k`; false if it was there already. */
-  add(k: string): boolean {
-    const s = this.shard(k);
-    if (s.has(k)) return false;
-    s.add(k);
-    this.size++;
-    return true;
   }
 }
