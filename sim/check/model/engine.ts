@@ -54,7 +54,8 @@ interface Local {
   /** How to rebuild it: the local state it came from and the event, or -1 for the initial one. */
   readonly parent: number;
   readonly event: LocalEvent | null;
-  readonly next: Map<string, Outcome>;
+  /** Memoized outcomes by event key (`step`): numbers, so the hottest look-up builds no string. */
+  readonly next: Map<number, Outcome>;
   tickMatters?: boolean;
   recoverable?: InstanceId[];
 }
@@ -287,8 +288,11 @@ export class Engine {
     }
   }
 
-  /** The outcome of `ev` at local state `l` (memoized). */
-  step(l: number, ev: LocalEvent, evKey: string): Outcome {
+  /**
+   * The outcome of `ev` at local state `l` (memoized). `evKey` names the event: message m is 8m,
+   * submit of command c 8c+1, crash 2, restart 3, sync 4, recover(id) 8·id+5, tick 6.
+   */
+  step(l: number, ev: LocalEvent, evKey: number): Outcome {
     const local = this.locals[l];
     let o = local.next.get(evKey);
     if (o === undefined) {
@@ -348,11 +352,11 @@ export class Engine {
     switch (a.kind) {
       case 'submit': {
         const r = a.command % n;
-        return this.withOutcome(s, r, this.step(s.locals[r], { kind: 'submit', command: a.command }, `s${a.command}`), s.net.slice(), s.used, s.submitted | (1 << a.command));
+        return this.withOutcome(s, r, this.step(s.locals[r], { kind: 'submit', command: a.command }, a.command * 8 + 1), s.net.slice(), s.used, s.submitted | (1 << a.command));
       }
       case 'deliver': case 'duplicate': {
         const m = this.messageId(a.msg), r = this.msgTo[m];
-        const o = this.step(s.locals[r], { kind: 'msg', m }, `m${m}`);
+        const o = this.step(s.locals[r], { kind: 'msg', m }, m * 8);
         return a.kind === 'deliver'
           ? this.withOutcome(s, r, o, Engine.without(s.net, m), s.used, s.submitted)
           : this.withOutcome(s, r, o, s.net.slice(), Engine.bump(s.used, 1), s.submitted);
@@ -362,16 +366,16 @@ export class Engine {
       case 'crash': {
         // Messages in flight to a crashed replica are lost (`Cluster.crash`).
         const net = s.net.filter((m) => this.msgTo[m] !== a.r);
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'crash' }, 'c'), net, Engine.bump(s.used, 0), s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'crash' }, 2), net, Engine.bump(s.used, 0), s.submitted);
       }
       case 'restart':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'restart' }, 'R'), s.net.slice(), s.used, s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'restart' }, 3), s.net.slice(), s.used, s.submitted);
       case 'sync':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'sync' }, 'y'), s.net.slice(), s.used, s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'sync' }, 4), s.net.slice(), s.used, s.submitted);
       case 'recover':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'recover', id: a.id }, `r${a.id}`), s.net.slice(), Engine.bump(s.used, 3), s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'recover', id: a.id }, a.id * 8 + 5), s.net.slice(), Engine.bump(s.used, 3), s.submitted);
       case 'tick':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'tick' }, 't'), s.net.slice(), Engine.bump(s.used, 4), s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'tick' }, 6), s.net.slice(), Engine.bump(s.used, 4), s.submitted);
     }
   }
 

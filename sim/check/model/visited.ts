@@ -2,8 +2,8 @@
 // each state found, to print a shortest trace) and a breadth-first level of states waiting to be
 // expanded, all in typed arrays. A state held as a JS object or string costs about 0.5 kB on the
 // V8 heap, so `--commands 2 --recoveries 1` (tens of millions of states) did not fit in 16 GB;
-// here a seen state costs 21–43 bytes (its 128-bit hash in an open-addressing table between 35
-// and 70 % full), a node 8 bytes, and a state waiting in a level about 4 bytes a number.
+// here a seen state costs 23–46 bytes (its 128-bit hash, 16 bytes, in an open-addressing table
+// between 35 and 70 % full), a node 8 bytes, and a state waiting in a level 4 bytes a number.
 //
 // Hash compaction (`HashedStates`) can only err one way: two different states with the same
 // 128-bit hash are taken for one, so the second is never expanded. That can hide a violation (a
@@ -170,14 +170,66 @@ export class HashedStates implements SeenStates {
   add(s: GState): boolean {
     if (this.words.length < s.net.length + 16) this.words = new Int32Array(2 * (s.net.length + 16));
     murmur128(this.words, stateWords(s, this.words), this.hash);
-    return this.set.add(this.hash, this.hash[0]);
+    return this.set.add(this.hash);
   }
 }
 
-class HashSet128 extends TupleSet {
-  constructor() { super(4); }
-  // The tuple is a hash already: its first word is well mixed.
-  override hashOf(tuple: Int32Array): number { return tuple[0]; }
+/**
+ * A set of 128-bit hashes: four words a slot, no flag word (16 bytes a slot), sharded and doubling
+ * like `TupleSet`. A slot is empty when its first word is 0, so a hash whose first word is 0 is
+ * stored with 1 there: 2^-32 of the hashes share their first word with another value, which
+ * leaves about 2^127.99 values, a change the collision estimate of README.md can ignore.
+ */
+class HashSet128 {
+  private static readonly shardsLog = 6;
+  private readonly tables: Int32Array[] = [];
+  private readonly counts: number[] = [];
+  size = 0;
+
+  constructor() {
+    for (let i = 0; i < 1 << HashSet128.shardsLog; i++) { this.tables.push(new Int32Array(4 * 1024)); this.counts.push(0); }
+  }
+
+  get bytes(): number {
+    let b = 0;
+    for (const t of this.tables) b += t.byteLength;
+    return b;
+  }
+
+  /** Adds hash `h` (modified in place if its first word is 0); false if it was there already. */
+  add(h: Int32Array): boolean {
+    if (h[0] === 0) h[0] = 1;
+    const shard = h[1] & ((1 << HashSet128.shardsLog) - 1);
+    let t = this.tables[shard];
+    if ((this.counts[shard] + 1) * 10 > (t.length >> 2) * 7) t = this.grow(shard);
+    const mask = (t.length >> 2) - 1;
+    const h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
+    let slot = h2 & mask;
+    for (;; slot = (slot + 1) & mask) {
+      const at = slot << 2;
+      if (t[at] === 0) break;
+      if (t[at] === h0 && t[at + 1] === h1 && t[at + 2] === h2 && t[at + 3] === h3) return false;
+    }
+    const at = slot << 2;
+    t[at] = h0; t[at + 1] = h1; t[at + 2] = h2; t[at + 3] = h3;
+    this.counts[shard]++;
+    this.size++;
+    return true;
+  }
+
+  private grow(shard: number): Int32Array {
+    const old = this.tables[shard];
+    const t = new Int32Array(old.length * 2);
+    const mask = (t.length >> 2) - 1;
+    for (let at = 0; at < old.length; at += 4) {
+      if (old[at] === 0) continue;
+      let slot = old[at + 2] & mask;
+      while (t[slot << 2] !== 0) slot = (slot + 1) & mask;
+      t.set(old.subarray(at, at + 4), slot << 2);
+    }
+    this.tables[shard] = t;
+    return t;
+  }
 }
 
 /** A set of strings with no size limit (one JS Set holds at most 2^24 entries). */
