@@ -2,7 +2,7 @@
 // result, and give the exit code. Loaded only when the command runs.
 
 import { check, type CheckResult, type ModelConfig, type Progress } from './model.ts';
-import { exitIncomplete, exitPass, exitViolation, type CheckArgs } from './command.ts';
+import { exitIncomplete, exitPass, exitViolation, maxStatesDefault, maxStatesExactDefault, type CheckArgs } from './command.ts';
 
 export function formatResult(r: CheckResult): string {
   const c = r.config;
@@ -43,7 +43,8 @@ export function runCheck(o: CheckArgs): number {
     lastStates = p.states; lastMs = p.elapsedMs;
     process.stderr.write(`\r${p.states} states (${rate}/s), ${p.transitions} transitions, depth ${p.depth}, frontier ${p.frontier}, ${(p.elapsedMs / 1000).toFixed(0)} s   `);
   } : undefined;
-  const r = check(cfg, { maxStates: o.maxStates, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates });
+  const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : maxStatesDefault);
+  const r = check(cfg, { maxStates, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates });
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else process.stdout.write(formatResult(r));
