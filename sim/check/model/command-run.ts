@@ -13,7 +13,8 @@ export function formatResult(r: CheckResult): string {
       (c.unsynced === 0 ? 'every step durable at once' : `≤${c.unsynced} unsynced step(s) per replica (early effects leave before the sync; a crash loses the unsynced steps)`),
     `distinct states explored: ${r.states}`,
     `transitions: ${r.transitions} (${r.subsumed} subsumed by their parent), depth reached: ${r.depth}, wall time: ${(r.wallMs / 1000).toFixed(1)} s`,
-    `visited states kept ${r.exactStates ? 'exactly (--exact-states)' : 'as 128-bit hashes (README.md, "State hashing")'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
+    `visited states kept ${r.exactStates ? 'exactly (--exact-states)' : 'as 128-bit hashes (README.md, "State hashing")'}; `
+      + `dead messages ${r.droppedDead ? 'left out (README.md, "Dead messages")' : 'kept'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
   ];
   if (r.verdict === 'pass') lines.push('PASS: INV1–INV8 hold in every reachable state');
   else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);
@@ -44,7 +45,7 @@ export function runCheck(o: CheckArgs): number {
     process.stderr.write(`\r${p.states} states (${rate}/s), ${p.transitions} transitions, depth ${p.depth}, frontier ${p.frontier}, ${(p.elapsedMs / 1000).toFixed(0)} s   `);
   } : undefined;
   const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : maxStatesDefault);
-  const r = check(cfg, { maxStates, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates });
+  const r = check(cfg, { maxStates, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages });
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else process.stdout.write(formatResult(r));

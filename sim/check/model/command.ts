@@ -43,7 +43,7 @@ export function parseVariant(value: string): VariantName {
 
 export interface CheckArgs {
   replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number; unsynced: number;
-  maxStates?: number; maxDepth?: number; variant: VariantName; json: boolean; exactStates: boolean;
+  maxStates?: number; maxDepth?: number; variant: VariantName; json: boolean; exactStates: boolean; keepDeadMessages: boolean;
 }
 
 export function checkCommand(): Command {
@@ -64,6 +64,8 @@ export function checkCommand(): Command {
     .option('--variant <name>', `the core to check: ${variantNames.join(', ')} (all but real are test-only variants with a known bug)`, parseVariant, 'real' as VariantName)
     .option('--exact-states', 'keep every visited state exactly (about 0.5 kB a state) instead of its 128-bit hash (about 50 bytes; '
       + 'a hash collision could hide a state: README.md, "State hashing")', false)
+    .option('--keep-dead-messages', 'keep messages that can never change their receiver in the states (replies and same-value Commits about an id it '
+      + 'committed durably; README.md, "Dead messages"): more states, the same verdicts; the search is then the reference search exactly', false)
     .option('--json', 'print the result as one JSON object', false)
     // Any argument error (unknown option, a value outside the accepted ones) exits with 2.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitBadArgs))

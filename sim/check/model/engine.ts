@@ -57,6 +57,8 @@ interface Local {
   /** Memoized outcomes by event key (`step`): numbers, so the hottest look-up builds no string. */
   readonly next: Map<number, Outcome>;
   tickMatters?: boolean;
+  /** Messages judged dead at this local state (`isDead`), by message id. */
+  dead?: Map<number, boolean>;
   recoverable?: InstanceId[];
 }
 
@@ -304,6 +306,60 @@ export class Engine {
       local.next.set(evKey, o);
     }
     return o;
+  }
+
+  /**
+   * Whether message `m`, in flight to the replica in local state `l`, is dead: its delivery does
+   * nothing now and in every local state that replica can reach from here, so a state with it in
+   * flight and the state without it have the same futures (README.md, "Dead messages"). The rule:
+   * the replica is up, the message is from another replica, it is about an id the replica's
+   * *storage* holds COMMITTED (final, and it survives a crash), and it is either a reply
+   * (PreAcceptOK, AcceptOK, RecoverOK, ValidateOK: the core drops a reply with no lead for its id,
+   * and no lead is ever made again for an id committed here) or a Commit whose delivery changes
+   * nothing now (the same value: a different one counts an agreement violation, which is part of
+   * the local state). Checked where applied: a message the rule calls dead must be a no-op now.
+   */
+  isDead(l: number, m: number): boolean {
+    const local = this.locals[l];
+    const dead = (local.dead ??= new Map());
+    let d = dead.get(m);
+    if (d === undefined) {
+      d = this.deadByRule(local, m);
+      if (d) {
+        const o = this.step(l, { kind: 'msg', m }, m * 8);
+        const noop = o.local === l && o.sent.length === 0 && o.delta < 0;
+        if (!noop && this.msgs[m].msg.type !== 'Commit') {
+          throw new Error(`model checker: the dead-message rule is wrong for ${this.msgKeys[m]} at replica ${local.r}: its delivery changes the state`);
+        }
+        d = noop;
+      }
+      dead.set(m, d);
+    }
+    return d;
+  }
+
+  private deadByRule(local: Local, m: number): boolean {
+    const env = this.msgs[m];
+    if (!local.up || env.from === env.to) return false;
+    const msg = env.msg;
+    switch (msg.type) {
+      case 'PreAcceptOK': case 'AcceptOK': case 'RecoverOK': case 'ValidateOK': case 'Commit':
+        return local.storage.recordEver(msg.id)?.phase === 'COMMITTED';
+      default:
+        return false;
+    }
+  }
+
+  /** `s` without its dead messages (the same object if it has none). */
+  withoutDead(s: GState): GState {
+    let net: number[] | null = null;
+    for (let i = 0; i < s.net.length; i++) {
+      const m = s.net[i];
+      const dead = this.isDead(s.locals[this.msgTo[m]], m);
+      if (dead && net === null) net = s.net.slice(0, i);
+      else if (!dead && net !== null) net.push(m);
+    }
+    return net === null ? s : { ...s, net };
   }
 
   /** Steps of local state `l` not yet durable. */

@@ -314,6 +314,12 @@ export interface CheckOptions {
    * reference search is always exact). Exact, and about 0.5 kB a state instead of about 50 bytes.
    */
   readonly exactStates?: boolean;
+  /**
+   * Leave dead messages out of every state (`check` only; README.md, "Dead messages"): replies
+   * and same-value Commits about an id their receiver has committed durably. Fewer states, the
+   * same violations; off, the search is the reference's exactly.
+   */
+  readonly dropDead?: boolean;
 }
 
 export interface Progress {
@@ -355,6 +361,8 @@ export interface CheckResult {
   readonly violation?: Violation;
   /** `check` only: whether visited states were kept exactly (`--exact-states`) or as 128-bit hashes. */
   readonly exactStates?: boolean;
+  /** `check` only: whether dead messages were left out of the states (`CheckOptions.dropDead`). */
+  readonly droppedDead?: boolean;
 }
 
 export function invariantNames(messages: readonly string[]): string[] {
@@ -511,6 +519,7 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   // The node table: for each state found, its parent's node and the index of the action that reached it.
   const parent = new IntList(), via = new IntList();
   const seen: SeenStates = opts.exactStates === true ? new ExactStates(Engine.key) : new HashedStates();
+  const dropDead = opts.dropDead === true;
   const pathOf = (node: number): Action[] => {
     const path: Action[] = [];
     for (let x = node; x > 0; x = parent.get(x)) path.push(acts.list[via.get(x)]);
@@ -520,7 +529,7 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
     ({
       verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started,
-      exactStates: opts.exactStates === true, ...(violation ? { violation } : {}),
+      exactStates: opts.exactStates === true, droppedDead: dropDead, ...(violation ? { violation } : {}),
     });
   // A violation found by the engine is reported as the reference replay of its trace sees it.
   const violationAt = (node: number): CheckResult => {
@@ -546,7 +555,7 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
       offset = frontier.read(offset, at);
       const { s, node } = at;
       for (const a of enabledIn(engine, s, acts)) {
-        const t = engine.successor(s, a);
+        const t = dropDead ? engine.withoutDead(engine.successor(s, a)) : engine.successor(s, a);
         transitions++;
         // Subsumption: only messages left the network (README.md, "Loss").
         if (Engine.sameCore(s, t) && subMultiset(t.net, s.net)) { subsumed++; continue; }
