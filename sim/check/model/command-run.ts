@@ -18,7 +18,10 @@ export function formatResult(r: CheckResult): string {
   ];
   if (r.verdict === 'pass') lines.push('PASS: INV1–INV8 hold in every reachable state');
   else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);
-  else if (r.verdict === 'incomplete') lines.push(`INCOMPLETE: stopped at the state limit (--max-states ${r.states}); this is not a pass`);
+  else if (r.verdict === 'incomplete') {
+    lines.push(`INCOMPLETE: stopped at the state or time limit (--max-states, --max-seconds); this is not a pass` +
+      (r.checkedDepth === undefined ? '' : `; every state within ${r.checkedDepth} step(s) was checked: no violation there`));
+  }
   else {
     const v = r.violation!;
     lines.push(`VIOLATION of ${v.invariants.join(', ')} after ${v.trace.length} step(s), a shortest trace:`);
@@ -45,7 +48,8 @@ export function runCheck(o: CheckArgs): number {
     process.stderr.write(`\r${p.states} states (${rate}/s), ${p.transitions} transitions, depth ${p.depth}, frontier ${p.frontier}, ${(p.elapsedMs / 1000).toFixed(0)} s   `);
   } : undefined;
   const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : maxStatesDefault);
-  const r = check(cfg, { maxStates, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages });
+  const maxMs = o.maxSeconds === undefined ? undefined : o.maxSeconds * 1000;
+  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages });
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else process.stdout.write(formatResult(r));

@@ -43,7 +43,7 @@ export function parseVariant(value: string): VariantName {
 
 export interface CheckArgs {
   replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number; unsynced: number;
-  maxStates?: number; maxDepth?: number; variant: VariantName; json: boolean; exactStates: boolean; keepDeadMessages: boolean;
+  maxStates?: number; maxSeconds?: number; maxDepth?: number; variant: VariantName; json: boolean; exactStates: boolean; keepDeadMessages: boolean;
 }
 
 export function checkCommand(): Command {
@@ -60,6 +60,8 @@ export function checkCommand(): Command {
       + 'above 0 proposals, Commits and replies leave early and a crash loses the unsynced steps)', count('--unsynced', 0, 3), defaultModel.unsynced)
     .option('--max-states <n>', `stop after this many distinct states and report "incomplete" (exit 3); default ${maxStatesDefault} (${maxStatesExactDefault} with --exact-states)`,
       count('--max-states', 1, 1_000_000_000))
+    .option('--max-seconds <n>', 'stop after this many seconds and report "incomplete" (exit 3), with the depth within which every state was checked',
+      count('--max-seconds', 1, 1_000_000))
     .option('--max-depth <n>', 'explore only states within this many steps; reports "depth-bounded" (exit 3)', count('--max-depth', 1, 1000))
     .option('--variant <name>', `the core to check: ${variantNames.join(', ')} (all but real are test-only variants with a known bug)`, parseVariant, 'real' as VariantName)
     .option('--exact-states', 'keep every visited state exactly (about 0.5 kB a state) instead of its 128-bit hash (about 50 bytes; '

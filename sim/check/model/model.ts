@@ -305,6 +305,8 @@ export function describeAction(a: Action, cfg: Pick<ModelConfig, 'replicas'> = {
 export interface CheckOptions {
   /** Stop (verdict "incomplete") once this many distinct states were found. */
   readonly maxStates: number;
+  /** `check` only: stop (verdict "incomplete") once the search has run this long. */
+  readonly maxMs?: number;
   /** Do not expand states this many actions from the initial state (bounded model checking). */
   readonly maxDepth?: number;
   /** Called about once a second during the search. */
@@ -363,6 +365,11 @@ export interface CheckResult {
   readonly exactStates?: boolean;
   /** `check` only: whether dead messages were left out of the states (`CheckOptions.dropDead`). */
   readonly droppedDead?: boolean;
+  /**
+   * `check` only: every state within this many actions of the initial state was found and checked
+   * (the levels before the one being expanded). What an incomplete run still shows.
+   */
+  readonly checkedDepth?: number;
 }
 
 export function invariantNames(messages: readonly string[]): string[] {
@@ -525,11 +532,11 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
     for (let x = node; x > 0; x = parent.get(x)) path.push(acts.list[via.get(x)]);
     return path.reverse();
   };
-  let transitions = 0, subsumed = 0, depth = 0, lastReport = started;
+  let transitions = 0, subsumed = 0, depth = 0, lastReport = started, frontierDepth = 0;
   const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
     ({
       verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started,
-      exactStates: opts.exactStates === true, droppedDead: dropDead, ...(violation ? { violation } : {}),
+      exactStates: opts.exactStates === true, droppedDead: dropDead, checkedDepth: frontierDepth, ...(violation ? { violation } : {}),
     });
   // A violation found by the engine is reported as the reference replay of its trace sees it.
   const violationAt = (node: number): CheckResult => {
@@ -547,7 +554,6 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   let frontier = new Level(cfg.replicas);
   frontier.push(0, init);
   const at = { node: 0, s: init };
-  let frontierDepth = 0;
   while (frontier.count > 0) {
     const next = new Level(cfg.replicas);
     if (opts.maxDepth !== undefined && depth >= opts.maxDepth) return result('depth-bounded');
@@ -568,9 +574,10 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
         next.push(child, t);
         if (seen.size >= opts.maxStates) return result('incomplete');
       }
-      if (opts.onProgress !== undefined) {
+      if ((fi & 1023) === 0 || opts.onProgress !== undefined) {
         const now = Date.now();
-        if (now - lastReport >= 1000) {
+        if (opts.maxMs !== undefined && now - started >= opts.maxMs) return result('incomplete');
+        if (opts.onProgress !== undefined && now - lastReport >= 1000) {
           lastReport = now;
           opts.onProgress({ states: seen.size, transitions, depth, frontier: frontier.count - fi - 1 + next.count, elapsedMs: now - started, seenBytes: seen.bytes });
         }
