@@ -2,7 +2,7 @@
 // result, and give the exit code. Loaded only when the command runs.
 
 import { check, type CheckResult, type ModelConfig, type Progress } from './model.ts';
-import { exitIncomplete, exitPass, exitViolation, type CheckArgs } from './command.ts';
+import { exitIncomplete, exitPass, exitViolation, maxStatesDefault, maxStatesExactDefault, type CheckArgs } from './command.ts';
 
 export function formatResult(r: CheckResult): string {
   const c = r.config;
@@ -13,10 +13,15 @@ export function formatResult(r: CheckResult): string {
       (c.unsynced === 0 ? 'every step durable at once' : `≤${c.unsynced} unsynced step(s) per replica (early effects leave before the sync; a crash loses the unsynced steps)`),
     `distinct states explored: ${r.states}`,
     `transitions: ${r.transitions} (${r.subsumed} subsumed by their parent), depth reached: ${r.depth}, wall time: ${(r.wallMs / 1000).toFixed(1)} s`,
+    `visited states kept ${r.exactStates ? 'exactly (--exact-states)' : 'as 128-bit hashes (README.md, "State hashing")'}; `
+      + `dead messages ${r.droppedDead ? 'left out (README.md, "Dead messages")' : 'kept'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
   ];
   if (r.verdict === 'pass') lines.push('PASS: INV1–INV8 hold in every reachable state');
   else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);
-  else if (r.verdict === 'incomplete') lines.push(`INCOMPLETE: stopped at the state limit (--max-states ${r.states}); this is not a pass`);
+  else if (r.verdict === 'incomplete') {
+    lines.push(`INCOMPLETE: stopped at the state or time limit (--max-states, --max-seconds); this is not a pass` +
+      (r.checkedDepth === undefined ? '' : `; every state within ${r.checkedDepth} step(s) was checked: no violation there`));
+  }
   else {
     const v = r.violation!;
     lines.push(`VIOLATION of ${v.invariants.join(', ')} after ${v.trace.length} step(s), a shortest trace:`);
@@ -42,7 +47,9 @@ export function runCheck(o: CheckArgs): number {
     lastStates = p.states; lastMs = p.elapsedMs;
     process.stderr.write(`\r${p.states} states (${rate}/s), ${p.transitions} transitions, depth ${p.depth}, frontier ${p.frontier}, ${(p.elapsedMs / 1000).toFixed(0)} s   `);
   } : undefined;
-  const r = check(cfg, { maxStates: o.maxStates, maxDepth: o.maxDepth, onProgress });
+  const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : maxStatesDefault);
+  const maxMs = o.maxSeconds === undefined ? undefined : o.maxSeconds * 1000;
+  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages });
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else process.stdout.write(formatResult(r));

@@ -28,6 +28,7 @@
 // states and transitions (model.test.ts checks this on small configurations).
 
 import { createHash } from 'node:crypto';
+import { TupleSet } from './visited.ts';
 import {
   type Batch, Cluster, type ClusterOptions, type Deps, type Envelope, type Ghost, type InstanceId,
   type MemoryStorage, type Payload, type Replica, type ReplicaId,
@@ -53,8 +54,11 @@ interface Local {
   /** How to rebuild it: the local state it came from and the event, or -1 for the initial one. */
   readonly parent: number;
   readonly event: LocalEvent | null;
-  readonly next: Map<string, Outcome>;
+  /** Memoized outcomes by event key (`step`): numbers, so the hottest look-up builds no string. */
+  readonly next: Map<number, Outcome>;
   tickMatters?: boolean;
+  /** Messages judged dead at this local state (`isDead`), by message id. */
+  dead?: Map<number, boolean>;
   recoverable?: InstanceId[];
 }
 
@@ -116,7 +120,9 @@ export class Engine {
   private readonly ghostObjs: (Ghost | undefined)[] = [];
   private readonly merges = new Map<string, number>();
   private readonly scratch: Cluster;
-  private readonly clean = new BigSet();
+  /** (local states, ghost record) tuples known to satisfy every invariant: exact, small ints. */
+  private readonly clean: TupleSet;
+  private readonly cleanTuple: Int32Array;
   /** Local transitions computed (memo misses), for the statistics. */
   localSteps = 0;
 
@@ -125,6 +131,8 @@ export class Engine {
     this.opts = opts;
     this.hooks = hooks;
     this.scratch = new Cluster(opts);
+    this.clean = new TupleSet(cfg.replicas + 1);
+    this.cleanTuple = new Int32Array(cfg.replicas + 1);
   }
 
   initial(): GState {
@@ -282,8 +290,11 @@ export class Engine {
     }
   }
 
-  /** The outcome of `ev` at local state `l` (memoized). */
-  step(l: number, ev: LocalEvent, evKey: string): Outcome {
+  /**
+   * The outcome of `ev` at local state `l` (memoized). `evKey` names the event: message m is 8m,
+   * submit of command c 8c+1, crash 2, restart 3, sync 4, recover(id) 8·id+5, tick 6.
+   */
+  step(l: number, ev: LocalEvent, evKey: number): Outcome {
     const local = this.locals[l];
     let o = local.next.get(evKey);
     if (o === undefined) {
@@ -295,6 +306,60 @@ export class Engine {
       local.next.set(evKey, o);
     }
     return o;
+  }
+
+  /**
+   * Whether message `m`, in flight to the replica in local state `l`, is dead: its delivery does
+   * nothing now and in every local state that replica can reach from here, so a state with it in
+   * flight and the state without it have the same futures (README.md, "Dead messages"). The rule:
+   * the replica is up, the message is from another replica, it is about an id the replica's
+   * *storage* holds COMMITTED (final, and it survives a crash), and it is either a reply
+   * (PreAcceptOK, AcceptOK, RecoverOK, ValidateOK: the core drops a reply with no lead for its id,
+   * and no lead is ever made again for an id committed here) or a Commit whose delivery changes
+   * nothing now (the same value: a different one counts an agreement violation, which is part of
+   * the local state). Checked where applied: a message the rule calls dead must be a no-op now.
+   */
+  isDead(l: number, m: number): boolean {
+    const local = this.locals[l];
+    const dead = (local.dead ??= new Map());
+    let d = dead.get(m);
+    if (d === undefined) {
+      d = this.deadByRule(local, m);
+      if (d) {
+        const o = this.step(l, { kind: 'msg', m }, m * 8);
+        const noop = o.local === l && o.sent.length === 0 && o.delta < 0;
+        if (!noop && this.msgs[m].msg.type !== 'Commit') {
+          throw new Error(`model checker: the dead-message rule is wrong for ${this.msgKeys[m]} at replica ${local.r}: its delivery changes the state`);
+        }
+        d = noop;
+      }
+      dead.set(m, d);
+    }
+    return d;
+  }
+
+  private deadByRule(local: Local, m: number): boolean {
+    const env = this.msgs[m];
+    if (!local.up || env.from === env.to) return false;
+    const msg = env.msg;
+    switch (msg.type) {
+      case 'PreAcceptOK': case 'AcceptOK': case 'RecoverOK': case 'ValidateOK': case 'Commit':
+        return local.storage.recordEver(msg.id)?.phase === 'COMMITTED';
+      default:
+        return false;
+    }
+  }
+
+  /** `s` without its dead messages (the same object if it has none). */
+  withoutDead(s: GState): GState {
+    let net: number[] | null = null;
+    for (let i = 0; i < s.net.length; i++) {
+      const m = s.net[i];
+      const dead = this.isDead(s.locals[this.msgTo[m]], m);
+      if (dead && net === null) net = s.net.slice(0, i);
+      else if (!dead && net !== null) net.push(m);
+    }
+    return net === null ? s : { ...s, net };
   }
 
   /** Steps of local state `l` not yet durable. */
@@ -343,11 +408,11 @@ export class Engine {
     switch (a.kind) {
       case 'submit': {
         const r = a.command % n;
-        return this.withOutcome(s, r, this.step(s.locals[r], { kind: 'submit', command: a.command }, `s${a.command}`), s.net.slice(), s.used, s.submitted | (1 << a.command));
+        return this.withOutcome(s, r, this.step(s.locals[r], { kind: 'submit', command: a.command }, a.command * 8 + 1), s.net.slice(), s.used, s.submitted | (1 << a.command));
       }
       case 'deliver': case 'duplicate': {
         const m = this.messageId(a.msg), r = this.msgTo[m];
-        const o = this.step(s.locals[r], { kind: 'msg', m }, `m${m}`);
+        const o = this.step(s.locals[r], { kind: 'msg', m }, m * 8);
         return a.kind === 'deliver'
           ? this.withOutcome(s, r, o, Engine.without(s.net, m), s.used, s.submitted)
           : this.withOutcome(s, r, o, s.net.slice(), Engine.bump(s.used, 1), s.submitted);
@@ -357,16 +422,16 @@ export class Engine {
       case 'crash': {
         // Messages in flight to a crashed replica are lost (`Cluster.crash`).
         const net = s.net.filter((m) => this.msgTo[m] !== a.r);
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'crash' }, 'c'), net, Engine.bump(s.used, 0), s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'crash' }, 2), net, Engine.bump(s.used, 0), s.submitted);
       }
       case 'restart':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'restart' }, 'R'), s.net.slice(), s.used, s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'restart' }, 3), s.net.slice(), s.used, s.submitted);
       case 'sync':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'sync' }, 'y'), s.net.slice(), s.used, s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'sync' }, 4), s.net.slice(), s.used, s.submitted);
       case 'recover':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'recover', id: a.id }, `r${a.id}`), s.net.slice(), Engine.bump(s.used, 3), s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'recover', id: a.id }, a.id * 8 + 5), s.net.slice(), Engine.bump(s.used, 3), s.submitted);
       case 'tick':
-        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'tick' }, 't'), s.net.slice(), Engine.bump(s.used, 4), s.submitted);
+        return this.withOutcome(s, a.r, this.step(s.locals[a.r], { kind: 'tick' }, 6), s.net.slice(), Engine.bump(s.used, 4), s.submitted);
     }
   }
 
@@ -386,10 +451,21 @@ export class Engine {
     return k;
   }
 
+  /** Whether `t` differs from `s` in the network at most (the subsumption test's first half). */
+  static sameCore(s: GState, t: GState): boolean {
+    if (s.ghost !== t.ghost || s.submitted !== t.submitted) return false;
+    for (let i = 0; i < s.locals.length; i++) if (s.locals[i] !== t.locals[i]) return false;
+    for (let i = 0; i < s.used.length; i++) if (s.used[i] !== t.used[i]) return false;
+    return true;
+  }
+
   /** INV1–INV8 in `s` (`Cluster.violations()` over the representatives), cached per (local states, ghost record). */
   violations(s: GState): string[] {
-    const key = `${s.locals.join(',')}|${s.ghost}`;
-    if (this.clean.has(key)) return [];
+    const key = this.cleanTuple;
+    for (let r = 0; r < s.locals.length; r++) key[r] = s.locals[r];
+    key[s.locals.length] = s.ghost;
+    const hash = this.clean.hashOf(key);
+    if (this.clean.has(key, hash)) return [];
     const c = this.scratch;
     for (let r = 0; r < c.n; r++) {
       const local = this.locals[s.locals[r]];
@@ -399,34 +475,12 @@ export class Engine {
     }
     (c as { ghost: Ghost }).ghost = this.ghostObject(s.ghost);
     const v = c.violations();
-    if (v.length === 0) this.clean.add(key);
+    if (v.length === 0) this.clean.add(key, hash);
     return v;
   }
 
   /** The up flag of replica r in `s`. */
   up(s: GState, r: number): boolean {
     return this.locals[s.locals[r]].up;
-  }
-}
-
-/** A set of strings with no size limit (one JS Set holds at most 2^24 entries). */
-export class BigSet {
-  private readonly shards: Set<string>[] = Array.from({ length: 64 }, () => new Set<string>());
-  size = 0;
-  private shard(k: string): Set<string> {
-    let h = 0;
-    for (let i = 0; i < k.length; i++) h = (h * 31 + k.charCodeAt(i)) | 0;
-    return this.shards[h & 63];
-  }
-  has(k: string): boolean {
-    return this.shard(k).has(k);
-  }
-  /** Adds `k`; false if it was there already. */
-  add(k: string): boolean {
-    const s = this.shard(k);
-    if (s.has(k)) return false;
-    s.add(k);
-    this.size++;
-    return true;
   }
 }

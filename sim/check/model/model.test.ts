@@ -177,6 +177,17 @@ test('a state limit that is reached makes the run incomplete, not a pass', () =>
   assert.equal(r.states, 20);
 });
 
+test('a time limit that is reached makes the run incomplete, and says within which depth every state was checked', () => {
+  const r = check(model({ crashes: 1, recoveries: 1 }), { maxStates: 10_000_000, maxMs: 300 });
+  assert.equal(r.verdict, 'incomplete');
+  assert.ok(r.wallMs < 5_000, `${r.wallMs} ms`);
+  assert.ok(r.checkedDepth !== undefined && r.checkedDepth >= 1 && r.checkedDepth <= r.depth, JSON.stringify(r));
+  // Every state within checkedDepth steps was checked: a depth-bounded run to that depth finds no more states than it.
+  const bounded = check(model({ crashes: 1, recoveries: 1 }), { maxStates: 10_000_000, maxDepth: r.checkedDepth });
+  assert.equal(bounded.verdict, 'depth-bounded');
+  assert.ok(bounded.states <= r.states, `${bounded.states} within ${r.checkedDepth} steps, ${r.states} found in 300 ms`);
+});
+
 test('covey check: arguments are refused with the argument and the accepted values, exit code 2', () => {
   assert.equal(parseReplicas('3'), 3);
   assert.throws(() => parseReplicas('5'), /--replicas: only 3 is accepted/);

@@ -18,7 +18,8 @@ import {
 } from '../../../consensus/index.ts';
 import { canonical } from './serialize.ts';
 import { variantClass, type VariantName } from './variants.ts';
-import { BigSet, Engine, type GState } from './engine.ts';
+import { Engine, type GState } from './engine.ts';
+import { ExactStates, HashedStates, IntList, Level, type SeenStates } from './visited.ts';
 import { defaultModel } from './defaults.ts';
 
 export interface ModelConfig {
@@ -304,10 +305,23 @@ export function describeAction(a: Action, cfg: Pick<ModelConfig, 'replicas'> = {
 export interface CheckOptions {
   /** Stop (verdict "incomplete") once this many distinct states were found. */
   readonly maxStates: number;
+  /** `check` only: stop (verdict "incomplete") once the search has run this long. */
+  readonly maxMs?: number;
   /** Do not expand states this many actions from the initial state (bounded model checking). */
   readonly maxDepth?: number;
   /** Called about once a second during the search. */
   readonly onProgress?: (p: Progress) => void;
+  /**
+   * Keep every visited state's key string instead of its 128-bit hash (`check` only; the
+   * reference search is always exact). Exact, and about 0.5 kB a state instead of about 50 bytes.
+   */
+  readonly exactStates?: boolean;
+  /**
+   * Leave dead messages out of every state (`check` only; README.md, "Dead messages"): replies
+   * and same-value Commits about an id their receiver has committed durably. Fewer states, the
+   * same violations; off, the search is the reference's exactly.
+   */
+  readonly dropDead?: boolean;
 }
 
 export interface Progress {
@@ -316,6 +330,8 @@ export interface Progress {
   readonly depth: number;
   readonly frontier: number;
   readonly elapsedMs: number;
+  /** Bytes held by the visited-state store (`check` only). */
+  readonly seenBytes?: number;
 }
 
 export interface Violation {
@@ -345,6 +361,15 @@ export interface CheckResult {
   readonly depth: number;
   readonly wallMs: number;
   readonly violation?: Violation;
+  /** `check` only: whether visited states were kept exactly (`--exact-states`) or as 128-bit hashes. */
+  readonly exactStates?: boolean;
+  /** `check` only: whether dead messages were left out of the states (`CheckOptions.dropDead`). */
+  readonly droppedDead?: boolean;
+  /**
+   * `check` only: every state within this many actions of the initial state was found and checked
+   * (the levels before the one being expanded). What an incomplete run still shows.
+   */
+  readonly checkedDepth?: number;
 }
 
 export function invariantNames(messages: readonly string[]): string[] {
@@ -461,18 +486,28 @@ export function enabledIn(engine: Engine, s: GState, acts: ActionTable): Action[
 
 export class ActionTable {
   private readonly table = new Map<string, Action>();
+  /** Every interned action, and each one's index in it (the node table stores the index). */
+  readonly list: Action[] = [];
+  readonly index = new Map<Action, number>();
   private readonly engine: Engine;
   constructor(engine: Engine) { this.engine = engine; }
   private intern(key: string, make: () => Action): Action {
     let a = this.table.get(key);
-    if (a === undefined) this.table.set(key, (a = make()));
+    if (a === undefined) {
+      this.table.set(key, (a = make()));
+      this.index.set(a, this.list.length);
+      this.list.push(a);
+    }
     return a;
   }
   get(kind: 'submit' | 'crash' | 'restart' | 'tick' | 'sync', x: number): Action {
     return this.intern(`${kind} ${x}`, () => (kind === 'submit' ? { kind, command: x } : { kind, r: x }));
   }
+  /** The message actions by message id, so the search's hottest look-up builds no string. */
+  private readonly byMessage: Record<'deliver' | 'duplicate' | 'drop', Action[]> = { deliver: [], duplicate: [], drop: [] };
   message(kind: 'deliver' | 'duplicate' | 'drop', m: number): Action {
-    return this.intern(`${kind} ${m}`, () => ({ kind, msg: this.engine.msgKeys[m] }));
+    const byId = this.byMessage[kind];
+    return (byId[m] ??= this.intern(`${kind} ${m}`, () => ({ kind, msg: this.engine.msgKeys[m] })));
   }
   recover(r: ReplicaId, id: InstanceId): Action {
     return this.intern(`recover ${r} ${id}`, () => ({ kind: 'recover', r, id }));
@@ -481,19 +516,28 @@ export class ActionTable {
 
 /**
  * Explore every state reachable within the model's bounds, breadth first: the same states, in the
- * same order, as `checkByReplay`, with local transitions memoized (engine.ts, README.md).
+ * same order, as `checkByReplay`, with local transitions memoized (engine.ts, README.md). The
+ * visited states, the node table and the levels live in typed arrays (visited.ts).
  */
 export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const started = Date.now();
   const engine = new Engine(cfg, clusterOptions(cfg), { tickMatters, recoverable, command: modelCommand });
   const acts = new ActionTable(engine);
-  const parent: number[] = [-1];
-  const via: (Action | null)[] = [null];
-  const seen = new BigSet();
-  const pathOf = (node: number): Action[] => pathTo(parent, via, node);
-  let transitions = 0, subsumed = 0, depth = 0, lastReport = started;
+  // The node table: for each state found, its parent's node and the index of the action that reached it.
+  const parent = new IntList(), via = new IntList();
+  const seen: SeenStates = opts.exactStates === true ? new ExactStates(Engine.key) : new HashedStates();
+  const dropDead = opts.dropDead === true;
+  const pathOf = (node: number): Action[] => {
+    const path: Action[] = [];
+    for (let x = node; x > 0; x = parent.get(x)) path.push(acts.list[via.get(x)]);
+    return path.reverse();
+  };
+  let transitions = 0, subsumed = 0, depth = 0, lastReport = started, frontierDepth = 0;
   const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
-    ({ verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started, ...(violation ? { violation } : {}) });
+    ({
+      verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started,
+      exactStates: opts.exactStates === true, droppedDead: dropDead, checkedDepth: frontierDepth, ...(violation ? { violation } : {}),
+    });
   // A violation found by the engine is reported as the reference replay of its trace sees it.
   const violationAt = (node: number): CheckResult => {
     const trace = pathOf(node);
@@ -503,37 +547,39 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   };
 
   const init = engine.initial();
-  seen.add(Engine.key(init));
+  seen.add(init);
+  parent.push(-1); via.push(-1);
   if (engine.violations(init).length > 0) return violationAt(0);
 
-  let frontier: { s: GState; node: number }[] = [{ s: init, node: 0 }];
-  let frontierDepth = 0;
-  while (frontier.length > 0) {
-    const next: { s: GState; node: number }[] = [];
+  let frontier = new Level(cfg.replicas);
+  frontier.push(0, init);
+  const at = { node: 0, s: init };
+  while (frontier.count > 0) {
+    const next = new Level(cfg.replicas);
     if (opts.maxDepth !== undefined && depth >= opts.maxDepth) return result('depth-bounded');
-    for (let fi = 0; fi < frontier.length; fi++) {
-      const { s, node } = frontier[fi];
-      frontier[fi] = undefined as unknown as { s: GState; node: number }; // let the level be collected as it goes
-      const parentCore = Engine.coreKey(s);
+    for (let fi = 0, offset = 0; fi < frontier.count; fi++) {
+      offset = frontier.read(offset, at);
+      const { s, node } = at;
       for (const a of enabledIn(engine, s, acts)) {
-        const t = engine.successor(s, a);
+        const t = dropDead ? engine.withoutDead(engine.successor(s, a)) : engine.successor(s, a);
         transitions++;
         // Subsumption: only messages left the network (README.md, "Loss").
-        if (Engine.coreKey(t) === parentCore && subMultiset(t.net, s.net)) { subsumed++; continue; }
-        if (!seen.add(Engine.key(t))) continue;
+        if (Engine.sameCore(s, t) && subMultiset(t.net, s.net)) { subsumed++; continue; }
+        if (!seen.add(t)) continue;
         const child = parent.length;
         parent.push(node);
-        via.push(a);
+        via.push(acts.index.get(a)!);
         if (frontierDepth + 1 > depth) depth = frontierDepth + 1;
         if (engine.violations(t).length > 0) return violationAt(child);
-        next.push({ s: t, node: child });
+        next.push(child, t);
         if (seen.size >= opts.maxStates) return result('incomplete');
       }
-      if (opts.onProgress !== undefined) {
+      if ((fi & 1023) === 0 || opts.onProgress !== undefined) {
         const now = Date.now();
-        if (now - lastReport >= 1000) {
+        if (opts.maxMs !== undefined && now - started >= opts.maxMs) return result('incomplete');
+        if (opts.onProgress !== undefined && now - lastReport >= 1000) {
           lastReport = now;
-          opts.onProgress({ states: seen.size, transitions, depth, frontier: frontier.length - fi - 1 + next.length, elapsedMs: now - started });
+          opts.onProgress({ states: seen.size, transitions, depth, frontier: frontier.count - fi - 1 + next.count, elapsedMs: now - started, seenBytes: seen.bytes });
         }
       }
     }
