@@ -21,7 +21,7 @@ export type Footprint = ReadonlyMap<string, boolean>;
 const footprints = new WeakMap<Batch, Footprint>();
 
 /** The key of a client's session; no command key has this form (commandAccess: kv/, task/, roster). */
-export function sessionKey(clientId: string): string {
+function sessionKey(clientId: string): string {
   return 'session/' + clientId;
 }
 

@@ -289,8 +289,8 @@ export function checkExecution(replicas: readonly ReplicaView[], logs: readonly 
         // Sound: an id that counts as applied here but is not committed here (never held, or held
         // as a proposal when a snapshot covered it) came in a snapshot from a peer that had applied
         // it (an applied id is committed; INV8 checks that peer's own log).
-        if (dep?.phase !== 'COMMITTED' && rep.isApplied?.(d) === true) continue;
-        if (dep?.phase !== 'COMMITTED') v.push(`INV8: ${formatId(id)} applied at replica ${r} before its dependency ${formatId(d)} committed`);
+        if (dep?.phase === 'COMMITTED' || rep.isApplied?.(d) === true) continue;
+        v.push(`INV8: ${formatId(id)} applied at replica ${r} before its dependency ${formatId(d)} committed`);
       }
     }
   }

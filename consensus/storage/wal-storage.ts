@@ -1,7 +1,7 @@
 // The agent's storage: a write-ahead log (wal.ts) in front of the lmdb store (lmdb.ts), the way
 // etcd keeps a WAL in front of bbolt. A group commit is durable, and its promise resolves, once
-// its frame is appended to the log by one synced write (O_DSYNC): one sync, where an lmdb commit costs two (data
-// pages, then the meta page). The same records are then written to lmdb off the path that waits,
+// its frame is appended to the log by one synced write (O_DSYNC): one sync, where an lmdb commit
+// costs two (data pages, then the meta page). The same records are then written to lmdb off the path that waits,
 // every `applyEveryMs` (100 ms; or at once when many have piled up), all group commits since the last in
 // one lmdb transaction that also records the last frame it holds (meta 'walSeq'). lmdb runs
 // without meta-page syncs here (its data pages are synced, so it keeps its integrity): a commit

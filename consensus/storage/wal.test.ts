@@ -1,6 +1,6 @@
 // The write-ahead log and the storage built on it: group commits resolve only after their
-// durable write (segments opened O_DSYNC), many appends share one, a torn tail is cut off while damage before it or a missing
-// segment is refused, and WalStorage loads exactly what MemoryStorage would — across restarts,
+// durable write (segments opened O_DSYNC), many appends share one, a torn tail is cut off while
+// damage before it or a missing segment is refused, and WalStorage loads exactly what MemoryStorage would — across restarts,
 // segment rotation and kill -9.
 
 import { test, describe } from 'node:test';

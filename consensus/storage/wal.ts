@@ -10,8 +10,8 @@
 // and sequence numbers run on without a gap across segments. Appends are written in the order
 // they were made; while one durable write is in flight, later appends queue and leave together
 // in the next (group commit), and each append's promise resolves only after the write that
-// covered it returned (segments are opened O_DSYNC: a write returns once its bytes are durable). A new segment's directory entry is synced before any frame in it is
-// acknowledged.
+// covered it returned (segments are opened O_DSYNC: a write returns once its bytes are durable).
+// A new segment's directory entry is synced before any frame in it is acknowledged.
 //
 // Opening reads every segment. A crash can leave only the tail of the last segment damaged (a
 // frame whose write did not complete, so it was never acknowledged): it is cut off. Damage
@@ -54,7 +54,7 @@ const realFiles: WalFiles = {
 };
 
 /** How a segment is opened for appending: created new, every write durable when it returns. */
-export const segmentOpenFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_DSYNC;
+const segmentOpenFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_DSYNC;
 
 export interface WalOptions {
   /** Start a new segment once the current one holds this many bytes (default 16 MiB). */
