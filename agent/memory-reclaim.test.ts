@@ -9,7 +9,7 @@ import { MemoryReclaim, nextIntervalMs, reclaimedBytesMeaningful, shouldReclaim,
 import { metricSum } from './fuzz/watch.ts';
 
 const MiB = 1024 * 1024;
-const limits = { intervalMsMin: 30_000, intervalMsMax: 600_000, growthBytesMin: 16 * MiB, busyMax: 0.2 };
+const limits = { intervalMsMin: 30_000, intervalMsMax: 600_000, growthBytesMin: 16 * MiB, busyMax: 0.2, settleAfterMs: 20_000 };
 
 test('a reclaim needs growth over the smallest size, an idle event loop, and the interval since the last', () => {
   const at = (rssMiB: number, busy: number, nowMs: number): ReclaimSample => ({ rssBytes: rssMiB * MiB, busy, nowMs });
@@ -19,6 +19,22 @@ test('a reclaim needs growth over the smallest size, an idle event loop, and the
   assert.equal(shouldReclaim(at(200, 0.2, 60_000), 100 * MiB, 0, 30_000, limits), true, 'at the idleness bound');
   assert.equal(shouldReclaim(at(200, 0, 29_999), 100 * MiB, 0, 30_000, limits), false, 'the last reclaim was too recent');
   assert.equal(shouldReclaim(at(200, 0, 59_999), 100 * MiB, 0, 60_000, limits), false, 'the interval is the one given');
+});
+
+test('once, the first idle look after start-up settles the agent: it reclaims without growth', () => {
+  const at = (rssMiB: number, busy: number, nowMs: number): ReclaimSample => ({ rssBytes: rssMiB * MiB, busy, nowMs });
+  const never = -Infinity;
+  assert.equal(shouldReclaim(at(100, 0.1, 19_999), 100 * MiB, never, 30_000, limits), false, 'too soon after start');
+  assert.equal(shouldReclaim(at(100, 0.5, 25_000), 100 * MiB, never, 30_000, limits), false, 'still busy starting');
+  assert.equal(shouldReclaim(at(100, 0.1, 20_000), 100 * MiB, never, 30_000, limits), true, 'idle after start, no growth needed');
+  assert.equal(shouldReclaim(at(100, 0.1, 90_000), 100 * MiB, 25_000, 30_000, limits), false, 'only once: then growth is needed again');
+  const { p, sample, steps } = fakeProcess();
+  const r = new MemoryReclaim({ logger: pino({ level: 'silent' }), registry: new Registry(), sample, steps, limits });
+  assert.equal(r.check(), null, 'at start');
+  p.nowMs = 20_000; p.rssMiB = 101;
+  assert.equal(r.check(), 50 * MiB, 'settled: 101 → 51 MiB');
+  p.nowMs = 60_000; p.rssMiB = 60;
+  assert.equal(r.check(), null, 'grown 9 MiB over the settled size: not worth a pause');
 });
 
 test('reclaims that give little back come ever more rarely, up to the most; one that gives back resets the wait', () => {

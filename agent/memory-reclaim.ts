@@ -17,6 +17,12 @@
 // nothing often. The collection pauses the agent (tens
 // of ms for a heap of ~100 MiB on this 2-core machine); the idleness condition keeps that pause away
 // from busy moments, and consensus tolerates a pause of that size (its timeouts are in seconds).
+//
+// Start-up is a burst too: compiling the bundle, opening the store, replaying the log and meeting
+// the peers leave garbage and malloc chunks behind, but the size right after them is the first
+// one seen, so growth over it never counts them. So once, the first time the agent is idle at
+// least `settleAfterMs` after it started, it reclaims without growth (issue 12: an idle agent's
+// RSS went 126 → ~100 MiB with it on this machine, docs/benchmarks.md).
 
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -31,6 +37,8 @@ export const checkEveryMsDefault = 10_000;
 export const intervalMsMinDefault = 30_000;
 /** The most time between two reclaims while the process stays grown and reclaims give little back. */
 export const intervalMsMaxDefault = 600_000;
+/** The settling reclaim after start-up comes at the first idle check this long after start. */
+export const settleAfterMsDefault = 20_000;
 /** Growth of RSS over the settled size that is worth a reclaim. */
 export const growthBytesMinDefault = 16 * 1024 * 1024;
 /** Busiest event loop (share of the last check's time spent running) counted as idle. */
@@ -50,6 +58,7 @@ export interface ReclaimLimits {
   readonly intervalMsMax: number;
   readonly growthBytesMin: number;
   readonly busyMax: number;
+  readonly settleAfterMs: number;
 }
 
 /**
@@ -57,7 +66,9 @@ export interface ReclaimLimits {
  * idle, and the last reclaim at least `intervalMs` ago. Pure, so the policy is tested without a process.
  */
 export function shouldReclaim(s: ReclaimSample, floorBytes: number, lastReclaimMs: number, intervalMs: number, l: ReclaimLimits): boolean {
-  return s.rssBytes - floorBytes >= l.growthBytesMin && s.busy <= l.busyMax && s.nowMs - lastReclaimMs >= intervalMs;
+  if (s.busy > l.busyMax) return false;
+  if (lastReclaimMs === -Infinity && s.nowMs >= l.settleAfterMs) return true; // settling after start-up
+  return s.rssBytes - floorBytes >= l.growthBytesMin && s.nowMs - lastReclaimMs >= intervalMs;
 }
 
 /** The wait before the next reclaim: the least after one that gave memory back, else twice the last, up to the most. */
@@ -107,7 +118,7 @@ export class MemoryReclaim {
 
   constructor(o: MemoryReclaimOptions) {
     this.#o = o;
-    this.#limits = { intervalMsMin: intervalMsMinDefault, intervalMsMax: intervalMsMaxDefault, growthBytesMin: growthBytesMinDefault, busyMax: busyMaxDefault, ...o.limits };
+    this.#limits = { intervalMsMin: intervalMsMinDefault, intervalMsMax: intervalMsMaxDefault, growthBytesMin: growthBytesMinDefault, busyMax: busyMaxDefault, settleAfterMs: settleAfterMsDefault, ...o.limits };
     this.#intervalMs = this.#limits.intervalMsMin;
     this.#sample = o.sample ?? processSampler();
     this.#steps = o.steps ?? processSteps(o.logger);
