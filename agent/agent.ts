@@ -99,6 +99,17 @@ const recentEventsMax = 200;
 
 /** How long a non-voter waits before trying the next voter when forwarding fails. */
 const forwardRetryMs = 200;
+/**
+ * A voter this many instances behind a peer it reaches (back from a partition or a restart) hands
+ * its clients' commands to that peer until it is within `catchUpDoneBehindInstances` again: a
+ * command it coordinated itself could execute only after everything it conflicts with, i.e. after
+ * the catch-up (issue 16: writes at a former minority resumed 2–12 s after a heal). In step, a
+ * voter is behind by its in-flight window, tens of instances.
+ */
+const catchUpBehindInstances = 256;
+const catchUpDoneBehindInstances = 64;
+/** An own instance in flight this long holds every command queued behind it: forward them meanwhile. */
+const ownStuckForwardMs = 1000;
 /** How often the core is told which voters this one hears (only changes reach it). */
 const reachHintEveryMs = 100;
 
@@ -147,6 +158,10 @@ export class Agent implements AgentApi {
   private readonly lastHeard: number[];
   private readonly cut = new Set<string>();
   private nextVoter = 0;
+  /** True while far behind a peer (catchUpBehindInstances): clients' commands go to that peer. */
+  private catchingUp = false;
+  /** True while this voter's own oldest instance in flight is older than ownStuckForwardMs. */
+  private ownStuck = false;
   readonly faults?: AgentApi['faults'];
 
   constructor(k: Composition) {
@@ -489,9 +504,7 @@ export class Agent implements AgentApi {
           token: c.http.token, logger: this.logger.child({ part: 'http' }), live: this.live.routes,
         });
         streams = attachStreamServer(server, {
-          submit: (command) => this.driver !== null
-            ? this.submitLocal(command, c.consensus.requestTimeoutMs)
-            : this.forward(command, c.consensus.requestTimeoutMs),
+          submit: (command) => this.submitForClient(command, c.consensus.requestTimeoutMs),
           authorize: (req) => tokenProblem(req, c.http.token),
           logger: this.logger.child({ part: 'stream' }),
           onCommand: (op, outcome, seconds) => {
@@ -740,7 +753,7 @@ export class Agent implements AgentApi {
     const timeoutMs = o.timeoutMs ?? this.config.consensus.requestTimeoutMs;
     let outcome = 'error';
     try {
-      const r = this.driver !== null ? await this.submitLocal(command, timeoutMs) : await this.forward(command, timeoutMs);
+      const r = await this.submitForClient(command, timeoutMs);
       outcome = r.ok ? 'ok' : 'refused';
       return r;
     } catch (err) {
@@ -794,6 +807,57 @@ export class Agent implements AgentApi {
       version: this.roster.version,
       peers: this.roster.entries().map((e) => ({ ...e, self: e.peerId === this.identity.peerId, connected: connected.has(e.peerId) })),
     };
+  }
+
+  /**
+   * A client's command: coordinated here, or forwarded — by a worker always, by a voter while it
+   * catches up with a peer far ahead or its own instance in flight is stuck (peerToForwardTo).
+   * Commands another agent forwarded are never forwarded again (onSubmit submits them locally).
+   */
+  private async submitForClient(command: Command, timeoutMs: number): Promise<CommandResult> {
+    if (this.driver === null) return this.forward(command, timeoutMs);
+    const to = this.peerToForwardTo();
+    if (to === null || this.rpc === null) return this.submitLocal(command, timeoutMs);
+    const deadline = this.clock.now() + timeoutMs;
+    try {
+      // Same client and request id wherever it goes: it takes effect at most once.
+      return await this.rpc.submit(to, command, AbortSignal.timeout(timeoutMs));
+    } catch (err) {
+      this.logger.debug({ to, err: (err as Error).message }, 'forwarding failed; submitting here');
+      return this.submitLocal(command, Math.max(1, deadline - this.clock.now()));
+    }
+  }
+
+  /**
+   * The reachable peer to hand a client's command to, or null (the usual case: coordinate it here).
+   * Far behind a peer: that peer. Else, with this voter's own oldest instance in flight for
+   * `ownStuckForwardMs` (proposed while cut off and waiting for its slow path or a recovery after
+   * the heal; commands submitted here queue behind it): another reachable voter, when a majority
+   * is reachable at all (if not, the local attempt explains why nothing commits).
+   */
+  private peerToForwardTo(): number | null {
+    const core = this.driver!.core;
+    const lag = core.lagBehind();
+    const was = this.catchingUp;
+    this.catchingUp = lag.peer !== null && lag.instances >= (was ? catchUpDoneBehindInstances : catchUpBehindInstances);
+    if (this.catchingUp !== was) {
+      this.logger.info({ peer: lag.peer, behindInstances: lag.instances }, this.catchingUp
+        ? 'far behind a peer: its clients\' commands go to that peer while this voter catches up'
+        : 'caught up: coordinating its clients\' commands again');
+    }
+    const reachable = this.reachableVoters().filter((v) => v !== this.selfIndex);
+    if (this.catchingUp && lag.peer !== null && reachable.includes(lag.peer)) return lag.peer;
+    // The driver stamps ticks with performance.now(), so the core's times are on that clock.
+    const since = core.ownInFlightSinceMs();
+    const stuck = since !== null && performance.now() - since >= ownStuckForwardMs;
+    if (stuck !== this.ownStuck) {
+      this.ownStuck = stuck;
+      this.logger.info({ sinceMsAgo: since === null ? null : Math.round(performance.now() - since) }, stuck
+        ? 'own instance in flight for long: clients\' commands go to other voters until it completes'
+        : 'own instances flow again: coordinating clients\' commands here');
+    }
+    if (!stuck || reachable.length < quorums(defaultQuorumConfig(this.n)).slowQuorumSize - 1) return null;
+    return reachable[this.nextVoter++ % reachable.length];
   }
 
   private submitLocal(command: Command, timeoutMs: number): Promise<CommandResult> {

@@ -35,6 +35,22 @@ test('a replica without a majority fails the command at its deadline, and saying
   await Promise.all(drivers.map((d) => d.stop()));
 });
 
+test('commands whose clients stopped waiting are dropped if not yet proposed: after the heal they never take effect', async () => {
+  const { drivers, down } = await group();
+  down.add(1); down.add(2);
+  const attempts = ['a', 'b', 'c'].map((k) => drivers[0].submit(put('cut-' + k, '1'), 200).catch((e: Error) => e));
+  assert.equal(drivers[0].core.queuedCommands(), 2, 'the first is proposed at once (and cut off); two queue behind it');
+  for (const r of await Promise.all(attempts)) assert.ok(r instanceof DeadlineError);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(drivers[0].core.queuedCommands(), 0, 'the queued two were withdrawn at their deadline');
+  down.clear();
+  assert.deepEqual(await drivers[0].submit(put('after', '1'), 5000), { ok: true });
+  const kv = new Map(drivers[0].stateMachine.snapshot().kv);
+  assert.equal(kv.get('cut-b'), undefined, 'withdrawn: never applied');
+  assert.equal(kv.get('cut-c'), undefined, 'withdrawn: never applied');
+  await Promise.all(drivers.map((d) => d.stop()));
+});
+
 test('an invalid command is refused with the reason and changes nothing', async () => {
   const { drivers } = await group();
   const bad = { clientId: 'test', requestId: nextRequest++, timestampMs: Date.now(), op: 'put', key: 'k' } as unknown as Command;

@@ -175,6 +175,8 @@ export class ReplicaDriver {
       const key = waiterKey(command.clientId, command.requestId);
       const timer = setTimeout(() => {
         this.dropWaiter(key, w);
+        // Nobody waits for it any more: if it is still queued, it need not be proposed (Event 'withdraw').
+        if (!this.waiters.has(key)) this.post({ type: 'withdraw', clientId: command.clientId, requestId: command.requestId });
         const why = explainTimeout();
         reject(new DeadlineError(`no answer from consensus within ${deadlineMs} ms${why === '' ? '' : `: ${why}`}`));
       }, deadlineMs);

@@ -91,6 +91,8 @@ export class Replica {
   private readonly waitingLeads = new Set<InstanceId>();
   /** Own ids proposed since this incarnation started: their clients are waiting here. */
   private readonly ownProposals = new Map<InstanceId, Batch>();
+  /** When each own proposal was made, by the ticks' clock (ownInFlightSinceMs). */
+  private readonly ownProposedAtMs = new Map<InstanceId, number>();
   private readonly queue: Command[] = [];
   private readonly pending = new Map<InstanceId, PendingId>();
   /** Largest k of any Waiting(id, k) received (line 74). */
@@ -227,6 +229,7 @@ export class Replica {
       case 'recover': this.startRecovery(ev.id); break;
       case 'reachable': this.setReachable(ev.replicas); break;
       case 'snapshot': this.onSnapshot(ev.msg); break;
+      case 'withdraw': this.withdraw(ev.clientId, ev.requestId); break;
     }
   }
 
@@ -342,6 +345,53 @@ export class Replica {
     return k;
   }
 
+  /**
+   * A partition's cost after the heal: a voter cut off from a majority keeps queueing its clients'
+   * attempts behind its one instance in flight, and at the heal would propose all of them — each a
+   * slow path over everything the majority committed meanwhile — though every one of their clients
+   * has given up. Dropping them when their client stops waiting leaves only what someone awaits.
+   */
+  private withdraw(clientId: string, requestId: number): void {
+    const at = this.queue.findIndex((c) => c.clientId === clientId && c.requestId === requestId);
+    if (at >= 0) this.queue.splice(at, 1);
+  }
+
+  /**
+   * How far this replica's execution is behind the peer furthest ahead, by their gossiped executed
+   * watermarks: the instances that peer has applied and this one has not, and the peer (null when
+   * none is ahead). A voter back from a partition is thousands behind; one in step, its in-flight
+   * window at most. The agent hands its clients' commands to the peer ahead while it catches up.
+   */
+  lagBehind(): { readonly instances: number; readonly peer: ReplicaId | null } {
+    const mine = this.appliedPrefix;
+    let best = 0;
+    let peer: ReplicaId | null = null;
+    for (let r = 0; r < this.peerPrefix.length; r++) {
+      if (r === this.self) continue;
+      let behind = 0;
+      for (let c = 0; c < mine.length; c++) behind += Math.max(0, this.peerPrefix[r][c] - mine[c]);
+      if (behind > best) { best = behind; peer = r; }
+    }
+    return { instances: best, peer };
+  }
+
+  /**
+   * Since when (the ticks' clock, the driver's) the oldest own proposal has been in flight — not yet
+   * executed here and answered — or null when none is. Commands submitted here queue behind it, so
+   * one stuck for long (proposed while cut off, waiting out a recovery) holds every client of this
+   * voter; the agent then hands them to a peer.
+   */
+  ownInFlightSinceMs(): number | null {
+    let oldest: number | null = null;
+    for (const at of this.ownProposedAtMs.values()) if (oldest === null || at < oldest) oldest = at;
+    return oldest;
+  }
+
+  private forgetOwn(id: InstanceId): void {
+    this.ownProposals.delete(id);
+    this.ownProposedAtMs.delete(id);
+  }
+
   private submit(command: Command): void {
     if (this.queue.length >= this.cfg.submitQueueCommandsMax) {
       this.replies.push({
@@ -370,6 +420,7 @@ export class Replica {
     const id = instanceId(this.nextSeq++, this.self);
     const dep = this.dependencies(id, batch, this.proposalFloor, [], true); // line 10
     this.ownProposals.set(id, batch);
+    this.ownProposedAtMs.set(id, this.nowMs);
     this.stats.proposed++;
     this.leads.set(id, { kind: 'preaccept', b: 0, startedMs: this.nowMs, sentMs: this.nowMs, replies: new Map(), matching: 0 });
     this.trackPending(id);
@@ -1051,7 +1102,7 @@ export class Replica {
     // them Nop); propose their commands again: request ids make a repeat take effect once.
     for (const [id, own] of [...this.ownProposals]) {
       if (!this.executor.isApplied(id)) continue;
-      this.ownProposals.delete(id);
+      this.forgetOwn(id);
       this.queue.unshift(...own.commands);
     }
     for (const id of [...this.pending.keys()]) if (this.notNeeded(id)) this.pending.delete(id);
@@ -1068,7 +1119,7 @@ export class Replica {
     if (own !== undefined && inst.cmd === NOP) {
       // Covey: recovery replaced our command by Nop; propose it again. The client request ids make
       // the second proposal take effect once even if the first had been executed elsewhere.
-      this.ownProposals.delete(inst.id);
+      this.forgetOwn(inst.id);
       this.queue.unshift(...own.commands);
     }
     this.execute(inst.id);
@@ -1102,7 +1153,7 @@ export class Replica {
         }
         this.executed.push({ id: ready, commands, results });
       }
-      this.ownProposals.delete(ready);
+      this.forgetOwn(ready);
       this.logRecords.push({ kind: 'applied', id: ready });
       this.appliedSinceSnapshot++;
       this.stats.applied++;

@@ -112,7 +112,13 @@ export type Event =
    */
   | { readonly type: 'reachable'; readonly replicas: readonly ReplicaId[] }
   /** A state-transfer snapshot from a peer, already validated (validateSnapshotMessage). */
-  | { readonly type: 'snapshot'; readonly from: ReplicaId; readonly msg: SnapshotMessage };
+  | { readonly type: 'snapshot'; readonly from: ReplicaId; readonly msg: SnapshotMessage }
+  /**
+   * The client of a submitted command stopped waiting (the driver's deadline passed). If the
+   * command is still queued, not yet proposed, it is dropped: it never takes effect, which the
+   * deadline's answer allowed ("may still take effect"). One already proposed is left alone.
+   */
+  | { readonly type: 'withdraw'; readonly clientId: string; readonly requestId: number };
 
 // ---- effects out ----------------------------------------------------------------------------
 
