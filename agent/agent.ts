@@ -832,8 +832,8 @@ export class Agent implements AgentApi {
    * The reachable peer to hand a client's command to, or null (the usual case: coordinate it here).
    * Far behind a peer: that peer. Else, with this voter's own oldest instance in flight for
    * `ownStuckForwardMs` (proposed while cut off and waiting for its slow path or a recovery after
-   * the heal; commands submitted here queue behind it): another reachable voter, when a majority
-   * is reachable at all (if not, the local attempt explains why nothing commits).
+   * the heal; commands submitted here queue behind it): the reachable voter furthest ahead, when a
+   * majority is reachable at all (if not, the local attempt explains why nothing commits).
    */
   private peerToForwardTo(): number | null {
     const core = this.driver!.core;
@@ -857,7 +857,8 @@ export class Agent implements AgentApi {
         : 'own instances flow again: coordinating clients\' commands here');
     }
     if (!stuck || reachable.length < quorums(defaultQuorumConfig(this.n)).slowQuorumSize - 1) return null;
-    return reachable[this.nextVoter++ % reachable.length];
+    // The peer furthest ahead by its watermark: not another voter back from the same partition.
+    return reachable.reduce((best, v) => (core.peerApplied(v) > core.peerApplied(best) ? v : best));
   }
 
   private submitLocal(command: Command, timeoutMs: number): Promise<CommandResult> {

@@ -147,7 +147,9 @@ export class ReplicaDriver {
   /** A state-transfer snapshot from a peer voter, parsed but unchecked: the core validates it. */
   receiveSnapshot(from: number, raw: unknown): void {
     if (this.stopped || this.failure !== null) return;
+    const started = performance.now();
     const v = this.replica.receiveSnapshotUntrusted(from, raw);
+    this.o.logger.debug({ from, applied: this.replica.executedWatermark(), theirs: (raw as { applied?: unknown }).applied, checkMs: Math.round(performance.now() - started) }, 'received a state-transfer snapshot');
     if (!v.ok) {
       this.stats.rejectedMessages++;
       // Rate-limited per sender: a voter sending garbage snapshots must not flood the log (fuzz:wire).

@@ -46,3 +46,11 @@ test('lagBehind counts what the peer furthest ahead applied and this replica did
   r.step({ type: 'message', from: 2, msg: { type: 'Watermark', executed: [0, 100, 250] } });
   assert.deepEqual(r.lagBehind(), { instances: 350, peer: 2 }, '100 + 250 from voter 2 beats 300 from voter 1');
 });
+
+test('peerApplied ranks peers by what their last watermark says they applied', () => {
+  const r = bare();
+  r.step({ type: 'message', from: 1, msg: { type: 'Watermark', executed: [5, 300, 0] } });
+  r.step({ type: 'message', from: 2, msg: { type: 'Watermark', executed: [0, 100, 250] } });
+  assert.equal(r.peerApplied(1), 305);
+  assert.equal(r.peerApplied(2), 350);
+});

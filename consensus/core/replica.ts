@@ -362,6 +362,13 @@ export class Replica {
    * none is ahead). A voter back from a partition is thousands behind; one in step, its in-flight
    * window at most. The agent hands its clients' commands to the peer ahead while it catches up.
    */
+  /** Instances peer `r` has applied by its last watermark (the sum over coordinators): to rank peers. */
+  peerApplied(r: ReplicaId): number {
+    let sum = 0;
+    for (const x of this.peerPrefix[r]) sum += x;
+    return sum;
+  }
+
   lagBehind(): { readonly instances: number; readonly peer: ReplicaId | null } {
     const mine = this.appliedPrefix;
     let best = 0;

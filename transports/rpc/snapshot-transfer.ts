@@ -97,7 +97,7 @@ export class SnapshotTransfer {
           await pipe([bytes], (s) => lp.encode(s), stream.sink);
           await stream.close({ signal });
           this.#sent.inc({ outcome: 'ok' });
-          this.#o.logger.info({ to, bytes: bytes.length }, 'sent a state-transfer snapshot');
+          this.#o.logger.info({ to, bytes: bytes.length, applied: msg.applied }, 'sent a state-transfer snapshot');
         } catch (err) {
           this.#sent.inc({ outcome: 'error' });
           this.#o.logger.warn({ to, err: (err as Error).message }, 'snapshot transfer failed; the core sends again while the peer lags');
