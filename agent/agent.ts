@@ -108,6 +108,12 @@ const forwardRetryMs = 200;
  */
 const catchUpBehindInstances = 256;
 const catchUpDoneBehindInstances = 64;
+/**
+ * No memory reclaim this long after a voter reaches a majority again: quiet while cut off, it looks
+ * idle to the reclaim's first look after the heal, whose pause (995 ms measured at a heal on this
+ * machine, docs/benchmarks.md) would land just when it has most to catch up.
+ */
+const reclaimAfterHealMs = 15_000;
 /** An own instance in flight this long holds every command queued behind it: forward them meanwhile. */
 const ownStuckForwardMs = 1000;
 /** How often the core is told which voters this one hears (only changes reach it). */
@@ -160,6 +166,8 @@ export class Agent implements AgentApi {
   private nextVoter = 0;
   /** True while far behind a peer (catchUpBehindInstances): clients' commands go to that peer. */
   private catchingUp = false;
+  /** When this voter last reached fewer than a majority of the voters (the reach hint's clock). */
+  private cutOffAtMs = -Infinity;
   /** True while this voter's own oldest instance in flight is older than ownStuckForwardMs. */
   private ownStuck = false;
   readonly faults?: AgentApi['faults'];
@@ -319,7 +327,11 @@ export class Agent implements AgentApi {
             this.rpc.send(this.cut.size === 0 ? envs : envs.filter((e) => !this.cut.has(c.voters[e.to].id)));
           },
           sendSnapshots: (envs) => {
-            for (const e of envs) if (!this.cut.has(c.voters[e.to].id)) this.transfer?.send(e.to, e.msg);
+            for (const e of envs) {
+              if (this.cut.has(c.voters[e.to].id)) continue;
+              this.logger.debug({ to: e.to, peerExecuted: e.peerExecuted, applied: e.msg.applied, truncated: e.msg.truncated }, 'a voter lags: sending it a state-transfer snapshot');
+              this.transfer?.send(e.to, e.msg);
+            }
           },
           onExecuted: (batch) => this.live.executed(batch),
         });
@@ -428,7 +440,12 @@ export class Agent implements AgentApi {
     return {
       name: 'reach hint',
       start: () => {
-        cancel = this.clock.every(reachHintEveryMs, () => this.driver?.setReachable(this.reachableVoters()));
+        const majority = quorums(defaultQuorumConfig(this.n)).slowQuorumSize;
+        cancel = this.clock.every(reachHintEveryMs, () => {
+          const reachable = this.reachableVoters();
+          if (this.driver !== null && reachable.length < majority) this.cutOffAtMs = this.clock.now();
+          this.driver?.setReachable(reachable);
+        });
       },
       stop: () => { cancel?.(); },
     };
@@ -635,7 +652,7 @@ export class Agent implements AgentApi {
       start: () => {
         reclaim = new MemoryReclaim({
           logger: this.logger.child({ part: 'memory' }), registry: this.metrics.registry,
-          holdOff: () => this.reachableVoters().length < majority,
+          holdOff: () => this.reachableVoters().length < majority || this.clock.now() - this.cutOffAtMs < reclaimAfterHealMs,
         });
         reclaim.start();
       },

@@ -123,6 +123,8 @@ export class Replica {
   private appliedSinceSnapshot = 0;
   /** When a snapshot was last sent to each peer (state transfer is rate-limited). */
   private readonly snapshotSentMs: number[];
+  /** Each peer's lag behind this replica at its last watermark (farBehind), to see it shrink. */
+  private readonly peerLag: number[];
   /** What the last snapshot sent to each peer covered (its applied prefix), or null. */
   private readonly snapshotSentApplied: (readonly number[] | null)[];
   /** Per coordinator c: peers that lack c's Commits, and until when they are relayed to them. */
@@ -156,6 +158,7 @@ export class Replica {
     this.executor = new Executor({ committed: (id) => { const i = this.instances.get(id); return i?.phase === 'COMMITTED' ? i : undefined; } }, n);
     this.truncated = new Array<number>(n).fill(0);
     this.snapshotSentMs = new Array<number>(n).fill(-Infinity);
+    this.peerLag = new Array<number>(n).fill(0);
     this.snapshotSentApplied = new Array<readonly number[] | null>(n).fill(null);
     this.relayUntilMs = Array.from({ length: n }, () => new Map<ReplicaId, number>());
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
@@ -795,7 +798,7 @@ export class Replica {
     if (m.executed[this.self] >= this.nextSeq) this.nextSeq = m.executed[this.self] + 1;
     // State transfer: the peer still needs ids this replica has forgotten, or is so far behind
     // (a long partition) that one snapshot beats a recovery round per missed instance.
-    if (!floorAtLeast(m.executed, this.truncated) || this.farBehind(m.executed)) this.sendSnapshot(from, m.executed);
+    if (!floorAtLeast(m.executed, this.truncated) || this.farBehind(from, m.executed)) this.sendSnapshot(from, m.executed);
     const known = this.peerPrefix[from];
     for (let c = 0; c < known.length; c++) {
       if (m.executed[c] > known[c]) known[c] = m.executed[c];
@@ -1038,7 +1041,7 @@ export class Replica {
    * Safe to act on at any lag: the receiver installs a snapshot only if it covers everything it
    * applied (onSnapshot), and ids it never voted for are, to every quorum, ids it never heard of.
    */
-  private farBehind(executed: readonly number[]): boolean {
+  private farBehind(from: ReplicaId, executed: readonly number[]): boolean {
     const threshold = this.cfg.catchUpBySnapshotIds;
     if (threshold === 0) return false;
     const prefix = this.appliedPrefix;
@@ -1046,10 +1049,17 @@ export class Replica {
     for (let c = 0; c < prefix.length; c++) {
       // The peer applied ids this replica has not: it would refuse the snapshot (onSnapshot), so do
       // not spend the snapshotResendMs allowance on it; it catches up instance by instance meanwhile.
-      if (executed[c] > prefix[c]) return false;
+      if (executed[c] > prefix[c]) { this.peerLag[from] = 0; return false; }
       lag += prefix[c] - executed[c];
     }
-    return lag >= threshold;
+    // A peer whose lag shrank since its last watermark is catching up by itself — after a heal, a
+    // voter of the majority applying what waited on the minority's instances — and a snapshot would
+    // only make it replace a state it is about to reach (issue 16: every voter sent every other one
+    // snapshots for seconds after a heal). One whose lag stays or grows (cut off, stalled, slower
+    // than the swarm) gets one.
+    const shrinking = lag < this.peerLag[from];
+    this.peerLag[from] = lag;
+    return lag >= threshold && !shrinking;
   }
 
   /**
@@ -1067,7 +1077,7 @@ export class Replica {
     this.snapshotSentApplied[to] = [...this.appliedPrefix];
     this.stats.snapshotsSent++;
     this.snapshots.push({
-      from: this.self, to,
+      from: this.self, to, peerExecuted: [...executed],
       msg: { type: 'Snapshot', machine: snapshot.call(this.sm), applied: [...this.appliedPrefix], appliedAbove: this.executor.appliedAbove(), truncated: this.truncated },
     });
   }

@@ -75,6 +75,8 @@ export interface SnapshotEnvelope {
   readonly from: ReplicaId;
   readonly to: ReplicaId;
   readonly msg: SnapshotMessage;
+  /** The peer's executed watermark that made this replica send it (for the driver's logs). */
+  readonly peerExecuted: readonly number[];
 }
 
 export type MessageType = Message['type'];
