@@ -401,6 +401,47 @@ describe('snapshots', () => {
     assert.equal(copy.digest(), m.digest());
   });
 
+  it('restoreOwnSnapshot (the replica\'s own disk) rebuilds the same machine as restoreSnapshot, from the object or its JSON', () => {
+    const m = busyMachine();
+    const snap = m.snapshot();
+    const json = JSON.stringify(snap);
+    const later = [
+      { clientId: 'c', requestId: 6, timestampMs: 0, op: 'put', key: 'a', value: 'retry' }, // a retry: answered from memory
+      { clientId: 'c', requestId: 6, timestampMs: 0, op: 'put', key: 'a', value: 'other' }, // a reused id: refused
+      { clientId: 'c', requestId: 10, timestampMs: 3000, op: 'task.claim', taskId: 't2', worker: 'v', leaseMs: 5 },
+      { clientId: 'c', requestId: 13, timestampMs: 3000, op: 'get', key: '__proto__' },
+      { clientId: 'other', requestId: 2, timestampMs: 3000, op: 'cas', key: 'a', expected: '1', value: '2' },
+    ] as Command[];
+    const expected = later.map((c) => m.apply(c));
+    // The same object twice (the simulated disk hands it back on every restart) and parsed JSON
+    // (a real disk): neither restore may share mutable state with the snapshot or with the other.
+    for (const input of [snap, snap, JSON.parse(json)]) {
+      const r = new CoveyStateMachine();
+      r.restoreOwnSnapshot(input);
+      assert.equal(r.digest(), json);
+      assert.deepEqual(later.map((c) => r.apply(c)), expected);
+      assert.equal(r.digest(), m.digest());
+      const remembered = r.apply(later[0]);
+      assert.ok(Object.isFrozen(remembered) && (remembered.task === undefined || Object.isFrozen(remembered.task)));
+    }
+    assert.equal(JSON.stringify(snap), json, 'restoring and applying left the stored snapshot as it was');
+    const withTask = JSON.parse(json);
+    const r = new CoveyStateMachine();
+    r.restoreOwnSnapshot(withTask);
+    const claim = r.apply({ clientId: 'c', requestId: 6, timestampMs: 0, op: 'task.claim', taskId: 't1', worker: 'w', leaseMs: 100 });
+    assert.ok(Object.isFrozen(claim), 'a result parsed from disk is frozen like one apply made');
+  });
+
+  it('restoreOwnSnapshot reads an older version through the checked path', () => {
+    const v2 = { version: 2, kv: [['a', 1]], tasks: [], clients: [] };
+    assert.throws(() => new CoveyStateMachine().restoreOwnSnapshot(v2), /snapshot\.kv\[0\]\[1\] must be a string/);
+    const m = new CoveyStateMachine();
+    m.restoreOwnSnapshot({ version: 2, kv: [['a', '1']], tasks: [], clients: [['c', [[3, { ok: true }, null]]]] });
+    assert.equal(m.get('a'), '1');
+    assert.deepEqual(m.apply({ clientId: 'c', requestId: 3, timestampMs: 0, op: 'put', key: 'a', value: 'x' }), { ok: true });
+    assert.equal(m.get('a'), '1', 'the restored entry answered the repeat from memory');
+  });
+
   it('the digest does not depend on the order state was built in', () => {
     const a = new CoveyStateMachine();
     const b = new CoveyStateMachine();
