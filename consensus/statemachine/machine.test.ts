@@ -323,6 +323,30 @@ describe('exactly-once for retried requests', () => {
     assert.equal(m.listTasks()[0].owner, 'w1');
   });
 
+  it('machines sharing a fingerprint memo (the simulator\'s voters) answer exactly as machines without one', () => {
+    const fingerprintMemo = new WeakMap<Command, string>();
+    const shared = [new CoveyStateMachine({ fingerprintMemo }), new CoveyStateMachine({ fingerprintMemo })];
+    const plain = new CoveyStateMachine();
+    const cas = at(7, { op: 'cas', key: 'k', expected: null, value: 'y' });
+    const commands = [
+      at(1, { op: 'put', key: 'k', value: 'v' }), cas, { ...cas, timestampMs: 5 }, // a true retry, another object
+      at(7, { op: 'put', key: 'k', value: 'other' }), // a reused id: refused, with or without the memo
+      at(8, { op: 'task.create', taskId: 't', spec: '' }), cas, // the same object again: answered from memory
+    ];
+    for (const c of commands) {
+      const expected = plain.apply(c);
+      for (const m of shared) assert.deepEqual(m.apply(c), expected);
+    }
+    assert.ok(commands.every((c) => fingerprintMemo.has(c)), 'every applied command was fingerprinted once, into the memo');
+    for (const m of shared) assert.equal(m.digest(), plain.digest());
+    // A restore keeps the machine's memo (the simulator's voters replay their log through it).
+    const restored = new CoveyStateMachine({ fingerprintMemo });
+    restored.restoreSnapshot(JSON.parse(JSON.stringify(plain.snapshot())));
+    const fresh = at(9, { op: 'get', key: 'k' });
+    restored.apply(fresh);
+    assert.ok(fingerprintMemo.has(fresh));
+  });
+
   it('a reused request id is still refused after a snapshot and restore, and the true retry still answered', () => {
     const m = new CoveyStateMachine();
     m.apply(at(1, { op: 'put', key: 'other', value: 'v' }));

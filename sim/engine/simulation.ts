@@ -413,9 +413,12 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   const agents: Agent[] = [];
   for (let a = 0; a < agentCount; a++) agents.push({ up: true, inc: 0, stalledUntilUs: 0, clock: { baseUs: 0, sinceUs: 0, rate: 1 } });
+  // The voters are handed the same command objects (and replay them on every restart): one memo
+  // of fingerprints spares each apply its SHA-256 after the first (CoveyStateMachine options).
+  const fingerprintMemo = new WeakMap<Command, string>();
   const voters: Voter[] = [];
   for (let i = 0; i < n; i++) {
-    const machine = new CoveyStateMachine();
+    const machine = new CoveyStateMachine({ fingerprintMemo });
     voters.push({ replica: new Replica(replicaOptions(i), machine), machine, disk: new SimDisk(), fsyncDoneUs: 0, quietSyncs: [] });
   }
   const procs: ProcState[] = [];
@@ -643,7 +646,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     faultLog.restart(a, nowUs / usPerMs);
     if (a < n) {
       const voter = voters[a];
-      voter.machine = new CoveyStateMachine();
+      voter.machine = new CoveyStateMachine({ fingerprintMemo });
       voter.replica = Replica.restore(replicaOptions(a), voter.disk.load(), voter.machine);
       turn(a, null); // restore may have applied committed instances; also starts the tick chain
       swim?.boot(a);
