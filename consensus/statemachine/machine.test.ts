@@ -466,6 +466,33 @@ describe('snapshots', () => {
     assert.equal(m.get('a'), '1', 'the restored entry answered the repeat from memory');
   });
 
+  it('sameState tells apart states that differ in any one field, as the digest does', () => {
+    const good = JSON.parse(JSON.stringify(busyMachine().snapshot()));
+    const base = CoveyStateMachine.fromSnapshot(good);
+    const results = good.clients.find(([id]: [string]) => id === 'c')[1];
+    const withTask = results.findIndex((e: [number, { task?: unknown }]) => e[1].task !== undefined);
+    const edits: [string, (s: typeof good) => void][] = [
+      ['a kv value', (s) => { s.kv[0][1] += '!'; }],
+      ['a task lease', (s) => { s.tasks[0].leaseExpiresMs += 1; }],
+      ['a task token', (s) => { s.tasks[0].token += 1; }],
+      ['the roster version', (s) => { s.rosterVersion += 1; }],
+      ['a fingerprint', (s) => { s.clients[0][1][0][2] = 'A'.repeat(22); }],
+      ['a result value', (s) => { s.clients.find(([id]: [string]) => id === 'other')[1][0][1].value = 'changed'; }],
+      ['a result task token', (s) => { s.clients.find(([id]: [string]) => id === 'c')[1][withTask][1].task.token += 1; }],
+      ['a result swapped flag', (s) => { const r = s.clients.find(([id]: [string]) => id === 'c')[1][2][1]; r.swapped = !r.swapped; }],
+      ['a missing request', (s) => { s.clients[0][1].pop(); }],
+    ];
+    for (const [what, edit] of edits) {
+      const changed = structuredClone(good);
+      edit(changed);
+      const m = CoveyStateMachine.fromSnapshot(changed);
+      assert.notEqual(m.digest(), base.digest(), what);
+      assert.equal(m.sameState(base), false, what);
+      assert.equal(base.sameState(m), false, what);
+    }
+    assert.equal(CoveyStateMachine.fromSnapshot(structuredClone(good)).sameState(base), true);
+  });
+
   it('the digest does not depend on the order state was built in', () => {
     const a = new CoveyStateMachine();
     const b = new CoveyStateMachine();
@@ -592,6 +619,26 @@ describe('properties', () => {
       assert.equal(b.digest(), a.digest());
       assert.equal(restored.digest(), a.digest());
     }));
+  });
+
+  it('sameState holds exactly when the digests are equal', () => {
+    // Two machines fed prefixes of one sequence, or one of them a sequence with one command
+    // dropped or changed: some pairs end equal, some differ in one field of one result or task.
+    let equal = 0, different = 0;
+    fc.assert(fc.property(commands, fc.nat(), fc.nat(), fc.constantFrom('prefix', 'drop', 'same'), (cs, x, y, how) => {
+      const a = new CoveyStateMachine(), b = new CoveyStateMachine();
+      for (const c of cs) a.apply(c);
+      const k = cs.length === 0 ? 0 : x % cs.length;
+      const other = how === 'prefix' ? cs.slice(0, cs.length - (y % 3)) : how === 'drop' ? cs.filter((_, i) => i !== k) : cs;
+      for (const c of other) b.apply(c);
+      const digestsEqual = a.digest() === b.digest();
+      if (digestsEqual) equal++; else different++;
+      assert.equal(a.sameState(b), digestsEqual);
+      assert.equal(b.sameState(a), digestsEqual);
+      // The same state restored from a snapshot (results rebuilt, not shared) compares equal too.
+      assert.equal(CoveyStateMachine.fromSnapshot(JSON.parse(JSON.stringify(a.snapshot()))).sameState(a), true);
+    }));
+    assert.ok(equal > 0 && different > 0, `both outcomes were tried (${equal} equal, ${different} different)`);
   });
 
   it('tokens never decrease, each claim gets a fresh token, and done is final', () => {

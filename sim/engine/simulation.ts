@@ -1163,9 +1163,9 @@ function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: nu
     if (pending > 0 || unapplied > 0) out.push(`liveness: voter ${v} still had ${pending} uncommitted and ${unapplied} unapplied ids ${drainMs} ms after the faults stopped`);
   }
   if (isSettled) {
-    const d0 = voters[live[0]].machine.digest();
+    const m0 = voters[live[0]].machine;
     for (const v of live.slice(1)) {
-      if (voters[v].machine.digest() !== d0) out.push(`agreement: voter ${v}'s state machine differs from voter ${live[0]}'s after every command was applied`);
+      if (!voters[v].machine.sameState(m0)) out.push(`agreement: voter ${v}'s state machine differs from voter ${live[0]}'s after every command was applied`);
     }
   } else if (out.length === 0) {
     out.push(`liveness: the voters had not converged ${drainMs} ms after the faults stopped`);
