@@ -2,10 +2,10 @@
 //
 // A snapshot may come from disk or from another agent, so fromSnapshot trusts nothing: every field
 // is checked and the first problem is thrown with its path. fromOwnSnapshot is the exception, for
-// the replica's own durable snapshot on a restart only (see there). Maps are stored as arrays of pairs rather
-// than objects so that a key such as "__proto__" stays data. Entries are sorted with plain code
-// unit comparison (never localeCompare, which depends on the host's locale) so that equal states
-// give identical JSON on every replica.
+// the replica's own durable snapshot on a restart only (see there). Maps are stored as arrays of
+// pairs rather than objects so that a key such as "__proto__" stays data. Entries are sorted with
+// plain code unit comparison (never localeCompare, which depends on the host's locale) so that
+// equal states give identical JSON on every replica.
 //
 // Version 2 keeps a fingerprint of each remembered command beside its result (fingerprint.ts), so
 // that a reused request id with a different command is refused. Version 1 (without them) still
