@@ -29,6 +29,12 @@ export interface StateMachine {
   snapshot?(): unknown;
   /** Replaces the whole state by a snapshot, in place; throws, changing nothing, if malformed. */
   restoreSnapshot?(s: unknown): void;
+  /**
+   * Optional: restoreSnapshot for the snapshot of this replica's own durable storage on a restart
+   * (written by its own `snapshot()`, or a peer's snapshot restoreSnapshot accepted before it was
+   * persisted), which it may trust instead of checking every field. Never given network input.
+   */
+  restoreOwnSnapshot?(s: unknown): void;
 }
 
 /**
@@ -216,7 +222,8 @@ export class Replica {
   /** Restore: start from a stored snapshot (the state machine, what it covers, what was forgotten). */
   private startFrom(snap: ReplicaSnapshot): void {
     if (this.sm.restoreSnapshot === undefined) throw new Error('storage holds a snapshot but the state machine cannot restore one');
-    this.sm.restoreSnapshot(snap.machine);
+    if (this.sm.restoreOwnSnapshot !== undefined) this.sm.restoreOwnSnapshot(snap.machine);
+    else this.sm.restoreSnapshot(snap.machine);
     this.executor.install(snap.applied, snap.appliedAbove);
     this.forgetBelow(snap.truncated);
     this.bumpNextSeq();

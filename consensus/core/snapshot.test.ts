@@ -139,6 +139,27 @@ describe('state transfer', () => {
     assert.equal(digests(c)[2], mine);
   });
 
+  test('a restart reads its own stored snapshot through restoreOwnSnapshot; a peer\'s snapshot always through the checked restoreSnapshot', () => {
+    const calls: string[] = [];
+    class Spy extends Machine {
+      override restoreSnapshot(s: unknown): void { calls.push('checked'); super.restoreSnapshot(s); }
+      override restoreOwnSnapshot(s: unknown): void { calls.push('own'); super.restoreOwnSnapshot(s); }
+    }
+    const c = new Cluster({ ...opts, stateMachine: () => new Spy() });
+    load(c, 60);
+    c.wipe(2);
+    c.restart(2);
+    for (let i = 0; i < 5; i++) { c.tickAll(50); c.runUntilQuiet(); }
+    assert.ok(c.replicas[2].stats.snapshotsInstalled >= 1, 'installed a peer snapshot');
+    assert.ok(calls.length >= 1 && calls.every((x) => x === 'checked'), `state transfer checks every snapshot: ${calls.join(',')}`);
+    const mine = digests(c)[2];
+    calls.length = 0;
+    c.crash(2);
+    c.restart(2);
+    assert.deepEqual(calls, ['own'], 'the restart trusted its own disk once');
+    assert.equal(digests(c)[2], mine);
+  });
+
   test('a snapshot that does not cover what the receiver applied is refused', () => {
     const a = new Replica({ ...opts, self: 0 }, new Machine());
     const sm = new Machine();

@@ -323,6 +323,30 @@ describe('exactly-once for retried requests', () => {
     assert.equal(m.listTasks()[0].owner, 'w1');
   });
 
+  it('machines sharing a fingerprint memo (the simulator\'s voters) answer exactly as machines without one', () => {
+    const fingerprintMemo = new WeakMap<Command, string>();
+    const shared = [new CoveyStateMachine({ fingerprintMemo }), new CoveyStateMachine({ fingerprintMemo })];
+    const plain = new CoveyStateMachine();
+    const cas = at(7, { op: 'cas', key: 'k', expected: null, value: 'y' });
+    const commands = [
+      at(1, { op: 'put', key: 'k', value: 'v' }), cas, { ...cas, timestampMs: 5 }, // a true retry, another object
+      at(7, { op: 'put', key: 'k', value: 'other' }), // a reused id: refused, with or without the memo
+      at(8, { op: 'task.create', taskId: 't', spec: '' }), cas, // the same object again: answered from memory
+    ];
+    for (const c of commands) {
+      const expected = plain.apply(c);
+      for (const m of shared) assert.deepEqual(m.apply(c), expected);
+    }
+    assert.ok(commands.every((c) => fingerprintMemo.has(c)), 'every applied command was fingerprinted once, into the memo');
+    for (const m of shared) assert.equal(m.digest(), plain.digest());
+    // A restore keeps the machine's memo (the simulator's voters replay their log through it).
+    const restored = new CoveyStateMachine({ fingerprintMemo });
+    restored.restoreSnapshot(JSON.parse(JSON.stringify(plain.snapshot())));
+    const fresh = at(9, { op: 'get', key: 'k' });
+    restored.apply(fresh);
+    assert.ok(fingerprintMemo.has(fresh));
+  });
+
   it('a reused request id is still refused after a snapshot and restore, and the true retry still answered', () => {
     const m = new CoveyStateMachine();
     m.apply(at(1, { op: 'put', key: 'other', value: 'v' }));
@@ -399,6 +423,74 @@ describe('snapshots', () => {
       assert.deepEqual(copy.apply(c), m.apply(c));
     }
     assert.equal(copy.digest(), m.digest());
+  });
+
+  it('restoreOwnSnapshot (the replica\'s own disk) rebuilds the same machine as restoreSnapshot, from the object or its JSON', () => {
+    const m = busyMachine();
+    const snap = m.snapshot();
+    const json = JSON.stringify(snap);
+    const later = [
+      { clientId: 'c', requestId: 6, timestampMs: 0, op: 'put', key: 'a', value: 'retry' }, // a retry: answered from memory
+      { clientId: 'c', requestId: 6, timestampMs: 0, op: 'put', key: 'a', value: 'other' }, // a reused id: refused
+      { clientId: 'c', requestId: 10, timestampMs: 3000, op: 'task.claim', taskId: 't2', worker: 'v', leaseMs: 5 },
+      { clientId: 'c', requestId: 13, timestampMs: 3000, op: 'get', key: '__proto__' },
+      { clientId: 'other', requestId: 2, timestampMs: 3000, op: 'cas', key: 'a', expected: '1', value: '2' },
+    ] as Command[];
+    const expected = later.map((c) => m.apply(c));
+    // The same object twice (the simulated disk hands it back on every restart) and parsed JSON
+    // (a real disk): neither restore may share mutable state with the snapshot or with the other.
+    for (const input of [snap, snap, JSON.parse(json)]) {
+      const r = new CoveyStateMachine();
+      r.restoreOwnSnapshot(input);
+      assert.equal(r.digest(), json);
+      assert.deepEqual(later.map((c) => r.apply(c)), expected);
+      assert.equal(r.digest(), m.digest());
+      const remembered = r.apply(later[0]);
+      assert.ok(Object.isFrozen(remembered) && (remembered.task === undefined || Object.isFrozen(remembered.task)));
+    }
+    assert.equal(JSON.stringify(snap), json, 'restoring and applying left the stored snapshot as it was');
+    const withTask = JSON.parse(json);
+    const r = new CoveyStateMachine();
+    r.restoreOwnSnapshot(withTask);
+    const claim = r.apply({ clientId: 'c', requestId: 6, timestampMs: 0, op: 'task.claim', taskId: 't1', worker: 'w', leaseMs: 100 });
+    assert.ok(Object.isFrozen(claim), 'a result parsed from disk is frozen like one apply made');
+  });
+
+  it('restoreOwnSnapshot reads an older version through the checked path', () => {
+    const v2 = { version: 2, kv: [['a', 1]], tasks: [], clients: [] };
+    assert.throws(() => new CoveyStateMachine().restoreOwnSnapshot(v2), /snapshot\.kv\[0\]\[1\] must be a string/);
+    const m = new CoveyStateMachine();
+    m.restoreOwnSnapshot({ version: 2, kv: [['a', '1']], tasks: [], clients: [['c', [[3, { ok: true }, null]]]] });
+    assert.equal(m.get('a'), '1');
+    assert.deepEqual(m.apply({ clientId: 'c', requestId: 3, timestampMs: 0, op: 'put', key: 'a', value: 'x' }), { ok: true });
+    assert.equal(m.get('a'), '1', 'the restored entry answered the repeat from memory');
+  });
+
+  it('sameState tells apart states that differ in any one field, as the digest does', () => {
+    const good = JSON.parse(JSON.stringify(busyMachine().snapshot()));
+    const base = CoveyStateMachine.fromSnapshot(good);
+    const results = good.clients.find(([id]: [string]) => id === 'c')[1];
+    const withTask = results.findIndex((e: [number, { task?: unknown }]) => e[1].task !== undefined);
+    const edits: [string, (s: typeof good) => void][] = [
+      ['a kv value', (s) => { s.kv[0][1] += '!'; }],
+      ['a task lease', (s) => { s.tasks[0].leaseExpiresMs += 1; }],
+      ['a task token', (s) => { s.tasks[0].token += 1; }],
+      ['the roster version', (s) => { s.rosterVersion += 1; }],
+      ['a fingerprint', (s) => { s.clients[0][1][0][2] = 'A'.repeat(22); }],
+      ['a result value', (s) => { s.clients.find(([id]: [string]) => id === 'other')[1][0][1].value = 'changed'; }],
+      ['a result task token', (s) => { s.clients.find(([id]: [string]) => id === 'c')[1][withTask][1].task.token += 1; }],
+      ['a result swapped flag', (s) => { const r = s.clients.find(([id]: [string]) => id === 'c')[1][2][1]; r.swapped = !r.swapped; }],
+      ['a missing request', (s) => { s.clients[0][1].pop(); }],
+    ];
+    for (const [what, edit] of edits) {
+      const changed = structuredClone(good);
+      edit(changed);
+      const m = CoveyStateMachine.fromSnapshot(changed);
+      assert.notEqual(m.digest(), base.digest(), what);
+      assert.equal(m.sameState(base), false, what);
+      assert.equal(base.sameState(m), false, what);
+    }
+    assert.equal(CoveyStateMachine.fromSnapshot(structuredClone(good)).sameState(base), true);
   });
 
   it('the digest does not depend on the order state was built in', () => {
@@ -527,6 +619,26 @@ describe('properties', () => {
       assert.equal(b.digest(), a.digest());
       assert.equal(restored.digest(), a.digest());
     }));
+  });
+
+  it('sameState holds exactly when the digests are equal', () => {
+    // Two machines fed prefixes of one sequence, or one of them a sequence with one command
+    // dropped or changed: some pairs end equal, some differ in one field of one result or task.
+    let equal = 0, different = 0;
+    fc.assert(fc.property(commands, fc.nat(), fc.nat(), fc.constantFrom('prefix', 'drop', 'same'), (cs, x, y, how) => {
+      const a = new CoveyStateMachine(), b = new CoveyStateMachine();
+      for (const c of cs) a.apply(c);
+      const k = cs.length === 0 ? 0 : x % cs.length;
+      const other = how === 'prefix' ? cs.slice(0, cs.length - (y % 3)) : how === 'drop' ? cs.filter((_, i) => i !== k) : cs;
+      for (const c of other) b.apply(c);
+      const digestsEqual = a.digest() === b.digest();
+      if (digestsEqual) equal++; else different++;
+      assert.equal(a.sameState(b), digestsEqual);
+      assert.equal(b.sameState(a), digestsEqual);
+      // The same state restored from a snapshot (results rebuilt, not shared) compares equal too.
+      assert.equal(CoveyStateMachine.fromSnapshot(JSON.parse(JSON.stringify(a.snapshot()))).sameState(a), true);
+    }));
+    assert.ok(equal > 0 && different > 0, `both outcomes were tried (${equal} equal, ${different} different)`);
   });
 
   it('tokens never decrease, each claim gets a fresh token, and done is final', () => {

@@ -1,10 +1,11 @@
 // The snapshot format of the state machine, and its validation.
 //
-// A snapshot may come from disk or from another agent, so parsing trusts nothing: every field is
-// checked and the first problem is thrown with its path. Maps are stored as arrays of pairs rather
-// than objects so that a key such as "__proto__" stays data. Entries are sorted with plain code
-// unit comparison (never localeCompare, which depends on the host's locale) so that equal states
-// give identical JSON on every replica.
+// A snapshot may come from disk or from another agent, so fromSnapshot trusts nothing: every field
+// is checked and the first problem is thrown with its path. fromOwnSnapshot is the exception, for
+// the replica's own durable snapshot on a restart only (see there). Maps are stored as arrays of
+// pairs rather than objects so that a key such as "__proto__" stays data. Entries are sorted with
+// plain code unit comparison (never localeCompare, which depends on the host's locale) so that
+// equal states give identical JSON on every replica.
 //
 // Version 2 keeps a fingerprint of each remembered command beside its result (fingerprint.ts), so
 // that a reused request id with a different command is refused. Version 1 (without them) still
@@ -35,24 +36,34 @@ export interface MachineSnapshot {
    * The fingerprint is null when unknown (carried over from a version-1 snapshot, whose entries
    * are [requestId, result] pairs).
    */
-  readonly clients: readonly (readonly [string, readonly (readonly [number, CommandResult, string | null])[]])[];
+  readonly clients: readonly (readonly [string, readonly RememberedEntry[]])[];
   /** [peerId, decision], sorted by peer id. */
   readonly roster: readonly (readonly [string, RosterDecision])[];
   readonly rosterVersion: number;
 }
 
-/** A remembered request: its result and its command's fingerprint (null: unknown). */
-export interface Remembered {
-  readonly result: CommandResult;
-  readonly fingerprint: string | null;
-}
+/**
+ * A remembered request: [requestId, result, fingerprint of its command (null: unknown)]. The
+ * machine keeps each client's as a list in this, the snapshot's own layout, so that a snapshot
+ * copies a list and a restore copies it back instead of rebuilding every entry. Never mutated
+ * once made: snapshots and the machines restored from them share entries.
+ */
+export type RememberedEntry = readonly [requestId: number, result: CommandResult, fingerprint: string | null];
 
 export interface MachineState {
   kv: Map<string, string>;
   tasks: Map<string, Task>;
-  clients: Map<string, Map<number, Remembered>>;
+  /** clientId → its remembered requests, ids ascending; no list is empty. */
+  clients: Map<string, RememberedEntry[]>;
   roster: RosterState;
 }
+
+/**
+ * The snapshots toSnapshot built in this process. Their results are the machine's own frozen,
+ * canonical objects, so fromOwnSnapshot shares their entries; a snapshot parsed back from a disk
+ * is not in here and gets its results rebuilt.
+ */
+const builtHere = new WeakSet<object>();
 
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -60,16 +71,17 @@ export function compareStrings(a: string, b: string): number {
 
 export function toSnapshot(s: MachineState): MachineSnapshot {
   const byKey = <T>(a: readonly [string, T], b: readonly [string, T]) => compareStrings(a[0], b[0]);
-  return {
+  const snapshot: MachineSnapshot = {
     version: snapshotVersion,
     kv: [...s.kv].sort(byKey),
     tasks: [...s.tasks.values()].map(freezeView).sort((a, b) => compareStrings(a.taskId, b.taskId)),
-    clients: [...s.clients]
-      .map(([id, seen]) => [id, [...seen].sort((a, b) => a[0] - b[0]).map(([r, m]) => [r, m.result, m.fingerprint] as const)] as const)
-      .sort(byKey),
+    // A copy of each list (the machine goes on changing its own), sharing the immutable entries.
+    clients: [...s.clients].map(([id, list]) => [id, list.slice()] as const).sort(byKey),
     roster: [...s.roster.decisions].sort(byKey),
     rosterVersion: s.roster.version,
   };
+  builtHere.add(snapshot);
+  return snapshot;
 }
 
 /** Parses a snapshot, throwing an Error that names the first malformed field. */
@@ -95,7 +107,10 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
     const entries = array(list, `${path}[1]`);
     if (entries.length > rememberedMax) bad(`${path}[1]`, `must hold at most ${rememberedMax} requests`, entries.length);
     if (entries.length === 0) return; // the machine never keeps an empty table; don't create one
-    const seen = new Map<number, Remembered>();
+    // Ids are checked for repeats by comparing with the last one while they ascend (as toSnapshot
+    // writes them), and with a set of all earlier ones from the first that does not.
+    const remembered: RememberedEntry[] = [];
+    let seen: Set<number> | null = null;
     entries.forEach((r, j) => {
       const at = `${path}[1][${j}]`;
       let rid: unknown, res: unknown, fp: unknown = null;
@@ -105,11 +120,16 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
         [rid, res, fp] = r as unknown[];
       }
       if (!isNat(rid)) bad(`${at}[0]`, 'must be a non-negative safe integer', rid);
-      unique(seen, rid, at);
+      if (seen === null && remembered.length > 0 && rid <= remembered[remembered.length - 1][0]) seen = new Set(remembered.map((e) => e[0]));
+      if (seen !== null) {
+        if (seen.has(rid)) bad(at, 'repeats an earlier entry', rid);
+        seen.add(rid);
+      }
       if (fp !== null && (typeof fp !== 'string' || !fingerprintPattern.test(fp))) bad(`${at}[2]`, 'must be a command fingerprint (22 base64url characters) or null', fp);
-      seen.set(rid, { result: result(res, `${at}[1]`), fingerprint: fp as string | null });
+      remembered.push([rid, result(res, `${at}[1]`), fp as string | null]);
     });
-    state.clients.set(id as string, seen);
+    if (seen !== null) remembered.sort((a, b) => a[0] - b[0]);
+    state.clients.set(id as string, remembered);
   });
   if (version >= 3) {
     const entries = array(s.roster, 'snapshot.roster');
@@ -125,6 +145,32 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
     if (state.roster.version < state.roster.decisions.size) bad('snapshot.rosterVersion', `must be at least the number of decisions (${state.roster.decisions.size})`, state.roster.version);
   }
   return state;
+}
+
+/**
+ * Rebuilds the state from a snapshot this replica's own durable storage kept (Replica.restore on a
+ * restart), without checking each field: what is on the disk was written by toSnapshot here, or is
+ * a peer's snapshot that fromSnapshot accepted before it was installed and persisted, and the
+ * storage's own checksums (the CRC-32 of every WAL frame and LMDB value) guard the bytes in between.
+ * fromSnapshot checks every result and fingerprint, which made a restart of a voter with 1,000
+ * clients cost a tenth of the 1,000-agent simulation. Returns null for a snapshot not of the
+ * current version (older versions are read through fromSnapshot, which knows their layouts).
+ * Never use it on anything from the network: state transfer goes through fromSnapshot.
+ */
+export function fromOwnSnapshot(x: unknown): MachineState | null {
+  const s = x as MachineSnapshot | null;
+  if (typeof s !== 'object' || s === null || s.version !== snapshotVersion) return null;
+  const shared = builtHere.has(s);
+  const clients = new Map<string, RememberedEntry[]>();
+  for (const [id, list] of s.clients) {
+    if (list.length === 0) continue; // as fromSnapshot: the machine never keeps an empty list
+    // Built here: the entries hold this process's frozen results, shared as they are. Parsed
+    // from a disk: each result is rebuilt in canonical key order and frozen, as fromSnapshot does.
+    clients.set(id, shared ? list.slice() : list.map((e) => [e[0], freezeResult(e[1]), e[2]] as const));
+  }
+  const tasks = new Map<string, Task>();
+  for (const t of s.tasks) tasks.set(t.taskId, { ...t });
+  return { kv: new Map(s.kv), tasks, clients, roster: { decisions: new Map(s.roster), version: s.rosterVersion } };
 }
 
 /** A non-negative safe integer: request ids, tokens, timestamps. */
