@@ -114,6 +114,8 @@ const catchUpDoneBehindInstances = 64;
  * machine, docs/benchmarks.md) would land just when it has most to catch up.
  */
 const reclaimAfterHealMs = 15_000;
+/** A voter reached while cut off from a majority is not a forwarding target for this long after. */
+const minorityMateMs = 30_000;
 /** An own instance in flight this long holds every command queued behind it: forward them meanwhile. */
 const ownStuckForwardMs = 1000;
 /** How often the core is told which voters this one hears (only changes reach it). */
@@ -164,8 +166,10 @@ export class Agent implements AgentApi {
   private readonly lastHeard: number[];
   private readonly cut = new Set<string>();
   private nextVoter = 0;
-  /** True while far behind a peer (catchUpBehindInstances): clients' commands go to that peer. */
+  /** True while far behind a peer (catchUpBehindInstances): clients' commands go to a voter ahead (forwardTarget). */
   private catchingUp = false;
+  /** Voters this one reached while it reached fewer than a majority, and when it last did. */
+  private readonly minorityMates = new Map<number, number>();
   /** When this voter last reached fewer than a majority of the voters (the reach hint's clock). */
   private cutOffAtMs = -Infinity;
   /** True while this voter's own oldest instance in flight is older than ownStuckForwardMs. */
@@ -443,7 +447,10 @@ export class Agent implements AgentApi {
         const majority = quorums(defaultQuorumConfig(this.n)).slowQuorumSize;
         cancel = this.clock.every(reachHintEveryMs, () => {
           const reachable = this.reachableVoters();
-          if (this.driver !== null && reachable.length < majority) this.cutOffAtMs = this.clock.now();
+          if (this.driver !== null && reachable.length < majority) {
+            this.cutOffAtMs = this.clock.now();
+            for (const v of reachable) if (v !== this.selfIndex) this.minorityMates.set(v, this.cutOffAtMs);
+          }
           this.driver?.setReachable(reachable);
         });
       },
@@ -859,11 +866,11 @@ export class Agent implements AgentApi {
     this.catchingUp = lag.peer !== null && lag.instances >= (was ? catchUpDoneBehindInstances : catchUpBehindInstances);
     if (this.catchingUp !== was) {
       this.logger.info({ peer: lag.peer, behindInstances: lag.instances }, this.catchingUp
-        ? 'far behind a peer: its clients\' commands go to that peer while this voter catches up'
+        ? 'far behind a peer: its clients\' commands go to a voter ahead while this voter catches up'
         : 'caught up: coordinating its clients\' commands again');
     }
     const reachable = this.reachableVoters().filter((v) => v !== this.selfIndex);
-    if (this.catchingUp && lag.peer !== null && reachable.includes(lag.peer)) return lag.peer;
+    if (this.catchingUp && lag.peer !== null && reachable.length > 0) return this.forwardTarget(reachable);
     // The driver stamps ticks with performance.now(), so the core's times are on that clock.
     const since = core.ownInFlightSinceMs();
     const stuck = since !== null && performance.now() - since >= ownStuckForwardMs;
@@ -874,8 +881,21 @@ export class Agent implements AgentApi {
         : 'own instances flow again: coordinating clients\' commands here');
     }
     if (!stuck || reachable.length < quorums(defaultQuorumConfig(this.n)).slowQuorumSize - 1) return null;
-    // The peer furthest ahead by its watermark: not another voter back from the same partition.
-    return reachable.reduce((best, v) => (core.peerApplied(v) > core.peerApplied(best) ? v : best));
+    return this.forwardTarget(reachable);
+  }
+
+  /**
+   * Among reachable voters, the one furthest ahead by its watermark, leaving out those this voter
+   * reached while it was cut off from a majority (`minorityMates`): back from the same partition,
+   * they are as stuck as it is — and one that installed a snapshot first even looks furthest ahead
+   * (chaos:net: the two former minority voters forwarded to each other). Any, if only they remain.
+   */
+  private forwardTarget(reachable: readonly number[]): number {
+    const core = this.driver!.core;
+    const now = this.clock.now();
+    const others = reachable.filter((v) => !(now - (this.minorityMates.get(v) ?? -Infinity) < minorityMateMs));
+    const from = others.length > 0 ? others : reachable;
+    return from.reduce((best, v) => (core.peerApplied(v) > core.peerApplied(best) ? v : best));
   }
 
   private submitLocal(command: Command, timeoutMs: number): Promise<CommandResult> {
