@@ -234,6 +234,11 @@ export class Agent implements AgentApi {
     return this.config.voters.length;
   }
 
+  /** Voters in a majority (this one included): the slow quorum. */
+  private get majority(): number {
+    return quorums(defaultQuorumConfig(this.n)).slowQuorumSize;
+  }
+
   /** The parts' names, in start order (stop runs in reverse). */
   get partNames(): string[] {
     return this.lifecycle.names;
@@ -444,10 +449,9 @@ export class Agent implements AgentApi {
     return {
       name: 'reach hint',
       start: () => {
-        const majority = quorums(defaultQuorumConfig(this.n)).slowQuorumSize;
         cancel = this.clock.every(reachHintEveryMs, () => {
           const reachable = this.reachableVoters();
-          if (this.driver !== null && reachable.length < majority) {
+          if (this.driver !== null && reachable.length < this.majority) {
             this.cutOffAtMs = this.clock.now();
             for (const v of reachable) if (v !== this.selfIndex) this.minorityMates.set(v, this.cutOffAtMs);
           }
@@ -653,13 +657,12 @@ export class Agent implements AgentApi {
    */
   private memoryReclaimPart(): Part {
     let reclaim: MemoryReclaim | null = null;
-    const majority = quorums(defaultQuorumConfig(this.n)).slowQuorumSize;
     return {
       name: 'memory reclaim',
       start: () => {
         reclaim = new MemoryReclaim({
           logger: this.logger.child({ part: 'memory' }), registry: this.metrics.registry,
-          holdOff: () => this.reachableVoters().length < majority || this.clock.now() - this.cutOffAtMs < reclaimAfterHealMs,
+          holdOff: () => this.reachableVoters().length < this.majority || this.clock.now() - this.cutOffAtMs < reclaimAfterHealMs,
         });
         reclaim.start();
       },
@@ -847,8 +850,11 @@ export class Agent implements AgentApi {
       // Same client and request id wherever it goes: it takes effect at most once.
       return await this.rpc.submit(to, command, AbortSignal.timeout(timeoutMs));
     } catch (err) {
+      const left = deadline - this.clock.now();
+      // A refusal or a broken link leaves time to try here; a forward that used up the deadline does not.
+      if (left < 1) throw new DeadlineError(`forwarded to voter ${to} while this one catches up, no answer within ${timeoutMs} ms (${(err as Error).message}); the command may still take effect — retry with the same clientId and requestId to learn its outcome`);
       this.logger.debug({ to, err: (err as Error).message }, 'forwarding failed; submitting here');
-      return this.submitLocal(command, Math.max(1, deadline - this.clock.now()));
+      return this.submitLocal(command, left);
     }
   }
 
@@ -870,7 +876,7 @@ export class Agent implements AgentApi {
         : 'caught up: coordinating its clients\' commands again');
     }
     const reachable = this.reachableVoters().filter((v) => v !== this.selfIndex);
-    if (this.catchingUp && lag.peer !== null && reachable.length > 0) return this.forwardTarget(reachable);
+    if (this.catchingUp && reachable.length > 0) return this.forwardTarget(reachable);
     // The driver stamps ticks with performance.now(), so the core's times are on that clock.
     const since = core.ownInFlightSinceMs();
     const stuck = since !== null && performance.now() - since >= ownStuckForwardMs;
@@ -880,7 +886,7 @@ export class Agent implements AgentApi {
         ? 'own instance in flight for long: clients\' commands go to other voters until it completes'
         : 'own instances flow again: coordinating clients\' commands here');
     }
-    if (!stuck || reachable.length < quorums(defaultQuorumConfig(this.n)).slowQuorumSize - 1) return null;
+    if (!stuck || reachable.length < this.majority - 1) return null;
     return this.forwardTarget(reachable);
   }
 

@@ -22,7 +22,7 @@
 // the peers leave garbage and malloc chunks behind, but the size right after them is the first
 // one seen, so growth over it never counts them. So once, the first time the agent is idle at
 // least `settleAfterMs` after it started, it reclaims without growth (issue 12: an idle agent's
-// RSS went 126 → ~100 MiB with it on this machine, docs/benchmarks.md).
+// RSS went 126 → 113 MiB with it on this machine, docs/benchmarks.md).
 
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';

@@ -366,12 +366,6 @@ export class Replica {
     if (at >= 0) this.queue.splice(at, 1);
   }
 
-  /**
-   * How far this replica's execution is behind the peer furthest ahead, by their gossiped executed
-   * watermarks: the instances that peer has applied and this one has not, and the peer (null when
-   * none is ahead). A voter back from a partition is thousands behind; one in step, its in-flight
-   * window at most. The agent hands its clients' commands to the peer ahead while it catches up.
-   */
   /** Instances peer `r` has applied by its last watermark (the sum over coordinators): to rank peers. */
   peerApplied(r: ReplicaId): number {
     let sum = 0;
@@ -379,6 +373,12 @@ export class Replica {
     return sum;
   }
 
+  /**
+   * How far this replica's execution is behind the peer furthest ahead, by their gossiped executed
+   * watermarks: the instances that peer has applied and this one has not, and the peer (null when
+   * none is ahead). A voter back from a partition is thousands behind; one in step, its in-flight
+   * window at most. The agent hands its clients' commands to the peer ahead while it catches up.
+   */
   lagBehind(): { readonly instances: number; readonly peer: ReplicaId | null } {
     const mine = this.appliedPrefix;
     let best = 0;

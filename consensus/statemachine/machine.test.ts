@@ -466,6 +466,14 @@ describe('snapshots', () => {
     assert.equal(m.get('a'), '1', 'the restored entry answered the repeat from memory');
   });
 
+  it('restoreOwnSnapshot of a current-version snapshot not of the shape it writes fails with the checked path\'s message, and changes nothing', () => {
+    const m = new CoveyStateMachine();
+    m.apply({ clientId: 'c', requestId: 1, timestampMs: 0, op: 'put', key: 'a', value: '1' });
+    const broken = { ...JSON.parse(JSON.stringify(m.snapshot())), clients: 7 };
+    assert.throws(() => m.restoreOwnSnapshot(broken), /snapshot\.clients/);
+    assert.equal(m.get('a'), '1', 'the machine kept its state');
+  });
+
   it('sameState tells apart states that differ in any one field, as the digest does', () => {
     const good = JSON.parse(JSON.stringify(busyMachine().snapshot()));
     const base = CoveyStateMachine.fromSnapshot(good);

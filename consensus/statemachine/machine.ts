@@ -163,11 +163,16 @@ export class CoveyStateMachine implements StateMachine {
 
   /**
    * Replaces this machine's state, in place, by a snapshot from the replica's own durable storage
-   * (fromOwnSnapshot: not checked field by field). A snapshot of an older version, or anything
-   * that does not come from this replica's own disk, goes through restoreSnapshot.
+   * (fromOwnSnapshot: not checked field by field). A snapshot of an older version, or one not of
+   * the shape this code writes, goes through restoreSnapshot, which names what is wrong with it.
    */
   restoreOwnSnapshot(s: unknown): void {
-    const state = fromOwnSnapshot(s);
+    let state: MachineState | null;
+    try {
+      state = fromOwnSnapshot(s);
+    } catch {
+      state = null; // not the shape it wrote (a bug, or a disk that lied past its checksums): the checked path names the problem
+    }
     if (state === null) { this.restoreSnapshot(s); return; }
     this.#kv = state.kv;
     this.#tasks = state.tasks;
