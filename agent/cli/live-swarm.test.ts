@@ -91,8 +91,17 @@ test('a real swarm through the CLI: kv ls and kv watch see committed keys; telem
     assert.equal(msgs.length, 3);
     for (const m of msgs) assert.equal(m.from, agents[0].identity.peerId);
     assert.ok(msgs[1].value.n > msgs[0].value.n);
-    const topics = await runCli(['telemetry', 'ls', '--json', '--agent', a1]);
-    const pulse = (JSON.parse(topics.stdout) as { topic: string; count: number; schema: unknown }[]).find((t) => t.topic === 'pulse');
+    // The schema comes in agent 0's announcement, sent when agent 1 subscribes and again every
+    // announceEveryMs (15 s): the first can be lost while gossipsub's mesh forms (seen once in a
+    // loaded full run), so wait for a re-announcement rather than for the first alone.
+    type TopicRow = { topic: string; count: number; schema: unknown };
+    let topics = await runCli(['telemetry', 'ls', '--json', '--agent', a1]);
+    let pulse = (JSON.parse(topics.stdout) as TopicRow[]).find((t) => t.topic === 'pulse');
+    for (const until = Date.now() + 20_000; pulse?.schema === null && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 500));
+      topics = await runCli(['telemetry', 'ls', '--json', '--agent', a1]);
+      pulse = (JSON.parse(topics.stdout) as TopicRow[]).find((t) => t.topic === 'pulse');
+    }
     assert.ok(pulse !== undefined && pulse.count >= 3 && pulse.schema !== null, topics.stdout);
     const hz = await runCli(['telemetry', 'hz', 'pulse', '--count', '2', '--every', '1500', '--json', '--agent', a0]);
     assert.equal(hz.code, 0, hz.stderr);
