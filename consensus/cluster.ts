@@ -15,7 +15,7 @@
 import { Replica, type StateMachine } from './core/replica.ts';
 import type { ReplicaOptions } from './core/config.ts';
 import type { InstanceId, ReplicaId } from './core/ids.ts';
-import type { Batch, ClientReply, Deps, Envelope, Event, Payload, Ready, SnapshotEnvelope } from './core/types.ts';
+import type { Batch, ClientReply, Deps, Envelope, EpochClose, Event, Payload, Ready, SnapshotEnvelope } from './core/types.ts';
 import { MemoryStorage } from './storage/memory.ts';
 import { CoveyStateMachine } from './statemachine/machine.ts';
 import {
@@ -41,6 +41,7 @@ export interface UnsyncedTurn {
   readonly messages: readonly Envelope[];
   readonly snapshots: readonly SnapshotEnvelope[];
   readonly replies: readonly ClientReply[];
+  readonly closed: EpochClose | null;
 }
 
 /** Ghost state for the invariants: what the protocol said, not what a replica holds. */
@@ -70,6 +71,8 @@ export class Cluster {
   /** State-transfer snapshots in flight; delivered by `deliverSnapshots` (each tickAll). */
   snapshotsInFlight: SnapshotEnvelope[] = [];
   readonly replies: ClientReply[][] = [];
+  /** Per replica, the close of the epoch once it is durable there (Ready.closed; docs/reconfiguration.md). */
+  readonly closes: (EpochClose | null)[] = [];
   /** Per replica, its steps not yet durable, oldest first (sync 'explicit' only). */
   readonly unsynced: UnsyncedTurn[][] = [];
   readonly ghost: Ghost = { proposals: new Map(), accepts: new Map(), commits: new Map(), wrongOwner: [] };
@@ -85,6 +88,7 @@ export class Cluster {
       this.replicas.push(new (options.replicaClass ?? Replica)({ ...options, self: r }, this.machines[r]));
       this.up.push(true);
       this.replies.push([]);
+      this.closes.push(null);
       this.unsynced.push([]);
     }
   }
@@ -110,9 +114,9 @@ export class Cluster {
     // A proposal is the coordinator's from the moment its own state holds it (INV5 compares the
     // replicas' state with it), even while its PreAccept waits for the sync.
     for (const env of ready.messages) if (env.msg.type === 'PreAccept') this.observe(env);
-    const turn: UnsyncedTurn = { persist: ready.persist, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies };
+    const turn: UnsyncedTurn = { persist: ready.persist, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies, closed: ready.closed };
     if (this.options.sync === 'explicit') {
-      if (turn.persist.length > 0 || turn.messages.length > 0 || turn.snapshots.length > 0 || turn.replies.length > 0) this.unsynced[r].push(turn);
+      if (turn.persist.length > 0 || turn.messages.length > 0 || turn.snapshots.length > 0 || turn.replies.length > 0 || turn.closed !== null) this.unsynced[r].push(turn);
       return;
     }
     const own = this.makeDurable(r, turn);
@@ -131,6 +135,7 @@ export class Cluster {
     }
     for (const env of turn.snapshots) this.snapshotsInFlight.push(env);
     for (const reply of turn.replies) this.replies[r].push(reply);
+    if (turn.closed !== null) this.closes[r] = turn.closed;
     return own;
   }
 

@@ -6,6 +6,11 @@ import { batchCommandsMax } from './validate.ts';
 
 export interface ReplicaOptions {
   readonly self: number;
+  /**
+   * The epoch of this consensus group (docs/reconfiguration.md; default 0, the config's voters).
+   * A `voters.change` is proposed and accepted only in the group of the epoch it names.
+   */
+  readonly epoch?: number;
   readonly n: number;
   readonly f: number;
   readonly e: number;
@@ -76,6 +81,7 @@ export interface ReplicaOptions {
 
 export interface ReplicaConfig extends Quorums {
   readonly self: number;
+  readonly epoch: number;
   readonly batchCommandsMax: number;
   readonly batchBytesMax: number;
   readonly pipelineInstancesMax: number;
@@ -105,6 +111,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
   const c: ReplicaConfig = {
     ...q,
     self: o.self,
+    epoch: o.epoch ?? 0,
     batchCommandsMax: o.batchCommandsMax ?? 100,
     batchBytesMax: o.batchBytesMax ?? 1024 * 1024,
     pipelineInstancesMax: o.pipelineInstancesMax ?? 1,

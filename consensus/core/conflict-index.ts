@@ -9,7 +9,7 @@
 // Deleting each entry as the floor passed it cost more than the lookups themselves (bench:core).
 
 import { belowFloor, floorAtLeast, maxFloor } from './deps.ts';
-import { footprint } from './conflicts.ts';
+import { conflictsWithEverything, footprint } from './conflicts.ts';
 import type { InstanceId } from './ids.ts';
 import { NOP, type Batch, type Payload } from './types.ts';
 
@@ -22,7 +22,10 @@ export class ConflictIndex {
    * one hash lookup, and a key reused by the workload keeps its cell.
    */
   private readonly byKey = new Map<string, KeyCell>();
-  /** Ids whose payload is, or once was, Nop: Nop conflicts with everything (§2). */
+  /**
+   * Ids whose payload is, or once was, Nop or a voters.change: they conflict with everything (§2,
+   * docs/reconfiguration.md). Callers find the candidates of such a payload by a full scan.
+   */
   private readonly nops = new Set<InstanceId>();
   /** Ids at or below this floor may be forgotten; answers above it are complete. */
   private prunedFloor: readonly number[];
@@ -47,7 +50,7 @@ export class ConflictIndex {
 
   add(id: InstanceId, p: Payload | null, previous: Payload | null): void {
     if (p === null || p === previous) return;
-    if (p === NOP) {
+    if (p === NOP || conflictsWithEverything(p)) {
       this.nops.add(id);
       return;
     }
@@ -63,6 +66,7 @@ export class ConflictIndex {
    * path: every PreAccept does both). Candidates are visited before `id` is added under a key.
    */
   collectAndAdd(id: InstanceId, c: Batch, floor: readonly number[], visit: (id: InstanceId) => void): void {
+    if (conflictsWithEverything(c)) throw new Error('assertion: a batch that conflicts with everything has no candidates by key (scan instead)');
     for (const key of footprint(c).keys()) {
       const cell = this.byKey.get(key);
       if (cell === undefined) { this.byKey.set(key, { one: id, many: null }); continue; }
@@ -83,6 +87,7 @@ export class ConflictIndex {
 
   /** Candidate conflicting ids for `c` above `floor` (may repeat; may include non-conflicting). */
   candidates(c: Batch, floor: readonly number[], visit: (id: InstanceId) => void): void {
+    if (conflictsWithEverything(c)) throw new Error('assertion: a batch that conflicts with everything has no candidates by key (scan instead)');
     for (const key of footprint(c).keys()) {
       const cell = this.byKey.get(key);
       if (cell === undefined) continue;

@@ -1,6 +1,6 @@
 // Key-level interference (PROTOCOL.md §2 ⋈, §12): two payloads conflict when some pair of their
 // commands touches a common key and at least one of the pair writes it. Nop conflicts with
-// everything (the conservative choice of §2); ⊥ conflicts with nothing.
+// everything (the conservative choice of §2), and so does a voters.change; ⊥ conflicts with nothing.
 //
 // Every command also writes its client's session: the state machine's exactly-once memory of that
 // client's recent requests (machine.ts), which decides whether a command is a retry, an id reused
@@ -15,6 +15,14 @@ import { NOP, type Batch, type Payload } from './types.ts';
 
 /** key → true when some command of the batch writes it. */
 export type Footprint = ReadonlyMap<string, boolean>;
+
+/**
+ * The footprint key of a batch that conflicts with everything: a `voters.change`
+ * (docs/reconfiguration.md rule 1), ordered against every other command of its epoch so that the
+ * epoch's effects all come before it. No command key has this form (kv/, task/, roster, voters,
+ * session/).
+ */
+const everything = '*';
 
 // A batch is immutable once made, so its footprint is computed once. WeakMap keeps the cache from
 // holding batches alive.
@@ -32,6 +40,7 @@ export function footprint(b: Batch): Footprint {
     for (const c of b.commands) {
       const a = commandAccess(c);
       m.set(a.key, (m.get(a.key) ?? false) || a.write);
+      if (c.op === 'voters.change') m.set(everything, true);
       m.set(sessionKey(c.clientId), true);
     }
     fp = m;
@@ -40,7 +49,13 @@ export function footprint(b: Batch): Footprint {
   return fp;
 }
 
+/** Does the batch conflict with every command (it carries a voters.change)? */
+export function conflictsWithEverything(b: Batch): boolean {
+  return footprint(b).has(everything);
+}
+
 export function footprintsConflict(a: Footprint, b: Footprint): boolean {
+  if (a.has(everything) || b.has(everything)) return true;
   const [small, large] = a.size <= b.size ? [a, b] : [b, a];
   for (const [key, write] of small) {
     const other = large.get(key);

@@ -8,15 +8,15 @@
 import { assert } from './assert.ts';
 import { replicaConfig, type ReplicaConfig, type ReplicaOptions } from './config.ts';
 import { ConflictIndex } from './conflict-index.ts';
-import { payloadsConflict, payloadsEqual } from './conflicts.ts';
+import { conflictsWithEverything, payloadsConflict, payloadsEqual } from './conflicts.ts';
 import { belowFloor, depsEqual, depsUnion, emptyDeps, floorAtLeast, makeDeps, maxFloor } from './deps.ts';
 import { Executor } from './execution.ts';
-import { ballotOwner, initCoord, instanceId, instanceSeq, nextBallot, type Ballot, type InstanceId, type ReplicaId } from './ids.ts';
+import { ballotOwner, formatId, initCoord, instanceId, instanceSeq, nextBallot, type Ballot, type InstanceId, type ReplicaId } from './ids.ts';
 import { decideAfterValidate, decideRecovery, decideWhileWaiting, validateAnswer } from './recovery.ts';
 import { validateCommand, validateMessage, validateSnapshotMessage } from './validate.ts';
 import {
   NOP, type Accept, type AcceptOK, type Batch, type ClientReply, type Commit, type Deps, type Envelope, type Event,
-  type ExecutedBatch, type Instance, type InstanceRecord, type Message, type Payload, type Phase, type PersistRecord,
+  type EpochClose, type ExecutedBatch, type Instance, type InstanceRecord, type Message, type Payload, type Phase, type PersistRecord,
   type PreAccept, type PreAcceptOK, type Ready, type Recover, type RecoverOK, type ReplicaSnapshot, type SnapshotMessage,
   type SnapshotEnvelope, type StoredState, type Validate, type ValidateOK, type Waiting, type Watermark,
 } from './types.ts';
@@ -113,6 +113,17 @@ export class Replica {
   private readonly unconfirmedEarly = new Set<InstanceId>();
   /** Peers the driver says do not answer now (the 'reachable' hint; empty until it says). */
   private unreachable = new Set<ReplicaId>();
+  /**
+   * docs/reconfiguration.md rule 3, sealing: the voters.change instances this replica holds (in a
+   * record's cmd or initCmd, so durably, in the group commit that recorded them) and that are not
+   * committed as Nop. While any is held it proposes nothing and reports dependencies for no
+   * instance it had not reported them for, so no instance's dependencies can name a change.
+   */
+  private readonly heldChanges = new Set<InstanceId>();
+  /** Rule 4: the change this replica executed, which closed its epoch; nothing executes after it. */
+  private closedBy: InstanceId | null = null;
+  /** The close, for the next Ready (set once). */
+  private closeReady: EpochClose | null = null;
 
   private nowMs = 0;
   private entropy = 0;
@@ -186,6 +197,7 @@ export class Replica {
       if (r.forgotten(rec.id)) continue; // storage drops these with the snapshot; be lenient
       const inst: Instance = { ...rec };
       r.instances.set(inst.id, inst);
+      r.noteHeldChange(inst);
       r.index.add(inst.id, inst.initCmd, null);
       r.index.add(inst.id, inst.cmd, inst.initCmd);
       if (initCoord(inst.id) === r.cfg.self) r.nextSeq = Math.max(r.nextSeq, instanceSeq(inst.id) + 1);
@@ -194,7 +206,13 @@ export class Replica {
       const inst = r.instances.get(id);
       if (inst === undefined || inst.phase !== 'COMMITTED') throw new Error(`storage corrupt: applied ${id} is not a committed instance`);
       if (r.executor.isApplied(id)) throw new Error(`storage corrupt: applied ${id} twice (or in the snapshot and the log after it)`);
-      if (inst.cmd !== NOP) for (const c of (inst.cmd as Batch).commands) r.sm.apply(c);
+      if (r.closedBy !== null) throw new Error(`storage corrupt: applied ${id} after the voters.change ${r.closedBy} that closed epoch ${r.cfg.epoch}`);
+      if (inst.cmd !== NOP) {
+        for (const c of (inst.cmd as Batch).commands) {
+          const result = r.sm.apply(c);
+          if (c.op === 'voters.change' && result.ok) r.close(id, c, []);
+        }
+      }
       r.executor.markApplied(id);
     }
     // The replayed log counts toward the next snapshot: otherwise a replica restarted more often
@@ -207,6 +225,7 @@ export class Replica {
     // So are the ids an earlier restart skipped and did not live to recover: every own seq above
     // the applied prefix that this replica does not hold is a gap that would stall the prefix.
     r.nextSeq += r.cfg.earlyProposalsMax;
+    if (r.closedBy !== null) return r; // a closed epoch recovers and executes nothing more (rule 7)
     for (let seq = r.appliedPrefix[r.cfg.self] + 1; seq < r.nextSeq; seq++) {
       const id = instanceId(seq, r.cfg.self);
       if (!r.instances.has(id)) r.trackPending(id);
@@ -280,7 +299,9 @@ export class Replica {
     for (const rec of this.logRecords) persist.push(rec);
     const ready: Ready = {
       persist, early: this.early, messages: this.messages, snapshots: this.snapshots, executed: this.executed, replies: this.replies, tickMs: this.tickRequested,
+      closed: this.closeReady,
     };
+    this.closeReady = null;
     this.early = [];
     this.snapshots = [];
     this.dirty.clear();
@@ -345,9 +366,11 @@ export class Replica {
    * stays within batchBytesMax (always at least one), so that a payload fits in one network frame.
    */
   private batchTake(): number {
+    if (this.queue[0].op === 'voters.change') return 1; // a change travels alone (rule 1)
     let bytes = 0;
     let k = 0;
     while (k < this.queue.length && k < this.cfg.batchCommandsMax) {
+      if (this.queue[k].op === 'voters.change') break;
       bytes += commandBytes(this.queue[k]);
       if (k > 0 && bytes > this.cfg.batchBytesMax) break;
       k++;
@@ -410,6 +433,11 @@ export class Replica {
   }
 
   private submit(command: Command): void {
+    const refused = this.submitRefusal(command);
+    if (refused !== null) {
+      this.replies.push({ clientId: command.clientId, requestId: command.requestId, result: { ok: false, error: refused } });
+      return;
+    }
     if (this.queue.length >= this.cfg.submitQueueCommandsMax) {
       this.replies.push({
         clientId: command.clientId, requestId: command.requestId,
@@ -421,13 +449,30 @@ export class Replica {
     this.proposeQueued();
   }
 
+  /** Why this group will not take `command` (docs/reconfiguration.md), or null. */
+  private submitRefusal(command: Command): string | null {
+    const epoch = this.cfg.epoch;
+    if (this.closedBy !== null) return `epoch ${epoch} is closed by a voters.change; submit to the group of epoch ${epoch + 1}`;
+    if (command.op === 'voters.change' && command.epoch !== epoch) {
+      return `superseded: this voter group is at epoch ${epoch}, the voters.change was made for epoch ${command.epoch}`;
+    }
+    return null;
+  }
+
+  /** Sealed (rule 3) or closed (rule 4): this group proposes nothing more for now. */
+  private get sealed(): boolean {
+    return this.heldChanges.size > 0 || this.closedBy !== null;
+  }
+
   /**
    * Adaptive batching: while fewer than pipelineInstancesMax own instances are in flight, queued
    * commands leave at once (a batch of one under light load); once the pipeline is full they wait
    * and leave together, up to batchCommandsMax, when an instance completes.
    */
   private proposeQueued(): void {
-    while (this.queue.length > 0 && this.ownProposals.size < this.cfg.pipelineInstancesMax) {
+    // Sealed: queued commands wait for the change to commit (as Nop) or to close the epoch. Checked
+    // per batch: proposing a change seals this replica at once.
+    while (!this.sealed && this.queue.length > 0 && this.ownProposals.size < this.cfg.pipelineInstancesMax) {
       const commands = this.queue.splice(0, this.batchTake());
       this.propose({ commands });
     }
@@ -462,7 +507,11 @@ export class Replica {
       const inst = this.instances.get(other);
       if (inst !== undefined && payloadsConflict(inst.cmd, c)) found.push(other);
     };
-    if (index) this.index.collectAndAdd(id, c, floor, visit);
+    if (conflictsWithEverything(c)) {
+      // A voters.change depends on every instance held above the floor: no key finds them all.
+      for (const other of this.instances.keys()) if (!belowFloor(other, floor)) visit(other);
+      if (index) this.index.add(id, c, null);
+    } else if (index) this.index.collectAndAdd(id, c, floor, visit);
     else this.index.candidates(c, floor, visit);
     return makeDeps(found, floor);
   }
@@ -499,6 +548,11 @@ export class Replica {
       }
       return;
     }
+    // Rule 3: holding a change, report no dependencies for a command not reported before (its
+    // dependencies could name the change, and it would execute after the epoch closed). Silence:
+    // the coordinator's instance is recovered, as Nop unless a quorum reported it before. Another
+    // change is answered (rule 8): whichever executes first closes the epoch, the other is void.
+    if (!conflictsWithEverything(m.cmd) && this.refusesNewReport(m.id)) return;
     const previous = inst.cmd;
     inst.cmd = m.cmd;
     inst.initCmd = m.cmd;
@@ -707,7 +761,8 @@ export class Replica {
   }
 
   private validateCandidates(c: Batch, D: Deps): Instance[] {
-    if (!this.index.completeAbove(D.floor)) return [...this.instances.values()]; // rare: full scan
+    // Rare: a full scan when the index is incomplete, or for a change (it conflicts with everything).
+    if (!this.index.completeAbove(D.floor) || conflictsWithEverything(c)) return [...this.instances.values()];
     const seen = new Set<InstanceId>();
     const out: Instance[] = [];
     const add = (id: InstanceId): void => {
@@ -827,7 +882,7 @@ export class Replica {
     this.ticks++;
     this.tickRequested = this.cfg.tickMs;
     for (const [id, lead] of this.leads) this.tickLead(id, lead);
-    for (const id of this.executor.missing()) this.trackPending(id);
+    if (this.closedBy === null) for (const id of this.executor.missing()) this.trackPending(id);
     const due: InstanceId[] = [];
     for (const [id, p] of this.pending) if (p.deadlineMs <= this.nowMs) due.push(id);
     for (const id of due) {
@@ -840,7 +895,8 @@ export class Replica {
     }
     this.flushExecution();
     if (this.ticks % this.cfg.watermarkEveryTicks === 0) this.exchangeWatermarks();
-    if (this.cfg.snapshotEveryApplied > 0 && this.appliedSinceSnapshot >= this.cfg.snapshotEveryApplied) this.takeSnapshot();
+    // A closed epoch's machine is frozen at its change; the next epoch's group snapshots from there.
+    if (this.closedBy === null && this.cfg.snapshotEveryApplied > 0 && this.appliedSinceSnapshot >= this.cfg.snapshotEveryApplied) this.takeSnapshot();
     this.proposeQueued();
   }
 
@@ -901,6 +957,7 @@ export class Replica {
   }
 
   private trackPending(id: InstanceId): void {
+    if (this.closedBy !== null) return; // rule 7: nothing of a closed epoch can take effect any more
     if (this.pending.has(id) || this.notNeeded(id)) return;
     if (this.instances.get(id)?.phase === 'COMMITTED') return;
     this.pending.set(id, { attempt: 0, deadlineMs: this.nowMs + this.firstRecoveryDelayMs(id) });
@@ -959,6 +1016,14 @@ export class Replica {
 
   private exchangeWatermarks(): void {
     this.broadcastToOthers({ type: 'Watermark', executed: [...this.appliedPrefix] });
+    if (this.closedBy !== null) {
+      // A peer that missed the change may never see it in a watermark: the change can sit above
+      // gaps in its coordinator's seqs (ids skipped at a restart) that nobody recovers once the
+      // epoch is closed. So the change's Commit goes along, until the driver retires the epoch;
+      // the peer recovers its dependencies from there (every one is committed here).
+      const c = this.instances.get(this.closedBy)!;
+      this.broadcastToOthers({ type: 'Commit', b: c.abal, id: c.id, cmd: c.cmd!, dep: c.dep });
+    }
     // Every voter has applied everything at or below the element-wise minimum of the reports.
     const n = this.cfg.n;
     const global = [...this.appliedPrefix];
@@ -1029,6 +1094,7 @@ export class Replica {
       this.pending.delete(id);
       this.leads.delete(id);
       this.waitingLeads.delete(id);
+      this.heldChanges.delete(id);
       this.stats.truncatedInstances++;
     }
     for (const id of this.waitingK.keys()) if (this.forgotten(id)) this.waitingK.delete(id);
@@ -1076,7 +1142,7 @@ export class Replica {
    */
   private sendSnapshot(to: ReplicaId, executed: readonly number[]): void {
     const snapshot = this.sm.snapshot;
-    if (snapshot === undefined || to === this.self) return;
+    if (snapshot === undefined || to === this.self || this.closedBy !== null) return;
     const last = this.snapshotSentApplied[to];
     const refused = last !== null && executed.some((x, c) => x > last[c]);
     if (!refused && this.nowMs - this.snapshotSentMs[to] < this.cfg.snapshotResendMs) return;
@@ -1095,7 +1161,7 @@ export class Replica {
    * would lose its effect. It is persisted (a snapshot record) before anything it enables leaves.
    */
   private onSnapshot(m: SnapshotMessage): void {
-    if (this.sm.restoreSnapshot === undefined) return;
+    if (this.sm.restoreSnapshot === undefined || this.closedBy !== null) return;
     const n = this.cfg.n, prefix = this.appliedPrefix;
     const above = new Set(m.appliedAbove);
     const covers = (id: InstanceId): boolean => instanceSeq(id) <= m.applied[initCoord(id)] || above.has(id);
@@ -1152,12 +1218,13 @@ export class Replica {
   }
 
   private execute(id: InstanceId): void {
+    if (this.closedBy !== null) return; // rule 4: nothing of this epoch executes after its change
     this.applyInOrder(this.executor.onCommit(id));
   }
 
   /** Resolve execution deferred behind cycles and out-of-order commits (once per tick). */
   private flushExecution(): void {
-    if (!this.executor.hasDeferred) return;
+    if (!this.executor.hasDeferred || this.closedBy !== null) return;
     this.applyInOrder(this.executor.flush());
     this.recheckWaiting();
     this.proposeQueued();
@@ -1167,6 +1234,13 @@ export class Replica {
     for (const ready of order) {
       const inst = this.instances.get(ready)!;
       const own = this.ownProposals.get(ready);
+      if (this.closedBy !== null) {
+        // Rule 4: every command of the epoch with an effect is in the change's dependencies, so
+        // executed before it; after it come only Nops and changes that lost the race (rule 8: void,
+        // their clients were handed on with the close). Diverging would be worse than stopping.
+        assert(inst.cmd === NOP || isChange(inst.cmd), () => `epoch ${this.cfg.epoch}: instance ${formatId(ready)} with an effect executes after the voters.change ${formatId(this.closedBy!)} that closed it`);
+        continue; // not applied, not logged: the epoch is over here
+      }
       if (inst.cmd !== NOP) {
         const commands = (inst.cmd as Batch).commands;
         const results: CommandResult[] = new Array(commands.length);
@@ -1174,6 +1248,7 @@ export class Replica {
           const command = commands[i];
           const result = (results[i] = this.sm.apply(command));
           if (own !== undefined) this.replies.push({ clientId: command.clientId, requestId: command.requestId, result });
+          if (command.op === 'voters.change' && result.ok) this.closeAfterApplying(ready, command);
         }
         this.executed.push({ id: ready, commands, results });
       }
@@ -1200,7 +1275,62 @@ export class Replica {
     // Every change that is persisted passes here: the record must be one load() would take.
     assert(inst.abal <= inst.bal, () => `INV3: instance ${inst.id} has abal ${inst.abal} above bal ${inst.bal}`);
     assert(inst.cmd !== null || (inst.phase !== 'ACCEPTED' && inst.phase !== 'COMMITTED'), () => `instance ${inst.id} is ${inst.phase} without a command`);
+    this.noteHeldChange(inst);
     this.dirty.set(inst.id, inst);
+  }
+
+  // ---- reconfiguration (docs/reconfiguration.md) -------------------------------------------
+
+  /**
+   * Rule 3: a record holding a voters.change seals this replica, in the same group commit; a change
+   * committed as Nop can never take effect, so it no longer seals.
+   */
+  private noteHeldChange(inst: Readonly<Instance>): void {
+    const holds = isChange(inst.cmd) || isChange(inst.initCmd);
+    if (holds && !(inst.phase === 'COMMITTED' && inst.cmd === NOP)) this.heldChanges.add(inst.id);
+    else this.heldChanges.delete(inst.id);
+  }
+
+  /** Rule 3: a PreAccept of `id` would be a first report made while holding a change other than `id`. */
+  private refusesNewReport(id: InstanceId): boolean {
+    if (this.closedBy !== null) return true;
+    for (const c of this.heldChanges) if (c !== id) return true;
+    return false;
+  }
+
+  /** The change that closed this epoch here, or null (status, tests). */
+  closedByChange(): InstanceId | null {
+    return this.closedBy;
+  }
+
+  /** Is this replica sealed by a change it holds (or closed)? (status, tests) */
+  isSealed(): boolean {
+    return this.sealed;
+  }
+
+  /**
+   * Rules 4 and 5, in the turn that executes the change: the epoch is over here. Commands of this
+   * replica's clients that did not execute before it never take effect in this epoch (they are not
+   * in the change's dependencies, so they commit as Nop or never): they go to the next epoch.
+   */
+  private closeAfterApplying(id: InstanceId, command: Command): void {
+    const requeue: Command[] = [];
+    for (const [own, batch] of this.ownProposals) if (own !== id && !this.executor.isApplied(own)) requeue.push(...batch.commands);
+    requeue.push(...this.queue);
+    this.queue.length = 0;
+    this.close(id, command, requeue);
+  }
+
+  private close(id: InstanceId, command: Command, requeue: Command[]): void {
+    assert(this.closedBy === null, () => `epoch ${this.cfg.epoch} closed twice: by ${formatId(this.closedBy!)} and ${formatId(id)}`);
+    this.closedBy = id;
+    const snapshot = this.sm.snapshot;
+    this.closeReady = { change: id, command, machine: snapshot === undefined ? null : snapshot.call(this.sm), requeue };
+    for (const own of this.ownProposals.keys()) if (own !== id) this.forgetOwn(own);
+    this.pending.clear();
+    // Others finish or recover what is left of the epoch (rule 7); this replica still answers them.
+    this.leads.clear();
+    this.waitingLeads.clear();
   }
 
   /**
@@ -1268,6 +1398,11 @@ export class Replica {
 /** The replies that are votes: a decision may count them only once the voter's state is durable. */
 function isVote(msg: Message): boolean {
   return msg.type === 'PreAcceptOK' || msg.type === 'AcceptOK' || msg.type === 'RecoverOK' || msg.type === 'ValidateOK';
+}
+
+/** Does the payload carry a voters.change? (It then travels alone: validate.ts, batchTake.) */
+function isChange(p: Payload | null): boolean {
+  return p !== null && p !== NOP && conflictsWithEverything(p);
 }
 
 function recordOf(inst: Instance): InstanceRecord {

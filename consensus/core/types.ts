@@ -165,6 +165,22 @@ export interface ClientReply {
 }
 
 /**
+ * This replica executed the `voters.change` that closes its epoch (docs/reconfiguration.md rules
+ * 4 and 5): nothing of this epoch takes effect after it. The driver starts the next epoch's group
+ * from `machine` (the state machine right after the change) once `persist` is durable, and proposes
+ * `requeue` there: the commands of this replica's clients that had not taken effect in this epoch
+ * and never will (own proposals not executed before the change, and the queue).
+ */
+export interface EpochClose {
+  readonly change: InstanceId;
+  /** The executed change: the next epoch's number (`epoch + 1`) and voters (`voters`). */
+  readonly command: Command;
+  /** The state machine's snapshot right after the change; null when it has no snapshots. */
+  readonly machine: unknown;
+  readonly requeue: readonly Command[];
+}
+
+/**
  * What one or more steps produced, in the order the driver must honour it (etcd raft's Ready,
  * with its asynchronous storage writes):
  * 0. `early` may be sent at once, before `persist` is durable: it exposes nothing `persist` holds
@@ -190,6 +206,8 @@ export interface Ready {
   readonly executed: ExecutedBatch[];
   readonly replies: ClientReply[];
   readonly tickMs: number | null;
+  /** Set once: the turn in which this replica executed the change that closes its epoch. */
+  readonly closed: EpochClose | null;
 }
 
 /** What a restarting replica is given back from its storage. */

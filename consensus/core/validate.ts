@@ -16,7 +16,7 @@ import { ballotOwner, formatId, initCoord, instanceSeq, isInstanceId, replicasMa
 import type { Ballot, InstanceId, ReplicaId } from './ids.ts';
 import { NOP } from './types.ts';
 import type { Batch, Deps, Message, MessageType, Payload, Phase, SnapshotMessage } from './types.ts';
-import type { Command } from '../statemachine/commands.ts';
+import { votersListError, type Command } from '../statemachine/commands.ts';
 import { array, describe, ownValue, plainObject, quote, reject, Rejection, utf8Bytes } from '../../kit/validate-kit.ts';
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -46,6 +46,11 @@ export const leaseMsMax = 86_400_000;
 export interface ValidationContext {
   /** Number of voters; replica ids are 0..n-1. */
   readonly n: number;
+  /**
+   * The epoch of the consensus group the message is for (docs/reconfiguration.md; default 0): a
+   * `voters.change` in its payload must have been made in this epoch.
+   */
+  readonly epoch?: number;
 }
 
 export type Validated = { ok: true; msg: Message } | { ok: false; reason: string };
@@ -232,6 +237,13 @@ function command(raw: unknown, path: string): Command {
       const { f, envelope } = read(['peerId']);
       return { ...envelope, op, peerId: text(f.peerId, `${path}.peerId`, stringFieldBytesMax) };
     }
+    case 'voters.change': {
+      const { f, envelope } = read(['epoch', 'voters', 'reason']);
+      const voters = text(f.voters, `${path}.voters`, stringFieldBytesMax, true);
+      const invalid = votersListError(voters);
+      if (invalid !== null) reject(`${path}.voters`, invalid);
+      return { ...envelope, op, epoch: count(f.epoch, `${path}.epoch`), voters, reason: text(f.reason, `${path}.reason`, stringFieldBytesMax) };
+    }
     default:
       return reject(`${path}.op`, `unknown operation ${describe(op)}`);
   }
@@ -246,17 +258,24 @@ function leaseMs(v: unknown, path: string): number {
 
 // ---- payloads and dependency sets (types.ts) ------------------------------------------------
 
-function batch(raw: unknown, path: string): Batch {
+function batch(raw: unknown, path: string, epoch: number): Batch {
   if (raw === NOP) reject(path, 'expected a batch, got NOP (only recovery proposes NOP, through Accept)');
   const f = fields(plainObject(raw, path), path, ['commands']);
-  const commands = array(f.commands, `${path}.commands`, 1, batchCommandsMax);
-  return { commands: commands.map((c, i) => command(c, `${path}.commands[${i}]`)) };
+  const commands = array(f.commands, `${path}.commands`, 1, batchCommandsMax).map((c, i) => command(c, `${path}.commands[${i}]`));
+  // docs/reconfiguration.md rule 1: a change travels alone, and only in the group of its epoch.
+  for (let i = 0; i < commands.length; i++) {
+    const c = commands[i];
+    if (c.op !== 'voters.change') continue;
+    if (commands.length !== 1) reject(`${path}.commands[${i}]`, `a voters.change travels alone in its batch, this one has ${commands.length} commands`);
+    if (c.epoch !== epoch) reject(`${path}.commands[${i}].epoch`, `a voters.change of epoch ${c.epoch} in the consensus group of epoch ${epoch}`);
+  }
+  return { commands };
 }
 
-function payload(raw: unknown, path: string): Payload {
+function payload(raw: unknown, path: string, epoch: number): Payload {
   if (raw === NOP) return NOP;
   if (typeof raw === 'string') reject(path, `expected "NOP" or a batch, got ${describe(raw)}`);
-  return batch(raw, path);
+  return batch(raw, path, epoch);
 }
 
 /**
@@ -303,6 +322,7 @@ function requireBallotOwner(type: MessageType, b: Ballot, id: InstanceId, from: 
 
 function message(raw: unknown, from: number, ctx: ValidationContext): Message {
   const n = voters(ctx);
+  const epoch = ctx.epoch ?? 0;
   const obj = plainObject(raw, 'message');
   const type = ownValue(obj, 'type', 'message.type', 'missing message type');
   if (typeof type !== 'string' || !messageTypes.has(type)) reject('message.type', `unknown message type ${describe(type)}`);
@@ -316,7 +336,7 @@ function message(raw: unknown, from: number, ctx: ValidationContext): Message {
       const f = fields(obj, t, ['type', 'id', 'cmd', 'dep']);
       const id = instance(f.id, at('id'), n);
       if (from !== initCoord(id)) reject(at('id'), `sender ${from} is not the initial coordinator of ${formatId(id)} (replica ${initCoord(id)} is)`);
-      return { type: t, id, cmd: batch(f.cmd, at('cmd')), dep: deps(f.dep, at('dep'), n, id) };
+      return { type: t, id, cmd: batch(f.cmd, at('cmd'), epoch), dep: deps(f.dep, at('dep'), n, id) };
     }
     case 'PreAcceptOK': {
       const f = fields(obj, t, ['type', 'id', 'dep']);
@@ -328,7 +348,7 @@ function message(raw: unknown, from: number, ctx: ValidationContext): Message {
       const b = ballot(f.b, at('b'));
       const id = instance(f.id, at('id'), n);
       requireBallotOwner(t, b, id, from, n);
-      return { type: t, b, id, cmd: payload(f.cmd, at('cmd')), dep: deps(f.dep, at('dep'), n, id) };
+      return { type: t, b, id, cmd: payload(f.cmd, at('cmd'), epoch), dep: deps(f.dep, at('dep'), n, id) };
     }
     case 'AcceptOK': {
       const f = fields(obj, t, ['type', 'b', 'id']);
@@ -339,7 +359,7 @@ function message(raw: unknown, from: number, ctx: ValidationContext): Message {
       const f = fields(obj, t, ['type', 'b', 'id', 'cmd', 'dep']);
       const b = ballot(f.b, at('b'));
       const id = instance(f.id, at('id'), n);
-      return { type: t, b, id, cmd: payload(f.cmd, at('cmd')), dep: deps(f.dep, at('dep'), n, id) };
+      return { type: t, b, id, cmd: payload(f.cmd, at('cmd'), epoch), dep: deps(f.dep, at('dep'), n, id) };
     }
     case 'Recover': {
       const f = fields(obj, t, ['type', 'b', 'id']);
@@ -349,13 +369,13 @@ function message(raw: unknown, from: number, ctx: ValidationContext): Message {
       return { type: t, b, id };
     }
     case 'RecoverOK':
-      return recoverOK(obj, n);
+      return recoverOK(obj, n, epoch);
     case 'Validate': {
       const f = fields(obj, t, ['type', 'b', 'id', 'cmd', 'dep']);
       const b = recoveryBallot(f.b, at('b'));
       const id = instance(f.id, at('id'), n);
       requireBallotOwner(t, b, id, from, n);
-      return { type: t, b, id, cmd: batch(f.cmd, at('cmd')), dep: deps(f.dep, at('dep'), n, id) };
+      return { type: t, b, id, cmd: batch(f.cmd, at('cmd'), epoch), dep: deps(f.dep, at('dep'), n, id) };
     }
     case 'ValidateOK':
       return validateOK(obj, n);
@@ -375,7 +395,7 @@ function message(raw: unknown, from: number, ctx: ValidationContext): Message {
 }
 
 /** RecoverOK is a process's whole §3 state for id, so its fields must obey INV3 and INV4. */
-function recoverOK(obj: object, n: number): Message {
+function recoverOK(obj: object, n: number, epoch: number): Message {
   const f = fields(obj, 'RecoverOK', ['type', 'b', 'id', 'abal', 'cmd', 'dep', 'initDep', 'phase']);
   const b = recoveryBallot(f.b, 'RecoverOK.b');
   const id = instance(f.id, 'RecoverOK.id', n);
@@ -383,7 +403,7 @@ function recoverOK(obj: object, n: number): Message {
   const ph = phase(f.phase, 'RecoverOK.phase');
   if (abal > b) reject('RecoverOK.abal', `${abal} exceeds b ${b} (INV3: abal ≤ bal)`);
   if ((ph === 'INITIAL' || ph === 'PREACCEPTED') && abal !== 0) reject('RecoverOK.abal', `must be 0 in phase ${ph}, got ${abal} (INV3)`);
-  const cmd = f.cmd === null ? null : payload(f.cmd, 'RecoverOK.cmd');
+  const cmd = f.cmd === null ? null : payload(f.cmd, 'RecoverOK.cmd', epoch);
   if ((ph === 'ACCEPTED' || ph === 'COMMITTED') && cmd === null) reject('RecoverOK.cmd', `must not be null in phase ${ph} (INV4)`);
   return {
     type: 'RecoverOK', b, id, abal, cmd,

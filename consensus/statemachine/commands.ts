@@ -27,7 +27,21 @@ export type RosterCommand =
   | { readonly op: 'peer.admit'; readonly peerId: string }
   | { readonly op: 'peer.revoke'; readonly peerId: string };
 
-export type Operation = KvCommand | TaskCommand | RosterCommand;
+/**
+ * A change of the voter set (docs/reconfiguration.md): proposed in epoch `epoch`, it closes that
+ * epoch and makes `voters` (peer ids, comma-separated, in replica-index order) the voters of epoch
+ * `epoch + 1`. It conflicts with every command (conflicts.ts) and always travels alone in its batch.
+ * One flat string rather than an array: command fields are strings, numbers or null everywhere
+ * (the codec, payloadsEqual, fingerprints).
+ */
+export interface VotersCommand {
+  readonly op: 'voters.change';
+  readonly epoch: number;
+  readonly voters: string;
+  readonly reason: string;
+}
+
+export type Operation = KvCommand | TaskCommand | RosterCommand | VotersCommand;
 
 export interface CommandEnvelope {
   /** Names one client; request ids are unique per client. */
@@ -71,6 +85,32 @@ export function commandAccess(c: Operation): Access {
     case 'task.get': return { key: 'task/' + c.taskId, write: false };
     // One key for the whole roster: its changes are rare and each bumps the roster's version.
     case 'peer.admit': case 'peer.revoke': return { key: 'roster', write: true };
+    // It conflicts with everything anyway (conflicts.ts); the key is for the footprint's sake.
+    case 'voters.change': return { key: 'voters', write: true };
     default: return { key: 'task/' + c.taskId, write: true };
   }
+}
+
+/** Voters a group may have: 3, 5 or 7 (f = 1, 2, 3). */
+export const voterCounts: readonly number[] = [3, 5, 7];
+
+/** A voter's name in a change: a libp2p peer id, or a test's name for one. No commas. */
+export const voterNamePattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Why a change's voter list is malformed, or null. Shape only; the roster is the agent's to check. */
+export function votersListError(voters: string): string | null {
+  const ids = voters.split(',');
+  if (!voterCounts.includes(ids.length)) return `a voter set has ${voterCounts.join(', ')} voters, this one ${ids.length}`;
+  for (const id of ids) if (!voterNamePattern.test(id)) return `voter ${JSON.stringify(id.slice(0, 80))} is not a peer id`;
+  if (new Set(ids).size !== ids.length) return 'a voter is listed twice';
+  return null;
+}
+
+/** The peer ids of a `voters.change`, in order. */
+export function changeVoters(c: VotersCommand): string[] {
+  return c.voters.split(',');
+}
+
+export function isVotersChange(c: Command): c is CommandEnvelope & VotersCommand {
+  return c.op === 'voters.change';
 }

@@ -35,6 +35,7 @@ export function canonicalOperation(c: Command): string {
     case 'task.release': return JSON.stringify([c.op, c.taskId, c.worker, num(c.token)]);
     case 'task.get': return JSON.stringify([c.op, c.taskId]);
     case 'peer.admit': case 'peer.revoke': return JSON.stringify([c.op, c.peerId]);
+    case 'voters.change': return JSON.stringify([c.op, num(c.epoch), c.voters, c.reason]);
     default: {
       const o = c as unknown as Record<string, unknown>;
       const names = Object.keys(o).filter((k) => k !== 'clientId' && k !== 'requestId' && k !== 'timestampMs' && o[k] !== undefined);

@@ -372,11 +372,11 @@ describe('exactly-once for retried requests', () => {
     const m = CoveyStateMachine.fromSnapshot(v1);
     // Unknown fingerprint: the old behaviour, documented in machine.ts.
     assert.deepEqual(m.apply(at(7, { op: 'put', key: 'dupprobe', value: 'x' })), { ok: true, swapped: false, value: 'v' });
-    // New entries are fingerprinted, and the snapshot is written as version 3 with null for the old entry.
+    // New entries are fingerprinted, and the snapshot is written as version 4 with null for the old entry.
     m.apply(at(8, { op: 'put', key: 'k', value: 'a' }));
     failure(m.apply(at(8, { op: 'put', key: 'k', value: 'b' })), /request id 8 .* already used for a different command/);
     const snap = m.snapshot();
-    assert.equal(snap.version, 3);
+    assert.equal(snap.version, 4);
     assert.equal(snap.clients[0][1][0][2], null);
     assert.match(snap.clients[0][1][1][2]!, /^[A-Za-z0-9_-]{22}$/);
     assert.equal(CoveyStateMachine.fromSnapshot(JSON.parse(JSON.stringify(snap))).digest(), m.digest());
@@ -527,7 +527,12 @@ describe('snapshots', () => {
     const cases: [unknown, RegExp][] = [
       [null, /snapshot must be an object/],
       [[], /snapshot must be an object/],
-      [{ ...good, version: 4 }, /snapshot\.version must be 1 or 2 or 3/],
+      [{ ...good, version: 5 }, /snapshot\.version must be 1 or 2 or 3 or 4/],
+      [{ ...good, voters: undefined }, /snapshot\.voters must be an object/],
+      [{ ...good, voters: { epoch: 0, ids: ['a', 'b', 'c'] } }, /snapshot\.voters\.epoch must be at least 1/],
+      [{ ...good, voters: { epoch: 1, ids: ['a', 'b'] } }, /snapshot\.voters\.ids must hold 3, 5, 7 voters/],
+      [{ ...good, voters: { epoch: 1, ids: ['a', 'b', 'a'] } }, /snapshot\.voters\.ids lists a voter twice/],
+      [{ ...good, voters: { epoch: 1, ids: ['a', 'b', 'c,d'] } }, /snapshot\.voters\.ids\[2\] must be a peer id/],
       [{ ...good, roster: [['not-a-peer', 'admitted']] }, /snapshot\.roster\[0\]\[0\] must be a libp2p peer id/],
       [{ ...good, roster: [[peerA, 'maybe']] }, /snapshot\.roster\[0\]\[1\] must be 'admitted' or 'revoked'/],
       [{ ...good, roster: [[peerA, 'admitted'], [peerA, 'revoked']], rosterVersion: 5 }, /snapshot\.roster\[1\] repeats/],

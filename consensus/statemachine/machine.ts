@@ -21,6 +21,7 @@ import {
 } from './snapshot.ts';
 import { applyTask, leaseMsMax, type Task } from './tasks.ts';
 import { applyRoster, type RosterState, type RosterView } from './roster.ts';
+import { applyVotersChange, type VotersState } from './voters.ts';
 
 export { leaseMsMax };
 export type { MachineSnapshot };
@@ -66,6 +67,8 @@ export class CoveyStateMachine implements StateMachine {
    */
   #clients = new Map<string, RememberedEntry[]>();
   #roster: RosterState = { decisions: new Map(), version: 0 };
+  /** The voter set of the current epoch; null in epoch 0 (the config's voters). */
+  #voters: VotersState | null = null;
 
   constructor(options: MachineOptions = {}) {
     this.#fingerprints = options.fingerprintMemo ?? null;
@@ -133,6 +136,11 @@ export class CoveyStateMachine implements StateMachine {
     return { version: this.#roster.version, decisions: [...this.#roster.decisions].sort((a, b) => compareStrings(a[0], b[0])) };
   }
 
+  /** The voter set a `voters.change` made, and its epoch; null before the first (epoch 0: the config's). */
+  voters(): VotersState | null {
+    return this.#voters;
+  }
+
   /** The whole state as plain JSON-serializable data; equal states give equal JSON. */
   snapshot(): MachineSnapshot {
     return toSnapshot(this.#state());
@@ -146,6 +154,7 @@ export class CoveyStateMachine implements StateMachine {
     m.#tasks = state.tasks;
     m.#roster = state.roster;
     m.#clients = state.clients;
+    m.#voters = state.voters;
     return m;
   }
 
@@ -159,6 +168,7 @@ export class CoveyStateMachine implements StateMachine {
     this.#tasks = other.#tasks;
     this.#clients = other.#clients;
     this.#roster = other.#roster;
+    this.#voters = other.#voters;
   }
 
   /**
@@ -178,6 +188,7 @@ export class CoveyStateMachine implements StateMachine {
     this.#tasks = state.tasks;
     this.#clients = state.clients;
     this.#roster = state.roster;
+    this.#voters = state.voters;
   }
 
   /** A stable summary of the state for comparing replicas: the canonical JSON of the snapshot. */
@@ -196,6 +207,7 @@ export class CoveyStateMachine implements StateMachine {
     if (!sameMap(this.#kv, other.#kv, (a, b) => a === b)) return false;
     if (!sameMap(this.#tasks, other.#tasks, sameTask)) return false;
     if (this.#roster.version !== other.#roster.version || !sameMap(this.#roster.decisions, other.#roster.decisions, (a, b) => a === b)) return false;
+    if (!sameVoters(this.#voters, other.#voters)) return false;
     return sameMap(this.#clients, other.#clients, (a, b) => {
       if (a.length !== b.length) return false;
       for (let i = 0; i < a.length; i++) {
@@ -207,7 +219,7 @@ export class CoveyStateMachine implements StateMachine {
   }
 
   #state(): MachineState {
-    return { kv: this.#kv, tasks: this.#tasks, clients: this.#clients, roster: this.#roster };
+    return { kv: this.#kv, tasks: this.#tasks, clients: this.#clients, roster: this.#roster, voters: this.#voters };
   }
 
   #execute(c: Command): CommandResult {
@@ -232,6 +244,11 @@ export class CoveyStateMachine implements StateMachine {
         return applyTask(this.#tasks, c, c.timestampMs);
       case 'peer.admit': case 'peer.revoke':
         return applyRoster(this.#roster, c);
+      case 'voters.change': {
+        const { result, next } = applyVotersChange(this.#voters, c);
+        this.#voters = next;
+        return result;
+      }
       default: {
         // Unreachable for a well-typed command; a decoder bug must not crash every replica alike.
         const unknown: never = c;
@@ -269,6 +286,11 @@ function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>, same: (x: V, 
     if (y === undefined || !same(x, y)) return false;
   }
   return true;
+}
+
+function sameVoters(a: VotersState | null, b: VotersState | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.epoch === b.epoch && a.ids.length === b.ids.length && a.ids.every((id, i) => id === b.ids[i]);
 }
 
 /** Field by field: every field of a task (view) is a string, a number or null. */

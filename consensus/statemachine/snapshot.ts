@@ -13,17 +13,19 @@
 // memory as version 1 did. Snapshots are always written as version 2, which an agent that reads
 // only version 1 refuses, so upgrade every voter before relying on state transfer between them.
 // Version 3 adds the roster's decisions and version (roster.ts); versions 1 and 2 load with an
-// empty roster at version 0.
+// empty roster at version 0. Version 4 adds the voter set of the current epoch (voters.ts; null
+// in epoch 0); older versions load with none.
 
 import type { CommandResult, TaskStatus, TaskView } from './commands.ts';
 import { fingerprintPattern } from './fingerprint.ts';
 import { freezeResult, freezeView } from './results.ts';
 import type { Task } from './tasks.ts';
 import { peerIdPattern, rosterDecisionsMax, type RosterDecision, type RosterState } from './roster.ts';
+import { voterNamePattern, voterCountsText, type VotersState } from './voters.ts';
 
-export const snapshotVersion = 3;
+export const snapshotVersion = 4;
 /** Older versions fromSnapshot still reads. */
-const snapshotVersionsRead: readonly number[] = [1, 2, 3];
+const snapshotVersionsRead: readonly number[] = [1, 2, 3, 4];
 
 export interface MachineSnapshot {
   readonly version: typeof snapshotVersion;
@@ -40,6 +42,8 @@ export interface MachineSnapshot {
   /** [peerId, decision], sorted by peer id. */
   readonly roster: readonly (readonly [string, RosterDecision])[];
   readonly rosterVersion: number;
+  /** The voter set of the current epoch, or null in epoch 0 (the config's voters). */
+  readonly voters: VotersState | null;
 }
 
 /**
@@ -56,6 +60,7 @@ export interface MachineState {
   /** clientId → its remembered requests, ids ascending; no list is empty. */
   clients: Map<string, RememberedEntry[]>;
   roster: RosterState;
+  voters: VotersState | null;
 }
 
 /**
@@ -79,6 +84,7 @@ export function toSnapshot(s: MachineState): MachineSnapshot {
     clients: [...s.clients].map(([id, list]) => [id, list.slice()] as const).sort(byKey),
     roster: [...s.roster.decisions].sort(byKey),
     rosterVersion: s.roster.version,
+    voters: s.voters === null ? null : { epoch: s.voters.epoch, ids: [...s.voters.ids] },
   };
   builtHere.add(snapshot);
   return snapshot;
@@ -89,7 +95,7 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
   const s = record(x, 'snapshot');
   if (!snapshotVersionsRead.includes(s.version as number)) bad('snapshot.version', `must be ${snapshotVersionsRead.join(' or ')}`, s.version);
   const version = s.version as number;
-  const state: MachineState = { kv: new Map(), tasks: new Map(), clients: new Map(), roster: { decisions: new Map(), version: 0 } };
+  const state: MachineState = { kv: new Map(), tasks: new Map(), clients: new Map(), roster: { decisions: new Map(), version: 0 }, voters: null };
   array(s.kv, 'snapshot.kv').forEach((e, i) => {
     const [k, v] = pair(e, `snapshot.kv[${i}]`);
     unique(state.kv, string(k, `snapshot.kv[${i}][0]`), `snapshot.kv[${i}]`);
@@ -144,6 +150,16 @@ export function fromSnapshot(x: unknown, rememberedMax: number): MachineState {
     state.roster.version = count(s.rosterVersion, 'snapshot.rosterVersion');
     if (state.roster.version < state.roster.decisions.size) bad('snapshot.rosterVersion', `must be at least the number of decisions (${state.roster.decisions.size})`, state.roster.version);
   }
+  if (version >= 4 && s.voters !== null) {
+    const v = record(s.voters, 'snapshot.voters');
+    const epoch = count(v.epoch, 'snapshot.voters.epoch');
+    if (epoch < 1) bad('snapshot.voters.epoch', 'must be at least 1 (epoch 0 has no record)', epoch);
+    const ids = array(v.ids, 'snapshot.voters.ids');
+    if (!voterCountsText.counts.includes(ids.length)) bad('snapshot.voters.ids', `must hold ${voterCountsText.text} voters`, ids.length);
+    ids.forEach((id, i) => { if (typeof id !== 'string' || !voterNamePattern.test(id)) bad(`snapshot.voters.ids[${i}]`, 'must be a peer id', id); });
+    if (new Set(ids).size !== ids.length) bad('snapshot.voters.ids', 'lists a voter twice', ids);
+    state.voters = { epoch, ids: ids as string[] };
+  }
   return state;
 }
 
@@ -170,7 +186,7 @@ export function fromOwnSnapshot(x: unknown): MachineState | null {
   }
   const tasks = new Map<string, Task>();
   for (const t of s.tasks) tasks.set(t.taskId, { ...t });
-  return { kv: new Map(s.kv), tasks, clients, roster: { decisions: new Map(s.roster), version: s.rosterVersion } };
+  return { kv: new Map(s.kv), tasks, clients, roster: { decisions: new Map(s.roster), version: s.rosterVersion }, voters: s.voters };
 }
 
 /** A non-negative safe integer: request ids, tokens, timestamps. */

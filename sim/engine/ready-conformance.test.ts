@@ -151,7 +151,7 @@ describe('every Ready driver sends and answers only what is durable', () => {
 describe('the conformance checker says no', () => {
   const vote = (to: number): Envelope => ({ from: 0, to, msg: { type: 'PreAcceptOK', id: instanceId(1, 1), dep: emptyDeps(3) } });
   const readyOf = (messages: Envelope[], replies: ClientReply[] = [], records = 1): Ready => ({
-    persist: new Array(records).fill({ kind: 'applied', id: instanceId(1, 1) }), early: [], messages, snapshots: [], executed: [], replies, tickMs: null,
+    persist: new Array(records).fill({ kind: 'applied', id: instanceId(1, 1) }), early: [], messages, snapshots: [], executed: [], replies, tickMs: null, closed: null,
   });
 
   it('to a message sent before its records are durable, and to an answer given then', () => {

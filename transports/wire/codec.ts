@@ -51,6 +51,8 @@ export const CommandDesc: MessageDesc = {
     field(9, 'spec', 'string', 'optional'), field(10, 'worker', 'string', 'optional'),
     field(11, 'leaseMs', 'uint64', 'optional'), field(12, 'token', 'uint64', 'optional'),
     field(13, 'result', 'string', 'optional'), field(14, 'peerId', 'string', 'optional'),
+    field(15, 'epoch', 'uint64', 'optional'), field(16, 'voters', 'string', 'optional'),
+    field(17, 'reason', 'string', 'optional'),
   ],
 };
 export const BatchDesc: MessageDesc = {
@@ -146,7 +148,7 @@ export const schemaMessages: readonly MessageDesc[] = [
 ];
 
 /** Enum value names by number, index 0 (UNSPECIFIED) left empty so it never maps to a value. */
-export const opNames = ['', 'get', 'put', 'delete', 'cas', 'task.create', 'task.claim', 'task.renew', 'task.complete', 'task.release', 'task.get', 'peer.admit', 'peer.revoke'] as const;
+export const opNames = ['', 'get', 'put', 'delete', 'cas', 'task.create', 'task.claim', 'task.renew', 'task.complete', 'task.release', 'task.get', 'peer.admit', 'peer.revoke', 'voters.change'] as const;
 export const phaseNames = ['', 'INITIAL', 'PREACCEPTED', 'ACCEPTED', 'COMMITTED'] as const;
 export const taskStatusNames = ['', 'open', 'claimed', 'done'] as const;
 
