@@ -130,9 +130,28 @@ test('a vote for a peer leaves only once the record it exposes is durable', asyn
   await driver.stop();
 });
 
+/**
+ * A started replica's first proposal: nothing above its last own id on disk is known durable, so its
+ * PreAccepts wait for its record (a second crash could otherwise lose an id a peer already holds,
+ * and the next start would reuse it: docs/consensus.md). Commits it with peer 1's vote.
+ */
+async function firstProposal(driver: ReplicaDriver, sent: Envelope[], storage: GatedStorage): Promise<void> {
+  const result = driver.submit(put('first', '1'), 10_000);
+  await settleLoop();
+  assert.deepEqual(sent.filter((e) => e.msg.type === 'PreAccept'), [], 'the first proposal after a start waits for its record');
+  storage.openAll();
+  await settleLoop();
+  const p = sent.find((e) => e.msg.type === 'PreAccept')!.msg as PreAccept;
+  driver.receive(1, { type: 'PreAcceptOK', id: p.id, dep: p.dep });
+  for (let i = 0; i < 3; i++) { await settleLoop(); storage.openAll(); }
+  assert.deepEqual(await result, { ok: true });
+  sent.length = 0;
+}
+
 test('the coordinator proposes while its record syncs, but commits and answers only once its own vote is durable', async () => {
   const storage = new GatedStorage();
   const { driver, sent } = await lonelyVoter(storage);
+  await firstProposal(driver, sent, storage);
   let answered = false;
   const result = driver.submit(put('b', '1'), 10_000).then((r) => { answered = true; return r; });
   await settleLoop();

@@ -33,6 +33,14 @@ export interface ClusterOptions extends Omit<ReplicaOptions, 'self'> {
   readonly replicaClass?: typeof Replica;
   /** When a step's records become durable; see the header. Default 'immediate'. */
   readonly sync?: 'immediate' | 'explicit';
+  /**
+   * The state machine every replica starts from (a snapshot of it), instead of an empty one: the
+   * group of a later epoch starts from the state at the change that closed the one before
+   * (docs/reconfiguration.md; consensus/epochs.ts). Each storage begins with it as its snapshot.
+   */
+  readonly base?: unknown;
+  /** Which replicas are up at the start (default all); the others join by `restart`. */
+  readonly joined?: readonly boolean[];
 }
 
 /** A step's effects that wait for its records to be durable (sync 'explicit'). */
@@ -77,16 +85,24 @@ export class Cluster {
   readonly unsynced: UnsyncedTurn[][] = [];
   readonly ghost: Ghost = { proposals: new Map(), accepts: new Map(), commits: new Map(), wrongOwner: [] };
   private readonly options: ClusterOptions;
+  /** Proposals the ghost holds whose PreAccept has not left yet (it waits for the coordinator's sync). */
+  private readonly unsentProposals = new Set<InstanceId>();
   nowMs = 0;
 
   constructor(options: ClusterOptions) {
     this.options = options;
     this.n = options.n;
     for (let r = 0; r < this.n; r++) {
-      this.storages.push(new MemoryStorage({ keepHistory: true }));
+      const storage = new MemoryStorage({ keepHistory: true });
+      this.storages.push(storage);
       this.machines.push(this.makeStateMachine());
-      this.replicas.push(new (options.replicaClass ?? Replica)({ ...options, self: r }, this.machines[r]));
-      this.up.push(true);
+      if (options.base === undefined) this.replicas.push(new (options.replicaClass ?? Replica)({ ...options, self: r }, this.machines[r]));
+      else {
+        const zeros = new Array<number>(this.n).fill(0);
+        storage.appendSync([{ kind: 'snapshot', snapshot: { machine: options.base, applied: zeros, appliedAbove: [], truncated: zeros } }]);
+        this.replicas.push((options.replicaClass ?? Replica).restore({ ...options, self: r }, storage.loadSync(), this.machines[r]));
+      }
+      this.up.push(options.joined?.[r] ?? true);
       this.replies.push([]);
       this.closes.push(null);
       this.unsynced.push([]);
@@ -112,8 +128,17 @@ export class Cluster {
       this.network.push(env);
     }
     // A proposal is the coordinator's from the moment its own state holds it (INV5 compares the
-    // replicas' state with it), even while its PreAccept waits for the sync.
-    for (const env of ready.messages) if (env.msg.type === 'PreAccept') this.observe(env);
+    // replicas' state with it), even while its PreAccept waits for the sync. One that a crash lost
+    // before its PreAccept left was never proposed to anyone: a restarted coordinator may allocate
+    // its id again (it skips only the ids that could have left early), and the new one replaces it.
+    for (const env of ready.messages) {
+      const m = env.msg;
+      if (m.type !== 'PreAccept') continue;
+      if (this.unsentProposals.has(m.id)) this.ghost.proposals.delete(m.id);
+      else if (this.ghost.proposals.has(m.id)) continue;
+      this.observe(env);
+      this.unsentProposals.add(m.id);
+    }
     const turn: UnsyncedTurn = { persist: ready.persist, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies, closed: ready.closed };
     if (this.options.sync === 'explicit') {
       if (turn.persist.length > 0 || turn.messages.length > 0 || turn.snapshots.length > 0 || turn.replies.length > 0 || turn.closed !== null) this.unsynced[r].push(turn);
@@ -129,6 +154,7 @@ export class Cluster {
     this.storages[r].appendSync(turn.persist);
     const own: Envelope[] = [];
     for (const env of turn.messages) {
+      if (env.msg.type === 'PreAccept') this.unsentProposals.delete(env.msg.id);
       this.observe(env);
       if (env.to === r && this.options.sync !== 'explicit' && isVote(env.msg)) own.push(env);
       else this.network.push(env);

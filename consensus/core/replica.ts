@@ -111,6 +111,15 @@ export class Replica {
    * and `restore` skips and recovers that many (PROTOCOL.md §12, "Votes count once durable").
    */
   private readonly unconfirmedEarly = new Set<InstanceId>();
+  /**
+   * The highest own seq known to be on this replica's disk. A PreAccept may leave early only for a
+   * seq at most earlyProposalsMax above it, so that every id a crash can lose is one the next
+   * restart skips (it skips that many above the last own id on disk). Without this bound, the
+   * first proposal after a restart (at last-on-disk + 1 + earlyProposalsMax) left early, a second
+   * crash lost it, and the second restart allocated the same id again for another command (INV5;
+   * found by consensus/epochs.test.ts with explicit syncs).
+   */
+  private durableOwnSeq = 0;
   /** Peers the driver says do not answer now (the 'reachable' hint; empty until it says). */
   private unreachable = new Set<ReplicaId>();
   /**
@@ -220,6 +229,7 @@ export class Replica {
     // whole history (found by profiling the 1,000-agent simulation: half its time in restore).
     r.appliedSinceSnapshot = stored.applied.length;
     r.bumpNextSeq();
+    r.durableOwnSeq = r.nextSeq - 1;
     // Own ids above the last one on disk may have been proposed early and lost in the crash; they
     // are never allocated again, and are recovered (as Nop, or as the value recovery finds).
     // So are the ids an earlier restart skipped and did not live to recover: every own seq above
@@ -491,7 +501,8 @@ export class Replica {
     // this turn already sends peers something after its sync (under load: the Commit of the
     // instance whose end made room for this one), the PreAccept goes with it instead: one frame
     // to each peer rather than two, for one sync of latency that load has already added.
-    const early = this.unconfirmedEarly.size < this.cfg.earlyProposalsMax && !this.sendsToPeersAfterSync();
+    const early = this.unconfirmedEarly.size < this.cfg.earlyProposalsMax && instanceSeq(id) <= this.durableOwnSeq + this.cfg.earlyProposalsMax &&
+      !this.sendsToPeersAfterSync();
     if (early) this.unconfirmedEarly.add(id);
     this.broadcast({ type: 'PreAccept', id, cmd: batch, dep }, early);
   }
@@ -576,7 +587,10 @@ export class Replica {
 
   /** Lines 19–25. */
   private onPreAcceptOK(from: ReplicaId, m: PreAcceptOK): void {
-    if (from === this.self) this.unconfirmedEarly.delete(m.id); // the proposal is durable here
+    if (from === this.self) { // the proposal is durable here
+      this.unconfirmedEarly.delete(m.id);
+      if (initCoord(m.id) === this.self) this.durableOwnSeq = Math.max(this.durableOwnSeq, instanceSeq(m.id));
+    }
     const lead = this.leads.get(m.id);
     const inst = this.instances.get(m.id);
     if (lead?.kind !== 'preaccept' || inst === undefined) return;
