@@ -19,7 +19,7 @@ import type { Batch, ClientReply, Deps, Envelope, EpochClose, Event, Payload, Re
 import { MemoryStorage } from './storage/memory.ts';
 import { CoveyStateMachine } from './statemachine/machine.ts';
 import {
-  checkAgreementAndVisibility, checkExecution, checkLocalState, checkMessages, ownershipViolation, type ReplicaView,
+  checkAgreementAndVisibility, checkEpochClose, checkExecution, checkLocalState, checkMessages, ownershipViolation, type ReplicaView,
 } from './core/invariants.ts';
 import type { Command } from './statemachine/commands.ts';
 
@@ -341,6 +341,8 @@ export class Cluster {
       ...checkMessages(this.ghost),
       ...checkExecution(views, this.storages.map((s) => s.appliedLog())),
       ...this.replicas.filter((r) => r.stats.agreementViolations > 0).map((r) => `INV1: replica ${r.self} received a Commit contradicting its committed value`),
+      ...checkEpochClose(views),
+      ...this.replicas.filter((r) => r.stats.epochViolations > 0).map((r) => `RC1: replica ${r.self} came to execute a command with an effect after the voters.change that closed its epoch`),
     ];
   }
 

@@ -2,7 +2,7 @@
 // was said on the wire. Each returns human-readable violations; an empty list means all hold.
 // Used after every step of the property tests and, later, by the simulator.
 
-import { footprint, payloadsEqual } from './conflicts.ts';
+import { conflictsWithEverything, footprint, payloadsEqual } from './conflicts.ts';
 import { depsEqual, depsInclude } from './deps.ts';
 import { ballotOwner, formatId, initCoord, instanceSeq, replicasMax, type InstanceId } from './ids.ts';
 import { NOP, type Deps, type Envelope, type Instance, type Payload } from './types.ts';
@@ -222,6 +222,31 @@ function reportBelow(tree: Float64Array, size: number, from: number, bound: numb
     visit(2 * node + 1, mid, hi);
   };
   visit(1, 0, size);
+}
+
+/**
+ * RC1 (docs/reconfiguration.md, rule 4's claim): every command committed with an effect is in the
+ * dependencies of every voters.change committed with its value, so it executes before the change
+ * closes the epoch. Over every replica's committed records; stable once both are committed.
+ */
+export function checkEpochClose(replicas: readonly ReplicaView[]): string[] {
+  const v: string[] = [];
+  const changes = new Map<InstanceId, Deps>();
+  const commands = new Set<InstanceId>();
+  for (const rep of replicas) {
+    for (const id of rep.instanceIds()) {
+      const s = rep.instance(id);
+      if (s === undefined || s.phase !== 'COMMITTED' || s.cmd === null || s.cmd === NOP) continue;
+      if (conflictsWithEverything(s.cmd)) changes.set(id, s.dep);
+      else commands.add(id);
+    }
+  }
+  for (const [c, dep] of changes) {
+    for (const x of commands) {
+      if (!depsInclude(dep, x)) v.push(`RC1: ${formatId(x)} committed with an effect outside the dependencies of the voters.change ${formatId(c)}`);
+    }
+  }
+  return v;
 }
 
 /** INV3, INV4 and INV5: per-process state. */

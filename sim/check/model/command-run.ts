@@ -7,7 +7,9 @@ import { exitIncomplete, exitPass, exitViolation, maxStatesDefault, maxStatesExa
 export function formatResult(r: CheckResult): string {
   const c = r.config;
   const lines = [
-    `model: ${c.replicas} replicas, ${c.commands} conflicting command(s); core: ${c.variant}`,
+    c.reconfig === true
+      ? `model: ${c.replicas} replicas, ${c.commands - 1} command(s) and a voters.change replacing r2 (docs/reconfiguration.md), all conflicting; core: ${c.variant}`
+      : `model: ${c.replicas} replicas, ${c.commands} conflicting command(s); core: ${c.variant}`,
     `bounds per run: ≤${c.crashes} crash+restart, ≤${c.duplicates} duplicate(s), message loss: any message may stay undelivered (explicit drops ≤${c.drops}), ` +
       `≤${c.recoveries} recover(id) event(s), ≤${c.ticks} tick(s) (fast-path timeout); time frozen, no retransmission/recovery/watermark timers; ` +
       (c.unsynced === 0 ? 'every step durable at once' : `≤${c.unsynced} unsynced step(s) per replica (early effects leave before the sync; a crash loses the unsynced steps)`),
@@ -16,7 +18,7 @@ export function formatResult(r: CheckResult): string {
     `visited states kept ${r.exactStates ? 'exactly (--exact-states)' : 'as 128-bit hashes (README.md, "State hashing")'}; `
       + `dead messages ${r.droppedDead ? 'left out (README.md, "Dead messages")' : 'kept'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
   ];
-  if (r.verdict === 'pass') lines.push('PASS: INV1–INV8 hold in every reachable state');
+  if (r.verdict === 'pass') lines.push(`PASS: INV1–INV8${c.reconfig === true ? ' and RC1' : ''} hold in every reachable state`);
   else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);
   else if (r.verdict === 'incomplete') {
     lines.push(`INCOMPLETE: stopped at the state or time limit (--max-states, --max-seconds); this is not a pass` +
@@ -39,6 +41,8 @@ export function runCheck(o: CheckArgs): number {
   const cfg: ModelConfig = {
     replicas: o.replicas, commands: o.commands, crashes: o.crashes, duplicates: o.duplicates, drops: o.drops,
     recoveries: o.recoveries, ticks: o.ticks, unsynced: o.unsynced, variant: o.variant,
+    // --reconfig: the change is one more command, after the puts (model.ts, modelCommand).
+    ...(o.reconfig ? { commands: o.commands + 1, reconfig: true } : {}),
   };
   const tty = process.stderr.isTTY === true;
   let lastStates = 0, lastMs = 0;

@@ -44,6 +44,7 @@ export function parseVariant(value: string): VariantName {
 export interface CheckArgs {
   replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number; unsynced: number;
   maxStates?: number; maxSeconds?: number; maxDepth?: number; variant: VariantName; json: boolean; exactStates: boolean; keepDeadMessages: boolean;
+  reconfig: boolean;
 }
 
 export function checkCommand(): Command {
@@ -63,6 +64,8 @@ export function checkCommand(): Command {
     .option('--max-seconds <n>', 'stop after this many seconds and report "incomplete" (exit 3), with the depth within which every state was checked',
       count('--max-seconds', 1, 1_000_000))
     .option('--max-depth <n>', 'explore only states within this many steps; reports "depth-bounded" (exit 3)', count('--max-depth', 1, 1000))
+    .option('--reconfig', 'add a voters.change replacing r2, submitted at replica <commands> mod 3 after the puts, and check RC1 '
+      + '(docs/reconfiguration.md): every command committed with an effect is in the change\'s dependencies', false)
     .option('--variant <name>', `the core to check: ${variantNames.join(', ')} (all but real are test-only variants with a known bug)`, parseVariant, 'real' as VariantName)
     .option('--exact-states', 'keep every visited state exactly (about 0.5 kB a state) instead of its 128-bit hash (about 50 bytes; '
       + 'a hash collision could hide a state: README.md, "State hashing")', false)

@@ -3,7 +3,7 @@
 
 import type { ModelConfig } from './model.ts';
 
-export const variantNames = ['real', 'single-ballot', 'delayed-self-delivery', 'vote-before-durable'] as const;
+export const variantNames = ['real', 'single-ballot', 'delayed-self-delivery', 'vote-before-durable', 'no-seal'] as const;
 export type VariantName = (typeof variantNames)[number];
 
 /**

@@ -147,7 +147,7 @@ export class Engine {
   private internLocal(r: ReplicaId, c: Cluster, parent: number, event: LocalEvent | null): number {
     const rep = c.replicas[r], storage = c.storages[r], up = c.up[r];
     const text = up
-      ? `${r}|up|${canonical(rep, replicaSkip)}|${rep.stats.agreementViolations}|${canonical(c.unsynced[r])}|${canonical(storage)}`
+      ? `${r}|up|${canonical(rep, replicaSkip)}|${rep.stats.agreementViolations},${rep.stats.epochViolations}|${canonical(c.unsynced[r])}|${canonical(storage)}`
       : `${r}|down|${canonical(storage)}`;
     const key = sha(text);
     let id = this.localIds.get(key);

@@ -46,6 +46,13 @@ export interface ModelConfig {
    */
   readonly unsynced: number;
   readonly variant: VariantName;
+  /**
+   * `covey check --reconfig` (docs/reconfiguration.md): the last command is a voters.change of
+   * epoch 0 (replace r2 by a fourth peer r3) instead of a put; `commands` counts it. The group of
+   * epoch 1 is not modelled: it is a new group of the same protocol, started from the state at
+   * the change, which INV8 and RC1 make the same at every replica.
+   */
+  readonly reconfig?: boolean;
 }
 
 export { defaultModel };
@@ -75,7 +82,10 @@ export function clusterOptions(cfg: ModelConfig): ClusterOptions {
   };
 }
 
-export function modelCommand(i: number): Command {
+export function modelCommand(i: number, cfg?: Pick<ModelConfig, 'commands' | 'reconfig'>): Command {
+  if (cfg?.reconfig === true && i === cfg.commands - 1) {
+    return { clientId: `c${i}`, requestId: 1, timestampMs: 0, op: 'voters.change', epoch: 0, voters: 'r0,r1,r3', reason: 'replace r2' };
+  }
   return { clientId: `c${i}`, requestId: 1, timestampMs: 0, op: 'put', key: 'x', value: `v${i}` };
 }
 
@@ -167,7 +177,7 @@ export function applyAction(s: ModelState, a: Action): void {
   switch (a.kind) {
     case 'submit':
       s.submitted[a.command] = true;
-      return cl.submit(a.command % s.config.replicas, modelCommand(a.command));
+      return cl.submit(a.command % s.config.replicas, modelCommand(a.command, s.config));
     case 'deliver': return cl.deliver(messageIndex(cl, a.msg));
     case 'duplicate': { // deliver a copy now, leave the original in flight
       cl.duplicate(messageIndex(cl, a.msg));
@@ -200,7 +210,7 @@ export function replay(cfg: ModelConfig, path: readonly Action[]): ModelState {
 
 /**
  * Left out of a replica's serialization: `stats` (counters nothing reads, except
- * agreementViolations, hashed on its own), `cfg` (the same in every state), `sm` (its state is
+ * agreementViolations and epochViolations, hashed on their own), `cfg` (the same in every state), `sm` (its state is
  * the fold of the execution log, which is hashed with the storage) and `ticks` (read only as
  * `ticks % watermarkEveryTicks === 0`, never true here).
  */
@@ -215,7 +225,7 @@ export function coreHash(s: ModelState): string {
   const parts: string[] = [];
   for (let r = 0; r < cl.n; r++) {
     // A down replica is rebuilt from its storage alone at restart, so its volatile state is not part of the state.
-    if (cl.up[r]) parts.push(`up${r}`, canonical(cl.replicas[r], replicaSkip), String(cl.replicas[r].stats.agreementViolations), canonical(cl.unsynced[r]));
+    if (cl.up[r]) parts.push(`up${r}`, canonical(cl.replicas[r], replicaSkip), `${cl.replicas[r].stats.agreementViolations},${cl.replicas[r].stats.epochViolations}`, canonical(cl.unsynced[r]));
     else parts.push(`down${r}`);
     parts.push(canonical(cl.storages[r]));
   }
@@ -260,7 +270,7 @@ function subMultiset<T extends string | number>(a: readonly T[], b: readonly T[]
 function fmtPayload(p: Payload | null): string {
   if (p === null) return '⊥';
   if (p === NOP) return 'Nop';
-  return p.commands.map((c) => (c.op === 'put' ? `put ${c.key}=${c.value}` : c.op)).join('+');
+  return p.commands.map((c) => (c.op === 'put' ? `put ${c.key}=${c.value}` : c.op === 'voters.change' ? `voters.change→${c.voters}` : c.op)).join('+');
 }
 
 function fmtDeps(d: Deps): string {
@@ -283,9 +293,9 @@ export function describeMessage(from: number, to: number, m: Message): string {
   }
 }
 
-export function describeAction(a: Action, cfg: Pick<ModelConfig, 'replicas'> = { replicas: 3 }): string {
+export function describeAction(a: Action, cfg: Pick<ModelConfig, 'replicas' | 'commands' | 'reconfig'> = { replicas: 3, commands: 1 }): string {
   switch (a.kind) {
-    case 'submit': return `submit ${fmtPayload({ commands: [modelCommand(a.command)] })} at r${a.command % cfg.replicas}`;
+    case 'submit': return `submit ${fmtPayload({ commands: [modelCommand(a.command, cfg)] })} at r${a.command % cfg.replicas}`;
     case 'deliver': case 'duplicate': case 'drop': {
       const sp = a.msg.indexOf(' ');
       const [from, to] = a.msg.slice(0, sp).split('>').map(Number);
@@ -373,7 +383,7 @@ export interface CheckResult {
 }
 
 export function invariantNames(messages: readonly string[]): string[] {
-  return [...new Set(messages.map((m) => /^(INV\d)/.exec(m)?.[1] ?? m))].sort();
+  return [...new Set(messages.map((m) => /^(INV\d|RC\d)/.exec(m)?.[1] ?? m))].sort();
 }
 
 function violationOf(trace: Action[], messages: string[], cfg: ModelConfig): Violation {
@@ -521,7 +531,7 @@ export class ActionTable {
  */
 export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const started = Date.now();
-  const engine = new Engine(cfg, clusterOptions(cfg), { tickMatters, recoverable, command: modelCommand });
+  const engine = new Engine(cfg, clusterOptions(cfg), { tickMatters, recoverable, command: (i) => modelCommand(i, cfg) });
   const acts = new ActionTable(engine);
   // The node table: for each state found, its parent's node and the index of the action that reached it.
   const parent = new IntList(), via = new IntList();

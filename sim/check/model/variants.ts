@@ -57,6 +57,17 @@ export class VoteBeforeDurableReplica extends Replica {
   }
 }
 
+/**
+ * docs/reconfiguration.md rule 3 off: holding a voters.change does not seal a replica. It goes on
+ * proposing, and reporting dependencies for commands it had not reported before, which can then
+ * name the change: such a command executes after the change closed the epoch (RC1).
+ */
+export class NoSealReplica extends Replica {
+  protected override sealsOnHolding(): boolean {
+    return false;
+  }
+}
+
 export { variantNames, type VariantName };
 
 export function variantClass(v: VariantName): typeof Replica {
@@ -65,5 +76,6 @@ export function variantClass(v: VariantName): typeof Replica {
     case 'single-ballot': return SingleBallotReplica;
     case 'delayed-self-delivery': return DelayedSelfDeliveryReplica;
     case 'vote-before-durable': return VoteBeforeDurableReplica;
+    case 'no-seal': return NoSealReplica;
   }
 }
