@@ -56,6 +56,10 @@ import { FoxgloveBridge } from './live/foxglove-bridge.ts';
 
 export type { AgentPorts } from './ports.ts';
 
+/** Why an agent refuses a voters.change today (docs/reconfiguration.md, "Status"). */
+export const votersChangeRefusal = 'voters.change refused: this agent does not run reconfiguration yet (docs/reconfiguration.md, "Status"); '
+  + 'its consensus group would close at the change and never open the next epoch, so the swarm would stop. The voter set is `voters:` in the config';
+
 const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
 export interface AgentOptions {
@@ -906,6 +910,10 @@ export class Agent implements AgentApi {
 
   private submitLocal(command: Command, timeoutMs: number): Promise<CommandResult> {
     if (this.driver === null) return Promise.reject(new Error('this agent is not a voter; submit at a voter'));
+    // Every command coordinated here passes this door (a client's, a forwarded one). The core would
+    // commit a voters.change and close epoch 0 for good, and this agent cannot start the next
+    // epoch's group yet: the swarm would stop. Refused until the agent's side is built.
+    if (command.op === 'voters.change') return Promise.resolve({ ok: false, error: votersChangeRefusal });
     return this.driver.submit(command, timeoutMs, () => this.explainNoQuorum());
   }
 

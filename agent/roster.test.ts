@@ -21,6 +21,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { createJoinToken } from './join-token.ts';
+import { votersChangeRefusal } from './agent.ts';
+import { StreamClient } from './stream/client.ts';
 import { eventually as poll } from '../transports/testing/eventually.ts';
 
 const eventually = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => poll(what, f, timeoutMs, 100);
@@ -136,6 +138,16 @@ test('the roster: strangers cannot connect, submit, vote or publish; workers can
     await joiner.dial(voterAddr(s, 0), { signal: AbortSignal.timeout(3000) });
     return joinerRpc.submit(0, { clientId: 'joiner', requestId: 1, timestampMs: Date.now(), op: 'put', key: 'from-joiner', value: 'j' }, AbortSignal.timeout(3000));
   }), { ok: true });
+  // Nor can any client close the voters' epoch: a voters.change (the agent's side of
+  // reconfiguration is not built) is refused at the door, forwarded or from the submit stream,
+  // and the swarm goes on committing.
+  const change = { op: 'voters.change', epoch: 0, voters: [voterIds[0], voterIds[1], worker].join(','), reason: 'test' } as const;
+  assert.deepEqual(await joinerRpc.submit(0, { clientId: 'joiner', requestId: 2, timestampMs: Date.now(), ...change }, AbortSignal.timeout(3000)),
+    { ok: false, error: votersChangeRefusal });
+  const streamClient = await StreamClient.connect(s.agents[1].http);
+  assert.deepEqual(await streamClient.submit(change), { ok: false, error: votersChangeRefusal });
+  streamClient.close();
+  assert.deepEqual(await c[2].put('after-voters-change', 'v'), { ok: true });
   await joinerRpc.stop();
 
   // Revoked, it is cut off: connections closed, redials refused, submissions fail.
