@@ -124,6 +124,8 @@ export class Cluster {
   private honour(r: ReplicaId, ready: Ready): void {
     for (const env of ready.early) {
       if (env.to === r) throw new Error(`assertion: replica ${r} sent itself an early ${env.msg.type}`);
+      // An early PreAccept of an id whose earlier proposal a crash lost unsent replaces it too (below).
+      if (env.msg.type === 'PreAccept' && this.unsentProposals.delete(env.msg.id)) this.ghost.proposals.delete(env.msg.id);
       this.observe(env);
       this.network.push(env);
     }

@@ -12,7 +12,8 @@ import type { Command } from './statemachine/commands.ts';
 import type { CoveyStateMachine } from './statemachine/machine.ts';
 
 const options = { pipelineInstancesMax: 2, recoveryTimeoutMs: 300, recoveryTimeoutMaxMs: 2000, retransmitMs: 100, watermarkEveryTicks: 1, indexLagExchanges: 1 } as const;
-const peers = ['a', 'b', 'c', 'd', 'e'];
+/** Peers a–e take part in the replacement schedules; f–h too once groups grow to 5 and 7. */
+const peers = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 class Writes {
   private seq = 0;
@@ -91,6 +92,7 @@ describe('a voter lost for good is replaced', () => {
 type Action =
   | { t: 'put'; p: number }
   | { t: 'change'; p: number; out: number; in: number }
+  | { t: 'resize'; p: number; size: 3 | 5 | 7; keep: number; from: number }
   | { t: 'deliver'; i: number }
   | { t: 'drop'; i: number }
   | { t: 'tick'; p: number; ms: number }
@@ -98,9 +100,11 @@ type Action =
   | { t: 'crash'; p: number }
   | { t: 'restart'; p: number };
 
-const action: fc.Arbitrary<Action> = fc.oneof(
+/** The actions of the replacement schedules; `sized` adds changes between 3, 5 and 7 voters. */
+const actionOf = (sized: boolean): fc.Arbitrary<Action> => fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('put' as const), p: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('change' as const), p: fc.nat(4), out: fc.nat(2), in: fc.nat(4) }) },
+  { weight: sized ? 1 : 0, arbitrary: fc.record({ t: fc.constant('resize' as const), p: fc.nat(7), size: fc.constantFrom(3 as const, 5 as const, 7 as const), keep: fc.nat(7), from: fc.nat(7) }) },
   { weight: 14, arbitrary: fc.record({ t: fc.constant('deliver' as const), i: fc.nat(200) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('drop' as const), i: fc.nat(200) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('tick' as const), p: fc.nat(4), ms: fc.integer({ min: 10, max: 400 }) }) },
@@ -109,17 +113,31 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), p: fc.nat(4) }) },
 );
 
-/** Play a schedule over peers a–e (voters a, b, c at first); returns the epoch reached. */
-function play(actions: Action[], sync: 'immediate' | 'explicit'): number {
+/**
+ * The voter set a resize asks for: `size` voters, keeping `keep` (at most all, at least one) of the
+ * current ones in order, then peers not yet voting, from peer `from` on round the list.
+ */
+function resized(current: readonly string[], a: Extract<Action, { t: 'resize' }>): string[] {
+  const next = current.slice(0, Math.max(1, Math.min(a.keep, current.length, a.size)));
+  for (let i = 0; next.length < a.size && i < peers.length; i++) {
+    const p = peers[(a.from + i) % peers.length];
+    if (!next.includes(p)) next.push(p);
+  }
+  return next;
+}
+
+/** Play a schedule over peers a–h (voters a, b, c at first); returns the epoch reached and the sizes its groups had. */
+function play(actions: Action[], sync: 'immediate' | 'explicit'): { epoch: number; sizes: number[] } {
   const s = new EpochCluster(['a', 'b', 'c'], { ...options, sync });
   const writes = new Writes();
   for (const a of actions) {
     switch (a.t) {
-      case 'put': case 'change': {
+      case 'put': case 'change': case 'resize': {
         const peer = peers[a.p];
         const at = s.groupOf(peer);
         if (at === null || !s.isUp(peer)) break;
         if (a.t === 'put') { s.submit(peer, writes.put()); break; }
+        if (a.t === 'resize') { s.submit(peer, writes.change(at.group.epoch, resized(at.group.voters, a))); break; }
         const voters = [...at.group.voters];
         const newcomer = peers[a.in];
         if (voters.includes(newcomer)) break;
@@ -148,7 +166,7 @@ function play(actions: Action[], sync: 'immediate' | 'explicit'): number {
   s.run(100);
   assert.deepEqual(s.violations(), []);
   checkFinal(s, writes);
-  return s.current.epoch;
+  return { epoch: s.current.epoch, sizes: s.groups.map((g) => g.voters.length) };
 }
 
 // Schedules the property once failed on: regressions/epochs/*.json, each naming what was wrong.
@@ -163,10 +181,22 @@ const scale = Number(process.env.COVEY_PROPERTY_RUNS ?? 10);
 for (const sync of ['immediate', 'explicit'] as const) {
   test(`random schedules over changing voter sets (sync ${sync}): nothing acknowledged is lost and the newest voters agree`, () => {
     const epochs: number[] = [];
-    fc.assert(fc.property(fc.array(action, { minLength: 20, maxLength: 250, size: 'max' }), (actions) => { epochs.push(play(actions, sync)); }), {
+    fc.assert(fc.property(fc.array(actionOf(false), { minLength: 20, maxLength: 250, size: 'max' }), (actions) => { epochs.push(play(actions, sync).epoch); }), {
       numRuns: Math.ceil(10 * scale),
     });
     // Exercised both ways: runs that changed voters (once or more) and runs that never did.
     assert.ok(epochs.some((e) => e >= 1) && epochs.some((e) => e === 0), `epochs reached: ${[...new Set(epochs)].join(', ')}`);
   });
 }
+
+test('random schedules moving between 3, 5 and 7 voters (issue 15): nothing acknowledged is lost and the newest voters agree', () => {
+  const sizes = new Set<number>();
+  const moves = new Set<string>();
+  fc.assert(fc.property(fc.array(actionOf(true), { minLength: 20, maxLength: 300, size: 'max' }), fc.constantFrom('immediate' as const, 'explicit' as const), (actions, sync) => {
+    const r = play(actions, sync);
+    for (let g = 1; g < r.sizes.length; g++) { sizes.add(r.sizes[g]); moves.add(`${r.sizes[g - 1]}→${r.sizes[g]}`); }
+  }), { numRuns: Math.ceil(10 * scale) });
+  // Groups of every size were reached, and the voter count moved both up and down.
+  assert.ok(sizes.has(5) && sizes.has(7), `sizes reached: ${[...sizes].join(', ')}`);
+  assert.ok([...moves].some((m) => Number(m.split('→')[0]) > Number(m.split('→')[1])), `moves: ${[...moves].join(', ')}`);
+});

@@ -11,6 +11,7 @@
 // Tests and the simulator's reconfiguration checks drive it; the core never sees a peer name.
 
 import { Cluster, type ClusterOptions } from './cluster.ts';
+import { defaultQuorumConfig } from './core/quorum.ts';
 import type { ClientReply, EpochClose } from './core/types.ts';
 import { changeVoters, type Command } from './statemachine/commands.ts';
 
@@ -29,12 +30,6 @@ export interface EpochGroup {
 
 export type GroupOptions = Omit<ClusterOptions, 'n' | 'f' | 'e' | 'epoch' | 'base' | 'joined'>;
 
-/** f and e for 3, 5 or 7 voters (as the agent chooses them). */
-function quorumParams(n: number): { n: number; f: number; e: number } {
-  const f = Math.floor((n - 1) / 2);
-  return { n, f, e: f };
-}
-
 export class EpochCluster {
   readonly groups: EpochGroup[] = [];
   /** Every reply a peer's clients got, from any epoch. */
@@ -48,7 +43,7 @@ export class EpochCluster {
   }
 
   private makeGroup(epoch: number, voters: readonly string[], base: unknown, joined: boolean[]): EpochGroup {
-    const cluster = new Cluster({ ...this.options, ...quorumParams(voters.length), epoch, base, joined });
+    const cluster = new Cluster({ ...this.options, ...defaultQuorumConfig(voters.length), epoch, base, joined });
     return { epoch, voters, cluster, base, joined, closesSeen: voters.map(() => null) };
   }
 
