@@ -3,19 +3,23 @@
 // each failing seed with the command that replays it, progress on a terminal, and a summary.
 // Exit code 1 when any seed fails.
 //
-// Usage: npm run sweep:sim [-- --seeds 1..2000 --duration 5s --json]
+// With --reconfig, each seed maps to its run with voter-set changes among the faults
+// (reconfigSweepArgs: replace, resize or lose by seed; issue 15).
+//
+// Usage: npm run sweep:sim [-- --seeds 1..2000 --duration 5s --reconfig --json]
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { runSimulation } from '../sim/engine/simulation.ts';
 import { parseDuration, parseSeeds, passed, replayCommand, simulationOptions } from '../sim/command.ts';
-import { sweepArgs } from '../sim/sweep.ts';
+import { reconfigSweepArgs, sweepArgs } from '../sim/sweep.ts';
 
 const { values: args } = parseArgs({
   options: {
     seeds: { type: 'string', default: '1..2000' },
     duration: { type: 'string', default: '5s' },
     json: { type: 'boolean', default: false },
+    reconfig: { type: 'boolean', default: false },
   },
 });
 
@@ -34,12 +38,15 @@ const started = performance.now();
 const failing: { seed: number; violations: string[]; replay: string }[] = [];
 let ops = 0;
 let events = 0;
-const injected = { crashes: 0, partitions: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0 };
+const injected = { crashes: 0, partitions: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0, reconfigurations: 0 };
+/** Voter-set changes that took effect (epochs beyond the first), over all runs. */
+let epochsOpened = 0;
 for (let i = 0; i < seeds.length; i++) {
   const seed = seeds[i];
-  const a = sweepArgs(seed, durationMs);
+  const a = args.reconfig ? reconfigSweepArgs(seed, durationMs) : sweepArgs(seed, durationMs);
   const r = runSimulation(simulationOptions(a, seed));
   ops += r.ops;
+  epochsOpened += r.epochs.length - 1;
   events += r.events;
   for (const k of Object.keys(injected) as (keyof typeof injected)[]) injected[k] += r.faults[k];
   if (!passed(r)) {
@@ -51,13 +58,14 @@ for (let i = 0; i < seeds.length; i++) {
 }
 if (tty) process.stderr.write('\r\x1b[K');
 const wallSeconds = (performance.now() - started) / 1000;
-const summary = { seeds: seeds.length, first: seeds[0], last: seeds[seeds.length - 1], durationMs, failing, ops, events, injected, wallSeconds: Math.round(wallSeconds) };
+const summary = { seeds: seeds.length, first: seeds[0], last: seeds[seeds.length - 1], durationMs, reconfig: args.reconfig, failing, ops, events, injected, epochsOpened, wallSeconds: Math.round(wallSeconds) };
 if (args.json) process.stdout.write(JSON.stringify(summary) + '\n');
 else {
   process.stdout.write(
-    `${seeds.length} seeds (${seeds[0]}..${seeds[seeds.length - 1]}), ${durationMs} ms virtual each, every fault on: ${failing.length} failing\n` +
+    `${seeds.length} seeds (${seeds[0]}..${seeds[seeds.length - 1]}), ${durationMs} ms virtual each, every fault on${args.reconfig ? ' and voter-set changes' : ''}: ${failing.length} failing\n` +
     `${ops} operations, ${events} events; injected ${injected.crashes} crashes, ${injected.partitions} partitions, ${injected.pauses} pauses, ` +
-    `${injected.skews} clock skews, ${injected.dropped} dropped, ${injected.duplicated} duplicated, ${injected.reordered} reordered; ${wallSeconds.toFixed(0)} s wall\n`,
+    `${injected.skews} clock skews, ${injected.dropped} dropped, ${injected.duplicated} duplicated, ${injected.reordered} reordered` +
+      `${args.reconfig ? `, ${injected.reconfigurations} voter-set changes submitted (${epochsOpened} took effect)` : ''}; ${wallSeconds.toFixed(0)} s wall\n`,
   );
 }
 process.exitCode = failing.length === 0 ? 0 : 1;

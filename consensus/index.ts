@@ -13,7 +13,7 @@ export {
 } from './core/ids.ts';
 export {
   NOP,
-  type Batch, type ClientReply, type Commit, type Deps, type Envelope, type Event, type ExecutedBatch, type Instance,
+  type Batch, type ClientReply, type Commit, type Deps, type Envelope, type EpochClose, type Event, type ExecutedBatch, type Instance,
   type InstanceRecord, type Message, type MessageType, type Payload, type PersistRecord, type Phase, type PreAccept,
   type Ready, type ReplicaSnapshot, type SnapshotEnvelope, type SnapshotMessage, type StoredState,
 } from './core/types.ts';
@@ -25,7 +25,7 @@ export {
   batchCommandsMax, depsIdsMax, validateCommand, validateEntriesMax, validateMessage, validateSnapshotMessage,
   type ValidationContext,
 } from './core/validate.ts';
-export { commandAccess, type Command, type CommandResult, type Operation, type TaskStatus, type TaskView } from './statemachine/commands.ts';
+export { changeVoters, commandAccess, type Command, type CommandResult, type Operation, type TaskStatus, type TaskView } from './statemachine/commands.ts';
 export { CoveyStateMachine, leaseMsMax, timestampMsMax } from './statemachine/machine.ts';
 export { freezeResult } from './statemachine/results.ts';
 export { peerIdPattern, rosterDecisionsMax, type RosterDecision, type RosterView } from './statemachine/roster.ts';

@@ -26,6 +26,7 @@ export function summarize(a: SimArgs, seed: number, r: SimulationResult, wallMs?
     linearizable: r.linearizable,
     ...(r.tasks === null ? {} : { tasks: r.tasks.stats }),
     ...(r.membership === null ? {} : { membership: r.membership }),
+    ...(r.epochs.length === 1 && (a.reconfig ?? 'none') === 'none' ? {} : { epochs: r.epochs }),
     settled: r.settled,
     violations: r.violations,
     ...(wallMs === undefined ? {} : { wallMs: Math.round(wallMs) }),
@@ -96,6 +97,7 @@ export function runOne(a: SimArgs): number {
       `operations ${r.ops} (${s.throughput as number}/s virtual), latency p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms${a.rate === null ? '' : `, ${r.shed} arrivals shed`}`,
       `injected: ${fc.crashes} crashes, ${fc.partitions} partitions (${fc.splits} splits, ${fc.isolated} isolated, ${fc.oneWay} one-way, ${fc.flapping} flapping), ` +
         `${fc.pauses} pauses, ${fc.skews} clock skews, ${fc.dropped} messages dropped, ${fc.duplicated} duplicated, ${fc.reordered} reordered`,
+      ...((a.reconfig ?? 'none') === 'none' ? [] : [`voter sets (${fc.reconfigurations} changes submitted, ${r.epochs.length - 1} took effect): ${r.epochs.map((e) => `epoch ${e.epoch}: ${e.voters.join(',')}`).join('; ')}`]),
       ...(r.tasks === null ? [] : [`task board: ${r.tasks.stats.tasksCreated} created, ${r.tasks.stats.claims} claims, ${r.tasks.stats.completions} completed, ${r.tasks.stats.refusedCompletions} completions refused`]),
       `linearizable: ${r.linearizable}; settled after the faults: ${r.settled}; violations: ${r.violations.length}`,
       ...r.violations.slice(0, 20).map((v) => `  ${v}`),

@@ -14,6 +14,14 @@ import { workloadNames, type WorkloadName } from './workload/workload.ts';
 export const faults = ['crash', 'partition', 'pause', 'loss', 'dup', 'reorder', 'skew'] as const;
 export type Fault = (typeof faults)[number];
 
+/**
+ * Reconfiguration among the faults (SimulationOptions.reconfig): a voter swapped for an agent that
+ * does not vote, the group moved between 3, 5 and 7 voters too, or voters lost for good one at a
+ * time and replaced.
+ */
+export const reconfigModes = ['none', 'replace', 'resize', 'lose'] as const;
+export type ReconfigMode = (typeof reconfigModes)[number];
+
 export interface SimArgs {
   readonly voters: VoterCount;
   /** Agents in the swarm, voters included. */
@@ -34,6 +42,8 @@ export interface SimArgs {
   readonly reachableHint: boolean;
   /** State transfer to a voter this many ids behind (ReplicaOptions.catchUpBySnapshotIds), or null: the core's default. */
   readonly catchUpSnapshotIds: number | null;
+  /** Voter-set changes among the faults (reconfigModes). */
+  readonly reconfig?: ReconfigMode;
   readonly history?: string;
   /** Write the HTML report of the run here (sim/report/). */
   readonly report?: string;
@@ -45,6 +55,11 @@ export interface SimArgs {
 export const defaultSimArgs: SimArgs = {
   voters: 3, agents: 3, seeds: [1], durationMs: 10_000, faults: new Set(), workload: 'kv', clients: 8, keys: 5, conflict: 1, rate: null, membership: 'none', reachableHint: false, catchUpSnapshotIds: null, json: false, progress: false,
 };
+
+function reconfigMode(value: string): ReconfigMode {
+  if ((reconfigModes as readonly string[]).includes(value)) return value as ReconfigMode;
+  throw new InvalidArgumentError(`--reconfig: accepted values are ${reconfigModes.join(', ')} (got "${value}")`);
+}
 
 function membershipName(value: string): 'none' | 'swim' {
   if (value !== 'none' && value !== 'swim') throw new InvalidArgumentError(`--membership is none or swim (got "${value}")`);
@@ -128,6 +143,7 @@ export function replayCommand(a: SimArgs, seed: number): string {
     ...(a.membership === 'none' ? [] : [`--membership ${a.membership}`]),
     ...(a.reachableHint ? ['--reachable-hint'] : []),
     ...(a.catchUpSnapshotIds === null ? [] : [`--catch-up-snapshot-ids ${a.catchUpSnapshotIds}`]),
+    ...(a.reconfig === undefined || a.reconfig === 'none' ? [] : [`--reconfig ${a.reconfig}`]),
   ].join(' ');
 }
 
@@ -154,6 +170,7 @@ export function simulationOptions(a: SimArgs, seed: number): SimulationOptions {
     // An agent's hint comes from its link health, which stops hearing a cut voter within a second;
     // SWIM's own timing suspects in seconds, so under the hint it is tuned brisk to play that part.
     ...(a.reachableHint ? { swimTuning: briskSwim } : {}),
+    ...(a.reconfig === undefined || a.reconfig === 'none' ? {} : { reconfig: a.reconfig === 'resize' ? { sizes: voterCounts } : a.reconfig === 'lose' ? { lose: true } : {} }),
     crashes: f.has('crash'), partitions: f.has('partition'), pauses: f.has('pause'), skew: f.has('skew'),
     loss: f.has('loss') ? lossRate : 0, duplicate: f.has('dup') ? duplicateRate : 0, reorder: f.has('reorder') ? reorderRate : 0,
   };
@@ -167,11 +184,11 @@ export function passed(r: SimulationResult): boolean {
 interface SimCommandOptions {
   voters: VoterCount; agents?: number; seed: number[]; seeds?: number[]; duration: number; faults: Set<Fault>; workload: WorkloadName;
   clients: number; keys: number; conflict: number; rate?: number; membership: 'none' | 'swim'; reachableHint: boolean;
-  catchUpSnapshotIds?: number; history?: string; report?: string; json: boolean; progress: boolean; plugin?: string; killShare: number; pluginLogs: boolean;
+  catchUpSnapshotIds?: number; reconfig: ReconfigMode; history?: string; report?: string; json: boolean; progress: boolean; plugin?: string; killShare: number; pluginLogs: boolean;
 }
 
 /** Options of workload mode that a plugin run has no use for: its agents' plugins are the clients. */
-const workloadOnly = ['workload', 'clients', 'keys', 'conflict', 'rate', 'membership', 'reachableHint', 'catchUpSnapshotIds'] as const;
+const workloadOnly = ['workload', 'clients', 'keys', 'conflict', 'rate', 'membership', 'reachableHint', 'catchUpSnapshotIds', 'reconfig'] as const;
 /** Options of plugin mode only. */
 const pluginOnly = ['killShare', 'pluginLogs'] as const;
 
@@ -219,6 +236,9 @@ export function simCommand(): Command {
       .argParser(membershipName).default('none' as 'none' | 'swim', 'none'))
     .addOption(new Option('--reachable-hint', 'with --membership swim: each voter\'s consensus core is told which voters SWIM holds alive, as an agent\'s is from its links (quorums and commit learning route around the suspected)').default(false, 'off'))
     .option('--catch-up-snapshot-ids <n>', 'workload mode: send a voter a snapshot when it is this many instances behind (a peer\'s watermark), instead of one recovery per missed instance; 0 only across truncated history (default: the agent\'s, 128)', count('--catch-up-snapshot-ids', 0, 1_000_000_000))
+    .addOption(new Option('--reconfig <mode>', 'workload mode: voter-set changes among the faults, every 1-3 s: replace (a voter swapped for an agent that does not vote), '
+      + 'resize (to 3, 5 or 7 voters, or a swap), lose (a voter lost for good, within the fault budget, and replaced); needs --agents above --voters (docs/reconfiguration.md)')
+      .argParser(reconfigMode).default('none' as ReconfigMode, 'none'))
     .option('--history <file>', 'write the history (JSON Lines, shared/HISTORY-FORMAT.md) of a single run')
     .option('--report <file.html>', 'write a self-contained HTML report of a single run: faults per agent on a timeline, throughput and latency, verdicts, trace hash; with --plugin also plugin failures, logs and the mission map')
     .addOption(new Option('--json', 'print the summary as one JSON object').default(false, 'off'))
@@ -249,10 +269,12 @@ export function simCommand(): Command {
       const refused = given(cmd, pluginOnly);
       if (refused.length > 0) cmd.error(`covey sim: ${refused.join(', ')} ${refused.length === 1 ? 'applies' : 'apply'} to plugin runs only; add --plugin PATH or drop ${refused.length === 1 ? 'it' : 'them'}`, { exitCode: 2 });
       if (o.reachableHint && o.membership !== 'swim') cmd.error('covey sim: --reachable-hint comes from SWIM; add --membership swim', { exitCode: 2 });
+      if (o.reconfig !== 'none' && agents <= o.voters) cmd.error(`covey sim --reconfig: give --agents above --voters (${o.voters}); the voter set moves to agents that do not vote yet`, { exitCode: 2 });
+      if (o.reconfig !== 'none' && o.membership === 'swim') cmd.error('covey sim --reconfig: does not run with --membership swim yet (SWIM here watches the first voters only); drop one', { exitCode: 2 });
       const a: SimArgs = {
         voters: o.voters, agents, seeds, durationMs: o.duration, faults: o.faults, workload: o.workload,
         clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, membership: o.membership, reachableHint: o.reachableHint,
-        catchUpSnapshotIds: o.catchUpSnapshotIds ?? null, history: o.history, report: o.report, json: o.json, progress: o.progress,
+        catchUpSnapshotIds: o.catchUpSnapshotIds ?? null, reconfig: o.reconfig, history: o.history, report: o.report, json: o.json, progress: o.progress,
       };
       const { runOne, runSweep } = await import('./command-run.ts');
       process.exitCode = a.seeds.length === 1 ? runOne(a) : runSweep(a);

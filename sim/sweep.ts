@@ -5,7 +5,7 @@
 // (sim/engine/sweep.test.ts) and the long sweep script (bench/sweep.ts), so a seed means the same
 // run in both and its printed replay command reproduces it.
 
-import { defaultSimArgs, faults, type SimArgs } from './command.ts';
+import { defaultSimArgs, faults, reconfigModes, type SimArgs } from './command.ts';
 
 export function sweepArgs(seed: number, durationMs = 3000): SimArgs {
   // Every seventh seed has 7 voters (f = 3; issue 15). 7 is prime to the other moduli below, so
@@ -18,4 +18,15 @@ export function sweepArgs(seed: number, durationMs = 3000): SimArgs {
     // under every fault (at the default 128 a 3 s run rarely lags that far).
     catchUpSnapshotIds: seed % 3 === 2 ? 8 : null,
   };
+}
+
+/**
+ * The reconfiguration sweep (issue 15): the same run as sweepArgs(seed) with four agents beyond
+ * the voters to move the voter set to, and one of the reconfig modes by seed (replace, resize,
+ * lose); membership none (the simulator's SWIM watches epoch 0's voters only).
+ */
+export function reconfigSweepArgs(seed: number, durationMs = 3000): SimArgs {
+  const a = sweepArgs(seed, durationMs);
+  const modes = reconfigModes.filter((m) => m !== 'none');
+  return { ...a, agents: a.voters + 4, membership: 'none', reachableHint: false, reconfig: modes[seed % modes.length] };
 }

@@ -19,6 +19,8 @@ export type FaultRecord =
   | { readonly kind: 'cut'; readonly shape: CutShape; readonly agents: readonly number[]; readonly startMs: number; endMs: number | null }
   /** The agent processed nothing from startMs to endMs. */
   | { readonly kind: 'stall'; readonly agent: number; readonly startMs: number; endMs: number }
+  /** The voter group of `epoch` came to be, with these voters in replica order (the reconfig fault; docs/reconfiguration.md). */
+  | { readonly kind: 'epoch'; readonly epoch: number; readonly voters: readonly number[]; readonly atMs: number }
   /** The agent's clock jumped forward by jumpMs, or its rate changed to `rate`. */
   | { readonly kind: 'skew'; readonly agent: number; readonly atMs: number; readonly jumpMs: number | null; readonly rate: number | null };
 
@@ -42,6 +44,10 @@ export class FaultLog {
 
   kill(agent: number, atMs: number): void {
     this.#add({ kind: 'kill', agent, atMs });
+  }
+
+  reconfigure(epoch: number, voters: readonly number[], atMs: number): void {
+    this.#add({ kind: 'epoch', epoch, voters: [...voters], atMs });
   }
 
   /** A cut the network holds under `cutId` until heal(cutId) or healAll(). */

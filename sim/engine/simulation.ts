@@ -12,9 +12,8 @@
 // insertion-ordered Maps/Sets.
 
 import {
-  checkAgreementAndVisibility, checkExecution, type ClientReply, type Command, commandAccess, type CommandResult,
-  CoveyStateMachine, defaultQuorumConfig, type Envelope, type Event as ReplicaEvent, formatId, type InstanceId,
-  type Message, NOP, type Operation, Replica, type ReplicaOptions, type ReplicaView, type SnapshotEnvelope,
+  type ClientReply, type Command, commandAccess, type CommandResult, CoveyStateMachine, type Envelope, type EpochClose,
+  type Event as ReplicaEvent, formatId, type Message, NOP, type Operation, type ReplicaOptions, type SnapshotEnvelope,
 } from '../../consensus/index.ts';
 import { CommitWatch } from '../check/commits.ts';
 import { parseHistory } from '../history.ts';
@@ -25,7 +24,11 @@ import { defaultTasksOptions, tasksWorkload, type TasksWorkloadOptions } from '.
 import type { OpSpec, Proc, Workload, WorkloadName } from '../workload/workload.ts';
 import { Random } from './random.ts';
 import { EventQueue } from './queue.ts';
-import { SimDisk } from './disk.ts';
+import { Seats, type Group, type Seat } from './seats.ts';
+import { Reconfigurer, type ReconfigOptions } from './reconfigure.ts';
+import { endStateViolations, settledNow, voteBacked, voterStateViolations } from './voter-checks.ts';
+
+export { checkDurability } from './voter-checks.ts';
 import { Network, defaultNetwork, drawUs, type Cut, type NetworkOptions } from './network.ts';
 import { TraceHash, codeOf } from './trace.ts';
 import { FaultLog, type FaultRecord } from './fault-log.ts';
@@ -101,6 +104,14 @@ export interface SimulationOptions {
    */
   readonly wipe?: boolean;
   readonly partitions?: boolean;
+  /**
+   * Reconfiguration among the faults (docs/reconfiguration.md): every `everyMs` (default 1–3 s) a
+   * voters.change at a voter of the newest group, once all of it has joined: to one of `sizes`
+   * voters (default: the same size, swapping a voter for an agent that does not vote), or, with
+   * `lose`, a voter is lost for good (killed, within the fault budget) and replaced. Needs agents
+   * beyond the voters; not with membership 'swim', hosted code or wipe.
+   */
+  readonly reconfig?: ReconfigOptions;
   /** Agents stall (stop processing) or go radio-silent for 0.1–1.5 s. */
   readonly pauses?: boolean;
   /** Each agent's clock runs at its own offset and rate, and jumps forward now and then. */
@@ -206,6 +217,8 @@ export interface FaultCounts {
   dropped: number;
   duplicated: number;
   reordered: number;
+  /** voters.change commands the reconfig fault submitted (some lose a race and are void). */
+  reconfigurations: number;
 }
 
 export interface SimulationResult {
@@ -239,18 +252,21 @@ export interface SimulationResult {
   readonly pendingAtEnd: readonly (number | null)[];
   /** Every fault injected, per agent, in virtual time (fault-log.ts; for reports, recorded only). */
   readonly faultLog: readonly FaultRecord[];
+  /** The voter group of each epoch (agents, in replica order): one unless the reconfig fault changed it. */
+  readonly epochs: readonly { readonly epoch: number; readonly voters: readonly number[] }[];
 }
 
 type SimEvent =
-  | { kind: 'deliver'; env: Envelope }
+  /** A consensus message of the group of `epoch` (env.from and env.to are replica indices in it). */
+  | { kind: 'deliver'; env: Envelope; epoch: number }
   /** A state-transfer snapshot on its way (Ready.snapshots). */
-  | { kind: 'snapshot'; env: SnapshotEnvelope }
-  /** A client's command on its way from the client's agent to a voter. */
-  | { kind: 'request'; from: number; to: number; proc: number; command: Command }
+  | { kind: 'snapshot'; env: SnapshotEnvelope; epoch: number }
+  /** A client's command on its way from the client's agent to a voter (`forwarded` once by an agent that no longer votes). */
+  | { kind: 'request'; from: number; to: number; proc: number; command: Command; forwarded?: boolean }
   | { kind: 'response'; from: number; to: number; proc: number; requestId: number; result: CommandResult }
   | { kind: 'tick'; voter: number; inc: number }
   /** A turn's fsync completed: release what waited for it (write-ahead rule), own votes back to the voter. */
-  | { kind: 'fsync'; voter: number; inc: number; upTo: number; messages: Envelope[]; snapshots: SnapshotEnvelope[]; replies: ClientReply[] }
+  | { kind: 'fsync'; voter: number; inc: number; upTo: number; messages: Envelope[]; snapshots: SnapshotEnvelope[]; replies: ClientReply[]; closed: EpochClose | null }
   | { kind: 'invoke'; proc: number }
   | { kind: 'arrival'; client: number }
   | { kind: 'timeout'; proc: number; requestId: number }
@@ -273,7 +289,13 @@ type SimEvent =
   /** A membership message between voters (membership 'swim'). */
   | { kind: 'swim'; from: number; to: number; msg: MembershipMessage }
   /** A voter's membership timer, due at dueUs (deferred while the voter is stalled). */
-  | { kind: 'swimWake'; agent: number; epoch: number; dueUs: number };
+  | { kind: 'swimWake'; agent: number; epoch: number; dueUs: number }
+  /** The reconfig fault's next voters.change. */
+  | { kind: 'reconfigure' }
+  /** The state at the change that opened `epoch`, on its way to a new voter of it (state transfer). */
+  | { kind: 'join'; from: number; to: number; epoch: number }
+  /** The closing agent (incarnation `inc`) sends it again unless the new voter has joined. */
+  | { kind: 'joinResend'; from: number; to: number; epoch: number; inc: number };
 
 /** An agent's clock: local µs = base + (virtual − since) · rate. Monotone; jumps only forward. */
 interface Clock {
@@ -294,20 +316,6 @@ interface Agent {
   /** A stalled agent processes nothing before this virtual time. */
   stalledUntilUs: number;
   readonly clock: Clock;
-}
-
-interface Voter {
-  replica: Replica;
-  machine: CoveyStateMachine;
-  readonly disk: SimDisk;
-  /** When this voter's latest fsync completes; fsyncs complete in order, like one disk queue. */
-  fsyncDoneUs: number;
-  /**
-   * Fsyncs of turns that released nothing (no messages, no replies), in completion order. They
-   * need no event: they are applied when anything next looks at the disk (a crash, the settle
-   * check), each counted done if its time has come. Half the events of a busy run were these.
-   */
-  readonly quietSyncs: { readonly upTo: number; readonly doneUs: number }[];
 }
 
 interface ProcState extends Proc {
@@ -363,9 +371,7 @@ export async function runSimulationAsync(options: SimulationOptions): Promise<Si
 }
 
 function createSimulation(options: SimulationOptions): SimulationRun {
-  const n = options.voters ?? 3;
-  const agentCount = options.agents ?? n;
-  if (!Number.isInteger(agentCount) || agentCount < n) throw new RangeError(`simulation: agents must be a whole number ≥ voters (${n}), got ${agentCount}`);
+  const { n, agentCount } = swarmSize(options);
   const clientCount = options.clients ?? 8;
   const openLoop = options.openLoop ?? null;
   const lanes = openLoop === null ? 1 : (openLoop.lanes ?? 8);
@@ -374,27 +380,18 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   const hardStopUs = endUs + Math.round((options.drainMs ?? 30_000) * usPerMs);
   const fsync = options.fsyncMs ?? { min: 0.1, max: 1 };
   const crashEvery = options.crashEveryMs ?? { min: 200, max: 1500 };
-  const quorum = defaultQuorumConfig(n);
-  const netOptions: NetworkOptions = {
-    ...defaultNetwork,
-    latencyMs: options.latencyMs ?? defaultNetwork.latencyMs,
-    loss: options.loss ?? 0,
-    duplicate: options.duplicate ?? 0,
-    reorder: options.reorder ?? 0,
-    bandwidthBytesPerMs: options.bandwidthBytesPerMs === undefined ? defaultNetwork.bandwidthBytesPerMs : options.bandwidthBytesPerMs,
-  };
-  const workload: Workload = (options.workload ?? 'kv') === 'tasks'
-    ? tasksWorkload({ ...defaultTasksOptions, ...options.tasks })
-    : kvWorkload({ keys: options.keys ?? 5, conflict: options.conflict ?? 1, thinkMs: options.thinkMs ?? { min: 0, max: 5 } });
+  const workload = workloadOf(options);
 
   const rng = new Random(options.seed);
   const probe = options.readyProbe;
   const queue = new EventQueue<SimEvent>();
   const hash = new TraceHash();
   const trace: string[] | null = options.keepTrace === true ? [] : null;
-  const network = new Network(agentCount, netOptions);
+  const network = new Network(agentCount, networkOptionsOf(options));
   const historyLines: string[] = [];
-  const faults: FaultCounts = { crashes: 0, crashesInFlush: 0, partitions: 0, splits: 0, oneWay: 0, flapping: 0, isolated: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  const faults: FaultCounts = {
+    crashes: 0, crashesInFlush: 0, partitions: 0, splits: 0, oneWay: 0, flapping: 0, isolated: 0, pauses: 0, skews: 0, dropped: 0, duplicated: 0, reordered: 0, reconfigurations: 0,
+  };
   const faultLog = new FaultLog();
   let nowUs = 0;
   let events = 0;
@@ -407,20 +404,23 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   /** Every acknowledged write, as (clientId, requestId): each must be applied at every voter. */
   const acked: { readonly clientId: string; readonly requestId: number }[] = [];
 
-  const replicaOptions = (self: number): ReplicaOptions => ({ self, n, f: quorum.f, e: quorum.e, snapshotEveryApplied: options.snapshotEveryApplied,
-    ...(options.catchUpBySnapshotIds === undefined ? {} : { catchUpBySnapshotIds: options.catchUpBySnapshotIds }),
-    ...(options.recoveryTimeoutMs === undefined ? {} : { recoveryTimeoutMs: options.recoveryTimeoutMs, recoveryTimeoutMaxMs: Math.max(options.recoveryTimeoutMs, 10_000) }) });
+  const replicaOptions = (group: Group, self: number): ReplicaOptions => replicaOptionsOf(options, group, self);
 
   const agents: Agent[] = [];
   for (let a = 0; a < agentCount; a++) agents.push({ up: true, inc: 0, stalledUntilUs: 0, clock: { baseUs: 0, sinceUs: 0, rate: 1 } });
   // The voters are handed the same command objects (and replay them on every restart): one memo
   // of fingerprints spares each apply its SHA-256 after the first (CoveyStateMachine options).
   const fingerprintMemo = new WeakMap<Command, string>();
-  const voters: Voter[] = [];
-  for (let i = 0; i < n; i++) {
-    const machine = new CoveyStateMachine({ fingerprintMemo });
-    voters.push({ replica: new Replica(replicaOptions(i), machine), machine, disk: new SimDisk(), fsyncDoneUs: 0, quietSyncs: [] });
+  // Seats (seats.ts): epoch 0's voters are agents 0..n−1, and seat v is agent v's; a voters.change
+  // (the reconfig fault) opens the next epoch's group, whose seats get the next ids.
+  const seats = new Seats(agentCount, replicaOptions, () => new CoveyStateMachine({ fingerprintMemo }));
+  const voters = seats.all;
+  {
+    const group0 = seats.addGroup(Array.from({ length: n }, (_, a) => a), undefined);
+    for (let r = 0; r < n; r++) seats.join(group0, r);
   }
+  /** The agent seat v belongs to. */
+  const agentOf = (v: number): number => voters[v].agent;
   const procs: ProcState[] = [];
   for (let c = 0; c < clientCount; c++) {
     const agent = agentCount > n ? n + (c % (agentCount - n)) : c % n;
@@ -436,12 +436,16 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   };
   const localMs = (a: number): number => Math.floor(localUs(a) / usPerMs);
   const stalled = (a: number): boolean => agents[a].stalledUntilUs > nowUs;
+  /** Voters of the newest group that are down, stalled or cut off from the majority (agents). */
   const impairedVoters = (): number => {
+    const members = seats.current.members;
     const out = new Set<number>();
-    for (let v = 0; v < n; v++) if (!agents[v].up || stalled(v)) out.add(v);
-    for (const vs of impairedBy.values()) for (const v of vs) out.add(v);
+    for (const a of members) if (!agents[a].up || stalled(a)) out.add(a);
+    for (const vs of impairedBy.values()) for (const a of vs) if (members.includes(a)) out.add(a);
     return out.size;
   };
+  /** How many voters of the newest group may be impaired at once. */
+  const faultBudget = (): number => seats.current.quorum.f;
 
   // ---- history ----------------------------------------------------------------------------
 
@@ -458,17 +462,20 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   const turn = (v: number, ev: ReplicaEvent | null): void => {
     const voter = voters[v];
     const replica = voter.replica;
+    const agent = agents[voter.agent];
     syncQuiet(v);
     if (ev !== null) replica.step(ev);
     const ready = replica.takeReady();
     probe?.ready(v, ready, voter.disk.position + ready.persist.length);
     if (ready.tickMs !== null) {
-      const virtualUs = Math.max(1, Math.round((ready.tickMs * usPerMs) / agents[v].clock.rate));
-      queue.push(nowUs + virtualUs, { kind: 'tick', voter: v, inc: agents[v].inc });
+      const virtualUs = Math.max(1, Math.round((ready.tickMs * usPerMs) / agent.clock.rate));
+      queue.push(nowUs + virtualUs, { kind: 'tick', voter: v, inc: agent.inc });
     }
     // Proposals and Commits of chosen values promise nothing about this turn's records.
-    release(ready.early);
-    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0) return;
+    release(voter, ready.early);
+    // A close is acted on once durable, like a reply: it waits for this turn's fsync event.
+    const closed = ready.closed;
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0 && closed === null) return;
     const upTo = voter.disk.append(ready.persist);
     // Effects wait for this turn's records AND every earlier turn's (they may depend on them),
     // so completions are kept in order; a turn with nothing to write still waits its turn.
@@ -476,24 +483,29 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     voter.fsyncDoneUs = doneUs;
     if (aimAtNextFlush && doneUs > nowUs) {
       aimAtNextFlush = false;
-      queue.push(nowUs + rng.int(0, doneUs - nowUs - 1), { kind: 'flushCrash', voter: v, inc: agents[v].inc });
+      queue.push(nowUs + rng.int(0, doneUs - nowUs - 1), { kind: 'flushCrash', voter: v, inc: agent.inc });
     }
-    if (ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0) { voter.quietSyncs.push({ upTo, doneUs }); return; }
-    queue.push(doneUs, { kind: 'fsync', voter: v, inc: agents[v].inc, upTo, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies });
+    if (ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0 && closed === null) { voter.quietSyncs.push({ upTo, doneUs }); return; }
+    queue.push(doneUs, { kind: 'fsync', voter: v, inc: agent.inc, upTo, messages: ready.messages, snapshots: ready.snapshots, replies: ready.replies, closed });
   };
 
   /** Puts a voter's messages on the network (its own votes are handed back by the fsync, never sent). */
-  const release = (envs: readonly Envelope[]): void => {
+  const release = (voter: Seat, envs: readonly Envelope[]): void => {
     probe?.sent(envs);
-    if (commitWatch !== null) for (const env of envs) if (env.msg.type === 'Commit') commitWatch.see(env.msg, nowUs / usPerMs);
-    for (const env of envs) sendOver(env.from, env.to, messageBytes(env.msg), { kind: 'deliver', env });
+    const watch = commitWatches[voter.epoch];
+    if (watch !== null) for (const env of envs) if (env.msg.type === 'Commit') watch.see(env.msg, nowUs / usPerMs);
+    const members = seats.groups[voter.epoch].members;
+    const epoch = voter.epoch;
+    for (const env of envs) sendOver(members[env.from], members[env.to], messageBytes(env.msg), { kind: 'deliver', env, epoch });
   };
 
   const answer = (v: number, reply: ClientReply): void => {
     probe?.answered(v, reply);
+    if (!reply.clientId.startsWith('c')) return; // a voters.change of the reconfig fault: nobody waits for it
     const p = procs[Number(reply.clientId.slice(1))];
-    if (p.agent === v) onResult(p, reply.requestId, reply.result);
-    else sendOver(v, p.agent, 64 + resultBytes, { kind: 'response', from: v, to: p.agent, proc: p.id, requestId: reply.requestId, result: reply.result });
+    const from = agentOf(v);
+    if (p.agent === from) onResult(p, reply.requestId, reply.result);
+    else sendOver(from, p.agent, 64 + resultBytes, { kind: 'response', from, to: p.agent, proc: p.id, requestId: reply.requestId, result: reply.result });
   };
 
   /** Applies the quiet fsyncs that have completed by now. */
@@ -508,8 +520,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     for (const at of network.send(from, to, sizeBytes, nowUs, rng)) queue.push(at, ev);
   };
 
-  // INV7 on every Commit sent, during the run (the rest of the invariants are checked at the end).
-  const commitWatch = (options.checkInvariants ?? true) ? new CommitWatch() : null;
+  // INV7 on every Commit sent, during the run (the rest of the invariants are checked at the end);
+  // one watch per epoch, whose groups number their instances afresh.
+  const commitWatches: (CommitWatch | null)[] = [(options.checkInvariants ?? true) ? new CommitWatch() : null];
 
   // ---- clients ----------------------------------------------------------------------------
 
@@ -520,7 +533,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     if (type === 'info') {
       if (!p.hosted) workload.unknown(p, op.spec);
       // A client of a remote agent that heard nothing tries the next voter.
-      if (p.agent >= n) p.voter = (p.voter + 1) % n;
+      if (openSeat(p.agent) < 0) p.voter = (p.voter + 1) % seats.current.members.length;
     }
     p.open = null;
     ops++;
@@ -537,12 +550,19 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     p.open = { requestId, spec, write: commandAccess(spec.op).write, command, done: hosted?.done };
     openOps++;
     queue.push(nowUs + timeoutUs, { kind: 'timeout', proc: p.id, requestId });
-    if (p.agent < n) turn(p.agent, { type: 'submit', command });
+    const own = openSeat(p.agent);
+    if (own >= 0) turn(own, { type: 'submit', command });
     else {
-      sendOver(p.agent, p.voter, 64 + commandBytes, { kind: 'request', from: p.agent, to: p.voter, proc: p.id, command });
+      const to = homeVoter(p);
+      sendOver(p.agent, to, 64 + commandBytes, { kind: 'request', from: p.agent, to, proc: p.id, command });
       queue.push(nowUs + resendUs, { kind: 'resend', proc: p.id, requestId, attempt: 1 });
     }
   };
+
+  /** The seat where the agent's own clients submit (Seats.open), or −1: they go over the network. */
+  const openSeat = (a: number): number => seats.open(a);
+  /** The voter (agent) a remote client sends to: its current pick among the newest group's members. */
+  const homeVoter = (p: ProcState): number => seats.current.members[p.voter % seats.current.members.length];
 
   const onResult = (p: ProcState, requestId: number, result: CommandResult): void => {
     // A reply for an operation the client already gave up on (or a duplicate) is ignored.
@@ -586,47 +606,36 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   // ---- faults -----------------------------------------------------------------------------
 
-  /**
-   * Persist before you promise, judged where it matters: a vote that reaches its receiver must be
-   * backed by its sender's durable state (the record it votes from, at least as far along), or a
-   * crash of the sender could take back what the receiver counts. Phases, ballots and initCmd only
-   * grow, and truncation keeps the last record aside, so a later record still backs an earlier vote.
-   */
+  /** Persist before you promise, judged where it matters: every vote on arrival (voteBacked). */
   const unbackedVotes: string[] = [];
   const checkVoteDurable = (from: number, msg: Message): void => {
-    if (from >= n || !isVoteType(msg.type) || from === wiped) return;
+    if (from < 0 || !isVoteType(msg.type) || from === wiped) return;
     syncQuiet(from);
-    const rec = 'id' in msg ? voters[from].disk.recordEver(msg.id) : undefined;
-    let backed: boolean;
-    switch (msg.type) {
-      case 'PreAcceptOK': backed = rec !== undefined && rec.phase !== 'INITIAL'; break;
-      case 'AcceptOK': backed = rec !== undefined && (rec.abal >= msg.b || rec.phase === 'COMMITTED'); break;
-      case 'RecoverOK': backed = rec !== undefined && rec.bal >= msg.b; break;
-      case 'ValidateOK': backed = rec !== undefined && rec.bal >= msg.b && rec.initCmd !== null; break;
-      default: backed = true;
-    }
-    if (!backed && unbackedVotes.length < 10) unbackedVotes.push(`durability: ${msg.type} for ${'id' in msg ? formatId(msg.id) : '?'} from voter ${from} arrived at ${nowUs} µs without the durable record it votes from`);
+    if (!voteBacked(voters[from], msg) && unbackedVotes.length < 10) unbackedVotes.push(`durability: ${msg.type} for ${'id' in msg ? formatId(msg.id) : '?'} from voter ${from} arrived at ${nowUs} µs without the durable record it votes from`);
   };
 
   /** A crash event aimed at a flush window found none open: the next flush gets it. */
   let aimAtNextFlush = false;
 
+  /** Is one of the agent's seats inside a flush window (its fsync in flight)? */
+  const flushing = (a: number): boolean => seats.of(a).some((v) => voters[v].fsyncDoneUs > nowUs);
+
   const crash = (a: number): void => {
     const agent = agents[a];
-    faultLog.crash(a, nowUs / usPerMs, a < n && voters[a].fsyncDoneUs > nowUs);
+    faultLog.crash(a, nowUs / usPerMs, flushing(a));
     agent.up = false;
     agent.inc++;
     agent.stalledUntilUs = 0;
     faults.crashes++;
-    if (a < n) {
-      const voter = voters[a];
-      syncQuiet(a);
+    for (const v of seats.of(a)) {
+      const voter = voters[v];
+      syncQuiet(v);
       voter.quietSyncs.length = 0;
       voter.fsyncDoneUs = nowUs;
       voter.disk.crash();
-      probe?.lost(a);
-      swim?.crash(a);
+      probe?.lost(v);
     }
+    if (a < n) swim?.crash(a);
     // Clients on the agent die with it: the outcome of what they had open is unknown.
     for (const p of procs) if (p.agent === a && p.open !== null) complete(p, 'info');
     if (host !== undefined) { hostActivity = true; host.crashed(a); }
@@ -634,9 +643,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   /** The voter loses its disk while down (wipe option), then restarts empty. */
   const wipe = (v: number): void => {
-    crash(v);
+    crash(agentOf(v));
     voters[v].disk.wipe();
-    restart(v);
+    restart(agentOf(v));
   };
 
   const restart = (a: number): void => {
@@ -644,24 +653,46 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     if (agent.up || killed.has(a)) return;
     agent.up = true;
     faultLog.restart(a, nowUs / usPerMs);
-    if (a < n) {
-      const voter = voters[a];
-      voter.machine = new CoveyStateMachine({ fingerprintMemo });
-      voter.replica = Replica.restore(replicaOptions(a), voter.disk.load(), voter.machine);
-      turn(a, null); // restore may have applied committed instances; also starts the tick chain
-      swim?.boot(a);
+    for (const v of seats.of(a)) {
+      seats.restore(voters[v]);
+      turn(v, null); // restore may have applied committed instances; also starts the tick chain
     }
+    if (a < n) swim?.boot(a);
     if (host !== undefined) { hostActivity = true; host.restarted(a); }
   };
 
-  const shuffled = (count: number): number[] => {
-    const order = Array.from({ length: count }, (_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(0, i);
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    return order;
+  // ---- reconfiguration (option reconfig; reconfigure.ts) ------------------------------------
+
+  const reconfig = options.reconfig;
+  const reconfigEvery = reconfig?.everyMs ?? { min: 1000, max: 3000 };
+  const reconfigurer = new Reconfigurer({
+    seats, agentCount, options: reconfig, rng, killed, trace, faultLog, faults,
+    nowUs: () => nowUs,
+    isUp: (a) => agents[a].up,
+    incarnation: (a) => agents[a].inc,
+    stalled,
+    localMs,
+    impairedVoters,
+    faultBudget,
+    killForGood: (a) => killForGood(a),
+    turn,
+    forward: (from, to, proc, command) => sendOver(from, to, 64 + commandBytes, { kind: 'request', from, to, proc, command, forwarded: true }),
+    sendState: (from, to, epoch, bytes) => {
+      sendOver(from, to, bytes, { kind: 'join', from, to, epoch });
+      queue.push(nowUs + resendUs, { kind: 'joinResend', from, to, epoch, inc: agents[from].inc });
+    },
+    groupAdded: () => commitWatches.push(commitWatches[0] === null ? null : new CommitWatch()),
+  });
+
+  /** An agent lost for good (a drone that never comes back): down now and never restarted. */
+  const killForGood = (a: number): void => {
+    if (killed.has(a)) return;
+    killed.add(a);
+    faultLog.kill(a, nowUs / usPerMs);
+    if (agents[a].up) crash(a);
   };
+
+  const shuffled = (count: number): number[] => shuffledIndices(rng, count);
 
   const cutFor = (cut: Cut, impaired: number[], durationUs: number): number => {
     const id = network.addCut(cut);
@@ -672,23 +703,25 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   /** A random cut, kept within the budget: at most f voters impaired, counting crashes and pauses. */
   const partition = (): void => {
-    const budget = quorum.f - impairedVoters();
+    const budget = faultBudget() - impairedVoters();
+    const members = seats.current.members;
+    const others = seats.nonMembers(agentCount);
     const kind = rng.pick(['split', 'isolate', 'oneway', 'flap'] as const);
     const lasting = (): number => rng.int(200 * usPerMs, 1500 * usPerMs);
     if (kind === 'split') {
       if (budget < 1) return;
-      const minority = shuffled(n).slice(0, rng.int(1, budget));
+      const minority = shuffled(members.length).slice(0, rng.int(1, budget)).map((i) => members[i]);
       const side = new Set(minority);
-      for (let a = n; a < agentCount; a++) if (rng.chance(0.5)) side.add(a);
+      for (const a of others) if (rng.chance(0.5)) side.add(a);
       faultLog.cut(cutFor({ kind: 'split', side }, minority, lasting()), 'split', [...side], nowUs / usPerMs);
       faults.splits++;
     } else if (kind === 'isolate') {
-      const a = budget >= 1 || agentCount === n ? rng.int(0, agentCount - 1) : rng.int(n, agentCount - 1);
-      if (a < n && budget < 1) return;
-      faultLog.cut(cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], lasting()), 'isolate', [a], nowUs / usPerMs);
+      const a = budget >= 1 || others.length === 0 ? rng.int(0, agentCount - 1) : others[rng.int(0, others.length - 1)];
+      if (seats.isMember(a) && budget < 1) return;
+      faultLog.cut(cutFor({ kind: 'isolate', agent: a }, seats.isMember(a) ? [a] : [], lasting()), 'isolate', [a], nowUs / usPerMs);
       faults.isolated++;
     } else {
-      const pair = shuffled(n);
+      const pair = shuffled(members.length).map((i) => members[i]);
       if (kind === 'oneway') {
         faultLog.cut(cutFor({ kind: 'oneway', from: pair[0], to: pair[1] }, [], lasting()), 'oneway', [pair[0], pair[1]], nowUs / usPerMs);
         faults.oneWay++;
@@ -703,17 +736,17 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   /** A stall (the agent processes nothing) or radio silence (it hears nobody), 0.1–1.5 s. */
   const pause = (): void => {
-    const budget = quorum.f - impairedVoters();
+    const budget = faultBudget() - impairedVoters();
     const a = rng.int(0, agentCount - 1);
     const stall = rng.chance(0.5);
     const durationUs = rng.int(100 * usPerMs, 1500 * usPerMs);
-    if ((a < n && budget < 1) || !agents[a].up || stalled(a)) return;
+    if ((seats.isMember(a) && budget < 1) || !agents[a].up || stalled(a)) return;
     if (stall) {
       agents[a].stalledUntilUs = nowUs + durationUs;
       queue.push(nowUs + durationUs, { kind: 'resume', agent: a });
       faultLog.stall(a, nowUs / usPerMs, (nowUs + durationUs) / usPerMs);
     } else {
-      faultLog.cut(cutFor({ kind: 'isolate', agent: a }, a < n ? [a] : [], durationUs), 'silence', [a], nowUs / usPerMs);
+      faultLog.cut(cutFor({ kind: 'isolate', agent: a }, seats.isMember(a) ? [a] : [], durationUs), 'silence', [a], nowUs / usPerMs);
     }
     faults.pauses++;
     if (trace !== null) trace.push(`${nowUs} pause ${stall ? 'stall' : 'silence'} ${a} ${durationUs}`);
@@ -722,14 +755,8 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   /** A clock jumps forward or changes its rate. */
   const skew = (): void => {
     const a = rng.int(0, agentCount - 1);
-    const c = agents[a].clock;
-    const jump = rng.chance(0.5);
-    const amount = jump ? rng.int(50 * usPerMs, 1000 * usPerMs) : rng.int(-50, 50);
-    c.baseUs = localUs(a);
-    c.sinceUs = nowUs;
-    if (jump) c.baseUs += amount;
-    else c.rate = 1 + amount / 1000;
-    faultLog.skew(a, nowUs / usPerMs, jump ? { jumpMs: amount / usPerMs } : { rate: c.rate });
+    const { jump, amount } = skewClock(rng, agents[a].clock, localUs(a), nowUs);
+    faultLog.skew(a, nowUs / usPerMs, jump ? { jumpMs: amount / usPerMs } : { rate: agents[a].clock.rate });
     faults.skews++;
     if (trace !== null) trace.push(`${nowUs} skew ${a} ${jump ? 'jump' : 'rate'} ${amount}`);
   };
@@ -745,26 +772,54 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   const handle = (ev: SimEvent): void => {
     switch (ev.kind) {
       case 'deliver': {
+        // from and to are replica indices of the message's epoch group.
         const { from, to, msg } = ev.env;
-        if (network.blocked(from, to, nowUs)) { network.countCutOnArrival(); return; }
-        if (!agents[to].up || deferIfStalled(to, ev)) return;
-        checkVoteDurable(from, msg);
-        turn(to, { type: 'message', from, msg });
+        const group = seats.groups[ev.epoch];
+        const fromAgent = group.members[from], toAgent = group.members[to];
+        if (network.blocked(fromAgent, toAgent, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[toAgent].up || deferIfStalled(toAgent, ev)) return;
+        // A new voter takes no part before it holds the state at the change (rule 6): not joined, not there.
+        if (group.seats[to] < 0) return;
+        checkVoteDurable(group.seats[from], msg);
+        turn(group.seats[to], { type: 'message', from, msg });
         return;
       }
       case 'snapshot': {
         const { from, to, msg } = ev.env;
-        if (network.blocked(from, to, nowUs)) { network.countCutOnArrival(); return; }
-        if (!agents[to].up || deferIfStalled(to, ev)) return;
-        turn(to, { type: 'snapshot', from, msg });
+        const group = seats.groups[ev.epoch];
+        const fromAgent = group.members[from], toAgent = group.members[to];
+        if (network.blocked(fromAgent, toAgent, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[toAgent].up || deferIfStalled(toAgent, ev)) return;
+        if (group.seats[to] < 0) return;
+        turn(group.seats[to], { type: 'snapshot', from, msg });
         return;
       }
       case 'request': {
         if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
         if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
-        turn(ev.to, { type: 'submit', command: ev.command });
+        const v = openSeat(ev.to);
+        if (v >= 0) { turn(v, { type: 'submit', command: ev.command }); return; }
+        // No longer a voter here (its epoch closed, or it never joined): like an agent, hand the
+        // command once to a voter of the newest group; the client's resend covers a loss.
+        const members = seats.current.members;
+        const to = members[ev.proc % members.length];
+        if (ev.forwarded !== true && to !== ev.to) sendOver(ev.to, to, 64 + commandBytes, { ...ev, from: ev.to, to, forwarded: true });
         return;
       }
+      case 'join':
+        if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
+        if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
+        reconfigurer.stateArrived(ev.to, ev.epoch);
+        return;
+      case 'joinResend':
+        if (agents[ev.from].inc !== ev.inc || !agents[ev.from].up) return;
+        reconfigurer.resendState(ev.from, ev.to, ev.epoch);
+        return;
+      case 'reconfigure':
+        if (ending) return;
+        queue.push(nowUs + rng.int(reconfigEvery.min * usPerMs, reconfigEvery.max * usPerMs), { kind: 'reconfigure' });
+        reconfigurer.reconfigure();
+        return;
       case 'response': {
         if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
         if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
@@ -772,26 +827,31 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         return;
       }
       case 'tick': {
-        const agent = agents[ev.voter];
-        if (agent.inc !== ev.inc || !agent.up || deferIfStalled(ev.voter, ev)) return;
-        turn(ev.voter, { type: 'tick', nowMs: localMs(ev.voter), entropy: rng.nextU32() });
+        const a = agentOf(ev.voter);
+        const agent = agents[a];
+        if (agent.inc !== ev.inc || !agent.up || deferIfStalled(a, ev)) return;
+        turn(ev.voter, { type: 'tick', nowMs: localMs(a), entropy: rng.nextU32() });
         return;
       }
       case 'fsync': {
-        const agent = agents[ev.voter];
+        const voter = voters[ev.voter];
+        const agent = agents[voter.agent];
         if (agent.inc !== ev.inc) return; // crashed before the fsync: effects are lost
-        voters[ev.voter].disk.sync(ev.upTo);
+        voter.disk.sync(ev.upTo);
         probe?.durable(ev.voter, ev.upTo);
-        if (deferIfStalled(ev.voter, ev)) return; // durable, but not sent yet
-        const own = ev.messages.filter((env) => env.to === ev.voter);
-        release(own.length === 0 ? ev.messages : ev.messages.filter((env) => env.to !== ev.voter));
-        for (const env of ev.snapshots) sendOver(env.from, env.to, snapshotBytes(env), { kind: 'snapshot', env });
+        if (deferIfStalled(voter.agent, ev)) return; // durable, but not sent yet
+        const self = voter.r;
+        const own = ev.messages.filter((env) => env.to === self);
+        release(voter, own.length === 0 ? ev.messages : ev.messages.filter((env) => env.to !== self));
+        const members = seats.groups[voter.epoch].members;
+        for (const env of ev.snapshots) sendOver(members[env.from], members[env.to], snapshotBytes(env), { kind: 'snapshot', env, epoch: voter.epoch });
         for (const reply of ev.replies) answer(ev.voter, reply);
         if (own.length > 0) {
           // The voter's own votes are durable now: it may count them (one turn for all of them).
-          for (const env of own) voters[ev.voter].replica.step({ type: 'message', from: ev.voter, msg: env.msg });
+          for (const env of own) voter.replica.step({ type: 'message', from: self, msg: env.msg });
           turn(ev.voter, null);
         }
+        if (ev.closed !== null && voter.closeSeen !== ev.closed) reconfigurer.onClose(voter, ev.closed);
         return;
       }
       case 'invoke': {
@@ -820,8 +880,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         // voter. The request id makes a command submitted twice take effect once (PROTOCOL.md §12).
         const p = procs[ev.proc];
         if (p.open === null || p.open.requestId !== ev.requestId || !agents[p.agent].up || deferIfStalled(p.agent, ev)) return;
-        if (ev.attempt % 2 === 0) p.voter = (p.voter + 1) % n;
-        sendOver(p.agent, p.voter, 64 + commandBytes, { kind: 'request', from: p.agent, to: p.voter, proc: p.id, command: p.open.command });
+        if (ev.attempt % 2 === 0) p.voter = (p.voter + 1) % seats.current.members.length;
+        const to = homeVoter(p);
+        sendOver(p.agent, to, 64 + commandBytes, { kind: 'request', from: p.agent, to, proc: p.id, command: p.open.command });
         queue.push(nowUs + resendUs, { kind: 'resend', proc: p.id, requestId: ev.requestId, attempt: ev.attempt + 1 });
         return;
       }
@@ -834,31 +895,32 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         if (ending) return;
         queue.push(nowUs + rng.int(crashEvery.min * usPerMs, crashEvery.max * usPerMs), { kind: 'crash' });
         // A voter while the budget allows, otherwise (or half the time, in a bigger swarm) another agent.
-        const pickVoter = agentCount === n || rng.chance(0.5);
+        const others = seats.nonMembers(agentCount);
+        const pickVoter = others.length === 0 || rng.chance(0.5);
         let candidates = pickVoter
-          ? (impairedVoters() < quorum.f ? Array.from({ length: n }, (_, i) => i).filter((i) => agents[i].up) : [])
-          : Array.from({ length: agentCount - n }, (_, i) => n + i).filter((i) => agents[i].up);
+          ? (impairedVoters() < faultBudget() ? seats.current.members.filter((a) => agents[a].up) : [])
+          : others.filter((a) => agents[a].up);
         if (candidates.length === 0) return;
         // Half the voter crashes are aimed inside a flush window, when early effects have left but
         // the turn's records are not durable yet (the case "persist before you promise" is about):
         // a voter flushing now, or else the next voter that starts a flush, at a point inside it.
         if (pickVoter && rng.chance(0.5)) {
-          const flushing = candidates.filter((i) => voters[i].fsyncDoneUs > nowUs);
-          if (flushing.length === 0) { aimAtNextFlush = true; return; }
-          candidates = flushing;
+          const inFlush = candidates.filter(flushing);
+          if (inFlush.length === 0) { aimAtNextFlush = true; return; }
+          candidates = inFlush;
         }
         const a = rng.pick(candidates);
-        if (a < n && voters[a].fsyncDoneUs > nowUs) faults.crashesInFlush++;
+        if (flushing(a)) faults.crashesInFlush++;
         crash(a);
         queue.push(nowUs + rng.int(100 * usPerMs, 1500 * usPerMs), { kind: 'restart', agent: a });
         return;
       }
       case 'flushCrash': {
-        const v = ev.voter;
-        if (ending || agents[v].inc !== ev.inc || !agents[v].up || impairedVoters() >= quorum.f) return;
-        if (voters[v].fsyncDoneUs > nowUs) faults.crashesInFlush++;
-        crash(v);
-        queue.push(nowUs + rng.int(100 * usPerMs, 1500 * usPerMs), { kind: 'restart', agent: v });
+        const a = agentOf(ev.voter);
+        if (ending || agents[a].inc !== ev.inc || !agents[a].up || impairedVoters() >= faultBudget()) return;
+        if (flushing(a)) faults.crashesInFlush++;
+        crash(a);
+        queue.push(nowUs + rng.int(100 * usPerMs, 1500 * usPerMs), { kind: 'restart', agent: a });
         return;
       }
       case 'restart':
@@ -926,22 +988,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     }
   };
 
-  /** Every voter up, nothing pending, queued or unsynced, and all at the same executed watermark. */
-  const settled = (): boolean => {
-    // Over the voters that are still part of the swarm: one killed for good never comes back.
-    const first = voters.findIndex((_, v) => !killed.has(v));
-    const w0 = voters[first].replica.executedWatermark();
-    for (let v = 0; v < n; v++) {
-      if (killed.has(v)) continue;
-      if (!agents[v].up) return false;
-      const r = voters[v].replica;
-      syncQuiet(v);
-      if (r.pendingIds().length > 0 || r.queuedCommands() > 0 || voters[v].disk.unsyncedCount > 0) return false;
-      const w = r.executedWatermark();
-      for (let i = 0; i < w.length; i++) if (w[i] !== w0[i]) return false;
-    }
-    return true;
-  };
+  const settled = (): boolean => settledNow(seats, (a) => agents[a].up, killed, syncQuiet);
 
   // ---- membership (option 'swim'): SWIM on the voters, dead verdicts wired as on an agent -----
 
@@ -979,6 +1026,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   else for (let c = 0; c < clientCount; c++) queue.push(poissonGapUs(rng, openLoop.ratePerSec), { kind: 'arrival', client: c });
   if (options.crashes === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'crash' });
   if (options.partitions === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'partition' });
+  if (reconfig !== undefined) queue.push(rng.int(reconfigEvery.min * usPerMs, reconfigEvery.max * usPerMs), { kind: 'reconfigure' });
   if (options.pauses === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'pause' });
   queue.push(endUs, { kind: 'end' });
 
@@ -1000,15 +1048,10 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       broadcast: (from, topic, data) => {
         for (let to = 0; to < agentCount; to++) if (to !== from) sendOver(from, to, 64 + topic.length + data.length, { kind: 'telemetry', from, to, topic, data });
       },
-      kill: (a) => {
-        if (killed.has(a)) return;
-        killed.add(a);
-        faultLog.kill(a, nowUs / usPerMs);
-        if (agents[a].up) crash(a);
-      },
+      kill: killForGood,
       cut: (side, durationUs) => {
         if (ending) return;
-        faultLog.cut(cutFor({ kind: 'split', side: new Set(side) }, side.filter((a) => a < n), durationUs), 'scripted', side, nowUs / usPerMs);
+        faultLog.cut(cutFor({ kind: 'split', side: new Set(side) }, side.filter((a) => seats.isMember(a)), durationUs), 'scripted', side, nowUs / usPerMs);
         faults.partitions++;
         faults.splits++;
       },
@@ -1054,19 +1097,13 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     const tasks = parsed.other.length > 0 ? checkTasks(parsed) : null;
     phase('invariants');
     const replicas = voters.map((v) => v.replica);
-    const violations: string[] = [...(commitWatch?.violations ?? [])];
-    if (options.checkInvariants ?? true) {
-      const views = voters.map(checkerView);
-      violations.push(...checkAgreementAndVisibility(views), ...checkExecution(views, voters.map((v) => v.disk.fullLog())));
-    }
-    if (wiped !== null && !(isSettled && voters[wiped].replica.executedWatermark().some((x) => x > 0))) {
-      violations.push(`state transfer: voter ${wiped} lost its disk and did not catch up`);
-    }
-    for (const r of replicas) if (r.stats.agreementViolations > 0) violations.push(`INV1: replica ${r.self} saw ${r.stats.agreementViolations} contradicting commits`);
+    const violations = voterStateViolations(seats, {
+      commitWatches, checkInvariants: options.checkInvariants ?? true, wiped, isSettled, disagreements: reconfigurer.disagreements,
+    });
     phase('durability+liveness');
     violations.push(...linearizability.violations.map((v) => `linearizability: key ${v.key}: ${v.reason}${v.unknown === true ? ' (search limit)' : ''}`));
     if (tasks !== null) violations.push(...tasks.violations.map((v) => `tasks: ${v}`));
-    violations.push(...unbackedVotes, ...checkDurability(voters, acked, killed), ...checkLiveness(voters, isSettled, options.drainMs ?? 30_000, killed));
+    violations.push(...unbackedVotes, ...endStateViolations(seats, { acked, killed, isSettled, drainMs: options.drainMs ?? 30_000 }));
     phase('done');
 
     return {
@@ -1079,7 +1116,8 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         installed: replicas.reduce((x, r) => x + r.stats.snapshotsInstalled, 0),
       },
       membership: swim === null ? null : { events: { ...swim.events }, recoveries: membershipRecoveries },
-      pendingAtEnd: voters.map((v, i) => agents[i].up ? v.replica.pendingIds().length : null),
+      pendingAtEnd: seats.joined(seats.current).map((v) => agents[v.agent].up ? v.replica.pendingIds().length : null),
+      epochs: seats.groups.map((g) => ({ epoch: g.epoch, voters: [...g.members] })),
       faultLog: faultLog.entries,
     };
   };
@@ -1097,80 +1135,66 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   };
 }
 
-/**
- * What the invariant checkers see of a voter: its live state, plus the last durable record of each
- * instance truncation made it forget (the disk keeps them aside for checkers), so INV1, INV2 and
- * INV8 judge every instance ever decided, not only those still held.
- */
-function checkerView(v: Voter): ReplicaView {
-  const r = v.replica;
+/** The voters and agents of a run, and the combinations it refuses. */
+function swarmSize(options: SimulationOptions): { n: number; agentCount: number } {
+  const n = options.voters ?? 3;
+  const agentCount = options.agents ?? n;
+  if (!Number.isInteger(agentCount) || agentCount < n) throw new RangeError(`simulation: agents must be a whole number ≥ voters (${n}), got ${agentCount}`);
+  if (options.reconfig !== undefined) {
+    if (agentCount <= n) throw new RangeError(`simulation: reconfiguration needs agents beyond the voters to move the voter set to (agents > ${n}), got ${agentCount}`);
+    if (options.membership === 'swim' || options.host !== undefined || options.wipe === true) {
+      throw new RangeError('simulation: reconfiguration does not run with membership swim, hosted code or wipe yet');
+    }
+  }
+  return { n, agentCount };
+}
+
+function networkOptionsOf(options: SimulationOptions): NetworkOptions {
   return {
-    self: r.self,
-    instance: (id: InstanceId) => r.instance(id) ?? v.disk.recordEver(id),
-    instanceIds: () => {
-      const ids = new Set<InstanceId>(r.instanceIds());
-      for (const id of v.disk.fullLog()) ids.add(id);
-      return ids.values();
-    },
-    isApplied: (id: InstanceId) => r.isApplied(id),
+    ...defaultNetwork,
+    latencyMs: options.latencyMs ?? defaultNetwork.latencyMs,
+    loss: options.loss ?? 0,
+    duplicate: options.duplicate ?? 0,
+    reorder: options.reorder ?? 0,
+    bandwidthBytesPerMs: options.bandwidthBytesPerMs === undefined ? defaultNetwork.bandwidthBytesPerMs : options.bandwidthBytesPerMs,
   };
 }
 
-/**
- * Every acknowledged write was applied by every voter (nothing acknowledged is lost): its id, found
- * in some voter's durable execution log, is applied at each voter (the run has settled, so that is
- * durable). A voter that installed a snapshot has the ids it covers applied without a log entry.
- */
-export function checkDurability(voters: readonly Pick<Voter, 'replica' | 'disk'>[], acked: readonly { readonly clientId: string; readonly requestId: number }[], lost: ReadonlySet<number> = new Set()): string[] {
-  const out: string[] = [];
-  // clientId → requestId → the instances whose batch carries that command.
-  const idsOf = new Map<string, Map<number, InstanceId[]>>();
-  // The voters mostly hold the same batch object for an id (messages carry it by reference), and
-  // indexing a (batch, id) pair a second time adds nothing: remember the last id each batch was
-  // indexed under and skip the repeat.
-  const indexedUnder = new Map<object, InstanceId>();
-  for (const voter of voters) {
-    for (const id of voter.disk.fullLog()) {
-      const cmd = (voter.replica.instance(id) ?? voter.disk.recordEver(id))?.cmd;
-      if (cmd == null || cmd === NOP) continue;
-      if (indexedUnder.get(cmd) === id) continue;
-      indexedUnder.set(cmd, id);
-      for (const c of cmd.commands) {
-        let byRequest = idsOf.get(c.clientId);
-        if (byRequest === undefined) idsOf.set(c.clientId, (byRequest = new Map()));
-        const list = byRequest.get(c.requestId);
-        if (list === undefined) byRequest.set(c.requestId, [id]); else if (!list.includes(id)) list.push(id);
-      }
-    }
-  }
-  for (let v = 0; v < voters.length; v++) {
-    if (lost.has(v)) continue; // killed for good (SimWorld.kill): its log counted above, its state is gone
-    const r = voters[v].replica;
-    const missing = acked.filter((k) => !(idsOf.get(k.clientId)?.get(k.requestId) ?? []).some((id) => r.isApplied(id)));
-    if (missing.length > 0) out.push(`durability: ${missing.length} acknowledged writes never applied at voter ${v} (first: ${missing.slice(0, 3).map((k) => `${k.clientId}/${k.requestId}`).join(', ')})`);
-  }
-  return out;
+function workloadOf(options: SimulationOptions): Workload {
+  return (options.workload ?? 'kv') === 'tasks'
+    ? tasksWorkload({ ...defaultTasksOptions, ...options.tasks })
+    : kvWorkload({ keys: options.keys ?? 5, conflict: options.conflict ?? 1, thinkMs: options.thinkMs ?? { min: 0, max: 5 } });
 }
 
-/** Once the faults stopped, every voter committed and applied everything, to the same state. */
-function checkLiveness(voters: readonly Voter[], isSettled: boolean, drainMs: number, lost: ReadonlySet<number>): string[] {
-  const out: string[] = [];
-  const live = voters.map((_, v) => v).filter((v) => !lost.has(v));
-  for (const v of live) {
-    const r = voters[v].replica;
-    const pending = r.pendingIds().length;
-    const unapplied = r.committedUnapplied().length;
-    if (pending > 0 || unapplied > 0) out.push(`liveness: voter ${v} still had ${pending} uncommitted and ${unapplied} unapplied ids ${drainMs} ms after the faults stopped`);
+/** Replica `self` of an epoch's group (the epoch is left out for epoch 0, as before reconfiguration). */
+function replicaOptionsOf(options: SimulationOptions, group: Group, self: number): ReplicaOptions {
+  return {
+    self, n: group.members.length, f: group.quorum.f, e: group.quorum.e,
+    ...(group.epoch === 0 ? {} : { epoch: group.epoch }), snapshotEveryApplied: options.snapshotEveryApplied,
+    ...(options.catchUpBySnapshotIds === undefined ? {} : { catchUpBySnapshotIds: options.catchUpBySnapshotIds }),
+    ...(options.recoveryTimeoutMs === undefined ? {} : { recoveryTimeoutMs: options.recoveryTimeoutMs, recoveryTimeoutMaxMs: Math.max(options.recoveryTimeoutMs, 10_000) }),
+  };
+}
+
+/** A clock jumps forward 50–1000 ms or takes a new rate (±5%), from its reading now. */
+function skewClock(rng: Random, c: Clock, localUsNow: number, nowUs: number): { jump: boolean; amount: number } {
+  const jump = rng.chance(0.5);
+  const amount = jump ? rng.int(50 * usPerMs, 1000 * usPerMs) : rng.int(-50, 50);
+  c.baseUs = localUsNow;
+  c.sinceUs = nowUs;
+  if (jump) c.baseUs += amount;
+  else c.rate = 1 + amount / 1000;
+  return { jump, amount };
+}
+
+/** 0..count−1 in an order drawn from rng (Fisher–Yates). */
+function shuffledIndices(rng: Random, count: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [order[i], order[j]] = [order[j], order[i]];
   }
-  if (isSettled) {
-    const m0 = voters[live[0]].machine;
-    for (const v of live.slice(1)) {
-      if (!voters[v].machine.sameState(m0)) out.push(`agreement: voter ${v}'s state machine differs from voter ${live[0]}'s after every command was applied`);
-    }
-  } else if (out.length === 0) {
-    out.push(`liveness: the voters had not converged ${drainMs} ms after the faults stopped`);
-  }
-  return out;
+  return order;
 }
 
 /** Folds an event into the trace hash: its time, kind and identity (not its payload). */
@@ -1183,9 +1207,11 @@ function addToHash(hash: TraceHash, t: number, ev: SimEvent): void {
       hash.add(ev.env.from); hash.add(ev.env.to); hash.add(typeCode(m.type));
       if ('id' in m) hash.add(m.id);
       if ('b' in m) hash.add(m.b);
+      if (ev.epoch > 0) hash.add(ev.epoch); // a run without reconfiguration hashes as it always did
       break;
     }
-    case 'snapshot': hash.add(ev.env.from); hash.add(ev.env.to); break;
+    case 'snapshot': hash.add(ev.env.from); hash.add(ev.env.to); if (ev.epoch > 0) hash.add(ev.epoch); break;
+    case 'join': case 'joinResend': hash.add(ev.from); hash.add(ev.to); hash.add(ev.epoch); break;
     case 'request': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.command.requestId); break;
     case 'response': hash.add(ev.from); hash.add(ev.to); hash.add(ev.proc); hash.add(ev.requestId); break;
     case 'tick': case 'flushCrash': hash.add(ev.voter); hash.add(ev.inc); break;
@@ -1207,8 +1233,9 @@ function traceLine(t: number, ev: SimEvent): string {
   switch (ev.kind) {
     case 'deliver': {
       const m = ev.env.msg;
-      return `${t} deliver ${ev.env.from}>${ev.env.to} ${m.type} ${'id' in m ? m.id : ''} ${'b' in m ? m.b : ''}`;
+      return `${t} deliver ${ev.env.from}>${ev.env.to} ${m.type} ${'id' in m ? m.id : ''} ${'b' in m ? m.b : ''}${ev.epoch > 0 ? ` e${ev.epoch}` : ''}`;
     }
+    case 'join': case 'joinResend': return `${t} ${ev.kind} ${ev.from}>${ev.to} e${ev.epoch}`;
     case 'request': return `${t} request ${ev.from}>${ev.to} p${ev.proc} r${ev.command.requestId} ${ev.command.op}`;
     case 'response': return `${t} response ${ev.from}>${ev.to} p${ev.proc} r${ev.requestId}`;
     case 'tick': return `${t} tick ${ev.voter}.${ev.inc}`;
@@ -1229,7 +1256,7 @@ function traceLine(t: number, ev: SimEvent): string {
 const kindCode: Record<SimEvent['kind'], number> = {
   deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
   partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17, snapshot: 18,
-  host: 19, device: 20, telemetry: 21, flushCrash: 22, swim: 23, swimWake: 24,
+  host: 19, device: 20, telemetry: 21, flushCrash: 22, swim: 23, swimWake: 24, reconfigure: 25, join: 26, joinResend: 27,
 };
 
 const typeCodes = new Map<string, number>();
