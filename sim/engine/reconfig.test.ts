@@ -13,11 +13,11 @@ import { defaultSimArgs, faults } from '../command.ts';
 
 const fail = (r: SimulationResult): string => `${r.violations.slice(0, 5).join('; ')} (linearizable: ${r.linearizable})`;
 
-test('5 voters and 20 agents, every fault: the original voters are lost for good one at a time until none is left, and the swarm keeps committing', () => {
+test('5 voters and 20 agents, every fault: the original voters are lost for good one at a time until none is left, each replaced automatically, and the swarm keeps committing', () => {
   for (const seed of [1, 2, 3]) {
-    const r = runSimulation(simulationOptions({
-      ...defaultSimArgs, voters: 5, agents: 20, seeds: [seed], durationMs: 20_000, faults: new Set(faults), reconfig: 'lose',
-    }, seed));
+    const r = runSimulation({ ...simulationOptions({
+      ...defaultSimArgs, voters: 5, agents: 20, seeds: [seed], durationMs: 40_000, faults: new Set(faults), reconfig: 'lose',
+    }, seed), keepTrace: true });
     assert.ok(passed(r), `seed ${seed}: ${fail(r)}`);
     assert.equal(r.settled, true, `seed ${seed}: settled`);
     const originals = [0, 1, 2, 3, 4];
@@ -31,6 +31,19 @@ test('5 voters and 20 agents, every fault: the original voters are lost for good
     const epochAt = r.faultLog.filter((e) => e.kind === 'epoch');
     for (let i = 1; i < kills.length; i++) {
       assert.ok(epochAt.some((e) => e.atMs >= kills[i - 1].atMs && e.atMs <= kills[i].atMs), `seed ${seed}: a new voter set between losses ${i - 1} and ${i}`);
+    }
+    // Each replacement was the agent's own policy (agent/voter-replacement.ts) deciding, after the
+    // voter was held dead for replaceAfter (2 s here, 1 s after it was lost), never sooner; the
+    // lost voter's seat went to the new one.
+    const submitted = r.trace!.filter((l) => / reconfigure at /.test(l));
+    assert.ok(submitted.length >= r.epochs.length - 1 && submitted.every((l) => l.includes('(automatic: ')), `seed ${seed}: every change was automatic: ${submitted.join('; ')}`);
+    for (let e = 1; e < r.epochs.length; e++) {
+      const before = r.epochs[e - 1].voters, after = r.epochs[e].voters;
+      const out = before.filter((a) => !after.includes(a));
+      assert.equal(out.length, 1, `seed ${seed}: epoch ${e} replaced one voter`);
+      const killedAt = kills.find((k) => k.agent === out[0])!.atMs;
+      assert.ok(epochAt[e - 1].atMs - killedAt >= 3000, `seed ${seed}: ${out[0]} replaced ${epochAt[e - 1].atMs - killedAt} ms after it was lost`);
+      assert.equal(after.indexOf(after.find((a) => !before.includes(a))!), before.indexOf(out[0]), 'in its seat');
     }
     // It keeps committing after the last original is gone.
     const lastOriginalLostNs = Math.max(...kills.filter((k) => originals.includes(k.agent)).map((k) => k.atMs)) * 1e6;

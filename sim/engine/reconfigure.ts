@@ -7,12 +7,20 @@ import { changeVoters, type Command, type EpochClose, type Event as ReplicaEvent
 import type { Random } from './random.ts';
 import type { FaultLog } from './fault-log.ts';
 import type { Group, Seat, Seats } from './seats.ts';
+import { decideReplacement, type ReplacementCandidate } from '../../agent/voter-replacement.ts';
 
 export interface ReconfigOptions {
   readonly everyMs?: { readonly min: number; readonly max: number };
   readonly sizes?: readonly (3 | 5 | 7)[];
   readonly lose?: boolean;
+  /** With `lose`: how long a voter is held dead before it is replaced (the agent's `voters.replaceAfter`; default 2 s here). */
+  readonly replaceAfterMs?: number;
 }
+
+/** How long after a voter is lost the simulated membership declares it dead (SWIM's suspicion, roughly). */
+export const deadAfterMs = 1000;
+/** A submitted change that has not closed its epoch after this long is taken as lost (void, or its coordinator crashed). */
+const changeInFlightMs = 5000;
 
 export interface ReconfigContext {
   readonly seats: Seats;
@@ -33,6 +41,8 @@ export interface ReconfigContext {
   killForGood(agent: number): void;
   /** A turn of seat v (the simulator's write-ahead driver). */
   turn(v: number, ev: ReplicaEvent | null): void;
+  /** Whether agent a reaches agent b now (both up, no cut either way). */
+  reaches(a: number, b: number): boolean;
   /** A client's command handed on by an agent that no longer votes (the request event). */
   forward(from: number, to: number, proc: number, command: Command): void;
   /** The state at the change that opened `epoch`, from one agent to a new voter (and its resend timer). */
@@ -49,6 +59,10 @@ export class Reconfigurer {
   readonly disagreements: string[] = [];
   private readonly ctx: ReconfigContext;
   private changesSubmitted = 0;
+  /** Agents lost for good, and when (virtual µs): what membership will call dead. */
+  private readonly lostAtUs = new Map<number, number>();
+  /** The last change submitted: its epoch and when (virtual µs). */
+  private lastChange: { readonly epoch: number; readonly atUs: number } | null = null;
 
   constructor(ctx: ReconfigContext) {
     this.ctx = ctx;
@@ -106,7 +120,7 @@ export class Reconfigurer {
    * voter is swapped for an agent that does not vote.
    */
   reconfigure(): void {
-    const { seats, rng, killed } = this.ctx;
+    const { seats, rng, killed, trace } = this.ctx;
     const group = seats.current;
     if (group.seats.some((id, r) => id < 0 && !killed.has(group.members[r]))) return;
     const pool = seats.nonMembers(this.ctx.agentCount).filter((a) => !killed.has(a) && this.ctx.isUp(a));
@@ -114,17 +128,18 @@ export class Reconfigurer {
     const keep = group.members.filter((a) => !killed.has(a));
     let size = group.members.length;
     let reason: string;
-    if (keep.length < size) {
-      reason = 'replace voters lost for good';
-    } else if (this.ctx.options?.lose === true && this.ctx.impairedVoters() < this.ctx.faultBudget()) {
-      // The original voters go first, one at a time, until none of them is left (issue 15's test).
+    if (this.ctx.options?.lose === true) {
+      // A voter lost for good, one at a time: automatic replacement (replace()) takes it from there.
+      // The original voters go first, until none of them is left (issue 15's test).
+      if (keep.length < size || this.ctx.impairedVoters() >= this.ctx.faultBudget()) return;
       const live = keep.filter((a) => this.ctx.isUp(a));
       const originals = live.filter((a) => seats.groups[0].members.includes(a));
       if (live.length === 0 || pool.length === 0) return;
       const victim = draw(originals.length > 0 ? originals : live);
-      keep.splice(keep.indexOf(victim), 1);
+      this.lostAtUs.set(victim, this.ctx.nowUs());
       this.ctx.killForGood(victim);
-      reason = `replace agent ${victim}, lost for good`;
+      if (trace !== null) trace.push(`${this.ctx.nowUs()} lost for good: ${victim}`);
+      return;
     } else {
       const sizes = (this.ctx.options?.sizes ?? [size]).filter((k) => k <= keep.length + pool.length);
       if (sizes.length === 0) return;
@@ -144,22 +159,61 @@ export class Reconfigurer {
     this.submit(group, next, reason);
   }
 
+  /**
+   * Automatic replacement (`lose` mode), run periodically: every live voter of the newest group
+   * asks the agent's own policy (agent/voter-replacement.ts) with what it sees — a voter lost for
+   * good is dead to membership `deadAfterMs` after it went, reachability is the simulated network's
+   * — and the one the policy picks submits the change.
+   */
+  replace(): void {
+    const { seats } = this.ctx;
+    const group = seats.current;
+    const nowUs = this.ctx.nowUs();
+    const nowMs = nowUs / 1000;
+    const deadSinceMs = new Map<string, number>();
+    for (const a of group.members) {
+      const at = this.lostAtUs.get(a);
+      if (at !== undefined && nowUs - at >= deadAfterMs * 1000) deadSinceMs.set(voterName(a), at / 1000 + deadAfterMs);
+    }
+    if (deadSinceMs.size === 0) return;
+    const inFlight = this.lastChange !== null && this.lastChange.epoch === group.epoch && nowUs - this.lastChange.atUs < changeInFlightMs * 1000;
+    const voters = group.members.map(voterName);
+    const policy = { replaceAfterMs: this.ctx.options?.replaceAfterMs ?? 2000, roles: ['worker'], batteryFloor: 0.3 };
+    for (let r = 0; r < group.members.length; r++) {
+      const a = group.members[r];
+      const v = group.seats[r];
+      if (v < 0 || !this.ctx.isUp(a) || this.ctx.stalled(a) || seats.all[v].replica.closedByChange() !== null) continue;
+      const reachable = new Set(group.members.filter((b) => b === a || this.ctx.reaches(a, b)).map(voterName));
+      const candidates: ReplacementCandidate[] = seats.nonMembers(this.ctx.agentCount)
+        .map((b) => ({ id: voterName(b), role: 'worker', battery: null, alive: this.ctx.isUp(b) && !this.ctx.killed.has(b) && this.ctx.reaches(a, b) }));
+      const d = decideReplacement({ self: voterName(a), nowMs, voters, deadSinceMs, reachable, candidates, changeInFlight: inFlight }, policy);
+      if (d.kind !== 'replace') continue;
+      this.submitAt(v, group, d.voters.map((name) => this.agentOfName(name)), `automatic: ${d.reason}`);
+      return;
+    }
+  }
+
   /** The change, at a voter of the group that is up and whose epoch is still open there. */
   private submit(group: Group, next: readonly number[], reason: string): void {
-    const { seats, rng, trace } = this.ctx;
+    const { seats, rng } = this.ctx;
     const at = group.seats.filter((v) => {
       if (v < 0) return false;
       const a = seats.all[v].agent;
       return this.ctx.isUp(a) && !this.ctx.stalled(a) && seats.all[v].replica.closedByChange() === null;
     });
     if (at.length === 0) return;
-    const v = at[rng.int(0, at.length - 1)];
+    this.submitAt(at[rng.int(0, at.length - 1)], group, next, reason);
+  }
+
+  private submitAt(v: number, group: Group, next: readonly number[], reason: string): void {
+    const { seats, trace } = this.ctx;
     const agent = seats.all[v].agent;
     const command = {
       clientId: `x${this.changesSubmitted++}`, requestId: 1, timestampMs: this.ctx.localMs(agent),
       op: 'voters.change', epoch: group.epoch, voters: next.map(voterName).join(','), reason,
     } as Command;
     this.ctx.faults.reconfigurations++;
+    this.lastChange = { epoch: group.epoch, atUs: this.ctx.nowUs() };
     if (trace !== null) trace.push(`${this.ctx.nowUs()} reconfigure at ${agent}: epoch ${group.epoch} → ${next.join(',')} (${reason})`);
     this.ctx.turn(v, { type: 'submit', command });
   }

@@ -292,6 +292,8 @@ type SimEvent =
   | { kind: 'swimWake'; agent: number; epoch: number; dueUs: number }
   /** The reconfig fault's next voters.change. */
   | { kind: 'reconfigure' }
+  /** Each voter's periodic look at whether a lost voter should be replaced (automatic replacement). */
+  | { kind: 'replaceCheck' }
   /** The state at the change that opened `epoch`, on its way to a new voter of it (state transfer). */
   | { kind: 'join'; from: number; to: number; epoch: number }
   /** The closing agent (incarnation `inc`) sends it again unless the new voter has joined. */
@@ -343,6 +345,8 @@ const usPerMs = 1000;
 /** How long a client on a non-voter agent waits for an answer before resending its request. */
 const resendUs = 300 * usPerMs;
 const progressEveryEvents = 8192;
+/** How often voters look for a lost voter to replace (reconfig `lose`). */
+const replaceCheckUs = 250 * usPerMs;
 
 export function runSimulation(options: SimulationOptions): SimulationResult {
   if (options.host !== undefined) throw new Error('simulation: a run with hosted code (plugins) needs runSimulationAsync');
@@ -667,14 +671,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   const reconfigEvery = reconfig?.everyMs ?? { min: 1000, max: 3000 };
   const reconfigurer = new Reconfigurer({
     seats, agentCount, options: reconfig, rng, killed, trace, faultLog, faults,
-    nowUs: () => nowUs,
-    isUp: (a) => agents[a].up,
-    incarnation: (a) => agents[a].inc,
-    stalled,
-    localMs,
-    impairedVoters,
-    faultBudget,
+    nowUs: () => nowUs, isUp: (a) => agents[a].up, incarnation: (a) => agents[a].inc, stalled, localMs, impairedVoters, faultBudget,
     killForGood: (a) => killForGood(a),
+    reaches: (a, b) => agents[a].up && agents[b].up && !network.blocked(a, b, nowUs) && !network.blocked(b, a, nowUs),
     turn,
     forward: (from, to, proc, command) => sendOver(from, to, 64 + commandBytes, { kind: 'request', from, to, proc, command, forwarded: true }),
     sendState: (from, to, epoch, bytes) => {
@@ -815,6 +814,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         if (agents[ev.from].inc !== ev.inc || !agents[ev.from].up) return;
         reconfigurer.resendState(ev.from, ev.to, ev.epoch);
         return;
+      case 'replaceCheck': // automatic replacement is the swarm's own, not a fault: it goes on after the end
+        queue.push(nowUs + replaceCheckUs, ev);
+        return reconfigurer.replace();
       case 'reconfigure':
         if (ending) return;
         queue.push(nowUs + rng.int(reconfigEvery.min * usPerMs, reconfigEvery.max * usPerMs), { kind: 'reconfigure' });
@@ -1027,6 +1029,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   if (options.crashes === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'crash' });
   if (options.partitions === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'partition' });
   if (reconfig !== undefined) queue.push(rng.int(reconfigEvery.min * usPerMs, reconfigEvery.max * usPerMs), { kind: 'reconfigure' });
+  if (reconfig?.lose === true) queue.push(replaceCheckUs, { kind: 'replaceCheck' });
   if (options.pauses === true) queue.push(rng.int(100 * usPerMs, 1000 * usPerMs), { kind: 'pause' });
   queue.push(endUs, { kind: 'end' });
 
@@ -1256,7 +1259,7 @@ function traceLine(t: number, ev: SimEvent): string {
 const kindCode: Record<SimEvent['kind'], number> = {
   deliver: 1, request: 2, response: 3, tick: 4, fsync: 5, invoke: 6, arrival: 7, timeout: 8, crash: 9, restart: 10,
   partition: 11, heal: 12, pause: 13, resume: 14, skew: 15, end: 16, resend: 17, snapshot: 18,
-  host: 19, device: 20, telemetry: 21, flushCrash: 22, swim: 23, swimWake: 24, reconfigure: 25, join: 26, joinResend: 27,
+  host: 19, device: 20, telemetry: 21, flushCrash: 22, swim: 23, swimWake: 24, reconfigure: 25, join: 26, joinResend: 27, replaceCheck: 28,
 };
 
 const typeCodes = new Map<string, number>();
