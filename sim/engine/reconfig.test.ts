@@ -45,6 +45,9 @@ test('5 voters and 20 agents, every fault: the original voters are lost for good
       assert.ok(epochAt[e - 1].atMs - killedAt >= 3000, `seed ${seed}: ${out[0]} replaced ${epochAt[e - 1].atMs - killedAt} ms after it was lost`);
       assert.equal(after.indexOf(after.find((a) => !before.includes(a))!), before.indexOf(out[0]), 'in its seat');
     }
+    // Rule 9: once the next group had every voter joined, each old epoch was retired (its seats stopped).
+    const retired = r.trace!.filter((l) => / epoch \d+ retired$/.test(l)).map((l) => Number(/ epoch (\d+) retired$/.exec(l)![1]));
+    assert.deepEqual(retired, r.epochs.slice(0, -1).map((e) => e.epoch), `seed ${seed}: epochs retired`);
     // It keeps committing after the last original is gone.
     const lastOriginalLostNs = Math.max(...kills.filter((k) => originals.includes(k.agent)).map((k) => k.atMs)) * 1e6;
     const after = toOperations(parseHistory(r.history)).filter((o) => o.status === 'ok' && o.invokeNs > lastOriginalLostNs);

@@ -223,6 +223,7 @@ export class Reconfigurer {
     const seat = this.ctx.seats.join(group, r);
     if (this.ctx.trace !== null) this.ctx.trace.push(`${this.ctx.nowUs()} join ${seat.agent} epoch ${group.epoch} as r${r}`);
     this.ctx.turn(seat.id, null);
+    for (const e of this.ctx.seats.retireSettled(this.ctx.killed)) if (this.ctx.trace !== null) this.ctx.trace.push(`${this.ctx.nowUs()} epoch ${e} retired`);
   }
 
   /** State transfer to a new voter: the state at the change, from an agent that closed the epoch before. */

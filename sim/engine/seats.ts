@@ -41,6 +41,12 @@ export interface Group {
   readonly seats: number[];
   /** The state machine's snapshot at the change that opened this epoch (undefined for epoch 0). */
   readonly base: unknown;
+  /**
+   * Rule 9 (docs/reconfiguration.md): once every voter of the next epoch holds the state at the
+   * change, nothing of this epoch is needed by anyone; its seats stop (no ticks, messages dropped),
+   * a voter that never closed it included (rule 10: it is no voter any more).
+   */
+  retired: boolean;
 }
 
 export type SeatOptions = (group: Group, r: number) => ReplicaOptions;
@@ -67,7 +73,7 @@ export class Seats {
   addGroup(members: readonly number[], base: unknown): Group {
     const seen = new Set(members);
     if (seen.size !== members.length) throw new Error(`assertion: a voter twice in the group of epoch ${this.groups.length}: ${members.join(',')}`);
-    const group: Group = { epoch: this.groups.length, members, quorum: defaultQuorumConfig(members.length), seats: members.map(() => -1), base };
+    const group: Group = { epoch: this.groups.length, members, quorum: defaultQuorumConfig(members.length), seats: members.map(() => -1), base, retired: false };
     this.groups.push(group);
     return group;
   }
@@ -108,10 +114,36 @@ export class Seats {
     return this.byAgent[agent];
   }
 
-  /** The agent's seat in its newest epoch, or −1 (it never voted). */
+  /** The agent's seat in its newest epoch, or −1 (it never voted, or that epoch is retired). */
   newest(agent: number): number {
     const s = this.byAgent[agent];
-    return s.length === 0 ? -1 : s[s.length - 1];
+    const v = s.length === 0 ? -1 : s[s.length - 1];
+    return v >= 0 && !this.retired(v) ? v : -1;
+  }
+
+  /** Is seat v's epoch retired (rule 9)? */
+  retired(v: number): boolean {
+    return this.groups[this.all[v].epoch].retired;
+  }
+
+  /** The agent's seats that still run (not retired), oldest epoch first. */
+  running(agent: number): number[] {
+    return this.byAgent[agent].filter((v) => !this.retired(v));
+  }
+
+  /**
+   * Retires every epoch whose next group has all its voters joined, but those lost for good (they
+   * hold the state at the change, so nobody needs the old epoch any more). Returns the epochs retired.
+   */
+  retireSettled(lost: ReadonlySet<number>): number[] {
+    const out: number[] = [];
+    for (let e = 0; e + 1 < this.groups.length; e++) {
+      const next = this.groups[e + 1];
+      if (this.groups[e].retired || next.members.some((a, r) => next.seats[r] < 0 && !lost.has(a))) continue;
+      this.groups[e].retired = true;
+      out.push(e);
+    }
+    return out;
   }
 
   /**

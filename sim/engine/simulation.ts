@@ -657,7 +657,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     if (agent.up || killed.has(a)) return;
     agent.up = true;
     faultLog.restart(a, nowUs / usPerMs);
-    for (const v of seats.of(a)) {
+    for (const v of seats.running(a)) {
       seats.restore(voters[v]);
       turn(v, null); // restore may have applied committed instances; also starts the tick chain
     }
@@ -777,8 +777,9 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         const fromAgent = group.members[from], toAgent = group.members[to];
         if (network.blocked(fromAgent, toAgent, nowUs)) { network.countCutOnArrival(); return; }
         if (!agents[toAgent].up || deferIfStalled(toAgent, ev)) return;
-        // A new voter takes no part before it holds the state at the change (rule 6): not joined, not there.
-        if (group.seats[to] < 0) return;
+        // A new voter takes no part before it holds the state at the change (rule 6): not joined,
+        // not there; nor does anyone in a retired epoch (rule 9).
+        if (group.seats[to] < 0 || group.retired) return;
         checkVoteDurable(group.seats[from], msg);
         turn(group.seats[to], { type: 'message', from, msg });
         return;
@@ -789,7 +790,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         const fromAgent = group.members[from], toAgent = group.members[to];
         if (network.blocked(fromAgent, toAgent, nowUs)) { network.countCutOnArrival(); return; }
         if (!agents[toAgent].up || deferIfStalled(toAgent, ev)) return;
-        if (group.seats[to] < 0) return;
+        if (group.seats[to] < 0 || group.retired) return;
         turn(group.seats[to], { type: 'snapshot', from, msg });
         return;
       }
@@ -831,7 +832,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       case 'tick': {
         const a = agentOf(ev.voter);
         const agent = agents[a];
-        if (agent.inc !== ev.inc || !agent.up || deferIfStalled(a, ev)) return;
+        if (agent.inc !== ev.inc || !agent.up || seats.retired(ev.voter) || deferIfStalled(a, ev)) return;
         turn(ev.voter, { type: 'tick', nowMs: localMs(a), entropy: rng.nextU32() });
         return;
       }
@@ -841,6 +842,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
         if (agent.inc !== ev.inc) return; // crashed before the fsync: effects are lost
         voter.disk.sync(ev.upTo);
         probe?.durable(ev.voter, ev.upTo);
+        if (seats.retired(ev.voter)) return; // durable; nobody listens to a retired epoch
         if (deferIfStalled(voter.agent, ev)) return; // durable, but not sent yet
         const self = voter.r;
         const own = ev.messages.filter((env) => env.to === self);

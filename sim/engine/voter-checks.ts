@@ -91,6 +91,7 @@ export function settledNow(seats: Seats, isUp: (agent: number) => boolean, kille
     for (let i = 0; i < w.length; i++) if (w[i] !== w0[i]) return false;
   }
   for (let e = 0; e < group.epoch; e++) {
+    if (seats.groups[e].retired) continue;
     for (const seat of seats.joined(seats.groups[e])) if (!killed.has(seat.agent) && seat.closeSeen === null) return false;
   }
   return true;
