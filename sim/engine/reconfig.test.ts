@@ -81,7 +81,28 @@ test('with voter-set changes a run is still deterministic: the same seed gives t
   assert.deepEqual(a.epochs, b.epochs);
 });
 
-test('reconfiguration is refused where it cannot run: no agent to move to, or with SWIM', () => {
+test('reconfiguration is refused where it cannot run: no agent to move to, or with the reachable hint', () => {
   assert.throws(() => runSimulation({ seed: 1, voters: 3, agents: 3, durationMs: 100, reconfig: {} }), /agents beyond the voters/);
-  assert.throws(() => runSimulation({ seed: 1, voters: 3, agents: 5, durationMs: 100, reconfig: {}, membership: 'swim' }), /membership swim/);
+  assert.throws(() => runSimulation({ seed: 1, voters: 3, agents: 5, durationMs: 100, reconfig: {}, membership: 'swim', reachableHint: true }), /reachable hint/);
+});
+
+test('with SWIM on every agent, a lost voter is replaced once the deciding voter\'s own membership has held it dead for replaceAfter', () => {
+  for (const seed of [1, 2]) {
+    const r = runSimulation({ ...simulationOptions({
+      ...defaultSimArgs, voters: 3, agents: 8, seeds: [seed], durationMs: 40_000, faults: new Set(faults), reconfig: 'lose', membership: 'swim',
+    }, seed), keepTrace: true });
+    assert.ok(passed(r), `seed ${seed}: ${fail(r)}`);
+    assert.ok(r.epochs.length >= 3, `seed ${seed}: ${r.epochs.length - 1} replacements`);
+    assert.ok(r.membership !== null && r.membership.events.dead > 0, `seed ${seed}: SWIM declared voters dead`);
+    // Every replacement was decided from a SWIM verdict: the decider saw the voter dead first.
+    const kills = r.faultLog.filter((e) => e.kind === 'kill');
+    const epochAt = r.faultLog.filter((e) => e.kind === 'epoch');
+    for (let e = 1; e < r.epochs.length; e++) {
+      const out = r.epochs[e - 1].voters.find((a) => !r.epochs[e].voters.includes(a))!;
+      const lostAtMs = kills.find((k) => k.agent === out)!.atMs;
+      const seen = r.trace!.find((l) => new RegExp(`^(\\d+) dead \\d+ sees \\d+`).test(l) && Number(l.split(' ')[0]) / 1000 >= lostAtMs);
+      assert.ok(seen !== undefined, `seed ${seed}: a dead verdict after ${out} was lost`);
+      assert.ok(epochAt[e - 1].atMs - lostAtMs >= 2000, `seed ${seed}: replaced ${epochAt[e - 1].atMs - lostAtMs} ms after the loss`);
+    }
+  }
 });

@@ -8,6 +8,7 @@ import type { Random } from './random.ts';
 import type { FaultLog } from './fault-log.ts';
 import type { Group, Seat, Seats } from './seats.ts';
 import { decideReplacement, type ReplacementCandidate } from '../../agent/voter-replacement.ts';
+import type { MemberEvent } from '../../transports/membership/index.ts';
 
 export interface ReconfigOptions {
   readonly everyMs?: { readonly min: number; readonly max: number };
@@ -49,6 +50,8 @@ export interface ReconfigContext {
   sendState(from: number, to: number, epoch: number, bytes: number): void;
   /** A group was added (the simulator keeps per-epoch checkers). */
   groupAdded(group: Group): void;
+  /** SWIM runs on every agent: each voter's dead verdicts come from it (heard()), not from the simulator's knowledge. */
+  readonly membership: boolean;
 }
 
 /** A voter's name in a voters.change: the agent's index, as a peer id would be. */
@@ -61,6 +64,8 @@ export class Reconfigurer {
   private changesSubmitted = 0;
   /** Agents lost for good, and when (virtual µs): what membership will call dead. */
   private readonly lostAtUs = new Map<number, number>();
+  /** With membership: per observing agent, the agents its SWIM holds dead, and since when (virtual ms). */
+  private readonly deadSeen = new Map<number, Map<number, number>>();
   /** The last change submitted: its epoch and when (virtual µs). */
   private lastChange: { readonly epoch: number; readonly atUs: number } | null = null;
 
@@ -159,6 +164,16 @@ export class Reconfigurer {
     this.submit(group, next, reason);
   }
 
+  /** A member event as agent `observer`'s SWIM saw it: its view of who is dead. */
+  heard(observer: number, e: MemberEvent): void {
+    const m = /^voter-(\d+)$/.exec(e.member.id);
+    if (m === null) return;
+    let view = this.deadSeen.get(observer);
+    if (view === undefined) this.deadSeen.set(observer, (view = new Map()));
+    if (e.type === 'dead') view.set(Number(m[1]), this.ctx.nowUs() / 1000);
+    else if (e.type === 'alive' || e.type === 'join') view.delete(Number(m[1]));
+  }
+
   /**
    * Automatic replacement (`lose` mode), run periodically: every live voter of the newest group
    * asks the agent's own policy (agent/voter-replacement.ts) with what it sees — a voter lost for
@@ -170,12 +185,18 @@ export class Reconfigurer {
     const group = seats.current;
     const nowUs = this.ctx.nowUs();
     const nowMs = nowUs / 1000;
-    const deadSinceMs = new Map<string, number>();
+    // Without SWIM, a voter lost for good is dead to everyone deadAfterMs after it went.
+    const known = new Map<string, number>();
     for (const a of group.members) {
       const at = this.lostAtUs.get(a);
-      if (at !== undefined && nowUs - at >= deadAfterMs * 1000) deadSinceMs.set(voterName(a), at / 1000 + deadAfterMs);
+      if (at !== undefined && nowUs - at >= deadAfterMs * 1000) known.set(voterName(a), at / 1000 + deadAfterMs);
     }
-    if (deadSinceMs.size === 0) return;
+    const deadTo = (observer: number): Map<string, number> => {
+      if (!this.ctx.membership) return known;
+      const out = new Map<string, number>();
+      for (const [b, sinceMs] of this.deadSeen.get(observer) ?? []) if (group.members.includes(b)) out.set(voterName(b), sinceMs);
+      return out;
+    };
     const inFlight = this.lastChange !== null && this.lastChange.epoch === group.epoch && nowUs - this.lastChange.atUs < changeInFlightMs * 1000;
     const voters = group.members.map(voterName);
     const policy = { replaceAfterMs: this.ctx.options?.replaceAfterMs ?? 2000, roles: ['worker'], batteryFloor: 0.3 };
@@ -186,6 +207,8 @@ export class Reconfigurer {
       const reachable = new Set(group.members.filter((b) => b === a || this.ctx.reaches(a, b)).map(voterName));
       const candidates: ReplacementCandidate[] = seats.nonMembers(this.ctx.agentCount)
         .map((b) => ({ id: voterName(b), role: 'worker', battery: null, alive: this.ctx.isUp(b) && !this.ctx.killed.has(b) && this.ctx.reaches(a, b) }));
+      const deadSinceMs = deadTo(a);
+      if (deadSinceMs.size === 0) continue;
       const d = decideReplacement({ self: voterName(a), nowMs, voters, deadSinceMs, reachable, candidates, changeInFlight: inFlight }, policy);
       if (d.kind !== 'replace') continue;
       this.submitAt(v, group, d.voters.map((name) => this.agentOfName(name)), `automatic: ${d.reason}`);

@@ -34,7 +34,7 @@ import { TraceHash, codeOf } from './trace.ts';
 import { FaultLog, type FaultRecord } from './fault-log.ts';
 import { SimSwim, swimId, type SwimTuning } from './swim.ts';
 import { deadVoter, recoveryEvents } from '../../agent/membership-recovery.ts';
-import type { Message as MembershipMessage } from '../../transports/membership/index.ts';
+import type { MemberEvent, Message as MembershipMessage } from '../../transports/membership/index.ts';
 import type { ReadyProbe } from './ready-conformance.ts';
 
 /**
@@ -639,7 +639,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       voter.disk.crash();
       probe?.lost(v);
     }
-    if (a < n) swim?.crash(a);
+    if (a < swimAgents) swim?.crash(a);
     // Clients on the agent die with it: the outcome of what they had open is unknown.
     for (const p of procs) if (p.agent === a && p.open !== null) complete(p, 'info');
     if (host !== undefined) { hostActivity = true; host.crashed(a); }
@@ -661,7 +661,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       seats.restore(voters[v]);
       turn(v, null); // restore may have applied committed instances; also starts the tick chain
     }
-    if (a < n) swim?.boot(a);
+    if (a < swimAgents) swim?.boot(a);
     if (host !== undefined) { hostActivity = true; host.restarted(a); }
   };
 
@@ -681,6 +681,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       queue.push(nowUs + resendUs, { kind: 'joinResend', from, to, epoch, inc: agents[from].inc });
     },
     groupAdded: () => commitWatches.push(commitWatches[0] === null ? null : new CommitWatch()),
+    membership: options.membership === 'swim',
   });
 
   /** An agent lost for good (a drone that never comes back): down now and never restarted. */
@@ -996,9 +997,11 @@ function createSimulation(options: SimulationOptions): SimulationRun {
 
   // ---- membership (option 'swim'): SWIM on the voters, dead verdicts wired as on an agent -----
 
-  const voterIds = Array.from({ length: n }, (_, v) => swimId(v));
+  // With reconfiguration every agent runs SWIM (as agents do in the field): a voter to replace may be
+  // any of them, and the replacement policy reads each voter's own view of who is dead.
+  const swimAgents = reconfig === undefined ? n : agentCount;
   let membershipRecoveries = 0;
-  const swim: SimSwim | null = options.membership === 'swim' ? new SimSwim(n, {
+  const swim: SimSwim | null = options.membership === 'swim' ? new SimSwim(swimAgents, {
     localMs,
     virtualUsAt: (a, ms) => virtualUsAt(agents[a].clock, ms),
     nowUs: () => nowUs,
@@ -1007,17 +1010,13 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     wake: (atUs, agent, epoch) => queue.push(atUs, { kind: 'swimWake', agent, epoch, dueUs: atUs }),
     onHint: options.reachableHint === true ? (observer, hint) => turn(observer, hint) : undefined,
     onEvent: (observer, e) => {
-      const r = deadVoter(e, voterIds);
-      if (r === null || !agents[observer].up) return;
-      const recover = recoveryEvents(voters[observer].replica.pendingIds(), r);
-      membershipRecoveries += recover.length;
-      if (trace !== null) trace.push(`${nowUs} dead ${observer} sees ${r}: recovers ${recover.length}`);
-      for (const ev of recover) turn(observer, ev);
+      reconfigurer.heard(observer, e);
+      if (agents[observer].up) membershipRecoveries += recoverDeadVoter(seats, observer, e, turn, trace === null ? null : (line) => trace.push(`${nowUs} ${line}`));
     },
   }, options.swimTuning) : null;
 
   for (let v = 0; v < n; v++) turn(v, null); // each voter's first Ready asks for its first tick
-  for (let v = 0; v < n; v++) swim?.boot(v);
+  for (let a = 0; a < swimAgents; a++) swim?.boot(a);
   if (options.skew === true) {
     // Each agent starts with its own offset (0–4 s) and rate (±5%).
     for (let a = 0; a < agentCount; a++) {
@@ -1140,6 +1139,23 @@ function createSimulation(options: SimulationOptions): SimulationRun {
   };
 }
 
+/**
+ * A dead verdict at `observer`, wired as on an agent (agent/membership-recovery.ts): in every group
+ * it still runs a seat in, the dead voter's pending instances are recovered now. Returns how many.
+ */
+function recoverDeadVoter(seats: Seats, observer: number, e: MemberEvent, turn: (v: number, ev: ReplicaEvent) => void, log: ((line: string) => void) | null): number {
+  let count = 0;
+  for (const v of seats.running(observer)) {
+    const r = deadVoter(e, seats.groups[seats.all[v].epoch].members.map(swimId));
+    if (r === null) continue;
+    const recover = recoveryEvents(seats.all[v].replica.pendingIds(), r);
+    count += recover.length;
+    log?.(`dead ${observer} sees ${r}: recovers ${recover.length}`);
+    for (const ev of recover) turn(v, ev);
+  }
+  return count;
+}
+
 /** The voters and agents of a run, and the combinations it refuses. */
 function swarmSize(options: SimulationOptions): { n: number; agentCount: number } {
   const n = options.voters ?? 3;
@@ -1147,8 +1163,8 @@ function swarmSize(options: SimulationOptions): { n: number; agentCount: number 
   if (!Number.isInteger(agentCount) || agentCount < n) throw new RangeError(`simulation: agents must be a whole number ≥ voters (${n}), got ${agentCount}`);
   if (options.reconfig !== undefined) {
     if (agentCount <= n) throw new RangeError(`simulation: reconfiguration needs agents beyond the voters to move the voter set to (agents > ${n}), got ${agentCount}`);
-    if (options.membership === 'swim' || options.host !== undefined || options.wipe === true) {
-      throw new RangeError('simulation: reconfiguration does not run with membership swim, hosted code or wipe yet');
+    if (options.reachableHint === true || options.host !== undefined || options.wipe === true) {
+      throw new RangeError('simulation: reconfiguration does not run with the reachable hint, hosted code or wipe yet');
     }
   }
   return { n, agentCount };
