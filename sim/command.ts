@@ -270,7 +270,6 @@ export function simCommand(): Command {
       if (refused.length > 0) cmd.error(`covey sim: ${refused.join(', ')} ${refused.length === 1 ? 'applies' : 'apply'} to plugin runs only; add --plugin PATH or drop ${refused.length === 1 ? 'it' : 'them'}`, { exitCode: 2 });
       if (o.reachableHint && o.membership !== 'swim') cmd.error('covey sim: --reachable-hint comes from SWIM; add --membership swim', { exitCode: 2 });
       if (o.reconfig !== 'none' && agents <= o.voters) cmd.error(`covey sim --reconfig: give --agents above --voters (${o.voters}); the voter set moves to agents that do not vote yet`, { exitCode: 2 });
-      if (o.reconfig !== 'none' && o.reachableHint) cmd.error('covey sim --reconfig: does not run with --reachable-hint yet (the hint is wired to the first voters only); drop one', { exitCode: 2 });
       const a: SimArgs = {
         voters: o.voters, agents, seeds, durationMs: o.duration, faults: o.faults, workload: o.workload,
         clients: o.clients, keys: o.keys, conflict: o.conflict, rate: o.rate ?? null, membership: o.membership, reachableHint: o.reachableHint,

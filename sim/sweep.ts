@@ -23,10 +23,10 @@ export function sweepArgs(seed: number, durationMs = 3000): SimArgs {
 /**
  * The reconfiguration sweep (issue 15): the same run as sweepArgs(seed) with four agents beyond
  * the voters to move the voter set to, and one of the reconfig modes by seed (replace, resize,
- * lose); SWIM on every agent where sweepArgs has it, without the reachable hint (not combined yet).
+ * lose); SWIM on every agent where sweepArgs has it, with the reachable hint where it has that.
  */
 export function reconfigSweepArgs(seed: number, durationMs = 3000): SimArgs {
   const a = sweepArgs(seed, durationMs);
   const modes = reconfigModes.filter((m) => m !== 'none');
-  return { ...a, agents: a.voters + 4, reachableHint: false, reconfig: modes[seed % modes.length] };
+  return { ...a, agents: a.voters + 4, reconfig: modes[seed % modes.length] };
 }

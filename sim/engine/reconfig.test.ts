@@ -81,9 +81,9 @@ test('with voter-set changes a run is still deterministic: the same seed gives t
   assert.deepEqual(a.epochs, b.epochs);
 });
 
-test('reconfiguration is refused where it cannot run: no agent to move to, or with the reachable hint', () => {
+test('reconfiguration is refused where it cannot run: no agent to move to, or with a wiped disk', () => {
   assert.throws(() => runSimulation({ seed: 1, voters: 3, agents: 3, durationMs: 100, reconfig: {} }), /agents beyond the voters/);
-  assert.throws(() => runSimulation({ seed: 1, voters: 3, agents: 5, durationMs: 100, reconfig: {}, membership: 'swim', reachableHint: true }), /reachable hint/);
+  assert.throws(() => runSimulation({ seed: 1, voters: 3, agents: 5, durationMs: 100, reconfig: {}, wipe: true }), /wipe/);
 });
 
 test('with SWIM on every agent, a lost voter is replaced once the deciding voter\'s own membership has held it dead for replaceAfter', () => {

@@ -9,6 +9,8 @@ import type { FaultLog } from './fault-log.ts';
 import type { Group, Seat, Seats } from './seats.ts';
 import { decideReplacement, type ReplacementCandidate } from '../../agent/voter-replacement.ts';
 import type { MemberEvent } from '../../transports/membership/index.ts';
+import { UnheardVoters } from '../../agent/membership-recovery.ts';
+import { swimId } from './swim.ts';
 
 export interface ReconfigOptions {
   readonly everyMs?: { readonly min: number; readonly max: number };
@@ -52,6 +54,8 @@ export interface ReconfigContext {
   groupAdded(group: Group): void;
   /** SWIM runs on every agent: each voter's dead verdicts come from it (heard()), not from the simulator's knowledge. */
   readonly membership: boolean;
+  /** With membership: each seat's core is told which voters of its group SWIM holds alive (the 'reachable' hint). */
+  readonly reachableHint: boolean;
 }
 
 /** A voter's name in a voters.change: the agent's index, as a peer id would be. */
@@ -66,6 +70,8 @@ export class Reconfigurer {
   private readonly lostAtUs = new Map<number, number>();
   /** With membership: per observing agent, the agents its SWIM holds dead, and since when (virtual ms). */
   private readonly deadSeen = new Map<number, Map<number, number>>();
+  /** Per seat, the voters of its group its agent's SWIM does not hold alive, for this incarnation. */
+  private readonly unheard = new Map<number, { readonly inc: number; readonly voters: UnheardVoters }>();
   /** The last change submitted: its epoch and when (virtual µs). */
   private lastChange: { readonly epoch: number; readonly atUs: number } | null = null;
 
@@ -164,10 +170,26 @@ export class Reconfigurer {
     this.submit(group, next, reason);
   }
 
-  /** A member event as agent `observer`'s SWIM saw it: its view of who is dead. */
+  /**
+   * A member event as agent `observer`'s SWIM saw it: its view of who is dead, and, with the hint,
+   * a 'reachable' event for each of its running seats whose group's view it changes (as an agent's
+   * driver gives its core; a restarted agent starts with none).
+   */
   heard(observer: number, e: MemberEvent): void {
     const m = /^voter-(\d+)$/.exec(e.member.id);
     if (m === null) return;
+    if (this.ctx.reachableHint && this.ctx.isUp(observer)) {
+      const inc = this.ctx.incarnation(observer);
+      for (const v of this.ctx.seats.running(observer)) {
+        let u = this.unheard.get(v);
+        if (u === undefined || u.inc !== inc) {
+          const seat = this.ctx.seats.all[v];
+          this.unheard.set(v, (u = { inc, voters: new UnheardVoters(this.ctx.seats.groups[seat.epoch].members.map(swimId), seat.r) }));
+        }
+        const hint = u.voters.observe(e);
+        if (hint !== null) this.ctx.turn(v, hint);
+      }
+    }
     let view = this.deadSeen.get(observer);
     if (view === undefined) this.deadSeen.set(observer, (view = new Map()));
     if (e.type === 'dead') view.set(Number(m[1]), this.ctx.nowUs() / 1000);

@@ -681,7 +681,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       queue.push(nowUs + resendUs, { kind: 'joinResend', from, to, epoch, inc: agents[from].inc });
     },
     groupAdded: () => commitWatches.push(commitWatches[0] === null ? null : new CommitWatch()),
-    membership: options.membership === 'swim',
+    membership: options.membership === 'swim', reachableHint: options.reachableHint === true,
   });
 
   /** An agent lost for good (a drone that never comes back): down now and never restarted. */
@@ -1008,7 +1008,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     nextU32: () => rng.nextU32(),
     send: (from, to, bytes, msg) => sendOver(from, to, bytes, { kind: 'swim', from, to, msg }),
     wake: (atUs, agent, epoch) => queue.push(atUs, { kind: 'swimWake', agent, epoch, dueUs: atUs }),
-    onHint: options.reachableHint === true ? (observer, hint) => turn(observer, hint) : undefined,
+    onHint: options.reachableHint === true && reconfig === undefined ? (observer, hint) => turn(observer, hint) : undefined,
     onEvent: (observer, e) => {
       reconfigurer.heard(observer, e);
       if (agents[observer].up) membershipRecoveries += recoverDeadVoter(seats, observer, e, turn, trace === null ? null : (line) => trace.push(`${nowUs} ${line}`));
@@ -1163,9 +1163,7 @@ function swarmSize(options: SimulationOptions): { n: number; agentCount: number 
   if (!Number.isInteger(agentCount) || agentCount < n) throw new RangeError(`simulation: agents must be a whole number ≥ voters (${n}), got ${agentCount}`);
   if (options.reconfig !== undefined) {
     if (agentCount <= n) throw new RangeError(`simulation: reconfiguration needs agents beyond the voters to move the voter set to (agents > ${n}), got ${agentCount}`);
-    if (options.reachableHint === true || options.host !== undefined || options.wipe === true) {
-      throw new RangeError('simulation: reconfiguration does not run with the reachable hint, hosted code or wipe yet');
-    }
+    if (options.host !== undefined || options.wipe === true) throw new RangeError('simulation: reconfiguration does not run with hosted code or wipe yet');
   }
   return { n, agentCount };
 }
