@@ -236,6 +236,38 @@ export class Engine {
     return out;
   }
 
+  /** (ghost, delta) pairs known to record no new proposal (`checkSyncCommutes`), by ghost. */
+  private readonly noNewProposal = new Map<number, Set<number>>();
+
+  /** Whether adding `delta` to `ghost` records a proposal (a PreAccept) for an id the ghost has none of. */
+  private proposesNew(ghost: number, delta: number): boolean {
+    const known = this.noNewProposal.get(ghost);
+    if (known?.has(delta) === true) return false;
+    const proposed = new Set<InstanceId>();
+    for (const f of this.factSets[ghost]) { const x = this.facts[f]; if (x.kind === 'P') proposed.add(x.id); }
+    for (const f of this.factSets[delta]) { const x = this.facts[f]; if (x.kind === 'P' && !proposed.has(x.id)) return true; }
+    if (known === undefined) this.noNewProposal.set(ghost, new Set([delta]));
+    else known.add(delta);
+    return false;
+  }
+
+  /**
+   * `covey check --por` (por.ts): throws unless a sync of replica r in `s` records no proposal the
+   * ghost record lacks (the step that made the turn recorded its PreAccepts already, so the ghost's
+   * "first PreAccept of an id" rule cannot make the sync's place in a path matter) and leaves r's
+   * storage without a snapshot (the invariants then read r's storage only as its execution log).
+   * The two facts the reduction's argument takes from the harness rather than proves.
+   */
+  checkSyncCommutes(s: GState, r: number): void {
+    const o = this.step(s.locals[r], { kind: 'sync' }, 4);
+    if (this.locals[o.local].storage.truncatedAny) {
+      throw new Error(`model checker (--por): a sync of replica ${r} leaves a snapshot in its storage; the reduction's argument does not cover it`);
+    }
+    if (o.delta >= 0 && this.proposesNew(s.ghost, o.delta)) {
+      throw new Error(`model checker (--por): a sync of replica ${r} records a proposal the ghost record lacks; the reduction's argument does not cover it`);
+    }
+  }
+
   /** The ghost record as `Cluster` holds it, for the invariants (each value once). */
   ghostObject(ghost: number): Ghost {
     let g = this.ghostObjs[ghost];

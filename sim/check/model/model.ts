@@ -21,6 +21,7 @@ import { variantClass, type VariantName } from './variants.ts';
 import { Engine, type GState } from './engine.ts';
 import { ExactStates, HashedStates, IntList, Level, type SeenStates } from './visited.ts';
 import { defaultModel } from './defaults.ts';
+import { syncFirst } from './por.ts';
 
 export interface ModelConfig {
   /** Only 3 for now (f = 1, e = 1). */
@@ -332,6 +333,13 @@ export interface CheckOptions {
    * same violations; off, the search is the reference's exactly.
    */
   readonly dropDead?: boolean;
+  /**
+   * Partial-order reduction (`check` only; por.ts, README.md "Partial-order reduction: sync
+   * first"): once the crash budget is spent, a state with an unsynced step expands only that
+   * replica's sync. Fewer states, every violation still found (a shortest trace may gain the syncs
+   * the full search's trace left pending).
+   */
+  readonly por?: boolean;
 }
 
 export interface Progress {
@@ -375,6 +383,8 @@ export interface CheckResult {
   readonly exactStates?: boolean;
   /** `check` only: whether dead messages were left out of the states (`CheckOptions.dropDead`). */
   readonly droppedDead?: boolean;
+  /** `check` only: whether the partial-order reduction was on (`CheckOptions.por`). */
+  readonly por?: boolean;
   /**
    * `check` only: every state within this many actions of the initial state was found and checked
    * (the levels before the one being expanded). What an incomplete run still shows.
@@ -537,6 +547,13 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const parent = new IntList(), via = new IntList();
   const seen: SeenStates = opts.exactStates === true ? new ExactStates(Engine.key) : new HashedStates();
   const dropDead = opts.dropDead === true;
+  const por = opts.por === true;
+  // With the reduction, a state may expand one sync alone (por.ts): one `enabledIn` offers too, as
+  // it offers a sync at every up replica with an unsynced step.
+  const toExpand = (s: GState): readonly Action[] => {
+    const first = por ? syncFirst(engine, s, acts) : null;
+    return first === null ? enabledIn(engine, s, acts) : [first];
+  };
   const pathOf = (node: number): Action[] => {
     const path: Action[] = [];
     for (let x = node; x > 0; x = parent.get(x)) path.push(acts.list[via.get(x)]);
@@ -546,7 +563,7 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const result = (verdict: CheckResult['verdict'], violation?: Violation): CheckResult =>
     ({
       verdict, config: cfg, states: seen.size, transitions, subsumed, depth, wallMs: Date.now() - started,
-      exactStates: opts.exactStates === true, droppedDead: dropDead, checkedDepth: frontierDepth, ...(violation ? { violation } : {}),
+      exactStates: opts.exactStates === true, droppedDead: dropDead, por, checkedDepth: frontierDepth, ...(violation ? { violation } : {}),
     });
   // A violation found by the engine is reported as the reference replay of its trace sees it.
   const violationAt = (node: number): CheckResult => {
@@ -570,7 +587,7 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
     for (let fi = 0, offset = 0; fi < frontier.count; fi++) {
       offset = frontier.read(offset, at);
       const { s, node } = at;
-      for (const a of enabledIn(engine, s, acts)) {
+      for (const a of toExpand(s)) {
         const t = dropDead ? engine.withoutDead(engine.successor(s, a)) : engine.successor(s, a);
         transitions++;
         // Subsumption: only messages left the network (README.md, "Loss").
