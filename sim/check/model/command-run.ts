@@ -17,7 +17,7 @@ export function formatResult(r: CheckResult): string {
     `transitions: ${r.transitions} (${r.subsumed} subsumed by their parent), depth reached: ${r.depth}, wall time: ${(r.wallMs / 1000).toFixed(1)} s`,
     `visited states kept ${r.exactStates ? 'exactly (--exact-states)' : 'as 128-bit hashes (README.md, "State hashing")'}; `
       + `dead messages ${r.droppedDead ? 'left out (README.md, "Dead messages")' : 'kept'}; `
-      + `partial-order reduction ${r.por === true ? 'on (sync first once the crash budget is spent; README.md)' : 'off'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
+      + `partial-order reduction ${r.por === true ? 'on (restart and sync first once the crash budget is spent; README.md)' : 'off'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
   ];
   if (r.verdict === 'pass') lines.push(`PASS: INV1–INV8${c.reconfig === true ? ' and RC1' : ''} hold in every reachable state`);
   else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);

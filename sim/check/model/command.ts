@@ -71,8 +71,8 @@ export function checkCommand(): Command {
       + 'a hash collision could hide a state: README.md, "State hashing")', false)
     .option('--keep-dead-messages', 'keep messages that can never change their receiver in the states (replies and same-value Commits about an id it '
       + 'committed durably; README.md, "Dead messages"): more states, the same verdicts; the search is then the reference search exactly', false)
-    .option('--por', 'partial-order reduction: once the crash budget is spent, a state with an unsynced step expands only that replica\'s sync '
-      + '(README.md, "Partial-order reduction: sync first"): fewer states, the same verdicts', false)
+    .option('--por', 'partial-order reduction: once the crash budget is spent, a state with a replica down or an unsynced step expands only '
+      + 'that replica\'s restart or sync (README.md, "Partial-order reduction"): fewer states, the same verdicts', false)
     .option('--json', 'print the result as one JSON object', false)
     // Any argument error (unknown option, a value outside the accepted ones) exits with 2.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitBadArgs))

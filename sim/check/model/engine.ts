@@ -31,7 +31,7 @@ import { createHash } from 'node:crypto';
 import { TupleSet } from './visited.ts';
 import {
   type Batch, Cluster, type ClusterOptions, type Deps, type Envelope, type Ghost, type InstanceId,
-  type MemoryStorage, type Payload, type Replica, type ReplicaId,
+  initCoord, type MemoryStorage, type Payload, type Replica, type ReplicaId,
 } from '../../../consensus/index.ts';
 import { canonical } from './serialize.ts';
 import type { Action, ModelConfig } from './model.ts';
@@ -236,35 +236,26 @@ export class Engine {
     return out;
   }
 
-  /** (ghost, delta) pairs known to record no new proposal (`checkSyncCommutes`), by ghost. */
-  private readonly noNewProposal = new Map<number, Set<number>>();
-
-  /** Whether adding `delta` to `ghost` records a proposal (a PreAccept) for an id the ghost has none of. */
-  private proposesNew(ghost: number, delta: number): boolean {
-    const known = this.noNewProposal.get(ghost);
-    if (known?.has(delta) === true) return false;
-    const proposed = new Set<InstanceId>();
-    for (const f of this.factSets[ghost]) { const x = this.facts[f]; if (x.kind === 'P') proposed.add(x.id); }
-    for (const f of this.factSets[delta]) { const x = this.facts[f]; if (x.kind === 'P' && !proposed.has(x.id)) return true; }
-    if (known === undefined) this.noNewProposal.set(ghost, new Set([delta]));
-    else known.add(delta);
-    return false;
-  }
-
   /**
-   * `covey check --por` (por.ts): throws unless a sync of replica r in `s` records no proposal the
-   * ghost record lacks (the step that made the turn recorded its PreAccepts already, so the ghost's
-   * "first PreAccept of an id" rule cannot make the sync's place in a path matter) and leaves r's
-   * storage without a snapshot (the invariants then read r's storage only as its execution log).
-   * The two facts the reduction's argument takes from the harness rather than proves.
+   * `covey check --por` (por.ts): throws unless the sync or restart of replica r in `s` records
+   * proposals (PreAccepts) only for ids r coordinates and leaves r's storage without a snapshot.
+   * The first keeps the ghost's "first PreAccept of an id" rule from making the step's place in a
+   * path matter (another replica's PreAccept for r's ids is an INV6 violation, recorded in both
+   * orders); with the second the invariants read r's storage only as its execution log. The two
+   * facts the reduction's argument takes from the harness rather than proves.
    */
-  checkSyncCommutes(s: GState, r: number): void {
-    const o = this.step(s.locals[r], { kind: 'sync' }, 4);
+  checkAloneStep(s: GState, r: number, kind: 'sync' | 'restart'): void {
+    const o = this.step(s.locals[r], { kind }, kind === 'sync' ? 4 : 3);
     if (this.locals[o.local].storage.truncatedAny) {
-      throw new Error(`model checker (--por): a sync of replica ${r} leaves a snapshot in its storage; the reduction's argument does not cover it`);
+      throw new Error(`model checker (--por): a ${kind} of replica ${r} leaves a snapshot in its storage; the reduction's argument does not cover it`);
     }
-    if (o.delta >= 0 && this.proposesNew(s.ghost, o.delta)) {
-      throw new Error(`model checker (--por): a sync of replica ${r} records a proposal the ghost record lacks; the reduction's argument does not cover it`);
+    if (o.delta >= 0) {
+      for (const f of this.factSets[o.delta]) {
+        const x = this.facts[f];
+        if (x.kind === 'P' && initCoord(x.id) !== r) {
+          throw new Error(`model checker (--por): a ${kind} of replica ${r} records a proposal for another replica's id; the reduction's argument does not cover it`);
+        }
+      }
     }
   }
 

@@ -21,7 +21,7 @@ import { variantClass, type VariantName } from './variants.ts';
 import { Engine, type GState } from './engine.ts';
 import { ExactStates, HashedStates, IntList, Level, type SeenStates } from './visited.ts';
 import { defaultModel } from './defaults.ts';
-import { syncFirst } from './por.ts';
+import { expandAlone } from './por.ts';
 
 export interface ModelConfig {
   /** Only 3 for now (f = 1, e = 1). */
@@ -334,10 +334,10 @@ export interface CheckOptions {
    */
   readonly dropDead?: boolean;
   /**
-   * Partial-order reduction (`check` only; por.ts, README.md "Partial-order reduction: sync
-   * first"): once the crash budget is spent, a state with an unsynced step expands only that
-   * replica's sync. Fewer states, every violation still found (a shortest trace may gain the syncs
-   * the full search's trace left pending).
+   * Partial-order reduction (`check` only; por.ts, README.md "Partial-order reduction"): once the
+   * crash budget is spent, a state with a replica down or an unsynced step expands only that
+   * replica's restart or sync. Fewer states, every violation still found (a shortest trace may
+   * gain the restart and syncs the full search's trace left pending).
    */
   readonly por?: boolean;
 }
@@ -548,10 +548,11 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const seen: SeenStates = opts.exactStates === true ? new ExactStates(Engine.key) : new HashedStates();
   const dropDead = opts.dropDead === true;
   const por = opts.por === true;
-  // With the reduction, a state may expand one sync alone (por.ts): one `enabledIn` offers too, as
-  // it offers a sync at every up replica with an unsynced step.
+  // With the reduction, a state may expand one restart or sync alone (por.ts): one `enabledIn`
+  // offers too, as it offers a restart at every down replica and a sync at every up replica with
+  // an unsynced step.
   const toExpand = (s: GState): readonly Action[] => {
-    const first = por ? syncFirst(engine, s, acts) : null;
+    const first = por ? expandAlone(engine, s, acts) : null;
     return first === null ? enabledIn(engine, s, acts) : [first];
   };
   const pathOf = (node: number): Action[] => {

@@ -1,13 +1,13 @@
-// Partial-order reduction (`covey check --por`, por.ts, README.md "Partial-order reduction: sync
-// first"): once the crash budget is spent, a state with an unsynced step expands only that
-// replica's sync. These tests check the two claims the reduction rests on, over every state of
-// small full searches (a sync commutes with every other enabled action; a sync never repairs a
-// violation), and its effect: every known-bad variant is still found, the real core still passes,
-// and the reduced search gives the full one's verdict with fewer states.
+// Partial-order reduction (`covey check --por`, por.ts, README.md "Partial-order reduction"): once
+// the crash budget is spent, a state with a replica down or an unsynced step expands only that
+// replica's restart or sync. These tests check the two claims the reduction rests on, over every
+// state of small full searches (such a step commutes with every other enabled action; it never
+// repairs a violation), and its effect: every known-bad variant is still found, the real core
+// still passes, and the reduced search gives the full one's verdict with fewer states.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ActionTable, check, clusterOptions, defaultModel, enabledIn, modelCommand, recoverable, replayTrace, tickMatters, type ModelConfig } from './model.ts';
+import { type Action, ActionTable, check, clusterOptions, defaultModel, enabledIn, modelCommand, recoverable, replayTrace, tickMatters, type ModelConfig } from './model.ts';
 import { Engine, type GState } from './engine.ts';
 
 const model = (o: Partial<ModelConfig>): ModelConfig => ({
@@ -34,68 +34,83 @@ function explore(cfg: ModelConfig, maxStates: number): { engine: Engine; acts: A
   return { engine, acts, states };
 }
 
+/** Restarts and syncs: the steps the reduction may expand alone. */
+const alone = (a: Action): a is Action & { readonly kind: 'restart' | 'sync'; readonly r: number } => a.kind === 'restart' || a.kind === 'sync';
+
 for (const [name, cfg] of [
   ['1 command, ≤2 unsynced steps, after a crash and a recovery', model({ crashes: 1, recoveries: 1, unsynced: 2 })],
   ['2 commands, ≤1 unsynced step, a tick, after a crash', model({ commands: 2, crashes: 1, unsynced: 1, ticks: 1 })],
 ] as const) {
-  test(`a sync commutes with every other action once the crash budget is spent: ${name}`, () => {
+  test(`a restart or sync commutes with every other action once the crash budget is spent: ${name}`, () => {
     const { engine, acts, states } = explore(cfg, 60_000);
     let pairs = 0;
+    const restarts = { seen: 0 };
     for (const s of states) {
       if (s.used[0] < cfg.crashes) continue;
       const enabled = enabledIn(engine, s, acts);
-      for (const sync of enabled) {
-        if (sync.kind !== 'sync') continue;
-        const afterSync = engine.withoutDead(engine.successor(s, sync));
-        const syncThen = enabledIn(engine, afterSync, acts);
+      for (const first of enabled) {
+        if (!alone(first)) continue;
+        if (first.kind === 'restart') restarts.seen++;
+        const what = `${first.kind} r${first.r}`;
+        const afterFirst = engine.withoutDead(engine.successor(s, first));
+        const firstThen = enabledIn(engine, afterFirst, acts);
         for (const a of enabled) {
-          if (a === sync) continue;
+          if (a === first) continue;
           const aFirst = engine.withoutDead(engine.successor(s, a));
-          assert.ok(enabledIn(engine, aFirst, acts).includes(sync), `sync disabled by ${a.kind}`);
-          if (!syncThen.includes(a)) {
-            // The one way a sync disables an action: the message it delivers becomes dead (the
-            // sync made its id COMMITTED in the storage). Its delivery changes nothing now either
-            // (the sync does not touch the replica object), so a path with it is a path without it.
-            assert.equal(a.kind, 'deliver', `${a.kind} disabled by sync r${(sync as { r: number }).r}`);
-            assert.ok(Engine.sameCore(aFirst, s), `a ${a.kind} the sync disables changes the state`);
-            assert.equal(Engine.key(engine.withoutDead(engine.successor(aFirst, sync))), Engine.key(afterSync));
+          assert.ok(enabledIn(engine, aFirst, acts).includes(first), `${what} disabled by ${a.kind}`);
+          if (!firstThen.includes(a)) {
+            // The one way such a step disables an action: the message it delivers becomes dead
+            // (its id is now COMMITTED in the storage). Its delivery changes nothing now either
+            // (a sync does not touch the replica object), so a path with it is a path without it.
+            assert.equal(a.kind, 'deliver', `${a.kind} disabled by ${what}`);
+            assert.ok(Engine.sameCore(aFirst, s), `a ${a.kind} that ${what} disables changes the state`);
+            assert.equal(Engine.key(engine.withoutDead(engine.successor(aFirst, first))), Engine.key(afterFirst));
             pairs++;
             continue;
           }
           // Neither disables the other, and both orders end in the same state.
-          const one = engine.withoutDead(engine.successor(afterSync, a));
-          const two = engine.withoutDead(engine.successor(aFirst, sync));
-          assert.equal(Engine.key(one), Engine.key(two), `sync r${(sync as { r: number }).r} and ${a.kind} do not commute`);
+          const one = engine.withoutDead(engine.successor(afterFirst, a));
+          const two = engine.withoutDead(engine.successor(aFirst, first));
+          assert.equal(Engine.key(one), Engine.key(two), `${what} and ${a.kind} do not commute`);
           pairs++;
         }
       }
     }
     assert.ok(pairs > 1000, `only ${pairs} pairs checked`);
+    assert.ok(restarts.seen > 100, `only ${restarts.seen} restarts checked`);
   });
 }
+
+/** Violating states checked, by the kind of step tried on them (the tests run in order). */
+const repairsChecked = { restart: 0, sync: 0 };
 
 for (const [variant, o] of [
   ['vote-before-durable', { crashes: 1, recoveries: 1, unsynced: 2 }],
   ['delayed-self-delivery', { recoveries: 1, unsynced: 1 }],
-  ['no-seal', { commands: 2, reconfig: true, unsynced: 1 }],
+  ['no-seal', { commands: 2, reconfig: true, crashes: 1, unsynced: 1 }],
 ] as const) {
-  test(`a sync never repairs a violation (${variant}: every violating state with a sync enabled)`, () => {
+  test(`a restart or sync never repairs a violation (${variant}: every violating state with one enabled)`, () => {
     const cfg = model({ ...o, variant });
     const { engine, acts, states } = explore(cfg, 60_000);
-    let checked = 0;
+    const checked = repairsChecked;
+    const before0 = checked.restart + checked.sync;
     for (const s of states) {
       const before = engine.violations(s);
       if (before.length === 0) continue;
       for (const a of enabledIn(engine, s, acts)) {
-        if (a.kind !== 'sync') continue;
+        if (!alone(a)) continue;
         const after = new Set(engine.violations(engine.withoutDead(engine.successor(s, a))));
-        for (const v of before) assert.ok(after.has(v), `sync r${a.r} repairs "${v}"`);
-        checked++;
+        for (const v of before) assert.ok(after.has(v), `${a.kind} r${a.r} repairs "${v}"`);
+        checked[a.kind]++;
       }
     }
-    assert.ok(checked > 0, 'no violating state with a sync enabled: the test checks nothing');
+    assert.ok(checked.restart + checked.sync > before0, 'no violating state with a restart or sync enabled: the test checks nothing');
   });
 }
+
+test('the claim that a restart or sync never repairs a violation was checked on both kinds of step', () => {
+  assert.ok(repairsChecked.sync > 0 && repairsChecked.restart > 0, JSON.stringify(repairsChecked));
+});
 
 test('with the reduction the real core still passes, with fewer states: 1 command, 1 crash, ≤1 unsynced step, 1 recovery', () => {
   const cfg = model({ crashes: 1, recoveries: 1, unsynced: 1 });
@@ -117,10 +132,11 @@ test('with the reduction the real core still passes exhaustively: 2 commands, no
 });
 
 /**
- * The known-bad variants, each at the bounds it is known by and with unsynced steps, where the
- * reduction has syncs to move: found with and without it, and the reduced trace, which replays on
- * the reference, is no shorter than the full search's shortest one and longer by at most the syncs
- * that one left pending (a path that never syncs r is found with r's sync first).
+ * The known-bad variants, each at the bounds it is known by and with unsynced steps or a crash,
+ * where the reduction has steps to move: found with and without it, and the reduced trace, which
+ * replays on the reference, is no shorter than the full search's shortest one and longer by at
+ * most the restart and syncs that one left pending (a path that never syncs r is found with r's
+ * sync first; a restart may add a step of its own to sync).
  */
 for (const [variant, o] of [
   ['delayed-self-delivery', { recoveries: 1 }],
@@ -129,6 +145,7 @@ for (const [variant, o] of [
   ['single-ballot', { recoveries: 3 }],
   ['no-seal', { commands: 2, reconfig: true }],
   ['no-seal', { commands: 2, reconfig: true, unsynced: 1 }],
+  ['no-seal', { commands: 2, reconfig: true, crashes: 1, unsynced: 1, ticks: 1 }],
 ] as const) {
   test(`with the reduction ${variant} (${JSON.stringify(o)}) is still found, with a trace that replays`, () => {
     const cfg = model({ ...o, variant });
@@ -140,8 +157,9 @@ for (const [variant, o] of [
     assert.deepEqual(r.invariants, f.invariants, `${r.messages.join('; ')} / ${f.messages.join('; ')}`);
     assert.ok(replayTrace(cfg, r.trace).violations.length > 0);
     assert.ok(r.trace.length >= f.trace.length, `reduced ${r.trace.length} steps, full ${f.trace.length}`);
-    // The argument's bound: the full trace with, at most, the syncs it left pending done early.
-    const pending = replayTrace(cfg, f.trace).state.cluster.unsynced.reduce((n, turns) => n + turns.length, 0);
+    // The argument's bound: the full trace with, at most, the restart and syncs it left pending done early.
+    const end = replayTrace(cfg, f.trace).state.cluster;
+    const pending = end.unsynced.reduce((n, turns) => n + turns.length, 0) + end.up.filter((up) => !up).length * 2;
     assert.ok(r.trace.length <= f.trace.length + pending, `reduced:\n${r.steps.join('\n')}\nfull:\n${f.steps.join('\n')}`);
     console.log(`${variant} ${JSON.stringify(o)}: full ${f.trace.length} steps, ${full.states} states; reduced ${r.trace.length} steps, ${reduced.states} states`);
   });

@@ -1,40 +1,46 @@
-// Partial-order reduction for `covey check --por` (README.md, "Partial-order reduction: sync
-// first"). In a state where the crash budget is spent and some replica r has an unsynced step,
-// the search expands only `sync r` (the lowest such r) instead of every enabled action.
+// Partial-order reduction for `covey check --por` (README.md, "Partial-order reduction"). Once the
+// crash budget is spent, a state with a replica down expands only that replica's restart, and a
+// state with an unsynced step only that replica's sync (the lowest such replica, a restart before
+// a sync), instead of every enabled action.
 //
 // Why that finds every violation the full search finds, in short (the README has it in full):
-// - sync r commutes with every action that can still happen: with no crash left, nothing can
-//   disable it or be disabled by it; it touches r's storage, unsynced steps, the network (it
-//   adds r's messages) and the ghost record (it adds facts), while any other replica's action
-//   touches that replica and the network (it consumes a message sync r did not add), and r's own
-//   steps append to the unsynced queue whose head sync r takes, without reading the storage;
-// - it never repairs a violation: the replica object is unchanged, the storage only gains
-//   records the invariants read as a growing execution log (no id twice), and the ghost only
-//   gains facts, and every invariant over those is monotone;
-// - sync r strictly lowers the number of unsynced steps and is expanded alone only in that case,
-//   so every cycle of the reduced graph holds a fully expanded state (the cycle proviso).
+// - with no crash left, such a step commutes with every action that can still happen, and
+//   neither disables the other: it touches its replica's local state, adds messages to the
+//   network and facts to the ghost record, while any other replica's action touches that replica
+//   and consumes a message the step did not add (a down replica takes no action; an up one's own
+//   steps append to the unsynced queue whose head its sync takes, and no step reads the storage);
+// - it never repairs a violation: a sync leaves the replica object as it was, a restart rebuilds
+//   it from the storage the invariants read while it was down, the storage only gains records
+//   (read as a growing execution log, no id twice) and the ghost only gains facts, and every
+//   invariant over those is monotone;
+// - it strictly lowers 2·(replicas down) + (unsynced steps), which no action raises once the crash
+//   is spent, so every cycle of the reduced graph holds a fully expanded state (cycle proviso).
 // A path to a violation in the full graph therefore has a counterpart in the reduced one that
-// takes r's sync first: as long, if the path synced r later, or one step longer, ending in the
-// same state plus that sync, if it never did.
+// takes the step first: as long, if the path took it later, or one step longer, ending in the
+// same state plus that step, if it never did.
 //
-// Two of these facts are checked where the reduction is used, as the dead-message rule is: the
-// sync records no proposal the ghost lacks (so the ghost's "first PreAccept of an id" rule
-// cannot make the order matter) and r's storage holds no snapshot (so the invariants read r's
-// storage only as its execution log).
+// What the argument takes from the harness is checked where the reduction is used, as the
+// dead-message rule is (engine.ts `checkAloneStep`); the two claims above are checked over every
+// state of small full searches (por.test.ts).
 
 import type { Action, ActionTable } from './model.ts';
 import type { Engine, GState } from './engine.ts';
 
-/** The sync to expand alone in `s`, or null when `s` must be expanded in full. */
-export function syncFirst(engine: Engine, s: GState, acts: ActionTable): Action | null {
+/** The restart or sync to expand alone in `s`, or null when `s` must be expanded in full. */
+export function expandAlone(engine: Engine, s: GState, acts: ActionTable): Action | null {
   const cfg = engine.cfg;
-  // Before the crash, a crash elsewhere would lose the messages this sync sends it, and a crash
-  // of r would lose the step: the order matters, so nothing is reduced.
-  if (cfg.unsynced === 0 || s.used[0] < cfg.crashes) return null;
+  // Before the crash, a crash elsewhere would lose the messages a sync sends it, and a crash of
+  // the syncing replica would lose the step: the order matters, so nothing is reduced.
+  if (s.used[0] < cfg.crashes) return null;
   for (let r = 0; r < cfg.replicas; r++) {
-    if (!engine.up(s, r) || engine.unsyncedSteps(s.locals[r]) === 0) continue;
-    engine.checkSyncCommutes(s, r);
-    return acts.get('sync', r);
+    if (!engine.up(s, r)) {
+      engine.checkAloneStep(s, r, 'restart');
+      return acts.get('restart', r);
+    }
+    if (engine.unsyncedSteps(s.locals[r]) > 0) {
+      engine.checkAloneStep(s, r, 'sync');
+      return acts.get('sync', r);
+    }
   }
   return null;
 }
