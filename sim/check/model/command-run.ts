@@ -54,7 +54,7 @@ export function runCheck(o: CheckArgs): number {
   } : undefined;
   const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : maxStatesDefault);
   const maxMs = o.maxSeconds === undefined ? undefined : o.maxSeconds * 1000;
-  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages, por: o.por });
+  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages, por: o.por !== false });
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else process.stdout.write(formatResult(r));

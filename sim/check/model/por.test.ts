@@ -7,6 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { type Action, ActionTable, check, clusterOptions, defaultModel, enabledIn, modelCommand, recoverable, replayTrace, tickMatters, type ModelConfig } from './model.ts';
 import { Engine, type GState } from './engine.ts';
 
@@ -164,3 +165,19 @@ for (const [variant, o] of [
     console.log(`${variant} ${JSON.stringify(o)}: full ${f.trace.length} steps, ${full.states} states; reduced ${r.trace.length} steps, ${reduced.states} states`);
   });
 }
+
+test('covey check reduces by default; --no-por switches it off and explores more states', () => {
+  const cli = new URL('../../../agent/cli/covey.ts', import.meta.url).pathname;
+  const run = (...args: string[]) => {
+    const out = spawnSync(process.execPath, [cli, 'check', '--commands', '1', '--crashes', '1', '--unsynced', '1', '--ticks', '0', '--json', ...args], { encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    return JSON.parse(out.stdout) as { verdict: string; states: number; por: boolean };
+  };
+  const byDefault = run(), on = run('--por'), off = run('--no-por');
+  assert.equal(byDefault.por, true);
+  assert.equal(off.por, false);
+  assert.equal(byDefault.states, on.states);
+  assert.equal(off.verdict, 'pass');
+  assert.equal(byDefault.verdict, 'pass');
+  assert.ok(byDefault.states < off.states, `${byDefault.states} states reduced, ${off.states} without`);
+});
