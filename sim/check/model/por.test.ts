@@ -39,7 +39,7 @@ function explore(cfg: ModelConfig, maxStates: number): { engine: Engine; acts: A
 const alone = (a: Action): a is Action & { readonly kind: 'restart' | 'sync'; readonly r: number } => a.kind === 'restart' || a.kind === 'sync';
 
 for (const [name, cfg] of [
-  ['1 command, ≤2 unsynced steps, after a crash and a recovery', model({ crashes: 1, recoveries: 1, unsynced: 2 })],
+  ['1 command, ≤2 unsynced steps, a tick, after a crash and a recovery', model({ crashes: 1, recoveries: 1, unsynced: 2, ticks: 1 })],
   ['2 commands, ≤1 unsynced step, a tick, after a crash', model({ commands: 2, crashes: 1, unsynced: 1, ticks: 1 })],
 ] as const) {
   test(`a restart or sync commutes with every other action once the crash budget is spent: ${name}`, () => {
