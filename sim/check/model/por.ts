@@ -13,11 +13,12 @@
 //   it from the storage the invariants read while it was down, the storage only gains records
 //   (read as a growing execution log, no id twice) and the ghost only gains facts, and every
 //   invariant over those is monotone;
-// - it strictly lowers 2·(replicas down) + (unsynced steps), which no action raises once the crash
-//   is spent, so every cycle of the reduced graph holds a fully expanded state (cycle proviso).
+// - it strictly lowers 2·(replicas down) + (unsynced steps) (a restart adds at most one unsynced
+//   step), so no cycle is made of such steps alone (cycle proviso).
 // A path to a violation in the full graph therefore has a counterpart in the reduced one that
 // takes the step first: as long, if the path took it later, or one step longer, ending in the
-// same state plus that step, if it never did.
+// same state plus that step, if it never did (by induction on the path's length and, at equal
+// length, on that measure).
 //
 // What the argument takes from the harness is checked where the reduction is used, as the
 // dead-message rule is (engine.ts `checkAloneStep`); the two claims above are checked over every
