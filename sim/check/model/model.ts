@@ -548,9 +548,9 @@ export function check(cfg: ModelConfig, opts: CheckOptions): CheckResult {
   const seen: SeenStates = opts.exactStates === true ? new ExactStates(Engine.key) : new HashedStates();
   const dropDead = opts.dropDead === true;
   const por = opts.por === true;
-  // With the reduction, a state may expand one restart or sync alone (por.ts): one `enabledIn`
-  // offers too, as it offers a restart at every down replica and a sync at every up replica with
-  // an unsynced step.
+  // With the reduction, a state may expand one restart or sync alone (por.ts), always one that
+  // `enabledIn` offers too: a restart at every down replica, a sync at every up replica with an
+  // unsynced step.
   const toExpand = (s: GState): readonly Action[] => {
     const first = por ? expandAlone(engine, s, acts) : null;
     return first === null ? enabledIn(engine, s, acts) : [first];
