@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { type Action, ActionTable, check, clusterOptions, defaultModel, enabledIn, modelCommand, recoverable, replayTrace, tickMatters, type ModelConfig } from './model.ts';
 import { Engine, type GState } from './engine.ts';
+import { reductionSlack } from './por.ts';
+import { formatResult } from './command-run.ts';
 
 const model = (o: Partial<ModelConfig>): ModelConfig => ({
   ...defaultModel, commands: 1, crashes: 0, duplicates: 0, drops: 0, recoveries: 0, ticks: 0, unsynced: 0, ...o,
@@ -177,6 +179,7 @@ for (const [variant, o] of [
     const end = replayTrace(cfg, f.trace).state.cluster;
     const pending = end.unsynced.reduce((n, turns) => n + turns.length, 0) + end.up.filter((up) => !up).length * 2;
     assert.ok(r.trace.length <= f.trace.length + pending, `reduced:\n${r.steps.join('\n')}\nfull:\n${f.steps.join('\n')}`);
+    assert.ok(pending <= reductionSlack(cfg), `${pending} pending at the end of the full trace, slack ${reductionSlack(cfg)}`);
     console.log(`${variant} ${JSON.stringify(o)}: full ${f.trace.length} steps, ${full.states} states; reduced ${r.trace.length} steps, ${reduced.states} states`);
   });
 }
@@ -195,4 +198,17 @@ test('covey check reduces by default; --no-por switches it off and explores more
   assert.equal(off.verdict, 'pass');
   assert.equal(byDefault.verdict, 'pass');
   assert.ok(byDefault.states < off.states, `${byDefault.states} states reduced, ${off.states} without`);
+});
+
+test('an incomplete or depth-bounded reduced run says how deep the full search is covered: its depth less the slack', () => {
+  // The defaults: ≤1 unsynced step a replica and a crash, so 2 replicas' steps, a restart and its step.
+  assert.equal(reductionSlack(defaultModel), 4);
+  assert.equal(reductionSlack({ replicas: 3, crashes: 0, unsynced: 1 }), 3);
+  assert.equal(reductionSlack({ replicas: 3, crashes: 1, unsynced: 0 }), 1);
+  const cfg = model({ crashes: 1, unsynced: 1, ticks: 1 });
+  const reduced = check(cfg, { maxStates: 100_000, maxDepth: 9, dropDead: true, por: true });
+  assert.equal(reduced.verdict, 'depth-bounded');
+  assert.match(formatResult(reduced), /reduced search within 9 step\(s\) was checked: no violation there, so none within 5 step\(s\) of the full search/);
+  const full = check(cfg, { maxStates: 100_000, maxDepth: 9, dropDead: true });
+  assert.match(formatResult(full), /every state within 9 step\(s\) was checked: no violation there/);
 });
