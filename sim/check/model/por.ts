@@ -24,7 +24,7 @@
 // dead-message rule is (engine.ts `checkAloneStep`); the two claims above are checked over every
 // state of small full searches (por.test.ts).
 
-import type { Action, ActionTable, ModelConfig } from './model.ts';
+import type { Action, ActionTable } from './model.ts';
 import type { Engine, GState } from './engine.ts';
 
 /** The restart or sync to expand alone in `s`, or null when `s` must be expanded in full. */
@@ -46,16 +46,3 @@ export function expandAlone(engine: Engine, s: GState, acts: ActionTable): Actio
   return null;
 }
 
-/**
- * The most steps the reduction may add to a shortest violating trace (README.md, "Partial-order
- * reduction"): one per restart or sync the full search's trace left pending at its end and the
- * reduced one takes early. That is every unsynced step of the up replicas, or, with a replica
- * down, the other replicas' unsynced steps, its restart and the one step the restart's Ready may
- * leave unsynced. So a reduced search that found no violation within d steps shows none within
- * d − slack steps of the full one.
- */
-export function reductionSlack(cfg: Pick<ModelConfig, 'replicas' | 'crashes' | 'unsynced'>): number {
-  const allUp = cfg.replicas * cfg.unsynced;
-  if (cfg.crashes === 0) return allUp;
-  return Math.max(allUp, (cfg.replicas - 1) * cfg.unsynced + 1 + (cfg.unsynced > 0 ? 1 : 0));
-}
