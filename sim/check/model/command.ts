@@ -75,7 +75,7 @@ export function checkCommand(): Command {
       + 'committed durably; README.md, "Dead messages"): more states, the same verdicts; the search is then the reference search exactly', false)
     .option('--por', 'partial-order reduction, the default: once the crash budget is spent, a state with a replica down or an unsynced step '
       + 'expands only that replica\'s restart or sync (README.md, "Partial-order reduction"): fewer states, the same verdicts; a '
-      + 'violation\'s trace may hold a restart or sync more than a shortest one')
+      + 'violation\'s trace may hold more restarts and syncs than a shortest one')
     .option('--no-por', 'switch the partial-order reduction off: every interleaving, shortest traces (with --keep-dead-messages, the reference search exactly)')
     .option('--json', 'print the result as one JSON object', false)
     // Any argument error (unknown option, a value outside the accepted ones) exits with 2.

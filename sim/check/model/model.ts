@@ -336,8 +336,9 @@ export interface CheckOptions {
   /**
    * Partial-order reduction (`check` only; por.ts, README.md "Partial-order reduction"): once the
    * crash budget is spent, a state with a replica down or an unsynced step expands only that
-   * replica's restart or sync. Fewer states, every violation still found (a shortest trace may
-   * gain the restart and syncs the full search's trace left pending).
+   * replica's restart or sync, which costs no step (the levels count the other actions). Fewer
+   * states, every violation still found within the same depth (its trace may hold more restarts
+   * and syncs than a shortest one).
    */
   readonly por?: boolean;
 }

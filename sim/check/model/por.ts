@@ -16,13 +16,14 @@
 // - it strictly lowers 2·(replicas down) + (unsynced steps) (a restart adds at most one unsynced
 //   step), so no cycle is made of such steps alone (cycle proviso).
 // A path to a violation in the full graph therefore has a counterpart in the reduced one that
-// takes the step first: as long, if the path took it later, or one step longer, ending in the
-// same state plus that step, if it never did (by induction on the path's length and, at equal
-// length, on that measure).
+// takes the step first: the same actions, if the path took it later, or those plus that step,
+// ending in the same state plus that step, if it never did (by induction on the path's length
+// and, at equal length, on that measure). The search counts no step for a restart or sync taken
+// alone (model.ts `check`), so the counterpart is found within the full path's depth.
 //
 // What the argument takes from the harness is checked where the reduction is used, as the
-// dead-message rule is (engine.ts `checkAloneStep`); the two claims above are checked over every
-// state of small full searches (por.test.ts).
+// dead-message rule is (engine.ts `checkAloneStep`); the two claims above are checked over the
+// states of small full searches (por.test.ts).
 
 import type { Action, ActionTable } from './model.ts';
 import type { Engine, GState } from './engine.ts';
