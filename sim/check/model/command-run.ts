@@ -16,7 +16,8 @@ export function formatResult(r: CheckResult): string {
     `distinct states explored: ${r.states}`,
     `transitions: ${r.transitions} (${r.subsumed} subsumed by their parent), depth reached: ${r.depth}, wall time: ${(r.wallMs / 1000).toFixed(1)} s`,
     `visited states kept ${r.exactStates ? 'exactly (--exact-states)' : 'as 128-bit hashes (README.md, "State hashing")'}; `
-      + `dead messages ${r.droppedDead ? 'left out (README.md, "Dead messages")' : 'kept'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
+      + `dead messages ${r.droppedDead ? 'left out (README.md, "Dead messages")' : 'kept'}; `
+      + `partial-order reduction ${r.por === true ? 'on (restart and sync first once the crash budget is spent; README.md)' : 'off'}; peak RSS ${(process.resourceUsage().maxRSS / 1024 / 1024).toFixed(2)} GB`,
   ];
   if (r.verdict === 'pass') lines.push(`PASS: INV1–INV8${c.reconfig === true ? ' and RC1' : ''} hold in every reachable state`);
   else if (r.verdict === 'depth-bounded') lines.push(`DEPTH-BOUNDED: no violation within ${r.depth} steps (--max-depth); deeper states were not explored, so this is not a pass`);
@@ -53,7 +54,7 @@ export function runCheck(o: CheckArgs): number {
   } : undefined;
   const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : maxStatesDefault);
   const maxMs = o.maxSeconds === undefined ? undefined : o.maxSeconds * 1000;
-  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages });
+  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages, por: o.por !== false });
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else process.stdout.write(formatResult(r));

@@ -45,6 +45,8 @@ export interface CheckArgs {
   replicas: 3; commands: number; crashes: number; duplicates: number; drops: number; recoveries: number; ticks: number; unsynced: number;
   maxStates?: number; maxSeconds?: number; maxDepth?: number; variant: VariantName; json: boolean; exactStates: boolean; keepDeadMessages: boolean;
   reconfig: boolean;
+  /** Unset unless --por or --no-por is given: the reduction is on unless --no-por. */
+  por?: boolean;
 }
 
 export function checkCommand(): Command {
@@ -71,6 +73,10 @@ export function checkCommand(): Command {
       + 'a hash collision could hide a state: README.md, "State hashing")', false)
     .option('--keep-dead-messages', 'keep messages that can never change their receiver in the states (replies and same-value Commits about an id it '
       + 'committed durably; README.md, "Dead messages"): more states, the same verdicts; the search is then the reference search exactly', false)
+    .option('--por', 'partial-order reduction, the default: once the crash budget is spent, a state with a replica down or an unsynced step '
+      + 'expands only that replica\'s restart or sync (README.md, "Partial-order reduction"): fewer states, the same verdicts; a '
+      + 'violation\'s trace may hold more restarts and syncs than a shortest one')
+    .option('--no-por', 'switch the partial-order reduction off: every interleaving, shortest traces (with --keep-dead-messages, the reference search exactly)')
     .option('--json', 'print the result as one JSON object', false)
     // Any argument error (unknown option, a value outside the accepted ones) exits with 2.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : exitBadArgs))

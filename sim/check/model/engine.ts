@@ -31,7 +31,7 @@ import { createHash } from 'node:crypto';
 import { TupleSet } from './visited.ts';
 import {
   type Batch, Cluster, type ClusterOptions, type Deps, type Envelope, type Ghost, type InstanceId,
-  type MemoryStorage, type Payload, type Replica, type ReplicaId,
+  initCoord, type MemoryStorage, type Payload, type Replica, type ReplicaId,
 } from '../../../consensus/index.ts';
 import { canonical } from './serialize.ts';
 import type { Action, ModelConfig } from './model.ts';
@@ -234,6 +234,29 @@ export class Engine {
       this.merges.set(key, out);
     }
     return out;
+  }
+
+  /**
+   * `covey check --por` (por.ts): throws unless the sync or restart of replica r in `s` records
+   * proposals (PreAccepts) only for ids r coordinates and leaves r's storage without a snapshot.
+   * The first keeps the ghost's "first PreAccept of an id" rule from making the step's place in a
+   * path matter (another replica's PreAccept for r's ids is an INV6 violation, recorded in both
+   * orders); with the second the invariants read r's storage only as its execution log. The two
+   * facts the reduction's argument takes from the harness rather than proves.
+   */
+  checkAloneStep(s: GState, r: number, kind: 'sync' | 'restart'): void {
+    const o = this.step(s.locals[r], { kind }, kind === 'sync' ? 4 : 3);
+    if (this.locals[o.local].storage.truncatedAny) {
+      throw new Error(`model checker (--por): a ${kind} of replica ${r} leaves a snapshot in its storage; the reduction's argument does not cover it`);
+    }
+    if (o.delta >= 0) {
+      for (const f of this.factSets[o.delta]) {
+        const x = this.facts[f];
+        if (x.kind === 'P' && initCoord(x.id) !== r) {
+          throw new Error(`model checker (--por): a ${kind} of replica ${r} records a proposal for another replica's id; the reduction's argument does not cover it`);
+        }
+      }
+    }
   }
 
   /** The ghost record as `Cluster` holds it, for the invariants (each value once). */
