@@ -2,7 +2,7 @@
 // result, and give the exit code. Loaded only when the command runs.
 
 import { check, type CheckResult, type ModelConfig, type Progress } from './model.ts';
-import { exitIncomplete, exitPass, exitViolation, maxStatesDefault, maxStatesExactDefault, type CheckArgs } from './command.ts';
+import { exitIncomplete, exitPass, exitViolation, maxStatesDefault, maxStatesExactDefault, maxStatesPorDefault, type CheckArgs } from './command.ts';
 
 export function formatResult(r: CheckResult): string {
   const c = r.config;
@@ -52,9 +52,10 @@ export function runCheck(o: CheckArgs): number {
     lastStates = p.states; lastMs = p.elapsedMs;
     process.stderr.write(`\r${p.states} states (${rate}/s), ${p.transitions} transitions, depth ${p.depth}, frontier ${p.frontier}, ${(p.elapsedMs / 1000).toFixed(0)} s   `);
   } : undefined;
-  const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : maxStatesDefault);
+  const por = o.por !== false;
+  const maxStates = o.maxStates ?? (o.exactStates ? maxStatesExactDefault : por ? maxStatesPorDefault : maxStatesDefault);
   const maxMs = o.maxSeconds === undefined ? undefined : o.maxSeconds * 1000;
-  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages, por: o.por !== false });
+  const r = check(cfg, { maxStates, maxMs, maxDepth: o.maxDepth, onProgress, exactStates: o.exactStates, dropDead: !o.keepDeadMessages, por });
   if (tty) process.stderr.write('\n');
   if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
   else process.stdout.write(formatResult(r));
