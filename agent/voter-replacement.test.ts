@@ -48,7 +48,8 @@ test('properties: at most one voter decides to replace in any view; the new set 
     dead: fc.array(fc.tuple(fc.nat(6), fc.integer({ min: 0, max: 100_000 })), { maxLength: 4 }),
     unreachable: fc.array(fc.nat(6), { maxLength: 4 }),
     inFlight: fc.boolean(),
-    candidates: fc.array(fc.record({ id: fc.constantFrom(...ids, 'w1', 'w2'), role: fc.constantFrom('worker', 'camera'), battery: fc.option(fc.double({ min: 0, max: 1, noNaN: true })), alive: fc.boolean() }), { maxLength: 5 }),
+    // One advertisement per peer, as membership holds them.
+    candidates: fc.uniqueArray(fc.record({ id: fc.constantFrom(...ids, 'w1', 'w2'), role: fc.constantFrom('worker', 'camera'), battery: fc.option(fc.double({ min: 0, max: 1, noNaN: true })), alive: fc.boolean() }), { maxLength: 5, selector: (c) => c.id }),
   });
   fc.assert(fc.property(arb, (x) => {
     const voters = ids.slice(0, x.n);
@@ -64,8 +65,9 @@ test('properties: at most one voter decides to replace in any view; the new set 
       assert.ok(100_000 - deadSinceMs.get(d.out)! >= defaultReplacementPolicy.replaceAfterMs);
       assert.equal(d.voters.length, voters.length);
       assert.equal(new Set(d.voters).size, voters.length);
-      const c = x.candidates.find((k) => k.id === d.in && k.alive && defaultReplacementPolicy.roles.includes(k.role));
-      assert.ok(c !== undefined && !voters.includes(d.in) && (c.battery === null || c.battery >= defaultReplacementPolicy.batteryFloor));
+      const c = x.candidates.find((k) => k.id === d.in);
+      assert.ok(c !== undefined && c.alive && defaultReplacementPolicy.roles.includes(c.role));
+      assert.ok(!voters.includes(d.in) && (c.battery === null || c.battery >= defaultReplacementPolicy.batteryFloor));
     }
   }), { numRuns: 2000 });
 });
