@@ -15,7 +15,7 @@
 import { Replica, type StateMachine } from './core/replica.ts';
 import type { ReplicaOptions } from './core/config.ts';
 import type { InstanceId, ReplicaId } from './core/ids.ts';
-import type { Batch, ClientReply, Deps, Envelope, EpochClose, Event, Payload, Ready, SnapshotEnvelope } from './core/types.ts';
+import { epochBaseRecord, type Batch, type ClientReply, type Deps, type Envelope, type EpochClose, type Event, type Payload, type Ready, type SnapshotEnvelope } from './core/types.ts';
 import { MemoryStorage } from './storage/memory.ts';
 import { CoveyStateMachine } from './statemachine/machine.ts';
 import {
@@ -98,8 +98,7 @@ export class Cluster {
       this.machines.push(this.makeStateMachine());
       if (options.base === undefined) this.replicas.push(new (options.replicaClass ?? Replica)({ ...options, self: r }, this.machines[r]));
       else {
-        const zeros = new Array<number>(this.n).fill(0);
-        storage.appendSync([{ kind: 'snapshot', snapshot: { machine: options.base, applied: zeros, appliedAbove: [], truncated: zeros } }]);
+        storage.appendSync([epochBaseRecord(this.n, options.base)]);
         this.replicas.push((options.replicaClass ?? Replica).restore({ ...options, self: r }, storage.loadSync(), this.machines[r]));
       }
       this.up.push(options.joined?.[r] ?? true);

@@ -12,7 +12,7 @@ export {
   type Ballot, type InstanceId, type ReplicaId,
 } from './core/ids.ts';
 export {
-  NOP,
+  epochBaseRecord, NOP,
   type Batch, type ClientReply, type Commit, type Deps, type Envelope, type EpochClose, type Event, type ExecutedBatch, type Instance,
   type InstanceRecord, type Message, type MessageType, type Payload, type PersistRecord, type Phase, type PreAccept,
   type Ready, type ReplicaSnapshot, type SnapshotEnvelope, type SnapshotMessage, type StoredState,

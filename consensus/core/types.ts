@@ -151,6 +151,15 @@ export type PersistRecord =
    */
   | { readonly kind: 'snapshot'; readonly snapshot: ReplicaSnapshot };
 
+/**
+ * The record a replica of a new epoch's group starts from (docs/reconfiguration.md, rule 6): the
+ * state machine at the change that opened the epoch, and nothing of the new group applied yet.
+ */
+export function epochBaseRecord(n: number, machine: unknown): PersistRecord {
+  const zeros = new Array<number>(n).fill(0);
+  return { kind: 'snapshot', snapshot: { machine, applied: zeros, appliedAbove: [], truncated: zeros } };
+}
+
 /** One applied instance: its batch and each command's result, in execution order. */
 export interface ExecutedBatch {
   readonly id: InstanceId;

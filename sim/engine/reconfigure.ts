@@ -7,7 +7,7 @@ import { changeVoters, type Command, type EpochClose, type Event as ReplicaEvent
 import type { Random } from './random.ts';
 import type { FaultLog } from './fault-log.ts';
 import type { Group, Seat, Seats } from './seats.ts';
-import { decideReplacement, type ReplacementCandidate } from '../../agent/voter-replacement.ts';
+import { decideReplacement, defaultReplacementPolicy, type ReplacementCandidate } from '../../agent/voter-replacement.ts';
 import type { MemberEvent } from '../../transports/membership/index.ts';
 import { UnheardVoters } from '../../agent/membership-recovery.ts';
 import { swimId } from './swim.ts';
@@ -221,7 +221,8 @@ export class Reconfigurer {
     };
     const inFlight = this.lastChange !== null && this.lastChange.epoch === group.epoch && nowUs - this.lastChange.atUs < changeInFlightMs * 1000;
     const voters = group.members.map(voterName);
-    const policy = { replaceAfterMs: this.ctx.options?.replaceAfterMs ?? 2000, roles: ['worker'], batteryFloor: 0.3 };
+    // The agent's policy, with a replaceAfter short enough for simulated runs of seconds; every agent here is a worker.
+    const policy = { ...defaultReplacementPolicy, replaceAfterMs: this.ctx.options?.replaceAfterMs ?? 2000, roles: ['worker'] };
     for (let r = 0; r < group.members.length; r++) {
       const a = group.members[r];
       const v = group.seats[r];

@@ -8,7 +8,7 @@
 // seat ids are the agents' own indices: everything the simulator did before is numbered as it was.
 // This file holds the bookkeeping only; the simulator drives the seats (turns, fsyncs, closes).
 
-import { CoveyStateMachine, defaultQuorumConfig, Replica, type EpochClose, type QuorumConfig, type ReplicaOptions } from '../../consensus/index.ts';
+import { CoveyStateMachine, defaultQuorumConfig, epochBaseRecord, Replica, type EpochClose, type QuorumConfig, type ReplicaOptions } from '../../consensus/index.ts';
 import { SimDisk } from './disk.ts';
 
 export interface Seat {
@@ -90,8 +90,7 @@ export class Seats {
     let replica: Replica;
     if (group.base === undefined) replica = new Replica(options, machine);
     else {
-      const zeros = new Array<number>(group.members.length).fill(0);
-      disk.append([{ kind: 'snapshot', snapshot: { machine: group.base, applied: zeros, appliedAbove: [], truncated: zeros } }]);
+      disk.append([epochBaseRecord(group.members.length, group.base)]);
       disk.sync();
       replica = Replica.restore(options, disk.load(), machine);
     }

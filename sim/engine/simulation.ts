@@ -537,7 +537,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     if (type === 'info') {
       if (!p.hosted) workload.unknown(p, op.spec);
       // A client of a remote agent that heard nothing tries the next voter.
-      if (openSeat(p.agent) < 0) p.voter = (p.voter + 1) % seats.current.members.length;
+      if (seats.open(p.agent) < 0) p.voter = (p.voter + 1) % seats.current.members.length;
     }
     p.open = null;
     ops++;
@@ -554,7 +554,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     p.open = { requestId, spec, write: commandAccess(spec.op).write, command, done: hosted?.done };
     openOps++;
     queue.push(nowUs + timeoutUs, { kind: 'timeout', proc: p.id, requestId });
-    const own = openSeat(p.agent);
+    const own = seats.open(p.agent);
     if (own >= 0) turn(own, { type: 'submit', command });
     else {
       const to = homeVoter(p);
@@ -563,8 +563,6 @@ function createSimulation(options: SimulationOptions): SimulationRun {
     }
   };
 
-  /** The seat where the agent's own clients submit (Seats.open), or −1: they go over the network. */
-  const openSeat = (a: number): number => seats.open(a);
   /** The voter (agent) a remote client sends to: its current pick among the newest group's members. */
   const homeVoter = (p: ProcState): number => seats.current.members[p.voter % seats.current.members.length];
 
@@ -798,7 +796,7 @@ function createSimulation(options: SimulationOptions): SimulationRun {
       case 'request': {
         if (network.blocked(ev.from, ev.to, nowUs)) { network.countCutOnArrival(); return; }
         if (!agents[ev.to].up || deferIfStalled(ev.to, ev)) return;
-        const v = openSeat(ev.to);
+        const v = seats.open(ev.to);
         if (v >= 0) { turn(v, { type: 'submit', command: ev.command }); return; }
         // No longer a voter here (its epoch closed, or it never joined): like an agent, hand the
         // command once to a voter of the newest group; the client's resend covers a loss.
