@@ -27,6 +27,7 @@ import {
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { pageKeys, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { SwarmRoster } from './roster.ts';
+import { plannedVoters, requestReason, votersCommand, votersView, type VotersRequest, type VotersView } from './voters-api.ts';
 import { verifyJoinToken } from './join-token.ts';
 import { RosterSync } from './roster-sync.ts';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -1020,6 +1021,21 @@ export class Agent implements AgentApi {
         meta: m?.meta ?? null,
       };
     });
+  }
+
+  /** The voter set: epoch 0, the config's voters, until this agent runs epochs (docs/reconfiguration.md, "Status"). */
+  voters(): VotersView {
+    const reachable = this.selfIndex === null ? null : new Set(this.reachableVoters());
+    return votersView({ epoch: 0, ids: this.config.voters.map((v) => v.id), selfId: this.identity.peerId, reachable, replaceAfterMs: null });
+  }
+
+  /** Plans the change and proposes it through consensus, at a voter, as changeRoster does (refused by submitLocal today). */
+  async changeVoters(req: VotersRequest, o: SubmitOptions): Promise<CommandResult> {
+    if (this.driver === null) throw new HttpError(409, 'voter-set changes are made at a voter (this agent is a worker); point --agent at a voter\'s HTTP API');
+    const { epoch, voters } = this.voters();
+    const plan = plannedVoters(voters.map((v) => v.peerId), req, (id) => this.roster.admits(id));
+    if (!plan.ok) throw new HttpError(409, plan.error);
+    return this.submit(votersCommand(epoch, plan.voters, req.reason ?? requestReason(req)), o);
   }
 
   memberEvents(): unknown[] {

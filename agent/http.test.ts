@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createHttpApi, HttpError, type AgentApi } from './http.ts';
 import { AgentClient } from './client.ts';
-import { group, silentLogger } from './testing.ts';
+import { group, groupVoterIds, groupVoters, silentLogger } from './testing.ts';
 import type { Command, Operation } from '../consensus/index.ts';
 import { definePlugin } from './plugins/api.ts';
 import { PluginHost } from './plugins/host.ts';
@@ -31,6 +31,7 @@ async function serve(token?: string, host: PluginHost | null = null) {
     readiness: () => ({ ready: g.down.size === 0, reason: g.down.size === 0 ? 'all voters reachable' : 'cut off' }),
     peers: () => ({ ...d.stateMachine.roster() }),
     changeRoster: (op, peerId, o) => api.submit({ op, peerId }, o),
+    ...groupVoters(d, g.down, (op, o) => api.submit(op, o)),
     redeemJoinToken: async (token) => { if (token !== 'good') throw new HttpError(403, 'join token refused'); return api.submit({ op: 'peer.admit', peerId: '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh' }, {}); },
   };
   const server = createHttpApi(api, { token, logger: silentLogger });
@@ -307,6 +308,68 @@ test('a join token is its own credential: POST /peers/join needs no bearer token
     assert.equal((await s.raw('POST', '/peers/join', 'x'.repeat(5000))).status, 413);
     assert.equal((await s.raw('POST', '/peers/admit', JSON.stringify({ peerId: '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh' }))).status, 401);
     assert.equal((await s.raw('GET', '/peers')).status, 401);
+    assert.equal((await s.raw('GET', '/voters')).status, 401);
+    assert.equal((await s.raw('POST', '/voters', JSON.stringify({ op: 'replace', out: groupVoterIds[1], in: '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh' }))).status, 401);
+  } finally {
+    await s.close();
+  }
+});
+
+test('the voter-set routes: GET /voters; POST /voters checked, planned, and proposed through consensus', async () => {
+  const s = await serve();
+  const [a, b, c] = groupVoterIds;
+  const x = '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh';
+  const post = async (body: unknown) => { const r = await s.raw('POST', '/voters', typeof body === 'string' ? body : JSON.stringify(body)); return { status: r.status, body: await r.json() as Record<string, unknown> }; };
+  try {
+    s.g.down.add(2);
+    assert.deepEqual(await (await s.raw('GET', '/voters')).json(), {
+      epoch: 0, self: 0, replaceAfterMs: null,
+      voters: [
+        { peerId: a, index: 0, self: true, reachable: true },
+        { peerId: b, index: 1, self: false, reachable: true },
+        { peerId: c, index: 2, self: false, reachable: false },
+      ],
+    });
+    s.g.down.clear();
+
+    // A body the API cannot take: 400 naming the field.
+    const bad: [unknown, RegExp][] = [
+      ['', /missing JSON body/],
+      [{}, /^op: expected "add", "remove" or "replace"$/],
+      [{ op: 'grow', peers: [x] }, /^op: expected "add", "remove" or "replace"$/],
+      [{ op: 'add' }, /^peers: /],
+      [{ op: 'add', peers: [] }, /^peers: /],
+      [{ op: 'add', peers: Array(8).fill(x) }, /^peers: /],
+      [{ op: 'remove', peers: ['alice'] }, /^peers\.0: expected a libp2p peer id/],
+      [{ op: 'replace', out: a }, /^in: /],
+      [{ op: 'replace', out: a, in: x, peers: [x] }, /unknown field\(s\) peers/],
+      [{ op: 'replace', out: a, in: x, reason: '' }, /^reason: /],
+      [{ op: 'replace', out: a, in: x, reason: 'r'.repeat(257) }, /^reason: /],
+      [{ op: 'replace', out: a, in: x, requestId: 0 }, /^requestId: /],
+    ];
+    for (const [body, message] of bad) {
+      const r = await post(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.match(String(r.body.error), message, JSON.stringify(body));
+    }
+    assert.equal((await s.raw('DELETE', '/voters')).status, 405);
+
+    // A plan refused before consensus: 409 naming the fix.
+    assert.deepEqual(await post({ op: 'replace', out: b, in: x }), { status: 409, body: { error: `${x} is not on the swarm roster; admit it first (covey peers admit ${x})` } });
+    assert.equal((await s.raw('POST', '/peers/admit', JSON.stringify({ peerId: x }))).status, 200);
+    assert.match(String((await post({ op: 'add', peers: [x] })).body.error), /this would leave 4: add two peers at once \(covey voters add A B\)/);
+
+    // The request reaches the API with its ids, and the change goes through consensus.
+    const seen: unknown[] = [];
+    const inner = s.api.changeVoters;
+    s.api.changeVoters = (req, o) => { seen.push([req, o]); return inner(req, o); };
+    assert.deepEqual(await post({ op: 'replace', out: b, in: x, reason: 'b lost at sea', clientId: 'ops', requestId: 5 }), { status: 200, body: { ok: true, value: '1' } });
+    const [[req, opts]] = seen as [unknown, { clientId?: string; requestId?: number }][];
+    assert.deepEqual(req, { op: 'replace', out: b, in: x, reason: 'b lost at sea' });
+    assert.deepEqual([opts.clientId, opts.requestId], ['ops', 5]);
+    const after = await (await s.raw('GET', '/voters')).json() as { epoch: number; voters: { peerId: string }[] };
+    assert.equal(after.epoch, 1);
+    assert.deepEqual(after.voters.map((v) => v.peerId), [a, x, c], 'the new peer took the old one\'s seat');
   } finally {
     await s.close();
   }

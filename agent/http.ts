@@ -1,7 +1,7 @@
-// The agent's HTTP API: status, key-value and task operations, members, plugins, devices, metrics, health. Every
-// request body is validated (zod); a bad request gets a 4xx with a JSON `error` saying what was
-// wrong, never a crash. The API listens on localhost by default; elsewhere a bearer token is
-// required (the config enforces it).
+// The agent's HTTP API: status, key-value and task operations, members, the roster and the voter
+// set, plugins, devices, metrics, health. Every request body is validated (zod); a bad request gets
+// a 4xx with a JSON `error` saying what was wrong, never a crash. The API listens on localhost by
+// default; elsewhere a bearer token is required (the config enforces it).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
@@ -16,6 +16,7 @@ import type { DeviceKind, DeviceStatus } from '../devices/types.ts';
 import { parseKvListQuery, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { LiveHttpError, type LiveRoutes } from './live/http-routes.ts';
 import { cookieToken, sameToken } from './live/ui-routes.ts';
+import { reasonCharsMax, votersMax, type VotersRequest, type VotersView } from './voters-api.ts';
 
 /** One configured device as `GET /devices` and `status().devices` list it. */
 export interface DeviceInfo {
@@ -48,6 +49,13 @@ export interface AgentApi {
   peers(): Record<string, unknown>;
   /** Admits or revokes a peer through consensus (voters only; docs/security.md). */
   changeRoster(op: 'peer.admit' | 'peer.revoke', peerId: string, opts: SubmitOptions): Promise<CommandResult>;
+  /** The voter set of the current epoch as this agent holds it (agent/voters-api.ts). */
+  voters(): VotersView;
+  /**
+   * Plans a change of the voter set (agent/voters-api.ts plannedVoters) and proposes it through
+   * consensus (voters only; docs/reconfiguration.md). A plan refused before consensus is an HttpError 409.
+   */
+  changeVoters(req: VotersRequest, opts: SubmitOptions): Promise<CommandResult>;
   /** Admits the peer a join token names, when an admitted peer signed it (agent/join-token.ts). */
   redeemJoinToken(token: string): Promise<CommandResult>;
   readonly registry: Registry;
@@ -86,6 +94,8 @@ const clientFields = {
   requestId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   timeoutMs: z.number().int().min(1).max(600_000).optional(),
 };
+const peerId = z.string().regex(peerIdPattern, { error: 'expected a libp2p peer id such as 12D3KooW… (`covey peers ls` on the device, or its agent.log, shows it)' });
+const votersFields = { reason: z.string().min(1).max(reasonCharsMax).optional(), ...clientFields };
 const bodies = {
   put: z.strictObject({ value: z.string(), ...clientFields }),
   cas: z.strictObject({ expected: z.string().nullable(), value: z.string().nullable(), ...clientFields }),
@@ -97,7 +107,12 @@ const bodies = {
   release: z.strictObject({ worker: z.string().min(1), token: z.number().int().positive(), ...clientFields }),
   cut: z.strictObject({ peers: z.array(z.string().min(1)).min(1) }),
   join: z.strictObject({ token: z.string().min(1).max(joinTokenBytesMax) }),
-  peer: z.strictObject({ peerId: z.string().regex(peerIdPattern, { error: 'expected a libp2p peer id such as 12D3KooW… (`covey peers ls` on the device, or its agent.log, shows it)' }), ...clientFields }),
+  peer: z.strictObject({ peerId, ...clientFields }),
+  voters: z.discriminatedUnion('op', [
+    z.strictObject({ op: z.literal('add'), peers: z.array(peerId).min(1).max(votersMax), ...votersFields }),
+    z.strictObject({ op: z.literal('remove'), peers: z.array(peerId).min(1).max(votersMax), ...votersFields }),
+    z.strictObject({ op: z.literal('replace'), out: peerId, in: peerId, ...votersFields }),
+  ], { error: (issue) => (issue.code === 'invalid_union' ? 'expected "add", "remove" or "replace"' : undefined) }),
 };
 
 export interface HttpOptions {
@@ -261,6 +276,14 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
     if (method !== 'POST') throw methodNotAllowed(method, path, 'POST');
     const b = await body(req, bodies.peer);
     return answer(res, await api.changeRoster(peers[1] === 'admit' ? 'peer.admit' : 'peer.revoke', b.peerId, b));
+  }
+  if (path === '/voters') {
+    if (method === 'GET') return send(res, 200, api.voters());
+    if (method !== 'POST') throw methodNotAllowed(method, path, 'GET, POST');
+    // Behind the token like the roster's changes; the dashboard's cookie only reads (authorized()).
+    const b = await body(req, bodies.voters);
+    const change: VotersRequest = b.op === 'replace' ? { op: b.op, out: b.out, in: b.in, reason: b.reason } : { op: b.op, peers: b.peers, reason: b.reason };
+    return answer(res, await api.changeVoters(change, b));
   }
   if (path === '/debug/partition') {
     if (api.faults === undefined) throw new HttpError(404, 'fault injection is off; it is for tests only (config faultInjection: true)');

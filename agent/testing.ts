@@ -3,6 +3,8 @@
 import { pino } from 'pino';
 import { ReplicaDriver } from './driver.ts';
 import { MemoryStorage } from '../consensus/index.ts';
+import { HttpError, type AgentApi } from './http.ts';
+import { plannedVoters, requestReason, votersCommand, votersView, type VotersView } from './voters-api.ts';
 
 // Free loopback ports, for tests outside agent/ that may import agent but not transports (the CLI's).
 export { freePorts } from '../transports/ports.ts';
@@ -31,3 +33,35 @@ export async function group(storages: MemoryStorage[] = [new MemoryStorage(), ne
   return { drivers, down, storages };
 }
 
+
+/** Peer ids for the three voters of `group()`, where a test needs them named. */
+export const groupVoterIds = [
+  '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxa',
+  '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxb',
+  '12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxc',
+];
+
+/**
+ * The voter-set half of an AgentApi over voter 0 of `group()`, as the agent serves it once it runs
+ * epochs: the view is the state machine's (the config's `groupVoterIds` in epoch 0), the plan is
+ * agent/voters-api.ts's with the replicated roster enforced, and the change goes through `submit`
+ * to consensus. (The agent itself refuses it today, votersChangeRefusal; a CLI test stands that in.)
+ */
+export function groupVoters(d: ReplicaDriver, down: ReadonlySet<number>, submit: AgentApi['submit']): Pick<AgentApi, 'voters' | 'changeVoters'> {
+  const voters = (): VotersView => {
+    const state = d.stateMachine.voters();
+    const reachable = new Set([0, 1, 2].filter((i) => i === 0 || !down.has(i)));
+    return votersView({ epoch: state?.epoch ?? 0, ids: state?.ids ?? groupVoterIds, selfId: groupVoterIds[0], reachable, replaceAfterMs: null });
+  };
+  return {
+    voters,
+    changeVoters: async (req, o) => {
+      const v = voters();
+      const ids = v.voters.map((x) => x.peerId);
+      const decisions = new Map(d.stateMachine.roster().decisions);
+      const plan = plannedVoters(ids, req, (id) => ids.includes(id) || decisions.get(id) === 'admitted');
+      if (!plan.ok) throw new HttpError(409, plan.error);
+      return submit(votersCommand(v.epoch, plan.voters, req.reason ?? requestReason(req)), o);
+    },
+  };
+}

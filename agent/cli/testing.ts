@@ -10,7 +10,7 @@ import { createHttpApi, type AgentApi } from '../http.ts';
 import { pageKeys } from '../kv-list.ts';
 import type { LiveRoutes } from '../live/http-routes.ts';
 import { AgentClient } from '../client.ts';
-import { group, silentLogger } from '../testing.ts';
+import { group, groupVoters, silentLogger } from '../testing.ts';
 import type { Command, Operation } from '../../consensus/index.ts';
 
 export const cliPath = fileURLToPath(new URL('./covey.ts', import.meta.url));
@@ -58,6 +58,7 @@ export async function serveGroup(extra: Partial<AgentApi> = {}, o: { live?: Live
     readiness: () => ({ ready: true, reason: 'in-process group' }),
     peers: () => ({ ...d.stateMachine.roster() }),
     changeRoster: (op, peerId, o) => api.submit({ op, peerId }, o),
+    ...groupVoters(d, g.down, (op, o) => api.submit(op, o)),
     redeemJoinToken: async () => ({ ok: false, error: 'not in this test' }),
     ...extra,
   };

@@ -28,7 +28,7 @@ async function serve(o: { clientBufferBytesMax?: number } = {}) {
   // Only what the live routes and the token check touch: the rest of the API is not theirs.
   const api = {
     registry: new Registry(), status: () => ({}), submit: unused, staleGet: unused, staleTasks: unused, members: () => [], memberEvents: () => [],
-    plugins: () => [], devices: () => [], readiness: () => ({ ready: true, reason: 'test' }), peers: () => ({}), changeRoster: unused, redeemJoinToken: unused,
+    plugins: () => [], devices: () => [], readiness: () => ({ ready: true, reason: 'test' }), peers: () => ({}), changeRoster: unused, voters: unused, changeVoters: unused, redeemJoinToken: unused,
   } as unknown as AgentApi;
   const server = createHttpApi(api, { token, logger: silentLogger, live: routes });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

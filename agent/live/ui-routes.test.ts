@@ -20,8 +20,9 @@ async function serve(withToken: boolean) {
   let writes = 0;
   const api = {
     registry: new Registry(), status: () => ({ swarm: 's' }), members: () => [], memberEvents: () => [], plugins: () => [], devices: () => [],
-    readiness: () => ({ ready: true, reason: 'test' }), peers: () => ({}),
+    readiness: () => ({ ready: true, reason: 'test' }), peers: () => ({}), voters: () => ({ epoch: 0, voters: [], self: null, replaceAfterMs: null }),
     submit: async () => { writes++; return { ok: true }; },
+    changeVoters: async () => { writes++; return { ok: true }; },
   } as unknown as AgentApi;
   const server = createHttpApi(api, { token: withToken ? token : undefined, logger: silentLogger, live: routes });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -66,6 +67,10 @@ test('/ui with a token: an explaining page, a refused wrong token, a cookie for 
     // A cookie never writes: a cross-site form could otherwise make the browser do it.
     const put = await fetch(`${s.url}/kv/x`, { method: 'PUT', headers: { ...jar, 'content-type': 'application/json' }, body: '{"value":"v"}' });
     assert.equal(put.status, 401);
+    assert.equal(s.writes(), 0);
+    assert.equal((await fetch(`${s.url}/voters`, { headers: jar })).status, 200);
+    const voters = await fetch(`${s.url}/voters`, { method: 'POST', headers: { ...jar, 'content-type': 'application/json' }, body: JSON.stringify({ op: 'remove', peers: ['12D3KooWKz3HqNbmrmHnj3ahvUNNx5rYAUDpMgTwGbDQzwEFrsxh'] }) });
+    assert.equal(voters.status, 401, 'nor changes the voter set');
     assert.equal(s.writes(), 0);
     // A bearer token still does.
     const bearer = await fetch(`${s.url}/kv/x`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"value":"v"}' });
