@@ -4,6 +4,7 @@
 import type { CommandResult } from '../consensus/index.ts';
 import type { PluginStatus } from './plugins/host.ts';
 import { readSse, type SseMessage } from './live/sse-reader.ts';
+import type { VotersRequest, VotersView } from './voters-api.ts';
 
 export class AgentClientError extends Error {
   /** HTTP status, or 0 when the agent could not be reached at all. */
@@ -99,6 +100,16 @@ export class AgentClient {
   /** Admits or revokes a peer through consensus; at a voter. */
   changeRoster(action: 'admit' | 'revoke', peerId: string): Promise<CommandResult> {
     return this.request('POST', `/peers/${action}`, { peerId }) as Promise<CommandResult>;
+  }
+
+  /** The voter set of the current epoch as the agent holds it (GET /voters). */
+  voters(): Promise<VotersView> {
+    return this.request('GET', '/voters') as Promise<VotersView>;
+  }
+
+  /** Asks for a change of the voter set, planned by the agent and proposed through consensus (POST /voters); at a voter. */
+  changeVoters(req: VotersRequest, ids: ClientIds = {}): Promise<CommandResult> {
+    return this.request('POST', '/voters', { ...req, ...ids }) as Promise<CommandResult>;
   }
 
   members(): Promise<{ members: Record<string, unknown>[] }> {

@@ -282,8 +282,8 @@ async function handle(api: AgentApi, o: HttpOptions, req: IncomingMessage, res: 
     if (method !== 'POST') throw methodNotAllowed(method, path, 'GET, POST');
     // Behind the token like the roster's changes; the dashboard's cookie only reads (authorized()).
     const b = await body(req, bodies.voters);
-    const change: VotersRequest = b.op === 'replace' ? { op: b.op, out: b.out, in: b.in, reason: b.reason } : { op: b.op, peers: b.peers, reason: b.reason };
-    return answer(res, await api.changeVoters(change, b));
+    const change: VotersRequest = b.op === 'replace' ? { op: b.op, out: b.out, in: b.in } : { op: b.op, peers: b.peers };
+    return answer(res, await api.changeVoters(b.reason === undefined ? change : { ...change, reason: b.reason }, b));
   }
   if (path === '/debug/partition') {
     if (api.faults === undefined) throw new HttpError(404, 'fault injection is off; it is for tests only (config faultInjection: true)');

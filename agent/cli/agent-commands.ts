@@ -52,8 +52,13 @@ export function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** A command's result: printed; a refused command (ok false) exits 1. */
-function printResult(r: unknown): void {
+/**
+ * A command's result: printed; a refused command (ok false) exits 1. An answer that is only an
+ * error (a 409 the agent gave before consensus: a roster or voter-set change at a worker, a plan
+ * it refused) is an error: one line on stderr and exit 1, not a printed success.
+ */
+export function printResult(r: unknown): void {
+  if (typeof r === 'object' && r !== null && !('ok' in r) && typeof (r as { error?: unknown }).error === 'string') throw new Error((r as { error: string }).error);
   print(r);
   if (typeof r === 'object' && r !== null && (r as { ok?: unknown }).ok === false) process.exitCode = 1;
 }
@@ -162,7 +167,7 @@ export function agentCommand(): Command {
 }
 
 /** `--json` on a command whose answer is JSON already: accepted, so a script can pass it to every command. */
-function jsonOption(c: Command): Command {
+export function jsonOption(c: Command): Command {
   return c.option('--json', 'print JSON (this command always does; accepted everywhere for scripts)');
 }
 

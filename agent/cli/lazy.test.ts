@@ -31,6 +31,7 @@ const light = new Set([
   'agent/cli/agent-commands.ts',
   'agent/cli/live-commands.ts',
   'agent/cli/table.ts',
+  'agent/cli/voters-command.ts',
   'agent/cli/hz.ts',
   'agent/client.ts',
   'agent/live/sse-reader.ts',
@@ -84,7 +85,7 @@ test('each command\'s --help loads nothing heavy', () => {
   const commands = [
     ['init'], ['agent'], ['kv'], ['kv', 'get'], ['kv', 'put'], ['kv', 'cas'], ['kv', 'del'], ['tasks', 'ls'], ['tasks', 'claim'], ['tasks', 'get'], ['tasks', 'renew'], ['tasks', 'release'],
     ['kv', 'ls'], ['kv', 'watch'], ['telemetry'], ['telemetry', 'ls'], ['telemetry', 'echo'], ['telemetry', 'hz'],
-    ['members'], ['status'], ['swarm', 'up'], ['swarm', 'down'], ['swarm', 'bench'], ['sim'], ['check'], ['verify'], ['quorum'], ['new'], ['new', 'plugin'],
+    ['members'], ['peers', 'ls'], ['voters'], ['voters', 'ls'], ['voters', 'add'], ['voters', 'remove'], ['voters', 'replace'], ['status'], ['swarm', 'up'], ['swarm', 'down'], ['swarm', 'bench'], ['sim'], ['check'], ['verify'], ['quorum'], ['new'], ['new', 'plugin'],
   ];
   for (const c of commands) {
     const r = modulesLoaded([...c, '--help']);
@@ -94,17 +95,19 @@ test('each command\'s --help loads nothing heavy', () => {
   }
 });
 
-test('covey kv get is an HTTP call: commander and the client, nothing else', async () => {
+test('covey kv get and covey voters are HTTP calls: commander and the client, nothing else', async () => {
   // A port nobody listens on: the command fails to reach the agent (exit 1) after loading all it needs.
   const server = createServer();
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((ok) => server.close(() => ok()));
-  const args = ['kv', 'get', 'k', '--agent', `http://127.0.0.1:${port}`];
-  const r = modulesLoaded(args);
-  assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /^covey kv get: cannot reach the agent/);
-  assertLight(args, r.modules);
+  for (const command of [['kv', 'get', 'k'], ['voters', 'ls'], ['voters', 'replace', 'a', 'b']]) {
+    const args = [...command, '--agent', `http://127.0.0.1:${port}`];
+    const r = modulesLoaded(args);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^covey ${command.slice(0, 2).join(' ')}: cannot reach the agent`));
+    assertLight(args, r.modules);
+  }
 });
 
 test('the hook sees heavy modules when a command does load them (the checks above can fail)', () => {

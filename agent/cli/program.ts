@@ -13,6 +13,7 @@ import { checkCommand } from '../../sim/check/model/command.ts';
 import { newCommand } from './new-command.ts';
 import { addKvWatch, telemetryCommand } from './live-commands.ts';
 import { agentCommand, initCommand, kvCommand, membersCommand, peersCommand, statusCommand, swarmCommand, tasksCommand } from './agent-commands.ts';
+import { votersCommand } from './voters-command.ts';
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -54,6 +55,7 @@ export function buildCli(): Command {
   program.addCommand(tasksCommand());
   program.addCommand(membersCommand());
   program.addCommand(peersCommand());
+  program.addCommand(votersCommand());
   program.addCommand(telemetryCommand());
   program.addCommand(statusCommand());
   program.addCommand(swarmCommand());
