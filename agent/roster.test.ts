@@ -147,6 +147,17 @@ test('the roster: strangers cannot connect, submit, vote or publish; workers can
   const streamClient = await StreamClient.connect(s.agents[1].http);
   assert.deepEqual(await streamClient.submit(change), { ok: false, error: votersChangeRefusal });
   streamClient.close();
+  // And so does the operator's door (covey voters, GET/POST /voters): the plan passes, the change is refused.
+  type Voters = { epoch: number; self: number | null; voters: { peerId: string; reachable: boolean | null }[] };
+  const atVoter = JSON.parse((await covey('voters', 'ls', '--json', '--agent', s.agents[0].http)).stdout) as Voters;
+  assert.deepEqual([atVoter.epoch, atVoter.self, atVoter.voters.map((v) => v.peerId), atVoter.voters[0].reachable], [0, 0, voterIds, true]);
+  const atWorker = JSON.parse((await covey('voters', 'ls', '--json', '--agent', s.agents[3].http)).stdout) as Voters;
+  assert.deepEqual([atWorker.self, atWorker.voters.map((v) => v.reachable)], [null, [null, null, null]]);
+  const replace = await covey('voters', 'replace', voterIds[2], worker, '--agent', s.agents[0].http).catch((e: { code: number; stdout: string }) => e);
+  assert.equal((replace as { code?: number }).code, 1);
+  assert.deepEqual(JSON.parse(replace.stdout), { ok: false, error: votersChangeRefusal });
+  const fromWorker = await covey('voters', 'replace', voterIds[2], worker, '--agent', s.agents[3].http).catch((e: { code: number; stderr: string }) => e);
+  assert.match((fromWorker as { stderr: string }).stderr, /^covey voters replace: voter-set changes are made at a voter/);
   assert.deepEqual(await c[2].put('after-voters-change', 'v'), { ok: true });
   await joinerRpc.stop();
 
