@@ -5,3 +5,4 @@
 export { AgentClient, AgentClientError, type ClientIds } from '../agent/client.ts';
 export type { CommandResult, TaskView } from '../consensus/index.ts';
 export type { PluginState, PluginStatus } from '../agent/plugins/host.ts';
+export type { VoterEntry, VotersRequest, VotersView } from '../agent/voters-api.ts';
