@@ -18,8 +18,9 @@
 //         transfer stopped. A refusal stops it: the receiver said why (logged and counted) and the
 //         same offer would be refused again; the agent decides whether to offer something else. An
 //         offer of a higher epoch replaces the pending one (and cuts its attempt short); one of a
-//         lower or the same epoch is ignored (the state at a change is the same at every replica
-//         that executed it, rule 4, so a second offer of an epoch says nothing new).
+//         lower or the same epoch as the pending one is ignored (every replica executes the same
+//         commands in the same order up to the change, so the state at it is the same whoever
+//         offers it: a second offer of an epoch says nothing new).
 // Receiver every offer is checked in this order: the frame's size and framing, UTF-8 JSON, its
 //         shape (validateJoinOffer), then `accept` (trust is the agent's: e.g. the sender must be
 //         a voter of epoch offer.epoch − 1, the receiver one of offer.voters), then `onOffer`.
