@@ -19,6 +19,22 @@
 //            Oversized and truncated frames also close the stream: its framing is lost.
 // /covey/submit/1.0.0 — one stream per request: the client writes one length-prefixed
 // SubmitRequest, the voter answers one SubmitReply (a CommandResult, or why it did not run it).
+//
+// One instance per epoch (docs/reconfiguration.md rule 2: each epoch is its own consensus group,
+// with its own voter list and so its own replica indexes). An agent runs two for a while, epoch E
+// finishing and E+1 starting, on one libp2p node and one registry:
+//   protocol epoch 0 keeps /covey/epaxos/1.0.0, so agents of earlier versions still interoperate;
+//            epoch E >= 1 speaks /covey/epaxos/1.0.0/epoch/E (epaxosProtocolFor), so an instance
+//            never sees another epoch's frames, and `from` is always an index of its own list;
+//   submit   /covey/submit/1.0.0 has no epoch: a node serves it from one instance at a time. An
+//            instance started with serveSubmit (the default) takes it over from the one serving it
+//            on that node, in one step (the handler is replaced, never removed first, so no forward
+//            finds the protocol missing); takeOverSubmit() moves it later. An instance stopped
+//            while another serves it leaves that one's handler alone. So an agent that starts epoch
+//            E+1's instance after E's moves submissions to the newest epoch without further steps,
+//            and an instance started with serveSubmit: false never serves them. The client side,
+//            submit(to), works on every instance, with that epoch's voter indexes.
+//   metrics  shared through rpcMetrics(registry) (looked up before they are made).
 
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -38,6 +54,27 @@ import { rpcMetrics, type DropReason, type RpcMetrics } from './metrics.ts';
 
 export const epaxosProtocol = '/covey/epaxos/1.0.0';
 export const submitProtocol = '/covey/submit/1.0.0';
+
+/**
+ * The consensus stream protocol of epoch `epoch`'s group: epaxosProtocol for epoch 0 (what agents
+ * without reconfiguration speak), `/covey/epaxos/1.0.0/epoch/E` for E >= 1.
+ */
+export function epaxosProtocolFor(epoch: number): string {
+  assertEpoch(epoch, 'epaxosProtocolFor');
+  return epoch === 0 ? epaxosProtocol : `${epaxosProtocol}/epoch/${epoch}`;
+}
+
+/** An epoch is a non-negative safe integer (it is part of a protocol name). */
+export function assertEpoch(epoch: number, where: string): void {
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new RangeError(`${where}: epoch must be a non-negative integer, not ${epoch}`);
+}
+
+/**
+ * Which instance serves /covey/submit/1.0.0 on each node. libp2p's registrar knows the handler but
+ * does not say whose it is; without this an instance stopping after another took the protocol over
+ * would unhandle the other's handler. Keyed weakly by the node: it goes when the node goes.
+ */
+const submitServers = new WeakMap<Libp2p, ConsensusRpc>();
 
 /** Frames waiting for one peer; at the bound the oldest is dropped. */
 export const queueFramesMaxDefault = 1024;
@@ -66,6 +103,13 @@ export interface ConsensusRpcOptions {
   /** This agent's ReplicaId, null for a non-voter. */
   readonly self: number | null;
   readonly logger: Logger;
+  /** The epoch of the consensus group (default 0): picks the protocol (epaxosProtocolFor). */
+  readonly epoch?: number;
+  /**
+   * Serve /covey/submit/1.0.0 from this instance once started (default true), taking it over from
+   * any other instance serving it on this node. False: only takeOverSubmit() makes it serve.
+   */
+  readonly serveSubmit?: boolean;
   /** prom-client registry for the metrics; a private one when absent. */
   readonly registry?: Registry;
   /** Only validated messages from voters, in the order each voter sent them. */
@@ -102,6 +146,8 @@ export class ConsensusRpc {
   readonly #dropLog: DropLog;
   readonly #submitRefusals: DropLog;
   readonly #frameBytesMax: number;
+  readonly #epoch: number;
+  readonly #protocol: string;
   readonly metrics: RpcMetrics;
   #abort = new AbortController();
   /** Settles when stop() begins; lets waits that libp2p might never settle end. */
@@ -113,6 +159,9 @@ export class ConsensusRpc {
     this.#o = options;
     this.#dropLog = new DropLog(options.logger, 'dropped a consensus frame', logIntervalMs);
     this.#submitRefusals = new DropLog(options.logger, 'refused a malformed submit request', logIntervalMs);
+    this.#epoch = options.epoch ?? 0;
+    assertEpoch(this.#epoch, 'ConsensusRpc');
+    this.#protocol = epaxosProtocolFor(this.#epoch);
     this.#n = options.voters.length;
     if (this.#n < 1) throw new RangeError('ConsensusRpc: voters must not be empty');
     if (options.self !== null && !(Number.isInteger(options.self) && options.self >= 0 && options.self < this.#n)) {
@@ -131,6 +180,16 @@ export class ConsensusRpc {
     this.metrics = rpcMetrics(options.registry ?? new Registry());
   }
 
+  /** The consensus stream protocol this instance speaks (epaxosProtocolFor(epoch)). */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /** Whether this instance serves /covey/submit/1.0.0 on its node now. */
+  get servesSubmit(): boolean {
+    return this.#running && submitServers.get(this.#o.node) === this;
+  }
+
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
@@ -138,15 +197,42 @@ export class ConsensusRpc {
     const abort = this.#abort;
     this.#stopped = new Promise<void>((r) => abort.signal.addEventListener('abort', () => r(), { once: true }));
     const node = this.#o.node;
-    await node.handle(epaxosProtocol, ({ stream, connection }) => {
-      void this.#receive(stream, connection);
-    }, { maxInboundStreams: epaxosInboundStreamsMax });
-    await node.handle(submitProtocol, ({ stream, connection }) => {
-      void this.#serveSubmit(stream, connection);
-    }, { maxInboundStreams: submitInboundStreamsMax });
+    try {
+      await node.handle(this.#protocol, ({ stream, connection }) => {
+        void this.#receive(stream, connection);
+      }, { maxInboundStreams: epaxosInboundStreamsMax });
+    } catch (err) {
+      this.#running = false;
+      abort.abort();
+      throw new Error(`ConsensusRpc: cannot handle ${this.#protocol} (${(err as Error).message}); a node runs one instance per epoch`, { cause: err });
+    }
+    if (this.#o.serveSubmit ?? true) {
+      try {
+        await this.takeOverSubmit();
+      } catch (err) {
+        this.#running = false;
+        abort.abort();
+        await node.unhandle(this.#protocol).catch(() => {});
+        throw err;
+      }
+    }
     node.addEventListener('peer:connect', this.#onConnect);
     node.addEventListener('peer:disconnect', this.#onDisconnect);
     for (const box of this.#outboxes.values()) box.loop = this.#writer(box);
+  }
+
+  /**
+   * Serves /covey/submit/1.0.0 from this instance from now on, in place of whichever instance
+   * served it on this node (the handler is replaced in one step, never missing in between). A
+   * request already being answered by the previous one is still answered by it.
+   */
+  async takeOverSubmit(): Promise<void> {
+    if (!this.#running) throw new Error('takeOverSubmit: the consensus RPC is stopped');
+    const node = this.#o.node;
+    await node.handle(submitProtocol, ({ stream, connection }) => {
+      void this.#serveSubmit(stream, connection);
+    }, { maxInboundStreams: submitInboundStreamsMax, force: true });
+    submitServers.set(node, this);
   }
 
   async stop(): Promise<void> {
@@ -156,7 +242,9 @@ export class ConsensusRpc {
     const node = this.#o.node;
     node.removeEventListener('peer:connect', this.#onConnect);
     node.removeEventListener('peer:disconnect', this.#onDisconnect);
-    await node.unhandle([epaxosProtocol, submitProtocol]).catch(() => {});
+    const ownsSubmit = submitServers.get(node) === this;
+    if (ownsSubmit) submitServers.delete(node);
+    await node.unhandle(ownsSubmit ? [this.#protocol, submitProtocol] : this.#protocol).catch(() => {});
     for (const box of this.#outboxes.values()) {
       const dropped = box.frames.length + (box.pending.length > 0 ? 1 : 0);
       if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'stopped' }, dropped);
@@ -272,14 +360,14 @@ export class ConsensusRpc {
       }
       let stream: Stream;
       try {
-        stream = await this.#o.node.dialProtocol(box.peerId, epaxosProtocol, {
+        stream = await this.#o.node.dialProtocol(box.peerId, this.#protocol, {
           signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(streamOpenTimeoutMs)]),
         });
       } catch (err) {
         if (!this.#running) break;
         box.failures++;
         if (box.failures === 1 || box.failures % 20 === 0) {
-          this.#o.logger.info({ to: box.to, failures: box.failures, err: (err as Error).message }, 'cannot open a consensus stream; retrying');
+          this.#o.logger.info({ to: box.to, epoch: this.#epoch, failures: box.failures, err: (err as Error).message }, 'cannot open a consensus stream; retrying');
         }
         await box.wait(redialDelayMs(box.failures, reopenDelayMsMin, reopenDelayMsMax, Math.random()));
         continue;
@@ -342,7 +430,7 @@ export class ConsensusRpc {
       for await (const chunk of lp.decode(stream.source, { maxDataLength: this.#frameBytesMax })) {
         if (!this.#running) break;
         if (from === undefined || from === this.#o.self) {
-          this.#drop(peer, 'non_voter', `peer ${peer} is not a voter`);
+          this.#drop(peer, 'non_voter', `peer ${peer} is not another voter of epoch ${this.#epoch}`);
           continue;
         }
         const r = decodeFrame(chunk.subarray(), from, { n: this.#n }, this.#frameBytesMax);

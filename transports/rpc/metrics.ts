@@ -1,6 +1,7 @@
 // Prometheus metrics of the consensus RPC. Metrics are looked up before they are made, so two RPC
-// instances on one registry (an agent restarted in-process, tests) share counters instead of
-// failing on a duplicate name.
+// instances on one registry (an agent restarted in-process, two epochs' groups side by side, tests)
+// share counters instead of failing on a duplicate name. counterIn is that look-up for the other
+// transports of this folder (snapshot and join transfers).
 
 import { Counter, Registry } from 'prom-client';
 
@@ -17,7 +18,8 @@ export interface RpcMetrics {
   readonly submitsServed: Counter<'outcome'>;
 }
 
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+/** The counter `name` of `registry`, made there (with `help` and `labelNames`) if it is not yet. */
+export function counterIn<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
   const existing = registry.getSingleMetric(name);
   if (existing !== undefined) return existing as Counter<L>;
   return new Counter<L>({ name, help, labelNames, registers: [registry] });
@@ -25,16 +27,16 @@ function counter<L extends string>(registry: Registry, name: string, help: strin
 
 export function rpcMetrics(registry: Registry): RpcMetrics {
   return {
-    framesDropped: counter(registry, 'covey_rpc_frames_dropped_total',
+    framesDropped: counterIn(registry, 'covey_rpc_frames_dropped_total',
       'Received consensus frames dropped before reaching the core, by reason', ['reason']),
-    framesReceived: counter(registry, 'covey_rpc_frames_received_total', 'Consensus frames received and accepted'),
-    messagesReceived: counter(registry, 'covey_rpc_messages_received_total', 'Consensus messages received and delivered to the core'),
-    framesSent: counter(registry, 'covey_rpc_frames_sent_total', 'Consensus frames written to a peer stream'),
-    messagesSent: counter(registry, 'covey_rpc_messages_sent_total', 'Consensus messages written to a peer stream'),
-    sendFramesDropped: counter(registry, 'covey_rpc_send_frames_dropped_total',
+    framesReceived: counterIn(registry, 'covey_rpc_frames_received_total', 'Consensus frames received and accepted'),
+    messagesReceived: counterIn(registry, 'covey_rpc_messages_received_total', 'Consensus messages received and delivered to the core'),
+    framesSent: counterIn(registry, 'covey_rpc_frames_sent_total', 'Consensus frames written to a peer stream'),
+    messagesSent: counterIn(registry, 'covey_rpc_messages_sent_total', 'Consensus messages written to a peer stream'),
+    sendFramesDropped: counterIn(registry, 'covey_rpc_send_frames_dropped_total',
       'Outgoing consensus frames dropped (queue_full: oldest dropped from a full per-peer queue; ' +
       'too_large: a message alone exceeds the frame bound; stopped: queued when the RPC stopped)', ['reason']),
-    submitsServed: counter(registry, 'covey_rpc_submits_served_total',
+    submitsServed: counterIn(registry, 'covey_rpc_submits_served_total',
       'Forwarded client commands served, by outcome (ok, error, invalid)', ['outcome']),
   };
 }

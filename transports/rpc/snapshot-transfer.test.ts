@@ -6,10 +6,10 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { SnapshotMessage } from '../../consensus/index.ts';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
-import { SnapshotTransfer, snapshotProtocol } from './snapshot-transfer.ts';
+import { SnapshotTransfer, snapshotProtocol, snapshotProtocolFor } from './snapshot-transfer.ts';
 import { waitFor } from '../testing/eventually.ts';
 
-const logger = pino({ level: 'silent' });
+const logger = pino({ level: process.env.LOG ?? 'silent' });
 const nodes: CoveyNode[] = [];
 const transfers: SnapshotTransfer[] = [];
 after(async () => {
@@ -51,4 +51,49 @@ test('a snapshot reaches the voter it was sent to; a non-voter\'s and garbage ar
   // Still working afterwards.
   transfers[0].send(1, { ...snapshot, applied: [4, 1] });
   await waitFor('the second snapshot', () => got.length === 2);
+});
+
+test("two epochs' transfers on one node and one registry: each snapshot reaches its own epoch's core with that epoch's index", { timeout: 60_000 }, async () => {
+  assert.equal(snapshotProtocolFor(0), '/covey/snapshot/1.0.0');
+  assert.equal(snapshotProtocolFor(3), '/covey/snapshot/1.0.0/epoch/3');
+  assert.throws(() => snapshotProtocolFor(-1), RangeError);
+  const local: CoveyNode[] = [];
+  for (let i = 0; i < 3; i++) local.push(await createCoveyNode({ privateKey: await generateIdentityKey(), listen: ['/ip4/127.0.0.1/tcp/0'] }));
+  nodes.push(...local);
+  const [a, b, c] = local.map((n) => n.peerId.toString());
+  // Epoch 0: [a, b]; epoch 1: [c, b, a]. a and b run both, on one registry each.
+  const votersOf = [[a, b], [c, b, a]];
+  const registries = [new Registry(), new Registry()];
+  const got = new Map<string, { from: number; applied: unknown }[]>();
+  const make = (node: number, epoch: number): SnapshotTransfer => {
+    const key = `${node}/${epoch}`;
+    got.set(key, []);
+    const voters = votersOf[epoch];
+    const t = new SnapshotTransfer({
+      node: local[node], voters, self: voters.indexOf(local[node].peerId.toString()), logger, registry: registries[node], epoch,
+      onSnapshot: (from, raw) => got.get(key)!.push({ from, applied: (raw as SnapshotMessage).applied }),
+    });
+    transfers.push(t);
+    return t;
+  };
+  const t = [[make(0, 0), make(0, 1)], [make(1, 0), make(1, 1)]]; // constructing the second on a registry does not throw
+  for (const pair of t) for (const x of pair) await x.start();
+  assert.equal(t[1][1].protocol, '/covey/snapshot/1.0.0/epoch/1');
+  for (const x of local) for (const y of local) if (x !== y) await x.peerStore.merge(y.peerId, { multiaddrs: y.getMultiaddrs() });
+  t[0][0].send(1, { ...snapshot, applied: [10, 0] }); // epoch 0: a (0) -> b (1)
+  t[0][1].send(1, { ...snapshot, applied: [11, 0, 0] }); // epoch 1: a (2) -> b (1)
+  t[1][1].send(2, { ...snapshot, applied: [12, 0, 0] }); // epoch 1: b (1) -> a (2)
+  await waitFor('three snapshots', () => got.get('1/0')!.length + got.get('1/1')!.length + got.get('0/1')!.length === 3);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(got.get('1/0'), [{ from: 0, applied: [10, 0] }]);
+  assert.deepEqual(got.get('1/1'), [{ from: 2, applied: [11, 0, 0] }]);
+  assert.deepEqual(got.get('0/1'), [{ from: 1, applied: [12, 0, 0] }]);
+  assert.deepEqual(got.get('0/0'), []);
+  // Both of b's instances counted into b's one counter.
+  const received = (await registries[1].getSingleMetric('covey_snapshots_received_total')!.get()).values.find((v) => v.labels.outcome === 'ok')?.value;
+  assert.equal(received, 2);
+  // Stopping epoch 0's transfer on b leaves epoch 1's working.
+  await t[1][0].stop();
+  t[0][1].send(1, { ...snapshot, applied: [13, 0, 0] });
+  await waitFor('the epoch-1 snapshot after epoch 0 stopped', () => got.get('1/1')!.length === 2);
 });

@@ -7,6 +7,11 @@
 // index (a non-voter's stream is refused) and hands the parsed object to the core, which validates
 // it (validateSnapshotMessage) before installing it.
 //
+// One instance per epoch's consensus group (docs/reconfiguration.md rule 2), like ConsensusRpc:
+// epoch 0 keeps /covey/snapshot/1.0.0, epoch E >= 1 speaks /covey/snapshot/1.0.0/epoch/E
+// (snapshotProtocolFor), so `from` is an index of that epoch's voter list and a snapshot reaches
+// that epoch's core only. Instances on one registry share their counters.
+//
 // Sending is best effort and never queues: at most one transfer per peer is in flight, and a
 // newer snapshot for a peer replaces one not yet started. The core sends again if the peer still
 // lags (its watermark shows it), so a lost transfer only delays the catch-up.
@@ -15,12 +20,20 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
-import { Counter, Registry } from 'prom-client';
+import { Registry, type Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import type { SnapshotMessage } from '../../consensus/index.ts';
 import { DropLog } from '../drop-log.ts';
+import { assertEpoch } from './consensus-rpc.ts';
+import { counterIn } from './metrics.ts';
 
 export const snapshotProtocol = '/covey/snapshot/1.0.0';
+
+/** The snapshot protocol of epoch `epoch`'s group: snapshotProtocol for 0, `…/epoch/E` for E >= 1. */
+export function snapshotProtocolFor(epoch: number): string {
+  assertEpoch(epoch, 'snapshotProtocolFor');
+  return epoch === 0 ? snapshotProtocol : `${snapshotProtocol}/epoch/${epoch}`;
+}
 /** Largest snapshot accepted or sent (bytes of JSON). */
 export const snapshotBytesMaxDefault = 256 * 1024 * 1024;
 const transferTimeoutMs = 60_000;
@@ -33,6 +46,8 @@ export interface SnapshotTransferOptions {
   readonly voters: readonly string[];
   readonly self: number | null;
   readonly logger: Logger;
+  /** The epoch of the consensus group (default 0): picks the protocol (snapshotProtocolFor). */
+  readonly epoch?: number;
   readonly registry?: Registry;
   /** A snapshot from voter `from`, parsed but not validated: the core validates it. */
   onSnapshot(from: number, raw: unknown): void;
@@ -44,6 +59,7 @@ export class SnapshotTransfer {
   readonly #index = new Map<string, number>();
   readonly #peers: PeerId[];
   readonly #bytesMax: number;
+  readonly #protocol: string;
   readonly #inFlight = new Set<number>();
   readonly #next = new Map<number, SnapshotMessage>();
   readonly #abort = new AbortController();
@@ -55,23 +71,29 @@ export class SnapshotTransfer {
   constructor(o: SnapshotTransferOptions) {
     this.#o = o;
     this.#bytesMax = o.snapshotBytesMax ?? snapshotBytesMaxDefault;
+    this.#protocol = snapshotProtocolFor(o.epoch ?? 0);
     this.#refusals = new DropLog(o.logger, 'dropped a snapshot transfer', refusalLogIntervalMs);
     this.#peers = o.voters.map((id) => peerIdFromString(id));
     o.voters.forEach((id, i) => this.#index.set(id, i));
     const registry = o.registry ?? new Registry();
-    this.#sent = new Counter({ name: 'covey_snapshots_sent_total', help: 'State-transfer snapshots sent, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
-    this.#received = new Counter({ name: 'covey_snapshots_received_total', help: 'State-transfer snapshots received, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+    this.#sent = counterIn(registry, 'covey_snapshots_sent_total', 'State-transfer snapshots sent, by outcome', ['outcome']);
+    this.#received = counterIn(registry, 'covey_snapshots_received_total', 'State-transfer snapshots received, by outcome', ['outcome']);
+  }
+
+  /** The snapshot protocol this instance speaks (snapshotProtocolFor(epoch)). */
+  get protocol(): string {
+    return this.#protocol;
   }
 
   async start(): Promise<void> {
-    await this.#o.node.handle(snapshotProtocol, ({ stream, connection }) => { void this.#receive(stream, connection); }, { maxInboundStreams: 2 });
+    await this.#o.node.handle(this.#protocol, ({ stream, connection }) => { void this.#receive(stream, connection); }, { maxInboundStreams: 2 });
     this.#running = true;
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     this.#abort.abort(new Error('stopped'));
-    await this.#o.node.unhandle(snapshotProtocol).catch(() => {});
+    await this.#o.node.unhandle(this.#protocol).catch(() => {});
   }
 
   /** Sends `msg` to voter `to` when nothing is in flight to it; otherwise keeps only the newest. */
@@ -93,7 +115,7 @@ export class SnapshotTransfer {
         let stream: Stream | null = null;
         try {
           const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(transferTimeoutMs)]);
-          stream = await this.#o.node.dialProtocol(this.#peers[to], snapshotProtocol, { signal });
+          stream = await this.#o.node.dialProtocol(this.#peers[to], this.#protocol, { signal });
           await pipe([bytes], (s) => lp.encode(s), stream.sink);
           await stream.close({ signal });
           this.#sent.inc({ outcome: 'ok' });
