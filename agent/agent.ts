@@ -16,7 +16,7 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import {
-  type Command, type CommandResult, defaultQuorumConfig, type Operation, quorums, type ReplicaStorage, type TaskView,
+  type Command, type CommandResult, defaultQuorumConfig, type Operation, quorums, type TaskView,
 } from '../consensus/index.ts';
 import { configPath, type AgentConfig } from './config.ts';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
@@ -42,8 +42,13 @@ import { Lifecycle, type Part } from './lifecycle.ts';
 import { realAgentPorts, type AgentClock, type AgentPorts } from './ports.ts';
 import { PeerKeeper } from '../transports/peers.ts';
 import { LinkHealth } from '../transports/link-health.ts';
-import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
-import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
+import type { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
+import { JoinTransfer } from '../transports/rpc/join-transfer.ts';
+import { EpochGroups, type Group } from './epoch-groups.ts';
+import { VoterReplacer } from './voter-replacer.ts';
+import { VotersSync } from './voters-sync.ts';
+import type { ReplacementView } from './voter-replacement.ts';
+import { changeVoters } from '../consensus/index.ts';
 import { MembershipDriver } from '../transports/membership/driver.ts';
 import { type MemberEvent, type Meta, metaProblem } from '../transports/membership/index.ts';
 import { seededRandom } from '../devices/clock.ts';
@@ -57,9 +62,12 @@ import { FoxgloveBridge } from './live/foxglove-bridge.ts';
 
 export type { AgentPorts } from './ports.ts';
 
-/** Why an agent refuses a voters.change today (docs/reconfiguration.md, "Status"). */
-export const votersChangeRefusal = 'voters.change refused: this agent does not run reconfiguration yet (docs/reconfiguration.md, "Status"); '
-  + 'its consensus group would close at the change and never open the next epoch, so the swarm would stop. The voter set is `voters:` in the config';
+/** Why a voters.change may not be proposed here, or null: every voter it names must be on the roster. */
+export function votersChangeProblem(command: Command & { op: 'voters.change' }, admitted: (peer: string) => boolean): string | null {
+  const off = changeVoters(command).filter((id) => !admitted(id));
+  if (off.length === 0) return null;
+  return `voters.change refused: ${off.join(', ')} ${off.length === 1 ? 'is' : 'are'} not on the swarm roster; admit ${off.length === 1 ? 'it' : 'them'} first (covey peers admit <peer id>)`;
+}
 
 const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
@@ -130,7 +138,8 @@ export class Agent implements AgentApi {
   readonly config: AgentConfig;
   readonly identity: Identity;
   readonly logger: Logger;
-  readonly selfIndex: number | null;
+  /** This agent's replica index in epoch 0 (the config's voters), before the groups open. */
+  private readonly configSelf: number | null;
   private readonly ports: AgentPorts;
   private readonly clock: AgentClock;
   private readonly metrics: AgentMetrics;
@@ -144,14 +153,17 @@ export class Agent implements AgentApi {
   private readonly lifecycle: Lifecycle;
   // What the parts hold while they run (null before their start, or absent on this agent: a
   // worker has no storage or driver, an agent without the HTTP API no server).
-  private driver: ReplicaDriver | null = null;
-  private storage: ReplicaStorage | null = null;
+  /** The consensus group of each epoch this agent runs; the newest is current (agent/epoch-groups.ts). */
+  private groups: EpochGroups | null = null;
   private node: CoveyNode | null = null;
   private keeper: PeerKeeper | null = null;
   private health: LinkHealth | null = null;
-  private rpc: ConsensusRpc | null = null;
-  private transfer: SnapshotTransfer | null = null;
   private membership: MembershipDriver | null = null;
+  private join: JoinTransfer | null = null;
+  private replacer: VoterReplacer | null = null;
+  private votersSync: VotersSync | null = null;
+  /** When membership declared each peer dead (this agent's clock), until it is heard alive again. */
+  private readonly deadSince = new Map<string, number>();
   readonly roster: SwarmRoster;
   private readonly recentEvents: Record<string, unknown>[] = [];
   private http: Server | null = null;
@@ -168,7 +180,8 @@ export class Agent implements AgentApi {
   private devicesOpening: Promise<void> | null = null;
   private readonly supervision: AgentOptions['supervision'];
   /** clock.now() when each voter was last heard from (messages), for staleness. */
-  private readonly lastHeard: number[];
+  /** When each voter (by peer id) was last heard on a consensus stream, on the agent's clock. */
+  private readonly lastHeard = new Map<string, number>();
   private readonly cut = new Set<string>();
   private nextVoter = 0;
   /** True while far behind a peer (catchUpBehindInstances): clients' commands go to a voter ahead (forwardTarget). */
@@ -192,10 +205,9 @@ export class Agent implements AgentApi {
     this.identity = identity;
     this.logger = ports.logger;
     const i = config.voters.findIndex((v) => v.id === identity.peerId);
-    this.selfIndex = i < 0 ? null : i;
+    this.configSelf = i < 0 ? null : i;
     const salt = Buffer.from(ports.entropy.bytes(4)).toString('hex');
     this.clientId = `${identity.peerId.slice(-10)}.${this.startedMs.toString(36)}.${salt}`;
-    this.lastHeard = new Array<number>(config.voters.length).fill(-Infinity);
     this.live = new LiveLayer({ logger: this.logger.child({ part: 'live' }) });
     this.roster = new SwarmRoster({ voters: config.voters.map((v) => v.id), bootstrap: config.swarm.roster });
     this.metrics = this.createMetrics();
@@ -235,8 +247,31 @@ export class Agent implements AgentApi {
     return this.metrics.registry;
   }
 
+  /** The voters of the current epoch, in replica order. */
+  get voterIds(): readonly string[] {
+    return this.groups?.current.voters ?? this.config.voters.map((v) => v.id);
+  }
+
+  /** This agent's replica index in the current epoch's group; null where it does not vote. */
+  get selfIndex(): number | null {
+    return this.groups === null ? this.configSelf : this.groups.current.self;
+  }
+
+  /** The current epoch (0: the config's voters). */
+  get epoch(): number {
+    return this.groups?.current.epoch ?? 0;
+  }
+
+  private get driver(): ReplicaDriver | null {
+    return this.groups?.current.driver ?? null;
+  }
+
+  private get rpc(): ConsensusRpc | null {
+    return this.groups?.current.rpc ?? null;
+  }
+
   get n(): number {
-    return this.config.voters.length;
+    return this.voterIds.length;
   }
 
   /** Voters in a majority (this one included): the slow quorum. */
@@ -298,61 +333,21 @@ export class Agent implements AgentApi {
 
   private parts(http: boolean): Part[] {
     return [
-      ...(this.selfIndex === null ? [] : [this.storagePart(), this.replicaPart()]),
       this.nodePart(),
-      this.rpcPart(),
-      this.snapshotsPart(),
+      this.consensusPart(),
+      this.joinPart(),
       this.peersPart(),
       this.linkHealthPart(),
       this.reachHintPart(),
       this.membershipPart(),
       this.rosterSyncPart(),
+      this.votersSyncPart(),
+      this.replacementPart(),
       ...(http ? [this.httpPart()] : []),
       this.devicesPart(),
       ...this.pluginParts(),
       this.memoryReclaimPart(),
     ];
-  }
-
-  private storagePart(): Part {
-    return {
-      name: 'storage',
-      start: async () => { this.storage = await this.ports.storage.open(); },
-      stop: async () => { await this.storage?.close(); },
-    };
-  }
-
-  /** The replica driver over storage; its stop finishes the turn in flight while the network still runs. */
-  private replicaPart(): Part {
-    const c = this.config;
-    const q = quorums(defaultQuorumConfig(this.n));
-    return {
-      name: 'replica',
-      start: async () => {
-        this.driver = await ReplicaDriver.start({
-          replica: {
-            self: this.selfIndex!, n: this.n, f: q.f, e: q.e,
-            tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied,
-          },
-          storage: this.storage!,
-          logger: this.logger.child({ part: 'replica' }),
-          send: (envs) => {
-            if (this.rpc === null) return;
-            this.rpc.send(this.cut.size === 0 ? envs : envs.filter((e) => !this.cut.has(c.voters[e.to].id)));
-          },
-          sendSnapshots: (envs) => {
-            for (const e of envs) {
-              if (this.cut.has(c.voters[e.to].id)) continue;
-              this.logger.debug({ to: e.to, peerExecuted: e.peerExecuted, applied: e.msg.applied, truncated: e.msg.truncated }, 'a voter lags: sending it a state-transfer snapshot');
-              this.transfer?.send(e.to, e.msg);
-            }
-          },
-          onExecuted: (batch) => this.live.executed(batch),
-        });
-      },
-      beforeStop: async () => { await this.driver?.stop(); },
-      stop: () => {},
-    };
   }
 
   private nodePart(): Part {
@@ -363,56 +358,81 @@ export class Agent implements AgentApi {
     };
   }
 
-  private rpcPart(): Part {
+  /**
+   * The consensus groups: the newest epoch's (and the one before it, while it finishes), each with
+   * its storage, replica driver, consensus RPC and snapshot transfer (agent/epoch-groups.ts). Their
+   * drivers finish their turns in flight while the network still runs.
+   */
+  private consensusPart(): Part {
     const c = this.config;
     return {
-      name: 'consensus RPC',
+      name: 'consensus',
       start: async () => {
-        this.rpc = new ConsensusRpc({
-          node: this.node!,
-          voters: c.voters.map((v) => v.id),
-          self: this.selfIndex,
-          logger: this.logger.child({ part: 'rpc' }),
+        this.groups = new EpochGroups({
+          self: this.identity.peerId,
+          voters0: c.voters.map((v) => v.id),
+          node: () => this.node!,
+          storage: this.ports.storage,
+          logger: this.logger,
           registry: this.metrics.registry,
-          onMessage: (from, msg) => {
-            if (this.cut.has(c.voters[from].id)) return;
-            this.lastHeard[from] = this.clock.now();
-            this.health?.heard(c.voters[from].id);
-            this.driver?.receive(from, msg);
+          replica: { tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied },
+          requestTimeoutMs: c.consensus.requestTimeoutMs,
+          isCut: (peer) => this.cut.has(peer),
+          heard: (peer) => {
+            this.lastHeard.set(peer, this.clock.now());
+            this.health?.heard(peer);
           },
           onSubmit: (command, from) => {
             const refused = this.submitRefusal(command, from);
-            return refused !== null
-              ? Promise.reject(new Error(refused))
-              : this.submitLocal(command, c.consensus.requestTimeoutMs);
+            return refused !== null ? Promise.reject(new Error(refused)) : this.submitLocal(command, c.consensus.requestTimeoutMs);
           },
+          forward: (command) => this.forward(command, c.consensus.requestTimeoutMs),
+          onExecuted: (batch) => this.live.executed(batch),
+          onCurrent: (g) => this.onCurrentEpoch(g),
+          offerJoin: (to, offer) => this.join?.offer(to, offer),
         });
-        await this.rpc.start();
+        await this.groups.start();
       },
-      stop: async () => { await this.rpc?.stop(); },
+      beforeStop: async () => { await this.groups?.stopDrivers(); },
+      stop: async () => { await this.groups?.stop(); },
     };
   }
 
-  private snapshotsPart(): Part {
-    const c = this.config;
+  /**
+   * Join offers (rule 6): a voter whose group closed offers the state at the change to each voter
+   * new in the next epoch; this agent accepts one for an epoch newer than its own that names it,
+   * from a voter it knows (agent/epoch-groups.ts says when).
+   */
+  private joinPart(): Part {
     return {
-      name: 'snapshot transfer',
+      name: 'join offers',
       start: async () => {
-        this.transfer = new SnapshotTransfer({
+        this.join = new JoinTransfer({
           node: this.node!,
-          voters: c.voters.map((v) => v.id),
-          self: this.selfIndex,
-          logger: this.logger.child({ part: 'snapshots' }),
+          logger: this.logger.child({ part: 'join' }),
           registry: this.metrics.registry,
-          onSnapshot: (from, raw) => {
-            if (this.cut.has(c.voters[from].id)) return;
-            this.driver?.receiveSnapshot(from, raw);
-          },
+          accept: (from, offer) => this.groups!.joinRefusal(from, offer, (peer) => this.roster.isVoter(peer)),
+          onOffer: (from, offer) => this.groups!.join(from, offer),
         });
-        await this.transfer.start();
+        await this.join.start();
       },
-      stop: async () => { await this.transfer?.stop(); },
+      stop: async () => { await this.join?.stop(); },
     };
+  }
+
+  /** The agent moved to a newer epoch (or opened its first): the rest of it follows its voters. */
+  private onCurrentEpoch(g: Group): void {
+    this.roster.setVoters(g.voters);
+    this.minorityMates.clear();
+    for (const v of g.voters) {
+      if (v === this.identity.peerId) continue;
+      this.keeper?.keep(v);
+      this.health?.watch(v);
+    }
+    this.votersSync?.publish();
+    this.logger.info({ epoch: g.epoch, voters: g.voters, self: g.self }, g.self === null
+      ? `epoch ${g.epoch}: this agent does not vote; it forwards its clients' commands to the voters`
+      : `epoch ${g.epoch}: this agent votes as replica ${g.self} of ${g.voters.length}`);
   }
 
   private peersPart(): Part {
@@ -422,7 +442,10 @@ export class Agent implements AgentApi {
       start: async () => {
         this.keeper = new PeerKeeper({
           node: this.node!,
-          peers: c.voters.filter((v) => v.id !== this.identity.peerId).map((v) => ({ id: v.id, addrs: v.addrs })),
+          peers: [
+            ...c.voters.filter((v) => v.id !== this.identity.peerId).map((v) => ({ id: v.id, addrs: v.addrs })),
+            ...this.voterIds.filter((id) => id !== this.identity.peerId && !c.voters.some((v) => v.id === id)).map((id) => ({ id, addrs: [] })),
+          ],
           bootstrap: c.bootstrap,
           logger: this.logger.child({ part: 'peers' }),
         });
@@ -439,7 +462,7 @@ export class Agent implements AgentApi {
       start: async () => {
         this.health = new LinkHealth({
           node: this.node!,
-          peers: this.config.voters.filter((v) => v.id !== this.identity.peerId).map((v) => v.id),
+          peers: this.voterIds.filter((id) => id !== this.identity.peerId),
           logger: this.logger.child({ part: 'health' }),
         });
         await this.health.start();
@@ -492,6 +515,64 @@ export class Agent implements AgentApi {
         await this.membership.start();
       },
       stop: async () => { await this.membership?.stop({ leave: true }); },
+    };
+  }
+
+  /** Voters announce their epoch; agents that do not vote follow it (agent/voters-sync.ts). */
+  private votersSyncPart(): Part {
+    return {
+      name: 'voters sync',
+      start: () => {
+        this.votersSync = new VotersSync({
+          swarm: this.config.swarm.name,
+          pubsub: this.node!.services.pubsub,
+          announce: () => (this.selfIndex === null ? null : { epoch: this.epoch, voters: this.voterIds }),
+          trusts: (peer) => this.roster.isVoter(peer),
+          onAnnouncement: (from, a) => this.groups?.learn(from, a.epoch, a.voters),
+          logger: this.logger.child({ part: 'voters' }),
+        });
+        this.votersSync.start();
+      },
+      stop: () => { this.votersSync?.stop(); },
+    };
+  }
+
+  /** The automatic replacement of lost voters (agent/voter-replacer.ts), on a voter, when enabled. */
+  private replacementPart(): Part {
+    const r = this.config.voterReplacement;
+    return {
+      name: 'voter replacement',
+      start: () => {
+        if (!r.enabled) return;
+        this.replacer = new VoterReplacer({
+          policy: { replaceAfterMs: r.afterMs, roles: r.roles, batteryFloor: r.batteryFloor },
+          clock: this.clock,
+          logger: this.logger.child({ part: 'replacement' }),
+          view: () => this.replacementView(),
+          submit: (voters, reason) => this.submit({ op: 'voters.change', epoch: this.epoch, voters: voters.join(','), reason }, {}),
+        });
+        this.replacer.start();
+      },
+      stop: () => { this.replacer?.stop(); },
+    };
+  }
+
+  /** What the replacement policy sees here; null where this agent does not vote. */
+  private replacementView(): ReplacementView | null {
+    const d = this.driver;
+    if (d === null || this.membership === null) return null;
+    const ids = this.voterIds;
+    const reachable = new Set(this.reachableVoters().map((v) => ids[v]));
+    return {
+      self: this.identity.peerId,
+      nowMs: this.clock.now(),
+      voters: ids,
+      deadSinceMs: new Map([...this.deadSince].filter(([id]) => ids.includes(id))),
+      reachable,
+      candidates: this.membership.members()
+        .filter((m) => m.id !== this.identity.peerId && this.roster.admits(m.id))
+        .map((m) => ({ id: m.id, role: m.meta.role, battery: m.meta.battery, alive: m.state === 'alive' })),
+      changeInFlight: d.core.isSealed(),
     };
   }
 
@@ -807,6 +888,9 @@ export class Agent implements AgentApi {
     if ((command.op === 'peer.admit' || command.op === 'peer.revoke') && !this.roster.isVoter(from)) {
       return 'roster changes are accepted only from voters; make them at a voter (covey peers admit|revoke --url <a voter\'s HTTP API>)';
     }
+    if (command.op === 'voters.change' && !this.roster.isVoter(from)) {
+      return 'voter set changes are accepted only from voters; make them at a voter (covey voters … --url <a voter\'s HTTP API>)';
+    }
     return null;
   }
 
@@ -911,10 +995,12 @@ export class Agent implements AgentApi {
 
   private submitLocal(command: Command, timeoutMs: number): Promise<CommandResult> {
     if (this.driver === null) return Promise.reject(new Error('this agent is not a voter; submit at a voter'));
-    // Every command coordinated here passes this door (a client's, a forwarded one). The core would
-    // commit a voters.change and close epoch 0 for good, and this agent cannot start the next
-    // epoch's group yet: the swarm would stop. Refused until the agent's side is built.
-    if (command.op === 'voters.change') return Promise.resolve({ ok: false, error: votersChangeRefusal });
+    // Every command coordinated here passes this door (a client's, a forwarded one): a voter set
+    // naming a peer off the roster would leave the swarm with a voter nobody may talk to.
+    if (command.op === 'voters.change') {
+      const refused = votersChangeProblem(command, (id) => this.roster.admits(id));
+      if (refused !== null) return Promise.resolve({ ok: false, error: refused });
+    }
     return this.driver.submit(command, timeoutMs, () => this.explainNoQuorum());
   }
 
@@ -956,8 +1042,9 @@ export class Agent implements AgentApi {
   reachableVoters(): number[] {
     const connected = new Set(this.rpc?.connectedVoters() ?? []);
     const out: number[] = [];
-    for (let v = 0; v < this.n; v++) {
-      const id = this.config.voters[v].id;
+    const ids = this.voterIds;
+    for (let v = 0; v < ids.length; v++) {
+      const id = ids[v];
       if (v === this.selfIndex || (connected.has(v) && this.health?.hearing(id) === true && !this.cut.has(id))) out.push(v);
     }
     this.metrics.reachableVoters.set(out.length);
@@ -969,7 +1056,7 @@ export class Agent implements AgentApi {
     const now = this.clock.now();
     const q = quorums(defaultQuorumConfig(this.n));
     // The moment a majority (with this voter) was last heard from: the (majority−1)-th most recent.
-    const heard = this.lastHeard.filter((_, v) => v !== this.selfIndex).sort((a, b) => b - a);
+    const heard = this.voterIds.filter((_, v) => v !== this.selfIndex).map((id) => this.lastHeard.get(id) ?? -Infinity).sort((a, b) => b - a);
     const majorityAt = heard[q.slowQuorumSize - 2] ?? -Infinity;
     return {
       appliedInstances: d.core.stats.applied,
@@ -1003,9 +1090,9 @@ export class Agent implements AgentApi {
    */
   members(): unknown[] {
     const reachable = new Set(this.reachableVoters());
-    const voterIndex = new Map(this.config.voters.map((v, i) => [v.id, i]));
+    const voterIndex = new Map(this.voterIds.map((id, i) => [id, i]));
     const known = new Map((this.membership?.members() ?? []).map((m) => [m.id, m]));
-    const ids = [...new Set([...this.config.voters.map((v) => v.id), ...known.keys()])];
+    const ids = [...new Set([...this.voterIds, ...known.keys()])];
     return ids.map((id) => {
       const m = known.get(id);
       const i = voterIndex.get(id);
@@ -1026,10 +1113,11 @@ export class Agent implements AgentApi {
   /** The voter set: epoch 0, the config's voters, until this agent runs epochs (docs/reconfiguration.md, "Status"). */
   voters(): VotersView {
     const reachable = this.selfIndex === null ? null : new Set(this.reachableVoters());
-    return votersView({ epoch: 0, ids: this.config.voters.map((v) => v.id), selfId: this.identity.peerId, reachable, replaceAfterMs: null });
+    const r = this.config.voterReplacement;
+    return votersView({ epoch: this.epoch, ids: this.voterIds, selfId: this.identity.peerId, reachable, replaceAfterMs: r.enabled ? r.afterMs : null });
   }
 
-  /** Plans the change and proposes it through consensus, at a voter, as changeRoster does (refused by submitLocal today). */
+  /** Plans the change and proposes it through consensus, at a voter, as changeRoster does. */
   async changeVoters(req: VotersRequest, o: SubmitOptions): Promise<CommandResult> {
     if (this.driver === null) throw new HttpError(409, 'voter-set changes are made at a voter (this agent is a worker); point --agent at a voter\'s HTTP API');
     const { epoch, voters } = this.voters();
@@ -1071,7 +1159,9 @@ export class Agent implements AgentApi {
     }
     // Heard alive again (perhaps through another member, while the direct link was down): dial now.
     if (e.type === 'join' || e.type === 'alive') this.keeper?.redialNow(e.member.id);
-    const r = deadVoter(e, this.config.voters.map((v) => v.id));
+    if (e.type === 'dead') this.deadSince.set(e.member.id, this.clock.now());
+    else if (e.type === 'join' || e.type === 'alive') this.deadSince.delete(e.member.id);
+    const r = deadVoter(e, this.voterIds);
     if (r !== null) this.driver?.recoverCoordinator(r);
   }
 
@@ -1100,7 +1190,8 @@ export class Agent implements AgentApi {
       swarm: this.config.swarm.name,
       role: this.selfIndex === null ? 'worker' : 'voter',
       replicaId: this.selfIndex,
-      voters: this.config.voters.map((v) => v.id),
+      epoch: this.epoch,
+      voters: this.voterIds,
       reachableVoters: reachable.length,
       addrs: this.node?.getMultiaddrs().map(String) ?? [],
       http: this.httpUrl,

@@ -61,9 +61,10 @@ function recordingPorts(config: AgentConfig, identity: Identity, log: string[]):
       close: async (node) => { log.push('network close'); await real.network.close(node); },
     },
     storage: {
-      open: async () => {
+      epochs: real.storage.epochs,
+      open: async (epoch) => {
         log.push('storage open');
-        const s = await real.storage.open();
+        const s = await real.storage.open(epoch);
         return {
           load: () => s.load(),
           append: (r) => s.append(r),
@@ -75,13 +76,13 @@ function recordingPorts(config: AgentConfig, identity: Identity, log: string[]):
 }
 
 const voterParts = [
-  'storage', 'replica', 'node', 'consensus RPC', 'snapshot transfer', 'peer keeper', 'link health', 'reach hint',
-  'membership', 'roster sync', 'HTTP API', 'devices', 'plugin environment', 'live layer', 'Foxglove bridge',
+  'node', 'consensus', 'join offers', 'peer keeper', 'link health', 'reach hint',
+  'membership', 'roster sync', 'voters sync', 'voter replacement', 'HTTP API', 'devices', 'plugin environment', 'live layer', 'Foxglove bridge',
   'plugin host', 'memory reclaim',
 ];
 
-test('createAgent composes the parts in dependency order: a voter has storage and a replica, a worker neither, '
-  + 'the HTTP API is optional', async () => {
+test('createAgent composes the parts in dependency order: a voter and a worker have the same parts (the consensus '
+  + 'groups hold a replica where the agent votes), the HTTP API is optional', async () => {
   const v = await setup();
   const w = await setup({ worker: true });
   try {
@@ -90,7 +91,7 @@ test('createAgent composes the parts in dependency order: a voter has storage an
     assert.deepEqual(voter.partNames, voterParts);
     const workerPorts = realAgentPorts(w.config, w.identity, silentLogger);
     const worker = await createAgent(w.config, workerPorts, { identity: w.identity, http: false });
-    const workerParts = voterParts.filter((p) => p !== 'storage' && p !== 'replica' && p !== 'HTTP API');
+    const workerParts = voterParts.filter((p) => p !== 'HTTP API');
     assert.deepEqual(worker.partNames, workerParts);
     assert.equal(worker.selfIndex, null);
   } finally {
@@ -99,7 +100,8 @@ test('createAgent composes the parts in dependency order: a voter has storage an
   }
 });
 
-test('an agent goes through its ports, stops the node before its storage, and stops once however often asked',
+test('an agent goes through its ports, opens its storage once the node runs (its consensus RPC needs it), closes it '
+  + 'before the node, and stops once however often asked',
   async () => {
   const s = await setup();
   const log: string[] = [];
@@ -108,12 +110,12 @@ test('an agent goes through its ports, stops the node before its storage, and st
     agent = await createAgent(s.config, recordingPorts(s.config, s.identity, log), { identity: s.identity });
     assert.deepEqual(log, [], 'nothing opens before start');
     await agent.start();
-    assert.deepEqual(log, ['storage open', 'network open']);
+    assert.deepEqual(log, ['network open', 'storage open']);
     assert.equal((await fetch(`${agent.httpUrl}/status`)).status, 200);
     const url = agent.httpUrl;
     await Promise.all([agent.stop(), agent.stop()]);
     await agent.stop();
-    assert.deepEqual(log, ['storage open', 'network open', 'network close', 'storage close']);
+    assert.deepEqual(log, ['network open', 'storage open', 'storage close', 'network close']);
     await assert.rejects(fetch(`${url}/status`), 'the HTTP API is closed');
     (await listen(s.port)).close(); // the libp2p port is free again
   } finally {
@@ -136,7 +138,7 @@ test('a start failing at the HTTP API (its port taken) stops what had started, i
         /^cannot start the agent's HTTP API: cannot listen for HTTP on 127\.0\.0\.1:\d+: .*\(change http\.listen\)$/);
       return true;
     });
-    assert.deepEqual(log, ['storage open', 'network open', 'network close', 'storage close']);
+    assert.deepEqual(log, ['network open', 'storage open', 'storage close', 'network close']);
     (await listen(s.port)).close(); // the libp2p node was stopped: its port is free
     await agent.stop(); // and a stop after the failed start changes nothing
     assert.equal(log.length, 4);

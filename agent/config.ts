@@ -91,6 +91,17 @@ export const configSchema = z.strictObject({
     /** How long a client operation may wait for consensus before it fails (ms). */
     requestTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
   }).default({ requestTimeoutMs: 5000 }),
+  /**
+   * Automatic replacement of a lost voter (docs/reconfiguration.md, "Automatic replacement"): a
+   * voter membership has held dead for `afterMs` is replaced by a live roster member of one of
+   * `roles` (mains power first, then the fullest battery of at least `batteryFloor`).
+   */
+  voterReplacement: z.strictObject({
+    enabled: z.boolean().default(true),
+    afterMs: z.number().int().min(1000).max(86_400_000).default(30_000),
+    roles: z.array(z.string().min(1).max(64)).min(1).max(16).default(['worker', 'voter']),
+    batteryFloor: z.number().min(0).max(1).default(0.3),
+  }).default({ enabled: true, afterMs: 30_000, roles: ['worker', 'voter'], batteryFloor: 0.3 }),
   /** Test-only: lets `/debug/partition` cut this agent off from chosen peers. Never on in the field. */
   faultInjection: z.boolean().default(false),
   /**

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
-  type Command, type CommandResult, CoveyStateMachine, type Envelope, type Event, type ExecutedBatch, type Message,
+  type Command, type CommandResult, CoveyStateMachine, type Envelope, type EpochClose, type Event, type ExecutedBatch, type Message,
   type Ready, Replica, type ReplicaOptions, type ReplicaSnapshot, type ReplicaStorage, type SnapshotEnvelope,
 } from '../consensus/index.ts';
 import type { Logger } from './log.ts';
@@ -30,6 +30,12 @@ export interface DriverOptions {
   readonly logger: Logger;
   /** Called after each applied batch (metrics, watchers). */
   readonly onExecuted?: (batch: ExecutedBatch) => void;
+  /**
+   * This replica executed the voters.change that closes its epoch (Ready.closed), and the turn that
+   * did is durable: the agent opens the next epoch's group (docs/reconfiguration.md rules 4–6).
+   * Called once per driver, after that turn's replies; again after a restart (restore re-closes).
+   */
+  readonly onClosed?: (close: EpochClose) => void;
 }
 
 export interface DriverStats {
@@ -258,7 +264,7 @@ export class ReplicaDriver {
     const ready = this.replica.takeReady();
     if (ready.tickMs !== null) this.scheduleTick(ready.tickMs);
     this.releaseEarly(ready);
-    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0 && ready.executed.length === 0) return;
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.snapshots.length === 0 && ready.replies.length === 0 && ready.executed.length === 0 && ready.closed === null) return;
     this.stats.turns++;
     this.inFlight++;
     const durable = this.persist(ready);
@@ -310,6 +316,20 @@ export class ReplicaDriver {
       for (const w of list) w.resolve(rep.result);
     }
     if (this.o.onExecuted !== undefined) for (const b of ready.executed) this.o.onExecuted(b);
+    if (ready.closed !== null) this.o.onClosed?.(ready.closed);
+  }
+
+  /**
+   * The clients waiting here for `command` are answered by `next` instead: the command was handed
+   * on to the next epoch's group (EpochClose.requeue), where it takes effect at most once under
+   * the same ids. Their deadlines still run here.
+   */
+  handOver(command: Command, next: Promise<CommandResult>): void {
+    const key = waiterKey(command.clientId, command.requestId);
+    const list = this.waiters.get(key);
+    if (list === undefined) return;
+    this.waiters.delete(key);
+    next.then((r) => { for (const w of list) w.resolve(r); }, (e: unknown) => { for (const w of list) w.reject(e as Error); });
   }
 
   private scheduleTick(ms: number): void {

@@ -15,8 +15,9 @@ import { createAgentNode } from './agent-node.ts';
 import type { FormingSwarm } from './formation/forming.ts';
 import type { DeviceClock } from '../devices/clock.ts';
 import type { CoveyNode } from '../transports/node.ts';
-import type { ReplicaStorage } from '../consensus/index.ts';
+import type { PersistRecord, ReplicaStorage } from '../consensus/index.ts';
 import { WalStorage } from '../consensus/storage/wal-storage.ts';
+import { EpochStore, type EpochRecord } from './epoch-store.ts';
 
 /** Monotonic time and timers (DeviceClock: devices and the live layer take it too), and the wall clock. */
 export interface AgentClock extends DeviceClock {
@@ -32,8 +33,23 @@ export interface AgentNetwork {
 }
 
 export interface AgentStorage {
-  /** The replica's durable store (a voter's; a worker never opens one). */
-  open(): Promise<ReplicaStorage>;
+  /**
+   * The durable store of this agent's replica in epoch `epoch`'s group (a voter's; a worker never
+   * opens one). Epoch 0 when absent; later epochs' stores are made by `epochs.create`.
+   */
+  open(epoch?: number): Promise<ReplicaStorage>;
+  /** The epochs beyond 0 this agent has moved to (agent/epoch-store.ts). */
+  readonly epochs: AgentEpochs;
+}
+
+export interface AgentEpochs {
+  /** Every epoch made whole on this disk, oldest first (throws, naming the file, on damage). */
+  list(): EpochRecord[];
+  /**
+   * Makes an epoch whole on disk, durably: its record, and with `base` (this agent votes in it) its
+   * group's storage holding that first record (the state at the change).
+   */
+  create(record: EpochRecord, base: PersistRecord | null): Promise<void>;
 }
 
 export interface AgentEntropy {
@@ -77,6 +93,7 @@ export function realAgentClock(): AgentClock {
 export function realAgentPorts(
   config: AgentConfig, identity: Identity, logger: Logger, forming: FormingSwarm | null = null,
 ): AgentPorts {
+  const epochs = new EpochStore(join(configPath(config, config.dataDir), 'epochs'));
   return {
     clock: realAgentClock(),
     network: {
@@ -92,10 +109,21 @@ export function realAgentPorts(
       },
     },
     storage: {
-      open: () => {
-        const dir = join(configPath(config, config.dataDir), 'consensus');
+      open: (epoch = 0) => {
+        const dir = epoch === 0 ? join(configPath(config, config.dataDir), 'consensus') : epochs.storageDir(epoch);
         mkdirSync(dir, { recursive: true });
         return WalStorage.open(dir);
+      },
+      epochs: {
+        list: () => epochs.list(),
+        create: (record, base) => epochs.create(record, base === null ? null : async (dir) => {
+          const s = await WalStorage.open(dir);
+          try {
+            await s.append([base]);
+          } finally {
+            await s.close();
+          }
+        }),
       },
     },
     entropy: { bytes: (n) => randomBytes(n) },

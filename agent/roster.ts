@@ -29,7 +29,9 @@ export interface SwarmRosterOptions {
 }
 
 export class SwarmRoster {
-  readonly #voters: ReadonlySet<string>;
+  #voters: ReadonlySet<string>;
+  /** Voters of any epoch this agent knew: a removed voter stays admitted (as a worker) unless revoked. */
+  readonly #formerVoters = new Set<string>();
   readonly #bootstrap: ReadonlySet<string>;
   readonly enforced: boolean;
   #decisions = new Map<string, RosterDecision>();
@@ -46,12 +48,21 @@ export class SwarmRoster {
     return this.#version;
   }
 
+  /**
+   * The voters of the epoch this agent has moved to (docs/reconfiguration.md). A removed voter
+   * stays admitted, as a worker, until the roster revokes it (rule 10).
+   */
+  setVoters(voters: readonly string[]): void {
+    for (const v of this.#voters) this.#formerVoters.add(v);
+    this.#voters = new Set(voters);
+  }
+
   /** May `peerId` connect and speak here (as a worker at least)? */
   admits(peerId: string): boolean {
     if (this.#voters.has(peerId)) return true;
     const d = this.#decisions.get(peerId);
     if (d !== undefined) return d === 'admitted';
-    return this.#bootstrap.has(peerId) || !this.enforced;
+    return this.#formerVoters.has(peerId) || this.#bootstrap.has(peerId) || !this.enforced;
   }
 
   /** The role a peer holds in the swarm; null when it is not admitted. */

@@ -45,7 +45,7 @@ export const groupVoterIds = [
  * The voter-set half of an AgentApi over voter 0 of `group()`, as the agent serves it once it runs
  * epochs: the view is the state machine's (the config's `groupVoterIds` in epoch 0), the plan is
  * agent/voters-api.ts's with the replicated roster enforced, and the change goes through `submit`
- * to consensus. (The agent itself refuses it today, votersChangeRefusal; a CLI test stands that in.)
+ * to consensus.
  */
 export function groupVoters(d: ReplicaDriver, down: ReadonlySet<number>, submit: AgentApi['submit']): Pick<AgentApi, 'voters' | 'changeVoters'> {
   const voters = (): VotersView => {

@@ -26,7 +26,7 @@ export {
   type ValidationContext,
 } from './core/validate.ts';
 export { changeVoters, commandAccess, type Command, type CommandResult, type Operation, type TaskStatus, type TaskView } from './statemachine/commands.ts';
-export { voterCounts, votersListError, type VotersCommand } from './statemachine/commands.ts';
+export { isVotersChange, voterCounts, voterNamePattern, votersListError, type VotersCommand } from './statemachine/commands.ts';
 export { CoveyStateMachine, leaseMsMax, timestampMsMax } from './statemachine/machine.ts';
 export { freezeResult } from './statemachine/results.ts';
 export { peerIdPattern, rosterDecisionsMax, type RosterDecision, type RosterView } from './statemachine/roster.ts';

@@ -79,6 +79,11 @@ export class LinkHealth {
     await this.#o.node.unhandle(healthProtocol).catch(() => {});
   }
 
+  /** Watches `peer` too from now on (a voter of a new epoch). */
+  watch(peer: string): void {
+    if (!this.#watched.has(peer)) this.#watched.set(peer, { peerId: peerIdFromString(peer), heardAt: -Infinity, pinging: false, warned: false });
+  }
+
   /** Something arrived from `peer` (a consensus message, an echo): it is heard now. */
   heard(peer: string): void {
     const w = this.#watched.get(peer);

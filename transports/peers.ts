@@ -151,6 +151,19 @@ export class PeerKeeper {
     void this.#dial(p);
   }
 
+  /**
+   * Keeps `id` connected from now on too (a voter of a new epoch; docs/reconfiguration.md): its
+   * addresses come from libp2p's peer store (membership and discovery fill it) when none are given.
+   */
+  keep(id: string, addrs: readonly string[] = []): void {
+    if (id === this.#o.node.peerId.toString() || this.#kept.has(id)) return;
+    this.#add(id, addrs.map((a) => multiaddr(a)));
+    const p = this.#kept.get(id)!;
+    if (!this.#running) return;
+    void this.#tag(p);
+    this.#ensure(p);
+  }
+
   /** Kept peers (voters, bootstrap peers) with an open connection now. */
   connected(): string[] {
     return [...this.#kept.values()].filter((p) => this.#isConnected(p.peerId)).map((p) => p.id);

@@ -42,8 +42,8 @@ test('a worker\'s view: no seat of its own, reachability not tracked', () => {
 
 test('add, remove and replace send their request; the agent\'s refusal is printed and exits 1', async () => {
   const seen: VotersRequest[] = [];
-  // The agent today: it plans, then refuses the voters.change at its door (votersChangeRefusal).
-  const refusal = 'voters.change refused: this agent does not run reconfiguration yet';
+  // A refusal as consensus gives one (a change made for an epoch already over).
+  const refusal = 'superseded: the voter set is at epoch 1, this change was made for epoch 0';
   const s = await serveGroup({ changeVoters: async (req) => { seen.push(req); return { ok: false, error: refusal }; } });
   try {
     const add = await runCli(['voters', 'add', x, y, '--reason', 'grow to five', '--agent', s.url]);

@@ -10,7 +10,7 @@ import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { Command, CommandResult, Message } from '../../consensus/index.ts';
+import { emptyDeps, instanceId, type Command, type CommandResult, type Message } from '../../consensus/index.ts';
 import { createCoveyNode, generateIdentityKey, type CoveyNode } from '../node.ts';
 import { encodeFrame } from '../wire/codec.ts';
 import { ConsensusRpc, epaxosProtocol, epaxosProtocolFor } from './consensus-rpc.ts';
@@ -124,6 +124,17 @@ describe('ConsensusRpc with one group per epoch on a node', () => {
     // Both instances on a count into the same counters of a's one registry.
     assert.equal(await counter(registries[0], 'covey_rpc_messages_received_total'), 3);
     assert.equal(await counter(registries[0], 'covey_rpc_messages_sent_total'), 2);
+  });
+
+  it("validates each frame in its epoch: a voters.change made in epoch 1 travels in epoch 1's group", async () => {
+    // The change that would close epoch 1, proposed by c (replica 0 of epoch 1) to a (replica 1).
+    const change: Command = { clientId: 'op', requestId: 1, timestampMs: 1, op: 'voters.change', epoch: 1, voters: [ids[2], ids[0], ids[1]].join(','), reason: 'test' };
+    const preAccept: Message = { type: 'PreAccept', id: instanceId(1, 0), cmd: { commands: [change] }, dep: emptyDeps(3) };
+    const before = g('a1').got.length;
+    const dropped = await counter(registries[0], 'covey_rpc_frames_dropped_total', { reason: 'invalid' });
+    g('c1').rpc.send([{ from: 0, to: 1, msg: preAccept }]);
+    await waitFor('the PreAccept at a in epoch 1', () => g('a1').got.length > before);
+    assert.equal(await counter(registries[0], 'covey_rpc_frames_dropped_total', { reason: 'invalid' }), dropped, 'not refused as a change of another epoch');
   });
 
   it("drops a frame sent on an epoch's protocol by a peer that is not a voter of that epoch", async () => {

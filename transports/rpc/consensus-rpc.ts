@@ -433,7 +433,7 @@ export class ConsensusRpc {
           this.#drop(peer, 'non_voter', `peer ${peer} is not another voter of epoch ${this.#epoch}`);
           continue;
         }
-        const r = decodeFrame(chunk.subarray(), from, { n: this.#n }, this.#frameBytesMax);
+        const r = decodeFrame(chunk.subarray(), from, { n: this.#n, epoch: this.#epoch }, this.#frameBytesMax);
         if (!r.ok) {
           this.#drop(peer, r.kind, r.reason);
           continue;

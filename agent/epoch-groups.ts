@@ -1,0 +1,256 @@
+// The consensus groups an agent runs, one per epoch of the voter set (docs/reconfiguration.md, "One
+// consensus group per epoch"). Each group is its own replica (on an agent that votes in it), over
+// its own storage, with its own consensus RPC and snapshot transfer; the newest is `current`:
+// clients' commands go there, readiness and staleness are about its voters.
+//
+// A group closes when its replica executes the voters.change that ends its epoch (Ready.closed,
+// durable). Then, once: the next epoch is made whole on disk (agent/epoch-store.ts) — with the state
+// at the change as its group's first record where this agent votes in it (rule 6) — its group is
+// opened and becomes current, the commands the closed group handed on are proposed there (or
+// forwarded, on an agent that no longer votes) with their clients still waiting, and each voter new
+// in the next epoch is offered the state at the change (a join offer) until it acknowledges it. A
+// new voter accepts an offer only for an epoch newer than its own, naming it among the voters, from
+// a peer it trusts as a voter; it makes the epoch whole on disk before it acknowledges.
+//
+// A closed group keeps running, answering its peers' recoveries and Commits about the old epoch
+// (rule 7). Retiring it (rule 9) is not built yet: an agent keeps the groups it opened until it
+// stops, and on a restart opens the newest epoch's group and the one before it.
+
+import type { Registry } from 'prom-client';
+import {
+  type Command, type CommandResult, defaultQuorumConfig, epochBaseRecord, type EpochClose, type ExecutedBatch, formatId,
+  quorums, type ReplicaStorage,
+} from '../consensus/index.ts';
+import { changeVoters, isVotersChange } from '../consensus/index.ts';
+import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
+import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
+import type { CoveyNode } from '../transports/node.ts';
+import { ReplicaDriver } from './driver.ts';
+import type { EpochRecord } from './epoch-store.ts';
+import type { Logger } from './log.ts';
+import type { AgentStorage } from './ports.ts';
+
+export interface Group {
+  readonly epoch: number;
+  /** Peer ids in replica order. */
+  readonly voters: readonly string[];
+  /** This agent's replica index in the group, or null where it does not vote. */
+  readonly self: number | null;
+  readonly storage: ReplicaStorage | null;
+  readonly driver: ReplicaDriver | null;
+  readonly rpc: ConsensusRpc;
+  readonly transfer: SnapshotTransfer;
+}
+
+/** A state at a change offered to a voter new in the next epoch (rule 6). */
+export interface JoinOffer {
+  readonly epoch: number;
+  readonly voters: readonly string[];
+  readonly change: string;
+  readonly machine: unknown;
+}
+
+export interface EpochGroupsOptions {
+  readonly self: string;
+  /** Epoch 0's voters: the config's. */
+  readonly voters0: readonly string[];
+  readonly node: () => CoveyNode;
+  readonly storage: AgentStorage;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly replica: { readonly tickMs?: number; readonly snapshotEveryApplied?: number };
+  /** Fault injection: traffic with this peer is dropped. */
+  isCut(peer: string): boolean;
+  /** A message from voter `peer` of some group reached this agent. */
+  heard(peer: string): void;
+  /** A command another agent forwarded (any epoch's RPC serves them; the agent routes it). */
+  onSubmit(command: Command, from: string): Promise<CommandResult>;
+  /** A command this agent can no longer coordinate (it left the voters): hand it to a voter. */
+  forward(command: Command): Promise<CommandResult>;
+  onExecuted(batch: ExecutedBatch): void;
+  /** The newest group changed (a close here, or a join). */
+  onCurrent(group: Group): void;
+  /** Offer the state at a change to a voter new in the next epoch, until it acknowledges. */
+  offerJoin(to: string, offer: JoinOffer): void;
+  readonly requestTimeoutMs: number;
+}
+
+export class EpochGroups {
+  readonly #o: EpochGroupsOptions;
+  readonly #groups = new Map<number, Group>();
+  #current: Group | null = null;
+  /** Opening a next epoch (a close, a join) one at a time. */
+  #changing: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(o: EpochGroupsOptions) {
+    this.#o = o;
+  }
+
+  get current(): Group {
+    if (this.#current === null) throw new Error('assertion: epoch groups read before start');
+    return this.#current;
+  }
+
+  /** Every group open, oldest first. */
+  all(): Group[] {
+    return [...this.#groups.values()].sort((a, b) => a.epoch - b.epoch);
+  }
+
+  /** Opens the newest epoch this agent moved to (and the one before it, where it voted there). */
+  async start(): Promise<void> {
+    const records: EpochRecord[] = [{ epoch: 0, voters: this.#o.voters0, change: '' }, ...this.#o.storage.epochs.list()];
+    const newest = records[records.length - 1];
+    const before = records.length > 1 ? records[records.length - 2] : null;
+    if (before !== null && before.voters.includes(this.#o.self)) await this.#open(before);
+    await this.#open(newest);
+    this.#setCurrent(this.#groups.get(newest.epoch)!);
+  }
+
+  /** Drivers finish their turns in flight (the network still runs). */
+  async stopDrivers(): Promise<void> {
+    this.#stopped = true;
+    await this.#changing.catch(() => {});
+    await Promise.all(this.all().map((g) => g.driver?.stop()));
+  }
+
+  async stop(): Promise<void> {
+    for (const g of this.all().reverse()) {
+      await g.transfer.stop();
+      await g.rpc.stop();
+      await g.storage?.close();
+    }
+    this.#groups.clear();
+  }
+
+  /**
+   * Whether to accept a join offer from `from`, or why not. Duplicates of the current epoch are
+   * accepted (acknowledged again); older ones are refused.
+   */
+  joinRefusal(from: string, offer: JoinOffer, trusted: (peer: string) => boolean): string | null {
+    const now = this.current.epoch;
+    if (!offer.voters.includes(this.#o.self)) return `this agent is not among the voters of epoch ${offer.epoch}`;
+    if (offer.epoch < now) return `this agent is at epoch ${now} already`;
+    if (!trusted(from) && !offer.voters.includes(from)) return `${from} is not a voter this agent knows of`;
+    return null;
+  }
+
+  /** An accepted join offer: the epoch is made whole on disk and its group opened before this resolves. */
+  join(from: string, offer: JoinOffer): Promise<void> {
+    return this.#serially(async () => {
+      if (this.#groups.has(offer.epoch) || this.current.epoch >= offer.epoch) return;
+      this.#o.logger.info({ epoch: offer.epoch, from, voters: offer.voters }, 'joining the voters of a new epoch with the state at its change');
+      await this.#makeEpoch({ epoch: offer.epoch, voters: offer.voters, change: offer.change }, offer.machine);
+    });
+  }
+
+  /**
+   * A trusted voter announced a newer epoch (agent/voters-sync.ts). An agent that does not vote
+   * follows it, as a non-voter, to forward its clients' commands to those voters; one that votes
+   * gets there by executing the change, and one named among the new voters by its join offer.
+   */
+  learn(from: string, epoch: number, voters: readonly string[]): void {
+    if (this.current.self !== null || voters.includes(this.#o.self) || epoch <= this.current.epoch) return;
+    void this.#serially(async () => {
+      if (this.#groups.has(epoch) || this.current.epoch >= epoch) return;
+      this.#o.logger.info({ epoch, from, voters }, 'the voters moved to a newer epoch: forwarding to them');
+      await this.#makeEpoch({ epoch, voters, change: `announced by ${from}` }, null);
+    });
+  }
+
+  #serially(fn: () => Promise<void>): Promise<void> {
+    const next = this.#changing.then(fn);
+    this.#changing = next.catch((err: unknown) => { this.#o.logger.error({ err }, 'opening the next epoch failed'); });
+    return next;
+  }
+
+  async #makeEpoch(record: EpochRecord, machine: unknown): Promise<void> {
+    const i = record.voters.indexOf(this.#o.self);
+    const base = i < 0 ? null : epochBaseRecord(record.voters.length, machine);
+    await this.#o.storage.epochs.create(record, base);
+    if (this.#stopped) return;
+    const g = await this.#open(record);
+    this.#setCurrent(g);
+  }
+
+  #setCurrent(g: Group): void {
+    this.#current = g;
+    this.#o.onCurrent(g);
+  }
+
+  /** A group's close (once durable): the next epoch, the hand-on, the join offers. */
+  #onClosed(g: Group, close: EpochClose): void {
+    void this.#serially(async () => {
+      if (!isVotersChange(close.command)) throw new Error(`assertion: epoch ${g.epoch} closed by ${close.command.op}`);
+      const voters = changeVoters(close.command);
+      const epoch = g.epoch + 1;
+      if (!this.#groups.has(epoch) && this.current.epoch < epoch) {
+        this.#o.logger.info({ epoch, voters, change: formatId(close.change) }, `epoch ${g.epoch} closed; moving to epoch ${epoch}`);
+        await this.#makeEpoch({ epoch, voters, change: formatId(close.change) }, close.machine);
+      }
+      const next = this.#groups.get(epoch);
+      for (const cmd of close.requeue) {
+        const p = next?.driver != null ? next.driver.submit(cmd, this.#o.requestTimeoutMs) : this.#o.forward(cmd);
+        g.driver?.handOver(cmd, p);
+        p.catch(() => {}); // the clients waiting for it get the outcome through handOver
+      }
+      // Voters new in the next epoch need the state at the change before they can vote (rule 6).
+      if (close.machine !== null) {
+        for (const v of voters) if (!g.voters.includes(v)) this.#o.offerJoin(v, { epoch, voters, change: formatId(close.change), machine: close.machine });
+      }
+    });
+  }
+
+  async #open(record: EpochRecord): Promise<Group> {
+    const o = this.#o;
+    const { epoch, voters } = record;
+    const i = voters.indexOf(o.self);
+    const self = i < 0 ? null : i;
+    const logger = o.logger.child({ epoch });
+    const storage = self === null ? null : await o.storage.open(epoch);
+    const holder: { g: Group | null } = { g: null };
+    const rpc = new ConsensusRpc({
+      node: o.node(), voters, self, epoch, logger: logger.child({ part: 'rpc' }), registry: o.registry,
+      onMessage: (from, msg) => {
+        if (o.isCut(voters[from])) return;
+        o.heard(voters[from]);
+        holder.g?.driver?.receive(from, msg);
+      },
+      onSubmit: (command, from) => o.onSubmit(command, from),
+    });
+    const transfer = new SnapshotTransfer({
+      node: o.node(), voters, self, epoch, logger: logger.child({ part: 'snapshots' }), registry: o.registry,
+      onSnapshot: (from, raw) => {
+        if (o.isCut(voters[from])) return;
+        holder.g?.driver?.receiveSnapshot(from, raw);
+      },
+    });
+    let driver: ReplicaDriver | null = null;
+    if (self !== null) {
+      const q = quorums(defaultQuorumConfig(voters.length));
+      driver = await ReplicaDriver.start({
+        replica: { self, n: voters.length, f: q.f, e: q.e, epoch, tickMs: o.replica.tickMs, snapshotEveryApplied: o.replica.snapshotEveryApplied },
+        storage: storage!,
+        logger: logger.child({ part: 'replica' }),
+        send: (envs) => {
+          rpc.send(envs.filter((e) => !o.isCut(voters[e.to])));
+        },
+        sendSnapshots: (envs) => {
+          for (const e of envs) {
+            if (o.isCut(voters[e.to])) continue;
+            logger.debug({ to: e.to, peerExecuted: e.peerExecuted, applied: e.msg.applied, truncated: e.msg.truncated }, 'a voter lags: sending it a state-transfer snapshot');
+            transfer.send(e.to, e.msg);
+          }
+        },
+        onExecuted: (batch) => o.onExecuted(batch),
+        onClosed: (close) => { if (holder.g !== null) this.#onClosed(holder.g, close); },
+      });
+    }
+    const g: Group = { epoch, voters, self, storage, driver, rpc, transfer };
+    holder.g = g;
+    this.#groups.set(epoch, g);
+    await rpc.start();
+    await transfer.start();
+    return g;
+  }
+}

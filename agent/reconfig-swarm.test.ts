@@ -1,0 +1,152 @@
+// Integration (issue 15): a real local swarm replaces its lost voters by itself. Three voters and
+// two workers on loopback, clients writing, reading and swapping registers at every agent the whole
+// time; a voter is killed for good (kill -9) and the swarm replaces it with a worker once membership
+// has held it dead for `voterReplacement.afterMs` (3 s here; 30 s by default): the worker joins
+// epoch 1 with the state at the change and votes. Then a second original voter is killed for good,
+// and the other worker takes its seat (epoch 2). Every acknowledged write reads back at every live
+// agent, the history is linearizable (the project's checker), and an agent restarted from its disk
+// comes back in the newest epoch.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AgentClient, AgentClientError } from './client.ts';
+import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } from './swarm.ts';
+import { eventually as poll } from '../transports/testing/eventually.ts';
+import { historyFromRecords } from '../sim/history.ts';
+import { checkLinearizable } from '../sim/check/linearizability.ts';
+
+const eventually = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => poll(what, f, timeoutMs, 100);
+const cli = new URL('./cli/covey.ts', import.meta.url).pathname;
+const run = promisify(execFile);
+
+const root = mkdtempSync(join(tmpdir(), 'covey-reconfig-swarm-'));
+let swarm: Swarm | null = null;
+after(async () => {
+  if (swarm !== null) await swarmDown(swarm.dir).catch(() => {});
+  if (process.env.COVEY_KEEP_TEST_DIRS === undefined) rmSync(root, { recursive: true, force: true });
+});
+
+interface Status { epoch: number; role: string; replicaId: number | null; voters: string[] }
+const replaceAfterMs = 3000;
+const keys = 8;
+
+/** Closed-loop clients at the given agents, one process each, recording the history format's events. */
+function clients(c: AgentClient[], at: readonly number[]) {
+  const events: Record<string, unknown>[] = [];
+  let stop = false;
+  const t0 = process.hrtime.bigint();
+  const now = (): number => Number(process.hrtime.bigint() - t0);
+  const loop = async (p: number, agent: number): Promise<void> => {
+    for (let i = 1; !stop; i++) {
+      const key = `k${i % keys}`;
+      const f = i % 3 === 0 ? 'read' : i % 3 === 1 ? 'write' : 'cas';
+      const value = `${p}.${i}`;
+      const expected = f === 'cas' ? `${p}.${i - 1}` : null;
+      events.push({ process: p, type: 'invoke', f, key, ...(f === 'write' ? { value } : f === 'cas' ? { value: [expected, value] } : {}), time: now() });
+      try {
+        const ids = { clientId: `p${p}`, requestId: i, timeoutMs: 2000 };
+        const r = (f === 'read' ? await c[agent].get(key, { timeoutMs: 2000 })
+          : f === 'write' ? await c[agent].put(key, value, ids) : await c[agent].cas(key, expected, value, ids)) as Record<string, unknown>;
+        if (r.ok !== true) events.push({ process: p, type: f === 'read' ? 'fail' : 'info', f, key, time: now() });
+        else events.push({ process: p, type: 'ok', f, key, ...(f === 'read' ? { value: r.value ?? null } : f === 'cas' ? { value: r.swapped === true } : {}), time: now() });
+      } catch (err) {
+        if (!(err instanceof AgentClientError)) throw err;
+        // No answer: a write may still take effect; a read changed nothing.
+        events.push({ process: p, type: f === 'read' ? 'fail' : 'info', f, key, time: now() });
+        if (err.status === 0) await new Promise((r) => setTimeout(r, 200)); // the agent is gone
+      }
+    }
+  };
+  const loops = at.map((agent, p) => loop(p, agent));
+  return {
+    events,
+    acked: () => events.filter((e) => e.type === 'ok').length,
+    async stop(): Promise<void> {
+      stop = true;
+      await Promise.all(loops);
+    },
+    now,
+  };
+}
+
+test('lost voters are replaced by workers automatically, twice: the swarm keeps committing, loses nothing, stays linearizable', { timeout: 240_000 }, async () => {
+  const s = await createSwarm(join(root, 'replace'), {
+    voters: 3, workers: 2, requestTimeoutMs: 3000, configExtra: { voterReplacement: { afterMs: replaceAfterMs } },
+  });
+  swarm = s;
+  for (const a of s.agents) startAgent(s, a.index);
+  await waitReady(s, 60_000);
+  const c = s.agents.map((a) => new AgentClient(a.http));
+  const ids = s.agents.map((a) => a.peerId);
+  const status = async (i: number): Promise<Status> => await c[i].status() as unknown as Status;
+  const load = clients(c, [0, 1, 3, 4, 0, 3]);
+  await eventually('the clients to commit', async () => (load.acked() >= 20 ? true : undefined));
+
+  // Voter 2 is lost for good: a worker takes its seat.
+  let killedAt = performance.now();
+  await stopAgent(s, 2, { hard: true });
+  const first = await eventually('a worker to vote in epoch 1', async () => {
+    for (const w of [3, 4]) {
+      const st = await status(w);
+      if (st.epoch === 1 && st.role === 'voter') return { w, st, afterMs: performance.now() - killedAt };
+    }
+    return undefined;
+  }, replaceAfterMs + 20_000);
+  assert.equal(first.st.replicaId, 2, 'in the seat of the voter it replaced');
+  assert.deepEqual(first.st.voters, [ids[0], ids[1], ids[first.w]]);
+  const other = first.w === 3 ? 4 : 3;
+  await eventually('every live agent in epoch 1', async () => {
+    for (const i of [0, 1, other]) if ((await status(i)).epoch !== 1) return undefined;
+    return true;
+  });
+  const acked = load.acked();
+  await eventually('the clients to commit in epoch 1', async () => (load.acked() >= acked + 20 ? true : undefined));
+
+  // Then voter 1 is lost for good: the other worker takes its seat.
+  killedAt = performance.now();
+  await stopAgent(s, 1, { hard: true });
+  const second = await eventually('the other worker to vote in epoch 2', async () => {
+    const st = await status(other);
+    return st.epoch === 2 && st.role === 'voter' ? { st, afterMs: performance.now() - killedAt } : undefined;
+  }, replaceAfterMs + 20_000);
+  assert.deepEqual(second.st.voters, [ids[0], ids[other], ids[first.w]]);
+  const acked2 = load.acked();
+  await eventually('the clients to commit in epoch 2', async () => (load.acked() >= acked2 + 20 ? true : undefined));
+  await load.stop();
+  console.log(`# replaced after ${Math.round(first.afterMs)} ms and ${Math.round(second.afterMs)} ms (replaceAfter ${replaceAfterMs} ms); ${load.acked()} operations acknowledged`);
+
+  // Final reads at every live agent: every key as the history says, the same everywhere.
+  const events = load.events;
+  const live = [0, 3, 4];
+  for (let k = 0; k < keys; k++) {
+    const values = new Set<unknown>();
+    for (const [j, via] of live.entries()) {
+      const p = 100 + k * live.length + j;
+      events.push({ process: p, type: 'invoke', f: 'read', key: `k${k}`, time: load.now() });
+      const r = await c[via].get(`k${k}`) as { ok: boolean; value?: unknown };
+      assert.equal(r.ok, true, `final read of k${k} at agent ${via}`);
+      events.push({ process: p, type: 'ok', f: 'read', key: `k${k}`, value: r.value ?? null, time: load.now() });
+      values.add(r.value ?? null);
+    }
+    assert.equal(values.size, 1, `k${k} reads the same at every live agent`);
+  }
+  const lin = checkLinearizable(historyFromRecords(events.map((fields, i) => ({ fields, line: i + 1 }))));
+  assert.equal(lin.linearizable, true, `linearizable: ${JSON.stringify(lin.violations).slice(0, 600)}`);
+  assert.ok(lin.operations > 60, `${lin.operations} operations checked`);
+
+  // The operator's view, and a restart from the agent's own disk: back in epoch 2, voting.
+  const ls = JSON.parse((await run(process.execPath, [cli, 'voters', 'ls', '--json', '--agent', s.agents[first.w].http])).stdout) as { epoch: number; voters: { peerId: string }[] };
+  assert.deepEqual([ls.epoch, ls.voters.map((v) => v.peerId)], [2, [ids[0], ids[other], ids[first.w]]]);
+  await stopAgent(s, first.w);
+  startAgent(s, first.w);
+  await waitReady(s, 60_000, [first.w]);
+  const back = await status(first.w);
+  assert.deepEqual([back.epoch, back.replicaId], [2, 2]);
+  assert.deepEqual(await c[first.w].put('after-restart', 'x'), { ok: true });
+  assert.deepEqual(await c[other].get('after-restart'), { ok: true, value: 'x' });
+});
