@@ -8,6 +8,7 @@ import { plannedVoters, requestReason, votersCommand, votersView, type VotersVie
 
 // Free loopback ports, for tests outside agent/ that may import agent but not transports (the CLI's).
 export { freePorts } from '../transports/ports.ts';
+export { eventually } from '../transports/testing/eventually.ts';
 
 export const silentLogger = pino({ level: 'silent' });
 

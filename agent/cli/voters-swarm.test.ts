@@ -4,8 +4,8 @@
 // has held it dead for `voterReplacement.afterMs` (3 s here; 30 s by default): the worker joins
 // epoch 1 with the state at the change and votes. Then a second original voter is killed for good,
 // and the other worker takes its seat (epoch 2). Every acknowledged write reads back at every live
-// agent, the history is linearizable (the project's checker), and an agent restarted from its disk
-// comes back in the newest epoch.
+// agent, the history is linearizable (the project's checker), an agent restarted from its disk
+// comes back in the newest epoch, and the voter lost first, back after all, rejoins as a worker.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,14 +14,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AgentClient, AgentClientError } from './client.ts';
-import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } from './swarm.ts';
-import { eventually as poll } from '../transports/testing/eventually.ts';
-import { historyFromRecords } from '../sim/history.ts';
-import { checkLinearizable } from '../sim/check/linearizability.ts';
+import { AgentClient, AgentClientError } from '../client.ts';
+import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } from '../swarm.ts';
+import { eventually as poll } from '../testing.ts';
+import { historyFromRecords } from '../../sim/history.ts';
+import { checkLinearizable } from '../../sim/check/linearizability.ts';
 
 const eventually = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => poll(what, f, timeoutMs, 100);
-const cli = new URL('./cli/covey.ts', import.meta.url).pathname;
+const cli = new URL('./covey.ts', import.meta.url).pathname;
 const run = promisify(execFile);
 
 const root = mkdtempSync(join(tmpdir(), 'covey-reconfig-swarm-'));
@@ -149,4 +149,14 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   assert.deepEqual([back.epoch, back.replicaId], [2, 2]);
   assert.deepEqual(await c[first.w].put('after-restart', 'x'), { ok: true });
   assert.deepEqual(await c[other].get('after-restart'), { ok: true, value: 'x' });
+
+  // The voter lost first comes back after all: it rejoins as a worker of the newest epoch (rule 10).
+  startAgent(s, 2);
+  const returned = await eventually('the old voter 2 back, as a worker of epoch 2', async () => {
+    const st = await status(2);
+    return st.epoch === 2 && st.role === 'worker' ? st : undefined;
+  }, 60_000);
+  assert.deepEqual(returned.voters, [ids[0], ids[other], ids[first.w]]);
+  assert.deepEqual(await c[2].put('from-the-old-voter', 'y'), { ok: true });
+  assert.deepEqual(await c[0].get('from-the-old-voter'), { ok: true, value: 'y' });
 });
