@@ -107,7 +107,7 @@ interface Composition {
   readonly http: boolean;
 }
 
-/** Membership events kept for `GET /members/events`. */
+/** Membership events (and moves to a new epoch of the voter set) kept for `GET /members/events`. */
 const recentEventsMax = 200;
 
 /** How long a non-voter waits before trying the next voter when forwarding fails. */
@@ -240,6 +240,7 @@ export class Agent implements AgentApi {
         ? null
         : { tasks: this.driver.stateMachine.listTasks(), nowMs: this.clock.wallMs() },
       telemetry: this.telemetryStats,
+      voters: () => ({ epoch: this.epoch, n: this.n, voting: this.selfIndex !== null }),
     });
   }
 
@@ -430,6 +431,8 @@ export class Agent implements AgentApi {
       this.health?.watch(v);
     }
     this.votersSync?.publish();
+    // In GET /members/events beside membership's news: the voter set is the swarm's membership too.
+    this.pushEvent({ type: 'epoch', epoch: g.epoch, voters: g.voters, role: g.self === null ? 'worker' : 'voter', at: new Date(this.clock.wallMs()).toISOString() });
     this.logger.info({ epoch: g.epoch, voters: g.voters, self: g.self }, g.self === null
       ? `epoch ${g.epoch}: this agent does not vote; it forwards its clients' commands to the voters`
       : `epoch ${g.epoch}: this agent votes as replica ${g.self} of ${g.voters.length}`);
@@ -1126,6 +1129,11 @@ export class Agent implements AgentApi {
     return this.submit(votersCommand(epoch, plan.voters, req.reason ?? requestReason(req)), o);
   }
 
+  private pushEvent(e: Record<string, unknown>): void {
+    this.recentEvents.push(e);
+    if (this.recentEvents.length > recentEventsMax) this.recentEvents.splice(0, this.recentEvents.length - recentEventsMax);
+  }
+
   memberEvents(): unknown[] {
     return this.recentEvents;
   }
@@ -1145,8 +1153,7 @@ export class Agent implements AgentApi {
 
   /** Membership news: kept for the HTTP API, logged; a dead voter's stalled instances are recovered at once (§12). */
   private onMemberEvent(e: MemberEvent): void {
-    this.recentEvents.push({ type: e.type, peerId: e.member.id, state: e.member.state, incarnation: e.member.incarnation, at: new Date(this.clock.wallMs()).toISOString() });
-    if (this.recentEvents.length > recentEventsMax) this.recentEvents.splice(0, this.recentEvents.length - recentEventsMax);
+    this.pushEvent({ type: e.type, peerId: e.member.id, state: e.member.state, incarnation: e.member.incarnation, at: new Date(this.clock.wallMs()).toISOString() });
     const level = e.type === 'dead' || e.type === 'suspect' ? 'warn' : 'info';
     this.logger[level]({ member: e.member.id, state: e.member.state, incarnation: e.member.incarnation }, `member ${e.type}`);
     this.live.member(e);

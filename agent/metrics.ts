@@ -27,6 +27,8 @@ export interface MetricsSources {
   tasks?(): { readonly tasks: readonly TaskView[]; readonly nowMs: number } | null;
   /** Telemetry counted by the plugin environment (agent/telemetry-stats.ts). */
   telemetry?: TelemetryStats;
+  /** The voter set this agent acts in: its epoch, its size, and whether this agent votes in it. */
+  voters?(): { readonly epoch: number; readonly n: number; readonly voting: boolean };
 }
 
 /** Every state a plugin can be in: each gets a sample (1 for the current one), so a dashboard sees the 0s too. */
@@ -64,6 +66,12 @@ export function createMetrics(sources: MetricsSources): AgentMetrics {
   registerDeviceMetrics(registry, sources);
   registerTaskMetrics(registry, sources);
   if (sources.telemetry !== undefined) registerTelemetryMetrics(registry, sources.telemetry);
+  const voters = sources.voters;
+  if (voters !== undefined) {
+    new Gauge({ name: 'covey_voters_epoch', help: 'The epoch of the voter set this agent acts in (0: the config\'s voters)', registers: [registry], collect() { this.set(voters().epoch); } });
+    new Gauge({ name: 'covey_voters', help: 'Voters in the current epoch', registers: [registry], collect() { this.set(voters().n); } });
+    new Gauge({ name: 'covey_voting', help: '1 when this agent votes in the current epoch, else 0', registers: [registry], collect() { this.set(voters().voting ? 1 : 0); } });
+  }
   return { registry, commands, commandSeconds, reachableVoters };
 }
 

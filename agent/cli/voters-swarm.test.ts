@@ -26,7 +26,10 @@ const run = promisify(execFile);
 
 const root = mkdtempSync(join(tmpdir(), 'covey-reconfig-swarm-'));
 let swarm: Swarm | null = null;
+/** Ends the clients' loops even when the test fails midway (they would keep the process alive). */
+let stopClients: () => Promise<void> = async () => {};
 after(async () => {
+  await stopClients();
   if (swarm !== null) await swarmDown(swarm.dir).catch(() => {});
   if (process.env.COVEY_KEEP_TEST_DIRS === undefined) rmSync(root, { recursive: true, force: true });
 });
@@ -85,6 +88,7 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   const ids = s.agents.map((a) => a.peerId);
   const status = async (i: number): Promise<Status> => await c[i].status() as unknown as Status;
   const load = clients(c, [0, 1, 3, 4, 0, 3]);
+  stopClients = () => load.stop();
   await eventually('the clients to commit', async () => (load.acked() >= 20 ? true : undefined));
 
   // Voter 2 is lost for good: a worker takes its seat.
@@ -142,6 +146,11 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   // The operator's view, and a restart from the agent's own disk: back in epoch 2, voting.
   const ls = JSON.parse((await run(process.execPath, [cli, 'voters', 'ls', '--json', '--agent', s.agents[first.w].http])).stdout) as { epoch: number; voters: { peerId: string }[] };
   assert.deepEqual([ls.epoch, ls.voters.map((v) => v.peerId)], [2, [ids[0], ids[other], ids[first.w]]]);
+  const metrics = await (await fetch(`${s.agents[first.w].http}/metrics`)).text();
+  assert.match(metrics, /^covey_voters_epoch 2$/m);
+  assert.match(metrics, /^covey_voting 1$/m);
+  const news = (await c[0].request('GET', '/members/events') as { events: { type: string; epoch?: number; role?: string }[] }).events;
+  assert.deepEqual(news.filter((e) => e.type === 'epoch').map((e) => [e.epoch, e.role]), [[0, 'voter'], [1, 'voter'], [2, 'voter']]);
   await stopAgent(s, first.w);
   startAgent(s, first.w);
   await waitReady(s, 60_000, [first.w]);
