@@ -1199,6 +1199,8 @@ export class Agent implements AgentApi {
       replicaId: this.selfIndex,
       epoch: this.epoch,
       voters: this.voterIds,
+      /** The epochs whose consensus groups run here: the current one, and older ones until retired. */
+      epochsOpen: this.groups?.all().map((g) => g.epoch) ?? [],
       reachableVoters: reachable.length,
       addrs: this.node?.getMultiaddrs().map(String) ?? [],
       http: this.httpUrl,

@@ -40,6 +40,8 @@ export interface Group {
   readonly driver: ReplicaDriver | null;
   readonly rpc: ConsensusRpc;
   readonly transfer: SnapshotTransfer;
+  /** Voters heard on this group's consensus stream: they hold its state (rule 9 counts them). */
+  readonly heard: Set<string>;
 }
 
 /** A state at a change offered to a voter new in the next epoch (rule 6). */
@@ -145,12 +147,14 @@ export class EpochGroups {
   }
 
   /**
-   * A trusted voter announced a newer epoch (agent/voters-sync.ts). An agent that does not vote
-   * follows it, as a non-voter, to forward its clients' commands to those voters; one that votes
-   * gets there by executing the change, and one named among the new voters by its join offer.
+   * A trusted voter announced a newer epoch (agent/voters-sync.ts). An agent not among its voters
+   * follows it, as a non-voter, to forward its clients' commands to those voters — a worker, or a
+   * voter removed meanwhile (rule 10: back from a long outage, its old epoch may be retired
+   * everywhere else); its old group stays open until retired. One named among the new voters gets
+   * there by executing the change, or by its join offer: it cannot vote without the state.
    */
   learn(from: string, epoch: number, voters: readonly string[]): void {
-    if (this.current.self !== null || voters.includes(this.#o.self) || epoch <= this.current.epoch) return;
+    if (voters.includes(this.#o.self) || epoch <= this.current.epoch) return;
     void this.#serially(async () => {
       if (this.#groups.has(epoch) || this.current.epoch >= epoch) return;
       this.#o.logger.info({ epoch, from, voters }, 'the voters moved to a newer epoch: forwarding to them');
@@ -176,6 +180,8 @@ export class EpochGroups {
   #setCurrent(g: Group): void {
     this.#current = g;
     this.#o.onCurrent(g);
+    for (const old of this.all()) if (old.epoch < g.epoch - 1) this.#retire(old);
+    this.#retireBefore(g.epoch);
   }
 
   /** A group's close (once durable): the next epoch, the hand-on, the join offers. */
@@ -201,6 +207,31 @@ export class EpochGroups {
     });
   }
 
+  /**
+   * Rule 9: epoch E−1's group is retired here once every voter of epoch E holds the state at the
+   * change, which it shows by speaking in E's group (it opened that group from that state); and any
+   * group two or more epochs behind the newest, whose next epoch has closed in turn. A voter lost
+   * for good never speaks: its epoch's predecessor then waits for the next change.
+   */
+  #retireBefore(epoch: number): void {
+    const next = this.#groups.get(epoch);
+    const old = this.#groups.get(epoch - 1);
+    if (next === undefined || old === undefined) return;
+    if (!next.voters.every((v) => v === this.#o.self || next.heard.has(v))) return;
+    this.#retire(old);
+  }
+
+  #retire(g: Group): void {
+    if (!this.#groups.delete(g.epoch)) return;
+    this.#o.logger.info({ epoch: g.epoch }, `epoch ${g.epoch} retired: the voters after it hold the state at its change (docs/reconfiguration.md rule 9)`);
+    void this.#serially(async () => {
+      await g.driver?.stop();
+      await g.transfer.stop();
+      await g.rpc.stop();
+      await g.storage?.close();
+    });
+  }
+
   async #open(record: EpochRecord): Promise<Group> {
     const o = this.#o;
     const { epoch, voters } = record;
@@ -214,7 +245,13 @@ export class EpochGroups {
       onMessage: (from, msg) => {
         if (o.isCut(voters[from])) return;
         o.heard(voters[from]);
-        holder.g?.driver?.receive(from, msg);
+        const g = holder.g;
+        if (g === null) return;
+        if (!g.heard.has(voters[from])) {
+          g.heard.add(voters[from]);
+          this.#retireBefore(g.epoch);
+        }
+        g.driver?.receive(from, msg);
       },
       onSubmit: (command, from) => o.onSubmit(command, from),
     });
@@ -246,7 +283,7 @@ export class EpochGroups {
         onClosed: (close) => { if (holder.g !== null) this.#onClosed(holder.g, close); },
       });
     }
-    const g: Group = { epoch, voters, self, storage, driver, rpc, transfer };
+    const g: Group = { epoch, voters, self, storage, driver, rpc, transfer, heard: new Set() };
     holder.g = g;
     this.#groups.set(epoch, g);
     await rpc.start();

@@ -228,7 +228,8 @@ test('GET /plugins lists every plugin with its state, restarts and last error', 
     const post = await s.raw('POST', '/plugins', '{}');
     assert.equal(post.status, 405);
     // The human status of `covey status` shows the same.
-    const text = formatStatus({ peerId: 'p1', role: 'voter', replicaId: 0, swarm: 's', ready: true, readiness: 'ok', voters: ['a', 'b', 'c'], reachableVoters: 3, plugins: r.plugins });
+    const text = formatStatus({ peerId: 'p1', role: 'voter', replicaId: 0, swarm: 's', ready: true, readiness: 'ok', voters: ['a', 'b', 'c'], reachableVoters: 3, epoch: 2, plugins: r.plugins });
+    assert.match(text, /voters +3 of 3 reachable, epoch 2 \(covey voters ls\)/);
     assert.match(text, /fine\s+1\.2\.0\s+active\s+0\s+-/);
     assert.match(text, /broken\s+0\.1\.0\s+failed\s+0\s+no sensor on i2c bus 1 \(at .*\), restart in 1 s/);
     assert.match(formatStatus({ plugins: [] }), /plugins\s+none/);

@@ -344,7 +344,7 @@ export function formatStatus(s: Record<string, unknown>): string {
   const lines = [
     `agent     ${str(s.peerId)} (${role}) in swarm ${str(s.swarm)}`,
     `ready     ${s.ready === true ? 'yes' : 'no'}: ${str(s.readiness)}`,
-    `voters    ${str(s.reachableVoters)} of ${Array.isArray(s.voters) ? s.voters.length : '-'} reachable`,
+    `voters    ${str(s.reachableVoters)} of ${Array.isArray(s.voters) ? s.voters.length : '-'} reachable, epoch ${str(s.epoch)} (covey voters ls)`,
     `http      ${str(s.http)}, up ${Math.round(Number(s.uptimeMs ?? 0) / 1000)} s`,
   ];
   if (inst !== null && inst !== undefined) lines.push(`instances committed ${str(inst.committed)}, executed ${str(inst.executed)}, pending ${str(inst.pending)}`);

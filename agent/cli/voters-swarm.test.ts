@@ -146,6 +146,11 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   // The operator's view, and a restart from the agent's own disk: back in epoch 2, voting.
   const ls = JSON.parse((await run(process.execPath, [cli, 'voters', 'ls', '--json', '--agent', s.agents[first.w].http])).stdout) as { epoch: number; voters: { peerId: string }[] };
   assert.deepEqual([ls.epoch, ls.voters.map((v) => v.peerId)], [2, [ids[0], ids[other], ids[first.w]]]);
+  // Rule 9: the old epochs' groups are retired once the voters after them hold the state.
+  await eventually('epochs 0 and 1 retired at voter 0', async () => {
+    const open = (await c[0].status() as { epochsOpen: number[] }).epochsOpen;
+    return open.length === 1 && open[0] === 2 ? true : undefined;
+  });
   const metrics = await (await fetch(`${s.agents[first.w].http}/metrics`)).text();
   assert.match(metrics, /^covey_voters_epoch 2$/m);
   assert.match(metrics, /^covey_voting 1$/m);
