@@ -433,6 +433,7 @@ export class Agent implements AgentApi {
     this.votersSync?.publish();
     // In GET /members/events beside membership's news: the voter set is the swarm's membership too.
     this.pushEvent({ type: 'epoch', epoch: g.epoch, voters: g.voters, role: g.self === null ? 'worker' : 'voter', at: new Date(this.clock.wallMs()).toISOString() });
+    this.live.voters(g.epoch, g.voters, g.self === null ? 'worker' : 'voter');
     this.logger.info({ epoch: g.epoch, voters: g.voters, self: g.self }, g.self === null
       ? `epoch ${g.epoch}: this agent does not vote; it forwards its clients' commands to the voters`
       : `epoch ${g.epoch}: this agent votes as replica ${g.self} of ${g.voters.length}`);

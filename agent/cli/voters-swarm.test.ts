@@ -19,6 +19,7 @@ import { createSwarm, startAgent, stopAgent, swarmDown, waitReady, type Swarm } 
 import { eventually as poll } from '../testing.ts';
 import { historyFromRecords } from '../../sim/history.ts';
 import { checkLinearizable } from '../../sim/check/linearizability.ts';
+import { readSse } from '../live/sse-reader.ts';
 
 const eventually = <T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => poll(what, f, timeoutMs, 100);
 const cli = new URL('./covey.ts', import.meta.url).pathname;
@@ -87,6 +88,15 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   const c = s.agents.map((a) => new AgentClient(a.http));
   const ids = s.agents.map((a) => a.peerId);
   const status = async (i: number): Promise<Status> => await c[i].status() as unknown as Status;
+  // The live event stream of voter 0 (GET /events, the dashboard's): its moves to new epochs.
+  const moves: { epoch: number; role: string }[] = [];
+  const sse = new AbortController();
+  const res = await fetch(`${s.agents[0].http}/events?kinds=voters`, { signal: sse.signal });
+  const reading = (async () => {
+    try {
+      for await (const m of readSse(res.body!)) moves.push(JSON.parse(m.data) as { epoch: number; role: string });
+    } catch { /* aborted at the end */ }
+  })();
   const load = clients(c, [0, 1, 3, 4, 0, 3]);
   stopClients = () => load.stop();
   await eventually('the clients to commit', async () => (load.acked() >= 20 ? true : undefined));
@@ -156,6 +166,9 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   assert.match(metrics, /^covey_voting 1$/m);
   const news = (await c[0].request('GET', '/members/events') as { events: { type: string; epoch?: number; role?: string }[] }).events;
   assert.deepEqual(news.filter((e) => e.type === 'epoch').map((e) => [e.epoch, e.role]), [[0, 'voter'], [1, 'voter'], [2, 'voter']]);
+  sse.abort();
+  await reading;
+  assert.deepEqual(moves.map((e) => [e.epoch, e.role]), [[1, 'voter'], [2, 'voter']]);
   await stopAgent(s, first.w);
   startAgent(s, first.w);
   await waitReady(s, 60_000, [first.w]);

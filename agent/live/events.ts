@@ -7,7 +7,7 @@
 import type { TaskView } from '../../consensus/index.ts';
 import type { Cancel } from '../plugins/api.ts';
 
-export const eventKinds = ['member', 'task', 'kv', 'telemetry', 'position', 'consensus'] as const;
+export const eventKinds = ['member', 'task', 'kv', 'telemetry', 'position', 'consensus', 'voters'] as const;
 export type EventKind = (typeof eventKinds)[number];
 
 /** Listeners at once (SSE clients, watchers, bridges); one more is refused with LiveLimitError. */
@@ -80,7 +80,18 @@ export interface ConsensusEventData {
   readonly atMs: number;
 }
 
-export type LiveEvent = MemberEventData | TaskEventData | KvEventData | TelemetryEventData | PositionEventData | ConsensusEventData;
+/** This agent moved to a new epoch of the voter set (docs/reconfiguration.md). */
+export interface VotersEventData {
+  readonly kind: 'voters';
+  readonly epoch: number;
+  /** Peer ids in seat order. */
+  readonly voters: readonly string[];
+  /** This agent's role in the epoch. */
+  readonly role: 'voter' | 'worker';
+  readonly atMs: number;
+}
+
+export type LiveEvent = MemberEventData | TaskEventData | KvEventData | TelemetryEventData | PositionEventData | ConsensusEventData | VotersEventData;
 
 /** Which events a listener wants. Prefix applies to kv keys and task ids, topic to telemetry. */
 export interface EventFilter {
@@ -142,7 +153,7 @@ type Listener = (e: LiveEvent) => void;
 export class LiveEvents {
   readonly #listeners = new Map<Listener, EventFilter>();
   /** Events emitted, by kind (tests and the dashboard's footer). */
-  readonly emitted: Record<EventKind, number> = { member: 0, task: 0, kv: 0, telemetry: 0, position: 0, consensus: 0 };
+  readonly emitted: Record<EventKind, number> = { member: 0, task: 0, kv: 0, telemetry: 0, position: 0, consensus: 0, voters: 0 };
 
   get listeners(): number {
     return this.#listeners.size;

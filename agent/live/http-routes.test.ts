@@ -96,7 +96,7 @@ test('GET /events: no token is 401, a bad query is 400 naming the problem, POST 
       assert.equal(r.status, 400, query);
       assert.match(((await r.json()) as { error: string }).error, pattern);
     };
-    await bad('kinds=kv,bogus', /unknown kind\(s\) "bogus"; the kinds are member, task, kv, telemetry, position, consensus/);
+    await bad('kinds=kv,bogus', /unknown kind\(s\) "bogus"; the kinds are member, task, kv, telemetry, position, consensus, voters/);
     await bad('kinds=', /query "kinds" is empty/);
     await bad('topc=x', /unknown query parameter "topc"; \/events takes kinds, prefix and topic/);
     await bad('topic=', /query "topic" is empty/);

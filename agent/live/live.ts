@@ -51,6 +51,11 @@ export class LiveLayer {
     this.events.emit({ kind: 'member', type: e.type, peerId: m.id, state: m.state, role: m.meta.role, incarnation: m.incarnation, battery: m.meta.battery, atMs: Date.now() });
   }
 
+  /** A move to a new epoch of the voter set. */
+  voters(epoch: number, voters: readonly string[], role: 'voter' | 'worker'): void {
+    this.events.emit({ kind: 'voters', epoch, voters: [...voters], role, atMs: Date.now() });
+  }
+
   start(o: LiveStartOptions): void {
     this.#stops.push(this.tap.subscribe('*', (s) => {
       this.events.emit({ kind: 'telemetry', topic: s.topic, from: s.from, value: s.value, atMs: s.atMs });
