@@ -22,7 +22,7 @@ test('listeners get what their filter passes; a throwing listener does not stop 
 });
 
 test('parseEventFilter: every kind by default; bad names are refused with the list of good ones', () => {
-  assert.equal(parseEventFilter(new URLSearchParams('')).kinds.size, 6);
+  assert.equal(parseEventFilter(new URLSearchParams('')).kinds.size, 7);
   assert.deepEqual([...parseEventFilter(new URLSearchParams('kinds=kv, task')).kinds], ['kv', 'task']);
   assert.throws(() => parseEventFilter(new URLSearchParams('kinds=kv,tasks')), (e: Error) => e instanceof EventQueryError && /unknown kind\(s\) "tasks"/.test(e.message));
   assert.throws(() => parseEventFilter(new URLSearchParams('since=3')), /unknown query parameter "since"/);
