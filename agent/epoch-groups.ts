@@ -24,6 +24,7 @@ import {
 import { changeVoters, isVotersChange } from '../consensus/index.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
 import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
+import type { JoinOffer } from '../transports/rpc/join-transfer.ts';
 import type { CoveyNode } from '../transports/node.ts';
 import { ReplicaDriver } from './driver.ts';
 import type { EpochRecord } from './epoch-store.ts';
@@ -44,12 +45,19 @@ export interface Group {
   readonly heard: Set<string>;
 }
 
-/** A state at a change offered to a voter new in the next epoch (rule 6). */
-export interface JoinOffer {
-  readonly epoch: number;
-  readonly voters: readonly string[];
-  readonly change: string;
-  readonly machine: unknown;
+/**
+ * Why agent `self`, at epoch `current`, refuses a join offer from `from`, or null to take it. The
+ * offer must name `self` among its voters and be for an epoch newer than `current` (a duplicate of
+ * the current one is taken again, so the sender hears its ack); and it must come from a voter this
+ * agent trusts (`trusted`: a voter of its current epoch; they are the ones that execute the change).
+ * A roster member that is no voter cannot move anyone to an epoch of its own making, even one
+ * naming itself among the voters.
+ */
+export function joinRefusal(self: string, current: number, from: string, offer: JoinOffer, trusted: (peer: string) => boolean): string | null {
+  if (!offer.voters.includes(self)) return `this agent is not among the voters of epoch ${offer.epoch}`;
+  if (offer.epoch < current) return `this agent is at epoch ${current} already`;
+  if (!trusted(from)) return `${from} is not a voter of epoch ${current}, the newest this agent knows`;
+  return null;
 }
 
 export interface EpochGroupsOptions {
@@ -125,16 +133,9 @@ export class EpochGroups {
     this.#groups.clear();
   }
 
-  /**
-   * Whether to accept a join offer from `from`, or why not. Duplicates of the current epoch are
-   * accepted (acknowledged again); older ones are refused.
-   */
+  /** Whether to accept a join offer from `from`, or why not (joinRefusal). */
   joinRefusal(from: string, offer: JoinOffer, trusted: (peer: string) => boolean): string | null {
-    const now = this.current.epoch;
-    if (!offer.voters.includes(this.#o.self)) return `this agent is not among the voters of epoch ${offer.epoch}`;
-    if (offer.epoch < now) return `this agent is at epoch ${now} already`;
-    if (!trusted(from) && !offer.voters.includes(from)) return `${from} is not a voter this agent knows of`;
-    return null;
+    return joinRefusal(this.#o.self, this.current.epoch, from, offer, trusted);
   }
 
   /** An accepted join offer: the epoch is made whole on disk and its group opened before this resolves. */
