@@ -585,14 +585,16 @@ export class Agent implements AgentApi {
     return {
       name: 'roster sync',
       start: () => {
-        const d = this.driver;
         sync = new RosterSync({
           roster: this.roster,
           swarm: this.config.swarm.name,
           pubsub: this.node!.services.pubsub,
-          read: d === null
-            ? null
-            : { version: () => d.stateMachine.rosterVersion(), view: () => d.stateMachine.roster() },
+          // The current epoch's state machine, read each time: the agent may start or stop voting,
+          // and a closed epoch's machine stays frozen at its change (a worker reads version 0: nothing).
+          read: {
+            version: () => this.driver?.stateMachine.rosterVersion() ?? 0,
+            view: () => this.driver?.stateMachine.roster() ?? { version: 0, decisions: [] },
+          },
           logger: this.logger.child({ part: 'roster' }),
         });
         this.roster.onChange((revoked) => {
