@@ -6,20 +6,15 @@
 // cannot vote without the state at the change). Anything else on the topic is dropped and counted.
 
 import type { PubSub, Message as PubSubMessage } from '@libp2p/interface';
-import { voterCounts, voterNamePattern } from '../consensus/index.ts';
+import { Registry, type Counter } from 'prom-client';
+import { counterIn } from '../transports/rpc/metrics.ts';
+import { parseVotersMessage, votersTopic, type VotersAnnouncement } from '../transports/voters-topic.ts';
 import type { Logger } from './log.ts';
 
+// The announcement's wire format and decoder are the transports' (the wire fuzzer checks them there).
+export { parseVotersMessage, votersTopic, type VotersAnnouncement };
+
 export const votersPublishEveryMs = 5_000;
-const votersMessageBytesMax = 4096;
-
-export function votersTopic(swarm: string): string {
-  return `covey/${swarm}/voters`;
-}
-
-export interface VotersAnnouncement {
-  readonly epoch: number;
-  readonly voters: readonly string[];
-}
 
 export interface VotersSyncOptions {
   readonly swarm: string;
@@ -32,11 +27,17 @@ export interface VotersSyncOptions {
   onAnnouncement(from: string, a: VotersAnnouncement): void;
   readonly logger: Logger;
   readonly publishEveryMs?: number;
+  /** prom-client registry for covey_voters_announcements_dropped_total (the agent's); a private one when absent. */
+  readonly registry?: Registry;
 }
+
+/** Why an announcement was dropped (the counter's `reason`), as covey_rpc_frames_dropped_total names them. */
+export type VotersDropReason = 'non_voter' | 'invalid';
 
 export class VotersSync {
   readonly #o: VotersSyncOptions;
   readonly #topic: string;
+  readonly #dropped: Counter<'reason'>;
   #publish: NodeJS.Timeout | null = null;
   /** Messages dropped: not from a trusted voter, or malformed. */
   dropped = 0;
@@ -44,6 +45,9 @@ export class VotersSync {
   constructor(o: VotersSyncOptions) {
     this.#o = o;
     this.#topic = votersTopic(o.swarm);
+    // Looked up before made: two VotersSyncs on one registry (an agent restarted in-process) share it.
+    this.#dropped = counterIn(o.registry ?? new Registry(), 'covey_voters_announcements_dropped_total',
+      'Messages on the voters topic dropped, by reason (non_voter: not signed by a voter this agent knows; invalid: not an announcement of this swarm)', ['reason']);
   }
 
   start(): void {
@@ -76,33 +80,15 @@ export class VotersSync {
     const m = evt.detail;
     if (m.topic !== this.#topic) return;
     const from = m.type === 'signed' ? m.from.toString() : null;
-    if (from === null || !this.#o.trusts(from)) return this.#drop(from, 'not signed by a voter this agent knows');
+    if (from === null || !this.#o.trusts(from)) return this.#drop(from, 'non_voter', 'not signed by a voter this agent knows');
     const a = parseVotersMessage(m.data, this.#o.swarm);
-    if (typeof a === 'string') return this.#drop(from, a);
+    if (typeof a === 'string') return this.#drop(from, 'invalid', a);
     this.#o.onAnnouncement(from, a);
   };
 
-  #drop(from: string | null, reason: string): void {
+  #drop(from: string | null, why: VotersDropReason, reason: string): void {
     this.dropped++;
+    this.#dropped.inc({ reason: why });
     this.#o.logger.debug({ from, reason }, 'dropped a voters announcement');
   }
-}
-
-/** The announcement a message carries, or why it is refused. */
-export function parseVotersMessage(data: Uint8Array, swarm: string): VotersAnnouncement | string {
-  if (data.length > votersMessageBytesMax) return `over ${votersMessageBytesMax} bytes`;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
-  } catch (err) {
-    return `not JSON (${(err as Error).message})`;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not an object';
-  const { swarm: s, epoch, voters, ...extra } = raw as Record<string, unknown>;
-  if (Object.keys(extra).length > 0) return `unknown field ${Object.keys(extra)[0]}`;
-  if (s !== swarm) return 'another swarm';
-  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) return 'epoch: expected a positive integer';
-  if (!Array.isArray(voters) || !(voterCounts as readonly number[]).includes(voters.length)) return `voters: expected ${voterCounts.join(', ')} peer ids`;
-  if (!voters.every((v) => typeof v === 'string' && voterNamePattern.test(v)) || new Set(voters).size !== voters.length) return 'voters: a peer id is malformed or listed twice';
-  return { epoch, voters: voters as string[] };
 }

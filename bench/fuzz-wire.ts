@@ -1,9 +1,10 @@
 // fuzz:wire — fast-check frames against every decoder of a running local swarm (issue 13):
 // consensus, submit (libp2p and the HTTP submit stream), snapshot transfer, membership (stream and
-// gossipsub topic). Fails when an agent exits, stops answering, stops committing, or keeps the
-// memory the flood took (agent/fuzz/wire-fuzzer.ts says how).
+// gossipsub topic), join offers, voter-set announcements (gossipsub topic). Fails when an agent
+// exits, stops answering, stops committing, or keeps the memory the flood took
+// (agent/fuzz/wire-fuzzer.ts says how).
 //
-// Usage: npm run fuzz:wire -- [--frames 1000000] [--seed N] [--targets consensus,submit,snapshot,membership,gossip,httpStream] [--settle 150s] [--rss-tolerance 30] [--keep] [--json]
+// Usage: npm run fuzz:wire -- [--frames 1000000] [--seed N] [--targets consensus,submit,snapshot,membership,gossip,httpStream,join,votersTopic] [--settle 150s] [--rss-tolerance 30] [--keep] [--json]
 // Exit codes: 0 passed, 1 a failure found (the seed and the last frames are printed), 2 bad arguments.
 
 import { parseArgs } from 'node:util';
@@ -52,13 +53,14 @@ function summary(r: WireFuzzReport): string {
     `fuzz:wire seed ${r.seed}: ${r.ok ? 'PASSED' : 'FAILED'}`,
     `  frames ${r.frames} in ${(r.wallMs / 1000).toFixed(1)} s wall (flood ${(r.floodMs / 1000).toFixed(1)} s, ${r.framesPerSec} frames/s), crashes ${r.crashes}, commit checks passed ${r.commitChecks}`,
     `  per decoder: ${Object.entries(r.byTarget).map(([t, c]) => `${t} ${c.sent} (held back as valid ${c.heldBack})`).join(', ')}`,
-    `  answered: http stream ${r.httpStreamReplies}, submit ${r.submitReplies}; gossip published ${r.gossipPublished}`,
+    `  answered: http stream ${r.httpStreamReplies}, submit ${r.submitReplies}, join ${r.joinAcks}; published: gossip ${r.gossipPublished}, voters topic ${r.votersPublished}`,
   ];
   for (const a of r.agents) {
     lines.push(`  agent ${a.index}: RSS baseline ${a.rssBaselineMiB} MiB, peak ${a.rssPeakMiB}, after ${a.rssAfterMiB} (${a.backToBaseline ? 'back' : 'NOT back'} within max(${r.rssToleranceMiB} MiB, 20 %)); ` +
       `heap used ${a.heapBaseline?.heapUsedMiB} → ${a.heapAfter?.heapUsedMiB} MiB (committed ${a.heapBaseline?.heapTotalMiB} → ${a.heapAfter?.heapTotalMiB}), external ${a.heapBaseline?.externalMiB} → ${a.heapAfter?.externalMiB} MiB; ` +
       `reclaims ${a.heapAfter?.reclaims} (gave back v8 ${a.heapAfter?.reclaimedMiB.v8} MiB, malloc ${a.heapAfter?.reclaimedMiB.malloc} MiB in all; pause mean ${a.heapAfter?.reclaimPauseMeanMs} ms, each ≤ ${a.heapAfter?.reclaimPauseAtMostS} s); ` +
-      `refused consensus ${a.refused.consensusDropped}, membership ${a.refused.membershipDropped}, submit ${a.refused.submitInvalid}, snapshot (received) ${a.refused.snapshotReceived}`);
+      `refused consensus ${a.refused.consensusDropped}, membership ${a.refused.membershipDropped}, submit ${a.refused.submitInvalid}, snapshot (received) ${a.refused.snapshotReceived}, ` +
+      `join ${a.refused.joinRefused}, voters topic ${a.refused.votersDropped ?? '(not on /metrics)'}`);
   }
   if (r.failure !== null) lines.push(`  failure: ${r.failure}`, `  reproduce: npm run fuzz:wire -- --seed ${r.seed} --frames ${r.frames}`, `  last frames: ${r.counterexample}`, `  swarm kept in ${r.dir}`);
   return lines.join('\n') + '\n';

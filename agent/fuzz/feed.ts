@@ -14,11 +14,11 @@ export const chunkFrames = 1000;
 export const recentFramesMax = 256;
 
 /**
- * Share of the frames per target (sums to 1): every decoder sees tens of thousands in a 1M run, and
- * the protocols that cost a stream per frame (submit, snapshot) get less, so the flood stays fast.
+ * Share of the frames per target (sums to 1): every decoder sees thousands in a 1M run, and the
+ * protocols that cost a stream per frame (submit, snapshot, join) get less, so the flood stays fast.
  */
 export const targetShare: Readonly<Record<FuzzTarget, number>> = {
-  consensus: 0.45, membership: 0.27, httpStream: 0.18, gossip: 0.06, submit: 0.03, snapshot: 0.01,
+  consensus: 0.43, membership: 0.26, httpStream: 0.17, gossip: 0.06, votersTopic: 0.03, submit: 0.03, snapshot: 0.01, join: 0.01,
 };
 
 /** A frame as drawn, with where it came from (enough to draw it again). */
@@ -107,7 +107,7 @@ export class FrameFeed {
     return out;
   }
 
-  /** Remembers frames as sent to agent `agent` (the ring keeps the last recentFramesMax). */
+  /** Remembers frames as sent to agent `agent`, or -1 for the topics (the ring keeps the last recentFramesMax). */
   sent(agent: number, frames: readonly DrawnFrame[]): void {
     let ring = this.#recent.get(agent);
     if (ring === undefined) this.#recent.set(agent, ring = []);

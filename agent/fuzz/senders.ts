@@ -1,8 +1,9 @@
 // How the wire fuzzer puts frames on each protocol, as a peer would: length-prefixed frames on
-// libp2p streams (consensus and membership: many frames per stream; submit and snapshot: one per
-// stream, as their protocols define), messages on the gossipsub topic, and the HTTP submit stream
-// over a plain TCP connection after its upgrade. A framing breaker (`raw`) is always the last
-// thing written on its stream: after it the receiver has lost the framing and closes.
+// libp2p streams (consensus and membership: many frames per stream; submit, snapshot and join: one
+// per stream, as their protocols define), messages on the gossipsub topics (membership, voters),
+// and the HTTP submit stream over a plain TCP connection after its upgrade. A framing breaker
+// (`raw`) is always the last thing written on its stream: after it the receiver has lost the
+// framing and closes.
 
 import { connect } from 'node:net';
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface';
@@ -31,7 +32,7 @@ export async function sendOnStream(node: Libp2p, peer: PeerId, protocol: string,
 }
 
 /**
- * One request on its own stream, and its reply when the protocol has one (submit). Resolves true
+ * One request on its own stream, and its reply when the protocol has one (submit's reply, join's ack). Resolves true
  * when a reply came back: the frame reached the decoder and was answered. Without a reply
  * (snapshot), it waits for the receiver to end the stream, so the next request does not find the
  * receiver's few inbound streams still taken.

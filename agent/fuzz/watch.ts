@@ -54,7 +54,18 @@ export interface DecoderCounts {
    * ones parsed and went on to the core's validator, which refused them (the fuzzer sends no valid one).
    */
   readonly snapshotReceived: number;
+  /** Join offers refused on receipt by the decoder (`covey_join_offers_received_total`, outcome invalid, oversized or truncated). */
+  readonly joinRefused: number;
+  /**
+   * Voters-topic messages dropped (`covey_voters_announcements_dropped_total`); null when the agent
+   * does not show that counter (its VotersSync was not given the agent's registry).
+   */
+  readonly votersDropped: number | null;
 }
+
+/** The join receiver's outcomes that mean its decoder refused the offer (busy: refused unread; refused, failed: after decoding). */
+const joinDecoderRefusals = ['invalid', 'oversized', 'truncated'] as const;
+const votersDroppedMetric = 'covey_voters_announcements_dropped_total';
 
 export async function decoderCounts(http: string): Promise<DecoderCounts> {
   const text = await metricsText(http);
@@ -63,6 +74,8 @@ export async function decoderCounts(http: string): Promise<DecoderCounts> {
     membershipDropped: metricSum(text, 'covey_membership_frames_dropped_total'),
     submitInvalid: metricSum(text, 'covey_rpc_submits_served_total', { outcome: 'invalid' }),
     snapshotReceived: metricSum(text, 'covey_snapshots_received_total'),
+    joinRefused: joinDecoderRefusals.reduce((s, outcome) => s + metricSum(text, 'covey_join_offers_received_total', { outcome }), 0),
+    votersDropped: text.includes(`# TYPE ${votersDroppedMetric} `) ? metricSum(text, votersDroppedMetric) : null,
   };
 }
 
@@ -72,6 +85,8 @@ export function countsDelta(after: DecoderCounts, before: DecoderCounts): Decode
     membershipDropped: after.membershipDropped - before.membershipDropped,
     submitInvalid: after.submitInvalid - before.submitInvalid,
     snapshotReceived: after.snapshotReceived - before.snapshotReceived,
+    joinRefused: after.joinRefused - before.joinRefused,
+    votersDropped: after.votersDropped === null || before.votersDropped === null ? null : after.votersDropped - before.votersDropped,
   };
 }
 

@@ -1,17 +1,19 @@
 // The wire fuzzer (`npm run fuzz:wire`, issue 13): fast-check frames against every decoder of a
-// RUNNING swarm — consensus, submit (libp2p and the HTTP submit stream), snapshot transfer, and
-// membership (stream and gossipsub topic) — while it watches that every agent stays up, keeps
-// committing, and gives back the memory the flood took.
+// RUNNING swarm — consensus, submit (libp2p and the HTTP submit stream), snapshot transfer,
+// membership (stream and gossipsub topic), join offers (/covey/join/1.0.0) and voter-set
+// announcements (gossipsub topic covey/<swarm>/voters) — while it watches that every agent stays
+// up, keeps committing, and gives back the memory the flood took.
 //
 // The swarm: 4 voters on 127.0.0.1, of which agents 0–2 run as child processes (a crash is a
 // process exit; RSS is the process's own) and voter 3's identity is held by the fuzzer's libp2p
 // node, which listens on voter 3's configured address. The agents therefore take the fuzzer as a
-// voter, and its consensus and snapshot frames pass the "is it a voter" gate and reach the
-// decoders; 3 of 4 voters still make every quorum (slow quorum 3), so the swarm keeps committing
-// with the fuzzer answering nothing. Because a voter's *valid* messages are votes, and consensus
-// tolerates crashes, not lies, the fuzzer sends only frames the agent's own decoder refuses
-// (transports/testing/fuzz-frames.ts, acceptedByDecoder); the few valid ones drawn are counted
-// and held back.
+// voter, and its consensus and snapshot frames and voters announcements pass the "is it a voter"
+// gate and reach the decoders (a join offer is decoded before its sender is judged); 3 of 4 voters
+// still make every quorum (slow quorum 3), so the swarm keeps committing with the fuzzer answering
+// nothing. Because a voter's *valid* messages are votes (a valid join offer or announcement moves
+// an agent to another epoch), and Covey tolerates crashes, not lies, the fuzzer sends only frames
+// the agent's own decoder refuses (transports/testing/fuzz-frames.ts, acceptedByDecoder); the few
+// valid ones drawn are counted and held back.
 //
 // Phases: warm-up (a small share of the frames), settle, baseline RSS; the flood (peak RSS);
 // settle, RSS after. The run fails — and reports the seed, the failing check and the last frames
@@ -88,8 +90,12 @@ export interface WireFuzzReport {
   readonly httpStreamReplies: number;
   /** Answers read back on /covey/submit/1.0.0. */
   readonly submitReplies: number;
-  /** Topic messages gossipsub took for publishing. */
+  /** Topic messages gossipsub took for publishing (membership topic). */
   readonly gossipPublished: number;
+  /** Acks read back on /covey/join/1.0.0 (the receiver acks every offer it read, refusals too). */
+  readonly joinAcks: number;
+  /** Messages gossipsub took for publishing on the voters topic. */
+  readonly votersPublished: number;
   readonly floodMs: number;
   readonly wallMs: number;
   readonly framesPerSec: number;
@@ -194,6 +200,7 @@ export async function runWireFuzz(o: WireFuzzOptions): Promise<WireFuzzReport> {
       ok: failure === null, failure, seed: o.seed,
       frames: flood.sent, byTarget,
       httpStreamReplies: flood.httpReplies, submitReplies: flood.submitReplies, gossipPublished: flood.gossipPublished,
+      joinAcks: flood.joinAcks, votersPublished: flood.votersPublished,
       floodMs: Math.round(floodMs), wallMs: Math.round(performance.now() - started),
       framesPerSec: Math.round((floodFrames - warmup) / (floodMs / 1000)),
       commitChecks: watcher.commits, crashes: watcher.crashes,
@@ -233,7 +240,7 @@ function client(swarm: Swarm, i: number): AgentClient {
 
 function writeCounterexample(dir: string, feed: FrameFeed, seed: number, failure: string): string {
   const file = join(dir, 'counterexample.json');
-  const recent = Object.fromEntries([-1, 0, 1, 2].map((a) => [a === -1 ? 'gossip' : `agent-${a}`, feed.recent(a)]));
+  const recent = Object.fromEntries([-1, 0, 1, 2].map((a) => [a === -1 ? 'topics' : `agent-${a}`, feed.recent(a)]));
   writeFileSync(file, JSON.stringify({
     seed, failure,
     howToReplay: 'npm run fuzz:wire -- --seed <seed> --frames <same>; a frame is chunk `chunk`, index `index` of its target (agent/fuzz/feed.ts chunkSeed)',

@@ -7,6 +7,9 @@
 //   membership   /covey/membership/2.0.0 frames (UTF-8 JSON { swarm, msg }, membership validate.ts)
 //   gossip       the same envelope published on the gossipsub topic covey/<swarm>/membership
 //   httpStream   frames of the HTTP submit stream /v1/stream (agent/stream/frames.ts)
+//   join         /covey/join/1.0.0 offers (UTF-8 JSON { epoch, voters, change, machine }, validateJoinOffer)
+//   votersTopic  voter-set announcements on the gossipsub topic covey/<swarm>/voters (UTF-8 JSON
+//                { swarm, epoch, voters }, transports/voters-topic.ts parseVotersMessage)
 //
 // Each yields either a payload (`frame`: the sender wraps it in the protocol's own framing) or
 // `raw` bytes written to the stream as they are — framing a correct peer never writes: a length
@@ -17,16 +20,20 @@
 // is the oracle the fuzzer uses to hold back the rare payload that is still *valid*: the fuzzer
 // holds a voter's key, and a valid consensus message from a voter is a vote — consensus trusts its
 // voters (crash faults, not Byzantine ones), so sending it would test a fault model Covey does not
-// claim, and could rightly change what the other agents believe.
+// claim, and could rightly change what the other agents believe. The same holds for a valid join
+// offer (the state at a change, which a new voter persists and then votes from) and a valid voters
+// announcement (a worker follows it to a newer epoch): from a voter, both are trusted by design.
 
 import fc from 'fast-check';
 import { type Command, instanceId, type Message, replicasMax, validateSnapshotMessage } from '../../consensus/index.ts';
 import { batchArbitrary, commandArbitrary, payloadArbitrary } from '../../consensus/testing/index.ts';
 import { validateMessage as validateMembershipMessage } from '../membership/index.ts';
+import { joinChangeCharsMax, joinOfferBytesMaxDefault, validateJoinOffer } from '../rpc/join-transfer.ts';
+import { parseVotersMessage, votersMessageBytesMax } from '../voters-topic.ts';
 import { decodeFrame, decodeSubmit, encodeFrame, encodeSubmit } from '../wire/codec.ts';
 import { arbMutation, arbProtobufPoison, arbRandomBytes, concat, varint } from './fuzz-mutate.ts';
 
-export const fuzzTargets = ['consensus', 'submit', 'snapshot', 'membership', 'gossip', 'httpStream'] as const;
+export const fuzzTargets = ['consensus', 'submit', 'snapshot', 'membership', 'gossip', 'httpStream', 'join', 'votersTopic'] as const;
 export type FuzzTarget = (typeof fuzzTargets)[number];
 
 /** `frame`: a payload for the protocol's framing; `raw`: bytes written verbatim (framing broken). */
@@ -176,6 +183,106 @@ function arbSnapshot(ctx: FuzzContext): fc.Arbitrary<Record<string, unknown>> {
   return fc.record({ type: fc.constantFrom('Snapshot', 'snapshot'), machine: fc.jsonValue({ maxDepth: 3 }), applied: nums, appliedAbove: nums, truncated: nums });
 }
 
+// ---- voter sets (join, votersTopic) ---------------------------------------------------------------
+
+const base58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+/** A peer id of the shape agents use (Ed25519, `12D3KooW` and 44 base58 characters), none of a real agent. */
+const arbFakePeerId = fc.string({ unit: fc.constantFrom(...base58), minLength: 44, maxLength: 44 }).map((s) => `12D3KooW${s}`);
+
+/**
+ * Not a peer id: empty, too short or long, characters outside base58 (0 O I l) or outside the voter
+ * name pattern (space, slash, non-ASCII), control characters, another type. Some are still valid
+ * voter *names* (the voters topic takes those): the oracle holds such an announcement back.
+ */
+function arbMalformedPeerId(ctx: FuzzContext): fc.Arbitrary<unknown> {
+  const real = fc.constantFrom(...ctx.peers);
+  return fc.oneof(
+    fc.constantFrom('', ' ', 'Qm', '12D3KooW', '/ip4/127.0.0.1/tcp/4001', 'peer id', 'pêer', 'a\u0000b', 'x'.repeat(129), 'x'.repeat(5000)),
+    real.map((p) => p.slice(0, 20)), // cut short
+    real.map((p) => `${p}${'A'.repeat(40)}`), // too long
+    real.map((p) => `${p.slice(0, -1)}0`), // 0 is not base58
+    real.map((p) => ` ${p}`), // a space before it
+    real.map((p) => p.toLowerCase()),
+    fc.constantFrom(null, 7, -1, true, [], {}),
+    real.map((p) => ({ id: p })),
+  );
+}
+
+/** A valid voter list: 3, 5 or 7 distinct peer ids, real agents' and made-up ones. */
+function arbVoters(ctx: FuzzContext): fc.Arbitrary<string[]> {
+  const id = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...ctx.peers) }, { weight: 3, arbitrary: arbFakePeerId });
+  return fc.constantFrom(3, 5, 7).chain((n) => fc.uniqueArray(id, { minLength: n, maxLength: n }));
+}
+
+/** A voter list broken one way: a count other than 3, 5 or 7, one listed twice, one malformed, not a list, missing. */
+function arbBadVoters(ctx: FuzzContext): fc.Arbitrary<unknown> {
+  const valid = arbVoters(ctx);
+  const id = fc.oneof(fc.constantFrom(...ctx.peers), arbFakePeerId);
+  return fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom(0, 1, 2, 4, 6, 8, 9, 64).chain((n) => fc.uniqueArray(id, { minLength: n, maxLength: n })) },
+    { weight: 2, arbitrary: fc.tuple(valid, fc.nat(), fc.nat()).map(([v, i, j]) => { // one voter twice
+      const out = [...v];
+      const a = i % out.length;
+      out[(a + 1 + (j % (out.length - 1))) % out.length] = out[a];
+      return out;
+    }) },
+    { weight: 3, arbitrary: fc.tuple(valid, fc.nat(), arbMalformedPeerId(ctx)).map(([v, i, bad]) => { // one malformed
+      const out: unknown[] = [...v];
+      out[i % out.length] = bad;
+      return out;
+    }) },
+    { weight: 1, arbitrary: valid.map((v) => v.join(',')) }, // the config's text form, not a list
+    { weight: 1, arbitrary: fc.constantFrom(null, 3, {}, 'voters', undefined) },
+    { weight: 1, arbitrary: fc.constant(Array.from({ length: 2000 }, (_, i) => ctx.peers[i % ctx.peers.length])) }, // huge, repeating
+  );
+}
+
+const arbEpoch = fc.integer({ min: 1, max: 1000 });
+const arbBadEpoch = fc.constantFrom(0, -1, 1.5, 2 ** 53, 1e308, '1', null, true, [1], { epoch: 1 }, undefined);
+
+/**
+ * Structure-aware mutations of a valid object: 1 in 9 as it is (the oracle holds those back), else
+ * one field (mostly) or several replaced by a wrong value of theirs; `undefined` leaves it out.
+ */
+function withFaults(valid: fc.Arbitrary<Record<string, unknown>>, faults: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record<string, unknown>> {
+  const field = fc.constantFrom(...Object.keys(faults));
+  const which = fc.oneof(
+    { weight: 1, arbitrary: fc.constant([]) },
+    { weight: 6, arbitrary: fc.uniqueArray(field, { minLength: 1, maxLength: 1 }) },
+    { weight: 2, arbitrary: fc.uniqueArray(field, { minLength: 2 }) },
+  );
+  return fc.tuple(valid, which, fc.record(faults)).map(([v, broken, bad]) => {
+    const out: Record<string, unknown> = { ...v };
+    for (const k of broken) out[k] = bad[k];
+    return out;
+  });
+}
+
+/** Join offers { epoch, voters, change, machine }: wrong types, voter counts, duplicates, malformed ids, huge changes, no machine. */
+function arbJoinOffer(ctx: FuzzContext): fc.Arbitrary<Record<string, unknown>> {
+  const change = fc.tuple(fc.integer({ min: 1, max: 1_000_000 }), fc.nat({ max: ctx.n - 1 })).map(([s, c]) => `${s}.${c}`);
+  const machine = fc.oneof(
+    { weight: 9, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+    { weight: 1, arbitrary: fc.constant(Array.from({ length: 20_000 }, (_, i) => i)) }, // a big state (still far under the bound)
+  );
+  return withFaults(fc.record({ epoch: arbEpoch, voters: arbVoters(ctx), change, machine }), {
+    epoch: arbBadEpoch,
+    voters: arbBadVoters(ctx),
+    // Empty, one over the bound, huge; not text.
+    change: fc.constantFrom('', 'x'.repeat(joinChangeCharsMax + 1), 'x'.repeat(100_000), '1.0'.repeat(1000), null, 12, ['1.0'], { seq: 1 }, undefined),
+    machine: fc.constant(undefined), // missing (null is a state)
+  });
+}
+
+/** Voters announcements { swarm, epoch, voters }: the same faults, and another swarm's name. */
+function arbVotersAnnouncement(ctx: FuzzContext): fc.Arbitrary<Record<string, unknown>> {
+  return withFaults(fc.record({ swarm: fc.constant(ctx.swarm), epoch: arbEpoch, voters: arbVoters(ctx) }), {
+    swarm: fc.oneof(arbText, fc.constantFrom(ctx.swarm.toUpperCase(), `${ctx.swarm} `, 'x'.repeat(votersMessageBytesMax), null, 1, undefined)),
+    epoch: arbBadEpoch,
+    voters: arbBadVoters(ctx),
+  });
+}
+
 // ---- framing breakers ----------------------------------------------------------------------------
 
 /** it-length-prefixed framing a correct peer never writes (each ends the stream's framing). */
@@ -219,6 +326,9 @@ export function fuzzFrameArbitrary(target: FuzzTarget, ctx: FuzzContext, frameBy
     case 'membership': return withBreakers(arbJsonPayload(arbMembershipEnvelope(ctx), seed), arbLpBreaker(frameBytesMax));
     case 'gossip': return frame(arbJsonPayload(arbMembershipEnvelope(ctx), seed));
     case 'httpStream': return withBreakers(arbSubmitPayload(seed), arbHttpBreaker());
+    // The offer's bound is the snapshot's (256 MiB), not the consensus frame's: a prefix just over it must be refused unread.
+    case 'join': return withBreakers(arbJsonPayload(arbJoinOffer(ctx), seed), arbLpBreaker(joinOfferBytesMaxDefault));
+    case 'votersTopic': return frame(arbJsonPayload(arbVotersAnnouncement(ctx), seed));
   }
 }
 
@@ -254,5 +364,10 @@ export function acceptedByDecoder(target: FuzzTarget, bytes: Uint8Array, ctx: Fu
       const env = j.value as { swarm?: unknown; msg?: unknown };
       return env.swarm === ctx.swarm && validateMembershipMessage(env.msg).ok;
     }
+    case 'join': {
+      const j = parseJson(bytes);
+      return j.ok && validateJoinOffer(j.value).ok;
+    }
+    case 'votersTopic': return typeof parseVotersMessage(bytes, ctx.swarm) !== 'string';
   }
 }
