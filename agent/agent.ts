@@ -534,6 +534,7 @@ export class Agent implements AgentApi {
           trusts: (peer) => this.roster.isVoter(peer),
           onAnnouncement: (from, a) => this.groups?.learn(from, a.epoch, a.voters),
           logger: this.logger.child({ part: 'voters' }),
+          registry: this.metrics.registry,
         });
         this.votersSync.start();
       },
