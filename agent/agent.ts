@@ -379,6 +379,7 @@ export class Agent implements AgentApi {
           replica: { tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied },
           requestTimeoutMs: c.consensus.requestTimeoutMs,
           isCut: (peer) => this.cut.has(peer),
+          anyCut: () => this.cut.size > 0,
           heard: (peer) => {
             this.lastHeard.set(peer, this.clock.now());
             this.health?.heard(peer);
@@ -906,7 +907,7 @@ export class Agent implements AgentApi {
       throw new HttpError(409, 'roster changes are made at a voter (this agent is a worker); run the command with --url pointing at a voter\'s HTTP API');
     }
     if (op === 'peer.revoke' && this.roster.isVoter(peerId)) {
-      throw new HttpError(409, `${peerId} is a voter; a voter stays on the roster until it is removed from the voter set (reconfiguration is not built yet, docs/agent.md)`);
+      throw new HttpError(409, `${peerId} is a voter; a voter stays on the roster until it is removed from the voter set (covey voters remove|replace, docs/agent.md)`);
     }
     if (op === 'peer.revoke' && peerId === this.identity.peerId) throw new HttpError(409, 'an agent cannot revoke itself; revoke it from another agent');
     return this.submit({ op, peerId }, o);

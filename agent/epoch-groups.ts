@@ -71,6 +71,8 @@ export interface EpochGroupsOptions {
   readonly replica: { readonly tickMs?: number; readonly snapshotEveryApplied?: number };
   /** Fault injection: traffic with this peer is dropped. */
   isCut(peer: string): boolean;
+  /** Whether any peer is cut (the hot path skips the filter when none is). */
+  anyCut(): boolean;
   /** A message from voter `peer` of some group reached this agent. */
   heard(peer: string): void;
   /** A command another agent forwarded (any epoch's RPC serves them; the agent routes it). */
@@ -271,7 +273,7 @@ export class EpochGroups {
         storage: storage!,
         logger: logger.child({ part: 'replica' }),
         send: (envs) => {
-          rpc.send(envs.filter((e) => !o.isCut(voters[e.to])));
+          rpc.send(o.anyCut() ? envs.filter((e) => !o.isCut(voters[e.to])) : envs);
         },
         sendSnapshots: (envs) => {
           for (const e of envs) {
