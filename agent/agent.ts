@@ -1122,7 +1122,9 @@ export class Agent implements AgentApi {
   voters(): VotersView {
     const reachable = this.selfIndex === null ? null : new Set(this.reachableVoters());
     const r = this.config.voterReplacement;
-    return votersView({ epoch: this.epoch, ids: this.voterIds, selfId: this.identity.peerId, reachable, replaceAfterMs: r.enabled ? r.afterMs : null });
+    const view = votersView({ epoch: this.epoch, ids: this.voterIds, selfId: this.identity.peerId, reachable, replaceAfterMs: r.enabled ? r.afterMs : null });
+    const last = this.selfIndex === null ? undefined : this.replacer?.last;
+    return last === undefined || last.kind === 'none' ? view : { ...view, replacement: { kind: last.kind, reason: last.reason } };
   }
 
   /** Plans the change and proposes it through consensus, at a voter, as changeRoster does. */

@@ -24,6 +24,12 @@ export interface VotersView {
   readonly self: number | null;
   /** How long a dead voter waits before it is replaced automatically; null while nothing replaces voters. */
   readonly replaceAfterMs: number | null;
+  /**
+   * The automatic replacement policy's latest word where this agent runs it (a voter): a voter to
+   * replace and why it is not replaced yet (`wait`), or the change being made (`replace`). Absent
+   * elsewhere, and while no voter is to be replaced.
+   */
+  readonly replacement?: { readonly kind: 'wait' | 'replace'; readonly reason: string };
 }
 
 /** What an operator asks for; the plan below turns it into the next epoch's voter list. */

@@ -40,6 +40,14 @@ test('a worker\'s view: no seat of its own, reachability not tracked', () => {
   assert.match(out, new RegExp(`\\n0 +${a} +- +-\\n$`));
 });
 
+test('a voter to be replaced shows in ls with why it is not yet', () => {
+  const out = formatVoters({
+    epoch: 0, self: 0, replaceAfterMs: 30_000, voters: [{ peerId: a, index: 0, self: true, reachable: true }],
+    replacement: { kind: 'wait', reason: 'no eligible replacement for X' },
+  });
+  assert.match(out, /^epoch 0: 1 voters; this agent is voter 0; a voter dead for 30 s is replaced\nreplacement: waiting: no eligible replacement for X\n/);
+});
+
 test('add, remove and replace send their request; the agent\'s refusal is printed and exits 1', async () => {
   const seen: VotersRequest[] = [];
   // A refusal as consensus gives one (a change made for an epoch already over).

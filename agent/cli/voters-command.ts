@@ -46,5 +46,6 @@ export function formatVoters(v: VotersView): string {
   const me = v.self === null ? 'this agent does not vote' : `this agent is voter ${v.self}`;
   const replace = v.replaceAfterMs === null ? 'no automatic replacement' : `a voter dead for ${v.replaceAfterMs / 1000} s is replaced`;
   const rows = v.voters.map((e) => [String(e.index), e.peerId, e.self ? 'yes' : '-', yesNo(e.reachable)]);
-  return `epoch ${v.epoch}: ${v.voters.length} voters; ${me}; ${replace}\n` + formatTable(['INDEX', 'PEER ID', 'SELF', 'REACHABLE'], rows);
+  const pending = v.replacement === undefined ? '' : `\nreplacement: ${v.replacement.kind === 'wait' ? 'waiting' : 'under way'}: ${v.replacement.reason}`;
+  return `epoch ${v.epoch}: ${v.voters.length} voters; ${me}; ${replace}${pending}\n` + formatTable(['INDEX', 'PEER ID', 'SELF', 'REACHABLE'], rows);
 }
