@@ -187,3 +187,40 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   assert.deepEqual(await c[2].put('from-the-old-voter', 'y'), { ok: true });
   assert.deepEqual(await c[0].get('from-the-old-voter'), { ok: true, value: 'y' });
 });
+
+test('covey voters add and remove move a real swarm from 3 voters to 5 and back, through consensus', { timeout: 180_000 }, async () => {
+  const s = await createSwarm(join(root, 'resize'), { voters: 3, workers: 2, requestTimeoutMs: 3000, configExtra: { voterReplacement: { enabled: false } } });
+  for (const a of s.agents) startAgent(s, a.index);
+  try {
+    await waitReady(s, 60_000);
+    const c = s.agents.map((a) => new AgentClient(a.http));
+    const ids = s.agents.map((a) => a.peerId);
+    const covey = async (...args: string[]) => JSON.parse((await run(process.execPath, [cli, ...args, '--json', '--agent', s.agents[0].http])).stdout) as Record<string, unknown>;
+    assert.deepEqual(await c[3].put('before', '3'), { ok: true });
+
+    // Both workers join at once: five voters, each in its seat, the state at the change in hand.
+    assert.deepEqual(await covey('voters', 'add', ids[3], ids[4], '--reason', 'grow'), { ok: true, value: '1' });
+    for (const w of [3, 4]) {
+      await eventually(`agent ${w} to vote in epoch 1`, async () => {
+        const st = await c[w].status() as unknown as Status;
+        return st.epoch === 1 && st.replicaId === w ? true : undefined;
+      });
+    }
+    assert.deepEqual((await c[4].get('before', { stale: true }) as { value: unknown }).value, '3');
+    for (let i = 0; i < 5; i++) assert.deepEqual(await c[i].put(`five-${i}`, 'v'), { ok: true }, `put at agent ${i} with five voters`);
+
+    // And back to three: the two removed keep running as workers, forwarding to the voters.
+    assert.deepEqual(await covey('voters', 'remove', ids[1], ids[2]), { ok: true, value: '2' });
+    await eventually('agent 1 to be a worker of epoch 2', async () => {
+      const st = await c[1].status() as unknown as Status;
+      return st.epoch === 2 && st.role === 'worker' ? true : undefined;
+    });
+    const ls = await covey('voters', 'ls') as { epoch: number; voters: { peerId: string }[] };
+    assert.deepEqual([ls.epoch, ls.voters.map((v) => v.peerId)], [2, [ids[0], ids[3], ids[4]]]);
+    assert.deepEqual(await c[1].put('after', 'w'), { ok: true });
+    for (let i = 0; i < 5; i++) assert.deepEqual(await c[3].get(`five-${i}`), { ok: true, value: 'v' });
+    assert.deepEqual(await c[4].get('after'), { ok: true, value: 'w' });
+  } finally {
+    await swarmDown(s.dir).catch(() => {});
+  }
+});
