@@ -11,6 +11,7 @@ import type { PubSub, Message as PubSubMessage } from '@libp2p/interface';
 import { peerIdPattern, rosterDecisionsMax, type RosterView } from '../consensus/index.ts';
 import type { Logger } from './log.ts';
 import type { SwarmRoster } from './roster.ts';
+import { parseSwarmJson } from '../transports/swarm-json.ts';
 
 export const rosterPollMs = 200;
 export const rosterPublishEveryMs = 5_000;
@@ -99,17 +100,9 @@ export class RosterSync {
 
 /** The decisions a roster message carries, or why it is refused. */
 export function parseRosterMessage(data: Uint8Array, swarm: string): RosterView | string {
-  if (data.length > rosterMessageBytesMax) return `over ${rosterMessageBytesMax} bytes`;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
-  } catch (err) {
-    return `not JSON (${(err as Error).message})`;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not an object';
-  const { swarm: s, version, decisions, ...extra } = raw as Record<string, unknown>;
-  if (Object.keys(extra).length > 0) return `unknown field ${Object.keys(extra)[0]}`;
-  if (s !== swarm) return 'another swarm';
+  const o = parseSwarmJson(data, swarm, rosterMessageBytesMax, ['version', 'decisions']);
+  if (typeof o === 'string') return o;
+  const { version, decisions } = o;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) return 'version: expected a positive integer';
   if (!Array.isArray(decisions) || decisions.length > rosterDecisionsMax) return `decisions: expected a list of at most ${rosterDecisionsMax}`;
   const out: [string, 'admitted' | 'revoked'][] = [];

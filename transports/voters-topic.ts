@@ -5,6 +5,7 @@
 // fuzzer's oracle (transports/testing/fuzz-frames.ts) checks against the very same code.
 
 import { voterCounts, voterNamePattern } from '../consensus/index.ts';
+import { parseSwarmJson } from './swarm-json.ts';
 
 /** Largest announcement read (bytes): seven peer ids and the swarm's name fit many times over. */
 export const votersMessageBytesMax = 4096;
@@ -20,17 +21,9 @@ export interface VotersAnnouncement {
 
 /** The announcement a message carries, or why it is refused. */
 export function parseVotersMessage(data: Uint8Array, swarm: string): VotersAnnouncement | string {
-  if (data.length > votersMessageBytesMax) return `over ${votersMessageBytesMax} bytes`;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
-  } catch (err) {
-    return `not JSON (${(err as Error).message})`;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not an object';
-  const { swarm: s, epoch, voters, ...extra } = raw as Record<string, unknown>;
-  if (Object.keys(extra).length > 0) return `unknown field ${Object.keys(extra)[0]}`;
-  if (s !== swarm) return 'another swarm';
+  const o = parseSwarmJson(data, swarm, votersMessageBytesMax, ['epoch', 'voters']);
+  if (typeof o === 'string') return o;
+  const { epoch, voters } = o;
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) return 'epoch: expected a positive integer';
   if (!Array.isArray(voters) || !(voterCounts as readonly number[]).includes(voters.length)) return `voters: expected ${voterCounts.join(', ')} peer ids`;
   if (!voters.every((v) => typeof v === 'string' && voterNamePattern.test(v)) || new Set(voters).size !== voters.length) return 'voters: a peer id is malformed or listed twice';

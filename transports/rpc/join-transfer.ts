@@ -35,7 +35,7 @@ import { pipe } from 'it-pipe';
 import { Registry, type Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { peerIdPattern } from '../../consensus/index.ts';
+import { peerIdPattern, voterCounts } from '../../consensus/index.ts';
 import { DropLog } from '../drop-log.ts';
 import { redialDelayMs } from '../peers.ts';
 import { frameReadError } from '../stream/outbox.ts';
@@ -52,7 +52,7 @@ export const joinErrorCharsMax = 1000;
 /** The change's instance id as text (formatId: "seq.coordinator"), at most this long. */
 export const joinChangeCharsMax = 64;
 /** Voters an epoch may have (consensus/statemachine/commands.ts voterCounts, rule 1). */
-export const joinVoterCounts: readonly number[] = [3, 5, 7];
+export const joinVoterCounts: readonly number[] = voterCounts;
 export const joinRetryDelayMsMin = 200;
 export const joinRetryDelayMsMax = 5_000;
 /** One attempt, from the dial to the ack (a large state over a slow link, then its fsync). */
