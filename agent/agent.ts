@@ -27,7 +27,7 @@ import {
 import { attachStreamServer, type StreamServer } from './stream/server.ts';
 import { pageKeys, type KvEntry, type KvListQuery } from './kv-list.ts';
 import { SwarmRoster } from './roster.ts';
-import { plannedVoters, requestReason, votersCommand, votersView, type VotersRequest, type VotersView } from './voters-api.ts';
+import { plannedVoters, requestReason, votersChangeProblem, votersCommand, votersView, type VotersRequest, type VotersView } from './voters-api.ts';
 import { verifyJoinToken } from './join-token.ts';
 import { RosterSync } from './roster-sync.ts';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -48,7 +48,6 @@ import { EpochGroups, type Group } from './epoch-groups.ts';
 import { VoterReplacer } from './voter-replacer.ts';
 import { VotersSync } from './voters-sync.ts';
 import type { ReplacementView } from './voter-replacement.ts';
-import { changeVoters } from '../consensus/index.ts';
 import { MembershipDriver } from '../transports/membership/driver.ts';
 import { type MemberEvent, type Meta, metaProblem } from '../transports/membership/index.ts';
 import { seededRandom } from '../devices/clock.ts';
@@ -62,12 +61,6 @@ import { FoxgloveBridge } from './live/foxglove-bridge.ts';
 
 export type { AgentPorts } from './ports.ts';
 
-/** Why a voters.change may not be proposed here, or null: every voter it names must be on the roster. */
-export function votersChangeProblem(command: Command & { op: 'voters.change' }, admitted: (peer: string) => boolean): string | null {
-  const off = changeVoters(command).filter((id) => !admitted(id));
-  if (off.length === 0) return null;
-  return `voters.change refused: ${off.join(', ')} ${off.length === 1 ? 'is' : 'are'} not on the swarm roster; admit ${off.length === 1 ? 'it' : 'them'} first (covey peers admit <peer id>)`;
-}
 
 const opening: DeviceStatus = { state: 'unavailable', reason: 'opening' };
 
@@ -378,8 +371,7 @@ export class Agent implements AgentApi {
           registry: this.metrics.registry,
           replica: { tickMs: c.consensus.tickMs, snapshotEveryApplied: c.consensus.snapshotEveryApplied },
           requestTimeoutMs: c.consensus.requestTimeoutMs,
-          isCut: (peer) => this.cut.has(peer),
-          anyCut: () => this.cut.size > 0,
+          cut: this.cut,
           heard: (peer) => {
             this.lastHeard.set(peer, this.clock.now());
             this.health?.heard(peer);

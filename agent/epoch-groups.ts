@@ -18,10 +18,9 @@
 
 import type { Registry } from 'prom-client';
 import {
-  type Command, type CommandResult, defaultQuorumConfig, epochBaseRecord, type EpochClose, type ExecutedBatch, formatId,
-  quorums, type ReplicaStorage,
+  changeVoters, type Command, type CommandResult, defaultQuorumConfig, epochBaseRecord, type EpochClose, type ExecutedBatch,
+  formatId, isVotersChange, quorums, type ReplicaStorage,
 } from '../consensus/index.ts';
-import { changeVoters, isVotersChange } from '../consensus/index.ts';
 import { ConsensusRpc } from '../transports/rpc/consensus-rpc.ts';
 import { SnapshotTransfer } from '../transports/rpc/snapshot-transfer.ts';
 import type { JoinOffer } from '../transports/rpc/join-transfer.ts';
@@ -69,10 +68,8 @@ export interface EpochGroupsOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly replica: { readonly tickMs?: number; readonly snapshotEveryApplied?: number };
-  /** Fault injection: traffic with this peer is dropped. */
-  isCut(peer: string): boolean;
-  /** Whether any peer is cut (the hot path skips the filter when none is). */
-  anyCut(): boolean;
+  /** Fault injection: traffic with these peers is dropped (the agent's set, read live). */
+  readonly cut: ReadonlySet<string>;
   /** A message from voter `peer` of some group reached this agent. */
   heard(peer: string): void;
   /** A command another agent forwarded (any epoch's RPC serves them; the agent routes it). */
@@ -246,7 +243,7 @@ export class EpochGroups {
     const rpc = new ConsensusRpc({
       node: o.node(), voters, self, epoch, logger: logger.child({ part: 'rpc' }), registry: o.registry,
       onMessage: (from, msg) => {
-        if (o.isCut(voters[from])) return;
+        if (o.cut.has(voters[from])) return;
         o.heard(voters[from]);
         const g = holder.g;
         if (g === null) return;
@@ -261,7 +258,7 @@ export class EpochGroups {
     const transfer = new SnapshotTransfer({
       node: o.node(), voters, self, epoch, logger: logger.child({ part: 'snapshots' }), registry: o.registry,
       onSnapshot: (from, raw) => {
-        if (o.isCut(voters[from])) return;
+        if (o.cut.has(voters[from])) return;
         holder.g?.driver?.receiveSnapshot(from, raw);
       },
     });
@@ -273,11 +270,11 @@ export class EpochGroups {
         storage: storage!,
         logger: logger.child({ part: 'replica' }),
         send: (envs) => {
-          rpc.send(o.anyCut() ? envs.filter((e) => !o.isCut(voters[e.to])) : envs);
+          rpc.send(o.cut.size === 0 ? envs : envs.filter((e) => !o.cut.has(voters[e.to])));
         },
         sendSnapshots: (envs) => {
           for (const e of envs) {
-            if (o.isCut(voters[e.to])) continue;
+            if (o.cut.has(voters[e.to])) continue;
             logger.debug({ to: e.to, peerExecuted: e.peerExecuted, applied: e.msg.applied, truncated: e.msg.truncated }, 'a voter lags: sending it a state-transfer snapshot');
             transfer.send(e.to, e.msg);
           }

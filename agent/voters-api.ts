@@ -71,6 +71,16 @@ export function plannedVoters(current: readonly string[], req: VotersRequest, ad
   return { ok: true, voters: next };
 }
 
+/**
+ * Why a `voters.change` may not be proposed, whatever door it came through (an operator's plan, a
+ * client's stream, a forward), or null: every voter it names must be on the roster.
+ */
+export function votersChangeProblem(command: VotersCommand, admitted: (peerId: string) => boolean): string | null {
+  const off = command.voters.split(',').filter((id) => !admitted(id));
+  if (off.length === 0) return null;
+  return `voters.change refused: ${off.join(', ')} ${off.length === 1 ? 'is' : 'are'} not on the swarm roster; admit ${off.length === 1 ? 'it' : 'them'} first (covey peers admit <peer id>)`;
+}
+
 /** The `voters.change` that makes `voters` the voters of epoch `epoch` + 1, proposed in epoch `epoch`. */
 export function votersCommand(epoch: number, voters: readonly string[], reason: string): VotersCommand {
   return { op: 'voters.change', epoch, voters: voters.join(','), reason };

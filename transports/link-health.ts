@@ -54,7 +54,7 @@ export class LinkHealth {
 
   constructor(options: LinkHealthOptions) {
     this.#o = options;
-    for (const id of options.peers) this.#watched.set(id, { peerId: peerIdFromString(id), heardAt: -Infinity, pinging: false, warned: false });
+    for (const id of options.peers) this.watch(id);
   }
 
   get staleAfterMs(): number {

@@ -153,11 +153,11 @@ export class PeerKeeper {
 
   /**
    * Keeps `id` connected from now on too (a voter of a new epoch; docs/reconfiguration.md): its
-   * addresses come from libp2p's peer store (membership and discovery fill it) when none are given.
+   * addresses come from libp2p's peer store (membership and discovery fill it).
    */
-  keep(id: string, addrs: readonly string[] = []): void {
+  keep(id: string): void {
     if (id === this.#o.node.peerId.toString() || this.#kept.has(id)) return;
-    this.#add(id, addrs.map((a) => multiaddr(a)));
+    this.#add(id, []);
     const p = this.#kept.get(id)!;
     if (!this.#running) return;
     void this.#tag(p);

@@ -367,7 +367,7 @@ export class ConsensusRpc {
         if (!this.#running) break;
         box.failures++;
         if (box.failures === 1 || box.failures % 20 === 0) {
-          this.#o.logger.info({ to: box.to, epoch: this.#epoch, failures: box.failures, err: (err as Error).message }, 'cannot open a consensus stream; retrying');
+          this.#o.logger.info({ to: box.to, failures: box.failures, err: (err as Error).message }, 'cannot open a consensus stream; retrying');
         }
         await box.wait(redialDelayMs(box.failures, reopenDelayMsMin, reopenDelayMsMax, Math.random()));
         continue;
