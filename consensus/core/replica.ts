@@ -159,6 +159,12 @@ export class Replica {
   private readonly relayUntilMs: Map<ReplicaId, number>[];
   /** Per coordinator, the seq up to which peers' reports have been checked for ids missing here. */
   private readonly caughtUpTo: number[];
+  /**
+   * Per peer, since when (the ticks' clock) this replica has been far enough behind it that it sends
+   * a snapshot, and so has not recovered the ids its watermark names one by one; null when it is not
+   * (`awaitsSnapshot`).
+   */
+  private readonly snapshotAwaitedSinceMs: (number | null)[];
   /** The floor this replica puts on the dependency sets it proposes. */
   private proposalFloor: readonly number[];
   /** Proposal floors of the last exchanges; the index forgets only below the oldest. */
@@ -191,6 +197,7 @@ export class Replica {
     this.relayUntilMs = Array.from({ length: n }, () => new Map<ReplicaId, number>());
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
     this.caughtUpTo = new Array<number>(n).fill(0);
+    this.snapshotAwaitedSinceMs = new Array<number | null>(n).fill(null);
     this.proposalFloor = new Array<number>(n).fill(0);
     this.noDeps = emptyDeps(n);
     this.tickRequested = this.cfg.tickMs;
@@ -878,8 +885,10 @@ export class Replica {
     // (a long partition) that one snapshot beats a recovery round per missed instance.
     if (!floorAtLeast(m.executed, this.truncated) || this.farBehind(from, m.executed)) this.sendSnapshot(from, m.executed);
     const known = this.peerPrefix[from];
+    const awaitsSnapshot = this.awaitsSnapshot(from, m.executed);
     for (let c = 0; c < known.length; c++) {
       if (m.executed[c] > known[c]) known[c] = m.executed[c];
+      if (awaitsSnapshot) continue;
       const start = Math.max(this.caughtUpTo[c], this.appliedPrefix[c]);
       const to = Math.min(m.executed[c], start + catchUpIdsPerWatermarkMax);
       for (let s = start + 1; s <= to; s++) {
@@ -992,6 +1001,32 @@ export class Replica {
     if (p === undefined || p.attempt !== 0) return;
     p.deadlineMs = Math.min(p.deadlineMs, this.nowMs + this.cfg.learnFromOthersMs);
     p.holder = holder;
+  }
+
+  /**
+   * Whether to leave the ids a peer's watermark names for the snapshot that peer sends (Covey state
+   * transfer): this replica is at least catchUpBySnapshotIds behind it and has applied nothing it
+   * has not, which is when the peer's farBehind holds. After a long partition, recovering every
+   * missed id one by one was a storm of thousands of recoveries, answered and persisted one by one
+   * on every voter, that held the whole swarm for seconds after the heal (issue 16), while the
+   * snapshot that made them moot was on its way. Not for longer than two snapshot resend intervals:
+   * a peer whose snapshot this replica cannot take (it refuses one that does not cover what it
+   * applied above its prefix) is caught up with id by id after all.
+   */
+  private awaitsSnapshot(from: ReplicaId, peerExecuted: readonly number[]): boolean {
+    const threshold = this.cfg.catchUpBySnapshotIds;
+    let behind = 0;
+    for (let c = 0; c < this.cfg.n; c++) {
+      const ahead = peerExecuted[c] - this.appliedPrefix[c];
+      if (ahead < 0) { behind = -1; break; } // the peer's farBehind is false: no snapshot comes
+      behind += ahead;
+    }
+    if (threshold === 0 || behind < threshold || this.sm.restoreSnapshot === undefined) {
+      this.snapshotAwaitedSinceMs[from] = null;
+      return false;
+    }
+    const since = (this.snapshotAwaitedSinceMs[from] ??= this.nowMs);
+    return this.nowMs - since < 2 * this.cfg.snapshotResendMs;
   }
 
   /** The first wait for an id: shorter when its coordinator is not reached (it cannot send the Commit). */

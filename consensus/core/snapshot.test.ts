@@ -226,6 +226,31 @@ describe('catching up by state transfer', () => {
       assert.ok(d.every((x) => x === d[0]), 'caught up');
     }
   });
+
+  test('while the snapshot is on its way it does not recover the missed ids one by one; without one it does, after two resend intervals', () => {
+    // Issue 16: after a 30 s split the former minority recovered ~2,000 instances one by one, each
+    // answered and persisted by every voter, for seconds after the heal — while the peers' snapshots,
+    // which made them moot, were on their way. Here every snapshot is lost, so the wait shows.
+    const c = new Cluster({ ...opts, snapshotEveryApplied: 0, catchUpBySnapshotIds: 20 });
+    load(c, 6);
+    for (let i = 0; i < 5; i++) { c.tickAll(20); c.runUntilQuiet(); }
+    c.crash(2);
+    load(c, 60, [0, 1]);
+    c.restart(2);
+    const sum = (w: readonly number[]): number => w.reduce((a, x) => a + x, 0);
+    const missed = sum(c.replicas[0].executedWatermark()) - sum(c.replicas[2].executedWatermark());
+    const before = c.replicas[2].stats.recoveriesStarted;
+    const run = (ms: number): void => {
+      for (let t = 0; t < ms; t += 10) { c.snapshotsInFlight = []; c.tickAll(10); c.runUntilQuiet(); }
+    };
+    run(300);
+    const early = c.replicas[2].stats.recoveriesStarted - before;
+    assert.ok(early < missed / 2, `recovered ${early} of the ${missed} missed ids while a snapshot was due`);
+    run(2 * c.replicas[2].cfg.snapshotResendMs + 500);
+    assert.equal(c.replicas[2].stats.snapshotsInstalled, 0);
+    assert.deepEqual(c.replicas[2].executedWatermark(), c.replicas[0].executedWatermark(), 'caught up id by id once no snapshot came');
+    assert.deepEqual(c.violations(), []);
+  });
 });
 
 describe('regressions', () => {
