@@ -4,7 +4,8 @@
 // targets. Needs root.
 //
 // Usage: npm run chaos:net [-- --voters 5 --faults split,isolate,oneway,flap,loss --cut 30
-//          --baseline 15 --recover 10 --clients 4 --keys 100 --history FILE --dir DIR --seed N --json]
+//          --baseline 15 --recover 10 --clients 4 --keys 100 --history FILE --dir DIR --seed N
+//          --log-level info|debug|… --json]
 // Exit codes: 0 safe (linearizable, the voters agree) and every target met; 1 a safety failure;
 // 3 safe but a target missed; 2 bad arguments, or this machine cannot run it (not root, no `ip`).
 
@@ -15,8 +16,11 @@ import { runNemesis, type NemesisSummary } from '../agent/nemesis/run.ts';
 
 interface Options {
   voters: number; faults: FaultName[]; cutMs: number; baselineMs: number; recoverMs: number;
-  clients: number; keys: number; history?: string; dir?: string; seed?: number; json: boolean;
+  clients: number; keys: number; history?: string; dir?: string; seed?: number; logLevel: string; json: boolean;
 }
+
+/** The agents' log levels (agent/config.ts). */
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 function options(): Options {
   const { values } = parseArgs({
@@ -31,6 +35,7 @@ function options(): Options {
       history: { type: 'string' },
       dir: { type: 'string' },
       seed: { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -38,6 +43,10 @@ function options(): Options {
     const v = Number(text);
     if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
     return v;
+  };
+  const level = (text: string): string => {
+    if (!logLevels.includes(text)) throw new RangeError(`--log-level must be one of ${logLevels.join(', ')}, got "${text}"`);
+    return text;
   };
   const faults = parseFaults(values.faults ?? faultNames.filter((f) => f !== 'loss' || lossAvailable()).join(','));
   if (faults.includes('loss') && !lossAvailable()) throw new RangeError('the loss fault needs nftables (apt-get install nftables); leave it out of --faults or install it');
@@ -52,6 +61,7 @@ function options(): Options {
     history: values.history,
     dir: values.dir,
     seed: values.seed === undefined ? undefined : int('seed', values.seed, 0, 2 ** 31),
+    logLevel: level(values['log-level']),
     json: values.json,
   };
 }
@@ -88,7 +98,7 @@ async function main(): Promise<number> {
   }
   const s = await runNemesis({
     voters: o.voters, clientsPerAgent: o.clients, keys: o.keys, faults: o.faults, cutMs: o.cutMs, baselineMs: o.baselineMs,
-    recoverMs: o.recoverMs, attemptMs: 1000, history: o.history, dir: o.dir, seed: o.seed,
+    recoverMs: o.recoverMs, attemptMs: 1000, history: o.history, dir: o.dir, seed: o.seed, logLevel: o.logLevel,
     progress: o.json ? undefined : (l) => process.stderr.write(`chaos:net: ${l}\n`),
   });
   if (o.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');

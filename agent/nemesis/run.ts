@@ -39,6 +39,8 @@ export interface NemesisOptions {
   /** Keep the swarm directory here (default: a temporary one, removed). */
   readonly dir?: string;
   readonly seed?: number;
+  /** The agents' log level (default info; debug shows each state transfer with the lag that caused it). */
+  readonly logLevel?: string;
   readonly progress?: (line: string) => void;
 }
 
@@ -203,7 +205,7 @@ async function finalReads(rec: Recorder, clients: readonly AgentClient[], o: Nem
 
 /** Makes the swarm's keys and configs, then points every address at the lab's. */
 async function placeSwarm(lab: NetLab, dir: string, o: NemesisOptions): Promise<{ swarm: Swarm; token: string }> {
-  const made = await createSwarm(dir, { agents: o.voters, voters: o.voters, name: 'nemesis', requestTimeoutMs: o.attemptMs });
+  const made = await createSwarm(dir, { agents: o.voters, voters: o.voters, name: 'nemesis', requestTimeoutMs: o.attemptMs, logLevel: o.logLevel });
   const addr = (i: number): string => `/ip4/${lab.address(i)}/tcp/${p2pPort}`;
   const voters = made.agents.map((a) => ({ id: a.peerId, addrs: [addr(a.index)] }));
   const token = randomBytes(16).toString('hex');
