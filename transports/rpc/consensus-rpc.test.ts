@@ -223,7 +223,8 @@ describe('ConsensusRpc', () => {
     const ghostAddr = `/ip4/127.0.0.1/tcp/${port}`;
     const { multiaddr } = await import('@multiformats/multiaddr');
     await node.peerStore.merge(peerIdFromPrivateKey(ghostKey), { multiaddrs: [multiaddr(ghostAddr)] });
-    const rpc = new ConsensusRpc({ node, voters, self: 0, logger, registry, queueFramesMax: 5, onMessage: () => {} });
+    // The ghost comes back after the writer's redial backoff; frames must not go stale meanwhile.
+    const rpc = new ConsensusRpc({ node, voters, self: 0, logger, registry, queueFramesMax: 5, queueFrameStaleMs: 600_000, onMessage: () => {} });
     await rpc.start();
     for (let k = 0; k < 20; k++) {
       rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
@@ -240,6 +241,49 @@ describe('ConsensusRpc', () => {
     await waitFor('the queued frames to arrive', () => got.length >= 5);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(got, [15, 16, 17, 18, 19]);
+    await ghostRpc.stop();
+    await rpc.stop();
+  });
+
+  it('drops frames that waited longer than the stale bound for an unreachable peer, and sends the fresh ones', async () => {
+    // Issue 16: after a 20 s split every link flushed its backlog at the heal, stale watermarks
+    // among it, and voters that had just caught up by a snapshot sent snapshots back.
+    const registry = new Registry();
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
+    const { freePorts } = await import('../ports.ts');
+    const [port] = await freePorts(1);
+    const lonelyKey = await generateIdentityKey();
+    const ghostKey = await generateIdentityKey();
+    const voters = [peerIdFromPrivateKey(lonelyKey).toString(), peerIdFromPrivateKey(ghostKey).toString()];
+    const node = await createCoveyNode({ privateKey: lonelyKey, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
+    extra.push(node);
+    const ghostAddr = `/ip4/127.0.0.1/tcp/${port}`;
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    await node.peerStore.merge(peerIdFromPrivateKey(ghostKey), { multiaddrs: [multiaddr(ghostAddr)] });
+    const staleMs = 1000;
+    const rpc = new ConsensusRpc({ node, voters, self: 0, logger, registry, queueFrameStaleMs: staleMs, onMessage: () => {} });
+    await rpc.start();
+    for (let k = 0; k < 5; k++) {
+      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, staleMs + 200));
+    for (let k = 5; k < 8; k++) {
+      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
+      await new Promise((r) => setImmediate(r));
+    }
+    const ghost = await createCoveyNode({ privateKey: ghostKey, listen: [ghostAddr], mdns: false });
+    extra.push(ghost);
+    const got: number[] = [];
+    const ghostRpc = new ConsensusRpc({ node: ghost, voters, self: 1, logger, onMessage: (_from, msg) => { if (msg.type === 'Watermark') got.push(msg.executed[0]); } });
+    await ghostRpc.start();
+    await ghost.dial(node.getMultiaddrs()[0]); // ends the writer's redial backoff (its connect event)
+    await waitFor('the fresh frames to arrive', () => got.length >= 3);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(got, [5, 6, 7], 'only the frames queued within the bound');
+    const stale = (await registry.getSingleMetric('covey_rpc_send_frames_dropped_total')!.get()).values
+      .find((v) => v.labels.reason === 'stale')?.value ?? 0;
+    assert.equal(stale, 5);
     await ghostRpc.stop();
     await rpc.stop();
   });

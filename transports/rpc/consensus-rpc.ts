@@ -80,6 +80,15 @@ const submitServers = new WeakMap<Libp2p, ConsensusRpc>();
 export const queueFramesMaxDefault = 1024;
 /** Bytes waiting for one peer (a Raspberry Pi with 6 peers holds at most 6 × this). */
 export const queueBytesMaxDefault = 32 * 1024 * 1024;
+/**
+ * A queued frame older than this when its peer's stream finally takes it is dropped, not sent.
+ * The queue rides out a stream reopen; across a longer outage what it holds is superseded
+ * (leads retransmit every retransmitMs, watermarks go every tick or ten), and sent at the heal it
+ * was a burst of stale frames on every link: stale watermarks made voters that had just caught up
+ * by a snapshot send snapshots back to the voters they had it from (issue 16). The core takes any
+ * message as lost.
+ */
+export const queueFrameStaleMsDefault = 2_000;
 /** Opening a stream (dial included) gives up after this long, then backs off. */
 export const streamOpenTimeoutMs = 10_000;
 export const reopenDelayMsMin = 100;
@@ -119,10 +128,17 @@ export interface ConsensusRpcOptions {
   readonly frameBytesMax?: number;
   readonly queueFramesMax?: number;
   readonly queueBytesMax?: number;
+  /** Queued frames older than this are dropped when taken (queueFrameStaleMsDefault). */
+  readonly queueFrameStaleMs?: number;
+}
+
+/** A frame and when it was queued (performance.now()). */
+interface QueuedRpcFrame extends EncodedFrame {
+  readonly queuedAtMs: number;
 }
 
 /** The outgoing side towards one voter: the shared bounded queue (stream/outbox.ts), and its stream. */
-class Outbox extends FrameOutbox<EncodedFrame> {
+class Outbox extends FrameOutbox<QueuedRpcFrame> {
   readonly to: number;
   readonly peerId: PeerId;
   pending: Message[] = [];
@@ -146,6 +162,7 @@ export class ConsensusRpc {
   readonly #dropLog: DropLog;
   readonly #submitRefusals: DropLog;
   readonly #frameBytesMax: number;
+  readonly #frameStaleMs: number;
   readonly #epoch: number;
   readonly #protocol: string;
   readonly metrics: RpcMetrics;
@@ -172,6 +189,7 @@ export class ConsensusRpc {
       this.#voterIndex.set(v, i);
     });
     this.#frameBytesMax = options.frameBytesMax ?? consensusFrameBytesMaxDefault;
+    this.#frameStaleMs = options.queueFrameStaleMs ?? queueFrameStaleMsDefault;
     const framesMax = options.queueFramesMax ?? queueFramesMaxDefault;
     const bytesMax = options.queueBytesMax ?? queueBytesMaxDefault;
     options.voters.forEach((v, i) => {
@@ -345,7 +363,8 @@ export class ConsensusRpc {
           'a message alone exceeds the frame bound and cannot be sent (raise frameBytesMax or make smaller batches)');
       }
       let dropped = 0;
-      for (const frame of frames) dropped += box.push(frame);
+      const queuedAtMs = performance.now();
+      for (const frame of frames) dropped += box.push({ ...frame, queuedAtMs });
       if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'queue_full' }, dropped);
       box.notify();
     }
@@ -395,6 +414,10 @@ export class ConsensusRpc {
       const frame = box.shift();
       if (frame === undefined) {
         await box.wait();
+        continue;
+      }
+      if (performance.now() - frame.queuedAtMs > this.#frameStaleMs) {
+        this.metrics.sendFramesDropped.inc({ reason: 'stale' });
         continue;
       }
       this.metrics.framesSent.inc();

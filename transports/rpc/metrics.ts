@@ -35,7 +35,8 @@ export function rpcMetrics(registry: Registry): RpcMetrics {
     messagesSent: counterIn(registry, 'covey_rpc_messages_sent_total', 'Consensus messages written to a peer stream'),
     sendFramesDropped: counterIn(registry, 'covey_rpc_send_frames_dropped_total',
       'Outgoing consensus frames dropped (queue_full: oldest dropped from a full per-peer queue; ' +
-      'too_large: a message alone exceeds the frame bound; stopped: queued when the RPC stopped)', ['reason']),
+      'too_large: a message alone exceeds the frame bound; stopped: queued when the RPC stopped; ' +
+      'stale: queued longer than the stale bound while the peer was unreachable)', ['reason']),
     submitsServed: counterIn(registry, 'covey_rpc_submits_served_total',
       'Forwarded client commands served, by outcome (ok, error, invalid)', ['outcome']),
   };
