@@ -288,6 +288,32 @@ describe('ConsensusRpc', () => {
     await rpc.stop();
   });
 
+  it('backs off redialling an unreachable peer however often the core sends to it', async () => {
+    // Woken by every send, the writer redialled ~20 times a second through a whole partition.
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
+    const { freePorts } = await import('../ports.ts');
+    const [port] = await freePorts(1);
+    const lonelyKey = await generateIdentityKey();
+    const ghostKey = await generateIdentityKey();
+    const voters = [peerIdFromPrivateKey(lonelyKey).toString(), peerIdFromPrivateKey(ghostKey).toString()];
+    const node = await createCoveyNode({ privateKey: lonelyKey, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
+    extra.push(node);
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    await node.peerStore.merge(peerIdFromPrivateKey(ghostKey), { multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${port}`)] });
+    let dials = 0;
+    const dialProtocol = node.dialProtocol.bind(node);
+    node.dialProtocol = ((...args: Parameters<typeof dialProtocol>) => { dials++; return dialProtocol(...args); }) as typeof node.dialProtocol;
+    const rpc = new ConsensusRpc({ node, voters, self: 0, logger, onMessage: () => {} });
+    await rpc.start();
+    for (let k = 0; k < 60; k++) { // 1.2 s of a core retransmitting every 20 ms
+      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Backoff 100 ms, doubling (jittered): a handful of dials in 1.2 s, not one per send.
+    assert.ok(dials >= 1 && dials <= 10, `${dials} dials for 60 sends`);
+    await rpc.stop();
+  });
+
   it('a restarted peer gets messages again', async () => {
     const old = agents[1];
     await old.rpc.stop();

@@ -144,6 +144,13 @@ class Outbox extends FrameOutbox<QueuedRpcFrame> {
   pending: Message[] = [];
   stream: Stream | null = null;
   failures = 0;
+  /**
+   * Waiting out a redial backoff: new frames queue without waking the writer (only a connection to
+   * the peer ends the wait early, #onConnect). Woken by every send, a writer cut off from its peer
+   * redialled at the rate the core sends (retransmits, watermarks: ~20 dials a second, each failing
+   * at once on an unreachable route) for the whole of a partition.
+   */
+  backingOff = false;
   loop: Promise<void> = Promise.resolve();
   constructor(to: number, peerId: PeerId, framesMax: number, bytesMax: number) {
     super(framesMax, bytesMax);
@@ -366,7 +373,7 @@ export class ConsensusRpc {
       const queuedAtMs = performance.now();
       for (const frame of frames) dropped += box.push({ ...frame, queuedAtMs });
       if (dropped > 0) this.metrics.sendFramesDropped.inc({ reason: 'queue_full' }, dropped);
-      box.notify();
+      if (!box.backingOff) box.notify();
     }
   }
 
@@ -388,7 +395,9 @@ export class ConsensusRpc {
         if (box.failures === 1 || box.failures % 20 === 0) {
           this.#o.logger.info({ to: box.to, failures: box.failures, err: (err as Error).message }, 'cannot open a consensus stream; retrying');
         }
+        box.backingOff = true;
         await box.wait(redialDelayMs(box.failures, reopenDelayMsMin, reopenDelayMsMax, Math.random()));
+        box.backingOff = false;
         continue;
       }
       box.failures = 0;
