@@ -3,7 +3,8 @@
 // distinct keys, the put workload of bench:vs-etcd) from this process, also profiled, and then
 // splits each process's samples into the parts of the path: HTTP, JSON, zod, the driver, the
 // consensus core, the state machine, the wire codec, noise, yamux and the rest of libp2p, lmdb,
-// logging, garbage collection, idle. Per part it prints microseconds of CPU per command.
+// logging, garbage collection, idle. Per part it prints microseconds of CPU per command. The agents
+// run from sources (COVEY_BUNDLE=0), since the parts are told apart by file.
 //
 // Usage: npm run bench:profile-path [-- --clients 64 --seconds 8 --client stream|http --keep DIR --json]
 
@@ -115,9 +116,14 @@ if (import.meta.main) {
   const profDir = join(dir, 'profiles');
   mkdirSync(profDir, { recursive: true });
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profDir}`.trim();
+  // The parts are told apart by source file; in the bundle (dist/agent.mjs) every frame is one file
+  // and the breakdown would be one '(other)' row.
+  const bundleBefore = process.env.COVEY_BUNDLE;
+  process.env.COVEY_BUNDLE = '0';
   const swarm = await createSwarm(join(dir, 'swarm'), { agents: 3, voters: 3, name: 'profile', logLevel: 'warn' });
   for (const ag of swarm.agents) startAgent(swarm, ag.index);
   delete process.env.NODE_OPTIONS;
+  if (bundleBefore === undefined) delete process.env.COVEY_BUNDLE; else process.env.COVEY_BUNDLE = bundleBefore;
   let commands = 0;
   try {
     await waitReady(swarm, 60_000);
