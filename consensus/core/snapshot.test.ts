@@ -7,7 +7,7 @@ import { Cluster } from '../cluster.ts';
 import { type Action, runSchedule } from '../testing/index.ts';
 import type { CoveyStateMachine } from '../statemachine/machine.ts';
 import type { Command } from '../statemachine/commands.ts';
-import { instanceSeq, initCoord } from './ids.ts';
+import { instanceId, instanceSeq, initCoord } from './ids.ts';
 import { Replica } from './replica.ts';
 import { CoveyStateMachine as Machine } from '../statemachine/machine.ts';
 
@@ -250,6 +250,25 @@ describe('catching up by state transfer', () => {
     assert.equal(c.replicas[2].stats.snapshotsInstalled, 0);
     assert.deepEqual(c.replicas[2].executedWatermark(), c.replicas[0].executedWatermark(), 'caught up id by id once no snapshot came');
     assert.deepEqual(c.violations(), []);
+  });
+});
+
+describe('waiting for a snapshot that is due', () => {
+  test('ids it only heard of in a dependency set are not recovered while a snapshot is due, and are once it is overdue', () => {
+    // Issue 16: after a 30 s split the former minority learned ~2,000 ids from the Commits that
+    // reached it first (their dependencies, which execution then waits on), before any watermark,
+    // and recovered them all at once although a snapshot covering them was on its way.
+    const r = new Replica({ self: 2, n: 3, f: 1, e: 1, catchUpBySnapshotIds: 5, recoveryTimeoutMs: 100, recoveryTimeoutMaxMs: 100, snapshotResendMs: 1000 }, new Machine());
+    r.takeReady();
+    const step = (ev: Parameters<Replica['step']>[0]): void => { r.step(ev); r.takeReady(); };
+    step({ type: 'tick', nowMs: 0, entropy: 1 });
+    step({ type: 'message', from: 0, msg: { type: 'Watermark', executed: [20, 20, 0] } }); // 40 ids ahead
+    const dep = { ids: [instanceId(29, 0), instanceId(29, 1)].sort((a, b) => a - b), floor: [0, 0, 0] };
+    step({ type: 'message', from: 0, msg: { type: 'Commit', b: 0, id: instanceId(30, 0), cmd: { commands: [put('k', 'v')] }, dep } });
+    for (let t = 10; t <= 1900; t += 10) step({ type: 'tick', nowMs: t, entropy: 1 });
+    assert.equal(r.stats.recoveriesStarted, 0, 'nothing recovered while the snapshot is due');
+    for (let t = 1910; t <= 2600; t += 10) step({ type: 'tick', nowMs: t, entropy: 1 });
+    assert.ok(r.stats.recoveriesStarted >= 2, `recovered ${r.stats.recoveriesStarted} once two resend intervals passed without one`);
   });
 });
 
