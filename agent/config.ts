@@ -17,7 +17,8 @@ import { peerIdPattern } from '../consensus/index.ts';
 const peerId = z.string().regex(peerIdPattern, { error: 'expected a libp2p peer id such as 12D3KooW… (`covey init` prints the id of a new agent)' });
 const multiaddr = z.string().startsWith('/', { error: 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001' });
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: 'expected host:port, for example 127.0.0.1:7070' });
-const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** The log levels pino takes (log.level). */
+export const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** A voter is its peer id, or `{ id, addrs }` when its addresses are known in advance. */
 const voter = z.preprocess((v) => typeof v === 'string' ? { id: v } : v,

@@ -13,14 +13,12 @@ import { parseArgs } from 'node:util';
 import { faultNames, parseFaults, type FaultName } from '../agent/nemesis/faults.ts';
 import { lossAvailable, netLabUnavailable } from '../agent/nemesis/netns.ts';
 import { runNemesis, type NemesisSummary } from '../agent/nemesis/run.ts';
+import { levels as logLevels } from '../agent/config.ts';
 
 interface Options {
   voters: number; faults: FaultName[]; cutMs: number; baselineMs: number; recoverMs: number;
   clients: number; keys: number; history?: string; dir?: string; seed?: number; logLevel: string; json: boolean;
 }
-
-/** The agents' log levels (agent/config.ts). */
-const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 function options(): Options {
   const { values } = parseArgs({
@@ -45,7 +43,7 @@ function options(): Options {
     return v;
   };
   const level = (text: string): string => {
-    if (!logLevels.includes(text)) throw new RangeError(`--log-level must be one of ${logLevels.join(', ')}, got "${text}"`);
+    if (!(logLevels as readonly string[]).includes(text)) throw new RangeError(`--log-level must be one of ${logLevels.join(', ')}, got "${text}"`);
     return text;
   };
   const faults = parseFaults(values.faults ?? faultNames.filter((f) => f !== 'loss' || lossAvailable()).join(','));

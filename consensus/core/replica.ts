@@ -1019,18 +1019,18 @@ export class Replica {
    */
   private awaitsSnapshot(from: ReplicaId, peerExecuted: readonly number[]): boolean {
     const threshold = this.cfg.catchUpBySnapshotIds;
-    let behind = 0;
-    for (let c = 0; c < this.cfg.n; c++) {
-      const ahead = peerExecuted[c] - this.appliedPrefix[c];
-      if (ahead < 0) { behind = -1; break; } // the peer's farBehind is false: no snapshot comes
-      behind += ahead;
-    }
+    // The peer's own test (farBehind), seen from here: below 0 it sends no snapshot at all.
+    const behind = snapshotLag(peerExecuted, this.appliedPrefix);
     if (threshold === 0 || behind < threshold || this.sm.restoreSnapshot === undefined) {
       this.snapshotAwaitedSinceMs[from] = null;
       return false;
     }
-    const since = (this.snapshotAwaitedSinceMs[from] ??= this.nowMs);
-    return this.nowMs - since < 2 * this.cfg.snapshotResendMs;
+    return this.stillAwaited(this.snapshotAwaitedSinceMs[from] ??= this.nowMs);
+  }
+
+  /** A snapshot awaited since `sinceMs` is still worth waiting for: two resend intervals at most. */
+  private stillAwaited(sinceMs: number | null): boolean {
+    return sinceMs !== null && this.nowMs - sinceMs < 2 * this.cfg.snapshotResendMs;
   }
 
   /**
@@ -1041,8 +1041,7 @@ export class Replica {
    * watermark, and recovered them all at once.
    */
   private snapshotDue(): boolean {
-    for (const since of this.snapshotAwaitedSinceMs) if (since !== null && this.nowMs - since < 2 * this.cfg.snapshotResendMs) return true;
-    return false;
+    return this.snapshotAwaitedSinceMs.some((since) => this.stillAwaited(since));
   }
 
   /** The first wait for an id: shorter when its coordinator is not reached (it cannot send the Commit). */
@@ -1184,14 +1183,10 @@ export class Replica {
   private farBehind(from: ReplicaId, executed: readonly number[]): boolean {
     const threshold = this.cfg.catchUpBySnapshotIds;
     if (threshold === 0) return false;
-    const prefix = this.appliedPrefix;
-    let lag = 0;
-    for (let c = 0; c < prefix.length; c++) {
-      // The peer applied ids this replica has not: it would refuse the snapshot (onSnapshot), so do
-      // not spend the snapshotResendMs allowance on it; it catches up instance by instance meanwhile.
-      if (executed[c] > prefix[c]) { this.peerLag[from] = 0; return false; }
-      lag += prefix[c] - executed[c];
-    }
+    const lag = snapshotLag(this.appliedPrefix, executed);
+    // The peer applied ids this replica has not: it would refuse the snapshot (onSnapshot), so do
+    // not spend the snapshotResendMs allowance on it; it catches up instance by instance meanwhile.
+    if (lag < 0) { this.peerLag[from] = 0; return false; }
     // A peer whose lag shrank since its last watermark is catching up by itself — after a heal, a
     // voter of the majority applying what waited on the minority's instances — and a snapshot would
     // only make it replace a state it is about to reach (issue 16: every voter sent every other one
@@ -1472,6 +1467,19 @@ export class Replica {
 }
 
 /** The replies that are votes: a decision may count them only once the voter's state is durable. */
+/**
+ * How many ids `ahead` applied that `behind` has not, summed over coordinators (contiguous applied
+ * prefixes); -1 when `behind` applied one `ahead` has not, so it would refuse `ahead`'s snapshot.
+ */
+function snapshotLag(ahead: readonly number[], behind: readonly number[]): number {
+  let lag = 0;
+  for (let c = 0; c < ahead.length; c++) {
+    if (behind[c] > ahead[c]) return -1;
+    lag += ahead[c] - behind[c];
+  }
+  return lag;
+}
+
 function isVote(msg: Message): boolean {
   return msg.type === 'PreAcceptOK' || msg.type === 'AcceptOK' || msg.type === 'RecoverOK' || msg.type === 'ValidateOK';
 }

@@ -208,12 +208,11 @@ describe('ConsensusRpc', () => {
     assert.deepEqual(agents[0].rpc.connectedVoters().includes(3), false);
   });
 
-  it('bounds the queue to an unreachable peer, dropping the oldest frames', async () => {
-    // The peer is down while 20 frames queue for it (bound 5); when it comes back it must get
-    // the newest five, 15..19: consensus retransmits what is lost, and the newest state matters.
-    const registry = new Registry();
+  /** A voter whose only peer (the ghost, at a free port) is down; `ghost()` brings the peer up. */
+  async function lonelyVoter(): Promise<{ node: CoveyNode; voters: string[]; ghost: () => Promise<{ got: number[]; stop: () => Promise<void> }> }> {
     const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
     const { freePorts } = await import('../ports.ts');
+    const { multiaddr } = await import('@multiformats/multiaddr');
     const [port] = await freePorts(1);
     const lonelyKey = await generateIdentityKey();
     const ghostKey = await generateIdentityKey();
@@ -221,27 +220,46 @@ describe('ConsensusRpc', () => {
     const node = await createCoveyNode({ privateKey: lonelyKey, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
     extra.push(node);
     const ghostAddr = `/ip4/127.0.0.1/tcp/${port}`;
-    const { multiaddr } = await import('@multiformats/multiaddr');
     await node.peerStore.merge(peerIdFromPrivateKey(ghostKey), { multiaddrs: [multiaddr(ghostAddr)] });
+    const ghost = async (): Promise<{ got: number[]; stop: () => Promise<void> }> => {
+      const ghostNode = await createCoveyNode({ privateKey: ghostKey, listen: [ghostAddr], mdns: false });
+      extra.push(ghostNode);
+      const got: number[] = [];
+      const rpc = new ConsensusRpc({ node: ghostNode, voters, self: 1, logger, onMessage: (_from, msg) => { if (msg.type === 'Watermark') got.push(msg.executed[0]); } });
+      await rpc.start();
+      await ghostNode.dial(node.getMultiaddrs()[0]); // ends the lonely writer's redial backoff (its connect event)
+      return { got, stop: () => rpc.stop() };
+    };
+    return { node, voters, ghost };
+  }
+
+  /** Sends watermarks seq `from`..`to`−1 to voter 1, pausing `pauseMs` after each (0: one event-loop turn). */
+  async function sendWatermarks(rpc: ConsensusRpc, from: number, to: number, pauseMs = 0): Promise<void> {
+    for (let k = from; k < to; k++) {
+      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
+      await new Promise((r) => (pauseMs === 0 ? setImmediate(r) : setTimeout(r, pauseMs)));
+    }
+  }
+
+  async function sendDropped(registry: Registry, reason: string): Promise<number> {
+    return (await registry.getSingleMetric('covey_rpc_send_frames_dropped_total')!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  }
+
+  it('bounds the queue to an unreachable peer, dropping the oldest frames', async () => {
+    // The peer is down while 20 frames queue for it (bound 5); when it comes back it must get
+    // the newest five, 15..19: consensus retransmits what is lost, and the newest state matters.
+    const registry = new Registry();
+    const { node, voters, ghost } = await lonelyVoter();
     // The ghost comes back after the writer's redial backoff; frames must not go stale meanwhile.
     const rpc = new ConsensusRpc({ node, voters, self: 0, logger, registry, queueFramesMax: 5, queueFrameStaleMs: 600_000, onMessage: () => {} });
     await rpc.start();
-    for (let k = 0; k < 20; k++) {
-      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
-      await new Promise((r) => setImmediate(r));
-    }
-    const dropped = (await registry.getSingleMetric('covey_rpc_send_frames_dropped_total')!.get()).values
-      .find((v) => v.labels.reason === 'queue_full')?.value ?? 0;
-    assert.equal(dropped, 15);
-    const ghost = await createCoveyNode({ privateKey: ghostKey, listen: [ghostAddr], mdns: false });
-    extra.push(ghost);
-    const got: number[] = [];
-    const ghostRpc = new ConsensusRpc({ node: ghost, voters, self: 1, logger, onMessage: (_from, msg) => { if (msg.type === 'Watermark') got.push(msg.executed[0]); } });
-    await ghostRpc.start();
-    await waitFor('the queued frames to arrive', () => got.length >= 5);
+    await sendWatermarks(rpc, 0, 20);
+    assert.equal(await sendDropped(registry, 'queue_full'), 15);
+    const back = await ghost();
+    await waitFor('the queued frames to arrive', () => back.got.length >= 5);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(got, [15, 16, 17, 18, 19]);
-    await ghostRpc.stop();
+    assert.deepEqual(back.got, [15, 16, 17, 18, 19]);
+    await back.stop();
     await rpc.stop();
   });
 
@@ -249,66 +267,31 @@ describe('ConsensusRpc', () => {
     // Issue 16: after a 20 s split every link flushed its backlog at the heal, stale watermarks
     // among it, and voters that had just caught up by a snapshot sent snapshots back.
     const registry = new Registry();
-    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
-    const { freePorts } = await import('../ports.ts');
-    const [port] = await freePorts(1);
-    const lonelyKey = await generateIdentityKey();
-    const ghostKey = await generateIdentityKey();
-    const voters = [peerIdFromPrivateKey(lonelyKey).toString(), peerIdFromPrivateKey(ghostKey).toString()];
-    const node = await createCoveyNode({ privateKey: lonelyKey, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
-    extra.push(node);
-    const ghostAddr = `/ip4/127.0.0.1/tcp/${port}`;
-    const { multiaddr } = await import('@multiformats/multiaddr');
-    await node.peerStore.merge(peerIdFromPrivateKey(ghostKey), { multiaddrs: [multiaddr(ghostAddr)] });
+    const { node, voters, ghost } = await lonelyVoter();
     const staleMs = 1000;
     const rpc = new ConsensusRpc({ node, voters, self: 0, logger, registry, queueFrameStaleMs: staleMs, onMessage: () => {} });
     await rpc.start();
-    for (let k = 0; k < 5; k++) {
-      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
-      await new Promise((r) => setImmediate(r));
-    }
+    await sendWatermarks(rpc, 0, 5);
     await new Promise((r) => setTimeout(r, staleMs + 200));
-    for (let k = 5; k < 8; k++) {
-      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
-      await new Promise((r) => setImmediate(r));
-    }
-    const ghost = await createCoveyNode({ privateKey: ghostKey, listen: [ghostAddr], mdns: false });
-    extra.push(ghost);
-    const got: number[] = [];
-    const ghostRpc = new ConsensusRpc({ node: ghost, voters, self: 1, logger, onMessage: (_from, msg) => { if (msg.type === 'Watermark') got.push(msg.executed[0]); } });
-    await ghostRpc.start();
-    await ghost.dial(node.getMultiaddrs()[0]); // ends the writer's redial backoff (its connect event)
-    await waitFor('the fresh frames to arrive', () => got.length >= 3);
+    await sendWatermarks(rpc, 5, 8);
+    const back = await ghost();
+    await waitFor('the fresh frames to arrive', () => back.got.length >= 3);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(got, [5, 6, 7], 'only the frames queued within the bound');
-    const stale = (await registry.getSingleMetric('covey_rpc_send_frames_dropped_total')!.get()).values
-      .find((v) => v.labels.reason === 'stale')?.value ?? 0;
-    assert.equal(stale, 5);
-    await ghostRpc.stop();
+    assert.deepEqual(back.got, [5, 6, 7], 'only the frames queued within the bound');
+    assert.equal(await sendDropped(registry, 'stale'), 5);
+    await back.stop();
     await rpc.stop();
   });
 
   it('backs off redialling an unreachable peer however often the core sends to it', async () => {
     // Woken by every send, the writer redialled ~20 times a second through a whole partition.
-    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
-    const { freePorts } = await import('../ports.ts');
-    const [port] = await freePorts(1);
-    const lonelyKey = await generateIdentityKey();
-    const ghostKey = await generateIdentityKey();
-    const voters = [peerIdFromPrivateKey(lonelyKey).toString(), peerIdFromPrivateKey(ghostKey).toString()];
-    const node = await createCoveyNode({ privateKey: lonelyKey, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false });
-    extra.push(node);
-    const { multiaddr } = await import('@multiformats/multiaddr');
-    await node.peerStore.merge(peerIdFromPrivateKey(ghostKey), { multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${port}`)] });
+    const { node, voters } = await lonelyVoter();
     let dials = 0;
     const dialProtocol = node.dialProtocol.bind(node);
     node.dialProtocol = ((...args: Parameters<typeof dialProtocol>) => { dials++; return dialProtocol(...args); }) as typeof node.dialProtocol;
     const rpc = new ConsensusRpc({ node, voters, self: 0, logger, onMessage: () => {} });
     await rpc.start();
-    for (let k = 0; k < 60; k++) { // 1.2 s of a core retransmitting every 20 ms
-      rpc.send([{ from: 0, to: 1, msg: { type: 'Watermark', executed: [k, 0] } }]);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await sendWatermarks(rpc, 0, 60, 20); // 1.2 s of a core retransmitting every 20 ms
     // Backoff 100 ms, doubling (jittered): a handful of dials in 1.2 s, not one per send.
     assert.ok(dials >= 1 && dials <= 10, `${dials} dials for 60 sends`);
     await rpc.stop();
