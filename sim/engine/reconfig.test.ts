@@ -71,6 +71,14 @@ test('a sweep with voter-set changes among every fault (replace, resize, lose ov
   assert.ok(sized.some(([a, b]) => b > a) && sized.some(([a, b]) => b < a), `moves: ${[...moves].join(', ')}`);
 });
 
+test('regression, sweep --reconfig seed 1163: a run is not judged settled while a committed cycle waits at every voter for its next flush', () => {
+  // Every voter held the same two committed, mutually dependent instances deferred to the next
+  // tick; their watermarks were equal, so the run ended there and the liveness check failed.
+  const r = runSimulation(simulationOptions(reconfigSweepArgs(1163, 5000), 1163));
+  assert.ok(passed(r), fail(r));
+  assert.equal(r.settled, true);
+});
+
 test('with voter-set changes a run is still deterministic: the same seed gives the same trace, history and voter sets', () => {
   const o = simulationOptions(reconfigSweepArgs(7), 7);
   const a = runSimulation(o);

@@ -89,6 +89,9 @@ export function settledNow(seats: Seats, isUp: (agent: number) => boolean, kille
     if (seat.replica.pendingIds().length > 0 || seat.replica.queuedCommands() > 0 || seat.disk.unsyncedCount > 0) return false;
     const w = seat.replica.executedWatermark();
     for (let i = 0; i < w.length; i++) if (w[i] !== w0[i]) return false;
+    // Equal watermarks can hide the same committed cycle deferred at every voter until its next
+    // tick's flush: ended there, the liveness check found them unapplied (sweep --reconfig seed 1163).
+    if (seat.replica.committedUnapplied().length > 0) return false;
   }
   for (let e = 0; e < group.epoch; e++) {
     if (seats.groups[e].retired) continue;
