@@ -43,6 +43,11 @@ export interface ReplicaOptions {
   readonly tickMs?: number;
   /** How long the coordinator waits for a fast quorum of matching answers before the slow path. */
   readonly fastPathTimeoutMs?: number;
+  /**
+   * Send a proposal's PreAccept first to just enough heard peers for a fast quorum (EPaxos's
+   * thrifty choice), the others only if one of them is silent past fastPathTimeoutMs. Default on.
+   */
+  readonly thriftyPreAccept?: boolean;
   /** How long a coordinator or recoverer waits for answers before retransmitting. */
   readonly retransmitMs?: number;
   /** First recovery timeout for a pending id; doubles per attempt up to the max (§9, §12). */
@@ -89,6 +94,7 @@ export interface ReplicaConfig extends Quorums {
   readonly earlyProposalsMax: number;
   readonly tickMs: number;
   readonly fastPathTimeoutMs: number;
+  readonly thriftyPreAccept: boolean;
   readonly retransmitMs: number;
   readonly recoveryTimeoutMs: number;
   readonly recoveryTimeoutMaxMs: number;
@@ -119,6 +125,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     earlyProposalsMax: o.earlyProposalsMax ?? earlyProposalsMaxDefault,
     tickMs: o.tickMs ?? 10,
     fastPathTimeoutMs: o.fastPathTimeoutMs ?? 50,
+    thriftyPreAccept: o.thriftyPreAccept ?? true,
     retransmitMs: o.retransmitMs ?? 200,
     recoveryTimeoutMs: o.recoveryTimeoutMs ?? 1000,
     recoveryTimeoutMaxMs: o.recoveryTimeoutMaxMs ?? 16_000,

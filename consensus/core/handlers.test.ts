@@ -31,7 +31,7 @@ const deps3 = (...ids: InstanceId[]) => makeDeps(ids, [0, 0, 0]);
 
 /** A bare replica of a 3-group (f = e = 1) whose timers never fire on their own. */
 function bare(self: ReplicaId, o: Partial<ReplicaOptions> = {}): Replica {
-  const r = new Replica({ self, n: 3, f: 1, e: 1, recoveryTimeoutMs: 1e9, recoveryTimeoutMaxMs: 1e9, ...o }, new CoveyStateMachine());
+  const r = new Replica({ self, n: 3, f: 1, e: 1, recoveryTimeoutMs: 1e9, recoveryTimeoutMaxMs: 1e9, thriftyPreAccept: false, ...o }, new CoveyStateMachine());
   r.takeReady();
   return r;
 }
@@ -58,7 +58,8 @@ function handBack(r: Replica, ready: Ready): Ready {
 }
 
 function cluster(o: Omit<ClusterOptions, 'n' | 'f' | 'e'> & Partial<Pick<ClusterOptions, 'n' | 'f' | 'e'>> = {}): Cluster {
-  return new Cluster({ n: 3, f: 1, e: 1, ...o });
+  // The paper's handlers, each PreAccept to every peer (the thrifty choice: thrifty.test.ts).
+  return new Cluster({ n: 3, f: 1, e: 1, thriftyPreAccept: false, ...o });
 }
 
 function deliverWhere(cl: Cluster, pred: (e: Envelope) => boolean, what: string): Envelope {

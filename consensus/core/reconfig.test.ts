@@ -20,6 +20,7 @@ import type { MachineSnapshot } from '../statemachine/snapshot.ts';
 const options = {
   n: 3, f: 1, e: 1, pipelineInstancesMax: 2, recoveryTimeoutMs: 300, recoveryTimeoutMaxMs: 2000, retransmitMs: 100,
   watermarkEveryTicks: 1, indexLagExchanges: 1,
+  thriftyPreAccept: false, // the scripts below deliver PreAccepts to every peer
 } as const;
 
 let clientSeq = 0;

@@ -50,7 +50,7 @@ const relayCommitsMs = 2000;
 
 /** The coordinator's or recoverer's work in progress on one id, at ballot `b`. */
 type Lead =
-  | { kind: 'preaccept'; b: 0; startedMs: number; sentMs: number; replies: Map<ReplicaId, Deps>; matching: number }
+  | { kind: 'preaccept'; b: 0; startedMs: number; sentMs: number; replies: Map<ReplicaId, Deps>; matching: number; unasked: ReplicaId[] }
   | { kind: 'accept'; b: Ballot; sentMs: number; oks: Set<ReplicaId> }
   | { kind: 'recover'; b: Ballot; sentMs: number; oks: Map<ReplicaId, RecoverOK> }
   | { kind: 'validate'; b: Ballot; sentMs: number; q: Set<ReplicaId>; cmd: Batch; dep: Deps; rmax: number; oks: Map<ReplicaId, ValidateOK> }
@@ -503,7 +503,10 @@ export class Replica {
     this.ownProposals.set(id, batch);
     this.ownProposedAtMs.set(id, this.nowMs);
     this.stats.proposed++;
-    this.leads.set(id, { kind: 'preaccept', b: 0, startedMs: this.nowMs, sentMs: this.nowMs, replies: new Map(), matching: 0 });
+    const asked = this.fastQuorumPeers(id);
+    const unasked: ReplicaId[] = [];
+    for (let r = 0; r < this.cfg.n; r++) if (r !== this.self && !asked.includes(r)) unasked.push(r);
+    this.leads.set(id, { kind: 'preaccept', b: 0, startedMs: this.nowMs, sentMs: this.nowMs, replies: new Map(), matching: 0, unasked });
     this.trackPending(id);
     // Covey §12: the PreAccept may leave while this replica's own record of it is being synced
     // (its own vote counts only once that is durable), within the bound a restart can skip. When
@@ -513,7 +516,32 @@ export class Replica {
     const early = this.unconfirmedEarly.size < this.cfg.earlyProposalsMax && instanceSeq(id) <= this.durableOwnSeq + this.cfg.earlyProposalsMax &&
       !this.sendsToPeersAfterSync();
     if (early) this.unconfirmedEarly.add(id);
-    this.broadcast({ type: 'PreAccept', id, cmd: batch, dep }, early);
+    const msg: PreAccept = { type: 'PreAccept', id, cmd: batch, dep };
+    const out = early ? this.early : this.messages;
+    for (const r of asked) out.push({ from: this.self, to: r, msg });
+    this.deliverToSelf(msg);
+  }
+
+  /**
+   * Thrifty (EPaxos §4.4): the peers a proposal's PreAccept goes to first — just enough for a fast
+   * quorum with this replica's own vote, among the peers the driver says it hears, rotated by seq
+   * so each carries an even share. The rest are asked only if one of these stays silent past
+   * fastPathTimeoutMs (tickLead). Asking fewer is what a lossy network may do anyway, so safety is
+   * the paper's; what it saves is a PreAccept, its record, sync and answer at every other voter on
+   * every instance — a third of a 3-voter swarm's consensus messages. With thrifty off, or when too
+   * few peers are heard, every peer is asked.
+   */
+  private fastQuorumPeers(id: InstanceId): ReplicaId[] {
+    const all: ReplicaId[] = [];
+    for (let r = 0; r < this.cfg.n; r++) if (r !== this.self) all.push(r);
+    const wanted = this.cfg.fastQuorumSize - 1;
+    if (!this.cfg.thriftyPreAccept) return all;
+    const heard = all.filter((r) => !this.unreachable.has(r));
+    if (heard.length < wanted) return all;
+    const start = instanceSeq(id) % heard.length;
+    const picked: ReplicaId[] = [];
+    for (let k = 0; k < wanted; k++) picked.push(heard[(start + k) % heard.length]);
+    return picked;
   }
 
   /**
@@ -625,9 +653,12 @@ export class Replica {
     // Impossible also when the answers still to come, all matching, would fall short because the
     // rest are peers this replica does not reach (the driver's hint): waiting for them is waiting
     // out the timeout on every instance during a partition (issue 16).
-    let silentUnreachable = 0;
-    for (const r of this.unreachable) if (!lead.replies.has(r)) silentUnreachable++;
-    const fastImpossible = replies - lead.matching > e || replies === n || lead.matching + (n - replies - silentUnreachable) < fastQuorumSize;
+    // Peers not asked (thrifty) are silent too, until a timeout asks them.
+    let silent = 0;
+    for (let r = 0; r < n; r++) {
+      if (r !== this.self && !lead.replies.has(r) && (this.unreachable.has(r) || lead.unasked.includes(r))) silent++;
+    }
+    const fastImpossible = replies - lead.matching > e || replies === n || lead.matching + (n - replies - silent) < fastQuorumSize;
     if (!fastImpossible && !timedOut) return;
     let dep = inst.initDep;
     for (const d of lead.replies.values()) dep = depsUnion(dep, d); // line 21
@@ -935,12 +966,20 @@ export class Replica {
     if (lead.kind === 'preaccept' && this.nowMs - lead.startedMs >= this.cfg.fastPathTimeoutMs) {
       this.decidePreAccept(inst, lead, true);
       if (this.leads.get(id) !== lead) return;
+      // Thrifty: a peer asked first stayed silent; ask the others now rather than at retransmitMs.
+      if (lead.unasked.length > 0) {
+        const msg: PreAccept = { type: 'PreAccept', id, cmd: inst.initCmd as Batch, dep: inst.initDep };
+        for (const r of lead.unasked) this.send(r, msg);
+        lead.unasked = [];
+        return;
+      }
     }
     if (this.nowMs - lead.sentMs < this.cfg.retransmitMs) return;
     lead.sentMs = this.nowMs;
     // Covey §12 lossy channels: retransmit to the processes that have not answered.
     switch (lead.kind) {
       case 'preaccept':
+        lead.unasked = [];
         return this.sendToSilent(lead.replies, { type: 'PreAccept', id, cmd: inst.initCmd as Batch, dep: inst.initDep });
       case 'accept':
         return this.sendToSilent(lead.oks, { type: 'Accept', b: lead.b, id, cmd: inst.cmd!, dep: inst.dep });

@@ -23,7 +23,7 @@ function recoverAndValidate(cl: Cluster, who: number, id: number, peers: number[
 }
 
 test('§6 worked example (n=5, f=2, e=2): the fast-committed id1 survives, id2 becomes Nop', () => {
-  const cl = new Cluster({ n: 5, f: 2, e: 2, recoveryTimeoutMs: 1_000_000, recoveryTimeoutMaxMs: 1_000_000 });
+  const cl = new Cluster({ n: 5, f: 2, e: 2, recoveryTimeoutMs: 1_000_000, recoveryTimeoutMaxMs: 1_000_000, thriftyPreAccept: false });
   const id1 = instanceId(1, A), id2 = instanceId(1, B);
 
   // 1. A submits id1 with D = ∅; A, C and D answer ∅; A commits on the fast path, then crashes
@@ -84,7 +84,7 @@ test('§6 worked example (n=5, f=2, e=2): the fast-committed id1 survives, id2 b
 
 test('§10 single-ballot pitfall: recovery selects by abal, not by the ballot last joined', () => {
   // n = 3 (f = 1, e = 1); ballots are k·3 + i, so 1 and 4 are X's, 2 is Y's, 3 is replica 0's.
-  const cl = new Cluster({ n: 3, f: 1, e: 1, recoveryTimeoutMs: 1_000_000, recoveryTimeoutMaxMs: 1_000_000 });
+  const cl = new Cluster({ n: 3, f: 1, e: 1, recoveryTimeoutMs: 1_000_000, recoveryTimeoutMaxMs: 1_000_000, thriftyPreAccept: false });
   const O = 0, X = 1, Y = 2;
   const id = instanceId(1, O);
   cl.submit(O, put('z', 'v'));

@@ -80,6 +80,12 @@ export function clusterOptions(cfg: ModelConfig): ClusterOptions {
     recoveryTimeoutMs: never, recoveryTimeoutMaxMs: never, watermarkEveryTicks: never,
     // One early proposal at a time: a restart skips (and may recover) one seq, not eight.
     earlyProposalsMax: 1, sync: cfg.unsynced > 0 ? 'explicit' : 'immediate',
+    // Every PreAccept to every peer: the most general schedule. The thrifty choice the agent makes
+    // (a fast quorum asked first, the rest at the fast-path timeout) sends a subset of these
+    // messages, the rest later, and goes slow on a mismatch when the non-thrifty core would at its
+    // timeout with the same answers — so each of its runs is one this search already covers, with
+    // the others' PreAccepts still in the network undelivered (sim/check/model/README.md).
+    thriftyPreAccept: false,
   };
 }
 
