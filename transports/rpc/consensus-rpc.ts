@@ -89,6 +89,12 @@ export const queueBytesMaxDefault = 32 * 1024 * 1024;
  * message as lost.
  */
 export const queueFrameStaleMsDefault = 2_000;
+/**
+ * Most bytes the writer takes off a peer's queue for one write: under load a write carries every
+ * frame waiting, and a backlog after a stall leaves in pieces this size (yamux splits each into
+ * frames of at most its message size, 64 KiB).
+ */
+export const writeBatchBytesMax = 256 * 1024;
 /** Opening a stream (dial included) gives up after this long, then backs off. */
 export const streamOpenTimeoutMs = 10_000;
 export const reopenDelayMsMin = 100;
@@ -417,21 +423,33 @@ export class ConsensusRpc {
     }
   }
 
-  /** Yields queued frames; the next is taken only when the sink asks, i.e. has taken the last. */
-  async *#frameSource(box: Outbox): AsyncGenerator<Uint8Array> {
+  /**
+   * Yields what is queued when the sink asks (it has taken the last): every waiting frame, up to
+   * writeBatchBytesMax, as one batch — one socket write for a turn's frames to this peer, or for
+   * several turns' when the writer fell behind.
+   */
+  async *#frameSource(box: Outbox): AsyncGenerator<Uint8Array[]> {
     while (this.#running) {
-      const frame = box.shift();
-      if (frame === undefined) {
+      if (box.length === 0) {
         await box.wait();
         continue;
       }
-      if (performance.now() - frame.queuedAtMs > this.#frameStaleMs) {
-        this.metrics.sendFramesDropped.inc({ reason: 'stale' });
-        continue;
+      const batch: Uint8Array[] = [];
+      let bytes = 0;
+      const nowMs = performance.now();
+      while (bytes < writeBatchBytesMax) {
+        const frame = box.shift();
+        if (frame === undefined) break;
+        if (nowMs - frame.queuedAtMs > this.#frameStaleMs) {
+          this.metrics.sendFramesDropped.inc({ reason: 'stale' });
+          continue;
+        }
+        this.metrics.framesSent.inc();
+        this.metrics.messagesSent.inc(frame.messages);
+        batch.push(frame.bytes);
+        bytes += frame.bytes.length;
       }
-      this.metrics.framesSent.inc();
-      this.metrics.messagesSent.inc(frame.messages);
-      yield frame.bytes;
+      if (batch.length > 0) yield batch;
     }
   }
 

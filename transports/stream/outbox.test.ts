@@ -3,6 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as lp from 'it-length-prefixed';
 import { FrameOutbox, frameReadError, writeFrames } from './outbox.ts';
 
 const frame = (tag: number, size = 1) => ({ tag, bytes: new Uint8Array(size) });
@@ -64,6 +65,23 @@ describe('writeFrames', () => {
     async function* frames() { yield new Uint8Array([7, 8]); yield new Uint8Array([9]); }
     assert.equal(await writeFrames(box, frames(), { sink } as never, new Promise(() => {})), false);
     assert.deepEqual(got, [2, 7, 8, 1, 9]);
+  });
+
+  it('writes each frame, and each batch of frames, as one chunk: one yamux frame, one encryption, one socket write', async () => {
+    const box = new FrameOutbox(1, 1);
+    const chunks: number[][] = [];
+    const sink = async (source: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>) => {
+      for await (const chunk of source) chunks.push([...(chunk instanceof Uint8Array ? chunk : chunk.subarray())]);
+    };
+    async function* frames() { yield new Uint8Array([7, 8]); yield [new Uint8Array([9]), new Uint8Array(200).fill(5)]; yield []; }
+    assert.equal(await writeFrames(box, frames(), { sink } as never, new Promise(() => {})), false);
+    assert.equal(chunks.length, 2, 'an empty batch writes nothing');
+    assert.deepEqual(chunks[0], [2, 7, 8]);
+    assert.deepEqual(chunks[1], [1, 9, 200, 1, ...new Array(200).fill(5)], 'a varint length of two bytes, in the same chunk');
+    // What it-length-prefixed reads back from the batch: the frames as written.
+    const read: number[][] = [];
+    for await (const f of lp.decode([Uint8Array.from(chunks[1])])) read.push([...f.subarray()]);
+    assert.deepEqual(read, [[9], new Array(200).fill(5)]);
   });
 
   it('ends when the link breaks, though the sink never settles', async () => {

@@ -6,6 +6,7 @@
 
 import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
+import { Uint8ArrayList } from 'uint8arraylist';
 import type { Stream } from '@libp2p/interface';
 
 export interface QueuedFrame {
@@ -92,14 +93,30 @@ export class FrameOutbox<F extends QueuedFrame> {
 }
 
 /**
- * Writes `source` to the stream length-prefixed (it-length-prefixed) until it ends, `stopped`
- * settles, or the link breaks (`box.breakLink`): raced, because a yamux sink aborted while idle
- * may never settle and a writer must not wait forever on a dead stream. True when the link broke.
+ * Writes `source` to the stream length-prefixed (it-length-prefixed's framing: unsigned varint
+ * length, then the frame) until it ends, `stopped` settles, or the link breaks (`box.breakLink`):
+ * raced, because a yamux sink aborted while idle may never settle and a writer must not wait
+ * forever on a dead stream. True when the link broke.
+ *
+ * Each item of `source` — one frame, or the frames a writer took off its queue together — goes to
+ * the stream as one chunk: one yamux frame, one noise frame, one socket write. it-length-prefixed's
+ * `encode` yields a frame's length and its bytes as two chunks, and each chunk cost its own yamux
+ * header, encryption and write(2): two of each per consensus frame (strace of a loaded agent).
  */
-export async function writeFrames(box: FrameOutbox<QueuedFrame>, source: AsyncIterable<Uint8Array>, stream: Pick<Stream, 'sink'>, stopped: Promise<void>): Promise<boolean> {
+export async function writeFrames(box: FrameOutbox<QueuedFrame>, source: AsyncIterable<Uint8Array | readonly Uint8Array[]>, stream: Pick<Stream, 'sink'>, stopped: Promise<void>): Promise<boolean> {
   const broken = new Promise<void>((r) => { box.broken = r; });
-  await Promise.race([pipe(source, (s) => lp.encode(s), stream.sink), stopped, broken]);
+  await Promise.race([pipe(source, lengthPrefixedChunks, stream.sink), stopped, broken]);
   return box.broken === null;
+}
+
+/** One chunk per item: the item's frames, each behind its varint length. */
+export async function* lengthPrefixedChunks(source: AsyncIterable<Uint8Array | readonly Uint8Array[]>): AsyncGenerator<Uint8ArrayList> {
+  for await (const item of source) {
+    if (item instanceof Uint8Array) { yield lp.encode.single(item); continue; }
+    const chunk = new Uint8ArrayList();
+    for (const frame of item) chunk.append(lp.encode.single(frame));
+    if (chunk.byteLength > 0) yield chunk;
+  }
 }
 
 /**
