@@ -65,6 +65,24 @@ describe('LinkHealth', () => {
     assert.ok(ha.hearing(bId));
   });
 
+  it('sends no echo to a peer the agent keeps hearing, and echoes again once it stops', async () => {
+    const a = await node();
+    const b = await node();
+    const ha = await health(a, b);
+    await health(b, a);
+    const bId = b.peerId.toString();
+    await a.dial(b.getMultiaddrs()[0]);
+    // The agent reports a consensus message from b every 20 ms (intervalMs is 100).
+    const reporting = setInterval(() => ha.heard(bId), 20);
+    const before = ha.echoesSent;
+    await new Promise((r) => setTimeout(r, 800));
+    clearInterval(reporting);
+    assert.equal(ha.echoesSent - before, 0, 'no echo while b is heard anyway');
+    await waitFor('a to echo b once the reports stop', () => ha.echoesSent > before, 10_000);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(ha.hearing(bId), 'b is still heard, through its echoes');
+  });
+
   it('counts what the agent reports heard, and ignores peers it does not watch', async () => {
     const a = await node();
     const b = await node();

@@ -50,6 +50,7 @@ export class LinkHealth {
   #timer: NodeJS.Timeout | null = null;
   /** performance.now() of the last round, to tell this process's own stalls from a peer's silence. */
   #lastRoundAt = 0;
+  #echoesSent = 0;
   #abort = new AbortController();
 
   constructor(options: LinkHealthOptions) {
@@ -139,12 +140,22 @@ export class LinkHealth {
         this.#o.logger.info({ peer: id, silentMs: Math.round(silent) }, 'not hearing a voter');
         w.warned = true;
       }
+      // Heard within the last interval (a consensus message, under load many a second): an echo
+      // would tell nothing new. Each one is a new yamux stream with its protocol negotiation, about
+      // ten small frames and socket writes between the two agents, four times a second per peer.
+      if (silent < intervalMs) continue;
       if (!w.pinging) void this.#ping(id, w, open[0]);
     }
   }
 
+  /** Echoes sent so far (all peers): for tests and metrics. */
+  get echoesSent(): number {
+    return this.#echoesSent;
+  }
+
   async #ping(id: string, w: Watched, conn: Connection): Promise<void> {
     w.pinging = true;
+    this.#echoesSent++;
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.abortAfterMs ?? healthAbortAfterMsDefault)]);
     let stream: Stream | null = null;
     try {
