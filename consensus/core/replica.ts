@@ -47,6 +47,12 @@ const catchUpIdsPerWatermarkMax = 256;
  * c's Commit: it does not hear c, or c is down) c's Commits are relayed to it as they arrive.
  */
 const relayCommitsMs = 2000;
+/**
+ * How long a peer that left a PreAccept unanswered (it does not hear this replica) is passed over
+ * by thrifty proposals before one asks it again: at most one fast-path timeout lost per second
+ * while the cut lasts, and it carries its share again soon after the heal.
+ */
+const unansweredRetryMs = 1000;
 
 /** The coordinator's or recoverer's work in progress on one id, at ballot `b`. */
 type Lead =
@@ -125,6 +131,12 @@ export class Replica {
   /** Peers the driver says do not answer now (the 'reachable' hint; empty until it says). */
   private unreachable = new Set<ReplicaId>();
   /**
+   * Per peer, since when (the ticks' clock) a PreAccept of ours to it has waited for any answer of
+   * it, or null. A peer that hears us not — a one-way cut: we hear it, it does not hear us — is
+   * heard by the hint yet answers nothing; thrifty proposals pass it over (fastQuorumPeers).
+   */
+  private unansweredSinceMs: (number | null)[];
+  /**
    * docs/reconfiguration.md rule 3, sealing: the voters.change instances this replica holds (in a
    * record's cmd or initCmd, so durably, in the group commit that recorded them) and that are not
    * committed as Nop. While any is held it proposes nothing and reports dependencies for no
@@ -198,6 +210,7 @@ export class Replica {
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
     this.caughtUpTo = new Array<number>(n).fill(0);
     this.snapshotAwaitedSinceMs = new Array<number | null>(n).fill(null);
+    this.unansweredSinceMs = new Array<number | null>(n).fill(null);
     this.proposalFloor = new Array<number>(n).fill(0);
     this.noDeps = emptyDeps(n);
     this.tickRequested = this.cfg.tickMs;
@@ -538,10 +551,24 @@ export class Replica {
     if (!this.cfg.thriftyPreAccept) return all;
     const heard = all.filter((r) => !this.unreachable.has(r));
     if (heard.length < wanted) return all;
-    const start = instanceSeq(id) % heard.length;
+    // Peers that left a PreAccept of ours unanswered past the fast-path timeout go last: after a
+    // one-way cut each instance asking one waited out that timeout. Asked again once the wait
+    // reaches unansweredRetryMs, in case the cut has healed.
+    const answering = heard.filter((r) => !this.leavesUnanswered(r));
+    const from = answering.length >= wanted ? answering : heard;
+    const start = instanceSeq(id) % from.length;
     const picked: ReplicaId[] = [];
-    for (let k = 0; k < wanted; k++) picked.push(heard[(start + k) % heard.length]);
+    for (let k = 0; k < wanted; k++) picked.push(from[(start + k) % from.length]);
+    for (const r of picked) {
+      const since = this.unansweredSinceMs[r];
+      if (since === null || this.nowMs - since >= unansweredRetryMs) this.unansweredSinceMs[r] = this.nowMs;
+    }
     return picked;
+  }
+
+  private leavesUnanswered(r: ReplicaId): boolean {
+    const since = this.unansweredSinceMs[r];
+    return since !== null && this.nowMs - since >= this.cfg.fastPathTimeoutMs && this.nowMs - since < unansweredRetryMs;
   }
 
   /**
@@ -570,6 +597,7 @@ export class Replica {
     // Covey truncation: an id at or below the truncation floor was applied by every voter and is
     // forgotten here; a late or duplicated message about it has nothing left to decide.
     if ('id' in msg && this.forgotten(msg.id)) return;
+    if (from !== this.self && isVote(msg)) this.unansweredSinceMs[from] = null;
     switch (msg.type) {
       case 'PreAccept': return this.onPreAccept(from, msg);
       case 'PreAcceptOK': return this.onPreAcceptOK(from, msg);

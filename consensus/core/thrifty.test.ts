@@ -96,3 +96,35 @@ test('thriftyPreAccept off: every peer is asked', () => {
   cl.submit(0, put('x', 'v'));
   assert.deepEqual(toWhom(cl, 'PreAccept', instanceId(1, 0)), [1, 2, 3, 4]);
 });
+
+test('a peer that leaves a PreAccept unanswered past the fast-path timeout is passed over, and asked again a second later', () => {
+  // A one-way cut: replica 0 hears peer `deaf` (so the hint keeps it), but nothing 0 sends reaches it.
+  const cl = cluster({ fastPathTimeoutMs: 50, retransmitMs: 1e9 });
+  cl.submit(0, put('k0', 'v'));
+  const [deaf] = toWhom(cl, 'PreAccept', instanceId(1, 0));
+  const other = 3 - deaf;
+  const cut = (): void => { cl.dropWhere((e) => e.from === 0 && e.to === deaf); };
+  cut();
+  cl.tickAll(50); // the fast-path timeout: the other peer is asked
+  cut();
+  cl.runUntilQuiet();
+  assert.equal(cl.replicas[0].instance(instanceId(1, 0))?.phase, 'COMMITTED');
+  // The next proposals, whatever their seq's turn in the rotation, go to the peer that answers.
+  for (let seq = 2; seq <= 5; seq++) {
+    cl.submit(0, put(`k${seq}`, 'v'));
+    assert.deepEqual(toWhom(cl, 'PreAccept', instanceId(seq, 0)), [other], `seq ${seq}`);
+    cut();
+    cl.runUntilQuiet();
+    assert.equal(cl.replicas[0].instance(instanceId(seq, 0))?.phase, 'COMMITTED', `seq ${seq} committed without waiting`);
+  }
+  // A second after its first unanswered PreAccept, the deaf peer gets its turn again.
+  cl.tickAll(1000);
+  const asked: ReplicaId[] = [];
+  for (let seq = 6; seq <= 7; seq++) {
+    cl.submit(0, put(`k${seq}`, 'v'));
+    asked.push(...toWhom(cl, 'PreAccept', instanceId(seq, 0)));
+    cl.runUntilQuiet();
+  }
+  assert.ok(asked.includes(deaf), `asked: ${asked.join(',')}`);
+  assert.deepEqual(cl.violations(), []);
+});
