@@ -156,10 +156,12 @@ test('the coordinator proposes while its record syncs, but commits and answers o
   const result = driver.submit(put('b', '1'), 10_000).then((r) => { answered = true; return r; });
   await settleLoop();
   const preAccepts = sent.filter((e) => e.msg.type === 'PreAccept');
-  assert.deepEqual(preAccepts.map((e) => e.to), [1, 2], 'the PreAccepts left before the sync');
+  // To a fast quorum's worth of peers: one of the two (thrifty, docs/consensus.md).
+  assert.equal(preAccepts.length, 1, 'the PreAccept left before the sync');
+  assert.ok(preAccepts[0].to === 1 || preAccepts[0].to === 2);
   assert.equal(storage.gates.length, 1);
   const p = preAccepts[0].msg as PreAccept;
-  driver.receive(1, { type: 'PreAcceptOK', id: p.id, dep: p.dep }); // a fast quorum, were our own vote durable
+  driver.receive(preAccepts[0].to, { type: 'PreAcceptOK', id: p.id, dep: p.dep }); // a fast quorum, were our own vote durable
   await settleLoop();
   assert.deepEqual(sent.filter((e) => e.msg.type === 'Commit'), [], 'no Commit: its own vote is not durable yet');
   assert.equal(answered, false, 'no answer to the client before its own vote is durable');
