@@ -26,6 +26,16 @@ async function health(n: CoveyNode, peer: CoveyNode): Promise<LinkHealth> {
   return h;
 }
 
+/** Two connected nodes, each watching (and echoing) the other. */
+async function watchingPair(): Promise<{ a: CoveyNode; b: CoveyNode; ha: LinkHealth; bId: string }> {
+  const a = await node();
+  const b = await node();
+  const ha = await health(a, b);
+  await health(b, a);
+  await a.dial(b.getMultiaddrs()[0]);
+  return { a, b, ha, bId: b.peerId.toString() };
+}
+
 describe('LinkHealth', () => {
   it('hears a peer that echoes, stops hearing it when it goes silent, and then closes the connection', async () => {
     const a = await node();
@@ -66,12 +76,7 @@ describe('LinkHealth', () => {
   });
 
   it('sends no echo to a peer the agent keeps hearing, and echoes again once it stops', async () => {
-    const a = await node();
-    const b = await node();
-    const ha = await health(a, b);
-    await health(b, a);
-    const bId = b.peerId.toString();
-    await a.dial(b.getMultiaddrs()[0]);
+    const { ha, bId } = await watchingPair();
     // The agent reports a consensus message from b every 20 ms (intervalMs is 100).
     const reporting = setInterval(() => ha.heard(bId), 20);
     const before = ha.echoesSent;
@@ -97,12 +102,7 @@ describe('LinkHealth', () => {
   });
 
   it('does not take its own stall for the peer\'s silence: a blocked event loop cuts no connection', async () => {
-    const a = await node();
-    const b = await node();
-    const ha = await health(a, b);
-    await health(b, a);
-    const bId = b.peerId.toString();
-    await a.dial(b.getMultiaddrs()[0]);
+    const { a, b, ha, bId } = await watchingPair();
     await waitFor('a to hear b', () => ha.hearing(bId), 10_000);
     // Longer than abortAfterMs (1500): both nodes live in this process, so b's echoes cannot be
     // read either, yet nothing about the link changed.
