@@ -148,7 +148,7 @@ export class LinkHealth {
     }
   }
 
-  /** Echoes sent so far (all peers): for tests and metrics. */
+  /** Echoes sent so far (all peers), for tests. */
   get echoesSent(): number {
     return this.#echoesSent;
   }

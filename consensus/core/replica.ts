@@ -529,9 +529,12 @@ export class Replica {
     const early = this.unconfirmedEarly.size < this.cfg.earlyProposalsMax && instanceSeq(id) <= this.durableOwnSeq + this.cfg.earlyProposalsMax &&
       !this.sendsToPeersAfterSync();
     if (early) this.unconfirmedEarly.add(id);
+    for (const r of asked) {
+      const since = this.unansweredSinceMs[r];
+      if (since === null || this.nowMs - since >= unansweredRetryMs) this.unansweredSinceMs[r] = this.nowMs;
+    }
     const msg: PreAccept = { type: 'PreAccept', id, cmd: batch, dep };
-    const out = early ? this.early : this.messages;
-    for (const r of asked) out.push({ from: this.self, to: r, msg });
+    this.sendToPeers(asked, msg, early);
     this.deliverToSelf(msg);
   }
 
@@ -559,10 +562,6 @@ export class Replica {
     const start = instanceSeq(id) % from.length;
     const picked: ReplicaId[] = [];
     for (let k = 0; k < wanted; k++) picked.push(from[(start + k) % from.length]);
-    for (const r of picked) {
-      const since = this.unansweredSinceMs[r];
-      if (since === null || this.nowMs - since >= unansweredRetryMs) this.unansweredSinceMs[r] = this.nowMs;
-    }
     return picked;
   }
 
@@ -996,8 +995,7 @@ export class Replica {
       if (this.leads.get(id) !== lead) return;
       // Thrifty: a peer asked first stayed silent; ask the others now rather than at retransmitMs.
       if (lead.unasked.length > 0) {
-        const msg: PreAccept = { type: 'PreAccept', id, cmd: inst.initCmd as Batch, dep: inst.initDep };
-        for (const r of lead.unasked) this.send(r, msg);
+        this.sendToPeers(lead.unasked, { type: 'PreAccept', id, cmd: inst.initCmd as Batch, dep: inst.initDep }, false);
         lead.unasked = [];
         return;
       }
@@ -1520,6 +1518,12 @@ export class Replica {
     for (let r = 0; r < this.cfg.n; r++) if (r !== this.self) out.push({ from: this.self, to: r, msg });
   }
 
+  /** `msg` to each of `peers` (never this replica), early or after the turn's sync. */
+  private sendToPeers(peers: readonly ReplicaId[], msg: Message, early: boolean): void {
+    const out = early ? this.early : this.messages;
+    for (const r of peers) out.push({ from: this.self, to: r, msg });
+  }
+
   /**
    * A message to one process. To itself: a request's handler runs at once (§4), but a vote
    * (PreAcceptOK, AcceptOK, RecoverOK, ValidateOK) waits in `messages` until the turn's records are
@@ -1533,7 +1537,6 @@ export class Replica {
   }
 }
 
-/** The replies that are votes: a decision may count them only once the voter's state is durable. */
 /**
  * How many ids `ahead` applied that `behind` has not, summed over coordinators (contiguous applied
  * prefixes); -1 when `behind` applied one `ahead` has not, so it would refuse `ahead`'s snapshot.
@@ -1547,6 +1550,7 @@ function snapshotLag(ahead: readonly number[], behind: readonly number[]): numbe
   return lag;
 }
 
+/** The replies that are votes: a decision may count them only once the voter's state is durable. */
 function isVote(msg: Message): boolean {
   return msg.type === 'PreAcceptOK' || msg.type === 'AcceptOK' || msg.type === 'RecoverOK' || msg.type === 'ValidateOK';
 }

@@ -110,7 +110,7 @@ export async function writeFrames(box: FrameOutbox<QueuedFrame>, source: AsyncIt
 }
 
 /** One chunk per item: the item's frames, each behind its varint length. */
-export async function* lengthPrefixedChunks(source: AsyncIterable<Uint8Array | readonly Uint8Array[]>): AsyncGenerator<Uint8ArrayList> {
+async function* lengthPrefixedChunks(source: AsyncIterable<Uint8Array | readonly Uint8Array[]>): AsyncGenerator<Uint8ArrayList> {
   for await (const item of source) {
     if (item instanceof Uint8Array) { yield lp.encode.single(item); continue; }
     const chunk = new Uint8ArrayList();
