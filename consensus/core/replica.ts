@@ -529,9 +529,13 @@ export class Replica {
     const early = this.unconfirmedEarly.size < this.cfg.earlyProposalsMax && instanceSeq(id) <= this.durableOwnSeq + this.cfg.earlyProposalsMax &&
       !this.sendsToPeersAfterSync();
     if (early) this.unconfirmedEarly.add(id);
-    for (const r of asked) {
-      const since = this.unansweredSinceMs[r];
-      if (since === null || this.nowMs - since >= unansweredRetryMs) this.unansweredSinceMs[r] = this.nowMs;
+    // Only a thrifty choice (fewer than every peer) marks its peers asked: a broadcast has no
+    // choice to inform, and the model checker's replicas (thrifty off) keep no such state.
+    if (asked.length < this.cfg.n - 1) {
+      for (const r of asked) {
+        const since = this.unansweredSinceMs[r];
+        if (since === null || this.nowMs - since >= unansweredRetryMs) this.unansweredSinceMs[r] = this.nowMs;
+      }
     }
     const msg: PreAccept = { type: 'PreAccept', id, cmd: batch, dep };
     this.sendToPeers(asked, msg, early);
