@@ -156,6 +156,12 @@ export class Replica {
   // replica's own is the executor's, `appliedPrefix`).
   private readonly peerPrefix: number[][];
   /**
+   * Per coordinator, the highest floor a peer's watermark carried: each is a minimum over that
+   * peer's reports, so each is applied by every voter, and so is their maximum. It stands in for
+   * the reports of a voter this replica does not hear (exchangeWatermarks).
+   */
+  private readonly relayedFloor: number[];
+  /**
    * Covey truncation: per coordinator, instances with seq at or below this were forgotten (every
    * voter had applied them, and a snapshot covers them). Messages about them are ignored.
    */
@@ -208,6 +214,7 @@ export class Replica {
     this.snapshotSentApplied = new Array<readonly number[] | null>(n).fill(null);
     this.relayUntilMs = Array.from({ length: n }, () => new Map<ReplicaId, number>());
     this.peerPrefix = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+    this.relayedFloor = new Array<number>(n).fill(0);
     this.caughtUpTo = new Array<number>(n).fill(0);
     this.snapshotAwaitedSinceMs = new Array<number | null>(n).fill(null);
     this.unansweredSinceMs = new Array<number | null>(n).fill(null);
@@ -380,6 +387,11 @@ export class Replica {
 
   executedWatermark(): readonly number[] {
     return this.appliedPrefix;
+  }
+
+  /** The floor this replica's proposals carry now (tests). */
+  currentProposalFloor(): readonly number[] {
+    return this.proposalFloor;
   }
 
   /** Per coordinator: instances at or below were forgotten by truncation (checkers, status). */
@@ -947,6 +959,7 @@ export class Replica {
     // (a long partition) that one snapshot beats a recovery round per missed instance.
     if (!floorAtLeast(m.executed, this.truncated) || this.farBehind(from, m.executed)) this.sendSnapshot(from, m.executed);
     const known = this.peerPrefix[from];
+    if (m.floor !== undefined) for (let c = 0; c < m.floor.length; c++) if (m.floor[c] > this.relayedFloor[c]) this.relayedFloor[c] = m.floor[c];
     const awaitsSnapshot = this.awaitsSnapshot(from, m.executed);
     for (let c = 0; c < known.length; c++) {
       if (m.executed[c] > known[c]) known[c] = m.executed[c];
@@ -1150,7 +1163,8 @@ export class Replica {
   }
 
   private exchangeWatermarks(): void {
-    this.broadcastToOthers({ type: 'Watermark', executed: [...this.appliedPrefix] });
+    this.raiseProposalFloor();
+    this.broadcastToOthers({ type: 'Watermark', executed: [...this.appliedPrefix], floor: [...this.proposalFloor] });
     if (this.closedBy !== null) {
       // A peer that missed the change may never see it in a watermark: the change can sit above
       // gaps in its coordinator's seqs (ids skipped at a restart) that nobody recovers once the
@@ -1159,13 +1173,24 @@ export class Replica {
       const c = this.instances.get(this.closedBy)!;
       this.broadcastToOthers({ type: 'Commit', b: c.abal, id: c.id, cmd: c.cmd!, dep: c.dep });
     }
-    // Every voter has applied everything at or below the element-wise minimum of the reports.
+  }
+
+  /**
+   * The floor proposals carry: everything at or below it is applied by every voter. It is the
+   * element-wise minimum of the reports, raised to the floors peers relayed: a voter this replica
+   * does not hear (a one-way cut) sends it no reports, and its last one would hold the floor back
+   * for good — and with it every proposal, whose floor the others' indexes stop covering (the slow
+   * path on every instance; floor-relay.test.ts). A relayed floor is capped by this replica's own
+   * prefix, which a floor never passes (it was reported to the peer, and a prefix only grows).
+   */
+  private raiseProposalFloor(): void {
     const n = this.cfg.n;
     const global = [...this.appliedPrefix];
     for (let r = 0; r < n; r++) {
       if (r === this.self) continue;
       for (let c = 0; c < n; c++) global[c] = Math.min(global[c], this.peerPrefix[r][c]);
     }
+    for (let c = 0; c < n; c++) global[c] = Math.max(global[c], Math.min(this.relayedFloor[c], this.appliedPrefix[c]));
     // The index forgets several exchanges behind what proposals use, so a PreAccept made with an
     // older floor than ours (the coordinator heard fewer reports) still finds every id it asks
     // about: line 16 stays exact and the answer matches the fast path.

@@ -56,7 +56,12 @@ export interface Validate { readonly type: 'Validate'; readonly b: Ballot; reado
 export interface ValidateOK { readonly type: 'ValidateOK'; readonly b: Ballot; readonly id: InstanceId; readonly I: readonly (readonly [InstanceId, Phase])[] }
 export interface Waiting { readonly type: 'Waiting'; readonly id: InstanceId; readonly k: number }
 /** Covey §12: a voter's executed watermark, seq per coordinator, for bounded dependencies. */
-export interface Watermark { readonly type: 'Watermark'; readonly executed: readonly number[] }
+/**
+ * Covey §12: the sender's applied prefix, and the floor its proposals carry (absent from agents
+ * before 2026-12-07): the floor lets a voter that does not hear some other voter still follow
+ * what every voter has applied.
+ */
+export interface Watermark { readonly type: 'Watermark'; readonly executed: readonly number[]; readonly floor?: readonly number[] }
 
 export type Message =
   | PreAccept | PreAcceptOK | Accept | AcceptOK | Commit

@@ -376,6 +376,16 @@ describe('validateMessage: phases and recovery replies', () => {
     assertRejected({ type: 'Watermark', executed: [0, 0, 0.5] }, 0, 'Watermark.executed[2]');
     assertRejected({ type: 'Watermark', executed: '0,0,0' }, 0, 'Watermark.executed', 'expected an array');
   });
+
+  it('takes a Watermark with or without the floor, which must not pass the sender\'s own prefix', () => {
+    const ok = (msg: unknown): Message => assertAccepted(msg, 0, 3);
+    assert.deepEqual(ok({ type: 'Watermark', executed: [4, 0, 9], floor: [4, 0, 2] }), { type: 'Watermark', executed: [4, 0, 9], floor: [4, 0, 2] });
+    // From an agent before the floor was relayed: the wire decodes the missing field as empty.
+    assert.deepEqual(ok({ type: 'Watermark', executed: [4, 0, 9], floor: [] }), { type: 'Watermark', executed: [4, 0, 9] });
+    assertRejected({ type: 'Watermark', executed: [4, 0, 9], floor: [4, 1, 2] }, 0, 'Watermark.floor[1]', 'above the sender\'s own executed prefix');
+    assertRejected({ type: 'Watermark', executed: [4, 0, 9], floor: [4, 0] }, 0, 'Watermark.floor', 'expected 3 entries, got 2');
+    assertRejected({ type: 'Watermark', executed: [4, 0, 9], floor: [4, 0, -1] }, 0, 'Watermark.floor[2]');
+  });
 });
 
 // ---- commands -------------------------------------------------------------------------------

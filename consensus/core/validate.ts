@@ -98,14 +98,15 @@ function fieldPath(path: string, key: string | symbol): string {
 /**
  * Reads exactly `keys` from `obj`: each must be an own data property, and no other own key may
  * exist (strict, so "__proto__", "constructor" or a misspelt field is refused, not ignored).
+ * Those in `optional` may be absent (undefined then).
  */
-function fields<const K extends string>(obj: object, path: string, keys: readonly K[]): Record<K, unknown> {
+function fields<const K extends string>(obj: object, path: string, keys: readonly K[], optional: readonly K[] = []): Record<K, unknown> {
   for (const key of Reflect.ownKeys(obj)) {
     if (typeof key !== 'string' || !(keys as readonly string[]).includes(key)) reject(fieldPath(path, key), 'unknown field');
   }
   const out = Object.create(null) as Record<K, unknown>;
   for (const key of keys) {
-    out[key] = ownValue(obj, key, `${path}.${key}`);
+    out[key] = optional.includes(key) && !Object.hasOwn(obj, key) ? undefined : ownValue(obj, key, `${path}.${key}`);
   }
   return out;
 }
@@ -387,9 +388,17 @@ function message(raw: unknown, from: number, ctx: ValidationContext): Message {
       return { type: t, id, k: k === 0 ? 0 : k };
     }
     case 'Watermark': {
-      const f = fields(obj, t, ['type', 'executed']);
+      const f = fields(obj, t, ['type', 'executed', 'floor'], ['floor']);
       const executed = array(f.executed, at('executed'), n, n).map((v, c) => count(v, `${at('executed')}[${c}]`));
-      return { type: t, executed };
+      // Absent from agents before the floor was relayed (the wire decodes it as empty).
+      if (f.floor === undefined || (Array.isArray(f.floor) && f.floor.length === 0)) return { type: t, executed };
+      const floor = array(f.floor, at('floor'), n, n).map((v, c) => {
+        const x = count(v, `${at('floor')}[${c}]`);
+        // Every voter applied everything at or below a floor, the sender included.
+        if (x > executed[c]) reject(`${at('floor')}[${c}]`, `a floor of ${x} above the sender's own executed prefix ${executed[c]}`);
+        return x;
+      });
+      return { type: t, executed, floor };
     }
   }
 }

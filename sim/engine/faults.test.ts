@@ -15,6 +15,9 @@ test('every fault type is injected and visible in the trace', () => {
   // must show every kind.
   const seen = new Map<string, number>();
   const counts: Record<string, number> = {};
+  // Operations whose outcome a client could not learn in time, over the seeds (not every seed has
+  // one: seed 4 rides its faults without, since floors are relayed in watermarks).
+  let felt = 0;
   const patterns: Record<string, RegExp> = {
     crash: /^\d+ crash$/, restart: /^\d+ restart \d+$/, partition: /^\d+ partition$/, heal: /^\d+ heal cut\d+$/,
     pause: /^\d+ pause (stall|silence) \d+ \d+$/, skew: /^\d+ skew \d+ (jump|rate) -?\d+$/,
@@ -24,10 +27,11 @@ test('every fault type is injected and visible in the trace', () => {
     const r = runSimulation({ ...everything, seed });
     assert.deepEqual(r.violations, [], `seed ${seed}`);
     assert.equal(r.settled, true);
-    assert.match(r.history, /"type":"info"/, 'clients felt the faults');
+    felt += (r.history.match(/"type":"info"/g) ?? []).length;
     for (const line of r.trace!) for (const [k, re] of Object.entries(patterns)) if (re.test(line)) seen.set(k, (seen.get(k) ?? 0) + 1);
     for (const [k, v] of Object.entries(r.faults)) counts[k] = (counts[k] ?? 0) + v;
   }
+  assert.ok(felt > 0, 'clients felt the faults');
   for (const k of Object.keys(patterns)) assert.ok((seen.get(k) ?? 0) > 0, `${k} events in the trace`);
   for (const k of ['crashes', 'partitions', 'splits', 'isolated', 'oneWay', 'flapping', 'pauses', 'skews', 'dropped', 'duplicated', 'reordered']) {
     assert.ok(counts[k] > 0, `${k} injected: ${JSON.stringify(counts)}`);

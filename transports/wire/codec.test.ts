@@ -62,6 +62,9 @@ const arbSent: fc.Arbitrary<Sent> = arbN.chain((n) => arbId(n).chain((id) => {
       .map(([from, b, I]) => sent(from, { type: 'ValidateOK', b, id, I: I.filter(([x]) => x !== id) })),
     fc.tuple(anyone, fc.nat({ max: n })).map(([from, k]) => sent(from, { type: 'Waiting', id, k })),
     fc.tuple(anyone, fc.array(arbCount, { minLength: n, maxLength: n })).map(([from, executed]) => sent(from, { type: 'Watermark', executed })),
+    // With the floor the sender's proposals carry: at most its own executed prefix.
+    fc.tuple(anyone, fc.array(fc.tuple(arbCount, arbCount), { minLength: n, maxLength: n }))
+      .map(([from, pairs]) => sent(from, { type: 'Watermark', executed: pairs.map(([a, b]) => Math.max(a, b)), floor: pairs.map(([a, b]) => Math.min(a, b)) })),
   );
 }));
 

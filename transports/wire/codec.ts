@@ -92,7 +92,10 @@ export const ValidateOKDesc: MessageDesc = {
   name: 'ValidateOK', fields: [b, id2, messageField(3, 'I', () => ValidateEntryDesc, 'repeated', validateEntriesMax)],
 };
 export const WaitingDesc: MessageDesc = { name: 'Waiting', fields: [field(1, 'id', 'uint64'), field(2, 'k', 'uint64')] };
-export const WatermarkDesc: MessageDesc = { name: 'Watermark', fields: [field(1, 'executed', 'uint64', 'repeated', { max: replicasMax })] };
+export const WatermarkDesc: MessageDesc = {
+  name: 'Watermark',
+  fields: [field(1, 'executed', 'uint64', 'repeated', { max: replicasMax }), field(2, 'floor', 'uint64', 'repeated', { max: replicasMax })],
+};
 
 /** The oneof `body` of Message: field number, JS key, core type, body schema. */
 const bodies: readonly (readonly [number, string, MessageType, MessageDesc])[] = [
