@@ -111,7 +111,7 @@ export class EpochGroups {
     const records: EpochRecord[] = [{ epoch: 0, voters: this.#o.voters0, change: '' }, ...this.#o.storage.epochs.list()];
     const newest = records[records.length - 1];
     const before = records.length > 1 ? records[records.length - 2] : null;
-    if (before !== null && before.voters.includes(this.#o.self)) await this.#open(before);
+    if (before !== null && before.voters.includes(this.#o.self) && before.epoch > this.#o.storage.epochs.retiredThrough()) await this.#open(before);
     await this.#open(newest);
     this.#setCurrent(this.#groups.get(newest.epoch)!);
   }
@@ -228,7 +228,11 @@ export class EpochGroups {
       await g.driver?.stop();
       await g.transfer.stop();
       await g.rpc.stop();
-      await g.storage?.close();
+      if (g.storage === null) return;
+      await g.storage.close();
+      // Nothing reads a retired group's records again: a device keeps one epoch's log, not all.
+      this.#o.storage.epochs.retire(g.epoch);
+      this.#o.logger.info({ epoch: g.epoch }, `epoch ${g.epoch}'s consensus records removed from this agent's disk`);
     });
   }
 

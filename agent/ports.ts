@@ -50,6 +50,10 @@ export interface AgentEpochs {
    * group's storage holding that first record (the state at the change).
    */
   create(record: EpochRecord, base: PersistRecord | null): Promise<void>;
+  /** The newest epoch retired here, or -1: its group is never opened again. */
+  retiredThrough(): number;
+  /** Epoch `epoch` is retired here (its group closed): recorded durably, then its group's records removed. */
+  retire(epoch: number): void;
 }
 
 export interface AgentEntropy {
@@ -93,7 +97,8 @@ export function realAgentClock(): AgentClock {
 export function realAgentPorts(
   config: AgentConfig, identity: Identity, logger: Logger, forming: FormingSwarm | null = null,
 ): AgentPorts {
-  const epochs = new EpochStore(join(configPath(config, config.dataDir), 'epochs'));
+  const dataDir = configPath(config, config.dataDir);
+  const epochs = new EpochStore(join(dataDir, 'epochs'), join(dataDir, 'consensus'));
   return {
     clock: realAgentClock(),
     network: {
@@ -110,12 +115,16 @@ export function realAgentPorts(
     },
     storage: {
       open: (epoch = 0) => {
-        const dir = epoch === 0 ? join(configPath(config, config.dataDir), 'consensus') : epochs.storageDir(epoch);
+        // A retired epoch's records are gone: opening would start a replica of it from nothing.
+        if (epoch <= epochs.retiredThrough()) return Promise.reject(new Error(`assertion: epoch ${epoch} was retired on this agent; its group is never opened again`));
+        const dir = epochs.storageDir(epoch);
         mkdirSync(dir, { recursive: true });
         return WalStorage.open(dir);
       },
       epochs: {
         list: () => epochs.list(),
+        retiredThrough: () => epochs.retiredThrough(),
+        retire: (epoch) => epochs.retire(epoch),
         create: (record, base) => epochs.create(record, base === null ? null : async (dir) => {
           const s = await WalStorage.open(dir);
           try {

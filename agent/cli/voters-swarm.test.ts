@@ -10,7 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -161,6 +161,11 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
     const open = (await c[0].status() as { epochsOpen: number[] }).epochsOpen;
     return open.length === 1 && open[0] === 2 ? true : undefined;
   });
+  // And their records are gone from its disk; the newest epoch's stay.
+  const data0 = join(s.agents[0].dir, 'data');
+  await eventually('epochs 0 and 1\'s records removed at voter 0', async () => (!existsSync(join(data0, 'consensus')) && !existsSync(join(data0, 'epochs', '1', 'consensus')) ? true : undefined));
+  assert.ok(existsSync(join(data0, 'epochs', '2', 'consensus')));
+  assert.deepEqual(JSON.parse(readFileSync(join(data0, 'epochs', 'retired.json'), 'utf8')), { retiredThrough: 1 });
   const metrics = await (await fetch(`${s.agents[first.w].http}/metrics`)).text();
   assert.match(metrics, /^covey_voters_epoch 2$/m);
   assert.match(metrics, /^covey_voting 1$/m);
@@ -177,6 +182,15 @@ test('lost voters are replaced by workers automatically, twice: the swarm keeps 
   assert.deepEqual([back.epoch, back.replicaId], [2, 2]);
   assert.deepEqual(await c[first.w].put('after-restart', 'x'), { ok: true });
   assert.deepEqual(await c[other].get('after-restart'), { ok: true, value: 'x' });
+  // Voter 0, its old epochs retired and their records gone, comes back in epoch 2 alone.
+  await stopAgent(s, 0);
+  startAgent(s, 0);
+  await waitReady(s, 60_000, [0]);
+  const back0 = await c[0].status() as { epoch: number; replicaId: number; epochsOpen: number[] };
+  assert.deepEqual([back0.epoch, back0.replicaId, back0.epochsOpen], [2, 0, [2]]);
+  assert.equal(existsSync(join(data0, 'consensus')), false, 'a retired epoch is not opened again');
+  assert.deepEqual(await c[0].put('after-restart-0', 'z'), { ok: true });
+  assert.deepEqual(await c[first.w].get('after-restart-0'), { ok: true, value: 'z' });
 
   // The voter lost first comes back after all: it rejoins as a worker of the newest epoch (rule 10).
   startAgent(s, 2);
