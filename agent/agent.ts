@@ -710,18 +710,18 @@ export class Agent implements AgentApi {
 
   private createPluginEnvironment(): AgentEnvironment {
     const c = this.config;
-    const voter = this.selfIndex !== null;
     return new AgentEnvironment({
       agentId: this.identity.peerId,
-      role: voter ? 'voter' : 'worker',
+      // Read at each use: the voter set moves, and a promoted worker's plugins read its replica at once.
+      role: () => (this.selfIndex !== null ? 'voter' : 'worker'),
       swarm: c.swarm.name,
       submit: (op) => this.submit(op, {}),
-      staleGet: voter ? (key) => this.staleGet(key) : null,
-      staleList: voter ? (q) => {
+      staleGet: (key) => this.staleGet(key),
+      staleList: (q) => {
         const a = this.staleList(q);
         return { value: { entries: a.value, next: a.next }, stale: true, staleness: a.staleness };
-      } : null,
-      staleTasks: voter ? () => this.staleTasks() : null,
+      },
+      staleTasks: () => this.staleTasks(),
       pubsub: this.node!.services.pubsub,
       admits: (peer) => this.roster.admits(peer),
       members: () => this.membership?.members() ?? [],

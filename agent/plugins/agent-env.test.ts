@@ -214,6 +214,21 @@ test('environment: consensus errors become UnavailableError; stale reads on a wo
   await assert.rejects(worker.staleGet('k'), /stale reads are served by voters.*use kv\.get/);
   const voter = new AgentEnvironment(envOptions({ role: 'voter', staleGet: (key) => ({ value: `v:${key}`, stale: true, staleness: { appliedInstances: 3 } }) }));
   assert.deepEqual(await voter.staleGet('k'), { value: 'v:k', stale: true, staleness: { appliedInstances: 3 } });
+  // A worker promoted to voter while its plugins run: stale reads follow the role as it is now.
+  let role: 'voter' | 'worker' = 'worker';
+  const page = { value: { entries: [], next: null }, stale: true as const, staleness: {} };
+  const moving = new AgentEnvironment(envOptions({
+    role: () => role, staleGet: (key) => ({ value: `v:${key}`, stale: true, staleness: {} }), staleList: () => page, staleTasks: () => ({ value: [], stale: true, staleness: {} }),
+  }));
+  await assert.rejects(moving.staleGet('k'), /stale reads are served by voters/);
+  await assert.rejects(moving.staleList({ prefix: 'a/' } as never), /kv.list is a local read .* is a worker/);
+  await assert.rejects(moving.staleTasks(), /tasks.list is a local read .* is a worker/);
+  role = 'voter';
+  assert.equal(moving.role, 'voter');
+  assert.deepEqual(await moving.staleGet('k'), { value: 'v:k', stale: true, staleness: {} });
+  assert.deepEqual(await moving.staleList({ prefix: 'a/' } as never), page);
+  role = 'worker';
+  await assert.rejects(moving.staleGet('k'), /stale reads are served by voters/);
   assert.equal(telemetryTopic('field', 'battery'), 'covey/field/telemetry/battery');
   for (let i = 0; i < 1000; i++) {
     const r = cryptoRandom();

@@ -35,11 +35,15 @@ import { listingServedByVoters, type PluginEnvironment } from './environment.ts'
 /** What the environment needs from the agent (the Agent passes closures over its parts). */
 export interface AgentEnvironmentOptions {
   readonly agentId: string;
-  readonly role: 'voter' | 'worker';
+  /**
+   * This agent's role, or how to read it now: the agent's changes when the voter set moves (a
+   * worker promoted, a voter removed), and its plugins' stale reads follow at once.
+   */
+  readonly role: 'voter' | 'worker' | (() => 'voter' | 'worker');
   /** The swarm's name: telemetry topics are namespaced by it. */
   readonly swarm: string;
   readonly submit: (op: Operation) => Promise<CommandResult>;
-  /** The voter's local copy; null on a worker (it holds no state). */
+  /** The voter's local copy; null on a worker (it holds no state); refused whenever `role` says worker. */
   readonly staleGet: ((key: string) => StaleRead<string | null>) | null;
   /** One page of the voter's local keys under a prefix; null on a worker. */
   readonly staleList?: ((q: KvListQuery) => StaleRead<KvPage>) | null;
@@ -90,7 +94,6 @@ export function cryptoRandom(): number {
 
 export class AgentEnvironment implements PluginEnvironment {
   readonly agentId: string;
-  readonly role: 'voter' | 'worker';
   readonly timers: DeviceClock;
   readonly devices: ReadonlyMap<string, Device>;
   readonly #o: AgentEnvironmentOptions;
@@ -104,9 +107,13 @@ export class AgentEnvironment implements PluginEnvironment {
   constructor(o: AgentEnvironmentOptions) {
     this.#o = o;
     this.agentId = o.agentId;
-    this.role = o.role;
     this.devices = o.devices;
     this.timers = o.timers ?? realTimeClock();
+  }
+
+  get role(): 'voter' | 'worker' {
+    const r = this.#o.role;
+    return typeof r === 'function' ? r() : r;
   }
 
   wallClock(): number {
@@ -127,19 +134,19 @@ export class AgentEnvironment implements PluginEnvironment {
   }
 
   async staleGet(key: string): Promise<StaleRead<string | null>> {
-    if (this.#o.staleGet === null) {
+    if (this.#o.staleGet === null || this.role === 'worker') {
       throw new Error(`stale reads are served by voters (they hold the replicated state); this agent (${this.agentId}) is a worker: use kv.get, which is linearizable and works from any agent`);
     }
     return this.#o.staleGet(key);
   }
 
   async staleList(q: KvListQuery): Promise<StaleRead<KvPage>> {
-    if (this.#o.staleList === undefined || this.#o.staleList === null) throw listingServedByVoters(this.agentId, 'kv.list');
+    if (this.#o.staleList === undefined || this.#o.staleList === null || this.role === 'worker') throw listingServedByVoters(this.agentId, 'kv.list');
     return this.#o.staleList(q);
   }
 
   async staleTasks(): Promise<StaleRead<TaskView[]>> {
-    if (this.#o.staleTasks === undefined || this.#o.staleTasks === null) throw listingServedByVoters(this.agentId, 'tasks.list');
+    if (this.#o.staleTasks === undefined || this.#o.staleTasks === null || this.role === 'worker') throw listingServedByVoters(this.agentId, 'tasks.list');
     return this.#o.staleTasks();
   }
 

@@ -369,7 +369,8 @@ export function createRun<O>(def: PluginDefinition<O, unknown>, options: O, env:
 
   const ctx: PluginContext<O> = {
     plugin: { name, version: def.version },
-    agent: { id: env.agentId, role: env.role },
+    // The role as it is now: a worker may be promoted to voter while its plugins run.
+    agent: { id: env.agentId, get role() { return env.role; } },
     options,
     log,
     clock: { now: () => env.wallClock() },
