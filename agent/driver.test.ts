@@ -172,3 +172,46 @@ test('the coordinator proposes while its record syncs, but commits and answers o
   assert.deepEqual(sent.filter((e) => e.msg.type === 'Commit').map((e) => e.to), [1, 2]);
   await driver.stop();
 });
+
+/**
+ * A storage that holds deferrable appends back until flushed (as the write-ahead log does for its
+ * hold) and notes which appends were deferrable.
+ */
+class HoldingStorage extends MemoryStorage {
+  readonly deferrable: boolean[] = [];
+  readonly held: (() => void)[] = [];
+  flushes = 0;
+  override async append(records: readonly PersistRecord[], o: { deferrable?: boolean } = {}): Promise<void> {
+    this.deferrable.push(o.deferrable === true);
+    if (o.deferrable === true) await new Promise<void>((resolve) => this.held.push(resolve));
+    else this.flush(); // what was held leaves with it, first
+    return super.append(records);
+  }
+  flush(): void {
+    this.flushes++;
+    for (const h of this.held.splice(0)) h();
+  }
+}
+
+test('a turn nothing waits on may be deferred; a later one with something to release is not held up by it', async () => {
+  const storage = new HoldingStorage();
+  const { driver, sent } = await lonelyVoter(storage);
+  const id = instanceId(1, 1);
+  const cmd = { commands: [put('a', '1')] };
+  driver.receive(1, { type: 'PreAccept', id, cmd, dep: emptyDeps(3) });
+  await settleLoop();
+  assert.deepEqual(storage.deferrable, [false], 'a vote is waited on');
+  assert.equal(sent.filter((e) => e.msg.type === 'PreAcceptOK').length, 1);
+  driver.receive(1, { type: 'Commit', b: 0, id, cmd, dep: emptyDeps(3) });
+  await settleLoop();
+  assert.deepEqual(storage.deferrable, [false, true], 'a peer\'s Commit record (and its execution) is waited on by nobody');
+  assert.equal(storage.held.length, 1, 'held back');
+  // The coordinator asks again: the answer (a Commit) persists nothing, but its release waits for
+  // the held turn, so the driver flushes it instead of leaving the answer to the hold.
+  const flushesBefore = storage.flushes;
+  driver.receive(1, { type: 'PreAccept', id, cmd, dep: emptyDeps(3) });
+  await settleLoop();
+  assert.ok(storage.flushes > flushesBefore, 'flushed');
+  assert.deepEqual(sent.filter((e) => e.msg.type === 'Commit').map((e) => e.to), [1], 'the answer left');
+  await driver.stop();
+});

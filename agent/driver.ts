@@ -277,8 +277,12 @@ export class ReplicaDriver {
   }
 
   private async persist(ready: Ready): Promise<void> {
-    if (ready.persist.length === 0) return;
-    await this.o.storage.append(ready.persist);
+    if (ready.persist.length === 0) {
+      // Its release waits for every earlier turn: one held back must not hold this one up.
+      if (!nothingWaitsOn(ready)) this.o.storage.flush?.();
+      return;
+    }
+    await this.o.storage.append(ready.persist, { deferrable: nothingWaitsOn(ready) });
     this.stats.fsyncs++;
     this.stats.recordsPersisted += ready.persist.length;
     for (const r of ready.persist) if (r.kind === 'snapshot') this.noteSnapshot(r.snapshot);
@@ -361,6 +365,17 @@ export class ReplicaDriver {
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.waiters.delete(key);
   }
+}
+
+/**
+ * Whether nothing outside this process waits on the turn's records: no message, snapshot or answer
+ * to release after them (its early messages left already), no epoch closed. Then the storage may
+ * hold its sync back for the next turn's to carry (a peer's Commit, usually): later turns still
+ * wait for it, since every release waits for all earlier turns to be durable. What the delay holds
+ * back is only the turn's executed batches for local observers, by at most the storage's hold.
+ */
+function nothingWaitsOn(ready: Ready): boolean {
+  return ready.messages.length === 0 && ready.replies.length === 0 && ready.snapshots.length === 0 && ready.closed === null;
 }
 
 function waiterKey(clientId: string, requestId: number): string {

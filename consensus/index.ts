@@ -30,6 +30,6 @@ export { isVotersChange, voterCounts, voterNamePattern, votersListError, type Vo
 export { CoveyStateMachine, leaseMsMax, timestampMsMax } from './statemachine/machine.ts';
 export { freezeResult } from './statemachine/results.ts';
 export { peerIdPattern, rosterDecisionsMax, type RosterDecision, type RosterView } from './statemachine/roster.ts';
-export type { ReplicaStorage } from './storage/port.ts';
+export type { AppendOptions, ReplicaStorage } from './storage/port.ts';
 export { MemoryStorage } from './storage/memory.ts';
 export { Cluster, type ClusterOptions, type Ghost } from './cluster.ts';

@@ -6,13 +6,28 @@
 
 import type { PersistRecord, StoredState } from '../core/types.ts';
 
+export interface AppendOptions {
+  readonly deferrable?: boolean;
+}
+
 export interface ReplicaStorage {
   /** Everything that survived: the replica is rebuilt from it with `Replica.restore`. */
   load(): Promise<StoredState>;
   /**
    * Make `records` durable, all or nothing (one group commit). The promise resolves only once they
    * would survive a crash; the driver sends the turn's messages after that.
+   *
+   * `deferrable`: nothing but the caller's own bookkeeping waits on this group (no message, no
+   * answer), so the storage may hold its write back a little, for the next group to carry it in
+   * the same sync. Order is kept either way: a later group is never durable before an earlier one.
+   * A storage without a use for it writes at once.
    */
-  append(records: readonly PersistRecord[]): Promise<void>;
+  append(records: readonly PersistRecord[], o?: AppendOptions): Promise<void>;
+  /**
+   * Start writing the deferrable groups held back, now: the caller has something to release that
+   * waits on them (every release waits for all earlier groups). Storages that hold nothing back
+   * need not have it.
+   */
+  flush?(): void;
   close(): Promise<void>;
 }

@@ -8,6 +8,11 @@
 // is certainly durable once the next one has synced, and only then are log segments whose frames
 // it holds deleted.
 //
+// A group commit the driver marks deferrable (nothing outside the agent waits on it: a peer's
+// Commit record, its execution) may wait up to the log's `deferHoldMs` (10 ms) for the next group
+// that is not, and share its sync; `flush()` ends the hold at once. It is acknowledged only once
+// written, like any other, so the rule above is unchanged: only when a sync happens moves.
+//
 // Opening replays the frames after lmdb's walSeq into lmdb (synced) before anything is loaded,
 // so `load` always reads lmdb, and a crash at any point loses nothing acknowledged: an
 // acknowledged group commit is in the log until lmdb holds it durably.
@@ -15,7 +20,7 @@
 // On disk: the lmdb environment (data.mdb, lock.mdb) and the log's segments in `wal/`.
 
 import { join } from 'node:path';
-import type { PersistRecord, ReplicaStorage, StoredState } from '../index.ts';
+import type { AppendOptions, PersistRecord, ReplicaStorage, StoredState } from '../index.ts';
 import { LmdbStorage, type Encoded } from './lmdb.ts';
 import { WriteAheadLog, type WalOptions } from './wal.ts';
 
@@ -24,7 +29,7 @@ const lmdbBacklogRecordsMax = 50_000;
 /** Records waiting for lmdb beyond which they are written at once rather than at the next interval. */
 const lmdbBatchRecords = 4096;
 
-export interface WalStorageOptions extends Pick<WalOptions, 'segmentBytesMax' | 'files'> {
+export interface WalStorageOptions extends Pick<WalOptions, 'segmentBytesMax' | 'files' | 'deferHoldMs'> {
   /** How long acknowledged records may wait before they are written to lmdb (default 100 ms, etcd's backend batch interval). */
   readonly applyEveryMs?: number;
 }
@@ -87,17 +92,21 @@ export class WalStorage implements ReplicaStorage {
     return this.store.load();
   }
 
-  append(records: readonly PersistRecord[]): Promise<void> {
-    const done = this.appendInOrder(records);
+  append(records: readonly PersistRecord[], o: AppendOptions = {}): Promise<void> {
+    const done = this.appendInOrder(records, o.deferrable === true);
     this.lastAppend = done.catch(() => {});
     return done;
   }
 
-  private async appendInOrder(records: readonly PersistRecord[]): Promise<void> {
+  flush(): void {
+    this.wal.endHold();
+  }
+
+  private async appendInOrder(records: readonly PersistRecord[], deferrable: boolean): Promise<void> {
     this.checkOpen();
     if (records.length === 0) return;
     const encoded = this.store.encode(records); // throws on a record it cannot store, before the log
-    const { seq, durable } = this.wal.append(encodeBody(encoded));
+    const { seq, durable } = this.wal.append(encodeBody(encoded), deferrable);
     await durable;
     this.backlog.push({ seq, encoded });
     this.backlogRecords += encoded.length;

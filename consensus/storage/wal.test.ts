@@ -82,6 +82,68 @@ describe('WriteAheadLog', () => {
     rmSync(dir, { recursive: true });
   });
 
+  test('deferrable frames wait for the next frame that is not, or for their hold, and leave in its write', async () => {
+    const dir = tempDir();
+    const files = heldFiles();
+    const { wal } = await WriteAheadLog.open(dir, { files, deferHoldMs: 200 });
+    const done: number[] = [];
+    const track = (r: { seq: number; durable: Promise<void> }) => { void r.durable.then(() => done.push(r.seq)); return r; };
+    const a = track(wal.append(body('a'), true));
+    const b = track(wal.append(body('b'), true));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(files.writes, 0, 'deferrable frames alone are held back');
+    const c = track(wal.append(body('c'))); // someone waits on this one
+    await until(files.waiting);
+    assert.equal(files.writes, 1, 'the frame that is not deferrable takes the held ones along: one write');
+    files.release();
+    await c.durable;
+    assert.deepEqual(done, [a.seq, b.seq, c.seq], 'in order');
+    // Alone, a deferrable frame is written once its hold is over.
+    const t0 = performance.now();
+    const d = track(wal.append(body('d'), true));
+    await until(files.waiting);
+    assert.ok(performance.now() - t0 >= 150, `held for its hold (${(performance.now() - t0).toFixed(0)} ms)`);
+    files.release();
+    await d.durable;
+    // ... or at once when the owner flushes it, or closes the log.
+    const e = track(wal.append(body('e'), true));
+    wal.endHold();
+    await until(files.waiting);
+    files.release();
+    await e.durable;
+    const f = track(wal.append(body('f'), true));
+    const closing = wal.close();
+    await until(files.waiting);
+    files.release();
+    await closing;
+    await f.durable;
+    assert.equal(files.writes, 4);
+    const again = await WriteAheadLog.open(dir);
+    assert.deepEqual(again.frames.map((x) => x.body.toString()), ['a', 'b', 'c', 'd', 'e', 'f']);
+    await again.wal.close();
+    rmSync(dir, { recursive: true });
+  });
+
+  test('a deferrable frame queued behind a write in flight waits no longer than its hold after it', async () => {
+    const dir = tempDir();
+    const files = heldFiles();
+    const { wal } = await WriteAheadLog.open(dir, { files, deferHoldMs: 300 });
+    const a = wal.append(body('a'));
+    await until(files.waiting);
+    const b = wal.append(body('b'), true);
+    await new Promise((r) => setTimeout(r, 350)); // its hold ends while a's write is held
+    files.release();
+    await a.durable;
+    const t0 = performance.now();
+    await until(files.waiting);
+    assert.ok(performance.now() - t0 < 150, `b leaves right after a, not after another hold (${(performance.now() - t0).toFixed(0)} ms)`);
+    assert.equal(files.writes, 2);
+    files.release();
+    await b.durable;
+    await wal.close();
+    rmSync(dir, { recursive: true });
+  });
+
   test('a failed sync fails its appends and every later one: nothing is acknowledged after it', async () => {
     const dir = tempDir();
     const files = heldFiles();

@@ -59,6 +59,11 @@ const segmentOpenFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstant
 export interface WalOptions {
   /** Start a new segment once the current one holds this many bytes (default 16 MiB). */
   readonly segmentBytesMax?: number;
+  /**
+   * How long a deferrable frame may wait for a frame that is not, to leave in its write (default
+   * 10 ms). Deferrable frames alone are written once it has passed.
+   */
+  readonly deferHoldMs?: number;
   /** The first sequence number when the log is empty (the store's last frame + 1). */
   readonly firstSeq?: number;
   readonly files?: WalFiles;
@@ -73,6 +78,7 @@ interface Segment {
 interface Queued {
   readonly frame: Buffer;
   readonly seq: number;
+  readonly deferrable: boolean;
   resolve(): void;
   reject(e: Error): void;
 }
@@ -123,6 +129,9 @@ export class WriteAheadLog {
   private markIdle: () => void = () => {};
   private broken: Error | null = null;
   private closed = false;
+  private readonly deferHoldMs: number;
+  /** Set while only deferrable frames wait: when it fires they are written. */
+  private holdTimer: NodeJS.Timeout | null = null;
   /** Durable writes made (one per group commit: a write(2) on an O_DSYNC file), for metrics and tests. */
   syncs = 0;
 
@@ -131,6 +140,8 @@ export class WriteAheadLog {
     this.nextSeq = nextSeq;
     this.files = o.files ?? realFiles;
     this.segmentBytesMax = o.segmentBytesMax ?? 16 * 1024 * 1024;
+    this.deferHoldMs = o.deferHoldMs ?? 10;
+    if (!(this.deferHoldMs >= 0 && this.deferHoldMs <= 1000)) throw new RangeError(`write-ahead log: deferHoldMs must be 0 to 1000, got ${this.deferHoldMs}`);
   }
 
   /**
@@ -191,15 +202,17 @@ export class WriteAheadLog {
 
   /**
    * Appends one frame; resolves with its sequence number once it is durable. Frames are numbered
-   * in call order and become durable in that order.
+   * in call order and become durable in that order. A `deferrable` frame (nobody but its writer
+   * waits on it) may wait up to `deferHoldMs` for a frame that is not, and leave in the same write:
+   * one sync for both, where a sync is what the disk of a busy swarm has least of.
    */
-  append(body: Buffer): { seq: number; durable: Promise<void> } {
+  append(body: Buffer, deferrable = false): { seq: number; durable: Promise<void> } {
     if (this.closed) return { seq: 0, durable: Promise.reject(new Error(`write-ahead log ${this.dir} is closed`)) };
     if (this.broken !== null) return { seq: 0, durable: Promise.reject(this.unusable()) };
     const seq = this.nextSeq;
     const frame = encodeWalFrame(seq, body); // throws before the number is taken
     this.nextSeq++;
-    const durable = new Promise<void>((resolve, reject) => { this.queue.push({ frame, seq, resolve, reject }); });
+    const durable = new Promise<void>((resolve, reject) => { this.queue.push({ frame, seq, deferrable, resolve, reject }); });
     this.pump();
     return { seq, durable };
   }
@@ -216,6 +229,7 @@ export class WriteAheadLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.endHold(); // what is held is written now
     while (this.writing || this.queue.length > 0) await this.idle;
     await this.handle?.close();
     this.handle = null;
@@ -227,6 +241,11 @@ export class WriteAheadLog {
 
   private pump(): void {
     if (this.writing || this.queue.length === 0) return;
+    if (!this.closed && this.deferHoldMs > 0 && this.queue.every((q) => q.deferrable)) {
+      this.holdTimer ??= setTimeout(() => { this.holdTimer = null; this.endHold(); }, this.deferHoldMs);
+      return;
+    }
+    if (this.holdTimer !== null) { clearTimeout(this.holdTimer); this.holdTimer = null; }
     this.writing = true;
     this.idle = new Promise((r) => { this.markIdle = r; });
     const batch = this.queue.splice(0);
@@ -241,6 +260,17 @@ export class WriteAheadLog {
       this.markIdle();
       this.pump();
     });
+  }
+
+  /** Writes the deferrable frames held back now (someone waits on them, their hold is over, or the log is closing). */
+  endHold(): void {
+    if (this.holdTimer !== null) { clearTimeout(this.holdTimer); this.holdTimer = null; }
+    const first = this.queue[0];
+    if (first === undefined) return;
+    // The oldest frame no longer deferrable: pump() writes the queue whole, in order, now or as
+    // soon as the write in flight is done.
+    this.queue[0] = { ...first, deferrable: false };
+    this.pump();
   }
 
   private async commit(batch: readonly Queued[]): Promise<void> {
