@@ -213,6 +213,8 @@ export class WriteAheadLog {
     const frame = encodeWalFrame(seq, body); // throws before the number is taken
     this.nextSeq++;
     const durable = new Promise<void>((resolve, reject) => { this.queue.push({ frame, seq, deferrable, resolve, reject }); });
+    // The hold counts from the first deferrable frame's append, a write in flight or not.
+    if (deferrable && this.deferHoldMs > 0) this.holdTimer ??= setTimeout(() => { this.holdTimer = null; this.endHold(); }, this.deferHoldMs);
     this.pump();
     return { seq, durable };
   }
@@ -241,10 +243,7 @@ export class WriteAheadLog {
 
   private pump(): void {
     if (this.writing || this.queue.length === 0) return;
-    if (!this.closed && this.deferHoldMs > 0 && this.queue.every((q) => q.deferrable)) {
-      this.holdTimer ??= setTimeout(() => { this.holdTimer = null; this.endHold(); }, this.deferHoldMs);
-      return;
-    }
+    if (!this.closed && this.deferHoldMs > 0 && this.queue.every((q) => q.deferrable)) return; // the hold's timer writes them
     if (this.holdTimer !== null) { clearTimeout(this.holdTimer); this.holdTimer = null; }
     this.writing = true;
     this.idle = new Promise((r) => { this.markIdle = r; });
