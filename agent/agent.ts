@@ -223,7 +223,7 @@ export class Agent implements AgentApi {
         const s = d.core.stats;
         return {
           committed: s.committed, applied: s.applied, pending: d.core.pendingIds().length,
-          queued: d.core.queuedCommands(), fsyncs: d.stats.fsyncs, recoveries: s.recoveriesStarted,
+          queued: d.core.queuedCommands(), fsyncs: d.stats.fsyncs, durableWrites: d.storageDurableWrites, recoveries: s.recoveriesStarted,
         };
       },
       plugins: () => this.plugins(),
@@ -1215,7 +1215,7 @@ export class Agent implements AgentApi {
         recoveriesStarted: d.core.stats.recoveriesStarted,
         executedWatermark: d.core.executedWatermark(),
       },
-      storage: d === null ? null : { groupCommits: d.stats.fsyncs, recordsPersisted: d.stats.recordsPersisted, failed: d.failed?.message ?? null },
+      storage: d === null ? null : { groupCommits: d.stats.fsyncs, durableWrites: d.storageDurableWrites, recordsPersisted: d.stats.recordsPersisted, failed: d.failed?.message ?? null },
       lastSnapshot: d?.lastSnapshot ?? null,
       plugins: this.plugins(),
       devices: this.devices(),

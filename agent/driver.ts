@@ -206,6 +206,11 @@ export class ReplicaDriver {
   }
 
   /** Stale local reads: this voter's state, without asking anyone. */
+  /** The storage's durable writes (syncs) since start, or null where it does not count them. */
+  get storageDurableWrites(): number | null {
+    return this.o.storage.durableWrites ?? null;
+  }
+
   get stateMachine(): CoveyStateMachine {
     return this.machine;
   }

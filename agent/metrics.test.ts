@@ -63,6 +63,17 @@ test('metric names: process and Node figures once prefixed; plugins, devices, ta
   now = 0;
 });
 
+test('storage figures: group commits and the durable writes they shared', async () => {
+  const replica = { committed: 9, applied: 9, pending: 0, queued: 0, fsyncs: 12, durableWrites: 7 as number | null, recoveries: 0 };
+  const m = createMetrics({ replica: () => replica, tasks: () => null });
+  let text = await m.registry.metrics();
+  assert.equal(sample(text, 'covey_storage_syncs'), 12);
+  assert.equal(sample(text, 'covey_storage_durable_writes'), 7);
+  replica.durableWrites = 9;
+  text = await m.registry.metrics();
+  assert.equal(sample(text, 'covey_storage_durable_writes'), 9, 'read at each scrape');
+});
+
 test('telemetry rate: messages of the last 10 s per second; old seconds fall out of the window', () => {
   let now = 100_000;
   const s = new TelemetryStats(() => now);

@@ -18,7 +18,7 @@ export interface AgentMetrics {
 
 export interface MetricsSources {
   /** Called at scrape time: the replica's counters, or null on a non-voter. */
-  replica(): { committed: number; applied: number; pending: number; queued: number; fsyncs: number; recoveries: number } | null;
+  replica(): { committed: number; applied: number; pending: number; queued: number; fsyncs: number; durableWrites: number | null; recoveries: number } | null;
   /** The plugin host's view of every plugin (empty before the plugins start). */
   plugins?(): readonly PluginStatus[];
   /** The configured devices and their status. */
@@ -50,10 +50,10 @@ export function createMetrics(sources: MetricsSources): AgentMetrics {
     labelNames: ['op'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
   });
   const reachableVoters = new Gauge({ name: 'covey_reachable_voters', help: 'Voters this agent can reach now, itself included', registers: [registry] });
-  const fromReplica = (name: string, help: string, pick: (r: NonNullable<ReturnType<MetricsSources['replica']>>) => number): void => {
+  const fromReplica = (name: string, help: string, pick: (r: NonNullable<ReturnType<MetricsSources['replica']>>) => number | null): void => {
     new Gauge({
       name, help, registers: [registry],
-      collect() { const r = sources.replica(); if (r !== null) this.set(pick(r)); },
+      collect() { const r = sources.replica(); const v = r === null ? null : pick(r); if (v !== null) this.set(v); },
     });
   };
   fromReplica('covey_instances_committed', 'Instances committed at this voter since it started', (r) => r.committed);
@@ -61,6 +61,7 @@ export function createMetrics(sources: MetricsSources): AgentMetrics {
   fromReplica('covey_instances_pending', 'Instances known here and not yet committed', (r) => r.pending);
   fromReplica('covey_commands_queued', 'Client commands waiting to be proposed (batching, back-pressure)', (r) => r.queued);
   fromReplica('covey_storage_syncs', 'Group commits made durable since start', (r) => r.fsyncs);
+  fromReplica('covey_storage_durable_writes', 'Durable writes (syncs) this voter\'s storage made since start: group commits nobody waits on share them', (r) => r.durableWrites);
   fromReplica('covey_recoveries_started', 'Recoveries of stalled instances started here since start', (r) => r.recoveries);
   registerPluginMetrics(registry, sources);
   registerDeviceMetrics(registry, sources);

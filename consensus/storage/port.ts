@@ -29,5 +29,7 @@ export interface ReplicaStorage {
    * need not have it.
    */
   flush?(): void;
+  /** Durable writes (syncs) made since it was opened; several groups may share one. Absent where not counted. */
+  readonly durableWrites?: number;
   close(): Promise<void>;
 }

@@ -102,6 +102,10 @@ export class WalStorage implements ReplicaStorage {
     this.wal.endHold();
   }
 
+  get durableWrites(): number {
+    return this.wal.syncs;
+  }
+
   private async appendInOrder(records: readonly PersistRecord[], deferrable: boolean): Promise<void> {
     this.checkOpen();
     if (records.length === 0) return;
