@@ -8,7 +8,9 @@
 // Clients are spread over all members (etcd followers forward to the leader; every Covey voter
 // coordinates), or with --clients-at followers only over the members that are not etcd's leader.
 // --delay MS puts a user-space delaying proxy (bench/delay-proxy.ts) on every link between
-// members of both systems, so a round trip between members costs 2 × MS.
+// members of both systems, so a round trip between members costs 2 × MS. For Covey it also
+// prints the durable writes (syncs) its three agents made per command answered (their
+// covey_storage_durable_writes over the round, warm-up included): what a command costs the disk.
 //
 // Usage: npm run bench:vs-etcd [-- --clients 1,64,256 --workload put,mix --rounds 3 --seconds 5
 //        --delay 10 --clients-at followers --covey-client stream|http --json]
@@ -36,6 +38,8 @@ interface RoundResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
+  /** Covey only: durable writes (syncs) of all three agents per command answered, warm-up included. */
+  readonly syncsPerCommand?: number;
 }
 
 interface CaseResult {
@@ -43,7 +47,7 @@ interface CaseResult {
   readonly clients: number;
   readonly rounds: { etcd: RoundResult[]; covey: RoundResult[] };
   readonly etcd: { opsPerSecond: number; p50Ms: number; p99Ms: number };
-  readonly covey: { opsPerSecond: number; p50Ms: number; p99Ms: number };
+  readonly covey: { opsPerSecond: number; p50Ms: number; p99Ms: number; syncsPerCommand: number };
   /** Covey ÷ etcd: throughput (higher is better for Covey) and p50 latency (lower is better). */
   readonly throughputRatio: number;
   readonly p50Ratio: number;
@@ -133,10 +137,12 @@ try {
           const perMember = Math.ceil(clients / members.length);
           const kv = await Promise.all(urls.map((u) => system === 'etcd' ? etcdClient(u)
             : a['covey-client'] === 'stream' ? coveyStreamClient(u) : coveyClient(u, perMember + 4)));
-          const res = await runRound(system, kv, members, clients, workload, `${system}-${workload}-${clients}-${r}`);
+          const syncsBefore = system === 'covey' ? await coveySyncs(swarm) : 0;
+          const round = await runRound(system, kv, members, clients, workload, `${system}-${workload}-${clients}-${r}`);
+          const res = system === 'covey' ? { ...round, syncsPerCommand: round2((await coveySyncs(swarm) - syncsBefore) / Math.max(round.answered, 1)) } : round;
           await Promise.all(kv.map((c) => c.close()));
           byRound[system].push(res);
-          log(`${workload} × ${clients} clients, round ${r + 1}/${rounds}, ${system}: ${res.opsPerSecond} ops/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.errors > 0 ? `, ${res.errors} errors` : ''}`);
+          log(`${workload} × ${clients} clients, round ${r + 1}/${rounds}, ${system}: ${res.opsPerSecond} ops/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms${res.syncsPerCommand !== undefined ? `, ${res.syncsPerCommand} syncs a command` : ''}${res.errors > 0 ? `, ${res.errors} errors` : ''}`);
         }
       }
       results.push(summarise(workload, clients, byRound));
@@ -191,12 +197,26 @@ async function waitEtcdLeader(c: EtcdCluster): Promise<number> {
 }
 
 /** One round: `clients` closed-loop clients for warm-up + `seconds`; only the measured window counts. */
-async function runRound(system: System, kv: readonly KvClient[], members: readonly number[], clients: number, workload: Workload, tag: string): Promise<RoundResult> {
+/** The durable writes (syncs) of all the swarm's agents so far, from their /metrics. */
+async function coveySyncs(s: Swarm | null): Promise<number> {
+  if (s === null) return 0;
+  let sum = 0;
+  for (const ag of s.agents) {
+    const text = await (await fetch(`${ag.http}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('covey_storage_durable_writes '));
+    if (line === undefined) throw new Error(`agent ${ag.index} reports no covey_storage_durable_writes`);
+    sum += Number(line.split(' ')[1]);
+  }
+  return sum;
+}
+
+async function runRound(system: System, kv: readonly KvClient[], members: readonly number[], clients: number, workload: Workload, tag: string): Promise<RoundResult & { answered: number }> {
   const start = performance.now();
   const from = start + warmupMs;
   const until = from + seconds * 1000;
   const latencies: number[] = [];
   let errors = 0;
+  let answered = 0;
   const lastSeen = new Map<string, string | null>();
   let seed = 0x9e3779b9 ^ clients;
   const rand = (): number => { seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0; return seed / 2 ** 32; };
@@ -220,12 +240,13 @@ async function runRound(system: System, kv: readonly KvClient[], members: readon
         continue;
       }
       const end = performance.now();
+      answered++;
       if (begin >= from && end <= until) latencies.push(end - begin);
     }
   };
   await Promise.all(Array.from({ length: clients }, (_, p) => worker(p)));
   latencies.sort((x, y) => x - y);
-  return { system, opsPerSecond: Math.round(latencies.length / seconds), p50Ms: pct(latencies, 0.5), p99Ms: pct(latencies, 0.99), errors };
+  return { system, opsPerSecond: Math.round(latencies.length / seconds), p50Ms: pct(latencies, 0.5), p99Ms: pct(latencies, 0.99), errors, answered };
 }
 
 function pct(sorted: readonly number[], q: number): number {
@@ -242,7 +263,7 @@ function median(xs: readonly number[]): number {
 function summarise(workload: Workload, clients: number, byRound: CaseResult['rounds']): CaseResult {
   const med = (rs: readonly RoundResult[]) => ({ opsPerSecond: Math.round(median(rs.map((r) => r.opsPerSecond))), p50Ms: round2(median(rs.map((r) => r.p50Ms))), p99Ms: round2(median(rs.map((r) => r.p99Ms))) });
   const e = med(byRound.etcd);
-  const c = med(byRound.covey);
+  const c = { ...med(byRound.covey), syncsPerCommand: round2(median(byRound.covey.map((r) => r.syncsPerCommand ?? NaN))) };
   return { workload, clients, rounds: byRound, etcd: e, covey: c, throughputRatio: round2(c.opsPerSecond / e.opsPerSecond), p50Ratio: round2(c.p50Ms / e.p50Ms) };
 }
 
@@ -251,9 +272,9 @@ function round2(x: number): number {
 }
 
 function formatTable(rs: readonly CaseResult[]): string {
-  const head = ['workload', 'clients', 'etcd ops/s', 'covey ops/s', 'ratio', 'etcd p50', 'covey p50', 'p50 ratio', 'etcd p99', 'covey p99'];
+  const head = ['workload', 'clients', 'etcd ops/s', 'covey ops/s', 'ratio', 'etcd p50', 'covey p50', 'p50 ratio', 'etcd p99', 'covey p99', 'covey syncs/cmd'];
   const rows = rs.map((r) => [r.workload, String(r.clients), String(r.etcd.opsPerSecond), String(r.covey.opsPerSecond), `${r.throughputRatio}×`,
-    `${r.etcd.p50Ms} ms`, `${r.covey.p50Ms} ms`, `${r.p50Ratio}×`, `${r.etcd.p99Ms} ms`, `${r.covey.p99Ms} ms`]);
+    `${r.etcd.p50Ms} ms`, `${r.covey.p50Ms} ms`, `${r.p50Ratio}×`, `${r.etcd.p99Ms} ms`, `${r.covey.p99Ms} ms`, String(r.covey.syncsPerCommand)]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padStart(w[i])).join('  ');
   return [line(head), ...rows.map(line)].join('\n') + `\n(medians of ${rounds} interleaved rounds of ${seconds} s each)`;
