@@ -130,7 +130,7 @@ export class WriteAheadLog {
   private broken: Error | null = null;
   private closed = false;
   private readonly deferHoldMs: number;
-  /** Set while only deferrable frames wait: when it fires they are written. */
+  /** Runs from the oldest waiting deferrable frame's append until a write takes it: when it fires the queue is written. */
   private holdTimer: NodeJS.Timeout | null = null;
   /** Durable writes made (one per group commit: a write(2) on an O_DSYNC file), for metrics and tests. */
   syncs = 0;
