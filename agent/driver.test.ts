@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DeadlineError, ReplicaDriver } from './driver.ts';
 import { group, silentLogger } from './testing.ts';
 import {
-  type Command, emptyDeps, type Envelope, instanceId, MemoryStorage, type PersistRecord, type PreAccept,
+  type AppendOptions, type Command, emptyDeps, type Envelope, instanceId, MemoryStorage, type PersistRecord, type PreAccept,
   type ReplicaStorage,
 } from '../consensus/index.ts';
 
@@ -181,7 +181,7 @@ class HoldingStorage extends MemoryStorage {
   readonly deferrable: boolean[] = [];
   readonly held: (() => void)[] = [];
   flushes = 0;
-  override async append(records: readonly PersistRecord[], o: { deferrable?: boolean } = {}): Promise<void> {
+  override async append(records: readonly PersistRecord[], o: AppendOptions = {}): Promise<void> {
     this.deferrable.push(o.deferrable === true);
     if (o.deferrable === true) await new Promise<void>((resolve) => this.held.push(resolve));
     else this.flush(); // what was held leaves with it, first

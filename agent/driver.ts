@@ -205,12 +205,12 @@ export class ReplicaDriver {
     });
   }
 
-  /** Stale local reads: this voter's state, without asking anyone. */
   /** The storage's durable writes (syncs) since start, or null where it does not count them. */
   get storageDurableWrites(): number | null {
     return this.o.storage.durableWrites ?? null;
   }
 
+  /** Stale local reads: this voter's state, without asking anyone. */
   get stateMachine(): CoveyStateMachine {
     return this.machine;
   }
@@ -282,12 +282,13 @@ export class ReplicaDriver {
   }
 
   private async persist(ready: Ready): Promise<void> {
+    const deferrable = nothingWaitsOn(ready);
     if (ready.persist.length === 0) {
       // Its release waits for every earlier turn: one held back must not hold this one up.
-      if (!nothingWaitsOn(ready)) this.o.storage.flush?.();
+      if (!deferrable) this.o.storage.flush?.();
       return;
     }
-    await this.o.storage.append(ready.persist, { deferrable: nothingWaitsOn(ready) });
+    await this.o.storage.append(ready.persist, { deferrable });
     this.stats.fsyncs++;
     this.stats.recordsPersisted += ready.persist.length;
     for (const r of ready.persist) if (r.kind === 'snapshot') this.noteSnapshot(r.snapshot);

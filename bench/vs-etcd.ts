@@ -196,7 +196,6 @@ async function waitEtcdLeader(c: EtcdCluster): Promise<number> {
   }
 }
 
-/** One round: `clients` closed-loop clients for warm-up + `seconds`; only the measured window counts. */
 /** The durable writes (syncs) of all the swarm's agents so far, from their /metrics. */
 async function coveySyncs(s: Swarm | null): Promise<number> {
   if (s === null) return 0;
@@ -210,6 +209,7 @@ async function coveySyncs(s: Swarm | null): Promise<number> {
   return sum;
 }
 
+/** One round: `clients` closed-loop clients for warm-up + `seconds`; only the measured window counts. */
 async function runRound(system: System, kv: readonly KvClient[], members: readonly number[], clients: number, workload: Workload, tag: string): Promise<RoundResult & { answered: number }> {
   const start = performance.now();
   const from = start + warmupMs;

@@ -102,6 +102,7 @@ export class WalStorage implements ReplicaStorage {
     this.wal.endHold();
   }
 
+  /** Synced writes of the log so far (one per group of group commits that reached the disk together). */
   get durableWrites(): number {
     return this.wal.syncs;
   }
@@ -130,11 +131,6 @@ export class WalStorage implements ReplicaStorage {
       await this.wal.release(this.previousCommitSeq); // all of lmdb is durable now
     }
     await this.store.close();
-  }
-
-  /** Synced writes of the log so far (one per group commit that reached the disk together). */
-  get syncs(): number {
-    return this.wal.syncs;
   }
 
   /** Writes to lmdb at the next interval, or at once when many records wait. */
