@@ -14,6 +14,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bundleDir, bundleFile, bundleMetaFile, projectRoot, type BundleMeta } from './bundle.ts';
+import { compareCodeUnitsIn, requiredBuiltinNamespace, requireNodeHttp } from './bundle-plugins.ts';
 
 const external = ['lmdb', 'msgpackr-extract', 'serialport', '@serialport/*', 'i2c-bus', 'node-libgpiod', 'pino', 'pino-pretty', 'thread-stream'];
 
@@ -42,11 +43,14 @@ async function main(): Promise<number> {
     keepNames: true,
     legalComments: 'none',
     metafile: true,
+    // What an idle agent never uses stays out of its memory (bundle-plugins.ts says how).
+    plugins: [requireNodeHttp, compareCodeUnitsIn(/[\\/]node_modules[\\/]@libp2p[\\/](peer-store|utils)[\\/]dist[\\/].*\.js$/)],
     logLevel: 'warning',
     // CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);" },
   });
   const sources = Object.keys(result.metafile.inputs)
+    .filter((input) => !input.startsWith(`${requiredBuiltinNamespace}:`))
     .map((input) => relative(projectRoot, join(process.cwd(), input)))
     .filter((file) => !file.split(/[\\/]/).includes('node_modules'))
     .sort();

@@ -1,0 +1,81 @@
+// The agent bundle's plugins (agent/cli/bundle-plugins.ts): node:http is required, so undici never
+// loads, and libp2p's sorts compare code units, so ICU's collator never loads; and the bundle
+// `npm run build` made holds to both.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+import { bundleFile, bundleStaleness, projectRoot } from './bundle.ts';
+import { compareByCodeUnits, compareCodeUnitsIn, requireNodeHttp } from './bundle-plugins.ts';
+
+const banner = "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);";
+
+/** Imports `file` in a fresh node and says which of node's own modules that loaded. */
+function modulesLoadedBy(file: string): { undici: boolean; http: boolean; out: string } {
+  const probe = `const m = await import(${JSON.stringify(pathToFileURL(file).href)}); const l = process.moduleLoadList;
+    console.log(JSON.stringify({ undici: l.includes('NativeModule internal/deps/undici/undici'), http: l.includes('NativeModule http'), out: String(m.probe?.() ?? '') }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { undici: boolean; http: boolean; out: string };
+}
+
+test('an import of node:http in the bundle is a require: node:http loads, undici does not', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-plugins-'));
+  try {
+    writeFileSync(join(dir, 'entry.mjs'), "import http, { createServer, STATUS_CODES } from 'node:http';\nexport const probe = () => [typeof createServer, http.createServer === createServer, STATUS_CODES[404]].join(' ');\n");
+    await esbuild.build({ entryPoints: [join(dir, 'entry.mjs')], outfile: join(dir, 'out.mjs'), bundle: true, platform: 'node', format: 'esm', banner: { js: banner }, plugins: [requireNodeHttp], logLevel: 'silent' });
+    assert.doesNotMatch(readFileSync(join(dir, 'out.mjs'), 'utf8'), /from\s*["']node:http["']/);
+    const loaded = modulesLoadedBy(join(dir, 'out.mjs'));
+    assert.equal(loaded.out, 'function true Not Found', 'default and named imports still reach node:http');
+    assert.deepEqual([loaded.http, loaded.undici], [true, false]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('localeCompare calls of the shapes libp2p uses become code-unit comparisons; others are counted', () => {
+  const src = [
+    'a.multiaddr.toString().localeCompare(b.multiaddr.toString());',
+    'x.sort((a, b) => a.localeCompare(b));',
+    'const s = (a, b) => a.toString().localeCompare(b.toString());',
+    'odd(a).localeCompare(b[0]);',
+  ].join('\n');
+  const r = compareByCodeUnits(src)!;
+  assert.equal(r.rewritten, 3);
+  assert.equal(r.left, 1, 'the call of another shape is left and counted');
+  assert.match(r.contents, /__coveyCompareCodeUnits\(a\.multiaddr\.toString\(\), b\.multiaddr\.toString\(\)\)/);
+  assert.match(r.contents, /__coveyCompareCodeUnits\(a, b\)/);
+  assert.match(r.contents, /__coveyCompareCodeUnits\(a\.toString\(\), b\.toString\(\)\)/);
+  assert.equal(compareByCodeUnits('a < b'), null, 'a file without localeCompare is not touched');
+});
+
+test('a sort rewritten by the plugin orders by code units and gives the same order every time', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-plugins-'));
+  try {
+    writeFileSync(join(dir, 'sorts.mjs'), "export const probe = () => ['/ip4/b', 'beta', '/ip4/A', 'Alpha', 'alpha'].sort((a, b) => a.localeCompare(b)).join(',');\n");
+    await esbuild.build({ entryPoints: [join(dir, 'sorts.mjs')], outfile: join(dir, 'out.mjs'), bundle: true, platform: 'node', format: 'esm', plugins: [compareCodeUnitsIn(/sorts\.mjs$/)], logLevel: 'silent' });
+    assert.doesNotMatch(readFileSync(join(dir, 'out.mjs'), 'utf8'), /localeCompare/);
+    // ICU's collation would give /ip4/A,/ip4/b,alpha,Alpha,beta.
+    assert.equal(modulesLoadedBy(join(dir, 'out.mjs')).out, '/ip4/A,/ip4/b,Alpha,alpha,beta');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the agent bundle has no localeCompare and no import of node:http, and loading it leaves undici out', () => {
+  if (bundleStaleness() !== null) {
+    const build = spawnSync(process.execPath, [join(projectRoot, 'agent/cli/build-bundle.ts')], { encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+  }
+  const bundle = readFileSync(bundleFile, 'utf8');
+  // A libp2p upgrade that sorts in a new way shows here: extend compareCodeUnitsIn's filter or pattern.
+  assert.doesNotMatch(bundle, /\.localeCompare\(/);
+  assert.doesNotMatch(bundle, /from\s*["']node:http["']/);
+  const loaded = modulesLoadedBy(bundleFile);
+  assert.deepEqual([loaded.http, loaded.undici], [true, false]);
+});

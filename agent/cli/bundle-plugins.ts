@@ -1,0 +1,60 @@
+// esbuild plugins for the agent bundle (agent/cli/build-bundle.ts): each keeps a part of node that
+// an idle agent never uses from being loaded into every agent's memory (issue 12: idle agent RSS
+// ≤ 100 MB; the figures are in docs/benchmarks.md). Both change how a module is loaded, never
+// what the agent does.
+
+import { readFile } from 'node:fs/promises';
+import type { Plugin } from 'esbuild';
+
+/** The namespace of the stand-in modules `requireNodeHttp` resolves to; not a file, so not a source. */
+export const requiredBuiltinNamespace = 'covey-required-builtin';
+
+/**
+ * An ES-module import of node:http reads every export of it while linking, and the `WebSocket`,
+ * `CloseEvent` and `MessageEvent` getters among them load undici, http2 and zlib: 13 MiB of RSS in
+ * a bare node 24 process. Required as CommonJS instead, those getters stay lazy. The bundle's own
+ * code and @libp2p/websockets both import node:http, so every import of it is redirected to a
+ * stand-in that requires it (the bundle's banner gives an ES module its `require`).
+ */
+export const requireNodeHttp: Plugin = {
+  name: 'require-node-http',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?http$/ }, (args) => args.kind === 'import-statement' || args.kind === 'dynamic-import' ? { path: 'node:http', namespace: requiredBuiltinNamespace } : undefined);
+    build.onLoad({ filter: /.*/, namespace: requiredBuiltinNamespace }, () => ({ contents: "module.exports = require('node:http');", loader: 'js' }));
+  },
+};
+
+/** `x.localeCompare(y)` where x and y are a name, a property path, or either called without arguments. */
+const localeCompareCall = /([\w$]+(?:\.[\w$]+)*(?:\(\))?)\.localeCompare\(([\w$]+(?:\.[\w$]+)*(?:\(\))?)\)/g;
+const compareHelper = '__coveyCompareCodeUnits';
+
+/** Rewrites every `x.localeCompare(y)` in `source` to a comparison of UTF-16 code units; null when it has none. */
+export function compareByCodeUnits(source: string): { contents: string; rewritten: number; left: number } | null {
+  if (!source.includes('.localeCompare(')) return null;
+  let rewritten = 0;
+  const contents = source.replace(localeCompareCall, (_, a: string, b: string) => { rewritten++; return `${compareHelper}(${a}, ${b})`; });
+  const left = contents.split('.localeCompare(').length - 1;
+  return { contents: `${contents}\nfunction ${compareHelper}(a, b) { return a < b ? -1 : a > b ? 1 : 0; }\n`, rewritten, left };
+}
+
+/**
+ * libp2p's peer store sorts multiaddrs, protocol ids and tag names with `localeCompare`, only to
+ * keep a stable order of its own (its records are compared and stored here, not signed or sent).
+ * The first `localeCompare` builds ICU's collator, which touches 3 MiB of collation data in node's
+ * binary and keeps it resident for good. These strings are ASCII, where a comparison of code
+ * units gives a stable order just as well, so the files under `filter` compare that way.
+ * A call of another shape is left as it is and named in a build warning.
+ */
+export function compareCodeUnitsIn(filter: RegExp): Plugin {
+  return {
+    name: 'compare-code-units',
+    setup(build) {
+      build.onLoad({ filter }, async (args) => {
+        const r = compareByCodeUnits(await readFile(args.path, 'utf8'));
+        if (r === null) return undefined;
+        const warnings = r.left > 0 ? [{ text: `${r.left} localeCompare call(s) of an unexpected shape left in ${args.path}: the ICU collator loads again (agent/cli/bundle-plugins.ts)` }] : [];
+        return { contents: r.contents, loader: 'js', warnings };
+      });
+    },
+  };
+}
