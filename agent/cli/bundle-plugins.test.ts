@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { bundleFile, bundleStaleness, projectRoot } from './bundle.ts';
+import { bundleDir, bundleFile, bundleMetaFile, bundleStaleness, projectRoot, type BundleMeta } from './bundle.ts';
 import { compareByCodeUnits, compareCodeUnitsIn, requireNodeHttp } from './bundle-plugins.ts';
 
 const banner = "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);";
@@ -78,4 +78,17 @@ test('the agent bundle has no localeCompare and no import of node:http, and load
   assert.doesNotMatch(bundle, /from\s*["']node:http["']/);
   const loaded = modulesLoadedBy(bundleFile);
   assert.deepEqual([loaded.http, loaded.undici], [true, false]);
+});
+
+test('the MAVLink driver is a chunk of its own: not in the bundle an agent loads, and loadable on demand', async () => {
+  if (bundleStaleness() !== null) {
+    const build = spawnSync(process.execPath, [join(projectRoot, 'agent/cli/build-bundle.ts')], { encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+  }
+  const meta = JSON.parse(readFileSync(bundleMetaFile, 'utf8')) as BundleMeta;
+  const autopilot = (meta.chunks ?? []).find((c) => /^agent-chunks\/autopilot-/.test(c));
+  assert.ok(autopilot !== undefined, `a chunk for devices/mavlink/autopilot.ts among ${JSON.stringify(meta.chunks)}`);
+  assert.doesNotMatch(readFileSync(bundleFile, 'utf8'), /"MavlinkAutopilot"\)/, 'the driver is not in the bundle itself');
+  const chunk = await import(pathToFileURL(join(bundleDir, autopilot)).href) as { MavlinkAutopilot?: unknown };
+  assert.equal(typeof chunk.MavlinkAutopilot, 'function');
 });

@@ -44,11 +44,19 @@ test('a bundle is fresh until a source or a lock file changes after its build be
   }
 });
 
-test('a bundle without its metadata, of another format, or missing a source is not used', () => {
+test('a bundle without its metadata, of another format, or missing a source or a chunk is not used', () => {
   const root = fakeProject(Date.now());
   try {
     rmSync(join(root, 'agent', 'a.ts'));
     assert.match(bundleStaleness(root) ?? '', /agent\/a\.ts is gone/);
+    writeFileSync(join(root, 'agent', 'a.ts'), 'export {};\n');
+    utimesSync(join(root, 'agent', 'a.ts'), (Date.now() - 60_000) / 1000, (Date.now() - 60_000) / 1000);
+    const withChunk: BundleMeta = { format: 1, builtAtMs: Date.now(), sources: ['agent/a.ts'], chunks: ['agent-chunks/x-1.mjs'] };
+    writeFileSync(join(root, 'dist', 'agent.meta.json'), JSON.stringify(withChunk));
+    assert.match(bundleStaleness(root) ?? '', /bundle chunk agent-chunks\/x-1\.mjs missing/);
+    mkdirSync(join(root, 'dist', 'agent-chunks'));
+    writeFileSync(join(root, 'dist', 'agent-chunks', 'x-1.mjs'), '');
+    assert.equal(bundleStaleness(root), null, 'fresh once its chunk is there');
     writeFileSync(join(root, 'dist', 'agent.meta.json'), JSON.stringify({ format: 2 }));
     assert.match(bundleStaleness(root) ?? '', /another format/);
     writeFileSync(join(root, 'dist', 'agent.meta.json'), '{ half');

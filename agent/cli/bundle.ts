@@ -21,6 +21,8 @@ export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const bundleDir = join(projectRoot, 'dist');
 export const bundleFile = join(bundleDir, 'agent.mjs');
 export const bundleMetaFile = join(bundleDir, 'agent.meta.json');
+/** Where the bundle's chunks go, relative to `bundleDir`: code it imports only on demand. */
+export const bundleChunkDir = 'agent-chunks';
 
 /** What the build records about the bundle, to tell later whether it is still fresh. */
 export interface BundleMeta {
@@ -29,6 +31,8 @@ export interface BundleMeta {
   readonly builtAtMs: number;
   /** The input files outside node_modules, relative to the project root. */
   readonly sources: readonly string[];
+  /** The chunks the bundle imports on demand, relative to dist/ (absent from older builds: none). */
+  readonly chunks?: readonly string[];
 }
 
 /** Files whose change means dependencies may have changed. */
@@ -52,6 +56,8 @@ export function bundleStaleness(root = projectRoot): string | null {
   }
   if (meta.format !== 1 || !Array.isArray(meta.sources) || typeof meta.builtAtMs !== 'number') return 'bundle metadata of another format';
   if (mtimeMs(join(root, 'dist', 'agent.mjs')) === null) return 'bundle file missing';
+  if (meta.chunks !== undefined && !Array.isArray(meta.chunks)) return 'bundle metadata of another format';
+  for (const chunk of meta.chunks ?? []) if (mtimeMs(join(root, 'dist', chunk)) === null) return `bundle chunk ${chunk} missing`;
   for (const file of [...meta.sources, ...lockFiles]) {
     const m = mtimeMs(join(root, file));
     if (m === null && !lockFiles.includes(file)) return `${file} is gone`;
