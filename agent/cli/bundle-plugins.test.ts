@@ -9,8 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createSocket } from 'node:dgram';
 import * as esbuild from 'esbuild';
 import { bundleDir, bundleFile, bundleMetaFile, bundleStaleness, projectRoot, type BundleMeta } from './bundle.ts';
+import { createSwarm, startAgent, swarmDown, waitReady } from '../swarm.ts';
 import { compareByCodeUnits, compareCodeUnitsIn, requireNodeHttp } from './bundle-plugins.ts';
 
 const banner = "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);";
@@ -91,4 +93,21 @@ test('the MAVLink driver is a chunk of its own: not in the bundle an agent loads
   assert.doesNotMatch(readFileSync(bundleFile, 'utf8'), /"MavlinkAutopilot"\)/, 'the driver is not in the bundle itself');
   const chunk = await import(pathToFileURL(join(bundleDir, autopilot)).href) as { MavlinkAutopilot?: unknown };
   assert.equal(typeof chunk.MavlinkAutopilot, 'function');
+});
+
+test('a bundled agent with a MAVLink device loads the driver from its chunk', async () => {
+  assert.equal(bundleStaleness(), null, 'the bundle is fresh, so `covey agent` runs it (built by the test above if not)');
+  const dir = mkdtempSync(join(tmpdir(), 'covey-plugins-mav-'));
+  // A free UDP port for the driver to bind: taken by the OS, then given back.
+  const port = await new Promise<number>((resolve) => { const u = createSocket('udp4'); u.bind(0, '127.0.0.1', () => { const p = u.address().port; u.close(() => resolve(p)); }); });
+  try {
+    const s = await createSwarm(join(dir, 'swarm'), { agents: 3, voters: 3, name: 'mav', logLevel: 'warn', devices: (i) => i === 0 ? [{ driver: 'mavlink', name: 'fc', udp: { bind: { port, address: '127.0.0.1' } } }] : [] });
+    for (const a of s.agents) startAgent(s, a.index);
+    await waitReady(s, 60_000);
+    const listed = await (await fetch(s.agents[0].http + '/devices')).json() as { devices: { name: string; driver: string }[] };
+    assert.deepEqual(listed.devices.map((d) => [d.name, d.driver]), [['fc', 'mavlink']]);
+  } finally {
+    await swarmDown(join(dir, 'swarm')).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
