@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createSocket } from 'node:dgram';
 import * as esbuild from 'esbuild';
-import { bundleDir, bundleFile, bundleMetaFile, bundleStaleness, projectRoot, type BundleMeta } from './bundle.ts';
+import { bundleDir, bundleFile, bundleMetaFile, type BundleMeta } from './bundle.ts';
+import { freshBundle } from './bundle-testing.ts';
 import { createSwarm, startAgent, swarmDown, waitReady } from '../swarm.ts';
 import { compareByCodeUnits, compareCodeUnitsIn, requireNodeHttp } from './bundle-plugins.ts';
 
@@ -70,10 +71,7 @@ test('a sort rewritten by the plugin orders by code units and gives the same ord
 });
 
 test('the agent bundle has no localeCompare and no import of node:http, and loading it leaves undici out', () => {
-  if (bundleStaleness() !== null) {
-    const build = spawnSync(process.execPath, [join(projectRoot, 'agent/cli/build-bundle.ts')], { encoding: 'utf8' });
-    assert.equal(build.status, 0, build.stderr);
-  }
+  freshBundle();
   const bundle = readFileSync(bundleFile, 'utf8');
   // A libp2p upgrade that sorts in a new way shows here: extend compareCodeUnitsIn's filter or pattern.
   assert.doesNotMatch(bundle, /\.localeCompare\(/);
@@ -83,10 +81,7 @@ test('the agent bundle has no localeCompare and no import of node:http, and load
 });
 
 test('the MAVLink driver is a chunk of its own: not in the bundle an agent loads, and loadable on demand', async () => {
-  if (bundleStaleness() !== null) {
-    const build = spawnSync(process.execPath, [join(projectRoot, 'agent/cli/build-bundle.ts')], { encoding: 'utf8' });
-    assert.equal(build.status, 0, build.stderr);
-  }
+  freshBundle();
   const meta = JSON.parse(readFileSync(bundleMetaFile, 'utf8')) as BundleMeta;
   const autopilot = (meta.chunks ?? []).find((c) => /^agent-chunks\/autopilot-/.test(c));
   assert.ok(autopilot !== undefined, `a chunk for devices/mavlink/autopilot.ts among ${JSON.stringify(meta.chunks)}`);
@@ -96,7 +91,7 @@ test('the MAVLink driver is a chunk of its own: not in the bundle an agent loads
 });
 
 test('a bundled agent with a MAVLink device loads the driver from its chunk', async () => {
-  assert.equal(bundleStaleness(), null, 'the bundle is fresh, so `covey agent` runs it (built by the test above if not)');
+  freshBundle(); // so `covey agent` runs it
   const dir = mkdtempSync(join(tmpdir(), 'covey-plugins-mav-'));
   // A free UDP port for the driver to bind: taken by the OS, then given back.
   const port = await new Promise<number>((resolve) => { const u = createSocket('udp4'); u.bind(0, '127.0.0.1', () => { const p = u.address().port; u.close(() => resolve(p)); }); });

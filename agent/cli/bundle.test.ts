@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleStaleness, projectRoot, type BundleMeta } from './bundle.ts';
+import { freshBundle } from './bundle-testing.ts';
 
 const cli = join(projectRoot, 'agent/cli/covey.mjs');
 
@@ -88,11 +89,7 @@ function agentWithMissingConfig(env: Record<string, string>): { status: number |
 }
 
 test('covey agent runs the bundle when it is fresh, the sources otherwise, with the same errors and exit codes', () => {
-  if (bundleStaleness() !== null) {
-    const build = spawnSync(process.execPath, [join(projectRoot, 'agent/cli/build-bundle.ts')], { encoding: 'utf8' });
-    assert.equal(build.status, 0, build.stderr);
-  }
-  assert.equal(bundleStaleness(), null, 'the bundle just built is fresh');
+  freshBundle();
   const bundled = agentWithMissingConfig({});
   assert.ok(bundled.modules.includes('dist/agent.mjs'), bundled.modules.join(', '));
   assert.ok(!bundled.modules.includes('agent/agent.ts'), 'the sources are not loaded beside the bundle');
