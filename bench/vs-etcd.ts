@@ -28,6 +28,7 @@ import { freePorts } from '../transports/ports.ts';
 import { createSwarm, startAgent, swarmDown, waitReady, type Swarm } from '../agent/swarm.ts';
 import { startEtcdCluster, etcdVersion, type EtcdCluster } from './etcd-cluster.ts';
 import { coveyClient, coveyStreamClient, etcdClient, type KvClient } from './kv-clients.ts';
+import { metricSum } from '../agent/fuzz/watch.ts';
 
 type System = 'etcd' | 'covey';
 type Workload = 'put' | 'mix';
@@ -202,9 +203,8 @@ async function coveySyncs(s: Swarm | null): Promise<number> {
   let sum = 0;
   for (const ag of s.agents) {
     const text = await (await fetch(`${ag.http}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('covey_storage_durable_writes '));
-    if (line === undefined) throw new Error(`agent ${ag.index} reports no covey_storage_durable_writes`);
-    sum += Number(line.split(' ')[1]);
+    if (!/^covey_storage_durable_writes /m.test(text)) throw new Error(`agent ${ag.index} reports no covey_storage_durable_writes`);
+    sum += metricSum(text, 'covey_storage_durable_writes');
   }
   return sum;
 }

@@ -132,6 +132,8 @@ export class WriteAheadLog {
   private readonly deferHoldMs: number;
   /** Runs from the oldest waiting deferrable frame's append until a write takes it: when it fires the queue is written. */
   private holdTimer: NodeJS.Timeout | null = null;
+  /** The hold of the frames queued now is over (endHold): the next write takes them, deferrable or not. */
+  private holdOver = false;
   /** Durable writes made (one per group commit: a write(2) on an O_DSYNC file), for metrics and tests. */
   syncs = 0;
 
@@ -243,8 +245,9 @@ export class WriteAheadLog {
 
   private pump(): void {
     if (this.writing || this.queue.length === 0) return;
-    if (!this.closed && this.deferHoldMs > 0 && this.queue.every((q) => q.deferrable)) return; // the hold's timer writes them
+    if (!this.closed && !this.holdOver && this.deferHoldMs > 0 && this.queue.every((q) => q.deferrable)) return; // the hold's timer writes them
     if (this.holdTimer !== null) { clearTimeout(this.holdTimer); this.holdTimer = null; }
+    this.holdOver = false;
     this.writing = true;
     this.idle = new Promise((r) => { this.markIdle = r; });
     const batch = this.queue.splice(0);
@@ -264,11 +267,9 @@ export class WriteAheadLog {
   /** Writes the deferrable frames held back now (someone waits on them, their hold is over, or the log is closing). */
   endHold(): void {
     if (this.holdTimer !== null) { clearTimeout(this.holdTimer); this.holdTimer = null; }
-    const first = this.queue[0];
-    if (first === undefined) return;
-    // The oldest frame no longer deferrable: pump() writes the queue whole, in order, now or as
-    // soon as the write in flight is done.
-    this.queue[0] = { ...first, deferrable: false };
+    if (this.queue.length === 0) return;
+    // pump() writes the queue whole, in order, now or as soon as the write in flight is done.
+    this.holdOver = true;
     this.pump();
   }
 
