@@ -7,7 +7,6 @@
 // durable"). Turns are pipelined: the next one may step while a commit is in flight; what waits
 // for durability leaves in the order the core produced it.
 
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
   type Command, type CommandResult, CoveyStateMachine, type Envelope, type EpochClose, type Event, type ExecutedBatch, type Message,
@@ -16,6 +15,7 @@ import {
 import type { Logger } from './log.ts';
 import { DropLog } from '../transports/drop-log.ts';
 import { recoveryEvents } from './membership-recovery.ts';
+import { EntropyPool } from './entropy-pool.ts';
 
 /** At most one warning per sending voter this often for refused snapshots; the rest are counted. */
 const refusalLogIntervalMs = 10_000;
@@ -98,6 +98,7 @@ export class ReplicaDriver {
   /** Set when storage failed: the replica may not go on, since it can no longer keep promises. */
   private failure: Error | null = null;
   private readonly snapshotRefusals: DropLog;
+  private readonly entropy = new EntropyPool();
 
   private constructor(o: DriverOptions, replica: Replica, machine: CoveyStateMachine) {
     this.o = o;
@@ -347,7 +348,7 @@ export class ReplicaDriver {
     if (this.tickTimer !== null) clearTimeout(this.tickTimer);
     this.tickTimer = setTimeout(() => {
       this.tickTimer = null;
-      this.post({ type: 'tick', nowMs: performance.now(), entropy: randomBytes(4).readUInt32LE(0) });
+      this.post({ type: 'tick', nowMs: performance.now(), entropy: this.entropy.next() });
     }, ms);
     this.tickTimer.unref?.();
   }
