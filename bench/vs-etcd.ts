@@ -13,7 +13,7 @@
 // covey_storage_durable_writes over the round, warm-up included): what a command costs the disk.
 //
 // Usage: npm run bench:vs-etcd [-- --clients 1,64,256 --workload put,mix --rounds 3 --seconds 5
-//        --delay 10 --clients-at followers --covey-client stream|http --json]
+//        --delay 10 --clients-at followers --covey-client stream|http --json] (--help: the usage)
 // Exit codes: 0 done, 1 a system failed during the run, 2 bad arguments or etcd missing.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -61,7 +61,7 @@ function fail(msg: string, code = 2): never {
   process.exit(code);
 }
 
-const { values: a } = parseArgs({
+const { values: a } = (() => { try { return parseArgs({
   options: {
     clients: { type: 'string', default: '1,64,256' },
     workload: { type: 'string', default: 'put,mix' },
@@ -73,8 +73,13 @@ const { values: a } = parseArgs({
     'covey-client': { type: 'string', default: 'stream' },
     'keep-dir': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
-});
+}); } catch (err) { return fail((err as Error).message); } })();
+if (a.help) {
+  process.stdout.write(usage + '\n');
+  process.exit(0);
+}
 const clientCounts = a.clients.split(',').map(Number);
 if (!clientCounts.every((c) => Number.isInteger(c) && c >= 1 && c <= 4096)) fail(`--clients must be a comma-separated list of whole numbers from 1 to 4096, got "${a.clients}"`);
 const workloads = a.workload.split(',') as Workload[];
