@@ -19,16 +19,18 @@ import { parseArgs } from 'node:util';
 import { bundleStaleness } from '../agent/cli/bundle.ts';
 import { startAgent, stopAgent, swarmDown, swarmUp, type Swarm } from '../agent/swarm.ts';
 
-interface Options { readonly rounds: number; readonly idleS: number; readonly json: boolean }
+interface Options { readonly rounds: number; readonly idleS: number; readonly watchS: number; readonly json: boolean }
 
 function parse(): Options {
   try {
-    const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, idle: { type: 'string', default: '30' }, json: { type: 'boolean', default: false } } });
+    const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, idle: { type: 'string', default: '30' }, watch: { type: 'string', default: '0' }, json: { type: 'boolean', default: false } } });
     const rounds = Number(values.rounds);
     const idleS = Number(values.idle);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--rounds must be a whole number from 1 to 100, got "${values.rounds}"`);
+    const watchS = Number(values.watch);
     if (!Number.isFinite(idleS) || idleS < 0 || idleS > 3600) throw new Error(`--idle must be seconds from 0 to 3600, got "${values.idle}"`);
-    return { rounds, idleS, json: values.json };
+    if (!Number.isInteger(watchS) || watchS < 0 || watchS > 3600) throw new Error(`--watch must be whole seconds from 0 to 3600, got "${values.watch}"`);
+    return { rounds, idleS, watchS, json: values.json };
   } catch (err) {
     process.stderr.write(`bench:agent-start: ${(err as Error).message}\n`);
     process.exit(2);
@@ -67,6 +69,7 @@ async function heapUsedMiB(http: string): Promise<number> {
 }
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const round1 = (x: number) => Math.round(x * 10) / 10;
 const o = parse();
 const code = process.env.COVEY_BUNDLE === '0' ? 'sources (COVEY_BUNDLE=0)' : bundleStaleness() === null ? 'bundle' : `sources (${bundleStaleness()})`;
 const dir = mkdtempSync(join(tmpdir(), 'covey-bench-start-'));
@@ -86,8 +89,17 @@ try {
   if (!o.json) process.stderr.write(`  idle for ${o.idleS} s …\n`);
   await sleep(o.idleS * 1000);
   const idle = await Promise.all(s.agents.map(async (a) => ({ agent: a.index, ...rssOf(a.pid!), heapUsedMiB: await heapUsedMiB(a.http) })));
+  if (!o.json && o.watchS > 0) process.stderr.write(`  watching RSS for ${o.watchS} s more …\n`);
+  const watched: number[] = [];
+  for (let t = 0; t < o.watchS; t++) {
+    await sleep(1000);
+    watched.push(median(s.agents.map((a) => rssOf(a.pid!).rssMiB)));
+  }
+  const watch = o.watchS === 0 ? null : {
+    seconds: o.watchS, minMiB: round1(Math.min(...watched)), medianMiB: round1(median(watched)), maxMiB: round1(Math.max(...watched)),
+  };
   const result = {
-    code, rounds: o.rounds, idleS: o.idleS,
+    code, rounds: o.rounds, idleS: o.idleS, watch,
     httpMedianMs: Math.round(median(starts.map((x) => x.httpMs))), readyMedianMs: Math.round(median(starts.map((x) => x.readyMs))),
     readyRunsMs: starts.map((x) => Math.round(x.readyMs)),
     idleRssMedianMiB: Math.round(median(idle.map((x) => x.rssMiB))), idle,
@@ -96,6 +108,7 @@ try {
   else {
     process.stdout.write(`agent start (${code}): HTTP after ${result.httpMedianMs} ms, ready after ${result.readyMedianMs} ms (median of ${o.rounds}; runs ${result.readyRunsMs.join(' ')})\n`);
     process.stdout.write(`idle RSS after ${o.idleS} s: median ${result.idleRssMedianMiB} MiB (${idle.map((x) => `agent ${x.agent} ${x.rssMiB.toFixed(0)} MiB, ${x.fileMiB.toFixed(0)} file-backed, heap in use ${x.heapUsedMiB.toFixed(0)}`).join('; ')})\n`);
+    if (watch !== null) process.stdout.write(`idle RSS over the next ${watch.seconds} s (each second the median of 3 agents): lowest ${watch.minMiB}, median ${watch.medianMiB}, highest ${watch.maxMiB} MiB\n`);
   }
 } catch (err) {
   process.stderr.write(`bench:agent-start: ${(err as Error).message}\n`);
