@@ -13,6 +13,7 @@ import { freePorts } from '../transports/ports.ts';
 import { AgentClient } from './client.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { createIdentity, saveIdentity } from './identity.ts';
+import { agentNodeFlags } from './node-flags.ts';
 
 export interface SwarmAgent {
   readonly index: number;
@@ -256,7 +257,7 @@ export function startAgent(s: Swarm, i: number): number {
   if (isAlive(a.pid)) throw new Error(`agent ${i} is already running (pid ${a.pid})`);
   const fd = openSync(a.log, 'a');
   // The flag of covey.mjs's shebang, which spawning node directly skips.
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [...agentNodeFlags, coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();
   a.pid = child.pid ?? null;

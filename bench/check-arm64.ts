@@ -25,6 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createSwarm } from '../agent/swarm.ts';
+import { agentNodeFlags } from '../agent/node-flags.ts';
 import { emulator, Missing } from './arm64-emulator.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -169,7 +170,7 @@ async function startOneAgent(prefix: readonly string[], node: string, work: stri
   const swarm = await createSwarm(join(work, 'swarm'), { agents: 3, logLevel: 'info' });
   const agent = swarm.agents[0];
   const fd = openSync(agent.log, 'a');
-  const [cmd, ...args] = [...prefix, node, '--max-semi-space-size=4', join(work, 'agent', 'cli', 'covey.mjs'), 'agent', '--config', agent.config];
+  const [cmd, ...args] = [...prefix, node, ...agentNodeFlags, join(work, 'agent', 'cli', 'covey.mjs'), 'agent', '--config', agent.config];
   const loadAverage = loadavg()[0];
   const started = performance.now();
   const child = spawn(cmd, args, { cwd: agent.dir, stdio: ['ignore', fd, fd] });
