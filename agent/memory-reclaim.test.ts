@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import v8 from 'node:v8';
 import vm from 'node:vm';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +36,9 @@ test('once, the first idle look after start-up settles the agent: it reclaims wi
   assert.equal(r.check(), 50 * MiB, 'settled: 101 → 51 MiB');
   p.nowMs = 60_000; p.rssMiB = 60;
   assert.equal(r.check(), null, 'grown 9 MiB over the settled size: not worth a pause');
+  p.nowMs = 100_000; p.rssMiB = 90;
+  assert.equal(r.check(), 50 * MiB, 'grown 39 MiB: reclaimed');
+  assert.deepEqual(p.ran, ['v8 settling', 'malloc settling', 'v8', 'malloc'], 'only the first reclaim is the settling one');
 });
 
 test('reclaims that give little back come ever more rarely, up to the most; one that gives back resets the wait', () => {
@@ -47,7 +51,7 @@ test('reclaims that give little back come ever more rarely, up to the most; one 
 /** A process whose RSS and idleness the test sets, and steps that each give back what the test says. */
 function fakeProcess() {
   const p = { rssMiB: 100, busy: 0, nowMs: 0, ran: [] as string[], gives: { v8: 30, malloc: 20 } as Record<string, number> };
-  const step = (name: string) => ({ name, run: () => { p.ran.push(name); p.rssMiB -= p.gives[name]; } });
+  const step = (name: string) => ({ name, run: (settling: boolean) => { p.ran.push(settling ? `${name} settling` : name); p.rssMiB -= p.gives[name]; } });
   return { p, sample: () => ({ rssBytes: p.rssMiB * MiB, busy: p.busy, nowMs: p.nowMs }), steps: [step('v8'), step('malloc')] };
 }
 
@@ -60,7 +64,7 @@ test('after a burst, an idle agent gives memory back, and counts what each step 
   assert.equal(r.check(), null, 'no reclaim while the burst goes on');
   p.busy = 0.05; p.nowMs = 50_000;
   assert.equal(r.check(), 50 * MiB, 'both steps ran: 180 → 130 MiB');
-  assert.deepEqual(p.ran, ['v8', 'malloc'], 'V8 first: its collection frees the chunks malloc then trims');
+  assert.deepEqual(p.ran, ['v8 settling', 'malloc settling'], 'V8 first: its collection frees the chunks malloc then trims');
   const text = await registry.metrics();
   assert.equal(metricSum(text, 'covey_memory_reclaims_total'), 1);
   assert.equal(metricSum(text, 'covey_memory_reclaimed_rss_bytes_total', { step: 'v8' }), 30 * MiB);
@@ -115,7 +119,7 @@ test('a step that throws is logged and the others still run', () => {
   r.check();
   p.rssMiB = 150; p.nowMs = 60_000;
   assert.equal(r.check(), 20 * MiB);
-  assert.deepEqual(p.ran, ['malloc']);
+  assert.deepEqual(p.ran, ['malloc settling']);
   assert.equal(warnings.length, 1);
   const logged = JSON.parse(warnings[0]) as { msg: string; step: string; err: { message: string } };
   assert.deepEqual([logged.msg, logged.step, logged.err.message], ['could not reclaim memory', 'v8', 'no heap today']);
@@ -139,6 +143,28 @@ test('shrinking V8\'s heap frees garbage that a quiet process would keep, and ex
   assert.deepEqual(warned, []);
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'the agent\'s own context has no gc()');
   assert.equal(vm.runInNewContext('typeof gc'), 'undefined', 'nor has a context made later (a plugin\'s vm)');
+});
+
+test('the settling reclaim drops the bytecode of functions that ran once; they still run, and later reclaims keep bytecode', () => {
+  const trustedUsed = () => v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'trusted_space')?.space_used_size ?? NaN;
+  // 2,000 functions, each compiled and run once, and kept alive: start-up code an agent never calls again.
+  const source = Array.from({ length: 2000 }, (_, i) => `function f${i}(a) { let s = a; for (let k = 0; k < 3; k++) s = (s * 31 + ${i}) % 1000003; return s + ${i}; }`).join('\n')
+    + `\nreturn [${Array.from({ length: 2000 }, (_, i) => `f${i}`).join(',')}];`;
+  const fns = new Function(source)() as ((a: number) => number)[];
+  const results = () => fns.map((f) => f(7)).join(',');
+  const first = results();
+  shrinkV8Heap();
+  const kept = trustedUsed();
+  assert.ok(Number.isFinite(kept), 'V8 reports its trusted space (where bytecode lives)');
+  shrinkV8Heap();
+  assert.ok(trustedUsed() > kept - 64 * 1024, `a plain reclaim keeps the bytecode (${kept} → ${trustedUsed()} bytes)`);
+  shrinkV8Heap({ flushCode: true });
+  const flushed = trustedUsed();
+  assert.ok(flushed < kept - 256 * 1024, `the settling reclaim drops it (${kept} → ${flushed} bytes)`);
+  assert.equal(results(), first, 'the functions compile again on their next call');
+  const recompiled = trustedUsed();
+  shrinkV8Heap();
+  assert.ok(trustedUsed() > recompiled - 64 * 1024, `the flushing flag was cleared: the next reclaim keeps bytecode (${recompiled} → ${trustedUsed()} bytes)`);
 });
 
 /** Whether this machine has the C compiler agent/native/build.ts uses. */
