@@ -77,7 +77,7 @@ type Fact =
   | { readonly kind: 'W'; readonly w: string };
 
 /** Fields of a replica left out of its serialization; see model.ts (`replicaSkip`) and README.md. */
-const replicaSkip = new Set(['stats', 'cfg', 'sm', 'ticks']);
+const replicaSkip = new Set(['stats', 'cfg', 'sm', 'ticks', 'quietTickReady']);
 
 export interface LocalHooks {
   /** Whether a tick can matter at this replica (model.ts `tickMatters`). */

@@ -221,7 +221,7 @@ export function replay(cfg: ModelConfig, path: readonly Action[]): ModelState {
  * the fold of the execution log, which is hashed with the storage) and `ticks` (read only as
  * `ticks % watermarkEveryTicks === 0`, never true here).
  */
-const replicaSkip = new Set(['stats', 'cfg', 'sm', 'ticks']);
+const replicaSkip = new Set(['stats', 'cfg', 'sm', 'ticks', 'quietTickReady']);
 
 /**
  * The hash of everything but the network: the replicas, their storage, the ghost record the
