@@ -228,8 +228,8 @@ export function shrinkV8Heap(o: { readonly flushCode?: boolean } = {}): void {
   if (o.flushCode !== true) return gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   // V8's test flag for code flushing, set for this one collection: every function's bytecode is
   // dropped whatever its age (not those running now); what runs again is compiled again on its
-  // next call, once, and what ran only at start-up stays dropped. Measured on an idle agent: 1.3
-  // MiB less RSS, 1.8 MB less heap in use (docs/benchmarks.md).
+  // next call, once, and what ran only at start-up stays dropped. Measured on idle agents: 1–2
+  // MiB less RSS 30 s after start, 1–2 MB less heap in use (docs/benchmarks.md).
   v8.setFlagsFromString('--stress-flush-code');
   try {
     gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
