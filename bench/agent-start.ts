@@ -8,8 +8,12 @@
 // its file-backed part, mostly node's own binary) and V8's heap in use (the agent's /metrics).
 // Each agent runs the code `covey agent` would pick: the bundle when fresh (agent/cli/bundle.ts),
 // or the sources with COVEY_BUNDLE=0 in the environment.
+// An idle agent's RSS is not one number: it creeps up as the garbage of its timers and gossip is
+// promoted, until a collection (or the memory reclaim, agent/memory-reclaim.ts) takes it back. So
+// the bench goes on reading every agent's RSS each second for --watch more seconds and prints the
+// lowest, median and highest of those readings (each the median of the 3 agents).
 //
-// Usage: npm run bench:agent-start [-- --rounds 7 --idle 30 --json]
+// Usage: npm run bench:agent-start [-- --rounds 7 --idle 30 --watch 90 --json] (--watch 0: the one reading only)
 // Exit codes: 0 done, 1 the swarm failed, 2 bad arguments.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +27,7 @@ interface Options { readonly rounds: number; readonly idleS: number; readonly wa
 
 function parse(): Options {
   try {
-    const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, idle: { type: 'string', default: '30' }, watch: { type: 'string', default: '0' }, json: { type: 'boolean', default: false } } });
+    const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, idle: { type: 'string', default: '30' }, watch: { type: 'string', default: '90' }, json: { type: 'boolean', default: false } } });
     const rounds = Number(values.rounds);
     const idleS = Number(values.idle);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--rounds must be a whole number from 1 to 100, got "${values.rounds}"`);
