@@ -256,7 +256,7 @@ export function startAgent(s: Swarm, i: number): number {
   const a = s.agents[i];
   if (isAlive(a.pid)) throw new Error(`agent ${i} is already running (pid ${a.pid})`);
   const fd = openSync(a.log, 'a');
-  // The flag of covey.mjs's shebang, which spawning node directly skips.
+  // An agent's own Node flags (agent/node-flags.ts), not covey.mjs's shebang: spawning node directly skips that.
   const child = spawn(process.execPath, [...agentNodeFlags, coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   child.unref();

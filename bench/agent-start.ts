@@ -30,8 +30,8 @@ function parse(): Options {
     const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, idle: { type: 'string', default: '30' }, watch: { type: 'string', default: '90' }, json: { type: 'boolean', default: false } } });
     const rounds = Number(values.rounds);
     const idleS = Number(values.idle);
-    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--rounds must be a whole number from 1 to 100, got "${values.rounds}"`);
     const watchS = Number(values.watch);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new Error(`--rounds must be a whole number from 1 to 100, got "${values.rounds}"`);
     if (!Number.isFinite(idleS) || idleS < 0 || idleS > 3600) throw new Error(`--idle must be seconds from 0 to 3600, got "${values.idle}"`);
     if (!Number.isInteger(watchS) || watchS < 0 || watchS > 3600) throw new Error(`--watch must be whole seconds from 0 to 3600, got "${values.watch}"`);
     return { rounds, idleS, watchS, json: values.json };

@@ -61,21 +61,29 @@ function fail(msg: string, code = 2): never {
   process.exit(code);
 }
 
-const { values: a } = (() => { try { return parseArgs({
-  options: {
-    clients: { type: 'string', default: '1,64,256' },
-    workload: { type: 'string', default: 'put,mix' },
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '5' },
-    delay: { type: 'string', default: '0' },
-    'clients-at': { type: 'string', default: 'all' },
-    keys: { type: 'string', default: '100' },
-    'covey-client': { type: 'string', default: 'stream' },
-    'keep-dir': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-}); } catch (err) { return fail((err as Error).message); } })();
+/** The command line, or exit 2 with the usage when it names an unknown option. */
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        clients: { type: 'string', default: '1,64,256' },
+        workload: { type: 'string', default: 'put,mix' },
+        rounds: { type: 'string', default: '3' },
+        seconds: { type: 'string', default: '5' },
+        delay: { type: 'string', default: '0' },
+        'clients-at': { type: 'string', default: 'all' },
+        keys: { type: 'string', default: '100' },
+        'covey-client': { type: 'string', default: 'stream' },
+        'keep-dir': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+const { values: a } = parseOptions();
 if (a.help) {
   process.stdout.write(usage + '\n');
   process.exit(0);

@@ -91,3 +91,22 @@ test('payloads compare by content, whatever order a command\'s fields were writt
   assert.equal(payloadsEqual(a, c), false);
   assert.equal(payloadsEqual(a, 'NOP'), false);
 });
+
+test('a Ready handed out is the caller\'s: later steps never add to its lists, and a quiet turn\'s is frozen and shared', () => {
+  const r = fresh();
+  assert.ok(r.submitUntrusted(put).ok);
+  const proposal = r.takeReady();
+  assert.deepEqual([proposal.early.length, proposal.messages.length, proposal.replies.length, proposal.executed.length], [1, 1, 0, 0], 'the proposal, the own vote held for durability, nothing answered yet');
+  // The own vote and a peer's, both for the same dependencies: a fast commit, executed and answered.
+  const vote = proposal.messages[0].msg;
+  r.step({ type: 'message', from: 0, msg: vote });
+  r.step({ type: 'message', from: 1, msg: vote });
+  const commit = r.takeReady();
+  assert.deepEqual([commit.replies.length, commit.executed.length], [1, 1], 'the later turn answered and executed');
+  // A replica that kept the proposal's empty lists as its own would have filled them too.
+  assert.deepEqual([proposal.early.length, proposal.messages.length, proposal.replies.length, proposal.executed.length], [1, 1, 0, 0]);
+  const quiet = [r.takeReady(), r.takeReady()];
+  assert.equal(quiet[0], quiet[1], 'quiet turns share one Ready');
+  assert.ok(Object.isFrozen(quiet[0]) && Object.isFrozen(quiet[0].replies));
+  assert.throws(() => (quiet[0].replies as unknown[]).push(1), TypeError);
+});

@@ -200,7 +200,8 @@ export class Replica {
   private replies: ClientReply[] = [];
   /** takeReady's answer for a turn that produced nothing but asks for the next tick. */
   private readonly quietTickReady: Ready;
-  private tickRequested: number | null = null;
+  /** The next tick was asked for (it is always `cfg.tickMs` away). */
+  private tickWanted = false;
   /** ∅, shared: Deps values are never mutated. */
   private readonly noDeps: Deps;
 
@@ -222,7 +223,7 @@ export class Replica {
     this.unansweredSinceMs = new Array<number | null>(n).fill(null);
     this.proposalFloor = new Array<number>(n).fill(0);
     this.noDeps = emptyDeps(n);
-    this.tickRequested = this.cfg.tickMs;
+    this.tickWanted = true;
     this.quietTickReady = Object.freeze({ ...quietReady, tickMs: this.cfg.tickMs });
   }
 
@@ -339,11 +340,11 @@ export class Replica {
     // Most of an idle replica's turns are ticks that produce nothing (100 a second): they get one
     // shared, frozen Ready and empty lists, and allocate nothing (an idle agent's allocations feed
     // the garbage V8 promotes and its RSS creeps with; docs/benchmarks.md).
-    const tickMs = this.tickRequested;
-    this.tickRequested = null;
+    const tickMs = this.tickWanted ? this.cfg.tickMs : null;
+    this.tickWanted = false;
     if (this.dirty.size === 0 && this.logRecords.length === 0 && this.early.length === 0 && this.messages.length === 0 && this.snapshots.length === 0
       && this.executed.length === 0 && this.replies.length === 0 && this.closeReady === null) {
-      return tickMs === null ? quietReady : tickMs === this.cfg.tickMs ? this.quietTickReady : Object.freeze({ ...quietReady, tickMs });
+      return tickMs === null ? quietReady : this.quietTickReady;
     }
     let persist: PersistRecord[] = none;
     if (this.dirty.size > 0 || this.logRecords.length > 0) {
@@ -995,7 +996,7 @@ export class Replica {
     this.nowMs = Math.max(this.nowMs, nowMs);
     this.entropy = entropy >>> 0;
     this.ticks++;
-    this.tickRequested = this.cfg.tickMs;
+    this.tickWanted = true;
     for (const [id, lead] of this.leads) this.tickLead(id, lead);
     if (this.closedBy === null) for (const id of this.executor.missing()) this.trackPending(id);
     const due: InstanceId[] = [];
