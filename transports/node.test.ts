@@ -62,8 +62,8 @@ describe('createCoveyNode', () => {
   });
 
   it('with the same swarm key nodes connect; with different keys they cannot', async () => {
-    const key1 = generateSwarmKey();
-    const key2 = generateSwarmKey();
+    const key1 = await generateSwarmKey();
+    const key2 = await generateSwarmKey();
     assert.notDeepEqual(key1, key2);
     const a = await node(key1);
     const b = await node(key1);
@@ -101,9 +101,9 @@ describe('identity and swarm keys', () => {
     assert.throws(() => identityKeyFromBytes(new Uint8Array([1, 2, 3])));
   });
 
-  it('writes a swarm key in the pnet text format', () => {
+  it('writes a swarm key in the pnet text format', async () => {
     const file = join(dir, 'swarm.key');
-    saveSwarmKey(file, generateSwarmKey());
+    saveSwarmKey(file, await generateSwarmKey());
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}$/);
   });

@@ -13,6 +13,7 @@
 // keeps TCP's 2-minute inactivity timeout from closing a quiet consensus link.
 
 import { sendWindowUpdatesAtHalfWindow } from './yamux/window-updates.ts';
+import { TieredNoiseCrypto } from './noise-crypto.ts';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gossipsub, type GossipsubEvents, type GossipsubOpts } from '@chainsafe/libp2p-gossipsub';
@@ -24,7 +25,6 @@ import { identify, type Identify } from '@libp2p/identify';
 import type { ConnectionGater, PrivateKey, PubSub } from '@libp2p/interface';
 import { mdns } from '@libp2p/mdns';
 import { ping, type PingService } from '@libp2p/ping';
-import { generateKey as generateSwarmKeyInto, preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p';
@@ -87,10 +87,11 @@ export async function createCoveyNode(options: CoveyNodeOptions): Promise<CoveyN
       announce: options.announce === undefined ? [] : [...options.announce],
     },
     transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: new TieredNoiseCrypto() })],
     streamMuxers: [yamux(yamuxOptions)],
     connectionGater: options.connectionGater,
-    connectionProtector: options.swarmKey === undefined ? undefined : preSharedKey({ psk: options.swarmKey }),
+    // Imported only with a swarm key: @libp2p/pnet compiles xsalsa20's WebAssembly when loaded.
+    connectionProtector: options.swarmKey === undefined ? undefined : (await import('@libp2p/pnet')).preSharedKey({ psk: options.swarmKey }),
     peerDiscovery: discovery,
     connectionManager: {
       maxConnections: options.maxConnections ?? maxConnectionsDefault,
@@ -151,9 +152,9 @@ export async function loadOrCreateIdentityKey(file: string): Promise<PrivateKey>
 // ---- swarm key (pnet) ------------------------------------------------------------------------
 
 /** A new swarm key in the /key/swarm/psk/1.0.0/ text format (the file every member shares). */
-export function generateSwarmKey(): Uint8Array {
+export async function generateSwarmKey(): Promise<Uint8Array> {
   const bytes = new Uint8Array(95); // header + /base16/ + 64 hex digits, as @libp2p/pnet writes it
-  generateSwarmKeyInto(bytes);
+  (await import('@libp2p/pnet')).generateKey(bytes);
   return bytes;
 }
 

@@ -101,7 +101,7 @@ export function initCommand(): Command {
         try { swarmKey = readFileSync(o.swarmKey); } catch (err) { throw new InvalidArgumentError(`--swarm-key: cannot read ${o.swarmKey} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`); }
         if (!new TextDecoder().decode(swarmKey).startsWith('/key/swarm/psk/1.0.0/')) throw new InvalidArgumentError(`--swarm-key: ${o.swarmKey} is not a libp2p swarm key (/key/swarm/psk/1.0.0/ format)`);
       } else if (o.newSwarmKey === true) {
-        swarmKey = generateSwarmKey();
+        swarmKey = await generateSwarmKey();
       }
       if (o.voters !== undefined && o.expectVoters !== undefined) throw new InvalidArgumentError('give --voters or --expect-voters, not both');
       // Without the voters' ids, the swarm forms by itself: the first k agents that find each other.
