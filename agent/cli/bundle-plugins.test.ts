@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild';
 import { bundleDir, bundleFile, bundleMetaFile, type BundleMeta } from './bundle.ts';
 import { freshBundle } from './bundle-testing.ts';
 import { createSwarm, startAgent, swarmDown, waitReady } from '../swarm.ts';
-import { compareByCodeUnits, compareCodeUnitsIn, requireNodeHttp } from './bundle-plugins.ts';
+import { compareByCodeUnits, compareCodeUnitsIn, deferNoiseWasm, lazyNoiseWasm, requireNodeHttp } from './bundle-plugins.ts';
 
 const banner = "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);";
 
@@ -78,6 +78,55 @@ test('the agent bundle has no localeCompare and no import of node:http, and load
   assert.doesNotMatch(bundle, /from\s*["']node:http["']/);
   const loaded = modulesLoadedBy(bundleFile);
   assert.deepEqual([loaded.http, loaded.undici], [true, false]);
+});
+
+/** Imports `file` in a fresh node, counting WebAssembly modules compiled by the import and then by a seal of a small frame. */
+function wasmCompiledBy(file: string): { atImport: number; afterSeal: number; opened: string } {
+  const probe = `let compiled = 0; const M = WebAssembly.Module; WebAssembly.Module = new Proxy(M, { construct(t, a) { compiled++; return Reflect.construct(t, a); } });
+    const m = await import(${JSON.stringify(pathToFileURL(file).href)}); const atImport = compiled;
+    const k = new Uint8Array(32).fill(7), n = new Uint8Array(12), ad = new Uint8Array(0);
+    const sealed = m.asCrypto.chaCha20Poly1305Encrypt(new TextEncoder().encode('a small frame'), n, ad, k);
+    const opened = new TextDecoder().decode(m.nodeCrypto.chaCha20Poly1305Decrypt(sealed, n, ad, k).subarray());
+    console.log(JSON.stringify({ atImport, afterSeal: compiled, opened }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { atImport: number; afterSeal: number; opened: string };
+}
+
+test("noise's crypto module, bundled, compiles its WebAssembly at the first seal and not at import", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'covey-plugins-'));
+  try {
+    writeFileSync(join(dir, 'noise.mjs'), "export { asCrypto, nodeCrypto } from '@chainsafe/libp2p-noise/crypto';\n");
+    const build = (plugins: esbuild.Plugin[]) => esbuild.build({
+      entryPoints: [join(dir, 'noise.mjs')], outfile: join(dir, 'out.mjs'), bundle: true, platform: 'node', format: 'esm',
+      banner: { js: banner }, nodePaths: [join(process.cwd(), 'node_modules')], plugins, logLevel: 'silent',
+    });
+    await build([]);
+    const eager = wasmCompiledBy(join(dir, 'out.mjs'));
+    assert.ok(eager.atImport >= 2, `without the plugin both modules compile at import (${eager.atImport})`);
+    await build([lazyNoiseWasm]);
+    const lazy = wasmCompiledBy(join(dir, 'out.mjs'));
+    assert.equal(lazy.atImport, 0);
+    assert.ok(lazy.afterSeal >= 1, 'the first seal compiles ChaCha20-Poly1305');
+    assert.equal(lazy.opened, 'a small frame', 'what the WebAssembly build sealed, node opens');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('deferNoiseWasm names the plugin to update when noise changes the lines it defers', () => {
+  assert.throws(() => deferNoiseWasm("import { digest } from '@chainsafe/as-sha256';\n"), /bundle-plugins\.ts \(deferNoiseWasm\)/);
+  const once = "import { newInstance, ChaCha20Poly1305 } from '@chainsafe/as-chacha20poly1305';\n";
+  assert.throws(() => deferNoiseWasm(once + once), /exactly one/);
+});
+
+test('loading the agent bundle compiles no WebAssembly', () => {
+  freshBundle();
+  const probe = `let compiled = 0; const M = WebAssembly.Module; WebAssembly.Module = new Proxy(M, { construct(t, a) { compiled++; return Reflect.construct(t, a); } });
+    await import(${JSON.stringify(pathToFileURL(bundleFile).href)}); console.log(compiled);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '0');
 });
 
 test('the MAVLink driver is a chunk of its own: not in the bundle an agent loads, and loadable on demand', async () => {

@@ -58,3 +58,43 @@ export function compareCodeUnitsIn(filter: RegExp): Plugin {
     },
   };
 }
+
+/** The lines of noise's crypto module that compile and instantiate its WebAssembly at import, and what defers them. */
+const noiseWasmAtImport: ReadonlyArray<readonly [string, string]> = [
+  ["import { newInstance, ChaCha20Poly1305 } from '@chainsafe/as-chacha20poly1305';\n", ''],
+  ["import { digest } from '@chainsafe/as-sha256';\n", "const digest = (data) => require('@chainsafe/as-sha256').digest(data);\n"],
+  ['const ctx = newInstance();\nconst asImpl = new ChaCha20Poly1305(ctx);\n',
+    'let asInstance = null;\n' +
+    'function asChaCha() {\n' +
+    '  if (asInstance === null) { const { newInstance, ChaCha20Poly1305 } = require(\'@chainsafe/as-chacha20poly1305\'); asInstance = new ChaCha20Poly1305(newInstance()); }\n' +
+    '  return asInstance;\n' +
+    '}\n' +
+    'const asImpl = { seal: (...a) => asChaCha().seal(...a), open: (...a) => asChaCha().open(...a) };\n'],
+];
+
+/** Noise's crypto module with its WebAssembly loaded at first use; throws, naming what is missing, if the module changed. */
+export function deferNoiseWasm(source: string): string {
+  let out = source;
+  for (const [from, to] of noiseWasmAtImport) {
+    const at = out.indexOf(from);
+    if (at < 0 || out.indexOf(from, at + 1) >= 0) {
+      throw new Error(`@chainsafe/libp2p-noise's crypto module no longer has exactly one ${JSON.stringify(from.split('\n')[0])}: update agent/cli/bundle-plugins.ts (deferNoiseWasm) for its new version`);
+    }
+    out = out.replace(from, to);
+  }
+  return out;
+}
+
+/**
+ * @chainsafe/libp2p-noise's crypto module compiles and instantiates two WebAssembly modules
+ * (ChaCha20-Poly1305 and SHA-256) when it is imported, and that costs an idle agent 2.5–3 MiB of RSS
+ * for good. The agent seals with node's cipher until it is busy (transports/noise-crypto.ts), so in
+ * the bundle the WebAssembly is compiled at its first use instead: esbuild evaluates a module that is
+ * `require`d when it is first required.
+ */
+export const lazyNoiseWasm: Plugin = {
+  name: 'lazy-noise-wasm',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@chainsafe[\\/]libp2p-noise[\\/]dist[\\/]src[\\/]crypto[\\/]index\.js$/ }, async (args) => ({ contents: deferNoiseWasm(await readFile(args.path, 'utf8')), loader: 'js' }));
+  },
+};
