@@ -42,12 +42,18 @@ export const intervalMsMinDefault = 30_000;
 export const intervalMsMaxDefault = 600_000;
 /** The settling reclaim after start-up comes at the first idle check this long after start. */
 export const settleAfterMsDefault = 20_000;
-/** Growth of RSS over the settled size that is worth a reclaim. */
-export const growthBytesMinDefault = 16 * 1024 * 1024;
+/**
+ * Growth of RSS over the smallest size seen that is worth a reclaim. Small, because an idle agent
+ * creeps: its timers and gossip promote about 64 KiB/s of garbage to V8's old space, which V8
+ * collects only once it has grown by several MiB (5–8 MiB over 90 s on this machine, issue 12's
+ * idle RSS ≤ 100 MB). At 2 MiB an idle agent reclaims about every 40 s, a pause of 60–120 ms each
+ * (about 0.2 % of a core); it was 16 MiB, which an idle agent never reached (docs/benchmarks.md).
+ */
+export const growthBytesMinDefault = 2 * 1024 * 1024;
 /** Busiest event loop (share of the last check's time spent running) counted as idle. */
 export const busyMaxDefault = 0.2;
 /** A reclaim that gave back less than this found the memory in use: the next one waits twice as long. */
-export const reclaimedBytesMeaningful = 4 * 1024 * 1024;
+export const reclaimedBytesMeaningful = 1024 * 1024;
 
 export interface ReclaimSample {
   readonly rssBytes: number;
