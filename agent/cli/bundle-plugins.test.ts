@@ -18,13 +18,18 @@ import { compareByCodeUnits, compareCodeUnitsIn, deferNoiseWasm, lazyNoiseWasm, 
 
 const banner = "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);";
 
+/** Runs `probe` as an ES module in a fresh node and returns the JSON it printed. */
+function runProbe(probe: string): unknown {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as unknown;
+}
+
 /** Imports `file` in a fresh node and says which of node's own modules that loaded. */
 function modulesLoadedBy(file: string): { undici: boolean; http: boolean; out: string } {
   const probe = `const m = await import(${JSON.stringify(pathToFileURL(file).href)}); const l = process.moduleLoadList;
     console.log(JSON.stringify({ undici: l.includes('NativeModule internal/deps/undici/undici'), http: l.includes('NativeModule http'), out: String(m.probe?.() ?? '') }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { undici: boolean; http: boolean; out: string };
+  return runProbe(probe) as { undici: boolean; http: boolean; out: string };
 }
 
 test('an import of node:http in the bundle is a require: node:http loads, undici does not', async () => {
@@ -88,9 +93,7 @@ function wasmCompiledBy(file: string): { atImport: number; afterSeal: number; op
     const sealed = m.asCrypto.chaCha20Poly1305Encrypt(new TextEncoder().encode('a small frame'), n, ad, k);
     const opened = new TextDecoder().decode(m.nodeCrypto.chaCha20Poly1305Decrypt(sealed, n, ad, k).subarray());
     console.log(JSON.stringify({ atImport, afterSeal: compiled, opened }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { atImport: number; afterSeal: number; opened: string };
+  return runProbe(probe) as { atImport: number; afterSeal: number; opened: string };
 }
 
 test("noise's crypto module, bundled, compiles its WebAssembly at the first seal and not at import", async () => {
@@ -124,9 +127,7 @@ test('loading the agent bundle compiles no WebAssembly', () => {
   freshBundle();
   const probe = `let compiled = 0; const M = WebAssembly.Module; WebAssembly.Module = new Proxy(M, { construct(t, a) { compiled++; return Reflect.construct(t, a); } });
     await import(${JSON.stringify(pathToFileURL(bundleFile).href)}); console.log(compiled);`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), '0');
+  assert.equal(runProbe(probe), 0);
 });
 
 test('the MAVLink driver is a chunk of its own: not in the bundle an agent loads, and loadable on demand', async () => {
