@@ -10,7 +10,7 @@
 //     chunks in its arenas; free() returns memory only from the top of an arena, so a few live
 //     chunks pin the rest. Only malloc_trim(3) returns the free pages in the middle
 //     (agent/malloc-trim.ts; absent where it cannot be loaded).
-// So when the process has grown well past the smallest it has been and the event loop is mostly
+// So when the process has grown past the smallest it has been (2 MiB, below) and the event loop is mostly
 // idle (the burst is over), this asks V8 for its smallest heap and then trims malloc — at most once
 // per `intervalMsMin`, and, while reclaims give little back (the memory is in use: a bigger state,
 // more peers), ever more rarely, up to once per `intervalMsMax`: a grown agent never pays for

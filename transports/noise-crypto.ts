@@ -1,8 +1,8 @@
 // Noise's ChaCha20-Poly1305, with its WebAssembly loaded only once the traffic pays for it.
 //
 // @chainsafe/libp2p-noise seals frames under 1,200 bytes (all of Covey's consensus and membership
-// traffic) with an AssemblyScript build of ChaCha20-Poly1305 in WebAssembly, about 3 times faster
-// than node's cipher for such frames on this machine (3–7 against 30 µs a seal and open). But
+// traffic) with an AssemblyScript build of ChaCha20-Poly1305 in WebAssembly, 5 to 10 times faster
+// than node's cipher for such frames on this machine (3–7 against 29–34 µs a seal and open). But
 // WebAssembly costs an idle agent 2.5–3 MiB of RSS it never gives back (V8's wasm decoder and
 // compilers in node's binary, the compiled code, the module's memory; docs/benchmarks.md), and an
 // idle agent seals a few dozen frames a second, where the speed is worth nothing.

@@ -62,14 +62,16 @@ export function compareCodeUnitsIn(filter: RegExp): Plugin {
 /** The lines of noise's crypto module that compile and instantiate its WebAssembly at import, and what defers them. */
 const noiseWasmAtImport: ReadonlyArray<readonly [string, string]> = [
   ["import { newInstance, ChaCha20Poly1305 } from '@chainsafe/as-chacha20poly1305';\n", ''],
-  ["import { digest } from '@chainsafe/as-sha256';\n", "const digest = (data) => require('@chainsafe/as-sha256').digest(data);\n"],
+  ["import { digest } from '@chainsafe/as-sha256';\n",
+    "let asDigest = null;\nconst digest = (data) => (asDigest ??= require('@chainsafe/as-sha256').digest)(data);\n"],
   ['const ctx = newInstance();\nconst asImpl = new ChaCha20Poly1305(ctx);\n',
     'let asInstance = null;\n' +
     'function asChaCha() {\n' +
     '  if (asInstance === null) { const { newInstance, ChaCha20Poly1305 } = require(\'@chainsafe/as-chacha20poly1305\'); asInstance = new ChaCha20Poly1305(newInstance()); }\n' +
     '  return asInstance;\n' +
     '}\n' +
-    'const asImpl = { seal: (...a) => asChaCha().seal(...a), open: (...a) => asChaCha().open(...a) };\n'],
+    // Named parameters, not a rest array: after the switch these run for every small frame.
+    'const asImpl = { seal: (k, n, data, ad, dst) => asChaCha().seal(k, n, data, ad, dst), open: (k, n, data, ad, dst) => asChaCha().open(k, n, data, ad, dst) };\n'],
 ];
 
 /** Noise's crypto module with its WebAssembly loaded at first use; throws, naming what is missing, if the module changed. */
