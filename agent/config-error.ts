@@ -7,3 +7,13 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * The exit code of a command that failed with `err`: 2 for a problem with what the user gave (a
+ * bad config, a plugin that cannot be loaded), 1 for a failed operation. By name as well as by
+ * class: an error thrown inside the agent bundle is of the bundle's own class.
+ */
+export function agentExitCode(err: unknown): 1 | 2 {
+  const name = (err as Error | undefined)?.name;
+  return err instanceof ConfigError || name === 'ConfigError' || name === 'PluginLoadError' ? 2 : 1;
+}

@@ -32,10 +32,13 @@ function main(): number {
     process.stderr.write(`build: tsc failed (exit ${r.status ?? r.signal}); nothing to pack\n`);
     return 1;
   }
-  const program = join(libDir, 'agent', 'cli', 'program.js');
-  if (!existsSync(program)) {
-    process.stderr.write(`build: tsc did not write ${program}; check "files" in tsconfig.build.json\n`);
-    return 1;
+  // covey.mjs imports main.js, which imports program.js: both must be there.
+  for (const file of ['main.js', 'program.js']) {
+    const compiled = join(libDir, 'agent', 'cli', file);
+    if (!existsSync(compiled)) {
+      process.stderr.write(`build: tsc did not write ${compiled}; check "files" in tsconfig.build.json\n`);
+      return 1;
+    }
   }
   // Files modules read at run time rather than import: tsc does not copy them.
   for (const assets of [join('agent', 'live', 'ui'), join('sim', 'report')]) {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AgentClient, AgentClientError } from '../client.ts';
-import { ConfigError } from '../config-error.ts';
+import { agentExitCode } from '../config-error.ts';
 import type { AgentSlot } from '../swarm.ts';
 import { formatTable } from './table.ts';
 
@@ -40,11 +40,8 @@ export async function run(name: string, body: () => Promise<void>): Promise<void
     await body();
   } catch (err) {
     // A plugin entry that cannot be loaded is a config problem too (agent/plugins/loader.ts).
-    // By name as well: an error thrown inside the agent bundle is of the bundle's own class.
-    const errName = (err as Error).name;
-    const usage = err instanceof ConfigError || err instanceof InvalidArgumentError || errName === 'ConfigError' || errName === 'PluginLoadError';
     process.stderr.write(`covey ${name}: ${(err as Error).message}\n`);
-    process.exitCode = usage ? 2 : 1;
+    process.exitCode = err instanceof InvalidArgumentError ? 2 : agentExitCode(err);
   }
 }
 

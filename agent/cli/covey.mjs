@@ -13,8 +13,9 @@ if (major < 22) {
   process.exit(2);
 }
 nodeModule.enableCompileCache();
-// In a checkout this file sits beside program.ts; in the npm package (package.json "bin") it is
-// copied beside the compiled program.js (package/build.ts), which needs no type stripping at all.
-const program = existsSync(new URL('./program.ts', import.meta.url)) ? './program.ts' : './program.js';
-const { buildCli } = await import(program);
-await buildCli().parseAsync(process.argv);
+// In a checkout this file sits beside main.ts; in the npm package (package.json "bin") it is
+// copied beside the compiled main.js (package/build.ts), which needs no type stripping at all.
+// main.ts takes `covey agent --config FILE` straight to the agent and the rest to program.ts.
+const entry = existsSync(new URL('./main.ts', import.meta.url)) ? './main.ts' : './main.js';
+const { main } = await import(entry);
+await main(process.argv);

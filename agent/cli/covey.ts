@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `covey` command: the agent and its client commands, the local swarm, the simulator and the
-// model checker (program.ts defines them).
+// model checker (program.ts defines them; main.ts dispatches).
 //
 // Node strips the types of each .ts file it loads, and loading its stripper costs more than the
 // rest of `covey --version`. The compile cache keeps every module loaded after this file stripped
@@ -12,6 +12,6 @@ import { enableCompileCache } from 'node:module';
 
 if (import.meta.main) {
   enableCompileCache();
-  const { buildCli } = await import('./program.ts');
-  await buildCli().parseAsync(process.argv);
+  const { main } = await import('./main.ts');
+  await main(process.argv);
 }

@@ -27,6 +27,7 @@ registerHooks({ resolve(specifier, context, next) { const r = next(specifier, co
 /** The project's own files these commands may load: the command definitions, the HTTP client. */
 const light = new Set([
   'agent/cli/covey.ts',
+  'agent/cli/main.ts',
   'agent/cli/program.ts',
   'agent/cli/agent-commands.ts',
   'agent/cli/live-commands.ts',
@@ -110,6 +111,23 @@ test('covey kv get and covey voters are HTTP calls: commander and the client, no
   }
 });
 
+test('covey agent --config FILE goes straight to the agent: neither commander nor the other commands load', () => {
+  const missing = join(tmpdir(), 'covey-lazy-no-such-dir', 'missing.yaml');
+  for (const args of [['agent', '--config', missing], ['agent', `--config=${missing}`]]) {
+    const r = modulesLoaded(args);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^covey agent: .*missing\.yaml: no such config file; run `covey init/);
+    assert.ok(r.modules.includes('agent/cli/main.ts'), r.modules.join(', '));
+    const definitions = r.modules.filter((m) => m.includes('node_modules/commander/') || ['agent/cli/program.ts', 'agent/cli/agent-commands.ts', 'sim/command.ts'].includes(m));
+    assert.deepEqual(definitions, [], `covey ${args[0]} ${args[1]} loads the command definitions`);
+  }
+  // Any other form is commander's to check and explain, so it loads them.
+  const r = modulesLoaded(['agent', '--config', missing, '--dev']);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /option '--config <file>' cannot be used with option '--dev'/);
+  assert.ok(r.modules.includes('agent/cli/program.ts'), r.modules.join(', '));
+});
+
 test('the hook sees heavy modules when a command does load them (the checks above can fail)', () => {
   const r = modulesLoaded(['quorum', '--voters', '5']);
   assert.equal(r.status, 0, r.stderr);
@@ -120,7 +138,8 @@ test('the installed entry (covey.mjs, plain JavaScript; package.json bin is its 
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { covey: string } };
   assert.equal(pkg.bin.covey, './dist/lib/agent/cli/covey.mjs', 'the package runs the compiled CLI (package/build.ts copies covey.mjs there)');
   const entry = join(root, 'agent', 'cli', 'covey.mjs');
-  for (const args of [['--version'], ['--help'], ['kv', 'get', '--help'], ['quorum', '--voters', 'x']]) {
+  const missing = join(tmpdir(), 'covey-lazy-no-such-dir', 'missing.yaml');
+  for (const args of [['--version'], ['--help'], ['kv', 'get', '--help'], ['quorum', '--voters', 'x'], ['agent', '--config', missing]]) {
     const viaTs = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
     const viaBin = spawnSync(process.execPath, [entry, ...args], { encoding: 'utf8' });
     assert.deepEqual([viaBin.status, viaBin.stdout, viaBin.stderr], [viaTs.status, viaTs.stdout, viaTs.stderr], `covey ${args.join(' ')}`);
