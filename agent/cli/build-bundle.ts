@@ -14,7 +14,7 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bundleChunkDir, bundleDir, bundleFile, bundleMetaFile, projectRoot, type BundleMeta } from './bundle.ts';
-import { compareCodeUnitsIn, lazyNoiseWasm, requiredBuiltinNamespace, requireNodeHttp } from './bundle-plugins.ts';
+import { compareCodeUnitsIn, englishOnlyZod, lazyNoiseWasm, requiredBuiltinNamespace, requireNodeHttp } from './bundle-plugins.ts';
 
 const external = ['lmdb', 'msgpackr-extract', 'serialport', '@serialport/*', 'i2c-bus', 'node-libgpiod', 'pino', 'pino-pretty', 'thread-stream'];
 
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
       legalComments: 'none',
       metafile: true,
       // What an idle agent never uses stays out of its memory (bundle-plugins.ts says how).
-      plugins: [requireNodeHttp, lazyNoiseWasm, compareCodeUnitsIn(/[\\/]node_modules[\\/]@libp2p[\\/](peer-store|utils)[\\/]dist[\\/].*\.js$/)],
+      plugins: [requireNodeHttp, lazyNoiseWasm, englishOnlyZod, compareCodeUnitsIn(/[\\/]node_modules[\\/]@libp2p[\\/](peer-store|utils)[\\/]dist[\\/].*\.js$/)],
       logLevel: 'warning',
       // CommonJS dependencies call require(); an ES module has none of its own.
       banner: { js: "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);" },

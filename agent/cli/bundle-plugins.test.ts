@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild';
 import { bundleDir, bundleFile, bundleMetaFile, type BundleMeta } from './bundle.ts';
 import { freshBundle } from './bundle-testing.ts';
 import { createSwarm, startAgent, swarmDown, waitReady } from '../swarm.ts';
-import { compareByCodeUnits, compareCodeUnitsIn, deferNoiseWasm, lazyNoiseWasm, requireNodeHttp } from './bundle-plugins.ts';
+import { compareByCodeUnits, compareCodeUnitsIn, deferNoiseWasm, englishOnlyZodLocales, lazyNoiseWasm, requireNodeHttp } from './bundle-plugins.ts';
 
 const banner = "import { createRequire as __coveyCreateRequire } from 'node:module'; const require = __coveyCreateRequire(import.meta.url);";
 
@@ -121,6 +121,22 @@ test('deferNoiseWasm names the plugin to update when noise changes the lines it 
   assert.throws(() => deferNoiseWasm("import { digest } from '@chainsafe/as-sha256';\n"), /bundle-plugins\.ts \(deferNoiseWasm\)/);
   const once = "import { newInstance, ChaCha20Poly1305 } from '@chainsafe/as-chacha20poly1305';\n";
   assert.throws(() => deferNoiseWasm(once + once), /exactly one/);
+});
+
+test("zod's locales index keeps English only, and a changed index names the plugin to update", () => {
+  const index = readFileSync(join(process.cwd(), 'node_modules', 'zod', 'v4', 'locales', 'index.js'), 'utf8');
+  assert.ok(index.split('\n').filter((l) => l.startsWith('export ')).length > 10, 'zod ships many locales');
+  assert.equal(englishOnlyZodLocales(index), 'export { default as en } from "./en.js";\n');
+  assert.throws(() => englishOnlyZodLocales(index + 'export const extra = 1;\n'), /bundle-plugins\.ts \(englishOnlyZodLocales\)/);
+  assert.throws(() => englishOnlyZodLocales('export { default as de } from "./de.js";\n'), /no longer exports en/);
+});
+
+test("the agent bundle carries zod's English messages and no other language's", () => {
+  freshBundle();
+  const bundle = readFileSync(bundleFile, 'utf8');
+  // A sentence each of zod's German and English messages (node_modules/zod/v4/locales/de.js, en.js).
+  assert.doesNotMatch(bundle, /Ung(\\xFC|ü)ltige Eingabe/);
+  assert.match(bundle, /Invalid input: expected/);
 });
 
 test('loading the agent bundle compiles no WebAssembly', () => {

@@ -1,7 +1,7 @@
 // esbuild plugins for the agent bundle (agent/cli/build-bundle.ts): each keeps a part of node that
 // an idle agent never uses from being loaded into every agent's memory (issue 12: idle agent RSS
-// ≤ 100 MB; the figures are in docs/benchmarks.md). Both change how a module is loaded, never
-// what the agent does.
+// ≤ 100 MB; the figures are in docs/benchmarks.md). Each changes how a module is loaded, or what
+// the bundle carries that the agent never uses, never what the agent does.
 
 import { readFile } from 'node:fs/promises';
 import type { Plugin } from 'esbuild';
@@ -98,5 +98,35 @@ export const lazyNoiseWasm: Plugin = {
   name: 'lazy-noise-wasm',
   setup(build) {
     build.onLoad({ filter: /[\\/]@chainsafe[\\/]libp2p-noise[\\/]dist[\\/]src[\\/]crypto[\\/]index\.js$/ }, async (args) => ({ contents: deferNoiseWasm(await readFile(args.path, 'utf8')), loader: 'js' }));
+  },
+};
+
+/** One line of zod's locales index: a locale's default export re-exported under its name. */
+const zodLocaleLine = /^export \{ default as ([\w$]+) \} from "\.\/([\w-]+)\.js";$/;
+
+/**
+ * zod's locales index with English only. Throws, naming the plugin, when the index holds anything
+ * but re-exported locales, or no English: then zod changed and this must be looked at again.
+ */
+export function englishOnlyZodLocales(source: string): string {
+  const lines = source.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('//'));
+  const odd = lines.find((l) => !zodLocaleLine.test(l));
+  if (odd !== undefined) throw new Error(`zod's locales index has a line that is not a re-exported locale (${JSON.stringify(odd)}): update agent/cli/bundle-plugins.ts (englishOnlyZodLocales) for its new version`);
+  const en = lines.find((l) => zodLocaleLine.exec(l)?.[1] === 'en');
+  if (en === undefined) throw new Error("zod's locales index no longer exports en: update agent/cli/bundle-plugins.ts (englishOnlyZodLocales) for its new version");
+  return en + '\n';
+}
+
+/**
+ * `import { z } from 'zod'` keeps zod's namespace whole, and with it `z.locales`: the error
+ * messages of some fifty languages, 264 KB of the bundle's 1.7 MB, whose source V8 keeps in every
+ * agent's memory for its whole life. The agent's own schemas speak English (zod's default, which
+ * zod's schemas import from en.js directly), so in the bundle `z.locales` holds only `en`. Plugins
+ * are not bundled: one that imports zod gets its own copy, with every locale.
+ */
+export const englishOnlyZod: Plugin = {
+  name: 'english-only-zod',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, async (args) => ({ contents: englishOnlyZodLocales(await readFile(args.path, 'utf8')), loader: 'js' }));
   },
 };
