@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { asCrypto, nodeCrypto } from '@chainsafe/libp2p-noise/crypto';
-import { fastBytesMax, TieredNoiseCrypto } from './noise-crypto.ts';
+import { Uint8ArrayList } from 'uint8arraylist';
+import { fastBytesMax, keyedNodeCrypto, keyObjectFor, TieredNoiseCrypto } from './noise-crypto.ts';
 
 const key = new Uint8Array(32).fill(3);
 const nonce = new Uint8Array(12);
@@ -74,6 +75,36 @@ describe('TieredNoiseCrypto', () => {
 
   it('refuses a rate below one', () => {
     assert.throws(() => new TieredNoiseCrypto({ fastOpsPerSecondMin: 0 }), /fastOpsPerSecondMin must be at least 1/);
+  });
+});
+
+describe('keyedNodeCrypto: node\'s cipher with a key object kept per session key', () => {
+  it('seals and opens what noise\'s node and WebAssembly builds do, whole frames and lists of chunks alike', () => {
+    const k = Uint8Array.from(key);
+    for (const bytes of [0, 60, 200, fastBytesMax, 5000]) {
+      const sealed = keyedNodeCrypto.chaCha20Poly1305Encrypt(frame(bytes), nonce, ad, k);
+      assert.deepEqual(Buffer.from(sealed.subarray()), Buffer.from(nodeCrypto.chaCha20Poly1305Encrypt(frame(bytes), nonce, ad, key).subarray()), `${bytes} bytes seal alike`);
+      assert.deepEqual(Buffer.from(asCrypto.chaCha20Poly1305Decrypt(sealed.subarray(), nonce, ad, key).subarray()), Buffer.from(frame(bytes)));
+      assert.deepEqual(Buffer.from(keyedNodeCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k).subarray()), Buffer.from(frame(bytes)));
+    }
+    const chunks = new Uint8ArrayList(frame(700), frame(900));
+    const sealed = keyedNodeCrypto.chaCha20Poly1305Encrypt(chunks, nonce, ad, k);
+    assert.deepEqual(Buffer.from(keyedNodeCrypto.chaCha20Poly1305Decrypt(new Uint8ArrayList(sealed.subarray()), nonce, ad, k).subarray()), Buffer.from(chunks.subarray()));
+    const tampered = Uint8Array.from(sealed.subarray());
+    tampered[3] ^= 1;
+    assert.throws(() => keyedNodeCrypto.chaCha20Poly1305Decrypt(tampered, nonce, ad, k));
+  });
+
+  it('makes one key object per key array, and a new one when the array\'s bytes change', () => {
+    const k = Uint8Array.from(key);
+    const first = keyObjectFor(k);
+    assert.equal(keyObjectFor(k), first, 'kept for the same array');
+    assert.notEqual(keyObjectFor(Uint8Array.from(key)), first, 'another array of the same bytes has its own');
+    // A rekey written into the same array: the old key object would seal what the peer cannot open.
+    k.fill(9);
+    const sealed = keyedNodeCrypto.chaCha20Poly1305Encrypt(frame(100), nonce, ad, k);
+    assert.notEqual(keyObjectFor(k), first);
+    assert.deepEqual(Buffer.from(nodeCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, new Uint8Array(32).fill(9)).subarray()), Buffer.from(frame(100)));
   });
 });
 
