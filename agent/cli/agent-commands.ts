@@ -147,8 +147,7 @@ export function agentCommand(): Command {
         if (o.dev !== true && self.getOptionValueSource(flag) === 'cli') self.error(`covey agent: --${flag} goes with --dev; a configured agent takes it from its config`, { exitCode: 2, code: 'commander.conflictingOption' });
       }
       // libp2p and lmdb load only for the agent itself: from the bundle when it is fresh.
-      const { agentEntry } = await import('./bundle.ts');
-      const entry = await import(agentEntry()) as typeof import('./run-agent.ts');
+      const entry = await (await import('./bundle.ts')).importAgent();
       if (o.dev === true) {
         try {
           await entry.runDevAgent({ plugins: o.plugin, http: o.http, baseDir: process.cwd(), json: o.json });

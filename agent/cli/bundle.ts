@@ -74,3 +74,8 @@ export function agentEntry(env: NodeJS.ProcessEnv = process.env): string {
   if (env.COVEY_BUNDLE === '0') return source;
   return bundleStaleness() === null ? new URL('../../dist/agent.mjs', import.meta.url).href : source;
 }
+
+/** The agent's module (run-agent.ts, or the bundle made of it), imported from agentEntry(). */
+export async function importAgent(): Promise<typeof import('./run-agent.ts')> {
+  return await import(agentEntry()) as typeof import('./run-agent.ts');
+}

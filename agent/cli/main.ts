@@ -3,7 +3,7 @@
 // long-running agent is started with (`covey swarm up`, the systemd unit of docs/agent.md). It
 // needs neither commander nor the other commands' definitions (the simulator's and model
 // checker's options, the client commands), and an agent would keep their modules, sources and
-// compiled code in memory for its whole life: 1–2 MiB of an idle agent's RSS (docs/benchmarks.md).
+// compiled code in memory for its whole life: 1.5–2 MiB of an idle agent's RSS (docs/benchmarks.md).
 // Every other form, `covey agent --dev` and any extra or misspelt option included, goes through
 // commander (program.ts), which checks and explains it.
 
@@ -26,8 +26,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   try {
     // libp2p and lmdb from the bundle when it is fresh (bundle.ts), as the agent command does.
-    const { agentEntry } = await import('./bundle.ts');
-    const entry = await import(agentEntry()) as typeof import('./run-agent.ts');
+    const entry = await (await import('./bundle.ts')).importAgent();
     await entry.runAgent(config);
   } catch (err) {
     process.stderr.write(`covey agent: ${(err as Error).message}\n`);
