@@ -63,6 +63,15 @@ export interface ReplicaOptions {
   /** Send the executed watermark every this many ticks (§12 bounded dependencies). */
   readonly watermarkEveryTicks?: number;
   /**
+   * While this replica's applied prefix moves, send its watermark every this many ticks instead
+   * (default 2; at or above watermarkEveryTicks, never sooner than that). Proposals name every
+   * conflicting id above the floor the reports make, so on a busy swarm the floor's lag sets how
+   * long dependency sets are: a lone client's commands all conflict through its session, and at
+   * 100 ms a report each listed about 30 ids (docs/benchmarks.md). An idle replica's prefix does
+   * not move, so it keeps the slow exchange and sends nothing more.
+   */
+  readonly watermarkBusyEveryTicks?: number;
+  /**
    * How many watermark exchanges the conflict index lags behind the floor proposals carry, so a
    * peer's PreAccept made with an older floor is still answered exactly (and matches the fast path).
    */
@@ -100,6 +109,7 @@ export interface ReplicaConfig extends Quorums {
   readonly recoveryTimeoutMaxMs: number;
   readonly learnFromOthersMs: number;
   readonly watermarkEveryTicks: number;
+  readonly watermarkBusyEveryTicks: number;
   readonly indexLagExchanges: number;
   readonly snapshotEveryApplied: number;
   readonly snapshotResendMs: number;
@@ -131,6 +141,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
     recoveryTimeoutMaxMs: o.recoveryTimeoutMaxMs ?? 16_000,
     learnFromOthersMs: o.learnFromOthersMs ?? 50,
     watermarkEveryTicks: o.watermarkEveryTicks ?? 10,
+    watermarkBusyEveryTicks: o.watermarkBusyEveryTicks ?? 2,
     indexLagExchanges: o.indexLagExchanges ?? 8,
     snapshotEveryApplied: o.snapshotEveryApplied ?? 10_000,
     snapshotResendMs: o.snapshotResendMs ?? 2000,
@@ -144,6 +155,7 @@ export function replicaConfig(o: ReplicaOptions): ReplicaConfig {
   }
   if (c.pipelineInstancesMax < 1) throw new RangeError('replica config: pipelineInstancesMax must be at least 1');
   if (c.watermarkEveryTicks < 1) throw new RangeError('replica config: watermarkEveryTicks must be at least 1');
+  if (c.watermarkBusyEveryTicks < 1) throw new RangeError('replica config: watermarkBusyEveryTicks must be at least 1');
   if (c.tickMs < 1) throw new RangeError('replica config: tickMs must be at least 1');
   if (c.recoveryTimeoutMaxMs < c.recoveryTimeoutMs) throw new RangeError('replica config: recoveryTimeoutMaxMs must be ≥ recoveryTimeoutMs');
   return c;

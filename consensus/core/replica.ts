@@ -187,6 +187,11 @@ export class Replica {
   private proposalFloor: readonly number[];
   /** Proposal floors of the last exchanges; the index forgets only below the oldest. */
   private readonly floorHistory: (readonly number[])[] = [];
+  /** The applied prefix this replica's last watermark carried, and the tick it left on. */
+  private prefixReported: readonly number[] = [];
+  private reportedAtTick = 0;
+  /** A peer's watermark arrived since the proposal floor was last raised. */
+  private floorReportsNew = false;
 
   // The Ready being assembled.
   private readonly dirty = new Map<InstanceId, Instance>();
@@ -976,6 +981,7 @@ export class Replica {
     if (!floorAtLeast(m.executed, this.truncated) || this.farBehind(from, m.executed)) this.sendSnapshot(from, m.executed);
     const known = this.peerPrefix[from];
     if (m.floor !== undefined) for (let c = 0; c < m.floor.length; c++) if (m.floor[c] > this.relayedFloor[c]) this.relayedFloor[c] = m.floor[c];
+    this.floorReportsNew = true;
     const awaitsSnapshot = this.awaitsSnapshot(from, m.executed);
     for (let c = 0; c < known.length; c++) {
       if (m.executed[c] > known[c]) known[c] = m.executed[c];
@@ -1014,7 +1020,11 @@ export class Replica {
       this.startRecovery(id, p.attempt === 1 ? p.holder : undefined);
     }
     this.flushExecution();
+    // A report heard since the last tick raises the floor now, not at this replica's next exchange:
+    // on a busy swarm the floor then trails the voters by one busy report, not by two exchanges.
+    if (this.floorReportsNew) this.raiseProposalFloor();
     if (this.ticks % this.cfg.watermarkEveryTicks === 0) this.exchangeWatermarks();
+    else if (this.busyReportDue()) this.reportWatermark();
     // A closed epoch's machine is frozen at its change; the next epoch's group snapshots from there.
     if (this.closedBy === null && this.cfg.snapshotEveryApplied > 0 && this.appliedSinceSnapshot >= this.cfg.snapshotEveryApplied) this.takeSnapshot();
     this.proposeQueued();
@@ -1180,7 +1190,13 @@ export class Replica {
 
   private exchangeWatermarks(): void {
     this.raiseProposalFloor();
-    this.broadcastToOthers({ type: 'Watermark', executed: [...this.appliedPrefix], floor: [...this.proposalFloor] });
+    // The index forgets several exchanges behind what proposals use, so a PreAccept made with an
+    // older floor than ours (the coordinator heard fewer reports) still finds every id it asks
+    // about: line 16 stays exact and the answer matches the fast path. Counted in exchanges, not in
+    // busy reports, so the lag stays indexLagExchanges × watermarkEveryTicks ticks however busy.
+    this.floorHistory.push(this.proposalFloor);
+    if (this.floorHistory.length > this.cfg.indexLagExchanges) this.index.prune(this.floorHistory.shift()!);
+    this.reportWatermark();
     if (this.closedBy !== null) {
       // A peer that missed the change may never see it in a watermark: the change can sit above
       // gaps in its coordinator's seqs (ids skipped at a restart) that nobody recovers once the
@@ -1207,12 +1223,29 @@ export class Replica {
       for (let c = 0; c < n; c++) global[c] = Math.min(global[c], this.peerPrefix[r][c]);
     }
     for (let c = 0; c < n; c++) global[c] = Math.max(global[c], Math.min(this.relayedFloor[c], this.appliedPrefix[c]));
-    // The index forgets several exchanges behind what proposals use, so a PreAccept made with an
-    // older floor than ours (the coordinator heard fewer reports) still finds every id it asks
-    // about: line 16 stays exact and the answer matches the fast path.
     if (!floorAtLeast(this.proposalFloor, global)) this.proposalFloor = maxFloor(this.proposalFloor, global);
-    this.floorHistory.push(this.proposalFloor);
-    if (this.floorHistory.length > this.cfg.indexLagExchanges) this.index.prune(this.floorHistory.shift()!);
+    this.floorReportsNew = false;
+  }
+
+  /** This replica's applied prefix (and the floor it proposes with) to every peer. */
+  private reportWatermark(): void {
+    const executed = [...this.appliedPrefix];
+    this.broadcastToOthers({ type: 'Watermark', executed, floor: [...this.proposalFloor] });
+    this.prefixReported = executed;
+    this.reportedAtTick = this.ticks;
+  }
+
+  /**
+   * Whether a busy report is due between exchanges (ReplicaOptions.watermarkBusyEveryTicks): the
+   * applied prefix moved since the last report, and that left at least the busy period ago.
+   */
+  private busyReportDue(): boolean {
+    const every = this.cfg.watermarkBusyEveryTicks;
+    if (every >= this.cfg.watermarkEveryTicks || this.ticks - this.reportedAtTick < every) return false;
+    const now = this.appliedPrefix, then = this.prefixReported;
+    if (then.length !== now.length) return true;
+    for (let c = 0; c < now.length; c++) if (now[c] !== then[c]) return true;
+    return false;
   }
 
   // ---- snapshots, truncation and state transfer (Covey) --------------------------------------

@@ -77,7 +77,7 @@ export function clusterOptions(cfg: ModelConfig): ClusterOptions {
   return {
     n: cfg.replicas, f: 1, e: 1, replicaClass: variantClass(cfg.variant),
     batchCommandsMax: 1, tickMs: 1, fastPathTimeoutMs: 0, retransmitMs: never,
-    recoveryTimeoutMs: never, recoveryTimeoutMaxMs: never, watermarkEveryTicks: never,
+    recoveryTimeoutMs: never, recoveryTimeoutMaxMs: never, watermarkEveryTicks: never, watermarkBusyEveryTicks: never,
     // One early proposal at a time: a restart skips (and may recover) one seq, not eight.
     earlyProposalsMax: 1, sync: cfg.unsynced > 0 ? 'explicit' : 'immediate',
     // Every PreAccept to every peer: the most general schedule. The thrifty choice the agent makes
@@ -219,7 +219,7 @@ export function replay(cfg: ModelConfig, path: readonly Action[]): ModelState {
  * Left out of a replica's serialization: `stats` (counters nothing reads, except
  * agreementViolations and epochViolations, hashed on their own), `cfg` (the same in every state), `sm` (its state is
  * the fold of the execution log, which is hashed with the storage) and `ticks` (read only as
- * `ticks % watermarkEveryTicks === 0`, never true here).
+ * `ticks % watermarkEveryTicks === 0`, never true here, and by busy reports, which are off).
  */
 const replicaSkip = new Set(['stats', 'cfg', 'sm', 'ticks', 'quietTickReady']);
 
