@@ -36,6 +36,10 @@ test('a 3-voter swarm commits writes at any agent, survives kill -9 of a voter, 
   // Agent 3 is a worker: it forwards to voters. A snapshot every 4 applied instances, so the
   // restarted voter rebuilds from a snapshot plus the log after it, and truncation runs.
   const { s, c } = await up('kill', 4, 3, 4);
+  // Each agent runs with node-flags.ts's environment: the log's writes through io_uring, unless the
+  // caller chose otherwise.
+  const uring = `UV_USE_IO_URING=${process.env.UV_USE_IO_URING ?? '1'}`;
+  for (const a of s.agents) assert.ok(readFileSync(`/proc/${a.pid}/environ`, 'utf8').split('\0').includes(uring), `agent ${a.index} runs with ${uring}`);
   const acked = new Map<string, string>();
   for (let i = 0; i < 8; i++) {
     const key = `k${i}`;

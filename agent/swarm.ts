@@ -13,7 +13,7 @@ import { freePorts } from '../transports/ports.ts';
 import { AgentClient } from './client.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { createIdentity, saveIdentity } from './identity.ts';
-import { agentNodeFlags } from './node-flags.ts';
+import { agentEnv, agentNodeFlags } from './node-flags.ts';
 
 export interface SwarmAgent {
   readonly index: number;
@@ -256,8 +256,8 @@ export function startAgent(s: Swarm, i: number): number {
   const a = s.agents[i];
   if (isAlive(a.pid)) throw new Error(`agent ${i} is already running (pid ${a.pid})`);
   const fd = openSync(a.log, 'a');
-  // An agent's own Node flags (agent/node-flags.ts), not covey.mjs's shebang: spawning node directly skips that.
-  const child = spawn(process.execPath, [...agentNodeFlags, coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd] });
+  // An agent's own Node flags and environment (agent/node-flags.ts), not covey.mjs's shebang: spawning node directly skips that.
+  const child = spawn(process.execPath, [...agentNodeFlags, coveyCli, 'agent', '--config', a.config], { detached: true, stdio: ['ignore', fd, fd], env: agentEnv() });
   closeSync(fd);
   child.unref();
   a.pid = child.pid ?? null;

@@ -25,7 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createSwarm } from '../agent/swarm.ts';
-import { agentNodeFlags } from '../agent/node-flags.ts';
+import { agentEnv, agentNodeFlags } from '../agent/node-flags.ts';
 import { emulator, Missing } from './arm64-emulator.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -173,7 +173,7 @@ async function startOneAgent(prefix: readonly string[], node: string, work: stri
   const [cmd, ...args] = [...prefix, node, ...agentNodeFlags, join(work, 'agent', 'cli', 'covey.mjs'), 'agent', '--config', agent.config];
   const loadAverage = loadavg()[0];
   const started = performance.now();
-  const child = spawn(cmd, args, { cwd: agent.dir, stdio: ['ignore', fd, fd] });
+  const child = spawn(cmd, args, { cwd: agent.dir, stdio: ['ignore', fd, fd], env: agentEnv() });
   closeSync(fd);
   const exited = new Promise<never>((_, reject) => child.on('exit', (c, s) => reject(new Error(`the agent exited (${s ?? c}) before its HTTP API answered; its log:\n${tail(agent.log)}`))));
   try {

@@ -15,7 +15,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { parseHistory } from '../../sim/history.ts';
 import { checkLinearizable } from '../../sim/check/linearizability.ts';
 import { AgentClient } from '../client.ts';
-import { agentNodeFlags } from '../node-flags.ts';
+import { agentEnv, agentNodeFlags } from '../node-flags.ts';
 import { createSwarm, isAlive, saveSwarm, stopAgent, waitReady, type Swarm } from '../swarm.ts';
 import { planFault, type FaultName, type FaultPlan } from './faults.ts';
 import { NetLab } from './netns.ts';
@@ -230,7 +230,7 @@ function startInLab(lab: NetLab, s: Swarm, i: number): void {
   const fd = openSync(a.log, 'a');
   const [cmd, ...args] = lab.exec(i, [process.execPath, ...agentNodeFlags, coveyCli, 'agent', '--config', a.config]);
   // `ip netns exec` execs the command, so the pid is the agent's own.
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: agentEnv() });
   closeSync(fd);
   child.unref();
   a.pid = child.pid ?? null;
