@@ -1,6 +1,7 @@
 // The Node flags and environment an agent process runs with (`covey swarm up`, the network
-// nemesis, the arm64 check; docs/agent.md's systemd unit says the same). Both trade nothing measurable for memory on
-// a small device (docs/benchmarks.md, "Idle RSS: a smaller young generation, one V8 worker"):
+// nemesis, the arm64 check; docs/agent.md's systemd unit says the same; the environment is
+// `agentEnv` below). Both flags trade nothing measurable for memory on a small device
+// (docs/benchmarks.md, "Idle RSS: a smaller young generation, one V8 worker"):
 //   --max-semi-space-size=1  V8's young generation stays at 1 MiB a semi-space (V8's own maximum is
 //                            16, grown to under load and kept; the `covey` command uses 4): an
 //                            idle agent's heap pages grew 22.0 → 28.9 MiB from 25 to 85 s after

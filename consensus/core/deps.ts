@@ -48,7 +48,8 @@ export function depsEqual(a: Deps, b: Deps): boolean {
   return arraysEqual(a.ids, b.ids) && arraysEqual(a.floor, b.floor);
 }
 
-function arraysEqual(a: readonly number[], b: readonly number[]): boolean {
+/** Element-wise equality of two number vectors (id lists, floors, applied prefixes). */
+export function arraysEqual(a: readonly number[], b: readonly number[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

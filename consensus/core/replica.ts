@@ -9,7 +9,7 @@ import { assert } from './assert.ts';
 import { replicaConfig, type ReplicaConfig, type ReplicaOptions } from './config.ts';
 import { ConflictIndex } from './conflict-index.ts';
 import { conflictsWithEverything, payloadsConflict, payloadsEqual } from './conflicts.ts';
-import { belowFloor, depsEqual, depsUnion, emptyDeps, floorAtLeast, makeDeps, maxFloor } from './deps.ts';
+import { arraysEqual, belowFloor, depsEqual, depsUnion, emptyDeps, floorAtLeast, makeDeps, maxFloor } from './deps.ts';
 import { Executor } from './execution.ts';
 import { ballotOwner, formatId, initCoord, instanceId, instanceSeq, nextBallot, type Ballot, type InstanceId, type ReplicaId } from './ids.ts';
 import { decideAfterValidate, decideRecovery, decideWhileWaiting, validateAnswer } from './recovery.ts';
@@ -1020,11 +1020,14 @@ export class Replica {
       this.startRecovery(id, p.attempt === 1 ? p.holder : undefined);
     }
     this.flushExecution();
-    // A report heard since the last tick raises the floor now, not at this replica's next exchange:
-    // on a busy swarm the floor then trails the voters by one busy report, not by two exchanges.
-    if (this.floorReportsNew) this.raiseProposalFloor();
     if (this.ticks % this.cfg.watermarkEveryTicks === 0) this.exchangeWatermarks();
-    else if (this.busyReportDue()) this.reportWatermark();
+    else {
+      // A report heard since the last tick raises the floor now, not at this replica's next
+      // exchange: on a busy swarm the floor then trails the voters by one busy report, not by two
+      // exchanges.
+      if (this.floorReportsNew) this.raiseProposalFloor();
+      if (this.busyReportDue()) this.reportWatermark();
+    }
     // A closed epoch's machine is frozen at its change; the next epoch's group snapshots from there.
     if (this.closedBy === null && this.cfg.snapshotEveryApplied > 0 && this.appliedSinceSnapshot >= this.cfg.snapshotEveryApplied) this.takeSnapshot();
     this.proposeQueued();
@@ -1241,11 +1244,7 @@ export class Replica {
    */
   private busyReportDue(): boolean {
     const every = this.cfg.watermarkBusyEveryTicks;
-    if (every >= this.cfg.watermarkEveryTicks || this.ticks - this.reportedAtTick < every) return false;
-    const now = this.appliedPrefix, then = this.prefixReported;
-    if (then.length !== now.length) return true;
-    for (let c = 0; c < now.length; c++) if (now[c] !== then[c]) return true;
-    return false;
+    return every < this.cfg.watermarkEveryTicks && this.ticks - this.reportedAtTick >= every && !arraysEqual(this.appliedPrefix, this.prefixReported);
   }
 
   // ---- snapshots, truncation and state transfer (Covey) --------------------------------------
